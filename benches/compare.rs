@@ -1,0 +1,75 @@
+//! The Rust side of `benches/compare_torch.py`: times one named case (or all of them) and
+//! prints one line per case, `case<TAB>median_ms<TAB>gflops`. The Python script runs this and
+//! PyTorch alternately, in one process tree, with 2 threads each.
+//!
+//! `cargo bench --bench compare -- [CASE ...] [--reps N]`
+use lesson6::tensor::random::Philox;
+use lesson6::tensor::{Conv2dParams, Tensor};
+use std::time::Instant;
+
+/// A timed case: a name, its FLOP count and the closure to time.
+struct Case {
+    name: String,
+    flops: f64,
+    run: Box<dyn Fn()>,
+}
+
+fn rand(shape: &[usize], seed: u64) -> Tensor {
+    Philox::new(seed, 0).uniform(shape, -1.0, 1.0).unwrap()
+}
+
+fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for (m, k, n) in [(1024, 1024, 1024), (2048, 2048, 2048), (512, 233, 1000), (512, 1000, 500)] {
+        let (a, b) = (rand(&[m, k], 1), rand(&[k, n], 2));
+        v.push(Case {
+            name: format!("sgemm_{m}x{k}x{n}"),
+            flops: 2.0 * (m * n * k) as f64,
+            run: Box::new(move || {
+                a.matmul(&b).unwrap();
+            }),
+        });
+    }
+    // ResNet-34 convolutions at batch 8: (c_in, c_out, size, kernel, stride, padding).
+    for (ci, co, hw, kk, s, p) in [(3, 64, 224, 7, 2, 3), (64, 64, 56, 3, 1, 1), (256, 256, 14, 3, 1, 1)] {
+        let x = rand(&[8, ci, hw, hw], 3);
+        let w = rand(&[co, ci, kk, kk], 4);
+        let params = Conv2dParams::new(s, p);
+        let ho = (hw + 2 * p - kk) / s + 1;
+        v.push(Case {
+            name: format!("conv_{ci}to{co}_k{kk}s{s}_{hw}"),
+            flops: 2.0 * (8 * co * ho * ho * ci * kk * kk) as f64,
+            run: Box::new(move || {
+                x.conv2d(&w, None, params).unwrap();
+            }),
+        });
+    }
+    v
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let reps = args
+        .iter()
+        .position(|a| a == "--reps")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10);
+    let wanted: Vec<&String> = args.iter().filter(|a| !a.starts_with("--") && a.parse::<usize>().is_err()).collect();
+    for case in cases() {
+        if !wanted.is_empty() && !wanted.iter().any(|w| **w == case.name) {
+            continue;
+        }
+        (case.run)();
+        let mut times: Vec<f64> = (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                (case.run)();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        println!("{}\t{:.3}\t{:.1}", case.name, median, case.flops / median / 1e6);
+    }
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Side-by-side timing of lesson6 and PyTorch CPU on the same shapes, in one process tree.
+
+Runs the Rust timer (`cargo bench --bench compare`) and PyTorch alternately, case by case,
+with 2 threads each (RAYON_NUM_THREADS=2, torch.set_num_threads(2)), several rounds, and
+prints the median time of each side, GFLOP/s and the ratio (>1 means lesson6 is faster).
+
+    ../shared/tools/torch-cpu-env.sh .venv-torch
+    cargo build --release --benches
+    .venv-torch/bin/python benches/compare_torch.py [--rounds 3] [CASE ...]
+
+Nothing else should run meanwhile: a build beside a benchmark makes both meaningless.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+THREADS = 2
+PEAK_GFLOPS = 340.0  # AVX-512 FMA peak measured on this 2-core machine (ARCHITECTURE.md)
+
+
+def torch_cases():
+    cases = {}
+    for m, k, n in [(1024, 1024, 1024), (2048, 2048, 2048), (512, 233, 1000), (512, 1000, 500)]:
+        a, b = torch.rand(m, k) * 2 - 1, torch.rand(k, n) * 2 - 1
+        cases[f"sgemm_{m}x{k}x{n}"] = (2.0 * m * n * k, lambda a=a, b=b: a @ b)
+    for ci, co, hw, kk, s, p in [(3, 64, 224, 7, 2, 3), (64, 64, 56, 3, 1, 1), (256, 256, 14, 3, 1, 1)]:
+        x, w = torch.rand(8, ci, hw, hw) * 2 - 1, torch.rand(co, ci, kk, kk) * 2 - 1
+        ho = (hw + 2 * p - kk) // s + 1
+        flops = 2.0 * 8 * co * ho * ho * ci * kk * kk
+        name = f"conv_{ci}to{co}_k{kk}s{s}_{hw}"
+        cases[name] = (flops, lambda x=x, w=w, s=s, p=p: F.conv2d(x, w, stride=s, padding=p))
+        xl, wl = x.contiguous(memory_format=torch.channels_last), w.contiguous(memory_format=torch.channels_last)
+        cases[name + "@channels_last"] = (flops, lambda x=xl, w=wl, s=s, p=p: F.conv2d(x, w, stride=s, padding=p))
+    return cases
+
+
+def time_torch(fn, reps):
+    with torch.no_grad():
+        fn()
+        times = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def time_rust(case, reps, binary):
+    env = dict(os.environ, RAYON_NUM_THREADS=str(THREADS))
+    out = subprocess.run([binary, case, "--reps", str(reps)], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        name, ms, _ = line.split("\t")
+        if name == case:
+            return float(ms)
+    raise RuntimeError(f"rust timer printed nothing for {case}: {out!r}")
+
+
+def rust_binary():
+    """Builds the compare bench and returns its executable path."""
+    out = subprocess.run(["cargo", "bench", "--bench", "compare", "--no-run", "--message-format=json"],
+                         check=True, capture_output=True, text=True).stdout
+    import json
+    for line in out.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "compare" and msg.get("executable"):
+            return msg["executable"]
+    raise RuntimeError("could not find the compare bench executable")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cases", nargs="*")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=10)
+    args = ap.parse_args()
+    torch.set_num_threads(THREADS)
+    binary = rust_binary()
+    cases = torch_cases()
+    rust_names = [c for c in cases if "@" not in c]
+    wanted = args.cases or rust_names
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, capability "
+          f"{torch.backends.cpu.get_cpu_capability()}; lesson6 with RAYON_NUM_THREADS={THREADS}")
+    print(f"{'case':34} {'lesson6 ms':>10} {'torch ms':>10} {'l6 GF/s':>8} {'pt GF/s':>8} {'%peak':>6} {'ratio':>6}")
+    for name in wanted:
+        flops = cases[name][0]
+        variants = [v for v in cases if v == name or v.startswith(name + "@")]
+        r, t = [], {v: [] for v in variants}
+        for _ in range(args.rounds):
+            r.append(time_rust(name, args.reps, binary))
+            for v in variants:
+                t[v].append(time_torch(cases[v][1], args.reps))
+        rm = statistics.median(r)
+        # PyTorch in its faster layout (NCHW or channels-last).
+        best = min(variants, key=lambda v: statistics.median(t[v]))
+        tm = statistics.median(t[best])
+        label = name + ("" if best == name else f" (torch {best.split('@')[1]})")
+        print(f"{label:34} {rm:10.3f} {tm:10.3f} {flops / rm / 1e6:8.1f} {flops / tm / 1e6:8.1f} "
+              f"{100 * flops / rm / 1e6 / PEAK_GFLOPS:5.0f}% {tm / rm:6.2f}")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+//! The tensor crate of lesson6: strided views over shared storage, every op's CPU
+//! implementation, a hand-written GEMM and a counter-based random number generator.
+//!
+//! A [`Tensor`] is an `Arc` of [`Storage`] plus a [`Layout`] (shape, strides, offset). Views
+//! (`reshape` of contiguous data, `permute`, `transpose`, `narrow`, `expand`, `unsqueeze`,
+//! `squeeze`) share the storage; `contiguous()` copies only when the layout needs it. Every op
+//! returns a [`Result`] whose [`Error`] names the op and the shapes involved.
+mod dtype;
+mod error;
+pub mod gemm;
+mod layout;
+mod ops;
+pub mod random;
+mod storage;
+mod strided;
+mod tensor;
+
+pub use dtype::DType;
+pub use error::{Error, Result};
+pub use layout::{broadcast_shape, contiguous_strides, Layout};
+pub use ops::*;
+pub use storage::{Element, Storage};
+pub use tensor::{Device, Tensor};
+
+pub use half::{bf16, f16};

@@ -1,0 +1,74 @@
+//! Softmax and log-softmax along one axis, computed the stable way: subtract the row's
+//! maximum before exponentiating, so that e^x never overflows. Cross-entropy is
+//! `-log_softmax(x)[target]`, which is why log-softmax is a primitive here and not
+//! `log(softmax(x))` (that underflows to log(0) for confident predictions).
+use crate::layout::check_dim;
+use crate::tensor::layout_data;
+use crate::{Result, Tensor};
+use rayon::prelude::*;
+
+fn along_last(
+    op: &'static str,
+    t: &Tensor,
+    dim: usize,
+    row_fn: impl Fn(&[f32], &mut [f32]) + Sync,
+) -> Result<Tensor> {
+    check_dim(op, dim, t.shape())?;
+    let rank = t.rank();
+    // Move `dim` last, as a view; rows of the result are then contiguous.
+    let mut perm: Vec<usize> = (0..rank).filter(|&d| d != dim).collect();
+    perm.push(dim);
+    let moved = t.layout().permute(&perm)?;
+    let data = layout_data(t.storage_slice::<f32>(op)?, &moved);
+    let len = t.shape()[dim];
+    let mut out = vec![0f32; data.len()];
+    if len > 0 {
+        if data.len() >= crate::strided::PAR_THRESHOLD {
+            out.par_chunks_mut(len)
+                .zip(data.par_chunks(len))
+                .for_each(|(o, x)| row_fn(x, o));
+        } else {
+            out.chunks_mut(len)
+                .zip(data.chunks(len))
+                .for_each(|(o, x)| row_fn(x, o));
+        }
+    }
+    let result = Tensor::from_op(out, moved.shape());
+    // Put `dim` back where it was.
+    let mut inverse = vec![0; rank];
+    for (i, &p) in perm.iter().enumerate() {
+        inverse[p] = i;
+    }
+    Ok(result.permute(&inverse)?.contiguous())
+}
+
+fn row_max(x: &[f32]) -> f32 {
+    x.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+}
+
+impl Tensor {
+    /// `x - max - log(sum(exp(x - max)))` along `dim`.
+    pub fn log_softmax(&self, dim: usize) -> Result<Tensor> {
+        along_last("log_softmax", self, dim, |x, out| {
+            let m = row_max(x);
+            let lse = m + x.iter().map(|&v| ((v - m) as f64).exp()).sum::<f64>().ln() as f32;
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = v - lse;
+            }
+        })
+    }
+
+    /// `exp(x - max) / sum(exp(x - max))` along `dim`.
+    pub fn softmax(&self, dim: usize) -> Result<Tensor> {
+        along_last("softmax", self, dim, |x, out| {
+            let m = row_max(x);
+            let mut total = 0f64;
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = (v - m).exp();
+                total += *o as f64;
+            }
+            let inv = (1.0 / total) as f32;
+            out.iter_mut().for_each(|o| *o *= inv);
+        })
+    }
+}

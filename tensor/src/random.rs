@@ -1,0 +1,159 @@
+//! Counter-based random numbers: Philox 4x32-10 (Salmon, Moraes, Dror & Shaw, "Parallel
+//! random numbers: as easy as 1, 2, 3", SC 2011), the generator cuRAND and PyTorch's CUDA
+//! backend use.
+//!
+//! A counter-based generator has no state to advance: the draw at position `i` of stream
+//! `(seed, offset)` is `philox(counter = (offset, i), key = seed)`, a pure function. So a
+//! dropout mask is a pure function of (seed, offset, index): any thread (or GPU kernel) can
+//! compute any element independently, and the backward pass can recompute the mask instead
+//! of storing it.
+//!
+//! Layout of the counter: `(c0, c1) = (lo, hi)` of the element's block index `i / 4` and
+//! `(c2, c3) = (lo, hi)` of `offset`; the key is `(lo, hi)` of `seed`. Each block yields four
+//! 32-bit words, used for elements `4*(i/4) .. 4*(i/4) + 3`.
+use crate::{Error, Result, Tensor};
+use rayon::prelude::*;
+
+const M0: u32 = 0xD251_1F53;
+const M1: u32 = 0xCD9E_8D57;
+const W0: u32 = 0x9E37_79B9;
+const W1: u32 = 0xBB67_AE85;
+
+/// Philox 4x32 with 10 rounds: four 32-bit random words from a 128-bit counter and 64-bit key.
+pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let (mut c, mut k) = (counter, key);
+    for round in 0..10 {
+        if round > 0 {
+            k = [k[0].wrapping_add(W0), k[1].wrapping_add(W1)];
+        }
+        let p0 = (M0 as u64) * (c[0] as u64);
+        let p1 = (M1 as u64) * (c[2] as u64);
+        c = [
+            ((p1 >> 32) as u32) ^ c[1] ^ k[0],
+            p1 as u32,
+            ((p0 >> 32) as u32) ^ c[3] ^ k[1],
+            p0 as u32,
+        ];
+    }
+    c
+}
+
+/// A stream of random numbers identified by `(seed, offset)`. Drawing element `i` never
+/// depends on any other element, so the stream can be consumed in parallel, in any order,
+/// on any device, with the same result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Philox {
+    pub seed: u64,
+    pub offset: u64,
+}
+
+/// 2^-24: the spacing of the 24-bit uniform grid used for f32 draws.
+const U24: f32 = 1.0 / (1u32 << 24) as f32;
+
+impl Philox {
+    pub fn new(seed: u64, offset: u64) -> Self {
+        Philox { seed, offset }
+    }
+
+    /// The four raw words of block `block` (elements `4*block .. 4*block+3`).
+    pub fn block(&self, block: u64) -> [u32; 4] {
+        philox4x32_10(
+            [
+                block as u32,
+                (block >> 32) as u32,
+                self.offset as u32,
+                (self.offset >> 32) as u32,
+            ],
+            [self.seed as u32, (self.seed >> 32) as u32],
+        )
+    }
+
+    /// The raw 32-bit word for element `index`.
+    pub fn word(&self, index: u64) -> u32 {
+        self.block(index / 4)[(index % 4) as usize]
+    }
+
+    /// Element `index` as a uniform float in [0, 1): the top 24 bits of its word times 2^-24,
+    /// so every value is exactly representable and 1.0 is never drawn.
+    pub fn uniform_at(&self, index: u64) -> f32 {
+        (self.word(index) >> 8) as f32 * U24
+    }
+
+    /// Fills `out` with the elements `start .. start + out.len()` of the stream, mapped
+    /// through `f(word)`, in parallel for long buffers.
+    pub fn fill_words(&self, start: u64, out: &mut [f32], f: impl Fn(u32) -> f32 + Sync) {
+        let chunk = 1 << 14;
+        let run = |(c, part): (usize, &mut [f32])| {
+            let first = start + (c * chunk) as u64;
+            let mut block = u64::MAX;
+            let mut words = [0u32; 4];
+            for (i, o) in part.iter_mut().enumerate() {
+                let idx = first + i as u64;
+                if idx / 4 != block {
+                    block = idx / 4;
+                    words = self.block(block);
+                }
+                *o = f(words[(idx % 4) as usize]);
+            }
+        };
+        if out.len() >= crate::strided::PAR_THRESHOLD {
+            out.par_chunks_mut(chunk).enumerate().for_each(run);
+        } else {
+            out.chunks_mut(chunk).enumerate().for_each(run);
+        }
+    }
+
+    /// A tensor of uniform draws in [lo, hi).
+    pub fn uniform(&self, shape: &[usize], lo: f32, hi: f32) -> Result<Tensor> {
+        if !(lo < hi) {
+            return Err(Error::invalid("uniform", format!("needs lo < hi, got [{lo}, {hi})")));
+        }
+        let mut out = vec![0f32; shape.iter().product()];
+        self.fill_words(0, &mut out, |w| lo + (hi - lo) * ((w >> 8) as f32 * U24));
+        Ok(Tensor::from_op(out, shape))
+    }
+
+    /// A tensor of standard-normal draws times `std` plus `mean`, by Box-Muller on the
+    /// pair of words (2j, 2j+1): element 2j takes the cosine, 2j+1 the sine.
+    pub fn normal(&self, shape: &[usize], mean: f32, std: f32) -> Result<Tensor> {
+        if !(std >= 0.0) {
+            return Err(Error::invalid("normal", format!("std must be >= 0, got {std}")));
+        }
+        let n: usize = shape.iter().product();
+        let mut out = vec![0f32; n];
+        let pairs = n.div_ceil(2);
+        let mut z = vec![0f32; 2 * pairs];
+        z.par_chunks_mut(2).enumerate().for_each(|(j, pair)| {
+            let b = self.block(j as u64 / 2);
+            let h = 2 * (j % 2);
+            // u1 in (0, 1] so that ln(u1) is finite; u2 in [0, 1).
+            let u1 = ((b[h] >> 8) as f32 + 1.0) * U24;
+            let u2 = (b[h + 1] >> 8) as f32 * U24;
+            let r = (-2.0 * u1.ln()).sqrt();
+            let theta = 2.0 * std::f32::consts::PI * u2;
+            pair[0] = r * theta.cos();
+            pair[1] = r * theta.sin();
+        });
+        for (o, &v) in out.iter_mut().zip(&z) {
+            *o = mean + std * v;
+        }
+        Ok(Tensor::from_op(out, shape))
+    }
+
+    /// A tensor of Bernoulli(p) draws as 0.0 / 1.0: element i is 1 when its uniform draw is
+    /// below p. Dropout keeps an activation with probability 1 - p this way.
+    pub fn bernoulli(&self, shape: &[usize], p: f32) -> Result<Tensor> {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(Error::invalid("bernoulli", format!("p must be in [0, 1], got {p}")));
+        }
+        let mut out = vec![0f32; shape.iter().product()];
+        self.fill_words(0, &mut out, |w| {
+            if ((w >> 8) as f32 * U24) < p {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        Ok(Tensor::from_op(out, shape))
+    }
+}

@@ -1,0 +1,65 @@
+//! Where a tensor's elements live. A storage is shared (behind an `Arc`) by every view of it;
+//! the CUDA backend will add a device variant next to these host vectors.
+use crate::DType;
+use half::{bf16, f16};
+
+/// A host buffer of one element type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Storage {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+    BF16(Vec<bf16>),
+    I64(Vec<i64>),
+}
+
+impl Storage {
+    pub fn dtype(&self) -> DType {
+        match self {
+            Storage::F32(_) => DType::F32,
+            Storage::F16(_) => DType::F16,
+            Storage::BF16(_) => DType::BF16,
+            Storage::I64(_) => DType::I64,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Storage::F32(v) => v.len(),
+            Storage::F16(v) => v.len(),
+            Storage::BF16(v) => v.len(),
+            Storage::I64(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A Rust type that can be a tensor element: it knows its [`DType`] and its storage variant.
+pub trait Element: Copy + Send + Sync + Default + std::fmt::Debug + 'static {
+    const DTYPE: DType;
+    fn slice(storage: &Storage) -> Option<&[Self]>;
+    fn into_storage(data: Vec<Self>) -> Storage;
+}
+
+macro_rules! element {
+    ($t:ty, $variant:ident) => {
+        impl Element for $t {
+            const DTYPE: DType = DType::$variant;
+            fn slice(storage: &Storage) -> Option<&[Self]> {
+                match storage {
+                    Storage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn into_storage(data: Vec<Self>) -> Storage {
+                Storage::$variant(data)
+            }
+        }
+    };
+}
+element!(f32, F32);
+element!(f16, F16);
+element!(bf16, BF16);
+element!(i64, I64);
