@@ -25,7 +25,7 @@ pub(crate) struct MicroKernel {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) mod x86 {
+pub mod x86 {
     use std::arch::x86_64::*;
 
     /// AVX-512: MR x 32 tile, MR rows of two zmm accumulators.
@@ -33,7 +33,7 @@ pub(crate) mod x86 {
     /// # Safety
     /// See [`super::KernelFn`]; requires AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub(crate) unsafe fn avx512<const MR: usize>(
+    pub unsafe fn avx512<const MR: usize>(
         kc: usize,
         a: *const f32,
         b: *const f32,
@@ -45,6 +45,11 @@ pub(crate) mod x86 {
         // SAFETY: the caller guarantees kc*MR floats at `a`, kc*32 at `b` and a writable
         // MR x 32 tile at `c` with row stride `rsc`, and that AVX-512F is available.
         unsafe {
+            // Ask for the C tile now so that its cache misses overlap the FMAs below.
+            for i in 0..MR {
+                _mm_prefetch::<_MM_HINT_T0>(c.add(i * rsc) as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(c.add(i * rsc + 16) as *const i8);
+            }
             let mut acc = [[_mm512_setzero_ps(); 2]; MR];
             for p in 0..kc {
                 let bp = b.add(p * 32);

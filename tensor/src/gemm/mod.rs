@@ -17,21 +17,22 @@
 //! The micro-kernel is chosen at run time: AVX-512 (MR x 32), AVX2+FMA (6 x 16) or a portable
 //! one. Operands may have any strides (a transposed matrix is just rs = 1), because packing
 //! reorders them anyway; C must have unit column stride so that threads own whole rows.
-mod kernels;
+pub mod kernels;
 mod pack;
 
 use crate::{Error, Result};
 use kernels::MicroKernel;
 pub use pack::MatRef;
 use rayon::prelude::*;
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 /// Depth of a packed block: a KC x NR sliver of B (32 KiB for NR = 32) stays in L1.
-const KC: usize = 256;
+fn kc_() -> usize { std::env::var("KC").ok().and_then(|v| v.parse().ok()).unwrap_or(256) }
 /// Width of a packed B panel: KC x NC floats (2 MiB) shared by all threads from L2/L3.
-const NC: usize = 2048;
+fn nc_() -> usize { std::env::var("NC").ok().and_then(|v| v.parse().ok()).unwrap_or(2048) }
 /// Most rows of A packed at once: MC x KC floats (288 KiB) stay in a core's L2.
-const MC_MAX: usize = 288;
+fn mcmax_() -> usize { std::env::var("MC").ok().and_then(|v| v.parse().ok()).unwrap_or(288) }
 /// Below this many multiply-adds a GEMM runs on one thread.
 const PAR_WORK: usize = 1 << 18;
 
@@ -95,17 +96,18 @@ fn check_span(op: &'static str, len: usize, rows: usize, cols: usize, rs: usize,
 }
 
 /// The best micro-kernel this CPU supports, detected once.
-fn micro_kernel() -> MicroKernel {
+fn micro_kernel(_m: usize, _threads: usize) -> MicroKernel {
     static KERNEL: OnceLock<MicroKernel> = OnceLock::new();
     *KERNEL.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
             if std::env::var_os("LESSON6_GEMM_PORTABLE").is_none() {
                 if is_x86_feature_detected!("avx512f") {
+                    let mr: usize = std::env::var("MR").ok().and_then(|v| v.parse().ok()).unwrap_or(14);
                     return MicroKernel {
-                        mr: 14,
+                        mr,
                         nr: 32,
-                        run: kernels::x86::avx512::<14>,
+                        run: match mr { 8 => kernels::x86::avx512::<8>, 12 => kernels::x86::avx512::<12>, _ => kernels::x86::avx512::<14> },
                         name: "avx512 14x32",
                     };
                 }
@@ -131,7 +133,7 @@ fn micro_kernel() -> MicroKernel {
 /// The name of the micro-kernel in use (for benchmarks and bug reports). Setting the
 /// environment variable `LESSON6_GEMM_PORTABLE` before the first GEMM forces the portable one.
 pub fn kernel_name() -> &'static str {
-    micro_kernel().name
+    micro_kernel(0, 1).name
 }
 
 /// `C = alpha * A * B + beta * C`, in parallel on the rayon pool when the product is large.
@@ -169,21 +171,23 @@ fn gemm_with(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut, parallel: b
         }
         return Ok(());
     }
-    let uk = micro_kernel();
     let parallel = parallel && m * n * k >= PAR_WORK && rayon::current_num_threads() > 1;
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
-    // Row blocks: MR-aligned, at most MC_MAX rows, and at least one per thread.
-    let mc = m.div_ceil(threads).div_ceil(uk.mr).max(1) * uk.mr;
-    let mc = mc.min(MC_MAX / uk.mr * uk.mr);
-    let mut bpack = aligned_buffer(KC * NC.min(n.next_multiple_of(uk.nr)));
+    let uk = micro_kernel(m, threads);
+    let (KC, NC, MC_MAX) = (kc_(), nc_(), mcmax_());
+    // One task per thread, each owning an equal share of the MR-row slivers of C, so that
+    // no thread waits for another at the end of a panel.
+    let tasks = threads.min(m.div_ceil(uk.mr));
+    let mc = MC_MAX / uk.mr * uk.mr;
     let rs = c.rs;
+    with_buffer(&PACK_B, KC.min(k) * NC.min(n.next_multiple_of(uk.nr)), |bpack| {
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
             let beta_eff = if pc == 0 { beta } else { 1.0 };
             let slivers = nc.div_ceil(uk.nr);
-            let bp = &mut bpack.as_mut_slice()[..slivers * kc * uk.nr];
+            let bp = &mut bpack[..slivers * kc * uk.nr];
             let pack_one = |(s, sliver): (usize, &mut [f32])| {
                 let j0 = jc + s * uk.nr;
                 pack::pack_b_sliver(sliver, &b, pc, kc, j0, uk.nr.min(jc + nc - j0), uk.nr);
@@ -194,24 +198,49 @@ fn gemm_with(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut, parallel: b
                 bp.chunks_mut(kc * uk.nr).enumerate().for_each(pack_one);
             }
             let bp = &*bp;
-            // Row block `blk` of C: rows blk*mc .. ; the chunk starts at row blk*mc.
-            let block = |(blk, c_rows): (usize, &mut [f32])| {
-                let i0 = blk * mc;
-                let rows = i0..(i0 + mc).min(m);
-                let mut apack = aligned_buffer(rows.len().div_ceil(uk.mr) * uk.mr * kc);
-                let ap = apack.as_mut_slice();
-                pack::pack_a(ap, &a, rows.clone(), pc, kc, uk.mr);
-                macro_block(&uk, kc, ap, bp, c_rows, rs, rows.len(), jc, nc, alpha, beta_eff);
+            let task = |(row0, rows, c_rows): (usize, usize, &mut [f32])| {
+                let len = mc.min(rows.next_multiple_of(uk.mr)) * kc;
+                with_buffer(&PACK_A, len, |apack| {
+                    for sub in (0..rows).step_by(mc) {
+                        let h = mc.min(rows - sub);
+                        let ap = &mut apack[..h.next_multiple_of(uk.mr) * kc];
+                        pack::pack_a(ap, &a, row0 + sub..row0 + sub + h, pc, kc, uk.mr);
+                        let c_block = &mut c_rows[sub * rs..];
+                        macro_block(&uk, kc, ap, bp, c_block, rs, h, jc, nc, alpha, beta_eff);
+                    }
+                });
             };
-            let c_data = &mut c.data[..(m - 1) * rs + n];
+            let parts = split_rows(&mut c.data[..(m - 1) * rs + n], rs, m, uk.mr, tasks);
             if parallel {
-                c_data.par_chunks_mut(mc * rs).enumerate().for_each(block);
+                parts.into_par_iter().for_each(task);
             } else {
-                c_data.chunks_mut(mc * rs).enumerate().for_each(block);
+                parts.into_iter().for_each(task);
             }
         }
     }
+    });
     Ok(())
+}
+
+/// Splits the rows of C (row stride `rs`) into `tasks` parts with equal numbers of MR-row
+/// slivers (give or take one): `(first_row, rows, data)` for each.
+fn split_rows(mut rest: &mut [f32], rs: usize, m: usize, mr: usize, tasks: usize) -> Vec<(usize, usize, &mut [f32])> {
+    let slivers = m.div_ceil(mr);
+    let mut parts = Vec::with_capacity(tasks);
+    let mut row0 = 0;
+    for t in 0..tasks {
+        let share = slivers * (t + 1) / tasks - slivers * t / tasks;
+        let rows = (share * mr).min(m - row0);
+        let (head, tail) = if t + 1 < tasks {
+            rest.split_at_mut(rows * rs)
+        } else {
+            (rest, &mut [][..])
+        };
+        parts.push((row0, rows, head));
+        rest = tail;
+        row0 += rows;
+    }
+    parts
 }
 
 /// Runs the micro-kernel over one packed A block (`mc` rows) and one packed B panel (`nc`
@@ -263,22 +292,31 @@ fn macro_block(
     }
 }
 
-/// A zeroed f32 buffer whose usable part starts on a 64-byte boundary (one cache line, one
-/// zmm load), so packed slivers never straddle cache lines.
-struct AlignedBuffer {
-    data: Vec<f32>,
-    start: usize,
+thread_local! {
+    /// Packing buffers reused across calls on this thread: a fresh multi-megabyte buffer per
+    /// call would cost a page fault per 4 KiB, which for a small GEMM is as long as the maths.
+    static PACK_A: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static PACK_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a `len`-float buffer from `cache`, 64-byte aligned (one cache line, one zmm
+/// load) so packed slivers never straddle cache lines. Its contents are unspecified: packing
+/// overwrites every element it hands to the kernel. If the cache is already in use on this
+/// thread (a GEMM started inside another one by rayon's work stealing), a fresh buffer is used.
+fn with_buffer<R>(
+    cache: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
     len: usize,
-}
-
-fn aligned_buffer(len: usize) -> AlignedBuffer {
-    let data = vec![0f32; len + 16];
-    let start = data.as_ptr().align_offset(64).min(16);
-    AlignedBuffer { data, start, len }
-}
-
-impl AlignedBuffer {
-    fn as_mut_slice(&mut self) -> &mut [f32] {
-        &mut self.data[self.start..self.start + self.len]
-    }
+    f: impl FnOnce(&mut [f32]) -> R,
+) -> R {
+    let run = |v: &mut Vec<f32>| {
+        if v.len() < len + 16 {
+            *v = vec![0f32; len + 16];
+        }
+        let start = v.as_ptr().align_offset(64).min(16);
+        f(&mut v[start..start + len])
+    };
+    cache.with(|c| match c.try_borrow_mut() {
+        Ok(mut v) => run(&mut v),
+        Err(_) => run(&mut Vec::new()),
+    })
 }
