@@ -48,15 +48,6 @@ impl Layout {
         }
     }
 
-    pub(crate) fn new(shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Self {
-        debug_assert_eq!(shape.len(), strides.len());
-        Layout {
-            shape,
-            strides,
-            offset,
-        }
-    }
-
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }

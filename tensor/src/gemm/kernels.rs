@@ -25,7 +25,7 @@ pub(crate) struct MicroKernel {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub mod x86 {
+pub(crate) mod x86 {
     use std::arch::x86_64::*;
 
     /// AVX-512: MR x 32 tile, MR rows of two zmm accumulators.
@@ -33,7 +33,7 @@ pub mod x86 {
     /// # Safety
     /// See [`super::KernelFn`]; requires AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn avx512<const MR: usize>(
+    pub(crate) unsafe fn avx512<const MR: usize>(
         kc: usize,
         a: *const f32,
         b: *const f32,

@@ -17,7 +17,7 @@
 //! The micro-kernel is chosen at run time: AVX-512 (MR x 32), AVX2+FMA (6 x 16) or a portable
 //! one. Operands may have any strides (a transposed matrix is just rs = 1), because packing
 //! reorders them anyway; C must have unit column stride so that threads own whole rows.
-pub mod kernels;
+mod kernels;
 mod pack;
 
 use crate::{Error, Result};
@@ -28,11 +28,11 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 /// Depth of a packed block: a KC x NR sliver of B (32 KiB for NR = 32) stays in L1.
-fn kc_() -> usize { std::env::var("KC").ok().and_then(|v| v.parse().ok()).unwrap_or(256) }
+const KC: usize = 256;
 /// Width of a packed B panel: KC x NC floats (2 MiB) shared by all threads from L2/L3.
-fn nc_() -> usize { std::env::var("NC").ok().and_then(|v| v.parse().ok()).unwrap_or(2048) }
+const NC: usize = 2048;
 /// Most rows of A packed at once: MC x KC floats (288 KiB) stay in a core's L2.
-fn mcmax_() -> usize { std::env::var("MC").ok().and_then(|v| v.parse().ok()).unwrap_or(288) }
+const MC_MAX: usize = 288;
 /// Below this many multiply-adds a GEMM runs on one thread.
 const PAR_WORK: usize = 1 << 18;
 
@@ -95,65 +95,112 @@ fn check_span(op: &'static str, len: usize, rows: usize, cols: usize, rs: usize,
     }
 }
 
-/// The best micro-kernel this CPU supports, detected once.
-fn micro_kernel(_m: usize, _threads: usize) -> MicroKernel {
-    static KERNEL: OnceLock<MicroKernel> = OnceLock::new();
-    *KERNEL.get_or_init(|| {
+/// The instruction set of the micro-kernels, detected once.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    Avx512,
+    Avx2,
+    Portable,
+}
+
+fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
-        {
-            if std::env::var_os("LESSON6_GEMM_PORTABLE").is_none() {
-                if is_x86_feature_detected!("avx512f") {
-                    let mr: usize = std::env::var("MR").ok().and_then(|v| v.parse().ok()).unwrap_or(14);
-                    return MicroKernel {
-                        mr,
-                        nr: 32,
-                        run: match mr { 8 => kernels::x86::avx512::<8>, 12 => kernels::x86::avx512::<12>, _ => kernels::x86::avx512::<14> },
-                        name: "avx512 14x32",
-                    };
-                }
-                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                    return MicroKernel {
-                        mr: 6,
-                        nr: 16,
-                        run: kernels::x86::avx2,
-                        name: "avx2 6x16",
-                    };
-                }
+        if std::env::var_os("LESSON6_GEMM_PORTABLE").is_none() {
+            if is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
             }
         }
-        MicroKernel {
+        Isa::Portable
+    })
+}
+
+/// The micro-kernel for a product whose C has `m` rows split over `tasks` threads. With
+/// AVX-512 the tile height MR is 8, 12 or 14 rows, whichever wastes the fewest padded rows
+/// (a convolution with 64 output channels split over 2 threads is 2 x 32 rows: 14-row tiles
+/// would compute 42 rows per thread, 8-row tiles exactly 32); taller tiles win ties, since
+/// they load B fewer times per FMA.
+fn micro_kernel(m: usize, tasks: usize) -> MicroKernel {
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            let rows = m.div_ceil(tasks.max(1)).max(1);
+            let mr = [14, 12, 8]
+                .into_iter()
+                .min_by_key(|&mr| rows.div_ceil(mr) * mr)
+                .unwrap_or(14);
+            let (run, name): (kernels::KernelFn, _) = match mr {
+                14 => (kernels::x86::avx512::<14>, "avx512 14x32"),
+                12 => (kernels::x86::avx512::<12>, "avx512 12x32"),
+                _ => (kernels::x86::avx512::<8>, "avx512 8x32"),
+            };
+            MicroKernel { mr, nr: 32, run, name }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => MicroKernel {
+            mr: 6,
+            nr: 16,
+            run: kernels::x86::avx2,
+            name: "avx2 6x16",
+        },
+        _ => MicroKernel {
             mr: 4,
             nr: 8,
             run: kernels::portable,
             name: "portable 4x8",
-        }
-    })
+        },
+    }
 }
 
-/// The name of the micro-kernel in use (for benchmarks and bug reports). Setting the
+/// The name of the micro-kernel a large GEMM uses (for benchmarks and bug reports). Setting the
 /// environment variable `LESSON6_GEMM_PORTABLE` before the first GEMM forces the portable one.
 pub fn kernel_name() -> &'static str {
-    micro_kernel(0, 1).name
+    micro_kernel(1 << 12, 1).name
 }
 
 /// `C = alpha * A * B + beta * C`, in parallel on the rayon pool when the product is large.
 pub fn gemm(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut) -> Result<()> {
-    gemm_with(alpha, a, b, beta, c, true)
+    gemm_with(alpha, a, &b, beta, c, true)
 }
 
 /// As [`gemm`], on the calling thread only (for callers that parallelise over a batch).
 pub fn gemm_serial(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut) -> Result<()> {
-    gemm_with(alpha, a, b, beta, c, false)
+    gemm_with(alpha, a, &b, beta, c, false)
 }
 
-fn gemm_with(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut, parallel: bool) -> Result<()> {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    if b.rows != k || c.rows != m || c.cols != n {
+/// A source of the B operand. The GEMM never reads B directly, only packs KC x NR slivers of
+/// it, so B need not exist as a matrix at all: the convolution's column matrix is packed
+/// straight from the image (an "implicit im2col"), never written out.
+pub(crate) trait PackB: Sync {
+    /// (rows, cols) of B.
+    fn dims(&self) -> (usize, usize);
+    /// Writes `B[k0 .. k0 + kc, j0 .. j0 + w]` into `sliver` as kc rows of `nr` floats, the
+    /// `nr - w` spare columns zeroed.
+    fn pack_sliver(&self, sliver: &mut [f32], k0: usize, kc: usize, j0: usize, w: usize, nr: usize);
+}
+
+impl PackB for MatRef<'_> {
+    fn dims(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+    fn pack_sliver(&self, sliver: &mut [f32], k0: usize, kc: usize, j0: usize, w: usize, nr: usize) {
+        pack::pack_b_sliver(sliver, self, k0, kc, j0, w, nr);
+    }
+}
+
+/// `C = alpha * A * B + beta * C` for any B source; `parallel` allows the rayon pool.
+pub(crate) fn gemm_with(alpha: f32, a: MatRef, b: &impl PackB, beta: f32, c: MatMut, parallel: bool) -> Result<()> {
+    let (m, k, n) = (a.rows, a.cols, b.dims().1);
+    if b.dims().0 != k || c.rows != m || c.cols != n {
         return Err(Error::shape(
             "gemm",
             format!(
                 "A [{m}, {k}] times B [{}, {n}] into C [{}, {}]: shapes do not agree",
-                b.rows, c.rows, c.cols
+                b.dims().0, c.rows, c.cols
             ),
         ));
     }
@@ -174,7 +221,6 @@ fn gemm_with(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut, parallel: b
     let parallel = parallel && m * n * k >= PAR_WORK && rayon::current_num_threads() > 1;
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
     let uk = micro_kernel(m, threads);
-    let (KC, NC, MC_MAX) = (kc_(), nc_(), mcmax_());
     // One task per thread, each owning an equal share of the MR-row slivers of C, so that
     // no thread waits for another at the end of a panel.
     let tasks = threads.min(m.div_ceil(uk.mr));
@@ -190,7 +236,7 @@ fn gemm_with(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut, parallel: b
             let bp = &mut bpack[..slivers * kc * uk.nr];
             let pack_one = |(s, sliver): (usize, &mut [f32])| {
                 let j0 = jc + s * uk.nr;
-                pack::pack_b_sliver(sliver, &b, pc, kc, j0, uk.nr.min(jc + nc - j0), uk.nr);
+                b.pack_sliver(sliver, pc, kc, j0, uk.nr.min(jc + nc - j0), uk.nr);
             };
             if parallel {
                 bp.par_chunks_mut(kc * uk.nr).enumerate().for_each(pack_one);

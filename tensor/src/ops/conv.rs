@@ -9,7 +9,7 @@
 //! windows add up), and `d_W = sum over images of d_out * cols^T`.
 //!
 //! Like PyTorch's `conv2d`, this is a cross-correlation (the kernel is not flipped).
-use crate::gemm::{self, MatMut, MatRef};
+use crate::gemm::{self, MatMut, MatRef, PackB};
 use crate::{Error, Result, Tensor};
 use rayon::prelude::*;
 
@@ -80,9 +80,9 @@ impl Geometry {
     pub fn pixels(&self) -> usize {
         self.ho * self.wo
     }
-    /// True when the column matrix is the image itself (1x1 kernel, stride 1, no padding).
-    fn is_pointwise(&self) -> bool {
-        self.kh == 1 && self.kw == 1 && self.p == Conv2dParams::new(1, 0)
+    /// Height and width of the zero-padded image.
+    fn padded(&self) -> (usize, usize) {
+        (self.h + 2 * self.p.padding[0], self.w + 2 * self.p.padding[1])
     }
     /// The input coordinate that output coordinate `o` reads at kernel offset `i` along
     /// `axis`, if it lies inside the image.
@@ -154,15 +154,99 @@ fn expect_rank(op: &'static str, name: &str, t: &Tensor, rank: usize) -> Result<
     Ok(())
 }
 
-/// The column matrix of one image, borrowed when no im2col is needed (1x1, stride 1).
-fn columns<'a>(image: &'a [f32], g: &Geometry, buf: &'a mut Vec<f32>) -> &'a [f32] {
-    if g.is_pointwise() {
-        image
-    } else {
-        buf.resize(g.k() * g.pixels(), 0.0);
-        im2col_image(image, g, buf);
-        buf
+/// The column matrix of one image, never written out: `cols[r, q] = xp[row_off[r] +
+/// col_off[q]]`, where `xp` is the zero-padded image, row `r = (c, i, j)` is a kernel tap and
+/// column `q = (y, x)` an output pixel. The offsets separate because the input position of
+/// (tap, pixel) is `(y*s + i, x*s + j)` in the padded image. The GEMM packs its B slivers
+/// straight from the image through these offsets (an "implicit im2col"), which saves writing
+/// and re-reading a column matrix that is `kh*kw` times larger than the image.
+struct Columns<'a> {
+    xp: &'a [f32],
+    offsets: &'a Offsets,
+    /// Serve `cols^T` (`[pixels, taps]`) instead, for the weight gradient.
+    transposed: bool,
+}
+
+/// The separable offsets of a geometry (shared by every image of a batch).
+struct Offsets {
+    row: Vec<usize>,
+    col: Vec<usize>,
+}
+
+impl Offsets {
+    fn new(g: &Geometry) -> Self {
+        let (hp, wp) = g.padded();
+        let row = (0..g.k())
+            .map(|r| {
+                let (c, i, j) = (r / (g.kh * g.kw), r / g.kw % g.kh, r % g.kw);
+                c * hp * wp + i * wp + j
+            })
+            .collect();
+        let (sh, sw) = (g.p.stride[0], g.p.stride[1]);
+        let col = (0..g.pixels())
+            .map(|q| (q / g.wo) * sh * wp + (q % g.wo) * sw)
+            .collect();
+        Offsets { row, col }
     }
+}
+
+impl PackB for Columns<'_> {
+    fn dims(&self) -> (usize, usize) {
+        let (r, c) = (self.offsets.row.len(), self.offsets.col.len());
+        if self.transposed {
+            (c, r)
+        } else {
+            (r, c)
+        }
+    }
+
+    fn pack_sliver(&self, sliver: &mut [f32], k0: usize, kc: usize, j0: usize, w: usize, nr: usize) {
+        let (down, across) = if self.transposed {
+            (&self.offsets.col, &self.offsets.row)
+        } else {
+            (&self.offsets.row, &self.offsets.col)
+        };
+        let across = &across[j0..j0 + w];
+        // With unit steps across (stride-1 pixels in one output row), a row of the sliver
+        // is one contiguous run of the image.
+        let run = across[w - 1] - across[0] == w - 1;
+        for (p, dst) in sliver.chunks_exact_mut(nr).take(kc).enumerate() {
+            let base = down[k0 + p];
+            if run {
+                dst[..w].copy_from_slice(&self.xp[base + across[0]..][..w]);
+            } else {
+                for (d, &o) in dst.iter_mut().zip(across) {
+                    *d = self.xp[base + o];
+                }
+            }
+            dst[w..].fill(0.0);
+        }
+    }
+}
+
+/// The image itself when there is no padding, else its zero-padded copy in `buf`.
+fn padded<'a>(image: &'a [f32], g: &Geometry, buf: &'a mut Vec<f32>) -> &'a [f32] {
+    let (ph, pw) = (g.p.padding[0], g.p.padding[1]);
+    if ph == 0 && pw == 0 {
+        return image;
+    }
+    let (hp, wp) = g.padded();
+    buf.clear();
+    buf.resize(g.c * hp * wp, 0.0);
+    for (src, dst) in image.chunks_exact(g.h * g.w).zip(buf.chunks_exact_mut(hp * wp)) {
+        for (row, out) in src.chunks_exact(g.w).zip(dst[ph * wp..].chunks_exact_mut(wp)) {
+            out[pw..pw + g.w].copy_from_slice(row);
+        }
+    }
+    buf
+}
+
+/// How to spread a batch of `n` images over the rayon pool: `Some(per_task)` images per
+/// task, each task running serial GEMMs (no synchronisation at all), when there are at least
+/// as many images as threads; `None` to run images one after another with a parallel GEMM.
+fn images_per_task(n: usize) -> Option<usize> {
+    let threads = rayon::current_num_threads();
+    (threads > 1 && n >= threads).then(|| n.div_ceil(threads))
 }
 
 impl Tensor {
@@ -190,22 +274,29 @@ impl Tensor {
         let wt = weight.contiguous_data::<f32>(OP)?;
         let bias = bias.map(|b| b.contiguous_data::<f32>(OP)).transpose()?;
         let (k, px) = (g.k(), g.pixels());
+        let offsets = Offsets::new(&g);
         let mut out = vec![0f32; n * co * px];
-        let mut buf = Vec::new();
-        for (image, y) in x.chunks_exact(c * h * w).zip(out.chunks_exact_mut(co * px)) {
-            if let Some(b) = &bias {
-                for (row, &bv) in y.chunks_exact_mut(px).zip(b.iter()) {
-                    row.fill(bv);
+        // Images `first..` into `y`, one after another, reusing one padding buffer.
+        let run = |x: &[f32], y: &mut [f32], parallel: bool| -> Result<()> {
+            let mut buf = Vec::new();
+            for (image, y) in x.chunks_exact(c * h * w).zip(y.chunks_exact_mut(co * px)) {
+                if let Some(b) = &bias {
+                    for (row, &bv) in y.chunks_exact_mut(px).zip(b.iter()) {
+                        row.fill(bv);
+                    }
                 }
+                let cols = Columns { xp: padded(image, &g, &mut buf), offsets: &offsets, transposed: false };
+                let beta = if bias.is_some() { 1.0 } else { 0.0 };
+                gemm::gemm_with(1.0, MatRef::new(&wt, co, k, k, 1)?, &cols, beta, MatMut::new(y, co, px, px)?, parallel)?;
             }
-            let cols = columns(image, &g, &mut buf);
-            gemm::gemm(
-                1.0,
-                MatRef::new(&wt, co, k, k, 1)?,
-                MatRef::new(cols, k, px, px, 1)?,
-                if bias.is_some() { 1.0 } else { 0.0 },
-                MatMut::new(y, co, px, px)?,
-            )?;
+            Ok(())
+        };
+        match images_per_task(n) {
+            Some(per) => x
+                .par_chunks(per * c * h * w)
+                .zip(out.par_chunks_mut(per * co * px))
+                .try_for_each(|(x, y)| run(x, y, false))?,
+            None => run(&x, &mut out, true)?,
         }
         Tensor::from_vec(out, &[n, co, g.ho, g.wo])
     }
@@ -277,17 +368,23 @@ impl Tensor {
         let wt = weight.contiguous_data::<f32>(OP)?;
         let (k, px) = (g.k(), g.pixels());
         let mut dx = vec![0f32; n * c * h * w];
-        let mut dcols = vec![0f32; if g.is_pointwise() { 0 } else { k * px }];
-        for (dyi, dxi) in dy.chunks_exact(co * px).zip(dx.chunks_exact_mut(c * h * w)) {
-            // W^T is W with its strides swapped: no copy.
-            let wt_t = MatRef::new(&wt, k, co, 1, k)?;
-            let dyi = MatRef::new(dyi, co, px, px, 1)?;
-            if g.is_pointwise() {
-                gemm::gemm(1.0, wt_t, dyi, 0.0, MatMut::new(dxi, k, px, px)?)?;
-            } else {
-                gemm::gemm(1.0, wt_t, dyi, 0.0, MatMut::new(&mut dcols, k, px, px)?)?;
+        let run = |dy: &[f32], dx: &mut [f32], parallel: bool| -> Result<()> {
+            let mut dcols = vec![0f32; k * px];
+            for (dyi, dxi) in dy.chunks_exact(co * px).zip(dx.chunks_exact_mut(c * h * w)) {
+                // W^T is W with its strides swapped: no copy.
+                let wt_t = MatRef::new(&wt, k, co, 1, k)?;
+                let dyi = MatRef::new(dyi, co, px, px, 1)?;
+                gemm::gemm_with(1.0, wt_t, &dyi, 0.0, MatMut::new(&mut dcols, k, px, px)?, parallel)?;
                 col2im_image(&dcols, &g, dxi);
             }
+            Ok(())
+        };
+        match images_per_task(n) {
+            Some(per) => dy
+                .par_chunks(per * co * px)
+                .zip(dx.par_chunks_mut(per * c * h * w))
+                .try_for_each(|(dy, dx)| run(dy, dx, false))?,
+            None => run(&dy, &mut dx, true)?,
         }
         Tensor::from_vec(dx, input_shape)
     }
@@ -318,19 +415,39 @@ impl Tensor {
         let dy = self.contiguous_data::<f32>(OP)?;
         let x = input.contiguous_data::<f32>(OP)?;
         let (k, px) = (g.k(), g.pixels());
-        let mut dw = vec![0f32; co * k];
-        let mut buf = Vec::new();
-        for (i, (dyi, image)) in dy.chunks_exact(co * px).zip(x.chunks_exact(c * h * w)).enumerate() {
-            let cols = columns(image, &g, &mut buf);
-            gemm::gemm(
-                1.0,
-                MatRef::new(dyi, co, px, px, 1)?,
-                // cols^T: [px, k] with strides (1, px).
-                MatRef::new(cols, px, k, 1, px)?,
-                if i == 0 { 0.0 } else { 1.0 },
-                MatMut::new(&mut dw, co, k, k)?,
-            )?;
-        }
+        let offsets = Offsets::new(&g);
+        // The weight gradient of images `x` (with their `dy`), summed into `dw`.
+        let run = |dy: &[f32], x: &[f32], dw: &mut [f32], parallel: bool| -> Result<()> {
+            let mut buf = Vec::new();
+            for (i, (dyi, image)) in dy.chunks_exact(co * px).zip(x.chunks_exact(c * h * w)).enumerate() {
+                let cols_t = Columns { xp: padded(image, &g, &mut buf), offsets: &offsets, transposed: true };
+                let beta = if i == 0 { 0.0 } else { 1.0 };
+                gemm::gemm_with(1.0, MatRef::new(dyi, co, px, px, 1)?, &cols_t, beta, MatMut::new(dw, co, k, k)?, parallel)?;
+            }
+            Ok(())
+        };
+        let dw = match images_per_task(n) {
+            // One partial gradient per task, added up at the end.
+            Some(per) => dy
+                .par_chunks(per * co * px)
+                .zip(x.par_chunks(per * c * h * w))
+                .map(|(dy, x)| {
+                    let mut dw = vec![0f32; co * k];
+                    run(dy, x, &mut dw, false).map(|_| dw)
+                })
+                .try_reduce_with(|mut a, b| {
+                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                    Ok(a)
+                })
+                .unwrap_or_else(|| Ok(vec![0f32; co * k]))?,
+            None => {
+                let mut dw = vec![0f32; co * k];
+                if n > 0 {
+                    run(&dy, &x, &mut dw, true)?;
+                }
+                dw
+            }
+        };
         Tensor::from_vec(dw, &[co, c, kernel[0], kernel[1]])
     }
 }
