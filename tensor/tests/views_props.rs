@@ -1,0 +1,165 @@
+//! Views agree with their copies: every view (permute, transpose, narrow, expand, unsqueeze,
+//! squeeze, reshape) read through its strides equals the same selection done by index
+//! arithmetic on a plain vector; views share storage; element-wise ops and reductions on
+//! non-contiguous and broadcast inputs equal the same ops on contiguous copies; bad input is
+//! an error naming the op and the shapes.
+use proptest::prelude::*;
+use tensor::random::Philox;
+use tensor::{DType, Tensor};
+
+fn rand(shape: &[usize], seed: u64) -> Tensor {
+    Philox::new(seed, 11).uniform(shape, -2.0, 2.0).unwrap()
+}
+
+fn shape3() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1usize..7, 3)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn permute_matches_index_arithmetic(shape in shape3(), perm in Just(vec![0usize, 1, 2]).prop_shuffle(), seed in 0u64..1000) {
+        let t = rand(&shape, seed);
+        let v = t.to_vec::<f32>().unwrap();
+        let p = t.permute(&perm).unwrap();
+        prop_assert!(p.shares_storage(&t));
+        let got = p.to_vec::<f32>().unwrap();
+        let ps = p.shape().to_vec();
+        let mut i = 0;
+        for a in 0..ps[0] { for b in 0..ps[1] { for c in 0..ps[2] {
+            let mut idx = [0usize; 3];
+            idx[perm[0]] = a; idx[perm[1]] = b; idx[perm[2]] = c;
+            prop_assert_eq!(got[i], v[(idx[0] * shape[1] + idx[1]) * shape[2] + idx[2]]);
+            i += 1;
+        }}}
+    }
+
+    #[test]
+    fn narrow_and_expand_match_copies(shape in shape3(), seed in 0u64..1000, d in 0usize..3) {
+        let t = rand(&shape, seed);
+        let start = shape[d] / 2;
+        let len = shape[d] - start;
+        let n = t.narrow(d, start, len).unwrap();
+        prop_assert!(n.shares_storage(&t));
+        let v = t.to_vec::<f32>().unwrap();
+        let got = n.to_vec::<f32>().unwrap();
+        let mut i = 0;
+        for a in 0..shape[0] { for b in 0..shape[1] { for c in 0..shape[2] {
+            let idx = [a, b, c];
+            if idx[d] >= start {
+                prop_assert_eq!(got[i], v[(a * shape[1] + b) * shape[2] + c]);
+                i += 1;
+            }
+        }}}
+        prop_assert_eq!(i, got.len());
+        // Expand a size-1 axis: every copy equals the original slice.
+        let one = t.narrow(d, 0, 1).unwrap();
+        let e = one.expand(&shape).unwrap();
+        prop_assert!(e.shares_storage(&t));
+        if shape[d] > 1 {
+            prop_assert_eq!(e.strides()[d], 0);
+        }
+        let ev = e.to_vec::<f32>().unwrap();
+        for a in 0..shape[0] { for b in 0..shape[1] { for c in 0..shape[2] {
+            let mut idx = [a, b, c];
+            idx[d] = 0;
+            prop_assert_eq!(ev[(a * shape[1] + b) * shape[2] + c], v[(idx[0] * shape[1] + idx[1]) * shape[2] + idx[2]]);
+        }}}
+    }
+
+    #[test]
+    fn ops_on_views_equal_ops_on_copies(shape in shape3(), seed in 0u64..1000) {
+        let t = rand(&shape, seed);
+        let tt = t.permute(&[2, 0, 1]).unwrap();          // non-contiguous
+        let copy = tt.contiguous();
+        let bias = rand(&[shape[1]], seed + 1);             // broadcast over the last axis of tt
+        let a = tt.add(&bias).unwrap().exp().unwrap();
+        let b = copy.add(&bias.expand(copy.shape()).unwrap().contiguous()).unwrap().exp().unwrap();
+        prop_assert_eq!(a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
+        for dims in [vec![0], vec![1, 2], vec![0, 2]] {
+            let x = tt.sum(&dims, true).unwrap().to_vec::<f32>().unwrap();
+            let y = copy.sum(&dims, true).unwrap().to_vec::<f32>().unwrap();
+            for (p, q) in x.iter().zip(&y) {
+                prop_assert!((p - q).abs() <= 1e-5 * (1.0 + q.abs()));
+            }
+        }
+        prop_assert_eq!(tt.log_softmax(1).unwrap().to_vec::<f32>().unwrap(), copy.log_softmax(1).unwrap().to_vec::<f32>().unwrap());
+        prop_assert_eq!(tt.argmax(2, false).unwrap().to_vec::<i64>().unwrap(), copy.argmax(2, false).unwrap().to_vec::<i64>().unwrap());
+    }
+
+    #[test]
+    fn reshape_round_trips(shape in shape3(), seed in 0u64..1000) {
+        let t = rand(&shape, seed);
+        let n: usize = shape.iter().product();
+        let flat = t.reshape(&[n]).unwrap();
+        prop_assert!(flat.shares_storage(&t));
+        prop_assert_eq!(flat.reshape(&shape).unwrap().to_vec::<f32>().unwrap(), t.to_vec::<f32>().unwrap());
+        // A transposed view is not contiguous: reshape copies, and the data is the copy's.
+        let tr = t.transpose(0, 2).unwrap();
+        let r = tr.reshape(&[n]).unwrap();
+        prop_assert_eq!(r.to_vec::<f32>().unwrap(), tr.contiguous().to_vec::<f32>().unwrap());
+    }
+}
+
+#[test]
+fn expand_of_the_lesson_kernel_copies_nothing() {
+    let k = Tensor::from_slice(&[0.0f32, -5.0 / 3.0, 1.0, -5.0 / 3.0, -5.0 / 3.0, 1.0, 1.0, 1.0, 1.0], &[3, 3]).unwrap();
+    let e = k.expand(&[1, 3, 3, 3]).unwrap();
+    assert!(e.shares_storage(&k));
+    assert_eq!(e.strides(), &[0, 0, 3, 1]);
+    assert_eq!(e.contiguous().to_vec::<f32>().unwrap().len(), 27);
+    let c = k.contiguous();
+    assert!(c.shares_storage(&k), "contiguous() of contiguous data must not copy");
+}
+
+#[test]
+fn errors_name_the_op_and_the_shapes() {
+    let e = Tensor::zeros(&[4, 3]).matmul(&Tensor::zeros(&[5, 2])).unwrap_err();
+    assert_eq!(e.to_string(), "matmul: lhs [4, 3] and rhs [5, 2] do not agree on the inner dimension");
+    let e = Tensor::zeros(&[2, 3]).add(&Tensor::zeros(&[4])).unwrap_err();
+    assert_eq!(e.to_string(), "add: shapes [2, 3] and [4] cannot be broadcast together");
+    let e = Tensor::zeros(&[2, 3]).reshape(&[7]).unwrap_err();
+    assert!(e.to_string().starts_with("reshape: cannot reshape [2, 3]"), "{e}");
+    let e = Tensor::zeros(&[2, 3]).narrow(1, 2, 2).unwrap_err();
+    assert!(e.to_string().contains("out of bounds for shape [2, 3]"), "{e}");
+    let e = Tensor::zeros(&[2, 3]).permute(&[0, 0]).unwrap_err();
+    assert!(e.to_string().contains("not a permutation"), "{e}");
+    let e = Tensor::zeros(&[2, 3]).sum(&[2], false).unwrap_err();
+    assert!(e.to_string().contains("dimension 2 is out of range"), "{e}");
+    let e = Tensor::zeros(&[2, 3]).expand(&[3, 3]).unwrap_err();
+    assert!(e.to_string().contains("cannot expand shape [2, 3] to [3, 3]"), "{e}");
+    let idx = Tensor::from_indices(&[1, 2], &[2]).unwrap();
+    let e = idx.exp().unwrap_err();
+    assert_eq!(e.to_string(), "exp: expected a f32 tensor, got i64 (convert it with to_dtype first)");
+    assert!(Tensor::from_vec(vec![1.0f32; 5], &[2, 3]).is_err());
+}
+
+#[test]
+fn half_precision_round_trips_through_f32() {
+    let t = Tensor::from_slice(&[1.0f32, -2.5, 65504.0, 1e-3, 3.14159], &[5]).unwrap();
+    for dt in [DType::F16, DType::BF16] {
+        let h = t.to_dtype(dt).unwrap();
+        assert_eq!(h.dtype(), dt);
+        let back = h.to_dtype(DType::F32).unwrap().to_vec::<f32>().unwrap();
+        let tol = if dt == DType::F16 { 1e-3 } else { 8e-3 };
+        for (a, b) in back.iter().zip(t.to_vec::<f32>().unwrap()) {
+            assert!((a - b).abs() <= tol * b.abs(), "{dt}: {a} vs {b}");
+        }
+    }
+    // Exactly as half's round-to-nearest-even: 1 + 2^-11 rounds to 1 in f16.
+    let x = Tensor::from_slice(&[1.0 + 2f32.powi(-11)], &[1]).unwrap();
+    assert_eq!(x.to_dtype(DType::F16).unwrap().to_dtype(DType::F32).unwrap().to_vec::<f32>().unwrap(), vec![1.0]);
+}
+
+#[test]
+fn reductions_are_accurate_over_many_elements() {
+    // 4M copies of 0.1: a naive f32 running sum is off by about 1e-2 relative here.
+    let t = Tensor::full(0.1, &[4 << 20]);
+    let s = t.sum_all().unwrap().to_scalar().unwrap() as f64;
+    let want = 0.1f32 as f64 * (4 << 20) as f64;
+    assert!((s - want).abs() / want < 1e-6, "{s} vs {want}");
+    let v = Tensor::from_slice(&[1e4f32 + 1.0, 1e4 + 2.0, 1e4 + 3.0, 1e4 + 4.0], &[4]).unwrap();
+    assert!((v.var(&[0], false, true).unwrap().to_scalar().unwrap() - 5.0 / 3.0).abs() < 1e-4);
+    assert!((v.var(&[0], false, false).unwrap().to_scalar().unwrap() - 1.25).abs() < 1e-4);
+}
