@@ -96,7 +96,7 @@ fn check_span(op: &'static str, len: usize, rows: usize, cols: usize, rs: usize,
 }
 
 /// The instruction set of the micro-kernels, detected once.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Isa {
     Avx512,
     Avx2,
@@ -124,8 +124,8 @@ fn isa() -> Isa {
 /// (a convolution with 64 output channels split over 2 threads is 2 x 32 rows: 14-row tiles
 /// would compute 42 rows per thread, 8-row tiles exactly 32); taller tiles win ties, since
 /// they load B fewer times per FMA.
-fn micro_kernel(m: usize, tasks: usize) -> MicroKernel {
-    match isa() {
+fn micro_kernel(isa: Isa, m: usize, tasks: usize) -> MicroKernel {
+    match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => {
             let rows = m.div_ceil(tasks.max(1)).max(1);
@@ -159,7 +159,7 @@ fn micro_kernel(m: usize, tasks: usize) -> MicroKernel {
 /// The name of the micro-kernel a large GEMM uses (for benchmarks and bug reports). Setting the
 /// environment variable `LESSON6_GEMM_PORTABLE` before the first GEMM forces the portable one.
 pub fn kernel_name() -> &'static str {
-    micro_kernel(1 << 12, 1).name
+    micro_kernel(isa(), 1 << 12, 1).name
 }
 
 /// `C = alpha * A * B + beta * C`, in parallel on the rayon pool when the product is large.
@@ -194,6 +194,11 @@ impl PackB for MatRef<'_> {
 
 /// `C = alpha * A * B + beta * C` for any B source; `parallel` allows the rayon pool.
 pub(crate) fn gemm_with(alpha: f32, a: MatRef, b: &impl PackB, beta: f32, c: MatMut, parallel: bool) -> Result<()> {
+    gemm_isa(isa(), alpha, a, b, beta, c, parallel)
+}
+
+/// [`gemm_with`] with a given instruction set (the tests run every one this CPU has).
+fn gemm_isa(isa: Isa, alpha: f32, a: MatRef, b: &impl PackB, beta: f32, c: MatMut, parallel: bool) -> Result<()> {
     let (m, k, n) = (a.rows, a.cols, b.dims().1);
     if b.dims().0 != k || c.rows != m || c.cols != n {
         return Err(Error::shape(
@@ -220,7 +225,7 @@ pub(crate) fn gemm_with(alpha: f32, a: MatRef, b: &impl PackB, beta: f32, c: Mat
     }
     let parallel = parallel && m * n * k >= PAR_WORK && rayon::current_num_threads() > 1;
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
-    let uk = micro_kernel(m, threads);
+    let uk = micro_kernel(isa, m, threads);
     // One task per thread, each owning an equal share of the MR-row slivers of C, so that
     // no thread waits for another at the end of a panel.
     let tasks = threads.min(m.div_ceil(uk.mr));
@@ -365,4 +370,62 @@ fn with_buffer<R>(
         Ok(mut v) => run(&mut v),
         Err(_) => run(&mut Vec::new()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every micro-kernel this CPU can run (the property tests only reach the best one).
+    fn available() -> Vec<Isa> {
+        let mut v = vec![Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                v.push(Isa::Avx2);
+            }
+            if is_x86_feature_detected!("avx512f") {
+                v.push(Isa::Avx512);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn every_micro_kernel_matches_a_naive_product() {
+        let vals = |n: usize, seed: u64| -> Vec<f32> {
+            crate::random::Philox::new(seed, 1)
+                .uniform(&[n], -1.0, 1.0)
+                .unwrap()
+                .to_vec()
+                .unwrap()
+        };
+        for isa in available() {
+            // Odd sizes that leave partial tiles for every MR/NR, k across a KC boundary, and
+            // m large enough for row splitting; B transposed to exercise strided packing.
+            for &(m, n, k) in &[(1, 1, 1), (13, 37, 300), (70, 33, 257), (129, 65, 31)] {
+                let (a, b) = (vals(m * k, 1), vals(k * n, 2));
+                let c0 = vals(m * n, 3);
+                for parallel in [false, true] {
+                    let mut c = c0.clone();
+                    let am = MatRef::new(&a, m, k, k, 1).unwrap();
+                    let bm = MatRef::new(&b, k, n, 1, k).unwrap();
+                    let cm = MatMut::new(&mut c, m, n, n).unwrap();
+                    gemm_isa(isa, 0.5, am, &bm, 2.0, cm, parallel).unwrap();
+                    for i in 0..m {
+                        for j in 0..n {
+                            let (mut want, mut scale) = (2.0 * c0[i * n + j] as f64, 2.0 * c0[i * n + j].abs() as f64);
+                            for p in 0..k {
+                                let t = 0.5 * a[i * k + p] as f64 * b[j * k + p] as f64;
+                                want += t;
+                                scale += t.abs();
+                            }
+                            let got = c[i * n + j] as f64;
+                            assert!((got - want).abs() <= 1e-5 * scale + 1e-6, "{isa:?} {m}x{n}x{k} C[{i},{j}] = {got}, expected {want}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
