@@ -1,11 +1,50 @@
 //! Every op's CPU implementation, one concept per file. Ops are methods on [`crate::Tensor`].
+
+/// Runs `$body` with `$T` bound to the Rust element type of `$dtype`, for ops that only move
+/// elements (select, gather, cat, pad) and so work on every dtype alike.
+macro_rules! with_dtype {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F16 => {
+                type $T = half::f16;
+                $body
+            }
+            $crate::DType::BF16 => {
+                type $T = half::bf16;
+                $body
+            }
+            $crate::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+        }
+    };
+}
+
 mod binary;
+mod cat;
 mod compare;
 mod conv;
+mod index;
 mod matmul;
+mod pad;
+mod pool;
 mod reduce;
 mod softmax;
 mod unary;
 
 pub use conv::Conv2dParams;
+pub use pad::PadMode;
 pub use unary::sigmoid_f32;
+
+/// The smallest number of items (planes, rows) one rayon task should take when each item
+/// costs about `work_per_item` element operations: enough that a task does about
+/// `PAR_THRESHOLD` work, so a small tensor runs on the calling thread (rayon does not split
+/// below this length) and a large one still spreads over every core.
+pub(crate) fn min_items_per_task(work_per_item: usize) -> usize {
+    (crate::strided::PAR_THRESHOLD / work_per_item.max(1)).max(1)
+}

@@ -1,0 +1,130 @@
+//! Joining tensors: `cat` along an existing dimension, `stack` along a new one.
+//!
+//! Seen as `[outer, size, inner]` around the joined dimension, every input contributes one
+//! contiguous block of `size * inner` elements to each of the `outer` rows of the result, so
+//! `cat` is a sequence of block copies per row, and rows are filled in parallel. `stack` is
+//! `cat` of the inputs each unsqueezed at `dim` (a view, no copy). Any dtype, as long as all
+//! inputs share it.
+use super::min_items_per_task;
+use crate::layout::check_dim;
+use crate::storage::Element;
+use crate::{Error, Result, Tensor};
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+/// `[2, 3], [2, 4]`: every input's shape, for error messages.
+fn all_shapes(tensors: &[&Tensor]) -> String {
+    tensors
+        .iter()
+        .map(|t| format!("{:?}", t.shape()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The first tensor of a non-empty list, or an error naming the op.
+fn first<'a>(op: &'static str, tensors: &[&'a Tensor]) -> Result<&'a Tensor> {
+    tensors
+        .first()
+        .copied()
+        .ok_or_else(|| Error::invalid(op, "needs at least one tensor, got an empty list"))
+}
+
+/// Checks that every input has the first one's dtype.
+fn same_dtype(op: &'static str, tensors: &[&Tensor]) -> Result<()> {
+    let dtype = tensors[0].dtype();
+    match tensors.iter().find(|t| t.dtype() != dtype) {
+        Some(t) => Err(Error::DType {
+            op,
+            expected: dtype,
+            got: t.dtype(),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn cat_typed<T: Element>(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
+    let shape0 = tensors[0].shape();
+    let outer: usize = shape0[..dim].iter().product();
+    let inner: usize = shape0[dim + 1..].iter().product();
+    let blocks: Vec<usize> = tensors.iter().map(|t| t.shape()[dim] * inner).collect();
+    let row: usize = blocks.iter().sum();
+    let data: Vec<Cow<'_, [T]>> = tensors
+        .iter()
+        .map(|t| t.contiguous_data::<T>("cat"))
+        .collect::<Result<_>>()?;
+    let mut out = vec![T::default(); outer * row];
+    if row > 0 {
+        out.par_chunks_mut(row)
+            .enumerate()
+            .with_min_len(min_items_per_task(row))
+            .for_each(|(o, out_row)| {
+                let mut at = 0;
+                for (d, &b) in data.iter().zip(&blocks) {
+                    out_row[at..at + b].copy_from_slice(&d[o * b..(o + 1) * b]);
+                    at += b;
+                }
+            });
+    }
+    let mut shape = shape0.to_vec();
+    shape[dim] = tensors.iter().map(|t| t.shape()[dim]).sum();
+    Ok(Tensor::from_op(out, &shape))
+}
+
+impl Tensor {
+    /// Concatenates `tensors` along `dim`: all must have the same dtype, rank and sizes
+    /// outside `dim`.
+    pub fn cat(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
+        const OP: &str = "cat";
+        let first = first(OP, tensors)?;
+        check_dim(OP, dim, first.shape())?;
+        let fits = |t: &&Tensor| {
+            t.rank() == first.rank()
+                && (0..first.rank()).all(|d| d == dim || t.shape()[d] == first.shape()[d])
+        };
+        if !tensors.iter().all(fits) {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "shapes {} must have the same rank and sizes outside dimension {dim}",
+                    all_shapes(tensors)
+                ),
+            ));
+        }
+        same_dtype(OP, tensors)?;
+        with_dtype!(first.dtype(), T => cat_typed::<T>(tensors, dim))
+    }
+
+    /// Stacks `tensors` (all of one shape and dtype) along a new dimension `dim`
+    /// (`0..=rank`): `n` tensors of shape `[a, b]` stacked at 1 give `[a, n, b]`.
+    pub fn stack(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
+        const OP: &str = "stack";
+        let first = first(OP, tensors)?;
+        if dim > first.rank() {
+            return Err(Error::index(
+                OP,
+                format!(
+                    "dimension {dim} is out of range for stacking tensors of shape {:?} \
+                     (at most {})",
+                    first.shape(),
+                    first.rank()
+                ),
+            ));
+        }
+        if tensors.iter().any(|t| t.shape() != first.shape()) {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "shapes {} must all be equal to stack along dimension {dim}",
+                    all_shapes(tensors)
+                ),
+            ));
+        }
+        same_dtype(OP, tensors)?;
+        let views = tensors
+            .iter()
+            .map(|t| t.unsqueeze(dim))
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&Tensor> = views.iter().collect();
+        with_dtype!(first.dtype(), T => cat_typed::<T>(&refs, dim))
+    }
+}

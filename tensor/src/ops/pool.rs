@@ -1,0 +1,383 @@
+//! 2-D pooling over `[N, C, H, W]`: max and average pooling with a fixed kernel, their
+//! adaptive forms (a fixed output size, as ResNet's head uses), and the backward passes.
+//!
+//! Semantics follow PyTorch (`torch.nn.functional.max_pool2d`, `avg_pool2d`,
+//! `adaptive_avg_pool2d`, `adaptive_max_pool2d`):
+//! - output size `floor((H + 2p - k) / s) + 1` (no `ceil_mode`, no dilation);
+//! - padding is at most half the kernel, so every window holds at least one real pixel;
+//! - max pooling pads with -inf (padding is never selected), picks the first maximum of a
+//!   window in row-major order, and a NaN in the window wins (NaN propagates);
+//! - indices are flat positions `y * W + x` within each input plane, as `return_indices=True`;
+//! - average pooling counts the padding (`count_include_pad=True`, the default), so the divisor
+//!   is always `kh * kw`;
+//! - adaptive window `i` along an axis of size `H` with `out` windows covers
+//!   `floor(i * H / out) .. ceil((i + 1) * H / out)`: windows may overlap, never miss a pixel.
+//!
+//! Every pooling reduces to one loop: per plane, per output pixel, over a window of rows x
+//! columns clamped to the image. The windows are computed once per axis. Planes are
+//! independent, so they run in parallel, and each backward pass writes one input plane per
+//! task: deterministic, no atomics.
+use super::min_items_per_task;
+use crate::{Conv2dParams, Error, Result, Tensor};
+use rayon::prelude::*;
+
+/// Half-open range `start..end` of input coordinates one output coordinate pools over,
+/// already clamped to the image.
+type Window = (usize, usize);
+
+/// The `[N, C, H, W]` sizes of a pooling tensor, or an error naming its shape.
+fn dims4(op: &'static str, what: &str, shape: &[usize]) -> Result<[usize; 4]> {
+    match *shape {
+        [n, c, h, w] => Ok([n, c, h, w]),
+        _ => Err(Error::shape(
+            op,
+            format!("{what} must have 4 dimensions [N, C, H, W], got shape {shape:?}"),
+        )),
+    }
+}
+
+/// PyTorch refuses empty images: a window would have nothing to pool.
+fn nonempty_image(op: &'static str, shape: &[usize]) -> Result<()> {
+    if shape[2] == 0 || shape[3] == 0 {
+        return Err(Error::shape(
+            op,
+            format!("input {shape:?} has an empty image (H and W must be positive)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The windows of a fixed-kernel pooling along `axis` (0: height, 1: width) of size `n`.
+fn fixed_windows(
+    op: &'static str,
+    axis: usize,
+    n: usize,
+    k: usize,
+    p: &Conv2dParams,
+) -> Result<Vec<Window>> {
+    let out = p.out_size(op, axis, n, k)?;
+    let (s, pad) = (p.stride[axis], p.padding[axis]);
+    if pad > k / 2 {
+        return Err(Error::invalid(
+            op,
+            format!("padding {pad} must be at most half the kernel size {k}"),
+        ));
+    }
+    // With pad <= k/2 and n >= 1 every window overlaps the image: start < n and end > 0.
+    Ok((0..out)
+        .map(|o| {
+            let lo = o * s;
+            (lo.saturating_sub(pad), (lo + k - pad).min(n))
+        })
+        .collect())
+}
+
+/// The windows of an adaptive pooling of `n` pixels into `out` windows (PyTorch's
+/// `start_index` / `end_index`). Non-empty whenever `n >= 1`.
+fn adaptive_windows(n: usize, out: usize) -> Vec<Window> {
+    (0..out)
+        .map(|i| (i * n / out, ((i + 1) * n).div_ceil(out)))
+        .collect()
+}
+
+/// Rows and columns windows of one pooling, and the input plane they read.
+struct Windows {
+    rows: Vec<Window>,
+    cols: Vec<Window>,
+    /// Input image height and width.
+    h: usize,
+    w: usize,
+    /// Largest window area, to size parallel tasks.
+    area: usize,
+}
+
+impl Windows {
+    fn new(rows: Vec<Window>, cols: Vec<Window>, h: usize, w: usize) -> Self {
+        let span = |v: &[Window]| v.iter().map(|&(a, b)| b - a).max().unwrap_or(0);
+        let area = span(&rows) * span(&cols);
+        Windows {
+            rows,
+            cols,
+            h,
+            w,
+            area,
+        }
+    }
+
+    fn fixed(
+        op: &'static str,
+        h: usize,
+        w: usize,
+        k: [usize; 2],
+        p: &Conv2dParams,
+    ) -> Result<Self> {
+        let rows = fixed_windows(op, 0, h, k[0], p)?;
+        let cols = fixed_windows(op, 1, w, k[1], p)?;
+        Ok(Self::new(rows, cols, h, w))
+    }
+
+    fn adaptive(op: &'static str, h: usize, w: usize, out: [usize; 2]) -> Result<Self> {
+        if out[0] == 0 || out[1] == 0 {
+            return Err(Error::invalid(
+                op,
+                format!("output size {out:?} must be positive"),
+            ));
+        }
+        Ok(Self::new(
+            adaptive_windows(h, out[0]),
+            adaptive_windows(w, out[1]),
+            h,
+            w,
+        ))
+    }
+
+    fn out_plane(&self) -> usize {
+        self.rows.len() * self.cols.len()
+    }
+
+    fn in_plane(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// Planes per rayon task.
+    fn min_planes(&self) -> usize {
+        min_items_per_task(self.out_plane() * self.area.max(1) + self.in_plane())
+    }
+
+    /// Each output pixel's windows, in row-major output order.
+    fn pixels(&self) -> impl Iterator<Item = (Window, Window)> + '_ {
+        self.rows
+            .iter()
+            .flat_map(move |&r| self.cols.iter().map(move |&c| (r, c)))
+    }
+}
+
+/// Max pooling of every plane of `x` (contiguous `[planes, H, W]`): values and indices.
+fn max_pool(op: &'static str, x: &Tensor, g: &Windows) -> Result<(Tensor, Tensor)> {
+    let s = x.shape();
+    let data = x.contiguous_data::<f32>(op)?;
+    let (pi, po) = (g.in_plane(), g.out_plane());
+    let mut vals = vec![0f32; s[0] * s[1] * po];
+    let mut idx = vec![0i64; vals.len()];
+    if po > 0 {
+        vals.par_chunks_mut(po)
+            .zip(idx.par_chunks_mut(po))
+            .enumerate()
+            .with_min_len(g.min_planes())
+            .for_each(|(plane, (v_out, i_out))| {
+                let x = &data[plane * pi..(plane + 1) * pi];
+                for (((rows, cols), v), i) in g.pixels().zip(v_out).zip(i_out) {
+                    // PyTorch's rule: start at -inf with the window's first pixel as the
+                    // index, take strictly greater values (first maximum wins) or any NaN.
+                    let mut best = f32::NEG_INFINITY;
+                    let mut at = rows.0 * g.w + cols.0;
+                    for y in rows.0..rows.1 {
+                        for xx in cols.0..cols.1 {
+                            let pos = y * g.w + xx;
+                            let val = x[pos];
+                            if val > best || val.is_nan() {
+                                best = val;
+                                at = pos;
+                            }
+                        }
+                    }
+                    *v = best;
+                    *i = at as i64;
+                }
+            });
+    }
+    let shape = [s[0], s[1], g.rows.len(), g.cols.len()];
+    Ok((Tensor::from_op(vals, &shape), Tensor::from_op(idx, &shape)))
+}
+
+/// Average pooling of every plane of `x`; `divisor(rows, cols)` is what each window's sum is
+/// divided by.
+fn avg_pool(
+    op: &'static str,
+    x: &Tensor,
+    g: &Windows,
+    divisor: impl Fn(Window, Window) -> f32 + Sync,
+) -> Result<Tensor> {
+    let s = x.shape();
+    let data = x.contiguous_data::<f32>(op)?;
+    let (pi, po) = (g.in_plane(), g.out_plane());
+    let mut out = vec![0f32; s[0] * s[1] * po];
+    if po > 0 {
+        out.par_chunks_mut(po)
+            .enumerate()
+            .with_min_len(g.min_planes())
+            .for_each(|(plane, o_out)| {
+                let x = &data[plane * pi..(plane + 1) * pi];
+                for ((rows, cols), o) in g.pixels().zip(o_out) {
+                    let mut sum = 0f32;
+                    for y in rows.0..rows.1 {
+                        sum += x[y * g.w + cols.0..y * g.w + cols.1].iter().sum::<f32>();
+                    }
+                    *o = sum / divisor(rows, cols);
+                }
+            });
+    }
+    Ok(Tensor::from_op(
+        out,
+        &[s[0], s[1], g.rows.len(), g.cols.len()],
+    ))
+}
+
+/// The adjoint of [`avg_pool`]: each window's gradient, divided by its divisor, is added to
+/// every pixel of the window. One task per input plane.
+fn avg_pool_backward(
+    op: &'static str,
+    grad: &Tensor,
+    input_shape: &[usize],
+    g: &Windows,
+    divisor: impl Fn(Window, Window) -> f32 + Sync,
+) -> Result<Tensor> {
+    let expected = [input_shape[0], input_shape[1], g.rows.len(), g.cols.len()];
+    if grad.shape() != expected {
+        return Err(Error::shape(
+            op,
+            format!(
+                "grad_output {:?} does not match input {input_shape:?}: expected {expected:?}",
+                grad.shape()
+            ),
+        ));
+    }
+    let dy = grad.contiguous_data::<f32>(op)?;
+    let (pi, po) = (g.in_plane(), g.out_plane());
+    let mut dx = vec![0f32; input_shape.iter().product()];
+    if pi > 0 {
+        dx.par_chunks_mut(pi)
+            .enumerate()
+            .with_min_len(g.min_planes())
+            .for_each(|(plane, dx)| {
+                let dy = &dy[plane * po..(plane + 1) * po];
+                for ((rows, cols), &d) in g.pixels().zip(dy) {
+                    let share = d / divisor(rows, cols);
+                    for y in rows.0..rows.1 {
+                        for v in &mut dx[y * g.w + cols.0..y * g.w + cols.1] {
+                            *v += share;
+                        }
+                    }
+                }
+            });
+    }
+    Ok(Tensor::from_op(dx, input_shape))
+}
+
+impl Tensor {
+    /// Max pooling of `self` `[N, C, H, W]` with a `kernel` window, stride and padding `p`:
+    /// the maxima `[N, C, H_out, W_out]` and their i64 positions `y * W + x` in each input
+    /// plane (PyTorch's `max_pool2d(..., return_indices=True)`).
+    pub fn max_pool2d(&self, kernel: [usize; 2], p: Conv2dParams) -> Result<(Tensor, Tensor)> {
+        const OP: &str = "max_pool2d";
+        let [_, _, h, w] = dims4(OP, "input", self.shape())?;
+        nonempty_image(OP, self.shape())?;
+        max_pool(OP, self, &Windows::fixed(OP, h, w, kernel, &p)?)
+    }
+
+    /// Gradient of max pooling (fixed or adaptive) with respect to its input: `self` is
+    /// `grad_output` `[N, C, H_out, W_out]`, `indices` the forward's indices of the same
+    /// shape; each gradient is added to the input pixel its window selected (windows that
+    /// overlap may select the same pixel, whose gradients then add up).
+    pub fn max_pool2d_backward(&self, indices: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
+        const OP: &str = "max_pool2d_backward";
+        let [n, c, ho, wo] = dims4(OP, "grad_output", self.shape())?;
+        let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
+        if indices.shape() != self.shape() || input_shape[..2] != [n, c] {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "grad_output {:?}, indices {:?} and input {input_shape:?} do not match",
+                    self.shape(),
+                    indices.shape()
+                ),
+            ));
+        }
+        let dy = self.contiguous_data::<f32>(OP)?;
+        let idx = indices.contiguous_data::<i64>(OP)?;
+        let (pi, po) = (h * w, ho * wo);
+        if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as u64 >= pi as u64) {
+            return Err(Error::index(
+                OP,
+                format!("index {bad} is out of range for an input plane of {h}x{w} = {pi} pixels"),
+            ));
+        }
+        let mut dx = vec![0f32; n * c * pi];
+        if pi > 0 {
+            dx.par_chunks_mut(pi)
+                .enumerate()
+                .with_min_len(min_items_per_task(po + pi))
+                .for_each(|(plane, dx)| {
+                    let range = plane * po..(plane + 1) * po;
+                    for (&d, &i) in dy[range.clone()].iter().zip(&idx[range]) {
+                        dx[i as usize] += d;
+                    }
+                });
+        }
+        Ok(Tensor::from_op(dx, input_shape))
+    }
+
+    /// Average pooling of `self` `[N, C, H, W]` with a `kernel` window, stride and zero
+    /// padding `p`, counting the padding in each average (PyTorch's default
+    /// `count_include_pad=True`): every window sum is divided by `kh * kw`.
+    pub fn avg_pool2d(&self, kernel: [usize; 2], p: Conv2dParams) -> Result<Tensor> {
+        const OP: &str = "avg_pool2d";
+        let [_, _, h, w] = dims4(OP, "input", self.shape())?;
+        nonempty_image(OP, self.shape())?;
+        let g = Windows::fixed(OP, h, w, kernel, &p)?;
+        let area = (kernel[0] * kernel[1]) as f32;
+        avg_pool(OP, self, &g, |_, _| area)
+    }
+
+    /// Gradient of [`Tensor::avg_pool2d`] with respect to its input: `self` is `grad_output`
+    /// `[N, C, H_out, W_out]`; each gradient, divided by `kh * kw`, is spread over its window.
+    pub fn avg_pool2d_backward(
+        &self,
+        input_shape: &[usize],
+        kernel: [usize; 2],
+        p: Conv2dParams,
+    ) -> Result<Tensor> {
+        const OP: &str = "avg_pool2d_backward";
+        let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
+        nonempty_image(OP, input_shape)?;
+        let g = Windows::fixed(OP, h, w, kernel, &p)?;
+        let area = (kernel[0] * kernel[1]) as f32;
+        avg_pool_backward(OP, self, input_shape, &g, |_, _| area)
+    }
+
+    /// Adaptive average pooling of `self` `[N, C, H, W]` to `[N, C, out[0], out[1]]`: each
+    /// output pixel is the mean of its window (see the module docs for the windows).
+    pub fn adaptive_avg_pool2d(&self, out: [usize; 2]) -> Result<Tensor> {
+        const OP: &str = "adaptive_avg_pool2d";
+        let [_, _, h, w] = dims4(OP, "input", self.shape())?;
+        nonempty_image(OP, self.shape())?;
+        let g = Windows::adaptive(OP, h, w, out)?;
+        avg_pool(OP, self, &g, window_area)
+    }
+
+    /// Gradient of [`Tensor::adaptive_avg_pool2d`] with respect to its input: `self` is
+    /// `grad_output` `[N, C, oh, ow]` (the output size is read from its shape).
+    pub fn adaptive_avg_pool2d_backward(&self, input_shape: &[usize]) -> Result<Tensor> {
+        const OP: &str = "adaptive_avg_pool2d_backward";
+        let [_, _, oh, ow] = dims4(OP, "grad_output", self.shape())?;
+        let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
+        nonempty_image(OP, input_shape)?;
+        let g = Windows::adaptive(OP, h, w, [oh, ow])?;
+        avg_pool_backward(OP, self, input_shape, &g, window_area)
+    }
+
+    /// Adaptive max pooling of `self` `[N, C, H, W]` to `[N, C, out[0], out[1]]`: maxima and
+    /// their i64 positions in each input plane, as [`Tensor::max_pool2d`]; its backward pass
+    /// is [`Tensor::max_pool2d_backward`].
+    pub fn adaptive_max_pool2d(&self, out: [usize; 2]) -> Result<(Tensor, Tensor)> {
+        const OP: &str = "adaptive_max_pool2d";
+        let [_, _, h, w] = dims4(OP, "input", self.shape())?;
+        nonempty_image(OP, self.shape())?;
+        max_pool(OP, self, &Windows::adaptive(OP, h, w, out)?)
+    }
+}
+
+/// Number of pixels in a window: the divisor of adaptive average pooling.
+fn window_area(rows: Window, cols: Window) -> f32 {
+    ((rows.1 - rows.0) * (cols.1 - cols.0)) as f32
+}
