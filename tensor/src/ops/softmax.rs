@@ -47,13 +47,16 @@ fn row_max(x: &[f32]) -> f32 {
 }
 
 impl Tensor {
-    /// `x - max - log(sum(exp(x - max)))` along `dim`.
+    /// `(x - max) - log(sum(exp(x - max)))` along `dim`. The max is subtracted first and the
+    /// log-sum on its own: folding them into one f32 `max + log(sum)` would round the small
+    /// log-sum to the ulp of a large max, and the log-probability of a confident prediction
+    /// (close to 0) would lose all its digits.
     pub fn log_softmax(&self, dim: usize) -> Result<Tensor> {
         along_last("log_softmax", self, dim, |x, out| {
             let m = row_max(x);
-            let lse = m + x.iter().map(|&v| ((v - m) as f64).exp()).sum::<f64>().ln() as f32;
+            let log_sum = x.iter().map(|&v| ((v - m) as f64).exp()).sum::<f64>().ln() as f32;
             for (o, &v) in out.iter_mut().zip(x) {
-                *o = v - lse;
+                *o = (v - m) - log_sum;
             }
         })
     }
