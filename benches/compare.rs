@@ -20,7 +20,12 @@ fn rand(shape: &[usize], seed: u64) -> Tensor {
 
 fn cases() -> Vec<Case> {
     let mut v = Vec::new();
-    for (m, k, n) in [(1024, 1024, 1024), (2048, 2048, 2048), (512, 233, 1000), (512, 1000, 500)] {
+    for (m, k, n) in [
+        (1024, 1024, 1024),
+        (2048, 2048, 2048),
+        (512, 233, 1000),
+        (512, 1000, 500),
+    ] {
         let (a, b) = (rand(&[m, k], 1), rand(&[k, n], 2));
         v.push(Case {
             name: format!("sgemm_{m}x{k}x{n}"),
@@ -31,7 +36,11 @@ fn cases() -> Vec<Case> {
         });
     }
     // ResNet-34 convolutions at batch 8: (c_in, c_out, size, kernel, stride, padding).
-    for (ci, co, hw, kk, s, p) in [(3, 64, 224, 7, 2, 3), (64, 64, 56, 3, 1, 1), (256, 256, 14, 3, 1, 1)] {
+    for (ci, co, hw, kk, s, p) in [
+        (3, 64, 224, 7, 2, 3),
+        (64, 64, 56, 3, 1, 1),
+        (256, 256, 14, 3, 1, 1),
+    ] {
         let x = rand(&[8, ci, hw, hw], 3);
         let w = rand(&[co, ci, kk, kk], 4);
         let params = Conv2dParams::new(s, p);
@@ -48,14 +57,20 @@ fn cases() -> Vec<Case> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let reps = args
         .iter()
         .position(|a| a == "--reps")
         .and_then(|i| args.get(i + 1))
         .and_then(|r| r.parse().ok())
         .unwrap_or(10);
-    let wanted: Vec<&String> = args.iter().filter(|a| !a.starts_with("--") && a.parse::<usize>().is_err()).collect();
+    let wanted: Vec<&String> = args
+        .iter()
+        .filter(|a| !a.starts_with("--") && a.parse::<usize>().is_err())
+        .collect();
     for case in cases() {
         if !wanted.is_empty() && !wanted.iter().any(|w| **w == case.name) {
             continue;
@@ -70,6 +85,11 @@ fn main() {
             .collect();
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
-        println!("{}\t{:.3}\t{:.1}", case.name, median, case.flops / median / 1e6);
+        println!(
+            "{}\t{:.3}\t{:.1}",
+            case.name,
+            median,
+            case.flops / median / 1e6
+        );
     }
 }

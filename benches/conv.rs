@@ -12,12 +12,18 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("conv2d");
     g.sample_size(10);
     // (c_in, c_out, size, kernel, stride, padding)
-    for (ci, co, hw, k, s, p) in [(3, 64, 224, 7, 2, 3), (64, 64, 56, 3, 1, 1), (256, 256, 14, 3, 1, 1)] {
+    for (ci, co, hw, k, s, p) in [
+        (3, 64, 224, 7, 2, 3),
+        (64, 64, 56, 3, 1, 1),
+        (256, 256, 14, 3, 1, 1),
+    ] {
         let x = rand(&[8, ci, hw, hw], 1);
         let w = rand(&[co, ci, k, k], 2);
         let params = Conv2dParams::new(s, p);
         let ho = (hw + 2 * p - k) / s + 1;
-        g.throughput(Throughput::Elements((2 * 8 * co * ho * ho * ci * k * k) as u64));
+        g.throughput(Throughput::Elements(
+            (2 * 8 * co * ho * ho * ci * k * k) as u64,
+        ));
         let id = format!("{ci}to{co}_k{k}s{s}_{hw}");
         g.bench_with_input(BenchmarkId::new("forward", &id), &(), |b, _| {
             b.iter(|| x.conv2d(&w, None, params).unwrap())

@@ -19,9 +19,11 @@ fn bench(c: &mut Criterion) {
         let a = Philox::new(1, 0).uniform(&[m, k], -1.0, 1.0).unwrap();
         let b = Philox::new(2, 0).uniform(&[k, n], -1.0, 1.0).unwrap();
         g.throughput(Throughput::Elements((2 * m * n * k) as u64));
-        g.bench_with_input(BenchmarkId::new(name, format!("{m}x{k}x{n}")), &(), |bch, _| {
-            bch.iter(|| a.matmul(&b).unwrap())
-        });
+        g.bench_with_input(
+            BenchmarkId::new(name, format!("{m}x{k}x{n}")),
+            &(),
+            |bch, _| bch.iter(|| a.matmul(&b).unwrap()),
+        );
     }
     g.finish();
 }

@@ -26,7 +26,17 @@ fn drawn_image() -> Result<Tensor> {
 fn main() -> Result<()> {
     println!("== the lesson's edge kernel ==");
     let k = Tensor::from_slice(
-        &[0.0f32, -5.0 / 3.0, 1.0, -5.0 / 3.0, -5.0 / 3.0, 1.0, 1.0, 1.0, 1.0],
+        &[
+            0.0f32,
+            -5.0 / 3.0,
+            1.0,
+            -5.0 / 3.0,
+            -5.0 / 3.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+        ],
         &[3, 3],
     )?;
     let expanded = k.expand(&[1, 3, 3, 3])?;
@@ -38,7 +48,11 @@ fn main() -> Result<()> {
         expanded.shares_storage(&k)
     );
     let k = expanded.mul_scalar(1.0 / 6.0)?;
-    println!("k / 6 {:?}; the 27 weights sum to {:.1e}", k.shape(), k.sum_all()?.to_scalar()?);
+    println!(
+        "k / 6 {:?}; the 27 weights sum to {:.1e}",
+        k.shape(),
+        k.sum_all()?.to_scalar()?
+    );
 
     let t = drawn_image()?;
     let batch = t.unsqueeze(0)?;
@@ -59,7 +73,11 @@ fn main() -> Result<()> {
     println!("\n== a stride-2 convolution halves height and width ==");
     let w2 = Philox::new(0, 0).normal(&[8, 3, 3, 3], 0.0, 0.1)?;
     let y = batch.conv2d(&w2, None, Conv2dParams::new(2, 1))?;
-    println!("{:?} -> conv 3x3, stride 2, padding 1 -> {:?}", batch.shape(), y.shape());
+    println!(
+        "{:?} -> conv 3x3, stride 2, padding 1 -> {:?}",
+        batch.shape(),
+        y.shape()
+    );
 
     println!("\n== matrix multiply ({}) ==", gemm::kernel_name());
     let n = 1024;
@@ -77,7 +95,9 @@ fn main() -> Result<()> {
     );
 
     println!("\n== errors name the op and the shapes ==");
-    let err = Tensor::zeros(&[4, 3]).matmul(&Tensor::zeros(&[5, 2])).unwrap_err();
+    let err = Tensor::zeros(&[4, 3])
+        .matmul(&Tensor::zeros(&[5, 2]))
+        .unwrap_err();
     println!("{err}");
     Ok(())
 }

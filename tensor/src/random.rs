@@ -105,8 +105,11 @@ impl Philox {
 
     /// A tensor of uniform draws in [lo, hi).
     pub fn uniform(&self, shape: &[usize], lo: f32, hi: f32) -> Result<Tensor> {
-        if !(lo < hi) {
-            return Err(Error::invalid("uniform", format!("needs lo < hi, got [{lo}, {hi})")));
+        if lo.is_nan() || hi.is_nan() || lo >= hi {
+            return Err(Error::invalid(
+                "uniform",
+                format!("needs lo < hi, got [{lo}, {hi})"),
+            ));
         }
         let mut out = vec![0f32; shape.iter().product()];
         self.fill_words(0, &mut out, |w| lo + (hi - lo) * ((w >> 8) as f32 * U24));
@@ -116,14 +119,15 @@ impl Philox {
     /// A tensor of standard-normal draws times `std` plus `mean`, by Box-Muller on the
     /// pair of words (2j, 2j+1): element 2j takes the cosine, 2j+1 the sine.
     pub fn normal(&self, shape: &[usize], mean: f32, std: f32) -> Result<Tensor> {
-        if !(std >= 0.0) {
-            return Err(Error::invalid("normal", format!("std must be >= 0, got {std}")));
+        if std.is_nan() || std < 0.0 {
+            return Err(Error::invalid(
+                "normal",
+                format!("std must be >= 0, got {std}"),
+            ));
         }
         let n: usize = shape.iter().product();
-        let mut out = vec![0f32; n];
-        let pairs = n.div_ceil(2);
-        let mut z = vec![0f32; 2 * pairs];
-        z.par_chunks_mut(2).enumerate().for_each(|(j, pair)| {
+        let mut out = vec![0f32; n.next_multiple_of(2)];
+        out.par_chunks_mut(2).enumerate().for_each(|(j, pair)| {
             let b = self.block(j as u64 / 2);
             let h = 2 * (j % 2);
             // u1 in (0, 1] so that ln(u1) is finite; u2 in [0, 1).
@@ -131,12 +135,10 @@ impl Philox {
             let u2 = (b[h + 1] >> 8) as f32 * U24;
             let r = (-2.0 * u1.ln()).sqrt();
             let theta = 2.0 * std::f32::consts::PI * u2;
-            pair[0] = r * theta.cos();
-            pair[1] = r * theta.sin();
+            pair[0] = mean + std * r * theta.cos();
+            pair[1] = mean + std * r * theta.sin();
         });
-        for (o, &v) in out.iter_mut().zip(&z) {
-            *o = mean + std * v;
-        }
+        out.truncate(n);
         Ok(Tensor::from_op(out, shape))
     }
 
@@ -144,7 +146,10 @@ impl Philox {
     /// below p. Dropout keeps an activation with probability 1 - p this way.
     pub fn bernoulli(&self, shape: &[usize], p: f32) -> Result<Tensor> {
         if !(0.0..=1.0).contains(&p) {
-            return Err(Error::invalid("bernoulli", format!("p must be in [0, 1], got {p}")));
+            return Err(Error::invalid(
+                "bernoulli",
+                format!("p must be in [0, 1], got {p}"),
+            ));
         }
         let mut out = vec![0f32; shape.iter().product()];
         self.fill_words(0, &mut out, |w| {

@@ -29,9 +29,7 @@ impl<const N: usize> StridedLoop<N> {
         // Merge dimension d into d + 1 when every operand steps over d exactly one d + 1 row.
         let mut d = dims.len().saturating_sub(1);
         while d > 0 {
-            let mergeable = strides
-                .iter()
-                .all(|s| s[d - 1] == s[d] * dims[d]);
+            let mergeable = strides.iter().all(|s| s[d - 1] == s[d] * dims[d]);
             if mergeable {
                 dims[d - 1] *= dims[d];
                 dims.remove(d);

@@ -151,7 +151,11 @@ impl Tensor {
         if self.elem_count() != 1 {
             return Err(Error::shape(
                 "to_scalar",
-                format!("shape {:?} holds {} elements, not 1", self.shape(), self.elem_count()),
+                format!(
+                    "shape {:?} holds {} elements, not 1",
+                    self.shape(),
+                    self.elem_count()
+                ),
             ));
         }
         Ok(self.to_vec::<f32>()?[0])
@@ -196,7 +200,10 @@ impl Tensor {
         if start > self.rank() {
             return Err(Error::index(
                 "flatten_from",
-                format!("dimension {start} is out of range for shape {:?}", self.shape()),
+                format!(
+                    "dimension {start} is out of range for shape {:?}",
+                    self.shape()
+                ),
             ));
         }
         let mut shape = self.shape()[..start].to_vec();
@@ -262,10 +269,14 @@ impl Tensor {
         let shape = self.shape();
         let f32s: Cow<'_, [f32]> = match self.dtype() {
             DType::F32 => self.contiguous_data::<f32>("to_dtype")?,
-            DType::F16 => Cow::Owned(map_vec(&self.contiguous_data::<f16>("to_dtype")?, f16::to_f32)),
-            DType::BF16 => {
-                Cow::Owned(map_vec(&self.contiguous_data::<bf16>("to_dtype")?, bf16::to_f32))
-            }
+            DType::F16 => Cow::Owned(map_vec(
+                &self.contiguous_data::<f16>("to_dtype")?,
+                f16::to_f32,
+            )),
+            DType::BF16 => Cow::Owned(map_vec(
+                &self.contiguous_data::<bf16>("to_dtype")?,
+                bf16::to_f32,
+            )),
             DType::I64 => Cow::Owned(map_vec(&self.contiguous_data::<i64>("to_dtype")?, |i| {
                 i as f32
             })),

@@ -4,9 +4,9 @@
 //! - explicit `im2col` followed by `matmul` equals the same direct convolution;
 //! - a convolution equals multiplication by its weight-tied sparse matrix (the lesson's
 //!   "a convolution is just a matrix multiply");
-//! - the weight gradient equals the direct formula, and the input gradient is the adjoint
-//!   of the convolution: <conv(x), g> == <x, conv_backward_input(g)>; col2im is the adjoint
-//!   of im2col.
+//! - both gradients are adjoints of the convolution: <conv(x), g> == <x, d_input(g)> and
+//!   == <w, d_weight(g)>; col2im is the adjoint of im2col.
+//!
 //! Tolerance: 1e-4 relative to the sum of absolute products (f32 rounding over k terms).
 use proptest::prelude::*;
 use tensor::random::Philox;
@@ -27,20 +27,44 @@ struct Case {
 
 impl Case {
     fn params(&self) -> Conv2dParams {
-        Conv2dParams { stride: self.s, padding: self.p }
+        Conv2dParams {
+            stride: self.s,
+            padding: self.p,
+        }
     }
     fn out(&self) -> (usize, usize) {
-        ((self.h + 2 * self.p[0] - self.kh) / self.s[0] + 1, (self.w + 2 * self.p[1] - self.kw) / self.s[1] + 1)
+        (
+            (self.h + 2 * self.p[0] - self.kh) / self.s[0] + 1,
+            (self.w + 2 * self.p[1] - self.kw) / self.s[1] + 1,
+        )
     }
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    (1usize..4, 1usize..5, 1usize..20, 1usize..4, 1usize..4, 1usize..3, 1usize..3, 0usize..3, 0usize..3)
+    (
+        1usize..4,
+        1usize..5,
+        1usize..20,
+        1usize..4,
+        1usize..4,
+        1usize..3,
+        1usize..3,
+        0usize..3,
+        0usize..3,
+    )
         .prop_flat_map(|(n, c, co, kh, kw, sh, sw, ph, pw)| {
             let hmin = (kh.saturating_sub(2 * ph)).max(1);
             let wmin = (kw.saturating_sub(2 * pw)).max(1);
             (hmin..hmin + 12, wmin..wmin + 12).prop_map(move |(h, w)| Case {
-                n, c, co, h, w, kh, kw, s: [sh, sw], p: [ph.min(kh - 1), pw.min(kw - 1)],
+                n,
+                c,
+                co,
+                h,
+                w,
+                kh,
+                kw,
+                s: [sh, sw],
+                p: [ph.min(kh - 1), pw.min(kw - 1)],
             })
         })
 }
@@ -67,7 +91,9 @@ fn direct(cs: &Case, x: &[f32], w: &[f32]) -> (Vec<f64>, Vec<f64>) {
                                 if iy < 0 || ix < 0 || iy >= cs.h as isize || ix >= cs.w as isize {
                                     continue;
                                 }
-                                let xv = x[((n * cs.c + c) * cs.h + iy as usize) * cs.w + ix as usize] as f64;
+                                let xv = x
+                                    [((n * cs.c + c) * cs.h + iy as usize) * cs.w + ix as usize]
+                                    as f64;
                                 let wv = w[((o * cs.c + c) * cs.kh + i) * cs.kw + j] as f64;
                                 y[idx] += xv * wv;
                                 scale[idx] += (xv * wv).abs();
@@ -84,13 +110,22 @@ fn direct(cs: &Case, x: &[f32], w: &[f32]) -> (Vec<f64>, Vec<f64>) {
 fn check(name: &str, got: &[f32], want: &[f64], scale: &[f64]) -> Result<(), TestCaseError> {
     prop_assert_eq!(got.len(), want.len());
     for (i, ((&g, &w), &s)) in got.iter().zip(want).zip(scale).enumerate() {
-        prop_assert!((g as f64 - w).abs() <= 1e-4 * s + 1e-6, "{}[{}] = {}, expected {}", name, i, g, w);
+        prop_assert!(
+            (g as f64 - w).abs() <= 1e-4 * s + 1e-6,
+            "{}[{}] = {}, expected {}",
+            name,
+            i,
+            g,
+            w
+        );
     }
     Ok(())
 }
 
 fn dot(a: &[f32], b: &[f32]) -> (f64, f64) {
-    a.iter().zip(b).fold((0.0, 0.0), |(s, m), (&x, &y)| (s + x as f64 * y as f64, m + (x as f64 * y as f64).abs()))
+    a.iter().zip(b).fold((0.0, 0.0), |(s, m), (&x, &y)| {
+        (s + x as f64 * y as f64, m + (x as f64 * y as f64).abs())
+    })
 }
 
 proptest! {
@@ -180,8 +215,16 @@ fn bias_is_added_per_output_channel() {
 fn mismatched_channels_name_the_shapes() {
     let x = Tensor::zeros(&[1, 3, 8, 8]);
     let w = Tensor::zeros(&[4, 2, 3, 3]);
-    let err = x.conv2d(&w, None, Conv2dParams::new(1, 0)).unwrap_err().to_string();
-    assert!(err.contains("[1, 3, 8, 8]") && err.contains("[4, 2, 3, 3]"), "{err}");
-    let err = Tensor::zeros(&[1, 3, 2, 2]).conv2d(&Tensor::zeros(&[1, 3, 5, 5]), None, Conv2dParams::new(1, 0)).unwrap_err();
+    let err = x
+        .conv2d(&w, None, Conv2dParams::new(1, 0))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[1, 3, 8, 8]") && err.contains("[4, 2, 3, 3]"),
+        "{err}"
+    );
+    let err = Tensor::zeros(&[1, 3, 2, 2])
+        .conv2d(&Tensor::zeros(&[1, 3, 5, 5]), None, Conv2dParams::new(1, 0))
+        .unwrap_err();
     assert!(err.to_string().contains("smaller than the kernel"), "{err}");
 }

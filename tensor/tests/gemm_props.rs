@@ -4,7 +4,13 @@
 use proptest::prelude::*;
 use tensor::gemm::{gemm, gemm_serial, MatMut, MatRef};
 
-fn naive(m: usize, n: usize, k: usize, a: impl Fn(usize, usize) -> f32, b: impl Fn(usize, usize) -> f32) -> (Vec<f64>, Vec<f64>) {
+fn naive(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: impl Fn(usize, usize) -> f32,
+    b: impl Fn(usize, usize) -> f32,
+) -> (Vec<f64>, Vec<f64>) {
     let mut c = vec![0f64; m * n];
     let mut scale = vec![0f64; m * n];
     for i in 0..m {
@@ -20,7 +26,11 @@ fn naive(m: usize, n: usize, k: usize, a: impl Fn(usize, usize) -> f32, b: impl 
 }
 
 fn values(len: usize, seed: u64) -> Vec<f32> {
-    tensor::random::Philox::new(seed, 7).uniform(&[len], -1.0, 1.0).unwrap().to_vec().unwrap()
+    tensor::random::Philox::new(seed, 7)
+        .uniform(&[len], -1.0, 1.0)
+        .unwrap()
+        .to_vec()
+        .unwrap()
 }
 
 proptest! {
@@ -62,7 +72,10 @@ proptest! {
 fn bad_strides_are_refused() {
     let v = vec![0f32; 10];
     let err = MatRef::new(&v, 3, 4, 4, 1).unwrap_err();
-    assert!(err.to_string().contains("does not fit in 10 elements"), "{err}");
+    assert!(
+        err.to_string().contains("does not fit in 10 elements"),
+        "{err}"
+    );
 }
 
 #[test]

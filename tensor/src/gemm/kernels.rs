@@ -161,7 +161,11 @@ pub(crate) unsafe fn portable(
         // SAFETY: row i of the tile is NR writable floats at c + i*rsc (caller's guarantee).
         let dst = unsafe { std::slice::from_raw_parts_mut(c.add(i * rsc), NR) };
         for (d, &v) in dst.iter_mut().zip(row) {
-            *d = if beta == 0.0 { alpha * v } else { alpha * v + beta * *d };
+            *d = if beta == 0.0 {
+                alpha * v
+            } else {
+                alpha * v + beta * *d
+            };
         }
     }
 }

@@ -79,7 +79,14 @@ impl<'a> MatMut<'a> {
     }
 }
 
-fn check_span(op: &'static str, len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> Result<()> {
+fn check_span(
+    op: &'static str,
+    len: usize,
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+) -> Result<()> {
     if rows == 0 || cols == 0 {
         return Ok(());
     }
@@ -90,7 +97,9 @@ fn check_span(op: &'static str, len: usize, rows: usize, cols: usize, rs: usize,
         Some(l) if l < len => Ok(()),
         _ => Err(Error::index(
             op,
-            format!("a {rows} x {cols} matrix with strides ({rs}, {cs}) does not fit in {len} elements"),
+            format!(
+                "a {rows} x {cols} matrix with strides ({rs}, {cs}) does not fit in {len} elements"
+            ),
         )),
     }
 }
@@ -138,7 +147,12 @@ fn micro_kernel(isa: Isa, m: usize, tasks: usize) -> MicroKernel {
                 12 => (kernels::x86::avx512::<12>, "avx512 12x32"),
                 _ => (kernels::x86::avx512::<8>, "avx512 8x32"),
             };
-            MicroKernel { mr, nr: 32, run, name }
+            MicroKernel {
+                mr,
+                nr: 32,
+                run,
+                name,
+            }
         }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => MicroKernel {
@@ -187,25 +201,50 @@ impl PackB for MatRef<'_> {
     fn dims(&self) -> (usize, usize) {
         (self.rows, self.cols)
     }
-    fn pack_sliver(&self, sliver: &mut [f32], k0: usize, kc: usize, j0: usize, w: usize, nr: usize) {
+    fn pack_sliver(
+        &self,
+        sliver: &mut [f32],
+        k0: usize,
+        kc: usize,
+        j0: usize,
+        w: usize,
+        nr: usize,
+    ) {
         pack::pack_b_sliver(sliver, self, k0, kc, j0, w, nr);
     }
 }
 
 /// `C = alpha * A * B + beta * C` for any B source; `parallel` allows the rayon pool.
-pub(crate) fn gemm_with(alpha: f32, a: MatRef, b: &impl PackB, beta: f32, c: MatMut, parallel: bool) -> Result<()> {
+pub(crate) fn gemm_with(
+    alpha: f32,
+    a: MatRef,
+    b: &impl PackB,
+    beta: f32,
+    c: MatMut,
+    parallel: bool,
+) -> Result<()> {
     gemm_isa(isa(), alpha, a, b, beta, c, parallel)
 }
 
 /// [`gemm_with`] with a given instruction set (the tests run every one this CPU has).
-fn gemm_isa(isa: Isa, alpha: f32, a: MatRef, b: &impl PackB, beta: f32, c: MatMut, parallel: bool) -> Result<()> {
+fn gemm_isa(
+    isa: Isa,
+    alpha: f32,
+    a: MatRef,
+    b: &impl PackB,
+    beta: f32,
+    c: MatMut,
+    parallel: bool,
+) -> Result<()> {
     let (m, k, n) = (a.rows, a.cols, b.dims().1);
     if b.dims().0 != k || c.rows != m || c.cols != n {
         return Err(Error::shape(
             "gemm",
             format!(
                 "A [{m}, {k}] times B [{}, {n}] into C [{}, {}]: shapes do not agree",
-                b.dims().0, c.rows, c.cols
+                b.dims().0,
+                c.rows,
+                c.cols
             ),
         ));
     }
@@ -224,58 +263,74 @@ fn gemm_isa(isa: Isa, alpha: f32, a: MatRef, b: &impl PackB, beta: f32, c: MatMu
         return Ok(());
     }
     let parallel = parallel && m * n * k >= PAR_WORK && rayon::current_num_threads() > 1;
-    let threads = if parallel { rayon::current_num_threads() } else { 1 };
+    let threads = if parallel {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
     let uk = micro_kernel(isa, m, threads);
     // One task per thread, each owning an equal share of the MR-row slivers of C, so that
     // no thread waits for another at the end of a panel.
     let tasks = threads.min(m.div_ceil(uk.mr));
     let mc = MC_MAX / uk.mr * uk.mr;
     let rs = c.rs;
-    with_buffer(&PACK_B, KC.min(k) * NC.min(n.next_multiple_of(uk.nr)), |bpack| {
-    for jc in (0..n).step_by(NC) {
-        let nc = NC.min(n - jc);
-        for pc in (0..k).step_by(KC) {
-            let kc = KC.min(k - pc);
-            let beta_eff = if pc == 0 { beta } else { 1.0 };
-            let slivers = nc.div_ceil(uk.nr);
-            let bp = &mut bpack[..slivers * kc * uk.nr];
-            let pack_one = |(s, sliver): (usize, &mut [f32])| {
-                let j0 = jc + s * uk.nr;
-                b.pack_sliver(sliver, pc, kc, j0, uk.nr.min(jc + nc - j0), uk.nr);
-            };
-            if parallel {
-                bp.par_chunks_mut(kc * uk.nr).enumerate().for_each(pack_one);
-            } else {
-                bp.chunks_mut(kc * uk.nr).enumerate().for_each(pack_one);
-            }
-            let bp = &*bp;
-            let task = |(row0, rows, c_rows): (usize, usize, &mut [f32])| {
-                let len = mc.min(rows.next_multiple_of(uk.mr)) * kc;
-                with_buffer(&PACK_A, len, |apack| {
-                    for sub in (0..rows).step_by(mc) {
-                        let h = mc.min(rows - sub);
-                        let ap = &mut apack[..h.next_multiple_of(uk.mr) * kc];
-                        pack::pack_a(ap, &a, row0 + sub..row0 + sub + h, pc, kc, uk.mr);
-                        let c_block = &mut c_rows[sub * rs..];
-                        macro_block(&uk, kc, ap, bp, c_block, rs, h, jc, nc, alpha, beta_eff);
+    with_buffer(
+        &PACK_B,
+        KC.min(k) * NC.min(n.next_multiple_of(uk.nr)),
+        |bpack| {
+            for jc in (0..n).step_by(NC) {
+                let nc = NC.min(n - jc);
+                for pc in (0..k).step_by(KC) {
+                    let kc = KC.min(k - pc);
+                    let beta_eff = if pc == 0 { beta } else { 1.0 };
+                    let slivers = nc.div_ceil(uk.nr);
+                    let bp = &mut bpack[..slivers * kc * uk.nr];
+                    let pack_one = |(s, sliver): (usize, &mut [f32])| {
+                        let j0 = jc + s * uk.nr;
+                        b.pack_sliver(sliver, pc, kc, j0, uk.nr.min(jc + nc - j0), uk.nr);
+                    };
+                    if parallel {
+                        bp.par_chunks_mut(kc * uk.nr).enumerate().for_each(pack_one);
+                    } else {
+                        bp.chunks_mut(kc * uk.nr).enumerate().for_each(pack_one);
                     }
-                });
-            };
-            let parts = split_rows(&mut c.data[..(m - 1) * rs + n], rs, m, uk.mr, tasks);
-            if parallel {
-                parts.into_par_iter().for_each(task);
-            } else {
-                parts.into_iter().for_each(task);
+                    let bp = &*bp;
+                    let task = |(row0, rows, c_rows): (usize, usize, &mut [f32])| {
+                        let len = mc.min(rows.next_multiple_of(uk.mr)) * kc;
+                        with_buffer(&PACK_A, len, |apack| {
+                            for sub in (0..rows).step_by(mc) {
+                                let h = mc.min(rows - sub);
+                                let ap = &mut apack[..h.next_multiple_of(uk.mr) * kc];
+                                pack::pack_a(ap, &a, row0 + sub..row0 + sub + h, pc, kc, uk.mr);
+                                let c_block = &mut c_rows[sub * rs..];
+                                macro_block(
+                                    &uk, kc, ap, bp, c_block, rs, h, jc, nc, alpha, beta_eff,
+                                );
+                            }
+                        });
+                    };
+                    let parts = split_rows(&mut c.data[..(m - 1) * rs + n], rs, m, uk.mr, tasks);
+                    if parallel {
+                        parts.into_par_iter().for_each(task);
+                    } else {
+                        parts.into_iter().for_each(task);
+                    }
+                }
             }
-        }
-    }
-    });
+        },
+    );
     Ok(())
 }
 
 /// Splits the rows of C (row stride `rs`) into `tasks` parts with equal numbers of MR-row
 /// slivers (give or take one): `(first_row, rows, data)` for each.
-fn split_rows(mut rest: &mut [f32], rs: usize, m: usize, mr: usize, tasks: usize) -> Vec<(usize, usize, &mut [f32])> {
+fn split_rows(
+    mut rest: &mut [f32],
+    rs: usize,
+    m: usize,
+    mr: usize,
+    tasks: usize,
+) -> Vec<(usize, usize, &mut [f32])> {
     let slivers = m.div_ceil(mr);
     let mut parts = Vec::with_capacity(tasks);
     let mut row0 = 0;
@@ -324,13 +379,29 @@ fn macro_block(
                 // covers the mr x nr tile with row stride rs, and the kernel was chosen
                 // after detecting its CPU features.
                 unsafe {
-                    (uk.run)(kc, a_sliver.as_ptr(), b_sliver.as_ptr(), tile.as_mut_ptr(), rs, alpha, beta);
+                    (uk.run)(
+                        kc,
+                        a_sliver.as_ptr(),
+                        b_sliver.as_ptr(),
+                        tile.as_mut_ptr(),
+                        rs,
+                        alpha,
+                        beta,
+                    );
                 }
             } else {
                 // A partial tile: compute the whole tile into a scratch buffer, copy what fits.
                 // SAFETY: as above; `edge` holds mr x nr floats with row stride nr.
                 unsafe {
-                    (uk.run)(kc, a_sliver.as_ptr(), b_sliver.as_ptr(), edge.as_mut_ptr(), nr, alpha, 0.0);
+                    (uk.run)(
+                        kc,
+                        a_sliver.as_ptr(),
+                        b_sliver.as_ptr(),
+                        edge.as_mut_ptr(),
+                        nr,
+                        alpha,
+                        0.0,
+                    );
                 }
                 for r in 0..h {
                     let dst = &mut c_rows[(i + r) * rs + j..(i + r) * rs + j + w];
@@ -414,14 +485,18 @@ mod tests {
                     gemm_isa(isa, 0.5, am, &bm, 2.0, cm, parallel).unwrap();
                     for i in 0..m {
                         for j in 0..n {
-                            let (mut want, mut scale) = (2.0 * c0[i * n + j] as f64, 2.0 * c0[i * n + j].abs() as f64);
+                            let (mut want, mut scale) =
+                                (2.0 * c0[i * n + j] as f64, 2.0 * c0[i * n + j].abs() as f64);
                             for p in 0..k {
                                 let t = 0.5 * a[i * k + p] as f64 * b[j * k + p] as f64;
                                 want += t;
                                 scale += t.abs();
                             }
                             let got = c[i * n + j] as f64;
-                            assert!((got - want).abs() <= 1e-5 * scale + 1e-6, "{isa:?} {m}x{n}x{k} C[{i},{j}] = {got}, expected {want}");
+                            assert!(
+                                (got - want).abs() <= 1e-5 * scale + 1e-6,
+                                "{isa:?} {m}x{n}x{k} C[{i},{j}] = {got}, expected {want}"
+                            );
                         }
                     }
                 }

@@ -24,7 +24,11 @@ pub(crate) fn pack_a(
     mr: usize,
 ) {
     let mc = rows.len();
-    for (s, sliver) in dst.chunks_exact_mut(kc * mr).take(mc.div_ceil(mr)).enumerate() {
+    for (s, sliver) in dst
+        .chunks_exact_mut(kc * mr)
+        .take(mc.div_ceil(mr))
+        .enumerate()
+    {
         let i0 = rows.start + s * mr;
         let h = mr.min(rows.end - i0);
         if a.cs == 1 {
@@ -54,7 +58,15 @@ pub(crate) fn pack_a(
 /// Packs one NR-column sliver of B: for each p in `0..kc`, the `w <= NR` values
 /// `b[k0 + p, j0 .. j0 + w]`, padded with zeros to NR. Slivers are independent, so a panel
 /// is packed in parallel, one sliver per task.
-pub(crate) fn pack_b_sliver(sliver: &mut [f32], b: &MatRef, k0: usize, kc: usize, j0: usize, w: usize, nr: usize) {
+pub(crate) fn pack_b_sliver(
+    sliver: &mut [f32],
+    b: &MatRef,
+    k0: usize,
+    kc: usize,
+    j0: usize,
+    w: usize,
+    nr: usize,
+) {
     for p in 0..kc {
         let dst = &mut sliver[p * nr..(p + 1) * nr];
         let row = (k0 + p) * b.rs;

@@ -31,10 +31,19 @@ impl Conv2dParams {
 
     /// Output size along one axis for input size `n` and kernel size `k`, or an error when
     /// the (padded) input is smaller than the kernel or the stride is 0.
-    pub(crate) fn out_size(&self, op: &'static str, axis: usize, n: usize, k: usize) -> Result<usize> {
+    pub(crate) fn out_size(
+        &self,
+        op: &'static str,
+        axis: usize,
+        n: usize,
+        k: usize,
+    ) -> Result<usize> {
         let (s, p) = (self.stride[axis], self.padding[axis]);
         if s == 0 || k == 0 {
-            return Err(Error::invalid(op, format!("stride {s} and kernel size {k} must be positive")));
+            return Err(Error::invalid(
+                op,
+                format!("stride {s} and kernel size {k} must be positive"),
+            ));
         }
         if n + 2 * p < k {
             return Err(Error::shape(
@@ -60,7 +69,15 @@ pub(crate) struct Geometry {
 }
 
 impl Geometry {
-    pub(crate) fn new(op: &'static str, c: usize, h: usize, w: usize, kh: usize, kw: usize, p: Conv2dParams) -> Result<Self> {
+    pub(crate) fn new(
+        op: &'static str,
+        c: usize,
+        h: usize,
+        w: usize,
+        kh: usize,
+        kw: usize,
+        p: Conv2dParams,
+    ) -> Result<Self> {
         Ok(Geometry {
             c,
             h,
@@ -82,12 +99,19 @@ impl Geometry {
     }
     /// Height and width of the zero-padded image.
     fn padded(&self) -> (usize, usize) {
-        (self.h + 2 * self.p.padding[0], self.w + 2 * self.p.padding[1])
+        (
+            self.h + 2 * self.p.padding[0],
+            self.w + 2 * self.p.padding[1],
+        )
     }
     /// The input coordinate that output coordinate `o` reads at kernel offset `i` along
     /// `axis`, if it lies inside the image.
     fn source(&self, axis: usize, o: usize, i: usize) -> Option<usize> {
-        let (s, p, n) = (self.p.stride[axis], self.p.padding[axis], [self.h, self.w][axis]);
+        let (s, p, n) = (
+            self.p.stride[axis],
+            self.p.padding[axis],
+            [self.h, self.w][axis],
+        );
         (o * s + i).checked_sub(p).filter(|&v| v < n)
     }
 }
@@ -110,7 +134,9 @@ pub(crate) fn im2col_image(x: &[f32], g: &Geometry, cols: &mut [f32]) {
         }
     };
     if cols.len() >= crate::strided::PAR_THRESHOLD {
-        cols.par_chunks_mut(g.pixels()).enumerate().for_each(fill_row);
+        cols.par_chunks_mut(g.pixels())
+            .enumerate()
+            .for_each(fill_row);
     } else {
         cols.chunks_mut(g.pixels()).enumerate().for_each(fill_row);
     }
@@ -127,7 +153,9 @@ pub(crate) fn col2im_image(cols: &[f32], g: &Geometry, x: &mut [f32]) {
             let (i, j) = (t / g.kw, t % g.kw);
             let row = &cols[(c * taps + t) * g.pixels()..][..g.pixels()];
             for (oy, src) in row.chunks_exact(g.wo).enumerate() {
-                let Some(iy) = g.source(0, oy, i) else { continue };
+                let Some(iy) = g.source(0, oy, i) else {
+                    continue;
+                };
                 let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
                 for (ox, &v) in src.iter().enumerate() {
                     if let Some(ix) = g.source(1, ox, j) {
@@ -148,7 +176,10 @@ fn expect_rank(op: &'static str, name: &str, t: &Tensor, rank: usize) -> Result<
     if t.rank() != rank {
         return Err(Error::shape(
             op,
-            format!("{name} must have {rank} dimensions, got shape {:?}", t.shape()),
+            format!(
+                "{name} must have {rank} dimensions, got shape {:?}",
+                t.shape()
+            ),
         ));
     }
     Ok(())
@@ -200,7 +231,15 @@ impl PackB for Columns<'_> {
         }
     }
 
-    fn pack_sliver(&self, sliver: &mut [f32], k0: usize, kc: usize, j0: usize, w: usize, nr: usize) {
+    fn pack_sliver(
+        &self,
+        sliver: &mut [f32],
+        k0: usize,
+        kc: usize,
+        j0: usize,
+        w: usize,
+        nr: usize,
+    ) {
         let (down, across) = if self.transposed {
             (&self.offsets.col, &self.offsets.row)
         } else {
@@ -233,8 +272,14 @@ fn padded<'a>(image: &'a [f32], g: &Geometry, buf: &'a mut Vec<f32>) -> &'a [f32
     let (hp, wp) = g.padded();
     buf.clear();
     buf.resize(g.c * hp * wp, 0.0);
-    for (src, dst) in image.chunks_exact(g.h * g.w).zip(buf.chunks_exact_mut(hp * wp)) {
-        for (row, out) in src.chunks_exact(g.w).zip(dst[ph * wp..].chunks_exact_mut(wp)) {
+    for (src, dst) in image
+        .chunks_exact(g.h * g.w)
+        .zip(buf.chunks_exact_mut(hp * wp))
+    {
+        for (row, out) in src
+            .chunks_exact(g.w)
+            .zip(dst[ph * wp..].chunks_exact_mut(wp))
+        {
             out[pw..pw + g.w].copy_from_slice(row);
         }
     }
@@ -252,21 +297,43 @@ fn images_per_task(n: usize) -> Option<usize> {
 impl Tensor {
     /// 2-D convolution (cross-correlation) of `self` `[N, C, H, W]` with `weight`
     /// `[C_out, C, kh, kw]`, plus an optional `bias` `[C_out]`: `[N, C_out, H_out, W_out]`.
-    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, p: Conv2dParams) -> Result<Tensor> {
+    pub fn conv2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        p: Conv2dParams,
+    ) -> Result<Tensor> {
         const OP: &str = "conv2d";
         expect_rank(OP, "input", self, 4)?;
         expect_rank(OP, "weight", weight, 4)?;
-        let (n, c, h, w) = (self.shape()[0], self.shape()[1], self.shape()[2], self.shape()[3]);
-        let (co, ci, kh, kw) = (weight.shape()[0], weight.shape()[1], weight.shape()[2], weight.shape()[3]);
+        let (n, c, h, w) = (
+            self.shape()[0],
+            self.shape()[1],
+            self.shape()[2],
+            self.shape()[3],
+        );
+        let (co, ci, kh, kw) = (
+            weight.shape()[0],
+            weight.shape()[1],
+            weight.shape()[2],
+            weight.shape()[3],
+        );
         if ci != c {
             return Err(Error::shape(
                 OP,
-                format!("input {:?} has {c} channels but weight {:?} expects {ci}", self.shape(), weight.shape()),
+                format!(
+                    "input {:?} has {c} channels but weight {:?} expects {ci}",
+                    self.shape(),
+                    weight.shape()
+                ),
             ));
         }
         if let Some(b) = bias {
             if b.shape() != [co] {
-                return Err(Error::shape(OP, format!("bias {:?} must have shape [{co}]", b.shape())));
+                return Err(Error::shape(
+                    OP,
+                    format!("bias {:?} must have shape [{co}]", b.shape()),
+                ));
             }
         }
         let g = Geometry::new(OP, c, h, w, kh, kw, p)?;
@@ -285,9 +352,20 @@ impl Tensor {
                         row.fill(bv);
                     }
                 }
-                let cols = Columns { xp: padded(image, &g, &mut buf), offsets: &offsets, transposed: false };
+                let cols = Columns {
+                    xp: padded(image, &g, &mut buf),
+                    offsets: &offsets,
+                    transposed: false,
+                };
                 let beta = if bias.is_some() { 1.0 } else { 0.0 };
-                gemm::gemm_with(1.0, MatRef::new(&wt, co, k, k, 1)?, &cols, beta, MatMut::new(y, co, px, px)?, parallel)?;
+                gemm::gemm_with(
+                    1.0,
+                    MatRef::new(&wt, co, k, k, 1)?,
+                    &cols,
+                    beta,
+                    MatMut::new(y, co, px, px)?,
+                    parallel,
+                )?;
             }
             Ok(())
         };
@@ -308,7 +386,10 @@ impl Tensor {
         let g = Geometry::new("im2col", s[1], s[2], s[3], kh, kw, p)?;
         let x = self.contiguous_data::<f32>("im2col")?;
         let mut cols = vec![0f32; s[0] * g.k() * g.pixels()];
-        for (image, c) in x.chunks_exact(g.c * g.h * g.w).zip(cols.chunks_exact_mut(g.k() * g.pixels())) {
+        for (image, c) in x
+            .chunks_exact(g.c * g.h * g.w)
+            .zip(cols.chunks_exact_mut(g.k() * g.pixels()))
+        {
             im2col_image(image, &g, c);
         }
         Tensor::from_vec(cols, &[s[0], g.k(), g.pixels()])
@@ -316,12 +397,26 @@ impl Tensor {
 
     /// col2im: folds columns `[N, C*kh*kw, H_out*W_out]` back onto images of `input_shape`
     /// `[N, C, H, W]`, adding overlapping windows (the adjoint of [`Tensor::im2col`]).
-    pub fn col2im(&self, input_shape: &[usize], kh: usize, kw: usize, p: Conv2dParams) -> Result<Tensor> {
+    pub fn col2im(
+        &self,
+        input_shape: &[usize],
+        kh: usize,
+        kw: usize,
+        p: Conv2dParams,
+    ) -> Result<Tensor> {
         const OP: &str = "col2im";
         if input_shape.len() != 4 {
-            return Err(Error::shape(OP, format!("input shape {input_shape:?} must have 4 dimensions")));
+            return Err(Error::shape(
+                OP,
+                format!("input shape {input_shape:?} must have 4 dimensions"),
+            ));
         }
-        let [n, c, h, w] = [input_shape[0], input_shape[1], input_shape[2], input_shape[3]];
+        let [n, c, h, w] = [
+            input_shape[0],
+            input_shape[1],
+            input_shape[2],
+            input_shape[3],
+        ];
         let g = Geometry::new(OP, c, h, w, kh, kw, p)?;
         if self.shape() != [n, g.k(), g.pixels()] {
             return Err(Error::shape(
@@ -336,7 +431,10 @@ impl Tensor {
         }
         let cols = self.contiguous_data::<f32>(OP)?;
         let mut x = vec![0f32; n * c * h * w];
-        for (col, image) in cols.chunks_exact(g.k() * g.pixels()).zip(x.chunks_exact_mut(c * h * w)) {
+        for (col, image) in cols
+            .chunks_exact(g.k() * g.pixels())
+            .zip(x.chunks_exact_mut(c * h * w))
+        {
             col2im_image(col, &g, image);
         }
         Tensor::from_vec(x, input_shape)
@@ -344,15 +442,33 @@ impl Tensor {
 
     /// Gradient of a convolution with respect to its input: `col2im(W^T * d_out)` per image.
     /// `self` is `d_out` `[N, C_out, H_out, W_out]`.
-    pub fn conv2d_backward_input(&self, weight: &Tensor, input_shape: &[usize], p: Conv2dParams) -> Result<Tensor> {
+    pub fn conv2d_backward_input(
+        &self,
+        weight: &Tensor,
+        input_shape: &[usize],
+        p: Conv2dParams,
+    ) -> Result<Tensor> {
         const OP: &str = "conv2d_backward_input";
         expect_rank(OP, "grad_output", self, 4)?;
         expect_rank(OP, "weight", weight, 4)?;
         if input_shape.len() != 4 {
-            return Err(Error::shape(OP, format!("input shape {input_shape:?} must have 4 dimensions")));
+            return Err(Error::shape(
+                OP,
+                format!("input shape {input_shape:?} must have 4 dimensions"),
+            ));
         }
-        let (co, ci, kh, kw) = (weight.shape()[0], weight.shape()[1], weight.shape()[2], weight.shape()[3]);
-        let [n, c, h, w] = [input_shape[0], input_shape[1], input_shape[2], input_shape[3]];
+        let (co, ci, kh, kw) = (
+            weight.shape()[0],
+            weight.shape()[1],
+            weight.shape()[2],
+            weight.shape()[3],
+        );
+        let [n, c, h, w] = [
+            input_shape[0],
+            input_shape[1],
+            input_shape[2],
+            input_shape[3],
+        ];
         let g = Geometry::new(OP, c, h, w, kh, kw, p)?;
         if ci != c || self.shape() != [n, co, g.ho, g.wo] {
             return Err(Error::shape(
@@ -374,7 +490,14 @@ impl Tensor {
                 // W^T is W with its strides swapped: no copy.
                 let wt_t = MatRef::new(&wt, k, co, 1, k)?;
                 let dyi = MatRef::new(dyi, co, px, px, 1)?;
-                gemm::gemm_with(1.0, wt_t, &dyi, 0.0, MatMut::new(&mut dcols, k, px, px)?, parallel)?;
+                gemm::gemm_with(
+                    1.0,
+                    wt_t,
+                    &dyi,
+                    0.0,
+                    MatMut::new(&mut dcols, k, px, px)?,
+                    parallel,
+                )?;
                 col2im_image(&dcols, &g, dxi);
             }
             Ok(())
@@ -391,7 +514,12 @@ impl Tensor {
 
     /// Gradient of a convolution with respect to its weight: `sum_n d_out[n] * cols[n]^T`.
     /// `self` is `d_out` `[N, C_out, H_out, W_out]`; `input` is the forward input.
-    pub fn conv2d_backward_weight(&self, input: &Tensor, kernel: [usize; 2], p: Conv2dParams) -> Result<Tensor> {
+    pub fn conv2d_backward_weight(
+        &self,
+        input: &Tensor,
+        kernel: [usize; 2],
+        p: Conv2dParams,
+    ) -> Result<Tensor> {
         const OP: &str = "conv2d_backward_weight";
         expect_rank(OP, "grad_output", self, 4)?;
         expect_rank(OP, "input", input, 4)?;
@@ -419,10 +547,25 @@ impl Tensor {
         // The weight gradient of images `x` (with their `dy`), summed into `dw`.
         let run = |dy: &[f32], x: &[f32], dw: &mut [f32], parallel: bool| -> Result<()> {
             let mut buf = Vec::new();
-            for (i, (dyi, image)) in dy.chunks_exact(co * px).zip(x.chunks_exact(c * h * w)).enumerate() {
-                let cols_t = Columns { xp: padded(image, &g, &mut buf), offsets: &offsets, transposed: true };
+            for (i, (dyi, image)) in dy
+                .chunks_exact(co * px)
+                .zip(x.chunks_exact(c * h * w))
+                .enumerate()
+            {
+                let cols_t = Columns {
+                    xp: padded(image, &g, &mut buf),
+                    offsets: &offsets,
+                    transposed: true,
+                };
                 let beta = if i == 0 { 0.0 } else { 1.0 };
-                gemm::gemm_with(1.0, MatRef::new(dyi, co, px, px, 1)?, &cols_t, beta, MatMut::new(dw, co, k, k)?, parallel)?;
+                gemm::gemm_with(
+                    1.0,
+                    MatRef::new(dyi, co, px, px, 1)?,
+                    &cols_t,
+                    beta,
+                    MatMut::new(dw, co, k, k)?,
+                    parallel,
+                )?;
             }
             Ok(())
         };

@@ -15,11 +15,23 @@ impl Tensor {
         if self.rank() == 0 || rhs.rank() == 0 {
             return Err(Error::shape(
                 OP,
-                format!("operands must have at least 1 dimension, got lhs {:?} and rhs {:?}", self.shape(), rhs.shape()),
+                format!(
+                    "operands must have at least 1 dimension, got lhs {:?} and rhs {:?}",
+                    self.shape(),
+                    rhs.shape()
+                ),
             ));
         }
-        let lhs = if self.rank() == 1 { self.unsqueeze(0)? } else { self.clone() };
-        let rhs2 = if rhs.rank() == 1 { rhs.unsqueeze(1)? } else { rhs.clone() };
+        let lhs = if self.rank() == 1 {
+            self.unsqueeze(0)?
+        } else {
+            self.clone()
+        };
+        let rhs2 = if rhs.rank() == 1 {
+            rhs.unsqueeze(1)?
+        } else {
+            rhs.clone()
+        };
         let (lr, rr) = (lhs.rank(), rhs2.rank());
         let (m, k) = (lhs.shape()[lr - 2], lhs.shape()[lr - 1]);
         let (k2, n) = (rhs2.shape()[rr - 2], rhs2.shape()[rr - 1]);
@@ -52,7 +64,14 @@ impl Tensor {
             }
             o
         };
-        fn mat<'d>(data: &'d [f32], start: usize, t: &Tensor, nbd: usize, rows: usize, cols: usize) -> Result<MatRef<'d>> {
+        fn mat<'d>(
+            data: &'d [f32],
+            start: usize,
+            t: &Tensor,
+            nbd: usize,
+            rows: usize,
+            cols: usize,
+        ) -> Result<MatRef<'d>> {
             let s = t.strides();
             MatRef::new(&data[start..], rows, cols, s[nbd], s[nbd + 1])
         }

@@ -6,8 +6,8 @@
 //! fast as a naive loop (it vectorises) and accurate to about 1e-7 relative even over
 //! millions of elements, where a naive f32 running sum drifts by 1e-4 or more.
 use crate::layout::check_dim;
-use crate::tensor::layout_data;
 use crate::strided::PAR_THRESHOLD;
+use crate::tensor::layout_data;
 use crate::{Error, Result, Tensor};
 use rayon::prelude::*;
 
@@ -26,7 +26,10 @@ fn rows<'a>(op: &'static str, t: &'a Tensor, dims: &[usize], keepdim: bool) -> R
     for &d in dims {
         check_dim(op, d, t.shape())?;
         if std::mem::replace(&mut reduced[d], true) {
-            return Err(Error::invalid(op, format!("dimension {d} is listed twice in {dims:?}")));
+            return Err(Error::invalid(
+                op,
+                format!("dimension {d} is listed twice in {dims:?}"),
+            ));
         }
     }
     let perm: Vec<usize> = (0..rank)
@@ -42,7 +45,11 @@ fn rows<'a>(op: &'static str, t: &'a Tensor, dims: &[usize], keepdim: bool) -> R
             (true, false) => None,
         })
         .collect();
-    Ok(Rows { data, len, out_shape })
+    Ok(Rows {
+        data,
+        len,
+        out_shape,
+    })
 }
 
 /// Reduces each row of `r` with `f`, in parallel when there is enough work.
@@ -98,7 +105,10 @@ fn non_empty(op: &'static str, t: &Tensor, r: &Rows) -> Result<()> {
     if r.len == 0 {
         return Err(Error::shape(
             op,
-            format!("cannot reduce over an empty dimension of shape {:?}", t.shape()),
+            format!(
+                "cannot reduce over an empty dimension of shape {:?}",
+                t.shape()
+            ),
         ));
     }
     Ok(())
