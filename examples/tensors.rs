@@ -59,12 +59,13 @@ fn main() -> Result<()> {
     println!("t {:?} -> t[None] {:?}", t.shape(), batch.shape());
     let edge = batch.conv2d(&k, None, Conv2dParams::new(1, 0))?;
     println!("edge = conv2d(t[None], k) {:?}", edge.shape());
-    // The strongest responses sit where a bright region lies below and to the right.
+    // The kernel weighs the bottom row and right column of each window positively and the
+    // rest negatively: it fires where dark gives way to bright towards the bottom right.
     let flat = edge.flatten_from(0)?;
     let best = flat.argmax(0, false)?.to_vec::<i64>()?[0] as usize;
     let w = edge.shape()[3];
     println!(
-        "strongest response {:.3} at (y={}, x={}): the square's top-left corner",
+        "strongest response {:.3} at (y={}, x={}): the window's bottom row is the square's top edge",
         flat.max(&[0], false)?.to_scalar()?,
         best / w,
         best % w

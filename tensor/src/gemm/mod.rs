@@ -192,25 +192,25 @@ pub fn gemm_serial(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut) -> Re
 pub(crate) trait PackB: Sync {
     /// (rows, cols) of B.
     fn dims(&self) -> (usize, usize);
-    /// Writes `B[k0 .. k0 + kc, j0 .. j0 + w]` into `sliver` as kc rows of `nr` floats, the
-    /// `nr - w` spare columns zeroed.
-    fn pack_sliver(&self, sliver: &mut [f32], k0: usize, kc: usize, j0: usize, w: usize, nr: usize);
+    /// Writes `B[k0 .. k0 + kc, j0 .. j0 + ncols]` into `dst` as `ceil(ncols / nr)` slivers,
+    /// each kc rows of `nr` floats, the spare columns of the last one zeroed.
+    fn pack_panel(&self, dst: &mut [f32], k0: usize, kc: usize, j0: usize, ncols: usize, nr: usize);
 }
 
 impl PackB for MatRef<'_> {
     fn dims(&self) -> (usize, usize) {
         (self.rows, self.cols)
     }
-    fn pack_sliver(
+    fn pack_panel(
         &self,
-        sliver: &mut [f32],
+        dst: &mut [f32],
         k0: usize,
         kc: usize,
         j0: usize,
-        w: usize,
+        ncols: usize,
         nr: usize,
     ) {
-        pack::pack_b_sliver(sliver, self, k0, kc, j0, w, nr);
+        pack::pack_b_panel(dst, self, k0, kc, j0, ncols, nr);
     }
 }
 
@@ -285,14 +285,19 @@ fn gemm_isa(
                     let beta_eff = if pc == 0 { beta } else { 1.0 };
                     let slivers = nc.div_ceil(uk.nr);
                     let bp = &mut bpack[..slivers * kc * uk.nr];
-                    let pack_one = |(s, sliver): (usize, &mut [f32])| {
-                        let j0 = jc + s * uk.nr;
-                        b.pack_sliver(sliver, pc, kc, j0, uk.nr.min(jc + nc - j0), uk.nr);
+                    // Each thread packs an equal group of whole slivers.
+                    let group = slivers.div_ceil(threads);
+                    let pack_group = |(t, dst): (usize, &mut [f32])| {
+                        let j0 = jc + t * group * uk.nr;
+                        let ncols = (group * uk.nr).min(jc + nc - j0);
+                        b.pack_panel(dst, pc, kc, j0, ncols, uk.nr);
                     };
                     if parallel {
-                        bp.par_chunks_mut(kc * uk.nr).enumerate().for_each(pack_one);
+                        bp.par_chunks_mut(group * kc * uk.nr)
+                            .enumerate()
+                            .for_each(pack_group);
                     } else {
-                        bp.chunks_mut(kc * uk.nr).enumerate().for_each(pack_one);
+                        pack_group((0, bp));
                     }
                     let bp = &*bp;
                     let task = |(row0, rows, c_rows): (usize, usize, &mut [f32])| {

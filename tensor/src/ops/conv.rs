@@ -231,13 +231,13 @@ impl PackB for Columns<'_> {
         }
     }
 
-    fn pack_sliver(
+    fn pack_panel(
         &self,
-        sliver: &mut [f32],
+        dst: &mut [f32],
         k0: usize,
         kc: usize,
         j0: usize,
-        w: usize,
+        ncols: usize,
         nr: usize,
     ) {
         let (down, across) = if self.transposed {
@@ -245,20 +245,24 @@ impl PackB for Columns<'_> {
         } else {
             (&self.offsets.row, &self.offsets.col)
         };
-        let across = &across[j0..j0 + w];
-        // With unit steps across (stride-1 pixels in one output row), a row of the sliver
-        // is one contiguous run of the image.
-        let run = across[w - 1] - across[0] == w - 1;
-        for (p, dst) in sliver.chunks_exact_mut(nr).take(kc).enumerate() {
+        let across = &across[j0..j0 + ncols];
+        // Rows of the panel outermost: consecutive p read neighbouring parts of the image.
+        for p in 0..kc {
             let base = down[k0 + p];
-            if run {
-                dst[..w].copy_from_slice(&self.xp[base + across[0]..][..w]);
-            } else {
-                for (d, &o) in dst.iter_mut().zip(across) {
-                    *d = self.xp[base + o];
+            for (s, cols) in across.chunks(nr).enumerate() {
+                let out = &mut dst[(s * kc + p) * nr..][..nr];
+                let w = cols.len();
+                // With unit steps across (stride-1 pixels in one output row), a row of the
+                // sliver is one contiguous run of the image.
+                if cols[w - 1] - cols[0] == w - 1 {
+                    out[..w].copy_from_slice(&self.xp[base + cols[0]..][..w]);
+                } else {
+                    for (d, &o) in out.iter_mut().zip(cols) {
+                        *d = self.xp[base + o];
+                    }
                 }
+                out[w..].fill(0.0);
             }
-            dst[w..].fill(0.0);
         }
     }
 }
