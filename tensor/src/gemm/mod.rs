@@ -269,40 +269,26 @@ fn gemm_isa(
         1
     };
     let uk = micro_kernel(isa, m, threads);
-    // One task per thread, each owning an equal share of the MR-row slivers of C, so that
-    // no thread waits for another at the end of a panel.
+    // One task per thread, each owning an equal share of the MR-row slivers of C and running
+    // the whole loop nest on it, packing its own copy of each B panel. Packing B twice costs
+    // k*n copies per extra thread, but the threads then never wait for each other, and each
+    // reads B from its own L2 rather than half of it from the other core's.
     let tasks = threads.min(m.div_ceil(uk.mr));
-    let mc = MC_MAX / uk.mr * uk.mr;
     let rs = c.rs;
-    with_buffer(
-        &PACK_B,
-        KC.min(k) * NC.min(n.next_multiple_of(uk.nr)),
-        |bpack| {
-            for jc in (0..n).step_by(NC) {
-                let nc = NC.min(n - jc);
-                for pc in (0..k).step_by(KC) {
-                    let kc = KC.min(k - pc);
-                    let beta_eff = if pc == 0 { beta } else { 1.0 };
-                    let slivers = nc.div_ceil(uk.nr);
-                    let bp = &mut bpack[..slivers * kc * uk.nr];
-                    // Each thread packs an equal group of whole slivers.
-                    let group = slivers.div_ceil(threads);
-                    let pack_group = |(t, dst): (usize, &mut [f32])| {
-                        let j0 = jc + t * group * uk.nr;
-                        let ncols = (group * uk.nr).min(jc + nc - j0);
-                        b.pack_panel(dst, pc, kc, j0, ncols, uk.nr);
-                    };
-                    if parallel {
-                        bp.par_chunks_mut(group * kc * uk.nr)
-                            .enumerate()
-                            .for_each(pack_group);
-                    } else {
-                        pack_group((0, bp));
-                    }
-                    let bp = &*bp;
-                    let task = |(row0, rows, c_rows): (usize, usize, &mut [f32])| {
-                        let len = mc.min(rows.next_multiple_of(uk.mr)) * kc;
-                        with_buffer(&PACK_A, len, |apack| {
+    let task = |(row0, rows, c_rows): (usize, usize, &mut [f32])| {
+        let mc = (MC_MAX / uk.mr * uk.mr).min(rows.next_multiple_of(uk.mr));
+        with_buffer(
+            &PACK_B,
+            KC.min(k) * NC.min(n.next_multiple_of(uk.nr)),
+            |bpack| {
+                with_buffer(&PACK_A, mc * KC.min(k), |apack| {
+                    for jc in (0..n).step_by(NC) {
+                        let nc = NC.min(n - jc);
+                        for pc in (0..k).step_by(KC) {
+                            let kc = KC.min(k - pc);
+                            let beta_eff = if pc == 0 { beta } else { 1.0 };
+                            let bp = &mut bpack[..nc.div_ceil(uk.nr) * kc * uk.nr];
+                            b.pack_panel(bp, pc, kc, jc, nc, uk.nr);
                             for sub in (0..rows).step_by(mc) {
                                 let h = mc.min(rows - sub);
                                 let ap = &mut apack[..h.next_multiple_of(uk.mr) * kc];
@@ -312,18 +298,18 @@ fn gemm_isa(
                                     &uk, kc, ap, bp, c_block, rs, h, jc, nc, alpha, beta_eff,
                                 );
                             }
-                        });
-                    };
-                    let parts = split_rows(&mut c.data[..(m - 1) * rs + n], rs, m, uk.mr, tasks);
-                    if parallel {
-                        parts.into_par_iter().for_each(task);
-                    } else {
-                        parts.into_iter().for_each(task);
+                        }
                     }
-                }
-            }
-        },
-    );
+                })
+            },
+        )
+    };
+    let parts = split_rows(&mut c.data[..(m - 1) * rs + n], rs, m, uk.mr, tasks);
+    if parallel {
+        parts.into_par_iter().for_each(task);
+    } else {
+        parts.into_iter().for_each(task);
+    }
     Ok(())
 }
 
