@@ -274,18 +274,21 @@ fn gemm_isa(
     // k*n copies per extra thread, but the threads then never wait for each other, and each
     // reads B from its own L2 rather than half of it from the other core's.
     let tasks = threads.min(m.div_ceil(uk.mr));
+    // K blocks of equal depth (k = 576 as 3 x 192, not 256 + 256 + 64): a shallow last block
+    // would pay the C-tile load and store for few FMAs.
+    let kc_max = k.div_ceil(k.div_ceil(KC));
     let rs = c.rs;
     let task = |(row0, rows, c_rows): (usize, usize, &mut [f32])| {
         let mc = (MC_MAX / uk.mr * uk.mr).min(rows.next_multiple_of(uk.mr));
         with_buffer(
             &PACK_B,
-            KC.min(k) * NC.min(n.next_multiple_of(uk.nr)),
+            kc_max * NC.min(n.next_multiple_of(uk.nr)),
             |bpack| {
-                with_buffer(&PACK_A, mc * KC.min(k), |apack| {
+                with_buffer(&PACK_A, mc * kc_max, |apack| {
                     for jc in (0..n).step_by(NC) {
                         let nc = NC.min(n - jc);
-                        for pc in (0..k).step_by(KC) {
-                            let kc = KC.min(k - pc);
+                        for pc in (0..k).step_by(kc_max) {
+                            let kc = kc_max.min(k - pc);
                             let beta_eff = if pc == 0 { beta } else { 1.0 };
                             let bp = &mut bpack[..nc.div_ceil(uk.nr) * kc * uk.nr];
                             b.pack_panel(bp, pc, kc, jc, nc, uk.nr);

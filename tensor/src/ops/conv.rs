@@ -104,6 +104,13 @@ impl Geometry {
             self.w + 2 * self.p.padding[1],
         )
     }
+    /// Phase length and row length of the prepared image (see [`prepare`]): each padded row
+    /// of `wp` pixels is stored as `stride` phases of `ceil(wp / stride)` pixels.
+    fn phases(&self) -> (usize, usize) {
+        let s = self.p.stride[1];
+        let pl = self.padded().1.div_ceil(s);
+        (pl, s * pl)
+    }
     /// The input coordinate that output coordinate `o` reads at kernel offset `i` along
     /// `axis`, if it lies inside the image.
     fn source(&self, axis: usize, o: usize, i: usize) -> Option<usize> {
@@ -198,26 +205,31 @@ struct Columns<'a> {
     transposed: bool,
 }
 
-/// The separable offsets of a geometry (shared by every image of a batch).
+/// The separable offsets of a geometry into its prepared image (shared by every image of a
+/// batch). Tap `(c, i, j)` and pixel `(y, x)` meet at padded column `x*s + j`, which lives in
+/// phase `j % s` at position `x + j / s`: so along an output row, pixels are contiguous.
 struct Offsets {
     row: Vec<usize>,
     col: Vec<usize>,
+    /// Output pixels per output row: the pixels of one output row are one contiguous run.
+    wo: usize,
 }
 
 impl Offsets {
     fn new(g: &Geometry) -> Self {
-        let (hp, wp) = g.padded();
+        let hp = g.padded().0;
+        let (pl, rw) = g.phases();
+        let s = g.p.stride[1];
         let row = (0..g.k())
             .map(|r| {
                 let (c, i, j) = (r / (g.kh * g.kw), r / g.kw % g.kh, r % g.kw);
-                c * hp * wp + i * wp + j
+                c * hp * rw + i * rw + (j % s) * pl + j / s
             })
             .collect();
-        let (sh, sw) = (g.p.stride[0], g.p.stride[1]);
         let col = (0..g.pixels())
-            .map(|q| (q / g.wo) * sh * wp + (q % g.wo) * sw)
+            .map(|q| (q / g.wo) * g.p.stride[0] * rw + q % g.wo)
             .collect();
-        Offsets { row, col }
+        Offsets { row, col, wo: g.wo }
     }
 }
 
@@ -240,26 +252,36 @@ impl PackB for Columns<'_> {
         ncols: usize,
         nr: usize,
     ) {
-        let (down, across) = if self.transposed {
-            (&self.offsets.col, &self.offsets.row)
-        } else {
-            (&self.offsets.row, &self.offsets.col)
-        };
-        let across = &across[j0..j0 + ncols];
+        let o = self.offsets;
+        let slivers = ncols.div_ceil(nr);
         // Rows of the panel outermost: consecutive p read neighbouring parts of the image.
         for p in 0..kc {
-            let base = down[k0 + p];
-            for (s, cols) in across.chunks(nr).enumerate() {
-                let out = &mut dst[(s * kc + p) * nr..][..nr];
-                let w = cols.len();
-                // With unit steps across (stride-1 pixels in one output row), a row of the
-                // sliver is one contiguous run of the image.
-                if cols[w - 1] - cols[0] == w - 1 {
-                    out[..w].copy_from_slice(&self.xp[base + cols[0]..][..w]);
-                } else {
-                    for (d, &o) in out.iter_mut().zip(cols) {
-                        *d = self.xp[base + o];
+            if self.transposed {
+                // cols^T: row p is output pixel k0 + p, columns are kernel taps.
+                let base = o.col[k0 + p];
+                for (s, taps) in o.row[j0..j0 + ncols].chunks(nr).enumerate() {
+                    let out = &mut dst[(s * kc + p) * nr..][..nr];
+                    for (d, &t) in out.iter_mut().zip(taps) {
+                        *d = self.xp[base + t];
                     }
+                    out[taps.len()..].fill(0.0);
+                }
+                continue;
+            }
+            // Row p is kernel tap k0 + p; columns are output pixels, which come in contiguous
+            // runs of the prepared image, one per output row: copy run by run.
+            let base = o.row[k0 + p];
+            for s in 0..slivers {
+                let out = &mut dst[(s * kc + p) * nr..][..nr];
+                let q0 = j0 + s * nr;
+                let w = nr.min(j0 + ncols - q0);
+                let mut j = 0;
+                while j < w {
+                    let q = q0 + j;
+                    let run = (w - j).min(o.wo - q % o.wo);
+                    let src = base + o.col[q];
+                    out[j..j + run].copy_from_slice(&self.xp[src..src + run]);
+                    j += run;
                 }
                 out[w..].fill(0.0);
             }
@@ -267,24 +289,34 @@ impl PackB for Columns<'_> {
     }
 }
 
-/// The image itself when there is no padding, else its zero-padded copy in `buf`.
-fn padded<'a>(image: &'a [f32], g: &Geometry, buf: &'a mut Vec<f32>) -> &'a [f32] {
+/// The image as the column packing reads it: zero-padded, and with each row split into
+/// `stride` phases (columns 0, s, 2s, ... then 1, s+1, ... ), so that the pixels a strided
+/// convolution reads along an output row are contiguous and copied as one run instead of
+/// gathered one by one. The image itself when there is neither padding nor stride.
+fn prepare<'a>(image: &'a [f32], g: &Geometry, buf: &'a mut Vec<f32>) -> &'a [f32] {
     let (ph, pw) = (g.p.padding[0], g.p.padding[1]);
-    if ph == 0 && pw == 0 {
+    let s = g.p.stride[1];
+    if ph == 0 && pw == 0 && s == 1 {
         return image;
     }
-    let (hp, wp) = g.padded();
+    let hp = g.padded().0;
+    let (pl, rw) = g.phases();
     buf.clear();
-    buf.resize(g.c * hp * wp, 0.0);
-    for (src, dst) in image
-        .chunks_exact(g.h * g.w)
-        .zip(buf.chunks_exact_mut(hp * wp))
-    {
-        for (row, out) in src
-            .chunks_exact(g.w)
-            .zip(dst[ph * wp..].chunks_exact_mut(wp))
-        {
-            out[pw..pw + g.w].copy_from_slice(row);
+    buf.resize(g.c * hp * rw, 0.0);
+    for (src, dst) in image.chunks_exact(g.h * g.w).zip(buf.chunks_exact_mut(hp * rw)) {
+        for (row, out) in src.chunks_exact(g.w).zip(dst[ph * rw..].chunks_exact_mut(rw)) {
+            if s == 1 {
+                out[pw..pw + g.w].copy_from_slice(row);
+                continue;
+            }
+            // Phase f holds padded columns f, f + s, f + 2s, ...
+            for (f, phase) in out.chunks_exact_mut(pl).enumerate() {
+                for (t, d) in phase.iter_mut().enumerate() {
+                    if let Some(&v) = (t * s + f).checked_sub(pw).and_then(|x| row.get(x)) {
+                        *d = v;
+                    }
+                }
+            }
         }
     }
     buf
@@ -357,7 +389,7 @@ impl Tensor {
                     }
                 }
                 let cols = Columns {
-                    xp: padded(image, &g, &mut buf),
+                    xp: prepare(image, &g, &mut buf),
                     offsets: &offsets,
                     transposed: false,
                 };
@@ -557,7 +589,7 @@ impl Tensor {
                 .enumerate()
             {
                 let cols_t = Columns {
-                    xp: padded(image, &g, &mut buf),
+                    xp: prepare(image, &g, &mut buf),
                     offsets: &offsets,
                     transposed: true,
                 };
