@@ -10,6 +10,7 @@ mod error;
 pub mod gemm;
 mod layout;
 mod ops;
+mod pool;
 pub mod random;
 mod storage;
 mod strided;
@@ -19,6 +20,7 @@ pub use dtype::DType;
 pub use error::{Error, Result};
 pub use layout::{broadcast_shape, contiguous_strides, Layout};
 pub use ops::*;
+pub use pool::release_cached_memory;
 pub use storage::{Element, Storage};
 pub use tensor::{Device, Tensor};
 

@@ -12,6 +12,16 @@ pub enum Storage {
     I64(Vec<i64>),
 }
 
+/// Gives f32 buffers back to the cache in [`crate::pool`] when the last tensor sharing them
+/// is dropped, for the next op's output.
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if let Storage::F32(v) = self {
+            crate::pool::recycle(std::mem::take(v));
+        }
+    }
+}
+
 impl Storage {
     pub fn dtype(&self) -> DType {
         match self {

@@ -50,7 +50,7 @@ impl Tensor {
             on_true.storage_slice::<f32>(OP)?,
             on_false.storage_slice::<f32>(OP)?,
         );
-        let mut out = vec![0f32; shape.iter().product()];
+        let mut out = crate::pool::take(shape.iter().product());
         let out_strides = contiguous_strides(&shape);
         fill_rows(
             &mut out,

@@ -406,7 +406,7 @@ impl Tensor {
         let bias = bias.map(|b| b.contiguous_data::<f32>(OP)).transpose()?;
         let (k, px) = (g.k(), g.pixels());
         let offsets = Offsets::new(&g);
-        let mut out = vec![0f32; n * co * px];
+        let mut out = crate::pool::take(n * co * px);
         // Images `first..` into `y`, one after another, reusing one padding buffer.
         let run = |x: &[f32], y: &mut [f32], parallel: bool| -> Result<()> {
             let mut buf = Vec::new();

@@ -1,0 +1,97 @@
+//! A cache of freed f32 buffers, so that an op's output can reuse the memory of a tensor that
+//! died a moment ago: the idea of PyTorch's caching allocator, on the host.
+//!
+//! Why it pays (measured on the development machine): a fresh 25 MB buffer costs about 10 ms
+//! of page faults (2 µs per 4 KiB page) when first written, and a buffer that glibc recycles
+//! costs a 2.8 ms memset, because `vec![0.0; n]` must zero it. That is a quarter of the
+//! convolution `3 -> 64, 7x7/2` at batch 8, and a tenth of the Rossmann model's first linear
+//! layer. A buffer from this cache costs neither: ops that overwrite every element of their
+//! output take it as it is, stale values and all (any bit pattern is a valid f32, so this is
+//! safe Rust; it is only wrong for an op that reads its output before writing it).
+//!
+//! Buffers come back when the last tensor sharing a storage is dropped. The cache holds at
+//! most [`MAX_BUFFERS`] buffers and [`MAX_BYTES`] bytes, dropping the oldest beyond that;
+//! [`release_cached_memory`] empties it.
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+/// Buffers smaller than this (64 KiB) are left to the allocator: its small-size path is fast.
+const MIN_LEN: usize = 1 << 14;
+/// At most this many cached buffers.
+pub const MAX_BUFFERS: usize = 32;
+/// At most this many cached bytes (1 GiB).
+pub const MAX_BYTES: usize = 1 << 30;
+
+static POOL: Mutex<VecDeque<Vec<f32>>> = Mutex::new(VecDeque::new());
+
+/// A buffer of `len` floats whose contents are unspecified (zeros, or the values of a tensor
+/// that has died): for outputs whose every element the op writes.
+pub(crate) fn take(len: usize) -> Vec<f32> {
+    if len >= MIN_LEN {
+        if let Ok(mut pool) = POOL.lock() {
+            // The smallest cached buffer that fits, unless it is more than twice too big.
+            let best = pool
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| (len..=2 * len).contains(&v.capacity()))
+                .min_by_key(|(_, v)| v.capacity())
+                .map(|(i, _)| i);
+            if let Some(mut v) = best.and_then(|i| pool.remove(i)) {
+                drop(pool);
+                if v.len() >= len {
+                    v.truncate(len);
+                } else {
+                    v.resize(len, 0.0);
+                }
+                return v;
+            }
+        }
+    }
+    vec![0.0; len]
+}
+
+/// Gives a dead tensor's buffer back to the cache.
+pub(crate) fn recycle(v: Vec<f32>) {
+    if v.capacity() < MIN_LEN {
+        return;
+    }
+    if let Ok(mut pool) = POOL.lock() {
+        pool.push_back(v);
+        let mut bytes: usize = pool.iter().map(|v| v.capacity() * 4).sum();
+        while pool.len() > MAX_BUFFERS || bytes > MAX_BYTES {
+            match pool.pop_front() {
+                Some(old) => bytes -= old.capacity() * 4,
+                None => break,
+            }
+        }
+    }
+}
+
+/// Frees every cached buffer (for a program that is done with large tensors and wants the
+/// memory back).
+pub fn release_cached_memory() {
+    if let Ok(mut pool) = POOL.lock() {
+        pool.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recycled_buffer_is_reused_and_sized() {
+        let v = vec![7.0f32; MIN_LEN * 3];
+        let ptr = v.as_ptr();
+        recycle(v);
+        let w = take(MIN_LEN * 2);
+        assert_eq!(w.len(), MIN_LEN * 2);
+        // Another test may have taken it first; when we got it, it is the same memory.
+        if w.as_ptr() == ptr {
+            assert_eq!(w.capacity(), MIN_LEN * 3);
+        }
+        // Far too big a buffer is not handed out for a small request.
+        recycle(vec![0.0f32; MIN_LEN * 8]);
+        assert!(take(MIN_LEN).capacity() < MIN_LEN * 8);
+    }
+}
