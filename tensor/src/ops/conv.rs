@@ -199,10 +199,23 @@ fn expect_rank(op: &'static str, name: &str, t: &Tensor, rank: usize) -> Result<
 /// straight from the image through these offsets (an "implicit im2col"), which saves writing
 /// and re-reading a column matrix that is `kh*kw` times larger than the image.
 struct Columns<'a> {
+    /// One or more prepared images, back to back: their column matrices side by side.
     xp: &'a [f32],
     offsets: &'a Offsets,
     /// Serve `cols^T` (`[pixels, taps]`) instead, for the weight gradient.
     transposed: bool,
+}
+
+impl Columns<'_> {
+    /// Total output pixels (columns of `cols`) over all the images in `xp`.
+    fn pixels(&self) -> usize {
+        self.xp.len() / self.offsets.image_len * self.offsets.col.len()
+    }
+    /// Where in `xp` global pixel `q` starts: its image's start plus its own offset.
+    fn pixel_offset(&self, q: usize) -> usize {
+        let px = self.offsets.col.len();
+        q / px * self.offsets.image_len + self.offsets.col[q % px]
+    }
 }
 
 /// The separable offsets of a geometry into its prepared image (shared by every image of a
@@ -213,6 +226,8 @@ struct Offsets {
     col: Vec<usize>,
     /// Output pixels per output row: the pixels of one output row are one contiguous run.
     wo: usize,
+    /// Length of one prepared image.
+    image_len: usize,
 }
 
 impl Offsets {
@@ -229,13 +244,24 @@ impl Offsets {
         let col = (0..g.pixels())
             .map(|q| (q / g.wo) * g.p.stride[0] * rw + q % g.wo)
             .collect();
-        Offsets { row, col, wo: g.wo }
+        let unprepared = g.p.padding == [0, 0] && s == 1;
+        let image_len = if unprepared {
+            g.c * g.h * g.w
+        } else {
+            g.c * hp * rw
+        };
+        Offsets {
+            row,
+            col,
+            wo: g.wo,
+            image_len,
+        }
     }
 }
 
 impl PackB for Columns<'_> {
     fn dims(&self) -> (usize, usize) {
-        let (r, c) = (self.offsets.row.len(), self.offsets.col.len());
+        let (r, c) = (self.offsets.row.len(), self.pixels());
         if self.transposed {
             (c, r)
         } else {
@@ -266,7 +292,7 @@ impl PackB for Columns<'_> {
             if self.transposed {
                 // cols^T: row p is output pixel k0 + p, columns are kernel taps.
                 for (p, out) in sliver.chunks_exact_mut(nr).enumerate() {
-                    let base = o.col[k0 + p];
+                    let base = self.pixel_offset(k0 + p);
                     for (d, &t) in out.iter_mut().zip(&o.row[q0..q0 + w]) {
                         *d = self.xp[base + t];
                     }
@@ -282,11 +308,12 @@ impl PackB for Columns<'_> {
             let mut j = 0;
             while j < w {
                 let q = q0 + j;
+                // Images hold whole output rows, so a run never crosses into the next image.
                 let len = (w - j).min(o.wo - q % o.wo);
                 if n_runs == runs.len() {
                     break;
                 }
-                runs[n_runs] = (j, len, o.col[q]);
+                runs[n_runs] = (j, len, self.pixel_offset(q));
                 n_runs += 1;
                 j += len;
             }
@@ -295,7 +322,7 @@ impl PackB for Columns<'_> {
                 if j < w {
                     // More runs than fit the table (output rows narrower than NR / 8).
                     for (jj, d) in out[..w].iter_mut().enumerate() {
-                        *d = self.xp[base + o.col[q0 + jj]];
+                        *d = self.xp[base + self.pixel_offset(q0 + jj)];
                     }
                 } else {
                     for &(start, len, col) in &runs[..n_runs] {
@@ -314,18 +341,19 @@ impl PackB for Columns<'_> {
 /// The image as the column packing reads it: zero-padded, and with each row split into
 /// `stride` phases (columns 0, s, 2s, ... then 1, s+1, ... ), so that the pixels a strided
 /// convolution reads along an output row are contiguous and copied as one run instead of
-/// gathered one by one. The image itself when there is neither padding nor stride.
-fn prepare<'a>(image: &'a [f32], g: &Geometry, buf: &'a mut Vec<f32>) -> &'a [f32] {
+/// gathered one by one. The image itself when there is neither padding nor stride. `images`
+/// may hold several images back to back; they are prepared back to back.
+fn prepare<'a>(images: &'a [f32], g: &Geometry, buf: &'a mut Vec<f32>) -> &'a [f32] {
     let (ph, pw) = (g.p.padding[0], g.p.padding[1]);
     let s = g.p.stride[1];
     if ph == 0 && pw == 0 && s == 1 {
-        return image;
+        return images;
     }
     let hp = g.padded().0;
     let (pl, rw) = g.phases();
     buf.clear();
-    buf.resize(g.c * hp * rw, 0.0);
-    for (src, dst) in image
+    buf.resize(images.len() / (g.h * g.w) * hp * rw, 0.0);
+    for (src, dst) in images
         .chunks_exact(g.h * g.w)
         .zip(buf.chunks_exact_mut(hp * rw))
     {
@@ -349,6 +377,10 @@ fn prepare<'a>(image: &'a [f32], g: &Geometry, buf: &'a mut Vec<f32>) -> &'a [f3
     }
     buf
 }
+
+/// Below this many output pixels per image, images are convolved a group at a time: about
+/// this many pixels per group.
+const GROUP_COLUMNS: usize = 1024;
 
 /// How to spread a batch of `n` images over the rayon pool: `Some(per_task)` images per
 /// task, each task running serial GEMMs (no synchronisation at all), when there are at least
@@ -407,29 +439,52 @@ impl Tensor {
         let (k, px) = (g.k(), g.pixels());
         let offsets = Offsets::new(&g);
         let mut out = crate::pool::take(n * co * px);
-        // Images `first..` into `y`, one after another, reusing one padding buffer.
+        // Images with few pixels go through the GEMM a group at a time (their column
+        // matrices side by side), so that its panels are wide enough to fill whole NR-wide
+        // slivers and the weights are packed once per group, not once per image.
+        let group = GROUP_COLUMNS.div_ceil(px).max(1);
+        let beta = if bias.is_some() { 1.0 } else { 0.0 };
         let run = |x: &[f32], y: &mut [f32], parallel: bool| -> Result<()> {
-            let mut buf = Vec::new();
-            for (image, y) in x.chunks_exact(c * h * w).zip(y.chunks_exact_mut(co * px)) {
-                if let Some(b) = &bias {
-                    for (row, &bv) in y.chunks_exact_mut(px).zip(b.iter()) {
-                        row.fill(bv);
-                    }
-                }
+            let (mut buf, mut wide) = (Vec::new(), Vec::new());
+            for (xs, ys) in x
+                .chunks(group * c * h * w)
+                .zip(y.chunks_mut(group * co * px))
+            {
+                let images = xs.len() / (c * h * w);
                 let cols = Columns {
-                    xp: prepare(image, &g, &mut buf),
+                    xp: prepare(xs, &g, &mut buf),
                     offsets: &offsets,
                     transposed: false,
                 };
-                let beta = if bias.is_some() { 1.0 } else { 0.0 };
+                // One image writes straight into its output [co, px]; a group's product is
+                // [co, images * px] and is then dealt out image by image.
+                let c_out: &mut [f32] = if images == 1 {
+                    ys
+                } else {
+                    wide.resize(co * images * px, 0.0);
+                    &mut wide
+                };
+                if let Some(b) = &bias {
+                    for (row, &bv) in c_out.chunks_exact_mut(images * px).zip(b.iter()) {
+                        row.fill(bv);
+                    }
+                }
+                let cm = MatMut::new(c_out, co, images * px, images * px)?;
                 gemm::gemm_with(
                     1.0,
                     MatRef::new(&wt, co, k, k, 1)?,
                     &cols,
                     beta,
-                    MatMut::new(y, co, px, px)?,
+                    cm,
                     parallel,
                 )?;
+                if images > 1 {
+                    for (o, row) in wide.chunks_exact(images * px).enumerate() {
+                        for (i, part) in row.chunks_exact(px).enumerate() {
+                            ys[(i * co + o) * px..][..px].copy_from_slice(part);
+                        }
+                    }
+                }
             }
             Ok(())
         };
