@@ -351,8 +351,14 @@ fn prepare<'a>(images: &'a [f32], g: &Geometry, buf: &'a mut Vec<f32>) -> &'a [f
     }
     let hp = g.padded().0;
     let (pl, rw) = g.phases();
-    buf.clear();
-    buf.resize(images.len() / (g.h * g.w) * hp * rw, 0.0);
+    // Only the image's own pixels are written below; the padding must be zero. A buffer of
+    // the right size already has zero padding (a task reuses its buffer for images of one
+    // geometry), so it is zeroed only when it is (re)sized.
+    let len = images.len() / (g.h * g.w) * hp * rw;
+    if buf.len() != len {
+        buf.clear();
+        buf.resize(len, 0.0);
+    }
     for (src, dst) in images
         .chunks_exact(g.h * g.w)
         .zip(buf.chunks_exact_mut(hp * rw))
@@ -365,12 +371,13 @@ fn prepare<'a>(images: &'a [f32], g: &Geometry, buf: &'a mut Vec<f32>) -> &'a [f
                 out[pw..pw + g.w].copy_from_slice(row);
                 continue;
             }
-            // Phase f holds padded columns f, f + s, f + 2s, ...
+            // Phase f holds padded columns f, f + s, f + 2s, ...: image columns
+            // f - pw, f - pw + s, ... from the first that is not negative.
             for (f, phase) in out.chunks_exact_mut(pl).enumerate() {
-                for (t, d) in phase.iter_mut().enumerate() {
-                    if let Some(&v) = (t * s + f).checked_sub(pw).and_then(|x| row.get(x)) {
-                        *d = v;
-                    }
+                let first = pw.saturating_sub(f).div_ceil(s);
+                let x0 = first * s + f - pw;
+                for (d, &v) in phase[first..].iter_mut().zip(row.iter().skip(x0).step_by(s)) {
+                    *d = v;
                 }
             }
         }
