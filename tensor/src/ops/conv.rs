@@ -376,7 +376,10 @@ fn prepare<'a>(images: &'a [f32], g: &Geometry, buf: &'a mut Vec<f32>) -> &'a [f
             for (f, phase) in out.chunks_exact_mut(pl).enumerate() {
                 let first = pw.saturating_sub(f).div_ceil(s);
                 let x0 = first * s + f - pw;
-                for (d, &v) in phase[first..].iter_mut().zip(row.iter().skip(x0).step_by(s)) {
+                for (d, &v) in phase[first..]
+                    .iter_mut()
+                    .zip(row.iter().skip(x0).step_by(s))
+                {
                     *d = v;
                 }
             }
