@@ -128,8 +128,45 @@ fn dot(a: &[f32], b: &[f32]) -> (f64, f64) {
     })
 }
 
+/// Images at least 32 output pixels wide, as in ResNet's first layers: whole NR-wide slivers
+/// of the column matrix lie inside one output row, and others straddle two (the small cases
+/// above never have an output row as wide as a sliver).
+fn wide_case() -> impl Strategy<Value = Case> {
+    (
+        1usize..3,
+        1usize..4,
+        1usize..20,
+        1usize..4,
+        1usize..4,
+        1usize..3,
+        0usize..2,
+        32usize..100,
+        1usize..4,
+    )
+        .prop_map(|(n, c, co, kh, kw, s, p, wo, ho)| Case {
+            n,
+            c,
+            co,
+            h: (ho - 1) * s + kh,
+            w: (wo - 1) * s + kw,
+            kh,
+            kw,
+            s: [s, s],
+            p: [p.min(kh - 1), p.min(kw - 1)],
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(40))]
+
+    #[test]
+    fn wide_conv2d_equals_direct(cs in wide_case(), seed in 0u64..10_000) {
+        let x = rand(&[cs.n, cs.c, cs.h, cs.w], seed);
+        let w = rand(&[cs.co, cs.c, cs.kh, cs.kw], seed + 1);
+        let (want, scale) = direct(&cs, &x.to_vec().unwrap(), &w.to_vec().unwrap());
+        let y = x.conv2d(&w, None, cs.params()).unwrap();
+        check("conv2d", &y.to_vec().unwrap(), &want, &scale)?;
+    }
 
     #[test]
     fn conv2d_equals_direct_and_im2col_matmul(cs in case(), seed in 0u64..10_000) {
