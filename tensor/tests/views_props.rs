@@ -211,3 +211,65 @@ fn reductions_are_accurate_over_many_elements() {
     assert!((v.var(&[0], false, true).unwrap().to_scalar().unwrap() - 5.0 / 3.0).abs() < 1e-4);
     assert!((v.var(&[0], false, false).unwrap().to_scalar().unwrap() - 1.25).abs() < 1e-4);
 }
+
+fn small_shape() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(0usize..4, 0..5)
+}
+
+fn small_shape4() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(0usize..5, 4)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Any pair of small shapes, empty dimensions and 0-d tensors included: every op returns
+    /// a result or an error, never a panic.
+    #[test]
+    fn ops_never_panic(a in prop_oneof![small_shape(), small_shape4()], b in prop_oneof![small_shape(), small_shape4()], d in 0usize..4, seed in 0u64..100) {
+        let x = rand(&a, seed);
+        let y = rand(&b, seed + 1);
+        let _ = x.add(&y);
+        let _ = x.where_cond(&x, &y);
+        let _ = x.matmul(&y);
+        let _ = x.sum(&[d], true);
+        let _ = x.mean(&[d], false);
+        let _ = x.var(&[d], false, true);
+        let _ = x.max(&[d], false);
+        let _ = x.argmax(d, false);
+        let _ = x.log_softmax(d);
+        let _ = x.narrow(d, 1, 1);
+        let _ = x.transpose(0, d);
+        let _ = x.unsqueeze(d).and_then(|u| u.squeeze(d));
+        let _ = x.reshape(&b);
+        let _ = x.expand(&b);
+        let _ = x.sum_all();
+        let _ = x.mean_all();
+        let _ = x.to_dtype(DType::F16);
+        let idx = Tensor::from_indices(&[0, 2, -1], &[3]).unwrap();
+        let _ = x.index_select(d, &idx);
+        let _ = x.index_add(d, &idx, &y);
+        let _ = x.gather(d, &idx);
+        let _ = x.scatter_add(d, &idx, &y);
+        let _ = Tensor::cat(&[&x, &y], d);
+        let _ = Tensor::stack(&[&x, &y], d);
+        for mode in [tensor::PadMode::Zeros, tensor::PadMode::Reflect, tensor::PadMode::Replicate] {
+            let _ = x.pad2d([d, 1, 0, d], mode);
+            let _ = x.pad2d_backward(&b, [d, 1, 0, d], mode);
+        }
+        if a.len() == 4 && b.len() == 4 {
+            let p = tensor::Conv2dParams::new(d, d / 2);
+            let _ = x.conv2d(&y, None, p);
+            let _ = x.im2col(b[2], b[3], p);
+            let _ = x.col2im(&b, 2, 2, p);
+            let _ = x.conv2d_backward_input(&y, &b, p);
+            let _ = x.conv2d_backward_weight(&y, [2, 2], p);
+            let _ = x.max_pool2d([d, 2], p).and_then(|(v, i)| v.max_pool2d_backward(&i, &a));
+            let _ = x.avg_pool2d([2, d], p);
+            let _ = x.avg_pool2d_backward(&b, [2, 2], p);
+            let _ = x.adaptive_avg_pool2d([d, 2]);
+            let _ = x.adaptive_avg_pool2d_backward(&b);
+            let _ = x.adaptive_max_pool2d([2, d]);
+        }
+    }
+}

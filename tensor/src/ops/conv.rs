@@ -78,6 +78,12 @@ impl Geometry {
         kw: usize,
         p: Conv2dParams,
     ) -> Result<Self> {
+        if c == 0 || h == 0 || w == 0 {
+            return Err(Error::shape(
+                op,
+                format!("an image of {c} channels of {h} x {w} pixels is empty"),
+            ));
+        }
         Ok(Geometry {
             c,
             h,
@@ -443,6 +449,9 @@ impl Tensor {
             }
         }
         let g = Geometry::new(OP, c, h, w, kh, kw, p)?;
+        if n * co == 0 {
+            return Ok(Tensor::zeros(&[n, co, g.ho, g.wo]));
+        }
         let x = self.contiguous_data::<f32>(OP)?;
         let wt = weight.contiguous_data::<f32>(OP)?;
         let bias = bias.map(|b| b.contiguous_data::<f32>(OP)).transpose()?;
@@ -609,6 +618,9 @@ impl Tensor {
                 ),
             ));
         }
+        if n * co == 0 {
+            return Ok(Tensor::zeros(input_shape));
+        }
         let dy = self.contiguous_data::<f32>(OP)?;
         let wt = weight.contiguous_data::<f32>(OP)?;
         let (k, px) = (g.k(), g.pixels());
@@ -668,6 +680,9 @@ impl Tensor {
                     g.wo
                 ),
             ));
+        }
+        if n * co == 0 {
+            return Ok(Tensor::zeros(&[co, c, kernel[0], kernel[1]]));
         }
         let dy = self.contiguous_data::<f32>(OP)?;
         let x = input.contiguous_data::<f32>(OP)?;
