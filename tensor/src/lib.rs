@@ -5,22 +5,22 @@
 //! (`reshape` of contiguous data, `permute`, `transpose`, `narrow`, `expand`, `unsqueeze`,
 //! `squeeze`) share the storage; `contiguous()` copies only when the layout needs it. Every op
 //! returns a [`Result`] whose [`Error`] names the op and the shapes involved.
+mod buffer_cache;
 mod dtype;
 mod error;
 pub mod gemm;
 mod layout;
 mod ops;
-mod pool;
 pub mod random;
 mod storage;
 mod strided;
 mod tensor;
 
+pub use buffer_cache::release_cached_memory;
 pub use dtype::DType;
 pub use error::{Error, Result};
 pub use layout::{broadcast_shape, contiguous_strides, Layout};
 pub use ops::*;
-pub use pool::release_cached_memory;
 pub use storage::{Element, Storage};
 pub use tensor::{Device, Tensor};
 

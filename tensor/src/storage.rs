@@ -12,12 +12,12 @@ pub enum Storage {
     I64(Vec<i64>),
 }
 
-/// Gives f32 buffers back to the cache in [`crate::pool`] when the last tensor sharing them
+/// Gives f32 buffers back to the cache in [`crate::buffer_cache`] when the last tensor sharing them
 /// is dropped, for the next op's output.
 impl Drop for Storage {
     fn drop(&mut self) {
         if let Storage::F32(v) = self {
-            crate::pool::recycle(std::mem::take(v));
+            crate::buffer_cache::recycle(std::mem::take(v));
         }
     }
 }

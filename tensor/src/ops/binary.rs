@@ -15,7 +15,7 @@ pub(crate) fn zip_map(
     let shape = broadcast_shape(op, lhs.shape(), rhs.shape())?;
     let (la, lb) = (lhs.layout().expand(&shape)?, rhs.layout().expand(&shape)?);
     let (da, db) = (lhs.storage_slice::<f32>(op)?, rhs.storage_slice::<f32>(op)?);
-    let mut out = crate::pool::take(shape.iter().product());
+    let mut out = crate::buffer_cache::take(shape.iter().product());
     let out_strides = contiguous_strides(&shape);
     fill_rows(
         &mut out,

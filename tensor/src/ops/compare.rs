@@ -50,7 +50,7 @@ impl Tensor {
             on_true.storage_slice::<f32>(OP)?,
             on_false.storage_slice::<f32>(OP)?,
         );
-        let mut out = crate::pool::take(shape.iter().product());
+        let mut out = crate::buffer_cache::take(shape.iter().product());
         let out_strides = contiguous_strides(&shape);
         fill_rows(
             &mut out,

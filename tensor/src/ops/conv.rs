@@ -457,7 +457,7 @@ impl Tensor {
         let bias = bias.map(|b| b.contiguous_data::<f32>(OP)).transpose()?;
         let (k, px) = (g.k(), g.pixels());
         let offsets = Offsets::new(&g);
-        let mut out = crate::pool::take(n * co * px);
+        let mut out = crate::buffer_cache::take(n * co * px);
         // Images with few pixels go through the GEMM a group at a time (their column
         // matrices side by side), so that its panels are wide enough to fill whole NR-wide
         // slivers and the weights are packed once per group, not once per image.

@@ -54,7 +54,7 @@ impl Tensor {
         let (a, b) = (expand(&lhs, m, k)?, expand(&rhs2, k, n)?);
         let (da, db) = (a.storage_slice::<f32>(OP)?, b.storage_slice::<f32>(OP)?);
         let nb: usize = batch.iter().product();
-        let mut out = crate::pool::take(nb * m * n);
+        let mut out = crate::buffer_cache::take(nb * m * n);
         let nbd = batch.len();
         let offset = |t: &Tensor, mut i: usize| {
             let mut o = t.layout().offset();

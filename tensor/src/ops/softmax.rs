@@ -21,7 +21,7 @@ fn along_last(
     let moved = t.layout().permute(&perm)?;
     let data = layout_data(t.storage_slice::<f32>(op)?, &moved);
     let len = t.shape()[dim];
-    let mut out = crate::pool::take(data.len());
+    let mut out = crate::buffer_cache::take(data.len());
     if len > 0 {
         if data.len() >= crate::strided::PAR_THRESHOLD {
             out.par_chunks_mut(len)

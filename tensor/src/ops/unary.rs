@@ -8,7 +8,7 @@ use crate::{Error, Result, Tensor};
 pub(crate) fn map(op: &'static str, t: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Result<Tensor> {
     let data = t.storage_slice::<f32>(op)?;
     let shape = t.shape();
-    let mut out = crate::pool::take(t.elem_count());
+    let mut out = crate::buffer_cache::take(t.elem_count());
     let out_strides = contiguous_strides(shape);
     let l = t.layout();
     fill_rows(
