@@ -1,4 +1,28 @@
-//! Reverse-mode automatic differentiation over [`tensor::Tensor`]: a tape of operations on
-//! tracked values, replayed backwards. The tape itself arrives with its own issue; today this
-//! crate only fixes its place in the workspace (`nn` -> `autograd` -> `tensor`).
-pub use tensor::{Error, Result, Tensor};
+//! Reverse-mode automatic differentiation over [`tensor::Tensor`]: a [`Tape`] records, for
+//! each op on tracked [`Var`]s, its inputs and a backward rule; [`Var::backward`] replays the
+//! tape in reverse and returns [`Gradients`] by [`VarId`].
+//!
+//! ```
+//! use autograd::{Tape, VarId};
+//! use tensor::Tensor;
+//! let tape = Tape::new();
+//! let w_id = VarId::new();
+//! let w = tape.leaf(Tensor::from_slice(&[1.0f32, 2.0], &[2])?, w_id);
+//! let x = tape.input(Tensor::from_slice(&[3.0f32, 4.0], &[2])?);
+//! let loss = w.mul(&x)?.sum_all()?;          // 1*3 + 2*4
+//! let grads = loss.backward()?;
+//! assert_eq!(grads.get(w_id).unwrap().to_vec::<f32>()?, vec![3.0, 4.0]);
+//! # Ok::<(), autograd::Error>(())
+//! ```
+mod backward;
+mod error;
+// TMP mod gradcheck;
+mod rules;
+mod tape;
+mod var;
+
+pub use backward::Gradients;
+pub use error::{Error, Result};
+// TMP pub use gradcheck::{gradcheck, gradcheck_with, GradcheckOptions};
+pub use tape::{Tape, VarId};
+pub use var::Var;
