@@ -3,6 +3,7 @@
 //! PyTorch alternately, in one process tree, with 2 threads each.
 //!
 //! `cargo bench --bench compare -- [CASE ...] [--reps N]`
+use lesson6::autograd::{Tape, VarId};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::{Conv2dParams, Tensor};
 use std::time::Instant;
@@ -53,6 +54,28 @@ fn cases() -> Vec<Case> {
             }),
         });
     }
+    // Tape overhead: 1,000 tiny element-wise ops on 64 floats, then backward. The work is
+    // negligible; what is timed is recording, rule dispatch and allocation.
+    let x0 = rand(&[64], 5);
+    v.push(Case {
+        name: "tape_chain_1000x64".into(),
+        flops: 0.0,
+        run: Box::new(move || {
+            let tape = Tape::new();
+            let id = VarId::new();
+            let mut y = tape.leaf(x0.clone(), id);
+            for i in 0..1000 {
+                y = if i % 2 == 0 {
+                    y.mul_scalar(0.9)
+                } else {
+                    y.tanh()
+                }
+                .unwrap();
+            }
+            let g = y.sum_all().unwrap().backward().unwrap();
+            assert!(g.get(id).is_some());
+        }),
+    });
     v
 }
 
