@@ -5,9 +5,14 @@
 //! (`reshape` of contiguous data, `permute`, `transpose`, `narrow`, `expand`, `unsqueeze`,
 //! `squeeze`) share the storage; `contiguous()` copies only when the layout needs it. Every op
 //! returns a [`Result`] whose [`Error`] names the op and the shapes involved.
+//!
+//! Ops compute in `f32`, and in `f64` for gradient checks: every arithmetic op is generic
+//! over [`Float`] and dispatches on the operands' dtype (mixing the two is an error, there is
+//! no implicit promotion).
 mod buffer_cache;
 mod dtype;
 mod error;
+mod float;
 pub mod gemm;
 mod layout;
 mod ops;
@@ -19,6 +24,7 @@ mod tensor;
 pub use buffer_cache::release_cached_memory;
 pub use dtype::DType;
 pub use error::{Error, Result};
+pub use float::Float;
 pub use layout::{broadcast_shape, contiguous_strides, Layout};
 pub use ops::*;
 pub use storage::{Element, Storage};

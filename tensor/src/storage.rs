@@ -7,13 +7,15 @@ use half::{bf16, f16};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Storage {
     F32(Vec<f32>),
+    F64(Vec<f64>),
     F16(Vec<f16>),
     BF16(Vec<bf16>),
     I64(Vec<i64>),
 }
 
 /// Gives f32 buffers back to the cache in [`crate::buffer_cache`] when the last tensor sharing them
-/// is dropped, for the next op's output.
+/// is dropped, for the next op's output. f64 buffers are not cached: f64 is for gradient
+/// checks on small tensors, where page faults and memsets do not matter.
 impl Drop for Storage {
     fn drop(&mut self) {
         if let Storage::F32(v) = self {
@@ -26,6 +28,7 @@ impl Storage {
     pub fn dtype(&self) -> DType {
         match self {
             Storage::F32(_) => DType::F32,
+            Storage::F64(_) => DType::F64,
             Storage::F16(_) => DType::F16,
             Storage::BF16(_) => DType::BF16,
             Storage::I64(_) => DType::I64,
@@ -35,6 +38,7 @@ impl Storage {
     pub fn len(&self) -> usize {
         match self {
             Storage::F32(v) => v.len(),
+            Storage::F64(v) => v.len(),
             Storage::F16(v) => v.len(),
             Storage::BF16(v) => v.len(),
             Storage::I64(v) => v.len(),
@@ -70,6 +74,7 @@ macro_rules! element {
     };
 }
 element!(f32, F32);
+element!(f64, F64);
 element!(f16, F16);
 element!(bf16, BF16);
 element!(i64, I64);

@@ -177,6 +177,7 @@ impl Tensor {
         }
         match &*self.storage {
             Storage::F32(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
+            Storage::F64(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
             Storage::F16(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
             Storage::BF16(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
             Storage::I64(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
@@ -260,11 +261,16 @@ impl Tensor {
 
     // ---------------------------------------------------------------- dtypes
 
-    /// Converts to another dtype (f16 and bf16 round to nearest even; f32 to i64 truncates
-    /// toward zero, as PyTorch's `.long()`).
+    /// Converts to another dtype (f16 and bf16 round to nearest even; f32 and f64 to i64
+    /// truncate toward zero, as PyTorch's `.long()`). A conversion from or to f64 goes
+    /// through f64, which holds every f32, f16 and bf16 value exactly: f64 -> f16 rounds once,
+    /// and f32 -> f64 -> f32 gives back the same bits.
     pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
         if dtype == self.dtype() {
             return Ok(self.clone());
+        }
+        if dtype == DType::F64 || self.dtype() == DType::F64 {
+            return self.to_dtype_via_f64(dtype);
         }
         let shape = self.shape();
         let f32s: Cow<'_, [f32]> = match self.dtype() {
@@ -280,12 +286,38 @@ impl Tensor {
             DType::I64 => Cow::Owned(map_vec(&self.contiguous_data::<i64>("to_dtype")?, |i| {
                 i as f32
             })),
+            // Not reached (f64 took the branch above); correct all the same.
+            DType::F64 => Cow::Owned(map_vec(&self.contiguous_data::<f64>("to_dtype")?, |x| {
+                x as f32
+            })),
         };
         Ok(match dtype {
             DType::F32 => Self::from_op(f32s.into_owned(), shape),
             DType::F16 => Self::from_op(map_vec(&f32s, f16::from_f32), shape),
             DType::BF16 => Self::from_op(map_vec(&f32s, bf16::from_f32), shape),
             DType::I64 => Self::from_op(map_vec(&f32s, |x| x as i64), shape),
+            DType::F64 => Self::from_op(map_vec(&f32s, f64::from), shape),
+        })
+    }
+
+    /// [`Tensor::to_dtype`] where one side is f64: every value is taken to f64 (exactly, but
+    /// for i64 beyond 2^53) and rounded once to the target.
+    fn to_dtype_via_f64(&self, dtype: DType) -> Result<Tensor> {
+        const OP: &str = "to_dtype";
+        let shape = self.shape();
+        let f64s: Cow<'_, [f64]> = match self.dtype() {
+            DType::F64 => self.contiguous_data::<f64>(OP)?,
+            DType::F32 => Cow::Owned(map_vec(&self.contiguous_data::<f32>(OP)?, f64::from)),
+            DType::F16 => Cow::Owned(map_vec(&self.contiguous_data::<f16>(OP)?, f16::to_f64)),
+            DType::BF16 => Cow::Owned(map_vec(&self.contiguous_data::<bf16>(OP)?, bf16::to_f64)),
+            DType::I64 => Cow::Owned(map_vec(&self.contiguous_data::<i64>(OP)?, |i| i as f64)),
+        };
+        Ok(match dtype {
+            DType::F64 => Self::from_op(f64s.into_owned(), shape),
+            DType::F32 => Self::from_op(map_vec(&f64s, |x| x as f32), shape),
+            DType::F16 => Self::from_op(map_vec(&f64s, f16::from_f64), shape),
+            DType::BF16 => Self::from_op(map_vec(&f64s, bf16::from_f64), shape),
+            DType::I64 => Self::from_op(map_vec(&f64s, |x| x as i64), shape),
         })
     }
 }
@@ -331,6 +363,7 @@ impl std::fmt::Debug for Tensor {
         if n <= 16 {
             match self.dtype() {
                 DType::I64 => show(f, &self.to_vec::<i64>().unwrap_or_default()),
+                DType::F64 => show(f, &self.to_vec::<f64>().unwrap_or_default()),
                 _ => show(
                     f,
                     &self

@@ -1,21 +1,26 @@
 //! Element-wise binary ops with NumPy/PyTorch broadcasting. Broadcasting never materialises
 //! the expanded operand: it becomes a stride-0 view, and the strided loop reads the same
 //! element again (a bias `[C]` added to `[N, C]` reads `C` floats, not `N * C`).
+//!
+//! Both operands must have the same float dtype (f32 or f64): there is no implicit
+//! promotion, so an f32 tensor that slips into an f64 gradient check is an error, not a
+//! silent loss of precision.
 use crate::layout::{broadcast_shape, contiguous_strides};
 use crate::strided::fill_rows;
-use crate::{Result, Tensor};
+use crate::{Float, Result, Tensor};
 
-/// Applies `f` to each pair of broadcast elements of two f32 tensors.
-pub(crate) fn zip_map(
+/// Applies `f` to each pair of broadcast elements of two tensors of dtype `T` (the rhs of
+/// another dtype is an error naming `op`).
+pub(crate) fn zip_map<T: Float>(
     op: &'static str,
     lhs: &Tensor,
     rhs: &Tensor,
-    f: impl Fn(f32, f32) -> f32 + Sync,
+    f: impl Fn(T, T) -> T + Sync,
 ) -> Result<Tensor> {
     let shape = broadcast_shape(op, lhs.shape(), rhs.shape())?;
     let (la, lb) = (lhs.layout().expand(&shape)?, rhs.layout().expand(&shape)?);
-    let (da, db) = (lhs.storage_slice::<f32>(op)?, rhs.storage_slice::<f32>(op)?);
-    let mut out = crate::buffer_cache::take(shape.iter().product());
+    let (da, db) = (lhs.storage_slice::<T>(op)?, rhs.storage_slice::<T>(op)?);
+    let mut out = T::output_buffer(shape.iter().product());
     let out_strides = contiguous_strides(&shape);
     fill_rows(
         &mut out,
@@ -63,7 +68,8 @@ macro_rules! binary_ops {
             $(
                 $(#[$doc])*
                 pub fn $name(&self, rhs: &Tensor) -> Result<Tensor> {
-                    zip_map(stringify!($name), self, rhs, $f)
+                    const OP: &str = stringify!($name);
+                    with_float!(OP, self.dtype(), T => zip_map::<T>(OP, self, rhs, $f))
                 }
             )*
         }
@@ -80,9 +86,9 @@ binary_ops! {
     /// `self / rhs`, broadcasting.
     div => |a, b| a / b;
     /// `self ^ rhs` element-wise, broadcasting.
-    pow => f32::powf;
+    pow => |a, b| a.powf(b);
     /// Element-wise maximum (NaN if either is NaN, as `torch.maximum`).
-    maximum => |a, b| if a.is_nan() || b.is_nan() { f32::NAN } else { a.max(b) };
+    maximum => |a, b| if a.is_nan() || b.is_nan() { T::NAN } else { a.max(b) };
     /// Element-wise minimum (NaN if either is NaN, as `torch.minimum`).
-    minimum => |a, b| if a.is_nan() || b.is_nan() { f32::NAN } else { a.min(b) };
+    minimum => |a, b| if a.is_nan() || b.is_nan() { T::NAN } else { a.min(b) };
 }

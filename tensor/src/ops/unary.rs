@@ -1,14 +1,19 @@
 //! Element-wise unary maths. Each op is one pass over the input (strided inputs are read in
 //! place, not copied first) into a fresh contiguous output, in parallel for large tensors.
+//! f32 and f64 alike; scalar arguments are f32 in the API and converted to the tensor's type.
 use crate::layout::contiguous_strides;
 use crate::strided::fill_rows;
-use crate::{Error, Result, Tensor};
+use crate::{Error, Float, Result, Tensor};
 
-/// Applies `f` to every element of an f32 tensor.
-pub(crate) fn map(op: &'static str, t: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Result<Tensor> {
-    let data = t.storage_slice::<f32>(op)?;
+/// Applies `f` to every element of a tensor of dtype `T`.
+pub(crate) fn map<T: Float>(
+    op: &'static str,
+    t: &Tensor,
+    f: impl Fn(T) -> T + Sync,
+) -> Result<Tensor> {
+    let data = t.storage_slice::<T>(op)?;
     let shape = t.shape();
-    let mut out = crate::buffer_cache::take(t.elem_count());
+    let mut out = T::output_buffer(t.elem_count());
     let out_strides = contiguous_strides(shape);
     let l = t.layout();
     fill_rows(
@@ -32,14 +37,9 @@ pub(crate) fn map(op: &'static str, t: &Tensor, f: impl Fn(f32) -> f32 + Sync) -
 }
 
 /// The logistic function, written so that neither branch overflows: for x < 0 it uses
-/// e^x / (1 + e^x) instead of 1 / (1 + e^-x).
+/// e^x / (1 + e^x) instead of 1 / (1 + e^-x) (see [`Float::sigmoid`]).
 pub fn sigmoid_f32(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
+    Float::sigmoid(x)
 }
 
 macro_rules! unary_ops {
@@ -48,7 +48,8 @@ macro_rules! unary_ops {
             $(
                 $(#[$doc])*
                 pub fn $name(&self) -> Result<Tensor> {
-                    map(stringify!($name), self, $f)
+                    const OP: &str = stringify!($name);
+                    with_float!(OP, self.dtype(), T => map::<T>(OP, self, $f))
                 }
             )*
         }
@@ -57,21 +58,21 @@ macro_rules! unary_ops {
 
 unary_ops! {
     /// e^x.
-    exp => f32::exp;
+    exp => T::exp;
     /// Natural logarithm (the lesson's log target: `y = ln(Sales)`).
-    log => f32::ln;
+    log => T::ln;
     /// 1 / (1 + e^-x), stable for large |x|.
-    sigmoid => sigmoid_f32;
+    sigmoid => Float::sigmoid;
     /// Hyperbolic tangent.
-    tanh => f32::tanh;
+    tanh => T::tanh;
     /// max(x, 0). NaN stays NaN, as in PyTorch.
     relu => |x| if x > 0.0 || x.is_nan() { x } else { 0.0 };
     /// Square root.
-    sqrt => f32::sqrt;
+    sqrt => T::sqrt;
     /// -x.
     neg => |x| -x;
     /// |x|.
-    abs => f32::abs;
+    abs => T::abs;
     /// x².
     sqr => |x| x * x;
     /// 1 / x.
@@ -81,32 +82,56 @@ unary_ops! {
 impl Tensor {
     /// x^e for a scalar exponent.
     pub fn powf(&self, e: f32) -> Result<Tensor> {
-        map("powf", self, |x| x.powf(e))
+        const OP: &str = "powf";
+        with_float!(OP, self.dtype(), T => {
+            let e = T::from_f32(e);
+            map::<T>(OP, self, |x| x.powf(e))
+        })
     }
 
     /// `x * mul + add` in one pass (used by `SigmoidRange`: `(hi - lo) * sigmoid(x) + lo`).
     pub fn affine(&self, mul: f32, add: f32) -> Result<Tensor> {
-        map("affine", self, |x| x * mul + add)
+        const OP: &str = "affine";
+        with_float!(OP, self.dtype(), T => {
+            let (mul, add) = (T::from_f32(mul), T::from_f32(add));
+            map::<T>(OP, self, |x| x * mul + add)
+        })
     }
 
     /// `x + value`.
     pub fn add_scalar(&self, value: f32) -> Result<Tensor> {
-        map("add_scalar", self, |x| x + value)
+        const OP: &str = "add_scalar";
+        with_float!(OP, self.dtype(), T => {
+            let value = T::from_f32(value);
+            map::<T>(OP, self, |x| x + value)
+        })
     }
 
     /// `x * value`.
     pub fn mul_scalar(&self, value: f32) -> Result<Tensor> {
-        map("mul_scalar", self, |x| x * value)
+        const OP: &str = "mul_scalar";
+        with_float!(OP, self.dtype(), T => {
+            let value = T::from_f32(value);
+            map::<T>(OP, self, |x| x * value)
+        })
     }
 
-    /// Clamps every element into `[min, max]`.
+    /// Clamps every element into `[min, max]` (NaN elements stay NaN). Bounds that are NaN
+    /// or out of order are an error.
     pub fn clamp(&self, min: f32, max: f32) -> Result<Tensor> {
-        if min > max {
+        const OP: &str = "clamp";
+        // Written as `!(min <= max)` so that a NaN bound is refused too (`f32::clamp`
+        // would panic on it).
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
+        if !(min <= max) {
             return Err(Error::invalid(
-                "clamp",
-                format!("min {min} is greater than max {max}"),
+                OP,
+                format!("min {min} is greater than max {max}, or one of them is NaN"),
             ));
         }
-        map("clamp", self, |x| x.clamp(min, max))
+        with_float!(OP, self.dtype(), T => {
+            let (min, max) = (T::from_f32(min), T::from_f32(max));
+            map::<T>(OP, self, |x| x.clamp(min, max))
+        })
     }
 }
