@@ -9,8 +9,13 @@
 //! windows add up), and `d_W = sum over images of d_out * cols^T`.
 //!
 //! Like PyTorch's `conv2d`, this is a cross-correlation (the kernel is not flipped).
+//!
+//! f32 takes the fast path below (implicit im2col through the packed GEMM). f64 (gradient
+//! checks) takes the explicit path of [`super::conv_explicit`]: im2col, a plain product and
+//! col2im, which is the definition above written out.
+use super::conv_explicit;
 use crate::gemm::{self, MatMut, MatRef, PackB};
-use crate::{Error, Result, Tensor};
+use crate::{DType, Error, Float, Result, Tensor};
 use rayon::prelude::*;
 
 /// Stride and zero padding of a convolution or pooling window, as (height, width).
@@ -130,17 +135,17 @@ impl Geometry {
 }
 
 /// Fills `cols` (`[c*kh*kw, ho*wo]`) from one image `x` (`[c, h, w]`, contiguous).
-pub(crate) fn im2col_image(x: &[f32], g: &Geometry, cols: &mut [f32]) {
-    let fill_row = |(r, row): (usize, &mut [f32])| {
+pub(crate) fn im2col_image<T: Float>(x: &[T], g: &Geometry, cols: &mut [T]) {
+    let fill_row = |(r, row): (usize, &mut [T])| {
         let (c, i, j) = (r / (g.kh * g.kw), r / g.kw % g.kh, r % g.kw);
         let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
         for (oy, out) in row.chunks_exact_mut(g.wo).enumerate() {
             match g.source(0, oy, i) {
-                None => out.fill(0.0),
+                None => out.fill(T::ZERO),
                 Some(iy) => {
                     let src = &plane[iy * g.w..(iy + 1) * g.w];
                     for (ox, o) in out.iter_mut().enumerate() {
-                        *o = g.source(1, ox, j).map_or(0.0, |ix| src[ix]);
+                        *o = g.source(1, ox, j).map_or(T::ZERO, |ix| src[ix]);
                     }
                 }
             }
@@ -158,10 +163,10 @@ pub(crate) fn im2col_image(x: &[f32], g: &Geometry, cols: &mut [f32]) {
 /// Adds the columns `cols` (`[c*kh*kw, ho*wo]`) back onto one image `x` (`[c, h, w]`): the
 /// adjoint of im2col. Each channel plane is summed by one task, so no two tasks write the
 /// same pixel (no atomics, deterministic).
-pub(crate) fn col2im_image(cols: &[f32], g: &Geometry, x: &mut [f32]) {
+pub(crate) fn col2im_image<T: Float>(cols: &[T], g: &Geometry, x: &mut [T]) {
     let taps = g.kh * g.kw;
-    let per_plane = |(c, plane): (usize, &mut [f32])| {
-        plane.fill(0.0);
+    let per_plane = |(c, plane): (usize, &mut [T])| {
+        plane.fill(T::ZERO);
         for t in 0..taps {
             let (i, j) = (t / g.kw, t % g.kw);
             let row = &cols[(c * taps + t) * g.pixels()..][..g.pixels()];
@@ -185,7 +190,7 @@ pub(crate) fn col2im_image(cols: &[f32], g: &Geometry, x: &mut [f32]) {
     }
 }
 
-fn expect_rank(op: &'static str, name: &str, t: &Tensor, rank: usize) -> Result<()> {
+pub(crate) fn expect_rank(op: &'static str, name: &str, t: &Tensor, rank: usize) -> Result<()> {
     if t.rank() != rank {
         return Err(Error::shape(
             op,
@@ -449,6 +454,9 @@ impl Tensor {
             }
         }
         let g = Geometry::new(OP, c, h, w, kh, kw, p)?;
+        if self.dtype() == DType::F64 {
+            return conv_explicit::conv2d::<f64>(self, weight, bias, &g, n, co);
+        }
         if n * co == 0 {
             return Ok(Tensor::zeros(&[n, co, g.ho, g.wo]));
         }
@@ -519,18 +527,21 @@ impl Tensor {
 
     /// im2col of a batch `[N, C, H, W]`: `[N, C*kh*kw, H_out*W_out]`.
     pub fn im2col(&self, kh: usize, kw: usize, p: Conv2dParams) -> Result<Tensor> {
-        expect_rank("im2col", "input", self, 4)?;
+        const OP: &str = "im2col";
+        expect_rank(OP, "input", self, 4)?;
         let s = self.shape();
-        let g = Geometry::new("im2col", s[1], s[2], s[3], kh, kw, p)?;
-        let x = self.contiguous_data::<f32>("im2col")?;
-        let mut cols = vec![0f32; s[0] * g.k() * g.pixels()];
-        for (image, c) in x
-            .chunks_exact(g.c * g.h * g.w)
-            .zip(cols.chunks_exact_mut(g.k() * g.pixels()))
-        {
-            im2col_image(image, &g, c);
-        }
-        Tensor::from_vec(cols, &[s[0], g.k(), g.pixels()])
+        let g = Geometry::new(OP, s[1], s[2], s[3], kh, kw, p)?;
+        with_float!(OP, self.dtype(), T => {
+            let x = self.contiguous_data::<T>(OP)?;
+            let mut cols = vec![T::ZERO; s[0] * g.k() * g.pixels()];
+            for (image, c) in x
+                .chunks_exact(g.c * g.h * g.w)
+                .zip(cols.chunks_exact_mut(g.k() * g.pixels()))
+            {
+                im2col_image(image, &g, c);
+            }
+            Tensor::from_vec(cols, &[s[0], g.k(), g.pixels()])
+        })
     }
 
     /// col2im: folds columns `[N, C*kh*kw, H_out*W_out]` back onto images of `input_shape`
@@ -567,15 +578,17 @@ impl Tensor {
                 ),
             ));
         }
-        let cols = self.contiguous_data::<f32>(OP)?;
-        let mut x = vec![0f32; n * c * h * w];
-        for (col, image) in cols
-            .chunks_exact(g.k() * g.pixels())
-            .zip(x.chunks_exact_mut(c * h * w))
-        {
-            col2im_image(col, &g, image);
-        }
-        Tensor::from_vec(x, input_shape)
+        with_float!(OP, self.dtype(), T => {
+            let cols = self.contiguous_data::<T>(OP)?;
+            let mut x = vec![T::ZERO; n * c * h * w];
+            for (col, image) in cols
+                .chunks_exact(g.k() * g.pixels())
+                .zip(x.chunks_exact_mut(c * h * w))
+            {
+                col2im_image(col, &g, image);
+            }
+            Tensor::from_vec(x, input_shape)
+        })
     }
 
     /// Gradient of a convolution with respect to its input: `col2im(W^T * d_out)` per image.
@@ -617,6 +630,9 @@ impl Tensor {
                     weight.shape()
                 ),
             ));
+        }
+        if self.dtype() == DType::F64 {
+            return conv_explicit::backward_input::<f64>(self, weight, &g, n, co);
         }
         if n * co == 0 {
             return Ok(Tensor::zeros(input_shape));
@@ -680,6 +696,9 @@ impl Tensor {
                     g.wo
                 ),
             ));
+        }
+        if self.dtype() == DType::F64 {
+            return conv_explicit::backward_weight::<f64>(self, input, &g, n, co);
         }
         if n * co == 0 {
             return Ok(Tensor::zeros(&[co, c, kernel[0], kernel[1]]));

@@ -14,7 +14,7 @@ use crate::layout::{check_dim, contiguous_strides};
 use crate::storage::Element;
 use crate::strided::fill_rows;
 use crate::tensor::layout_data;
-use crate::{Error, Result, Tensor};
+use crate::{Error, Float, Result, Tensor};
 use rayon::prelude::*;
 
 /// `(outer, size, inner)`: the shape seen as `[prod(before dim), shape[dim], prod(after dim)]`.
@@ -146,6 +146,96 @@ fn gather_typed<T: Element>(
     Ok(Tensor::from_op(out, index_shape))
 }
 
+/// Source slices grouped by target row for [`Tensor::index_add`] (a stable counting sort):
+/// target row `t` takes source slices `order[starts[t]..starts[t + 1]]`, in increasing order.
+struct Groups<'a> {
+    starts: &'a [usize],
+    order: &'a [usize],
+    /// Extent of the indexed dimension of `self`.
+    size: usize,
+    /// Elements per slice (the product of the dimensions after it).
+    inner: usize,
+    /// Number of indices (source slices per outer position).
+    len: usize,
+}
+
+/// [`Tensor::index_add`] in `T`: each output row is summed by one task, in the order a serial
+/// scatter would add.
+fn add_slices<T: Float>(op: &'static str, t: &Tensor, src: &Tensor, g: &Groups) -> Result<Tensor> {
+    let (size, inner, len) = (g.size, g.inner, g.len);
+    let s = src.contiguous_data::<T>(op)?;
+    let mut out = t.contiguous_data::<T>(op)?.into_owned();
+    if !out.is_empty() && inner > 0 {
+        out.par_chunks_mut(inner)
+            .enumerate()
+            .with_min_len(min_items_per_task(inner * (len / size.max(1)).max(1)))
+            .for_each(|(r, row)| {
+                let (o, target) = (r / size, r % size);
+                for &j in &g.order[g.starts[target]..g.starts[target + 1]] {
+                    let from = &s[(o * len + j) * inner..][..inner];
+                    for (a, &b) in row.iter_mut().zip(from) {
+                        *a += b;
+                    }
+                }
+            });
+    }
+    Ok(Tensor::from_op(out, t.shape()))
+}
+
+/// [`Tensor::scatter_add`] in `T`, its arguments checked (`idx` is `index`'s values).
+fn scatter_add<T: Float>(
+    op: &'static str,
+    t: &Tensor,
+    dim: usize,
+    index: &Tensor,
+    idx: &[usize],
+    src: &Tensor,
+) -> Result<Tensor> {
+    let src_data = src.storage_slice::<T>(op)?;
+    let (src_strides, src_offset) = (src.strides(), src.layout().offset());
+    let rank = t.rank();
+    // Work on `t` with `dim` moved last: each line along `dim` is then a contiguous
+    // chunk, every index position adds into its own line only, and lines are disjoint,
+    // so lines run in parallel (one task per line group) with no atomics.
+    let others: Vec<usize> = (0..rank).filter(|&d| d != dim).collect();
+    let mut perm = others.clone();
+    perm.push(dim);
+    let moved = t.layout().permute(&perm)?;
+    let mut out = layout_data(t.storage_slice::<T>(op)?, &moved).into_owned();
+    let size = t.shape()[dim];
+    let (ishape, istrides) = (index.shape(), contiguous_strides(index.shape()));
+    let k = ishape[dim];
+    if !out.is_empty() && k > 0 {
+        out.par_chunks_mut(size)
+            .enumerate()
+            .with_min_len(min_items_per_task(k.max(size)))
+            .for_each(|(line, buf)| {
+                // This line's coordinates outside `dim`; lines beyond the index's extent
+                // receive nothing.
+                let (mut rem, mut at, mut from) = (line, 0, src_offset);
+                for &d in others.iter().rev() {
+                    let c = rem % t.shape()[d];
+                    rem /= t.shape()[d];
+                    if c >= ishape[d] {
+                        return;
+                    }
+                    at += c * istrides[d];
+                    from += c * src_strides[d];
+                }
+                for q in 0..k {
+                    buf[idx[at + q * istrides[dim]]] += src_data[from + q * src_strides[dim]];
+                }
+            });
+    }
+    let mut inverse = vec![0; rank];
+    for (i, &p) in perm.iter().enumerate() {
+        inverse[p] = i;
+    }
+    Ok(Tensor::from_op(out, moved.shape())
+        .permute(&inverse)?
+        .contiguous())
+}
+
 impl Tensor {
     /// The slices of `self` at `indices` (1-D, i64) along `dim`, in that order; repeats are
     /// allowed. `weight.index_select(0, ids)` is an embedding lookup. Any dtype.
@@ -156,9 +246,9 @@ impl Tensor {
         with_dtype!(self.dtype(), T => select::<T>(OP, self, dim, &idx))
     }
 
-    /// A copy of `self` (f32) with slice `j` of `src` along `dim` added at position
-    /// `indices[j]`; repeated indices accumulate. `src` has the shape of `self` with `dim`
-    /// of size `indices.len()`. The adjoint of [`Tensor::index_select`]: the embedding's
+    /// A copy of `self` (f32 or f64, and `src` of the same dtype) with slice `j` of `src`
+    /// along `dim` added at position `indices[j]`; repeated indices accumulate. `src` has the
+    /// shape of `self` with `dim` of size `indices.len()`. The adjoint of [`Tensor::index_select`]: the embedding's
     /// backward pass is `zeros(weight).index_add(0, ids, grad)`.
     pub fn index_add(&self, dim: usize, indices: &Tensor, src: &Tensor) -> Result<Tensor> {
         const OP: &str = "index_add";
@@ -197,23 +287,14 @@ impl Tensor {
             order[next[i]] = j;
             next[i] += 1;
         }
-        let s = src.contiguous_data::<f32>(OP)?;
-        let mut out = self.contiguous_data::<f32>(OP)?.into_owned();
-        if !out.is_empty() && inner > 0 {
-            out.par_chunks_mut(inner)
-                .enumerate()
-                .with_min_len(min_items_per_task(inner * (len / size.max(1)).max(1)))
-                .for_each(|(r, row)| {
-                    let (o, t) = (r / size, r % size);
-                    for &j in &order[starts[t]..starts[t + 1]] {
-                        let from = &s[(o * len + j) * inner..][..inner];
-                        for (a, &b) in row.iter_mut().zip(from) {
-                            *a += b;
-                        }
-                    }
-                });
-        }
-        Ok(Tensor::from_op(out, self.shape()))
+        let groups = Groups {
+            starts: &starts,
+            order: &order,
+            size,
+            inner,
+            len,
+        };
+        with_float!(OP, self.dtype(), T => add_slices::<T>(OP, self, src, &groups))
     }
 
     /// `out[..., i, ...] = self[..., index[..., i, ...], ...]` along `dim` (torch.gather):
@@ -228,8 +309,9 @@ impl Tensor {
         with_dtype!(self.dtype(), T => gather_typed::<T>(OP, self, dim, index.shape(), &idx))
     }
 
-    /// A copy of `self` (f32) with `self[..., index[p], ...] += src[p]` along `dim` for every
-    /// position `p` of `index` (torch.scatter_add): `index` is i64 with the rank of `self`,
+    /// A copy of `self` (f32 or f64, and `src` of the same dtype) with
+    /// `self[..., index[p], ...] += src[p]` along `dim` for every position `p` of `index`
+    /// (torch.scatter_add): `index` is i64 with the rank of `self`,
     /// no larger than `src` anywhere and than `self` outside `dim`. The adjoint of
     /// [`Tensor::gather`].
     pub fn scatter_add(&self, dim: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
@@ -238,48 +320,6 @@ impl Tensor {
         check_fits(OP, index, "self", self, dim, true)?;
         check_fits(OP, index, "src", src, dim, false)?;
         let idx = checked_indices(OP, &index.contiguous_data::<i64>(OP)?, dim, self.shape())?;
-        let src_data = src.storage_slice::<f32>(OP)?;
-        let (src_strides, src_offset) = (src.strides(), src.layout().offset());
-        let rank = self.rank();
-        // Work on `self` with `dim` moved last: each line along `dim` is then a contiguous
-        // chunk, every index position adds into its own line only, and lines are disjoint,
-        // so lines run in parallel (one task per line group) with no atomics.
-        let others: Vec<usize> = (0..rank).filter(|&d| d != dim).collect();
-        let mut perm = others.clone();
-        perm.push(dim);
-        let moved = self.layout().permute(&perm)?;
-        let mut out = layout_data(self.storage_slice::<f32>(OP)?, &moved).into_owned();
-        let size = self.shape()[dim];
-        let (ishape, istrides) = (index.shape(), contiguous_strides(index.shape()));
-        let k = ishape[dim];
-        if !out.is_empty() && k > 0 {
-            out.par_chunks_mut(size)
-                .enumerate()
-                .with_min_len(min_items_per_task(k.max(size)))
-                .for_each(|(line, buf)| {
-                    // This line's coordinates outside `dim`; lines beyond the index's extent
-                    // receive nothing.
-                    let (mut rem, mut at, mut from) = (line, 0, src_offset);
-                    for &d in others.iter().rev() {
-                        let c = rem % self.shape()[d];
-                        rem /= self.shape()[d];
-                        if c >= ishape[d] {
-                            return;
-                        }
-                        at += c * istrides[d];
-                        from += c * src_strides[d];
-                    }
-                    for t in 0..k {
-                        buf[idx[at + t * istrides[dim]]] += src_data[from + t * src_strides[dim]];
-                    }
-                });
-        }
-        let mut inverse = vec![0; rank];
-        for (i, &p) in perm.iter().enumerate() {
-            inverse[p] = i;
-        }
-        Ok(Tensor::from_op(out, moved.shape())
-            .permute(&inverse)?
-            .contiguous())
+        with_float!(OP, self.dtype(), T => scatter_add::<T>(OP, self, dim, index, &idx, src))
     }
 }

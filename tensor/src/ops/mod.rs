@@ -56,11 +56,13 @@ mod binary;
 mod cat;
 mod compare;
 mod conv;
+mod conv_explicit;
 mod index;
 mod matmul;
 mod pad;
 mod pool;
 mod reduce;
+mod simple_gemm;
 mod softmax;
 mod unary;
 

@@ -12,10 +12,11 @@
 //!
 //! The backward pass adds each padded position's gradient onto the source position it
 //! copied (reflected and replicated edges receive several). Planes (all leading dimensions
-//! together) run in parallel, one task per group of whole planes: no atomics.
+//! together) run in parallel, one task per group of whole planes: no atomics. Padding moves
+//! elements of any dtype; its backward pass adds, in f32 or f64.
 use super::min_items_per_task;
 use crate::storage::Element;
-use crate::{Error, Result, Tensor};
+use crate::{Error, Float, Result, Tensor};
 use rayon::prelude::*;
 
 /// How [`Tensor::pad2d`] fills positions outside the input.
@@ -150,6 +151,36 @@ fn pad_typed<T: Element>(op: &'static str, t: &Tensor, g: &Geometry) -> Result<T
     Ok(Tensor::from_op(out, &g.out_shape))
 }
 
+/// [`Tensor::pad2d_backward`] in `T`: each input plane is summed by one task.
+fn pad_backward_typed<T: Float>(
+    op: &'static str,
+    grad: &Tensor,
+    input_shape: &[usize],
+    g: &Geometry,
+) -> Result<Tensor> {
+    let dy = grad.contiguous_data::<T>(op)?;
+    let (pi, po, wo) = (g.in_plane(), g.out_plane(), g.cols.len());
+    let mut dx = vec![T::ZERO; input_shape.iter().product()];
+    if pi > 0 {
+        dx.par_chunks_mut(pi)
+            .enumerate()
+            .with_min_len(g.min_planes())
+            .for_each(|(plane, dx)| {
+                let dy = &dy[plane * po..(plane + 1) * po];
+                for (dy_row, src_row) in dy.chunks_exact(wo).zip(&g.rows) {
+                    let Some(r) = *src_row else { continue };
+                    let dst = &mut dx[r * g.w..(r + 1) * g.w];
+                    for (&d, c) in dy_row.iter().zip(&g.cols) {
+                        if let Some(c) = *c {
+                            dst[c] += d;
+                        }
+                    }
+                }
+            });
+    }
+    Ok(Tensor::from_op(dx, input_shape))
+}
+
 impl Tensor {
     /// Pads the last two dimensions of `self` (rank >= 2) by `pads` = `[left, right, top,
     /// bottom]` (the order of PyTorch's `F.pad`), filling as `mode` says. Any dtype.
@@ -181,26 +212,6 @@ impl Tensor {
                 ),
             ));
         }
-        let dy = self.contiguous_data::<f32>(OP)?;
-        let (pi, po, wo) = (g.in_plane(), g.out_plane(), g.cols.len());
-        let mut dx = vec![0f32; input_shape.iter().product()];
-        if pi > 0 {
-            dx.par_chunks_mut(pi)
-                .enumerate()
-                .with_min_len(g.min_planes())
-                .for_each(|(plane, dx)| {
-                    let dy = &dy[plane * po..(plane + 1) * po];
-                    for (dy_row, src_row) in dy.chunks_exact(wo).zip(&g.rows) {
-                        let Some(r) = *src_row else { continue };
-                        let dst = &mut dx[r * g.w..(r + 1) * g.w];
-                        for (&d, c) in dy_row.iter().zip(&g.cols) {
-                            if let Some(c) = *c {
-                                dst[c] += d;
-                            }
-                        }
-                    }
-                });
-        }
-        Ok(Tensor::from_op(dx, input_shape))
+        with_float!(OP, self.dtype(), T => pad_backward_typed::<T>(OP, self, input_shape, &g))
     }
 }

@@ -16,9 +16,9 @@
 //! Every pooling reduces to one loop: per plane, per output pixel, over a window of rows x
 //! columns clamped to the image. The windows are computed once per axis. Planes are
 //! independent, so they run in parallel, and each backward pass writes one input plane per
-//! task: deterministic, no atomics.
+//! task: deterministic, no atomics. Values and gradients are f32 or f64 (indices i64).
 use super::min_items_per_task;
-use crate::{Conv2dParams, Error, Result, Tensor};
+use crate::{Conv2dParams, Error, Float, Result, Tensor};
 use rayon::prelude::*;
 
 /// Half-open range `start..end` of input coordinates one output coordinate pools over,
@@ -153,11 +153,11 @@ impl Windows {
 }
 
 /// Max pooling of every plane of `x` (contiguous `[planes, H, W]`): values and indices.
-fn max_pool(op: &'static str, x: &Tensor, g: &Windows) -> Result<(Tensor, Tensor)> {
+fn max_pool<T: Float>(op: &'static str, x: &Tensor, g: &Windows) -> Result<(Tensor, Tensor)> {
     let s = x.shape();
-    let data = x.contiguous_data::<f32>(op)?;
+    let data = x.contiguous_data::<T>(op)?;
     let (pi, po) = (g.in_plane(), g.out_plane());
-    let mut vals = vec![0f32; s[0] * s[1] * po];
+    let mut vals = vec![T::ZERO; s[0] * s[1] * po];
     let mut idx = vec![0i64; vals.len()];
     if po > 0 {
         vals.par_chunks_mut(po)
@@ -169,7 +169,7 @@ fn max_pool(op: &'static str, x: &Tensor, g: &Windows) -> Result<(Tensor, Tensor
                 for (((rows, cols), v), i) in g.pixels().zip(v_out).zip(i_out) {
                     // PyTorch's rule: start at -inf with the window's first pixel as the
                     // index, take strictly greater values (first maximum wins) or any NaN.
-                    let mut best = f32::NEG_INFINITY;
+                    let mut best = T::NEG_INFINITY;
                     let mut at = rows.0 * g.w + cols.0;
                     for y in rows.0..rows.1 {
                         for xx in cols.0..cols.1 {
@@ -192,16 +192,16 @@ fn max_pool(op: &'static str, x: &Tensor, g: &Windows) -> Result<(Tensor, Tensor
 
 /// Average pooling of every plane of `x`; `divisor(rows, cols)` is what each window's sum is
 /// divided by.
-fn avg_pool(
+fn avg_pool<T: Float>(
     op: &'static str,
     x: &Tensor,
     g: &Windows,
-    divisor: impl Fn(Window, Window) -> f32 + Sync,
+    divisor: impl Fn(Window, Window) -> T + Sync,
 ) -> Result<Tensor> {
     let s = x.shape();
-    let data = x.contiguous_data::<f32>(op)?;
+    let data = x.contiguous_data::<T>(op)?;
     let (pi, po) = (g.in_plane(), g.out_plane());
-    let mut out = vec![0f32; s[0] * s[1] * po];
+    let mut out = vec![T::ZERO; s[0] * s[1] * po];
     if po > 0 {
         out.par_chunks_mut(po)
             .enumerate()
@@ -209,9 +209,9 @@ fn avg_pool(
             .for_each(|(plane, o_out)| {
                 let x = &data[plane * pi..(plane + 1) * pi];
                 for ((rows, cols), o) in g.pixels().zip(o_out) {
-                    let mut sum = 0f32;
+                    let mut sum = T::ZERO;
                     for y in rows.0..rows.1 {
-                        sum += x[y * g.w + cols.0..y * g.w + cols.1].iter().sum::<f32>();
+                        sum += x[y * g.w + cols.0..y * g.w + cols.1].iter().sum::<T>();
                     }
                     *o = sum / divisor(rows, cols);
                 }
@@ -225,12 +225,12 @@ fn avg_pool(
 
 /// The adjoint of [`avg_pool`]: each window's gradient, divided by its divisor, is added to
 /// every pixel of the window. One task per input plane.
-fn avg_pool_backward(
+fn avg_pool_backward<T: Float>(
     op: &'static str,
     grad: &Tensor,
     input_shape: &[usize],
     g: &Windows,
-    divisor: impl Fn(Window, Window) -> f32 + Sync,
+    divisor: impl Fn(Window, Window) -> T + Sync,
 ) -> Result<Tensor> {
     let expected = [input_shape[0], input_shape[1], g.rows.len(), g.cols.len()];
     if grad.shape() != expected {
@@ -242,9 +242,9 @@ fn avg_pool_backward(
             ),
         ));
     }
-    let dy = grad.contiguous_data::<f32>(op)?;
+    let dy = grad.contiguous_data::<T>(op)?;
     let (pi, po) = (g.in_plane(), g.out_plane());
-    let mut dx = vec![0f32; input_shape.iter().product()];
+    let mut dx = vec![T::ZERO; input_shape.iter().product()];
     if pi > 0 {
         dx.par_chunks_mut(pi)
             .enumerate()
@@ -264,6 +264,41 @@ fn avg_pool_backward(
     Ok(Tensor::from_op(dx, input_shape))
 }
 
+/// The adjoint of [`max_pool`]: each gradient of `grad` (`[N, C, H_out, W_out]`, shapes
+/// already checked against `indices` and `input_shape`) is added to the input pixel its
+/// window selected. One task per input plane.
+fn max_pool_backward<T: Float>(
+    op: &'static str,
+    grad: &Tensor,
+    indices: &Tensor,
+    input_shape: &[usize],
+) -> Result<Tensor> {
+    let [n, c, ho, wo] = dims4(op, "grad_output", grad.shape())?;
+    let [_, _, h, w] = dims4(op, "input shape", input_shape)?;
+    let dy = grad.contiguous_data::<T>(op)?;
+    let idx = indices.contiguous_data::<i64>(op)?;
+    let (pi, po) = (h * w, ho * wo);
+    if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as u64 >= pi as u64) {
+        return Err(Error::index(
+            op,
+            format!("index {bad} is out of range for an input plane of {h}x{w} = {pi} pixels"),
+        ));
+    }
+    let mut dx = vec![T::ZERO; n * c * pi];
+    if pi > 0 {
+        dx.par_chunks_mut(pi)
+            .enumerate()
+            .with_min_len(min_items_per_task(po + pi))
+            .for_each(|(plane, dx)| {
+                let range = plane * po..(plane + 1) * po;
+                for (&d, &i) in dy[range.clone()].iter().zip(&idx[range]) {
+                    dx[i as usize] += d;
+                }
+            });
+    }
+    Ok(Tensor::from_op(dx, input_shape))
+}
+
 impl Tensor {
     /// Max pooling of `self` `[N, C, H, W]` with a `kernel` window, stride and padding `p`:
     /// the maxima `[N, C, H_out, W_out]` and their i64 positions `y * W + x` in each input
@@ -272,7 +307,8 @@ impl Tensor {
         const OP: &str = "max_pool2d";
         let [_, _, h, w] = dims4(OP, "input", self.shape())?;
         nonempty_image(OP, self.shape())?;
-        max_pool(OP, self, &Windows::fixed(OP, h, w, kernel, &p)?)
+        let g = Windows::fixed(OP, h, w, kernel, &p)?;
+        with_float!(OP, self.dtype(), T => max_pool::<T>(OP, self, &g))
     }
 
     /// Gradient of max pooling (fixed or adaptive) with respect to its input: `self` is
@@ -281,8 +317,8 @@ impl Tensor {
     /// overlap may select the same pixel, whose gradients then add up).
     pub fn max_pool2d_backward(&self, indices: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
         const OP: &str = "max_pool2d_backward";
-        let [n, c, ho, wo] = dims4(OP, "grad_output", self.shape())?;
-        let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
+        let [n, c, _, _] = dims4(OP, "grad_output", self.shape())?;
+        dims4(OP, "input shape", input_shape)?;
         if indices.shape() != self.shape() || input_shape[..2] != [n, c] {
             return Err(Error::shape(
                 OP,
@@ -293,28 +329,9 @@ impl Tensor {
                 ),
             ));
         }
-        let dy = self.contiguous_data::<f32>(OP)?;
-        let idx = indices.contiguous_data::<i64>(OP)?;
-        let (pi, po) = (h * w, ho * wo);
-        if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as u64 >= pi as u64) {
-            return Err(Error::index(
-                OP,
-                format!("index {bad} is out of range for an input plane of {h}x{w} = {pi} pixels"),
-            ));
-        }
-        let mut dx = vec![0f32; n * c * pi];
-        if pi > 0 {
-            dx.par_chunks_mut(pi)
-                .enumerate()
-                .with_min_len(min_items_per_task(po + pi))
-                .for_each(|(plane, dx)| {
-                    let range = plane * po..(plane + 1) * po;
-                    for (&d, &i) in dy[range.clone()].iter().zip(&idx[range]) {
-                        dx[i as usize] += d;
-                    }
-                });
-        }
-        Ok(Tensor::from_op(dx, input_shape))
+        with_float!(OP, self.dtype(), T => {
+            max_pool_backward::<T>(OP, self, indices, input_shape)
+        })
     }
 
     /// Average pooling of `self` `[N, C, H, W]` with a `kernel` window, stride and zero
@@ -325,8 +342,10 @@ impl Tensor {
         let [_, _, h, w] = dims4(OP, "input", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = Windows::fixed(OP, h, w, kernel, &p)?;
-        let area = (kernel[0] * kernel[1]) as f32;
-        avg_pool(OP, self, &g, |_, _| area)
+        with_float!(OP, self.dtype(), T => {
+            let area = T::from_usize(kernel[0] * kernel[1]);
+            avg_pool::<T>(OP, self, &g, |_, _| area)
+        })
     }
 
     /// Gradient of [`Tensor::avg_pool2d`] with respect to its input: `self` is `grad_output`
@@ -341,8 +360,10 @@ impl Tensor {
         let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
         nonempty_image(OP, input_shape)?;
         let g = Windows::fixed(OP, h, w, kernel, &p)?;
-        let area = (kernel[0] * kernel[1]) as f32;
-        avg_pool_backward(OP, self, input_shape, &g, |_, _| area)
+        with_float!(OP, self.dtype(), T => {
+            let area = T::from_usize(kernel[0] * kernel[1]);
+            avg_pool_backward::<T>(OP, self, input_shape, &g, |_, _| area)
+        })
     }
 
     /// Adaptive average pooling of `self` `[N, C, H, W]` to `[N, C, out[0], out[1]]`: each
@@ -352,7 +373,7 @@ impl Tensor {
         let [_, _, h, w] = dims4(OP, "input", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = Windows::adaptive(OP, h, w, out)?;
-        avg_pool(OP, self, &g, window_area)
+        with_float!(OP, self.dtype(), T => avg_pool::<T>(OP, self, &g, window_area))
     }
 
     /// Gradient of [`Tensor::adaptive_avg_pool2d`] with respect to its input: `self` is
@@ -363,7 +384,9 @@ impl Tensor {
         let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
         nonempty_image(OP, input_shape)?;
         let g = Windows::adaptive(OP, h, w, [oh, ow])?;
-        avg_pool_backward(OP, self, input_shape, &g, window_area)
+        with_float!(OP, self.dtype(), T => {
+            avg_pool_backward::<T>(OP, self, input_shape, &g, window_area)
+        })
     }
 
     /// Adaptive max pooling of `self` `[N, C, H, W]` to `[N, C, out[0], out[1]]`: maxima and
@@ -373,11 +396,12 @@ impl Tensor {
         const OP: &str = "adaptive_max_pool2d";
         let [_, _, h, w] = dims4(OP, "input", self.shape())?;
         nonempty_image(OP, self.shape())?;
-        max_pool(OP, self, &Windows::adaptive(OP, h, w, out)?)
+        let g = Windows::adaptive(OP, h, w, out)?;
+        with_float!(OP, self.dtype(), T => max_pool::<T>(OP, self, &g))
     }
 }
 
 /// Number of pixels in a window: the divisor of adaptive average pooling.
-fn window_area(rows: Window, cols: Window) -> f32 {
-    ((rows.1 - rows.0) * (cols.1 - cols.0)) as f32
+fn window_area<T: Float>(rows: Window, cols: Window) -> T {
+    T::from_usize((rows.1 - rows.0) * (cols.1 - cols.0))
 }
