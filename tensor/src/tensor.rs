@@ -263,8 +263,8 @@ impl Tensor {
 
     /// Converts to another dtype (f16 and bf16 round to nearest even; f32 and f64 to i64
     /// truncate toward zero, as PyTorch's `.long()`). A conversion from or to f64 goes
-    /// through f64, which holds every f32, f16 and bf16 value exactly: f64 -> f16 rounds once,
-    /// and f32 -> f64 -> f32 gives back the same bits.
+    /// through f64, which holds every f32, f16 and bf16 value (and i64 up to 2^53) exactly:
+    /// f32 -> f64 -> f32 gives back the same bits.
     pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
         if dtype == self.dtype() {
             return Ok(self.clone());
@@ -301,7 +301,7 @@ impl Tensor {
     }
 
     /// [`Tensor::to_dtype`] where one side is f64: every value is taken to f64 (exactly, but
-    /// for i64 beyond 2^53) and rounded once to the target.
+    /// for i64 beyond 2^53), then to the target.
     fn to_dtype_via_f64(&self, dtype: DType) -> Result<Tensor> {
         const OP: &str = "to_dtype";
         let shape = self.shape();
@@ -315,8 +315,10 @@ impl Tensor {
         Ok(match dtype {
             DType::F64 => Self::from_op(f64s.into_owned(), shape),
             DType::F32 => Self::from_op(map_vec(&f64s, |x| x as f32), shape),
-            DType::F16 => Self::from_op(map_vec(&f64s, f16::from_f64), shape),
-            DType::BF16 => Self::from_op(map_vec(&f64s, bf16::from_f64), shape),
+            // Through f32, as PyTorch (its Half and BFloat16 are built from a float): a value
+            // just above a midpoint can round to the midpoint first, then to even.
+            DType::F16 => Self::from_op(map_vec(&f64s, |x| f16::from_f32(x as f32)), shape),
+            DType::BF16 => Self::from_op(map_vec(&f64s, |x| bf16::from_f32(x as f32)), shape),
             DType::I64 => Self::from_op(map_vec(&f64s, |x| x as i64), shape),
         })
     }
