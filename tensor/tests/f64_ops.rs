@@ -722,6 +722,19 @@ fn i64_and_f16_inputs_to_arithmetic_are_errors() {
     }
 }
 
+#[test]
+fn clamp_refuses_nan_bounds_in_both_dtypes() {
+    let x = rand(&[5], 800);
+    for t in [x.clone(), to64(&x)] {
+        for (lo, hi) in [(f32::NAN, 1.0), (0.0, f32::NAN), (1.0, 0.0)] {
+            match t.clamp(lo, hi) {
+                Err(Error::Invalid { op, .. }) => assert_eq!(op, "clamp"),
+                other => panic!("clamp({lo}, {hi}) gave {other:?}"),
+            }
+        }
+    }
+}
+
 // ------------------------------------------------------------------ no panics in f64
 
 fn small_shape() -> impl Strategy<Value = Vec<usize>> {

@@ -120,10 +120,8 @@ impl Tensor {
     /// or out of order are an error.
     pub fn clamp(&self, min: f32, max: f32) -> Result<Tensor> {
         const OP: &str = "clamp";
-        // Written as `!(min <= max)` so that a NaN bound is refused too (`f32::clamp`
-        // would panic on it).
-        #[allow(clippy::neg_cmp_op_on_partial_ord)]
-        if !(min <= max) {
+        // A NaN bound is refused too: `f32::clamp` would panic on it.
+        if min.is_nan() || max.is_nan() || min > max {
             return Err(Error::invalid(
                 OP,
                 format!("min {min} is greater than max {max}, or one of them is NaN"),
