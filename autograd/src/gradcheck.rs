@@ -84,7 +84,9 @@ pub fn gradcheck_with(
                 loss(&probe)
             };
             let numeric = (shifted(opts.eps)? - shifted(-opts.eps)?) / (2.0 * opts.eps);
-            if !((a - numeric).abs() <= opts.atol + opts.rtol * numeric.abs()) {
+            // Written so that a NaN on either side fails the check.
+            let within = (a - numeric).abs() <= opts.atol + opts.rtol * numeric.abs();
+            if !within {
                 return Err(Error::tape(
                     "gradcheck",
                     format!(

@@ -16,13 +16,13 @@
 //! ```
 mod backward;
 mod error;
-// TMP mod gradcheck;
+mod gradcheck;
 mod rules;
 mod tape;
 mod var;
 
 pub use backward::Gradients;
 pub use error::{Error, Result};
-// TMP pub use gradcheck::{gradcheck, gradcheck_with, GradcheckOptions};
+pub use gradcheck::{gradcheck, gradcheck_with, GradcheckOptions};
 pub use tape::{Tape, VarId};
 pub use var::Var;
