@@ -4,6 +4,9 @@
 //!
 //! Inputs are drawn away from the points where an op is not differentiable (0 for ReLU and
 //! |x|, ties for max and pooling, the clamp bounds), where no finite difference is right.
+// `&[x.clone()]` reads as "the inputs are x" next to `&[a, b]`; `slice::from_ref` would not.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 use autograd::{gradcheck, Var};
 use proptest::prelude::*;
 use tensor::random::Philox;
