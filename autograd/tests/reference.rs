@@ -1,0 +1,893 @@
+//! The tape's gradients against PyTorch's: every case of the golden files written by
+//! `tests/reference/make_goldens.py` that stores gradients (`.grad_<input>`, see the script's
+//! docstring for the layout and the case specs) is run through [`Var`] ops and
+//! `backward_with(.grad_out)`.
+//!
+//! For each case, on a fresh tape:
+//!
+//! * every stored float input becomes a leaf with its own [`VarId`]; index tensors (i64) are
+//!   constants;
+//! * the case's `view.<input>=...` views are applied to the leaf *as var ops* (`permute`,
+//!   `transpose`, `narrow`, `expand`), so their backward rules are exercised too: the golden
+//!   gradient is with respect to the stored tensor, which is the leaf, so the leaf's gradient
+//!   is compared with it directly;
+//! * the op runs through its var method with the spec's parameters; its output is checked
+//!   against `.out`, then `backward_with(.grad_out)` gives each leaf's gradient, checked
+//!   against `.grad_<input>`. A float input for which PyTorch stores no gradient (the mask of
+//!   `where_cond`) must get none.
+//!
+//! A case with gradients whose op this test does not know fails, so a case added to the
+//! script cannot be silently skipped; cases without gradients (comparisons, argmax, ...) are
+//! `tensor/tests/reference.rs`'s business and are only counted here.
+//!
+//! Three ops of the goldens have no var method in this crate: `im2col`, `index_add` and
+//! `scatter_add`. Their cases are run as the same function built from var ops, so their
+//! golden gradients still check the tape: `im2col` is `conv2d` with a constant one-hot kernel
+//! (its input gradient, col2im, comes from conv2d's rule), `index_add` adds `src` moved to
+//! its rows by a constant one-hot matrix product (the gradient of `src` is index_select,
+//! through matmul's rule), and `scatter_add` adds `src` times a constant one-hot encoding of
+//! the index, summed over `dim` (the gradient of `src` is gather, through mul, sum and
+//! permute).
+//!
+//! Tolerances are those of `tensor/tests/reference.rs`: `|got - want| <= atol + rtol * |want|`
+//! with
+//!
+//! * [`EXACT`] for outputs that only move or select elements (maximum/minimum, where_cond,
+//!   max/min, max pooling, index_select, gather, cat, stack, pad2d, im2col) and for the
+//!   gradients of cat and stack (slices of `.grad_out`);
+//! * [`ELEMENTWISE`] for element-wise maths and its gradients;
+//! * [`REDUCTION`] for reductions, softmax, average pooling, index_add and scatter_add, and
+//!   for the gradients of reductions, softmax, pooling, index/scatter ops and pad2d, and
+//!   every gradient that adds several output gradients into one element (a broadcast
+//!   operand's, a conv bias's, im2col's);
+//! * [`GEMM`] for matmul and convolution and their gradients.
+use autograd::{Result, Tape, Var, VarId};
+use safetensors::{Dtype, SafeTensors};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use tensor::{Conv2dParams, DType, PadMode, Tensor};
+
+/// Tolerance `|got - want| <= atol + rtol * |want|`.
+#[derive(Clone, Copy, Debug)]
+struct Tol {
+    class: &'static str,
+    rtol: f32,
+    atol: f32,
+}
+
+const EXACT: Tol = Tol {
+    class: "exact",
+    rtol: 0.0,
+    atol: 0.0,
+};
+const ELEMENTWISE: Tol = Tol {
+    class: "element-wise",
+    rtol: 1e-5,
+    atol: 1e-6,
+};
+const REDUCTION: Tol = Tol {
+    class: "reduction",
+    rtol: 1e-4,
+    atol: 1e-6,
+};
+const GEMM: Tol = Tol {
+    class: "gemm",
+    rtol: 1e-4,
+    atol: 1e-5,
+};
+
+/// The golden files, one per op family.
+const FAMILIES: [&str; 8] = [
+    "elementwise",
+    "reduce",
+    "softmax",
+    "matmul",
+    "conv",
+    "pool",
+    "index",
+    "cat_pad",
+];
+
+// ------------------------------------------------------------------------------ comparison
+
+/// Row-major multi-index of flat position `i` in `shape`.
+fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for (d, &n) in shape.iter().enumerate().rev() {
+        idx[d] = i % n.max(1);
+        i /= n.max(1);
+    }
+    idx
+}
+
+/// Compares two f32 tensors of the same shape within tolerance. On success returns the worst
+/// error as a fraction of the allowed error (0 when exact); on failure, a report naming the
+/// number of bad elements, the worst one, its index and both values.
+fn compare(name: &str, got: &Tensor, want: &Tensor, tol: Tol) -> std::result::Result<f64, String> {
+    let (rtol, atol) = (tol.rtol, tol.atol);
+    if got.shape() != want.shape() {
+        return Err(format!(
+            "{name}: shape {:?}, expected {:?}",
+            got.shape(),
+            want.shape()
+        ));
+    }
+    if got.dtype() != DType::F32 || want.dtype() != DType::F32 {
+        return Err(format!(
+            "{name}: dtype {}, expected {} (f32)",
+            got.dtype(),
+            want.dtype()
+        ));
+    }
+    let (g, w) = (got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap());
+    let (mut worst, mut worst_ratio, mut bad) = (None, 0f64, 0usize);
+    for (i, (&a, &b)) in g.iter().zip(&w).enumerate() {
+        let (a, b) = (a as f64, b as f64);
+        let allowed = atol as f64 + rtol as f64 * b.abs();
+        let err = (a - b).abs();
+        let ratio = if a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()) {
+            0.0
+        } else if err.is_nan() || err.is_infinite() {
+            f64::INFINITY
+        } else if allowed == 0.0 {
+            if err == 0.0 {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        } else {
+            err / allowed
+        };
+        if ratio > 1.0 {
+            bad += 1;
+        }
+        if ratio > worst_ratio {
+            worst_ratio = ratio;
+            worst = Some(i);
+        }
+    }
+    if bad == 0 {
+        return Ok(worst_ratio);
+    }
+    let i = worst.unwrap();
+    Err(format!(
+        "{name}: {bad} of {} elements outside {} tolerance (rtol {rtol:e}, atol {atol:e}); worst at {:?}: \
+         got {:e}, expected {:e} (|diff| {:.3e}, {:.3} x the allowed error)",
+        w.len(),
+        tol.class,
+        unravel(i, want.shape()),
+        g[i],
+        w[i],
+        (g[i] as f64 - w[i] as f64).abs(),
+        worst_ratio
+    ))
+}
+
+// ------------------------------------------------------------------------------ golden files
+
+/// One golden file: its tensors and its case specs.
+struct Golden {
+    file: &'static str,
+    st: SafeTensors<'static>,
+    meta: BTreeMap<String, String>,
+}
+
+fn golden_path(file: &str) -> String {
+    format!(
+        "{}/../tests/reference/goldens/{file}.safetensors",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn load(file: &'static str) -> Golden {
+    let path = golden_path(file);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("cannot read {path}: {e} (run tests/reference/make_goldens.py)")
+    });
+    // Leaked: a few hundred kB per test process, so that views can borrow it for 'static.
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    let (_, metadata) =
+        SafeTensors::read_metadata(bytes).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+    let meta = metadata
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let st = SafeTensors::deserialize(bytes).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+    Golden { file, st, meta }
+}
+
+/// One case of a golden file: `op`, its parameters and the views to apply to its inputs.
+struct Case<'g> {
+    golden: &'g Golden,
+    name: String,
+    op: String,
+    params: BTreeMap<String, String>,
+    views: BTreeMap<String, String>,
+    doc: String,
+}
+
+impl Golden {
+    fn cases(&self) -> Vec<Case<'_>> {
+        let mut cases = Vec::new();
+        for (name, spec) in &self.meta {
+            if name.starts_with("__") {
+                continue;
+            }
+            let (tokens, doc) = spec.split_once(" | ").unwrap_or((spec, ""));
+            let (mut op, mut params, mut views) = (String::new(), BTreeMap::new(), BTreeMap::new());
+            for token in tokens.split_whitespace() {
+                let (k, v) = token
+                    .split_once('=')
+                    .unwrap_or_else(|| panic!("{name}: bad token {token:?}"));
+                if k == "op" {
+                    op = v.to_string();
+                } else if let Some(role) = k.strip_prefix("view.") {
+                    views.insert(role.to_string(), v.to_string());
+                } else {
+                    params.insert(k.to_string(), v.to_string());
+                }
+            }
+            cases.push(Case {
+                golden: self,
+                name: name.clone(),
+                op,
+                params,
+                views,
+                doc: doc.to_string(),
+            });
+        }
+        assert!(!cases.is_empty(), "{}: no cases", self.file);
+        cases
+    }
+}
+
+/// Applies a `/`-separated chain of views to a var, as var ops.
+fn apply_view(v: Var, spec: &str) -> Result<Var> {
+    let mut v = v;
+    for view in spec.split('/') {
+        let (kind, args) = view
+            .split_once(':')
+            .unwrap_or_else(|| panic!("bad view {view:?}"));
+        let n: Vec<usize> = args.split(',').map(|a| a.parse().unwrap()).collect();
+        v = match kind {
+            "permute" => v.permute(&n)?,
+            "transpose" => v.transpose(n[0], n[1])?,
+            "narrow" => v.narrow(n[0], n[1], n[2])?,
+            "expand" => v.expand(&n)?,
+            _ => panic!("unknown view {view:?}"),
+        };
+    }
+    Ok(v)
+}
+
+impl Case<'_> {
+    fn has(&self, role: &str) -> bool {
+        self.golden
+            .st
+            .tensor(&format!("{}.{role}", self.name))
+            .is_ok()
+    }
+
+    /// The roles of this case's tensors (`x`, `out`, `grad_x`, ...) and their dtypes.
+    fn roles(&self) -> Vec<(String, Dtype)> {
+        let prefix = format!("{}.", self.name);
+        let mut roles: Vec<(String, Dtype)> = self
+            .golden
+            .st
+            .iter()
+            .filter_map(|(key, view)| Some((key.strip_prefix(&prefix)?.to_string(), view.dtype())))
+            .collect();
+        roles.sort_by(|a, b| a.0.cmp(&b.0));
+        roles
+    }
+
+    /// The inputs whose gradient the golden stores.
+    fn grad_roles(&self) -> Vec<String> {
+        self.roles()
+            .into_iter()
+            .filter_map(|(r, _)| r.strip_prefix("grad_").map(str::to_string))
+            .filter(|r| r != "out")
+            .collect()
+    }
+
+    /// The stored float inputs: every f32 tensor but the output and the gradients.
+    fn float_inputs(&self) -> Vec<String> {
+        self.roles()
+            .into_iter()
+            .filter(|(r, d)| *d == Dtype::F32 && r != "out" && !r.starts_with("grad_"))
+            .map(|(r, _)| r)
+            .collect()
+    }
+
+    /// The stored tensor `<case>.<role>`, as it is in the file.
+    fn stored(&self, role: &str) -> Tensor {
+        let key = format!("{}.{role}", self.name);
+        let view = self
+            .golden
+            .st
+            .tensor(&key)
+            .unwrap_or_else(|e| panic!("{}: no tensor {key}: {e:?}", self.golden.file));
+        let shape = view.shape().to_vec();
+        let data = view.data();
+        match view.dtype() {
+            Dtype::F32 => {
+                let v: Vec<f32> = data
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                    .collect();
+                Tensor::from_vec(v, &shape).unwrap()
+            }
+            Dtype::I64 => {
+                let v: Vec<i64> = data
+                    .chunks_exact(8)
+                    .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+                    .collect();
+                Tensor::from_vec(v, &shape).unwrap()
+            }
+            d => panic!("{key}: unexpected dtype {d:?}"),
+        }
+    }
+
+    fn param(&self, key: &str) -> &str {
+        self.params
+            .get(key)
+            .unwrap_or_else(|| panic!("{}: no parameter {key} in its spec", self.name))
+    }
+    fn usize(&self, key: &str) -> usize {
+        self.param(key).parse().unwrap()
+    }
+    fn usizes(&self, key: &str) -> Vec<usize> {
+        self.param(key)
+            .split(',')
+            .map(|v| v.parse().unwrap())
+            .collect()
+    }
+    fn pair(&self, key: &str) -> [usize; 2] {
+        let v = self.usizes(key);
+        assert_eq!(v.len(), 2, "{}: {key} must have 2 values", self.name);
+        [v[0], v[1]]
+    }
+    fn f32(&self, key: &str) -> f32 {
+        self.param(key).parse().unwrap()
+    }
+    fn flag(&self, key: &str) -> bool {
+        self.usize(key) != 0
+    }
+    fn conv_params(&self) -> Conv2dParams {
+        Conv2dParams {
+            stride: self.pair("stride"),
+            padding: self.pair("padding"),
+        }
+    }
+    fn pad_mode(&self) -> PadMode {
+        match self.param("mode") {
+            "zeros" => PadMode::Zeros,
+            "reflect" => PadMode::Reflect,
+            "replicate" => PadMode::Replicate,
+            m => panic!("{}: unknown pad mode {m}", self.name),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------ one case
+
+/// The leaves of one case, on the case's own fresh tape.
+struct Leaves<'c> {
+    case: &'c Case<'c>,
+    tape: Tape,
+    made: RefCell<Vec<(String, VarId)>>,
+}
+
+impl<'c> Leaves<'c> {
+    fn new(case: &'c Case<'c>) -> Self {
+        Leaves {
+            case,
+            tape: Tape::new(),
+            made: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The stored input `role` as a leaf with its own id, and the case's view of it (if any)
+    /// applied as var ops: the op's input.
+    fn var(&self, role: &str) -> Result<Var> {
+        let mut made = self.made.borrow_mut();
+        assert!(
+            made.iter().all(|(r, _)| r != role),
+            "{}: leaf {role} made twice",
+            self.case.name
+        );
+        let id = VarId::new();
+        made.push((role.to_string(), id));
+        let leaf = self.tape.leaf(self.case.stored(role), id);
+        match self.case.views.get(role) {
+            Some(spec) => apply_view(leaf, spec),
+            None => Ok(leaf),
+        }
+    }
+}
+
+/// What a family's op returns for one case: the output var, the tolerance of the output and
+/// that of the gradients (with per-input exceptions).
+struct Forward {
+    out: Var,
+    out_tol: Tol,
+    grad_tol: Tol,
+    grad_tol_of: Vec<(String, Tol)>,
+}
+
+impl Forward {
+    fn new(out: Var, out_tol: Tol, grad_tol: Tol) -> Self {
+        Forward {
+            out,
+            out_tol,
+            grad_tol,
+            grad_tol_of: Vec::new(),
+        }
+    }
+
+    /// The gradient of `role` is checked with `tol`.
+    fn with(mut self, role: &str, tol: Tol) -> Self {
+        self.grad_tol_of.push((role.to_string(), tol));
+        self
+    }
+
+    /// The gradients of the inputs that were broadcast (stored with fewer elements than the
+    /// output) sum several output gradients each: [`REDUCTION`].
+    fn summed_where_broadcast(mut self, c: &Case, roles: &[&str]) -> Self {
+        let n = self.out.tensor().elem_count();
+        for role in roles {
+            if c.stored(role).elem_count() < n {
+                self = self.with(role, REDUCTION);
+            }
+        }
+        self
+    }
+
+    fn tol(&self, role: &str) -> Tol {
+        self.grad_tol_of
+            .iter()
+            .find(|(r, _)| r == role)
+            .map_or(self.grad_tol, |&(_, t)| t)
+    }
+}
+
+/// Runs every case of a golden file and collects the results of its checks, so that one
+/// failure does not hide the others.
+struct Checks {
+    passed: usize,
+    failures: Vec<String>,
+    /// Worst error as a fraction of the allowed error, per tolerance class.
+    margins: BTreeMap<&'static str, (f64, String)>,
+}
+
+impl Checks {
+    fn fail(&mut self, case: &Case, report: String) {
+        self.failures
+            .push(format!("{report}\n    ({}: {})", case.op, case.doc));
+    }
+
+    fn close(&mut self, case: &Case, what: &str, got: &Tensor, want: &Tensor, tol: Tol) {
+        let label = format!("{}.{what}", case.name);
+        match compare(&label, got, want, tol) {
+            Ok(ratio) => {
+                self.passed += 1;
+                let entry = self
+                    .margins
+                    .entry(tol.class)
+                    .or_insert((0.0, String::new()));
+                if ratio > entry.0 {
+                    *entry = (ratio, label);
+                }
+            }
+            Err(report) => self.fail(case, report),
+        }
+    }
+
+    /// Checks the output of `f`, runs backward from `.grad_out` and checks every leaf's
+    /// gradient.
+    fn case(&mut self, c: &Case, leaves: &Leaves, f: Forward) -> Result<()> {
+        let made = leaves.made.borrow().clone();
+        for role in c.float_inputs() {
+            if !made.iter().any(|(r, _)| *r == role) {
+                self.fail(
+                    c,
+                    format!(
+                        "{}.{role}: a stored float input the test did not make a leaf",
+                        c.name
+                    ),
+                );
+            }
+        }
+        self.close(c, "out", f.out.tensor(), &c.stored("out"), f.out_tol);
+        let grads = f.out.backward_with(&c.stored("grad_out"))?;
+        for (role, id) in &made {
+            let key = format!("grad_{role}");
+            match (grads.get(*id), c.has(&key)) {
+                (Some(got), true) => self.close(c, &key, got, &c.stored(&key), f.tol(role)),
+                (None, true) => self.fail(
+                    c,
+                    format!("{}.{key}: backward gave {role} no gradient", c.name),
+                ),
+                (Some(got), false) => self.fail(
+                    c,
+                    format!(
+                        "{}.{role}: backward gave it a gradient {:?}, PyTorch none",
+                        c.name,
+                        got.shape()
+                    ),
+                ),
+                // No gradient, as in PyTorch (the mask of where_cond).
+                (None, false) => self.passed += 1,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs every case of `file` that stores gradients through `forward`, which builds the op on
+/// the case's leaves, or returns `None` for an op it does not know (a failure).
+fn run_family(
+    file: &'static str,
+    mut forward: impl FnMut(&Case, &Leaves) -> Result<Option<Forward>>,
+) {
+    let golden = load(file);
+    let mut checks = Checks {
+        passed: 0,
+        failures: Vec::new(),
+        margins: BTreeMap::new(),
+    };
+    let cases = golden.cases();
+    let (mut with_grads, mut without) = (0, 0);
+    for case in &cases {
+        if case.grad_roles().is_empty() {
+            without += 1;
+            continue;
+        }
+        with_grads += 1;
+        assert!(
+            case.has("out") && case.has("grad_out"),
+            "{file}: case {} has gradients but no out or grad_out",
+            case.name
+        );
+        let leaves = Leaves::new(case);
+        let result = match forward(case, &leaves) {
+            Ok(Some(f)) => checks.case(case, &leaves, f),
+            Ok(None) => {
+                checks.failures.push(format!(
+                    "{}: op {:?} has gradients in the goldens but is not known to this test",
+                    case.name, case.op
+                ));
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            checks.fail(case, format!("{}: error: {e}", case.name));
+        }
+    }
+    assert!(with_grads > 0, "{file}: no case stores gradients");
+    let mut summary = format!(
+        "{file}: {with_grads} cases with gradients ({without} without, not run here), {} checks passed",
+        checks.passed
+    );
+    for (class, (ratio, label)) in &checks.margins {
+        if label.is_empty() {
+            let _ = write!(summary, "; every {class} check bit-equal");
+            continue;
+        }
+        let _ = write!(
+            summary,
+            "; worst {class} error {ratio:.3} x tolerance ({label})"
+        );
+    }
+    println!("{summary}");
+    if !checks.failures.is_empty() {
+        panic!(
+            "{} of the checks of {file} failed:\n  {}",
+            checks.failures.len(),
+            checks.failures.join("\n  ")
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------ constants
+
+/// A constant f32 tensor of `shape` that is 1 at the flat positions `ones`, 0 elsewhere.
+fn one_hot(shape: &[usize], ones: impl IntoIterator<Item = usize>) -> Tensor {
+    let mut v = vec![0f32; shape.iter().product()];
+    for i in ones {
+        v[i] = 1.0;
+    }
+    Tensor::from_vec(v, shape).unwrap()
+}
+
+/// The index tensor's values as positions (`usize`).
+fn positions(idx: &Tensor) -> Vec<usize> {
+    idx.to_vec::<i64>()
+        .unwrap()
+        .into_iter()
+        .map(|i| usize::try_from(i).expect("a non-negative index"))
+        .collect()
+}
+
+// ------------------------------------------------------------------------------ families
+
+#[test]
+fn elementwise() {
+    run_family("elementwise", |c, l| {
+        let f = match c.op.as_str() {
+            "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum" => {
+                let (a, b) = (l.var("a")?, l.var("b")?);
+                let (out, out_tol) = match c.op.as_str() {
+                    "add" => (a.add(&b)?, ELEMENTWISE),
+                    "sub" => (a.sub(&b)?, ELEMENTWISE),
+                    "mul" => (a.mul(&b)?, ELEMENTWISE),
+                    "div" => (a.div(&b)?, ELEMENTWISE),
+                    "pow" => (a.pow(&b)?, ELEMENTWISE),
+                    "maximum" => (a.maximum(&b)?, EXACT),
+                    _ => (a.minimum(&b)?, EXACT),
+                };
+                Forward::new(out, out_tol, ELEMENTWISE).summed_where_broadcast(c, &["a", "b"])
+            }
+            "where_cond" => {
+                let (cond, t, f) = (l.var("cond")?, l.var("t")?, l.var("f")?);
+                Forward::new(cond.where_cond(&t, &f)?, EXACT, ELEMENTWISE)
+                    .summed_where_broadcast(c, &["t", "f"])
+            }
+            op => {
+                let x = l.var("x")?;
+                let out = match op {
+                    "exp" => x.exp()?,
+                    "log" => x.log()?,
+                    "sigmoid" => x.sigmoid()?,
+                    "tanh" => x.tanh()?,
+                    "relu" => x.relu()?,
+                    "sqrt" => x.sqrt()?,
+                    "neg" => x.neg()?,
+                    "abs" => x.abs()?,
+                    "sqr" => x.sqr()?,
+                    "recip" => x.recip()?,
+                    "powf" => x.powf(c.f32("e"))?,
+                    "affine" => x.affine(c.f32("mul"), c.f32("add"))?,
+                    "clamp" => x.clamp(c.f32("min"), c.f32("max"))?,
+                    _ => return Ok(None),
+                };
+                Forward::new(out, ELEMENTWISE, ELEMENTWISE)
+            }
+        };
+        Ok(Some(f))
+    });
+}
+
+#[test]
+fn reduce() {
+    run_family("reduce", |c, l| {
+        let x = l.var("x")?;
+        let (out, out_tol) = match c.op.as_str() {
+            "sum_all" => (x.sum_all()?, REDUCTION),
+            "mean_all" => (x.mean_all()?, REDUCTION),
+            op => {
+                let (dims, keep) = (c.usizes("dims"), c.flag("keepdim"));
+                match op {
+                    "sum" => (x.sum(&dims, keep)?, REDUCTION),
+                    "mean" => (x.mean(&dims, keep)?, REDUCTION),
+                    "var" => (x.var(&dims, keep, c.flag("unbiased"))?, REDUCTION),
+                    "max" => (x.max(&dims, keep)?, EXACT),
+                    "min" => (x.min(&dims, keep)?, EXACT),
+                    _ => return Ok(None),
+                }
+            }
+        };
+        Ok(Some(Forward::new(out, out_tol, REDUCTION)))
+    });
+}
+
+#[test]
+fn softmax() {
+    run_family("softmax", |c, l| {
+        let (x, dim) = (l.var("x")?, c.usize("dim"));
+        let out = match c.op.as_str() {
+            "softmax" => x.softmax(dim)?,
+            "log_softmax" => x.log_softmax(dim)?,
+            _ => return Ok(None),
+        };
+        Ok(Some(Forward::new(out, REDUCTION, REDUCTION)))
+    });
+}
+
+#[test]
+fn matmul() {
+    run_family("matmul", |c, l| {
+        if c.op != "matmul" {
+            return Ok(None);
+        }
+        let out = l.var("a")?.matmul(&l.var("b")?)?;
+        Ok(Some(Forward::new(out, GEMM, GEMM)))
+    });
+}
+
+#[test]
+fn conv() {
+    run_family("conv", |c, l| {
+        let p = c.conv_params();
+        let f = match c.op.as_str() {
+            "conv2d" => {
+                let (x, w) = (l.var("x")?, l.var("w")?);
+                let b = if c.has("b") { Some(l.var("b")?) } else { None };
+                assert_eq!(c.pair("kernel"), [w.shape()[2], w.shape()[3]], "{}", c.name);
+                Forward::new(x.conv2d(&w, b.as_ref(), p)?, GEMM, GEMM).with("b", REDUCTION)
+            }
+            "im2col" => {
+                // im2col is conv2d with the one-hot kernel that copies input channel ch at
+                // kernel offset (i, j) into output channel (ch * kh + i) * kw + j, the row
+                // order of im2col (and of F.unfold); its gradient is col2im.
+                let x = l.var("x")?;
+                let [kh, kw] = c.pair("kernel");
+                let ch = x.shape()[1];
+                let rows = ch * kh * kw;
+                // Flat position of (row, ch, i, j) in [rows, ch, kh, kw], with row as above.
+                let ones = (0..rows)
+                    .map(|row| row * ch * kh * kw + (row / (kh * kw)) * kh * kw + row % (kh * kw));
+                let w = Var::constant(one_hot(&[rows, ch, kh, kw], ones));
+                let y = x.conv2d(&w, None, p)?;
+                let (n, oh, ow) = (y.shape()[0], y.shape()[2], y.shape()[3]);
+                Forward::new(y.reshape(&[n, rows, oh * ow])?, EXACT, REDUCTION)
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(f))
+    });
+}
+
+#[test]
+fn pool() {
+    run_family("pool", |c, l| {
+        let x = l.var("x")?;
+        let f = match c.op.as_str() {
+            "max_pool2d" => Forward::new(
+                x.max_pool2d(c.pair("kernel"), c.conv_params())?,
+                EXACT,
+                REDUCTION,
+            ),
+            "adaptive_max_pool2d" => {
+                Forward::new(x.adaptive_max_pool2d(c.pair("size"))?, EXACT, REDUCTION)
+            }
+            "avg_pool2d" => Forward::new(
+                x.avg_pool2d(c.pair("kernel"), c.conv_params())?,
+                REDUCTION,
+                REDUCTION,
+            ),
+            "adaptive_avg_pool2d" => {
+                Forward::new(x.adaptive_avg_pool2d(c.pair("size"))?, REDUCTION, REDUCTION)
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(f))
+    });
+}
+
+#[test]
+fn index() {
+    run_family("index", |c, l| {
+        let (idx, dim) = (c.stored("idx"), c.usize("dim"));
+        let f = match c.op.as_str() {
+            "index_select" => Forward::new(l.var("x")?.index_select(dim, &idx)?, EXACT, REDUCTION),
+            "gather" => Forward::new(l.var("x")?.gather(dim, &idx)?, EXACT, REDUCTION),
+            "index_add" => {
+                // x + src with its slice j along dim added into slice idx[j]: src with dim
+                // moved last, times the [k, n] one-hot matrix P[j, idx[j]] = 1, moved back.
+                let (x, src) = (l.var("x")?, l.var("src")?);
+                let (n, last) = (x.shape()[dim], x.rank() - 1);
+                let to = positions(&idx);
+                let p = one_hot(
+                    &[to.len(), n],
+                    to.iter().enumerate().map(|(j, &t)| j * n + t),
+                );
+                let moved = src.transpose(dim, last)?.matmul(&Var::constant(p))?;
+                Forward::new(x.add(&moved.transpose(dim, last)?)?, REDUCTION, REDUCTION)
+            }
+            "scatter_add" => {
+                // x + src with each element added at index idx along dim: src (unsqueezed
+                // last) times the one-hot encoding of idx along a new last axis of size n,
+                // summed over dim, that last axis moved back to dim.
+                let (x, src) = (l.var("x")?, l.var("src")?);
+                let (n, r) = (x.shape()[dim], x.rank());
+                let mut others = x.shape().to_vec();
+                others.remove(dim);
+                let mut src_others = src.shape().to_vec();
+                src_others.remove(dim);
+                assert_eq!(others, src_others, "{}: x and src differ off dim", c.name);
+                assert_eq!(idx.shape(), src.shape(), "{}: idx and src differ", c.name);
+                let mut shape = idx.shape().to_vec();
+                shape.push(n);
+                let codes = one_hot(
+                    &shape,
+                    positions(&idx)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(e, t)| e * n + t),
+                );
+                let spread = src
+                    .unsqueeze(r)?
+                    .mul(&Var::constant(codes))?
+                    .sum(&[dim], false)?;
+                let perm: Vec<usize> = (0..r)
+                    .map(|d| match d.cmp(&dim) {
+                        std::cmp::Ordering::Less => d,
+                        std::cmp::Ordering::Equal => r - 1,
+                        std::cmp::Ordering::Greater => d - 1,
+                    })
+                    .collect();
+                Forward::new(x.add(&spread.permute(&perm)?)?, REDUCTION, REDUCTION)
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(f))
+    });
+}
+
+#[test]
+fn cat_pad() {
+    run_family("cat_pad", |c, l| {
+        let f = match c.op.as_str() {
+            "cat" | "stack" => {
+                let (n, dim) = (c.usize("n"), c.usize("dim"));
+                let xs = (0..n)
+                    .map(|i| l.var(&format!("x{i}")))
+                    .collect::<Result<Vec<_>>>()?;
+                let refs: Vec<&Var> = xs.iter().collect();
+                let out = if c.op == "cat" {
+                    Var::cat(&refs, dim)?
+                } else {
+                    Var::stack(&refs, dim)?
+                };
+                // The gradients are slices of grad_out: exact.
+                Forward::new(out, EXACT, EXACT)
+            }
+            "pad2d" => {
+                let p = c.usizes("pads");
+                let out = l.var("x")?.pad2d([p[0], p[1], p[2], p[3]], c.pad_mode())?;
+                Forward::new(out, EXACT, REDUCTION)
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(f))
+    });
+}
+
+/// Every golden file that stores gradients (`<case>.grad_<input>`) is one of [`FAMILIES`],
+/// so a new file cannot be left out of this test.
+#[test]
+fn every_golden_file_with_gradients_is_checked() {
+    let dir = format!("{}/../tests/reference/goldens", env!("CARGO_MANIFEST_DIR"));
+    let mut unchecked = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+        let path = entry.unwrap().path();
+        let Some(stem) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".safetensors"))
+        else {
+            continue;
+        };
+        let bytes = std::fs::read(&path).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap_or_else(|e| panic!("{stem}: {e:?}"));
+        let has_grads = st.names().iter().any(|n| n.contains(".grad_"));
+        if has_grads && !FAMILIES.contains(&stem) {
+            unchecked.push(stem.to_string());
+        }
+    }
+    for family in FAMILIES {
+        assert!(
+            std::path::Path::new(&golden_path(family)).exists(),
+            "{family}: no golden file"
+        );
+    }
+    assert!(
+        unchecked.is_empty(),
+        "golden files with gradients that this test does not run: {unchecked:?}"
+    );
+}
