@@ -71,7 +71,10 @@ impl Var {
             Box::new(move |g| {
                 let n: usize = dims.iter().map(|&d| shape[d]).product();
                 let denom = scalar_like(if unbiased { n - 1 } else { n } as f32, g)?;
-                let dev = x.sub(&x.mean(&dims, true)?)?;
+                // x - mean, then minus its own mean: the second pass removes the rounding of
+                // the first mean, which for values around 100 is as large as the tolerance.
+                let d = x.sub(&x.mean(&dims, true)?)?;
+                let dev = d.sub(&d.mean(&dims, true)?)?;
                 let g = spread(g, &dims, keepdim, &shape)?;
                 Ok(vec![Some(g.mul(&dev)?.mul_scalar(2.0)?.div(&denom)?)])
             })
