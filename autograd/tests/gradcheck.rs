@@ -90,6 +90,9 @@ proptest! {
         check(|v| v[0].powf(2.5), &[pos])?;
         check(|v| v[0].affine(-1.5, 0.25), &[x.clone()])?;
         check(|v| v[0].clamp(-0.07, 0.12), &[away.clone()])?;
+        let rng = Philox::new(seed, 9);
+        check(|v| v[0].dropout(0.4, rng), &[x.clone()])?;
+        check(|v| v[0].t()?.dropout(0.4, rng), &[x.clone()])?;
         // Narrowed (offset, non-contiguous) input.
         check(|v| v[0].narrow(1, 0, 1)?.tanh(), &[x])?;
     }

@@ -4,6 +4,7 @@
 //! derivative needs, and only for the inputs that need a gradient.
 use crate::var::{record, sum_to, untracked, Var};
 use crate::Result;
+use tensor::random::Philox;
 use tensor::Tensor;
 
 impl Var {
@@ -224,6 +225,16 @@ impl Var {
     /// `x * value`.
     pub fn mul_scalar(&self, value: f32) -> Result<Var> {
         self.affine(value, 0.0)
+    }
+
+    /// Inverted dropout (keep with probability 1 - p, scale by 1 / (1 - p)) with the mask of
+    /// `rng`. The rule saves nothing: the mask is a pure function of the stream, so the
+    /// gradient is the dropout of the gradient with the same stream.
+    pub fn dropout(&self, p: f32, rng: Philox) -> Result<Var> {
+        let y = self.tensor().dropout(p, rng)?;
+        record("dropout", &[self], y, move |_, _| {
+            Box::new(move |g| Ok(vec![Some(g.dropout(p, rng)?)]))
+        })
     }
 
     /// Clamps into `[min, max]`; the gradient passes where x is inside (PyTorch's rule).

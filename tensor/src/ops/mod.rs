@@ -57,6 +57,7 @@ mod cat;
 mod compare;
 mod conv;
 mod conv_explicit;
+mod dropout;
 mod index;
 mod matmul;
 mod pad;

@@ -1,0 +1,62 @@
+//! Dropout in one pass, as PyTorch computes it and the lesson reads it from PyTorch's source
+//! (`noise.bernoulli_(1 - p); noise.div_(1 - p); output = input * noise`): each element is
+//! kept with probability 1 - p and then scaled by 1 / (1 - p), so the expectation is kept.
+//!
+//! Here the three steps are one: element i draws the uniform number `i` of a Philox stream,
+//! and the output is `x * (u < 1 - p ? 1 / (1 - p) : 0)`. No mask is stored: it is a pure
+//! function of (seed, offset, i), so the gradient of dropout is dropout of the gradient with
+//! the same stream, and a GPU kernel can draw the very same mask.
+use crate::float::Float;
+use crate::random::Philox;
+use crate::{Error, Result, Tensor};
+use rayon::prelude::*;
+
+/// Elements per parallel task: a multiple of 4, Philox's block of four draws.
+const CHUNK: usize = 1 << 14;
+
+fn dropout_typed<T: Float>(x: &[T], p: f32, rng: Philox) -> Vec<T> {
+    let keep = 1.0 - p;
+    let scale = T::from_f64(1.0 / keep as f64);
+    let mut out = T::output_buffer(x.len());
+    let run = |(c, (o, x)): (usize, (&mut [T], &[T]))| {
+        let first = (c * CHUNK) as u64;
+        for (b, (o4, x4)) in o.chunks_mut(4).zip(x.chunks(4)).enumerate() {
+            let words = rng.block(first / 4 + b as u64);
+            for ((o, &x), &w) in o4.iter_mut().zip(x4).zip(&words) {
+                let u = (w >> 8) as f32 * (1.0 / (1u32 << 24) as f32);
+                *o = if u < keep { x * scale } else { T::ZERO };
+            }
+        }
+    };
+    if x.len() >= crate::strided::PAR_THRESHOLD {
+        out.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .enumerate()
+            .for_each(run);
+    } else {
+        out.chunks_mut(CHUNK)
+            .zip(x.chunks(CHUNK))
+            .enumerate()
+            .for_each(run);
+    }
+    out
+}
+
+impl Tensor {
+    /// Inverted dropout with drop probability `p`, its mask drawn from `rng` (element i of the
+    /// row-major order uses draw i, the same as `rng.uniform_at(i) < 1 - p`). `p` = 0 copies;
+    /// `p` = 1 gives zeros.
+    pub fn dropout(&self, p: f32, rng: Philox) -> Result<Tensor> {
+        const OP: &str = "dropout";
+        if !(0.0..=1.0).contains(&p) {
+            return Err(Error::invalid(OP, format!("p must be in [0, 1], got {p}")));
+        }
+        if p == 1.0 {
+            return Tensor::zeros(self.shape()).to_dtype(self.dtype());
+        }
+        with_float!(OP, self.dtype(), T => {
+            let x = self.contiguous_data::<T>(OP)?;
+            Ok(Tensor::from_op(dropout_typed::<T>(&x, p, rng), self.shape()))
+        })
+    }
+}
