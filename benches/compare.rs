@@ -54,6 +54,16 @@ fn cases() -> Vec<Case> {
             }),
         });
     }
+    // Dropout on 16M floats: one fused pass (draw, scale, multiply) against PyTorch's
+    // bernoulli_ + div_ + mul.
+    let big = rand(&[1 << 24], 6);
+    v.push(Case {
+        name: "dropout_16M".into(),
+        flops: 0.0,
+        run: Box::new(move || {
+            big.dropout(0.5, Philox::new(7, 0)).unwrap();
+        }),
+    });
     // Tape overhead: 1,000 tiny element-wise ops on 64 floats, then backward. The work is
     // negligible; what is timed is recording, rule dispatch and allocation.
     let x0 = rand(&[64], 5);

@@ -38,6 +38,9 @@ def torch_cases():
         cases[name] = (flops, lambda x=x, w=w, s=s, p=p: F.conv2d(x, w, stride=s, padding=p))
         xl, wl = x.contiguous(memory_format=torch.channels_last), w.contiguous(memory_format=torch.channels_last)
         cases[name + "@channels_last"] = (flops, lambda x=xl, w=wl, s=s, p=p: F.conv2d(x, w, stride=s, padding=p))
+    big = torch.rand(1 << 24) * 2 - 1
+    cases["dropout_16M"] = (0.0, lambda: F.dropout(big, 0.5, training=True))
+
     x0 = torch.rand(64) * 2 - 1
 
     def tape_chain():
