@@ -55,6 +55,8 @@ pub trait Element: Copy + Send + Sync + Default + std::fmt::Debug + 'static {
     const DTYPE: DType;
     fn slice(storage: &Storage) -> Option<&[Self]>;
     fn into_storage(data: Vec<Self>) -> Storage;
+    /// Moves the buffer out of a storage of this type, leaving it empty.
+    fn take(storage: &mut Storage) -> Option<Vec<Self>>;
 }
 
 macro_rules! element {
@@ -69,6 +71,12 @@ macro_rules! element {
             }
             fn into_storage(data: Vec<Self>) -> Storage {
                 Storage::$variant(data)
+            }
+            fn take(storage: &mut Storage) -> Option<Vec<Self>> {
+                match storage {
+                    Storage::$variant(v) => Some(std::mem::take(v)),
+                    _ => None,
+                }
             }
         }
     };

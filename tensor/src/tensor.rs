@@ -146,6 +146,28 @@ impl Tensor {
         Ok(self.contiguous_data::<T>("to_vec")?.into_owned())
     }
 
+    /// The elements in row-major order, taking the storage without a copy when this tensor
+    /// is its only owner and covers it exactly (an optimiser updating a parameter in place),
+    /// copying otherwise.
+    pub fn into_vec<T: Element>(self) -> Result<Vec<T>> {
+        T::slice(&self.storage).ok_or(Error::DType {
+            op: "into_vec",
+            expected: T::DTYPE,
+            got: self.dtype(),
+        })?;
+        let whole = self.is_contiguous()
+            && self.layout.offset() == 0
+            && self.elem_count() == self.storage.len();
+        if !whole {
+            return self.to_vec();
+        }
+        let Tensor { storage, layout } = self;
+        match Arc::try_unwrap(storage) {
+            Ok(mut storage) => Ok(T::take(&mut storage).unwrap_or_default()),
+            Err(shared) => Tensor::from_parts(shared, layout).to_vec(),
+        }
+    }
+
     /// The single value of a one-element f32 tensor (a loss, a metric).
     pub fn to_scalar(&self) -> Result<f32> {
         if self.elem_count() != 1 {

@@ -273,3 +273,15 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn into_vec_takes_a_sole_owner_and_copies_a_shared_one() {
+    let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    let view = t.t().unwrap();
+    assert_eq!(view.into_vec::<f32>().unwrap(), vec![1.0, 3.0, 2.0, 4.0]);
+    let shared = t.clone();
+    assert_eq!(shared.into_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
+    let ptr = t.to_vec::<f32>().unwrap();
+    assert_eq!(t.into_vec::<f32>().unwrap(), ptr);
+    assert!(Tensor::ones(&[2]).into_vec::<i64>().is_err());
+}
