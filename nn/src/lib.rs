@@ -1,4 +1,19 @@
-//! Layers, models (TabularModel, ResNet-34 with the fastai head), losses, optimisers and the
-//! Learner. They arrive with their own issues; this crate fixes their place in the workspace.
+//! Layers, losses, metrics, optimisers and the one-cycle schedule of lesson 6, on the tape of
+//! the `autograd` crate. Models (the Rossmann `TabularModel`, ResNet-34 with the fastai head)
+//! and the `Learner` arrive with their issues.
+//!
+//! A layer is a [`Module`]: `forward(&self, x: &Var, mode)` and the PyTorch names of its
+//! parameters and buffers ([`Module::visit`]), so that [`state_dict::save`] and
+//! [`state_dict::load`] round-trip weights with PyTorch through safetensors.
+pub mod init;
+pub mod layers;
+pub mod loss;
+pub mod metrics;
+pub mod module;
+pub mod optim;
+pub mod schedule;
+pub mod state_dict;
+
 pub use autograd;
+pub use module::{Buffer, Entry, Mode, Module, Param};
 pub use tensor;

@@ -1,0 +1,163 @@
+//! Batch normalisation with PyTorch's semantics (Ioffe & Szegedy, 2015):
+//!
+//! - training: normalise with the batch's mean and *biased* variance over every axis but the
+//!   channel one, `y = (x - mean) / sqrt(var + eps) * weight + bias`, then move the running
+//!   statistics towards the batch's with `momentum` as the weight of the new batch, storing
+//!   the *unbiased* variance (`var * n / (n - 1)`);
+//! - inference: normalise with the running statistics.
+//!
+//! `BatchNorm1d` takes `[N, C]` (or `[N, C, L]`), `BatchNorm2d` takes `[N, C, H, W]`; the
+//! state dict holds `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked`.
+use crate::module::{join, Buffer, Entry, Mode, Module, Param};
+use autograd::{Error, Result, Var};
+use tensor::Tensor;
+
+pub struct BatchNorm {
+    pub weight: Param,
+    pub bias: Param,
+    pub running_mean: Buffer,
+    pub running_var: Buffer,
+    pub num_batches_tracked: Buffer,
+    pub momentum: f32,
+    pub eps: f32,
+    /// 2 for BatchNorm1d on `[N, C]`, 4 for BatchNorm2d.
+    rank: usize,
+}
+
+impl BatchNorm {
+    /// PyTorch's BatchNorm1d: weight 1, bias 0, momentum 0.1, eps 1e-5.
+    pub fn new_1d(channels: usize) -> Self {
+        Self::new(channels, 2)
+    }
+
+    /// PyTorch's BatchNorm2d.
+    pub fn new_2d(channels: usize) -> Self {
+        Self::new(channels, 4)
+    }
+
+    fn new(channels: usize, rank: usize) -> Self {
+        BatchNorm {
+            weight: Param::new(Tensor::ones(&[channels])),
+            bias: Param::new(Tensor::zeros(&[channels])),
+            running_mean: Buffer::new(Tensor::zeros(&[channels])),
+            running_var: Buffer::new(Tensor::ones(&[channels])),
+            num_batches_tracked: Buffer::new(Tensor::from_vec(vec![0i64], &[]).expect("a scalar")),
+            momentum: 0.1,
+            eps: 1e-5,
+            rank,
+        }
+    }
+
+    /// Sets the momentum (fastai's `bn_final` uses 0.01).
+    pub fn with_momentum(mut self, momentum: f32) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    fn channels(&self) -> usize {
+        self.weight.value().elem_count()
+    }
+
+    /// The axes statistics are taken over, and the shape `[C]` vectors broadcast as.
+    fn geometry(&self, x: &Var) -> Result<(Vec<usize>, Vec<usize>)> {
+        let c = self.channels();
+        let ok = match self.rank {
+            2 => (x.rank() == 2 || x.rank() == 3) && x.shape()[1] == c,
+            _ => x.rank() == 4 && x.shape()[1] == c,
+        };
+        if !ok {
+            let kind = if self.rank == 2 {
+                "BatchNorm1d expects [N, C] or [N, C, L]"
+            } else {
+                "BatchNorm2d expects [N, C, H, W]"
+            };
+            return Err(Error::Tensor(tensor::Error::Shape {
+                op: "batch_norm",
+                msg: format!("{kind} with C = {c}, got {:?}", x.shape()),
+            }));
+        }
+        let dims: Vec<usize> = (0..x.rank()).filter(|&d| d != 1).collect();
+        let mut bshape = vec![1; x.rank()];
+        bshape[1] = c;
+        Ok((dims, bshape))
+    }
+
+    /// Moves the running statistics towards the batch's (no gradient flows here).
+    fn update_running(&self, mean: &Tensor, var: &Tensor, n: usize) -> tensor::Result<()> {
+        let c = self.channels();
+        let m = self.momentum;
+        let unbiased = var
+            .reshape(&[c])?
+            .mul_scalar(n as f32 / (n.max(2) - 1) as f32)?;
+        let rm = self
+            .running_mean
+            .value()
+            .mul_scalar(1.0 - m)?
+            .add(&mean.reshape(&[c])?.mul_scalar(m)?)?;
+        let rv = self
+            .running_var
+            .value()
+            .mul_scalar(1.0 - m)?
+            .add(&unbiased.mul_scalar(m)?)?;
+        self.running_mean.set(rm);
+        self.running_var.set(rv);
+        let seen = self.num_batches_tracked.value().to_vec::<i64>()?[0];
+        self.num_batches_tracked
+            .set(Tensor::from_vec(vec![seen + 1], &[])?);
+        Ok(())
+    }
+}
+
+impl Module for BatchNorm {
+    fn forward(&self, x: &Var, mode: Mode) -> Result<Var> {
+        let (dims, bshape) = self.geometry(x)?;
+        let w = self.weight.var_for(x).reshape(&bshape)?;
+        let b = self.bias.var_for(x).reshape(&bshape)?;
+        let (mean, var) = match mode {
+            Mode::Train => {
+                let mean = x.mean(&dims, true)?;
+                let var = x.var(&dims, true, false)?;
+                let n: usize = dims.iter().map(|&d| x.shape()[d]).product();
+                self.update_running(mean.tensor(), var.tensor(), n)?;
+                (mean, var)
+            }
+            Mode::Eval => (
+                Var::constant(self.running_mean.value().reshape(&bshape)?),
+                Var::constant(self.running_var.value().reshape(&bshape)?),
+            ),
+        };
+        let xhat = x.sub(&mean)?.div(&var.add_scalar(self.eps)?.sqrt()?)?;
+        xhat.mul(&w)?.add(&b)
+    }
+
+    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'a>)) {
+        f(&join(prefix, "weight"), Entry::Param(&self.weight));
+        f(&join(prefix, "bias"), Entry::Param(&self.bias));
+        f(
+            &join(prefix, "running_mean"),
+            Entry::Buffer(&self.running_mean),
+        );
+        f(
+            &join(prefix, "running_var"),
+            Entry::Buffer(&self.running_var),
+        );
+        f(
+            &join(prefix, "num_batches_tracked"),
+            Entry::Buffer(&self.num_batches_tracked),
+        );
+    }
+
+    fn describe(&self) -> String {
+        let kind = if self.rank == 2 {
+            "BatchNorm1d"
+        } else {
+            "BatchNorm2d"
+        };
+        format!(
+            "{kind}({}, eps={}, momentum={})",
+            self.channels(),
+            self.eps,
+            self.momentum
+        )
+    }
+}

@@ -1,0 +1,136 @@
+//! What every layer is: a [`Module`] maps a var to a var in a [`Mode`], and shows its
+//! parameters and buffers under the names PyTorch gives them in a state dict (`weight`,
+//! `bias`, `running_mean`, prefixed by the path of the layer: `layers.0.weight`).
+use autograd::{Result, Tape, Var, VarId};
+use std::cell::{Cell, RefCell};
+use tensor::Tensor;
+
+/// Training or inference: dropout and batch norm behave differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Eval,
+}
+
+/// A learnable tensor with a stable identity: each step puts it on that step's tape as a leaf
+/// with the same [`VarId`], so its gradient is found under the same id every time. The value
+/// sits in a `RefCell` so that an optimiser can update it through a shared reference.
+#[derive(Debug)]
+pub struct Param {
+    id: VarId,
+    value: RefCell<Tensor>,
+    trainable: Cell<bool>,
+}
+
+impl Param {
+    pub fn new(value: Tensor) -> Self {
+        Param {
+            id: VarId::new(),
+            value: RefCell::new(value),
+            trainable: Cell::new(true),
+        }
+    }
+    pub fn id(&self) -> VarId {
+        self.id
+    }
+    /// The current value (a cheap handle, not a copy of the data).
+    pub fn value(&self) -> Tensor {
+        self.value.borrow().clone()
+    }
+    /// Replaces the value (an optimiser step, a checkpoint load).
+    pub fn set(&self, value: Tensor) {
+        *self.value.borrow_mut() = value;
+    }
+    /// Takes the value out, leaving an empty tensor, so that an in-place update can own the
+    /// only handle to its buffer; put it back with [`Param::set`].
+    pub fn take(&self) -> Tensor {
+        self.value.replace(Tensor::zeros(&[0]))
+    }
+    /// Whether the optimiser updates it (false for a frozen layer).
+    pub fn is_trainable(&self) -> bool {
+        self.trainable.get()
+    }
+    pub fn set_trainable(&self, on: bool) {
+        self.trainable.set(on);
+    }
+    /// The parameter as a var for a forward pass next to `x`: a leaf on `x`'s tape when it
+    /// is trainable and `x` has a tape, otherwise a constant.
+    pub fn var_for(&self, x: &Var) -> Var {
+        match (x.tape(), self.is_trainable()) {
+            (Some(tape), true) => tape.leaf(self.value(), self.id),
+            (Some(tape), false) => tape.input(self.value()),
+            (None, _) => Var::constant(self.value()),
+        }
+    }
+    /// The parameter as a leaf on `tape`.
+    pub fn leaf(&self, tape: &Tape) -> Var {
+        tape.leaf(self.value(), self.id)
+    }
+}
+
+/// A non-learnable tensor a layer keeps between steps (batch norm's running statistics).
+#[derive(Debug)]
+pub struct Buffer {
+    value: RefCell<Tensor>,
+}
+
+impl Buffer {
+    pub fn new(value: Tensor) -> Self {
+        Buffer {
+            value: RefCell::new(value),
+        }
+    }
+    pub fn value(&self) -> Tensor {
+        self.value.borrow().clone()
+    }
+    pub fn set(&self, value: Tensor) {
+        *self.value.borrow_mut() = value;
+    }
+}
+
+/// One named entry of a module's state.
+pub enum Entry<'a> {
+    Param(&'a Param),
+    Buffer(&'a Buffer),
+}
+
+/// A layer or a model.
+pub trait Module {
+    /// The forward pass.
+    fn forward(&self, x: &Var, mode: Mode) -> Result<Var>;
+
+    /// Calls `f` with the state-dict name (`prefix` + the entry's own name) of every
+    /// parameter and buffer, in PyTorch's order.
+    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'a>));
+
+    /// A short description for `summary()` (`Linear(in_features=233, out_features=1000)`).
+    fn describe(&self) -> String;
+}
+
+/// Joins a state-dict prefix and a name: `join("layers.0", "weight") == "layers.0.weight"`.
+pub fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// Every parameter of `m` with its state-dict name.
+pub fn named_params<M: Module + ?Sized>(m: &M) -> Vec<(String, &Param)> {
+    let mut out = Vec::new();
+    m.visit("", &mut |name, e| {
+        if let Entry::Param(p) = e {
+            out.push((name.to_string(), p));
+        }
+    });
+    out
+}
+
+/// Number of learnable scalars in `m`.
+pub fn param_count<M: Module + ?Sized>(m: &M) -> usize {
+    named_params(m)
+        .iter()
+        .map(|(_, p)| p.value().elem_count())
+        .sum()
+}
