@@ -3,7 +3,9 @@
 //! PyTorch alternately, in one process tree, with 2 threads each.
 //!
 //! `cargo bench --bench compare -- [CASE ...] [--reps N]`
-use lesson6::autograd::{Tape, VarId};
+use lesson6::autograd::{Tape, Var, VarId};
+use lesson6::nn::optim::AdamW;
+use lesson6::nn::Param;
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::{Conv2dParams, Tensor};
 use std::time::Instant;
@@ -62,6 +64,28 @@ fn cases() -> Vec<Case> {
         flops: 0.0,
         run: Box::new(move || {
             big.dropout(0.5, Philox::new(7, 0)).unwrap();
+        }),
+    });
+    // One AdamW step on 21.8M parameters (ResNet-34's count) in one tensor: a single fused
+    // pass over parameter, gradient and both moments.
+    let n = 21_800_000;
+    let param = Param::new(rand(&[n], 8));
+    let grads = {
+        let tape = Tape::new();
+        let p = param.leaf(&tape);
+        p.mul(&Var::constant(rand(&[n], 9)))
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap()
+    };
+    let opt = std::cell::RefCell::new(AdamW::new(1e-2));
+    v.push(Case {
+        name: "adamw_step_21.8M".into(),
+        flops: 0.0,
+        run: Box::new(move || {
+            opt.borrow_mut().step(&[&param], &grads, 1e-3, 0.9).unwrap();
         }),
     });
     // Tape overhead: 1,000 tiny element-wise ops on 64 floats, then backward. The work is

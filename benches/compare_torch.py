@@ -41,6 +41,12 @@ def torch_cases():
     big = torch.rand(1 << 24) * 2 - 1
     cases["dropout_16M"] = (0.0, lambda: F.dropout(big, 0.5, training=True))
 
+    n = 21_800_000
+    param = torch.nn.Parameter(torch.rand(n) * 2 - 1)
+    param.grad = torch.rand(n) * 2 - 1
+    adamw = torch.optim.AdamW([param], lr=1e-3, betas=(0.9, 0.99), eps=1e-8, weight_decay=1e-2)
+    cases["adamw_step_21.8M"] = (0.0, adamw.step)
+
     x0 = torch.rand(64) * 2 - 1
 
     def tape_chain():
