@@ -2,46 +2,19 @@
 //! primitives, pooling, linear, cross-entropy) built from vars: the loss and every parameter
 //! gradient must match PyTorch's (`tests/reference/make_autograd_goldens.py`) within 1e-4
 //! relative, element by element, with a 1e-6 absolute floor for gradients near zero.
+#[path = "../../tests/reference/support.rs"]
+mod support;
+
 use autograd::{Gradients, Tape, Var, VarId};
-use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
+use support::{assert_each_close, load_tensors};
 use tensor::{Conv2dParams, Tensor};
 
 const RTOL: f64 = 1e-4;
 const ATOL: f64 = 1e-6;
 
 fn goldens() -> HashMap<String, Tensor> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/reference/goldens/autograd.safetensors"
-    );
-    let bytes = std::fs::read(path).expect("autograd goldens");
-    let st = SafeTensors::deserialize(&bytes).expect("a safetensors file");
-    st.tensors()
-        .into_iter()
-        .map(|(name, view)| {
-            let shape = view.shape().to_vec();
-            let t = match view.dtype() {
-                Dtype::F32 => Tensor::from_vec(bytemuck_f32(view.data()), &shape),
-                Dtype::I64 => Tensor::from_vec(
-                    view.data()
-                        .chunks_exact(8)
-                        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-                        .collect::<Vec<_>>(),
-                    &shape,
-                ),
-                other => panic!("unexpected dtype {other:?} for {name}"),
-            };
-            (name, t.unwrap())
-        })
-        .collect()
-}
-
-fn bytemuck_f32(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect()
+    load_tensors("autograd")
 }
 
 /// The model's parameters as leaves on `tape`, with their ids by PyTorch name.
@@ -81,15 +54,7 @@ fn cross_entropy(logits: &Var, target: &Tensor) -> Var {
 }
 
 fn assert_close(what: &str, got: &Tensor, want: &Tensor) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let (g, w) = (got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap());
-    for (i, (&a, &b)) in g.iter().zip(&w).enumerate() {
-        let (a, b) = (a as f64, b as f64);
-        assert!(
-            (a - b).abs() <= ATOL + RTOL * b.abs(),
-            "{what}[{i}]: {a} vs PyTorch {b}"
-        );
-    }
+    assert_each_close(what, got, want, RTOL, ATOL);
 }
 
 fn check(

@@ -29,8 +29,8 @@
 //! the index, summed over `dim` (the gradient of `src` is gather, through mul, sum and
 //! permute).
 //!
-//! Tolerances are those of `tensor/tests/reference.rs`: `|got - want| <= atol + rtol * |want|`
-//! with
+//! Tolerances are those of `tensor/tests/reference.rs` (both take them from
+//! `tests/reference/support.rs`): `|got - want| <= atol + rtol * |want|` with
 //!
 //! * [`EXACT`] for outputs that only move or select elements (maximum/minimum, where_cond,
 //!   max/min, max pooling, index_select, gather, cat, stack, pad2d, im2col) and for the
@@ -41,41 +41,15 @@
 //!   every gradient that adds several output gradients into one element (a broadcast
 //!   operand's, a conv bias's, im2col's);
 //! * [`GEMM`] for matmul and convolution and their gradients.
+#[path = "../../tests/reference/support.rs"]
+mod support;
+
 use autograd::{Result, Tape, Var, VarId};
 use safetensors::{Dtype, SafeTensors};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use tensor::{Conv2dParams, DType, PadMode, Tensor};
-
-/// Tolerance `|got - want| <= atol + rtol * |want|`.
-#[derive(Clone, Copy, Debug)]
-struct Tol {
-    class: &'static str,
-    rtol: f32,
-    atol: f32,
-}
-
-const EXACT: Tol = Tol {
-    class: "exact",
-    rtol: 0.0,
-    atol: 0.0,
-};
-const ELEMENTWISE: Tol = Tol {
-    class: "element-wise",
-    rtol: 1e-5,
-    atol: 1e-6,
-};
-const REDUCTION: Tol = Tol {
-    class: "reduction",
-    rtol: 1e-4,
-    atol: 1e-6,
-};
-const GEMM: Tol = Tol {
-    class: "gemm",
-    rtol: 1e-4,
-    atol: 1e-5,
-};
+use support::{golden_path, load, same_shape, unravel, worst_error, Case, Checks, Tol, Worst};
+use support::{ELEMENTWISE, EXACT, GEMM, REDUCTION};
+use tensor::{DType, Tensor};
 
 /// The golden files, one per op family.
 const FAMILIES: [&str; 8] = [
@@ -91,28 +65,12 @@ const FAMILIES: [&str; 8] = [
 
 // ------------------------------------------------------------------------------ comparison
 
-/// Row-major multi-index of flat position `i` in `shape`.
-fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
-    let mut idx = vec![0; shape.len()];
-    for (d, &n) in shape.iter().enumerate().rev() {
-        idx[d] = i % n.max(1);
-        i /= n.max(1);
-    }
-    idx
-}
-
 /// Compares two f32 tensors of the same shape within tolerance. On success returns the worst
 /// error as a fraction of the allowed error (0 when exact); on failure, a report naming the
 /// number of bad elements, the worst one, its index and both values.
 fn compare(name: &str, got: &Tensor, want: &Tensor, tol: Tol) -> std::result::Result<f64, String> {
     let (rtol, atol) = (tol.rtol, tol.atol);
-    if got.shape() != want.shape() {
-        return Err(format!(
-            "{name}: shape {:?}, expected {:?}",
-            got.shape(),
-            want.shape()
-        ));
-    }
+    same_shape(name, got, want)?;
     if got.dtype() != DType::F32 || want.dtype() != DType::F32 {
         return Err(format!(
             "{name}: dtype {}, expected {} (f32)",
@@ -121,36 +79,11 @@ fn compare(name: &str, got: &Tensor, want: &Tensor, tol: Tol) -> std::result::Re
         ));
     }
     let (g, w) = (got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap());
-    let (mut worst, mut worst_ratio, mut bad) = (None, 0f64, 0usize);
-    for (i, (&a, &b)) in g.iter().zip(&w).enumerate() {
-        let (a, b) = (a as f64, b as f64);
-        let allowed = atol as f64 + rtol as f64 * b.abs();
-        let err = (a - b).abs();
-        let ratio = if a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()) {
-            0.0
-        } else if err.is_nan() || err.is_infinite() {
-            f64::INFINITY
-        } else if allowed == 0.0 {
-            if err == 0.0 {
-                0.0
-            } else {
-                f64::INFINITY
-            }
-        } else {
-            err / allowed
-        };
-        if ratio > 1.0 {
-            bad += 1;
-        }
-        if ratio > worst_ratio {
-            worst_ratio = ratio;
-            worst = Some(i);
-        }
-    }
+    let Worst { ratio, index, bad } = worst_error(&g, &w, rtol, atol);
     if bad == 0 {
-        return Ok(worst_ratio);
+        return Ok(ratio);
     }
-    let i = worst.unwrap();
+    let i = index.unwrap();
     Err(format!(
         "{name}: {bad} of {} elements outside {} tolerance (rtol {rtol:e}, atol {atol:e}); worst at {:?}: \
          got {:e}, expected {:e} (|diff| {:.3e}, {:.3} x the allowed error)",
@@ -160,89 +93,11 @@ fn compare(name: &str, got: &Tensor, want: &Tensor, tol: Tol) -> std::result::Re
         g[i],
         w[i],
         (g[i] as f64 - w[i] as f64).abs(),
-        worst_ratio
+        ratio
     ))
 }
 
 // ------------------------------------------------------------------------------ golden files
-
-/// One golden file: its tensors and its case specs.
-struct Golden {
-    file: &'static str,
-    st: SafeTensors<'static>,
-    meta: BTreeMap<String, String>,
-}
-
-fn golden_path(file: &str) -> String {
-    format!(
-        "{}/../tests/reference/goldens/{file}.safetensors",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
-
-fn load(file: &'static str) -> Golden {
-    let path = golden_path(file);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("cannot read {path}: {e} (run tests/reference/make_goldens.py)")
-    });
-    // Leaked: a few hundred kB per test process, so that views can borrow it for 'static.
-    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-    let (_, metadata) =
-        SafeTensors::read_metadata(bytes).unwrap_or_else(|e| panic!("{path}: {e:?}"));
-    let meta = metadata
-        .metadata()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    let st = SafeTensors::deserialize(bytes).unwrap_or_else(|e| panic!("{path}: {e:?}"));
-    Golden { file, st, meta }
-}
-
-/// One case of a golden file: `op`, its parameters and the views to apply to its inputs.
-struct Case<'g> {
-    golden: &'g Golden,
-    name: String,
-    op: String,
-    params: BTreeMap<String, String>,
-    views: BTreeMap<String, String>,
-    doc: String,
-}
-
-impl Golden {
-    fn cases(&self) -> Vec<Case<'_>> {
-        let mut cases = Vec::new();
-        for (name, spec) in &self.meta {
-            if name.starts_with("__") {
-                continue;
-            }
-            let (tokens, doc) = spec.split_once(" | ").unwrap_or((spec, ""));
-            let (mut op, mut params, mut views) = (String::new(), BTreeMap::new(), BTreeMap::new());
-            for token in tokens.split_whitespace() {
-                let (k, v) = token
-                    .split_once('=')
-                    .unwrap_or_else(|| panic!("{name}: bad token {token:?}"));
-                if k == "op" {
-                    op = v.to_string();
-                } else if let Some(role) = k.strip_prefix("view.") {
-                    views.insert(role.to_string(), v.to_string());
-                } else {
-                    params.insert(k.to_string(), v.to_string());
-                }
-            }
-            cases.push(Case {
-                golden: self,
-                name: name.clone(),
-                op,
-                params,
-                views,
-                doc: doc.to_string(),
-            });
-        }
-        assert!(!cases.is_empty(), "{}: no cases", self.file);
-        cases
-    }
-}
 
 /// Applies a `/`-separated chain of views to a var, as var ops.
 fn apply_view(v: Var, spec: &str) -> Result<Var> {
@@ -264,13 +119,6 @@ fn apply_view(v: Var, spec: &str) -> Result<Var> {
 }
 
 impl Case<'_> {
-    fn has(&self, role: &str) -> bool {
-        self.golden
-            .st
-            .tensor(&format!("{}.{role}", self.name))
-            .is_ok()
-    }
-
     /// The roles of this case's tensors (`x`, `out`, `grad_x`, ...) and their dtypes.
     fn roles(&self) -> Vec<(String, Dtype)> {
         let prefix = format!("{}.", self.name);
@@ -300,75 +148,6 @@ impl Case<'_> {
             .filter(|(r, d)| *d == Dtype::F32 && r != "out" && !r.starts_with("grad_"))
             .map(|(r, _)| r)
             .collect()
-    }
-
-    /// The stored tensor `<case>.<role>`, as it is in the file.
-    fn stored(&self, role: &str) -> Tensor {
-        let key = format!("{}.{role}", self.name);
-        let view = self
-            .golden
-            .st
-            .tensor(&key)
-            .unwrap_or_else(|e| panic!("{}: no tensor {key}: {e:?}", self.golden.file));
-        let shape = view.shape().to_vec();
-        let data = view.data();
-        match view.dtype() {
-            Dtype::F32 => {
-                let v: Vec<f32> = data
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                    .collect();
-                Tensor::from_vec(v, &shape).unwrap()
-            }
-            Dtype::I64 => {
-                let v: Vec<i64> = data
-                    .chunks_exact(8)
-                    .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
-                    .collect();
-                Tensor::from_vec(v, &shape).unwrap()
-            }
-            d => panic!("{key}: unexpected dtype {d:?}"),
-        }
-    }
-
-    fn param(&self, key: &str) -> &str {
-        self.params
-            .get(key)
-            .unwrap_or_else(|| panic!("{}: no parameter {key} in its spec", self.name))
-    }
-    fn usize(&self, key: &str) -> usize {
-        self.param(key).parse().unwrap()
-    }
-    fn usizes(&self, key: &str) -> Vec<usize> {
-        self.param(key)
-            .split(',')
-            .map(|v| v.parse().unwrap())
-            .collect()
-    }
-    fn pair(&self, key: &str) -> [usize; 2] {
-        let v = self.usizes(key);
-        assert_eq!(v.len(), 2, "{}: {key} must have 2 values", self.name);
-        [v[0], v[1]]
-    }
-    fn f32(&self, key: &str) -> f32 {
-        self.param(key).parse().unwrap()
-    }
-    fn flag(&self, key: &str) -> bool {
-        self.usize(key) != 0
-    }
-    fn conv_params(&self) -> Conv2dParams {
-        Conv2dParams {
-            stride: self.pair("stride"),
-            padding: self.pair("padding"),
-        }
-    }
-    fn pad_mode(&self) -> PadMode {
-        match self.param("mode") {
-            "zeros" => PadMode::Zeros,
-            "reflect" => PadMode::Reflect,
-            "replicate" => PadMode::Replicate,
-            m => panic!("{}: unknown pad mode {m}", self.name),
-        }
     }
 }
 
@@ -454,36 +233,11 @@ impl Forward {
     }
 }
 
-/// Runs every case of a golden file and collects the results of its checks, so that one
-/// failure does not hide the others.
-struct Checks {
-    passed: usize,
-    failures: Vec<String>,
-    /// Worst error as a fraction of the allowed error, per tolerance class.
-    margins: BTreeMap<&'static str, (f64, String)>,
-}
-
 impl Checks {
-    fn fail(&mut self, case: &Case, report: String) {
-        self.failures
-            .push(format!("{report}\n    ({}: {})", case.op, case.doc));
-    }
-
     fn close(&mut self, case: &Case, what: &str, got: &Tensor, want: &Tensor, tol: Tol) {
         let label = format!("{}.{what}", case.name);
-        match compare(&label, got, want, tol) {
-            Ok(ratio) => {
-                self.passed += 1;
-                let entry = self
-                    .margins
-                    .entry(tol.class)
-                    .or_insert((0.0, String::new()));
-                if ratio > entry.0 {
-                    *entry = (ratio, label);
-                }
-            }
-            Err(report) => self.fail(case, report),
-        }
+        let outcome = compare(&label, got, want, tol);
+        self.record(case, label, tol, outcome);
     }
 
     /// Checks the output of `f`, runs backward from `.grad_out` and checks every leaf's
@@ -534,11 +288,7 @@ fn run_family(
     mut forward: impl FnMut(&Case, &Leaves) -> Result<Option<Forward>>,
 ) {
     let golden = load(file);
-    let mut checks = Checks {
-        passed: 0,
-        failures: Vec::new(),
-        margins: BTreeMap::new(),
-    };
+    let mut checks = Checks::default();
     let cases = golden.cases();
     let (mut with_grads, mut without) = (0, 0);
     for case in &cases {
@@ -569,28 +319,11 @@ fn run_family(
         }
     }
     assert!(with_grads > 0, "{file}: no case stores gradients");
-    let mut summary = format!(
+    let summary = format!(
         "{file}: {with_grads} cases with gradients ({without} without, not run here), {} checks passed",
         checks.passed
     );
-    for (class, (ratio, label)) in &checks.margins {
-        if label.is_empty() {
-            let _ = write!(summary, "; every {class} check bit-equal");
-            continue;
-        }
-        let _ = write!(
-            summary,
-            "; worst {class} error {ratio:.3} x tolerance ({label})"
-        );
-    }
-    println!("{summary}");
-    if !checks.failures.is_empty() {
-        panic!(
-            "{} of the checks of {file} failed:\n  {}",
-            checks.failures.len(),
-            checks.failures.join("\n  ")
-        );
-    }
+    checks.finish(file, summary);
 }
 
 // ------------------------------------------------------------------------------ constants

@@ -2,56 +2,23 @@
 //! forward and backward, BatchNorm1d/2d over three training steps (outputs, gradients,
 //! running statistics) and in eval mode, and the parameter trajectories of SGD with momentum
 //! and AdamW over 10 steps. Tolerance 1e-4 relative with a 1e-6 absolute floor.
+#[path = "../../tests/reference/support.rs"]
+mod support;
+
 use autograd::{Gradients, Tape, Var};
 use nn::layers::{BatchNorm, Embedding, Linear};
 use nn::optim::{AdamW, Sgd};
 use nn::{Mode, Module, Param};
-use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
+use support::{assert_each_close, load_tensors};
 use tensor::Tensor;
 
 fn goldens() -> HashMap<String, Tensor> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/reference/goldens/nn.safetensors"
-    );
-    let bytes = std::fs::read(path).expect("nn goldens");
-    let st = SafeTensors::deserialize(&bytes).expect("safetensors");
-    st.tensors()
-        .into_iter()
-        .map(|(name, v)| {
-            let shape = v.shape().to_vec();
-            let t = match v.dtype() {
-                Dtype::F32 => Tensor::from_vec(
-                    v.data()
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                        .collect::<Vec<_>>(),
-                    &shape,
-                ),
-                Dtype::I64 => Tensor::from_vec(
-                    v.data()
-                        .chunks_exact(8)
-                        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-                        .collect::<Vec<_>>(),
-                    &shape,
-                ),
-                d => panic!("{name}: unexpected {d:?}"),
-            };
-            (name, t.unwrap())
-        })
-        .collect()
+    load_tensors("nn")
 }
 
 fn close(what: &str, got: &Tensor, want: &Tensor) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let (g, w) = (got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap());
-    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        assert!(
-            (a - b).abs() <= 1e-6 + 1e-4 * b.abs(),
-            "{what}[{i}]: {a} vs PyTorch {b}"
-        );
-    }
+    assert_each_close(what, got, want, 1e-4, 1e-6);
 }
 
 #[test]
