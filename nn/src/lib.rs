@@ -7,6 +7,7 @@
 //! [`state_dict::load`] round-trip weights with PyTorch through safetensors.
 pub mod init;
 pub mod layers;
+pub mod learner;
 pub mod loss;
 pub mod metrics;
 pub mod module;

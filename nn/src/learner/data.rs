@@ -1,0 +1,102 @@
+//! What a [`super::Learner`] trains on: batches of input tensors and a target, for training
+//! (reshuffled every epoch) and validation.
+use tensor::random::Philox;
+use tensor::{Result, Tensor};
+
+/// One mini-batch: the model's inputs (a tabular model takes categorical codes and
+/// continuous values, an image model one tensor) and the target.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub inputs: Vec<Tensor>,
+    pub target: Tensor,
+}
+
+impl Batch {
+    /// Number of samples (the first dimension of the target).
+    pub fn len(&self) -> usize {
+        self.target.shape().first().copied().unwrap_or(1)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Training and validation batches (fastai's `DataBunch`).
+pub trait DataBunch {
+    /// The training batches of `epoch`, in that epoch's order.
+    fn train(&self, epoch: usize) -> Box<dyn Iterator<Item = Result<Batch>> + '_>;
+    /// The validation batches, in order.
+    fn valid(&self) -> Box<dyn Iterator<Item = Result<Batch>> + '_>;
+    /// Number of training batches per epoch.
+    fn train_batches(&self) -> usize;
+}
+
+/// In-memory data: every tensor's first dimension is the sample. Training batches are drawn
+/// in a seeded random order per epoch and, as fastai from 1.0.3x, the last incomplete one is
+/// dropped; validation keeps every sample, in order.
+pub struct TensorData {
+    train: (Vec<Tensor>, Tensor),
+    valid: (Vec<Tensor>, Tensor),
+    pub bs: usize,
+    pub seed: u64,
+}
+
+impl TensorData {
+    pub fn new(
+        train: (Vec<Tensor>, Tensor),
+        valid: (Vec<Tensor>, Tensor),
+        bs: usize,
+        seed: u64,
+    ) -> Self {
+        TensorData {
+            train,
+            valid,
+            bs: bs.max(1),
+            seed,
+        }
+    }
+
+    fn rows(split: &(Vec<Tensor>, Tensor), idx: &[i64]) -> Result<Batch> {
+        let idx = Tensor::from_indices(idx, &[idx.len()])?;
+        Ok(Batch {
+            inputs: split
+                .0
+                .iter()
+                .map(|t| t.index_select(0, &idx))
+                .collect::<Result<_>>()?,
+            target: split.1.index_select(0, &idx)?,
+        })
+    }
+}
+
+/// A permutation of `0..n` drawn from Philox (a sort of random keys: simple and seeded).
+pub fn permutation(n: usize, seed: u64, stream: u64) -> Vec<i64> {
+    let rng = Philox::new(seed, stream);
+    let mut keyed: Vec<(u32, i64)> = (0..n).map(|i| (rng.word(i as u64), i as i64)).collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+impl DataBunch for TensorData {
+    fn train(&self, epoch: usize) -> Box<dyn Iterator<Item = Result<Batch>> + '_> {
+        let n = self.train.1.shape()[0];
+        let order = permutation(n, self.seed, epoch as u64);
+        let full = n / self.bs;
+        Box::new(
+            (0..full).map(move |b| Self::rows(&self.train, &order[b * self.bs..(b + 1) * self.bs])),
+        )
+    }
+
+    fn valid(&self) -> Box<dyn Iterator<Item = Result<Batch>> + '_> {
+        let n = self.valid.1.shape()[0];
+        let bs = self.bs;
+        Box::new((0..n.div_ceil(bs)).map(move |b| {
+            let idx: Vec<i64> = (b * bs..((b + 1) * bs).min(n)).map(|i| i as i64).collect();
+            Self::rows(&self.valid, &idx)
+        }))
+    }
+
+    fn train_batches(&self) -> usize {
+        self.train.1.shape()[0] / self.bs
+    }
+}

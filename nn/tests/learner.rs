@@ -1,0 +1,152 @@
+//! The Learner: discriminative learning rates as fastai spreads them, the debiased smoothed
+//! loss, a one-cycle fit on a small classification problem (the loss falls, the recorder and
+//! the schedule agree), lr_find restoring the weights, freezing that keeps batch norms
+//! trainable, and seeded shuffling.
+use nn::init::Init;
+use nn::layers::{BatchNorm, Linear, ReLU, Sequential};
+use nn::learner::{even_mults, permutation, Learner, Lr, Smoothed, TensorData};
+use nn::loss::cross_entropy;
+use nn::state_dict::state_dict;
+use tensor::random::Philox;
+use tensor::Tensor;
+
+#[test]
+fn learning_rates_per_group_as_fastai() {
+    // LESSON6.md B: slice(1e-6, 1e-3) over three groups is [1e-6, 3.16e-5, 1e-3];
+    // slice(1e-2) is [1e-3, 1e-3, 1e-2].
+    let r = Lr::Range(1e-6, 1e-3).per_group(3);
+    assert!(
+        (r[0] - 1e-6).abs() < 1e-18
+            && (r[1] - 3.1623e-5).abs() < 1e-8
+            && (r[2] - 1e-3).abs() < 1e-15
+    );
+    assert_eq!(Lr::Top(1e-2).per_group(3), vec![1e-3, 1e-3, 1e-2]);
+    assert_eq!(Lr::Single(0.5).per_group(2), vec![0.5, 0.5]);
+    assert_eq!(even_mults(1.0, 8.0, 4), vec![1.0, 2.0, 4.0, 8.0]);
+}
+
+#[test]
+fn smoothed_loss_is_debiased() {
+    let mut s = Smoothed::new(0.98);
+    assert!(
+        (s.add(2.0) - 2.0).abs() < 1e-12,
+        "the first value is returned as is"
+    );
+    let v = s.add(4.0);
+    assert!((v - (0.98 * 0.02 * 2.0 + 0.02 * 4.0) / (1.0 - 0.98f64.powi(2))).abs() < 1e-12);
+}
+
+#[test]
+fn permutations_are_seeded_permutations() {
+    let p = permutation(100, 3, 0);
+    let mut sorted = p.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..100).collect::<Vec<i64>>());
+    assert_eq!(p, permutation(100, 3, 0));
+    assert_ne!(p, permutation(100, 3, 1));
+}
+
+fn problem(n: usize, seed: u64) -> (Tensor, Tensor) {
+    let x = Philox::new(seed, 0).uniform(&[n, 2], -1.0, 1.0).unwrap();
+    let y: Vec<i64> = x
+        .to_vec::<f32>()
+        .unwrap()
+        .chunks(2)
+        .map(|p| i64::from(p[0] * p[1] > 0.0))
+        .collect();
+    (x, Tensor::from_indices(&y, &[n]).unwrap())
+}
+
+fn learner(seed: u64) -> Learner<Sequential> {
+    let init = Init::new(seed);
+    let model = Sequential::new()
+        .push(Linear::new(&init, 2, 32, true).unwrap())
+        .push(ReLU)
+        .push(BatchNorm::new_1d(32))
+        .push(Linear::new(&init, 32, 2, true).unwrap());
+    let (xt, yt) = problem(512, 1);
+    let (xv, yv) = problem(256, 2);
+    let data = TensorData::new((vec![xt], yt), (vec![xv], yv), 32, 7);
+    let mut learn = Learner::new(model, Box::new(data), cross_entropy)
+        .metric("accuracy", nn::metrics::accuracy);
+    learn.verbose = false;
+    learn
+}
+
+#[test]
+fn fit_one_cycle_learns_and_records() {
+    let mut learn = learner(0);
+    let (before, _) = learn.validate().unwrap();
+    learn.fit_one_cycle(4, Lr::Single(1e-2), None).unwrap();
+    let r = &learn.recorder;
+    assert_eq!(r.losses.len(), 4 * 16);
+    assert!((r.lrs[0] - 1e-2 / 25.0).abs() < 1e-12 && (r.moms[0] - 0.95).abs() < 1e-12);
+    let last = r.epochs.last().unwrap();
+    assert!(
+        last.valid_loss < before / 2.0 && last.valid_loss < 0.3,
+        "valid loss {before} -> {}",
+        last.valid_loss
+    );
+    assert!(last.metrics[0] > 0.9, "accuracy {}", last.metrics[0]);
+}
+
+#[test]
+fn lr_find_sweeps_and_restores_the_weights() {
+    let mut learn = learner(1);
+    let before: Vec<Vec<f32>> = state_dict(&learn.model)
+        .iter()
+        .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
+        .map(|(_, t)| t.to_vec::<f32>().unwrap())
+        .collect();
+    let sweep = learn.lr_find(1e-7, 10.0, 100).unwrap();
+    assert!(sweep.len() > 10);
+    assert!(
+        sweep.windows(2).all(|w| w[1].0 > w[0].0),
+        "learning rates grow"
+    );
+    let after: Vec<Vec<f32>> = state_dict(&learn.model)
+        .iter()
+        .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
+        .map(|(_, t)| t.to_vec::<f32>().unwrap())
+        .collect();
+    assert_eq!(before, after);
+    // At lr = 10 the loss has diverged and the sweep stopped before its 100 iterations, or
+    // reached the end.
+    let (_, last) = *sweep.last().unwrap();
+    let best = sweep.iter().map(|&(_, l)| l).fold(f64::INFINITY, f64::min);
+    assert!(sweep.len() == 100 || last > 4.0 * best);
+}
+
+#[test]
+fn freezing_keeps_batch_norms_trainable() {
+    let mut learn = learner(2);
+    learn.split(vec![vec!["0.".into(), "2.".into()], vec!["3.".into()]]);
+    learn.freeze();
+    let names: Vec<(String, bool)> = nn::module::named_params(&learn.model)
+        .into_iter()
+        .map(|(n, p)| (n, p.is_trainable()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("0.weight".to_string(), false),
+            ("0.bias".to_string(), false),
+            ("2.weight".to_string(), true),
+            ("2.bias".to_string(), true),
+            ("3.weight".to_string(), true),
+            ("3.bias".to_string(), true),
+        ]
+    );
+    learn.unfreeze();
+    assert!(nn::module::named_params(&learn.model)
+        .iter()
+        .all(|(_, p)| p.is_trainable()));
+    assert_eq!(
+        learn
+            .group_params()
+            .iter()
+            .map(Vec::len)
+            .collect::<Vec<_>>(),
+        vec![4, 2]
+    );
+}
