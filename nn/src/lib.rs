@@ -16,5 +16,5 @@ pub mod schedule;
 pub mod state_dict;
 
 pub use autograd;
-pub use module::{Buffer, Entry, Mode, Module, Param};
+pub use module::{Buffer, Entry, Mode, Module, Param, SummaryRow};
 pub use tensor;

@@ -105,6 +105,31 @@ pub trait Module {
 
     /// A short description for `summary()` (`Linear(in_features=233, out_features=1000)`).
     fn describe(&self) -> String;
+
+    /// The forward pass, recording a [`SummaryRow`] per layer under `name` (what
+    /// `learn.summary()` prints). Containers record their children instead of themselves.
+    fn trace(&self, x: &Var, mode: Mode, name: &str, rows: &mut Vec<SummaryRow>) -> Result<Var> {
+        let y = self.forward(x, mode)?;
+        let params = named_params(self);
+        rows.push(SummaryRow {
+            name: name.to_string(),
+            layer: self.describe(),
+            output_shape: y.shape().to_vec(),
+            params: params.iter().map(|(_, p)| p.value().elem_count()).sum(),
+            trainable: params.iter().all(|(_, p)| p.is_trainable()),
+        });
+        Ok(y)
+    }
+}
+
+/// One line of a model summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryRow {
+    pub name: String,
+    pub layer: String,
+    pub output_shape: Vec<usize>,
+    pub params: usize,
+    pub trainable: bool,
 }
 
 /// Joins a state-dict prefix and a name: `join("layers.0", "weight") == "layers.0.weight"`.

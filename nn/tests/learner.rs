@@ -69,7 +69,8 @@ fn learner(seed: u64) -> Learner<Sequential> {
     let data = TensorData::new((vec![xt], yt), (vec![xv], yv), 32, 7);
     let mut learn = Learner::new(model, Box::new(data), cross_entropy)
         .metric("accuracy", nn::metrics::accuracy);
-    learn.verbose = false;
+    // SHOW_TABLE=1 cargo test -p nn --test learner -- --nocapture prints fastai's table.
+    learn.verbose = std::env::var_os("SHOW_TABLE").is_some();
     learn
 }
 
@@ -149,4 +150,27 @@ fn freezing_keeps_batch_norms_trainable() {
             .collect::<Vec<_>>(),
         vec![4, 2]
     );
+}
+
+#[test]
+fn summary_lists_each_layer_with_its_output_shape() {
+    let learn = learner(3);
+    let s = learn.summary().unwrap();
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(lines.len(), 1 + 4 + 1, "{s}");
+    assert!(
+        lines[1].contains("Linear(in_features=2, out_features=32")
+            && lines[1].contains("[32, 32]")
+            && lines[1].contains("96"),
+        "{s}"
+    );
+    assert!(
+        lines[3].contains("BatchNorm1d(32") && lines[3].contains("64"),
+        "{s}"
+    );
+    assert!(
+        lines[4].contains("[32, 2]") && lines[4].contains("66"),
+        "{s}"
+    );
+    assert_eq!(lines[5], "Total params: 226");
 }

@@ -1,6 +1,6 @@
 //! `Sequential`: layers applied in order, named `0`, `1`, ... in the state dict as in
 //! PyTorch's `nn.Sequential`.
-use crate::module::{join, Entry, Mode, Module};
+use crate::module::{join, Entry, Mode, Module, SummaryRow};
 use autograd::{Result, Var};
 
 #[derive(Default)]
@@ -37,5 +37,13 @@ impl Module for Sequential {
 
     fn describe(&self) -> String {
         format!("Sequential({} layers)", self.layers.len())
+    }
+
+    fn trace(&self, x: &Var, mode: Mode, name: &str, rows: &mut Vec<SummaryRow>) -> Result<Var> {
+        let mut y = x.clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            y = layer.trace(&y, mode, &join(name, &i.to_string()), rows)?;
+        }
+        Ok(y)
     }
 }

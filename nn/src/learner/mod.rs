@@ -311,6 +311,51 @@ impl<M: Module> Learner<M> {
         Ok(out)
     }
 
+    /// Each layer's output shape and parameter count on the first validation batch, as
+    /// fastai's `learn.summary()`, formatted as a table.
+    pub fn summary(&self) -> Result<String> {
+        let Some(batch) = self.data.valid().next() else {
+            return Ok(String::from("no validation batch to trace the model with"));
+        };
+        let batch = batch?;
+        let inputs: Vec<Var> = batch.inputs.iter().cloned().map(Var::constant).collect();
+        let mut rows = Vec::new();
+        match inputs.as_slice() {
+            [x] => {
+                self.model.trace(x, Mode::Eval, "", &mut rows)?;
+            }
+            _ => {
+                let out = (self.forward)(&self.model, &inputs, Mode::Eval)?;
+                rows.push(crate::module::SummaryRow {
+                    name: String::new(),
+                    layer: self.model.describe(),
+                    output_shape: out.shape().to_vec(),
+                    params: crate::module::param_count(&self.model),
+                    trainable: true,
+                });
+            }
+        }
+        let mut s = format!(
+            "{:<6}{:<56}{:<20}{:>10}  Trainable\n",
+            "", "Layer (type)", "Output Shape", "Param #"
+        );
+        for r in &rows {
+            s += &format!(
+                "{:<6}{:<56}{:<20}{:>10}  {}\n",
+                r.name,
+                r.layer,
+                format!("{:?}", r.output_shape),
+                r.params,
+                r.trainable
+            );
+        }
+        s += &format!(
+            "Total params: {}\n",
+            rows.iter().map(|r| r.params).sum::<usize>()
+        );
+        Ok(s)
+    }
+
     /// Saves the model's state dict (atomically).
     pub fn save(&self, path: impl AsRef<Path>) -> std::result::Result<(), StateDictError> {
         state_dict::save(&self.model, path)
