@@ -12,6 +12,7 @@ pub mod loss;
 pub mod metrics;
 pub mod module;
 pub mod optim;
+pub mod plot;
 pub mod schedule;
 pub mod state_dict;
 

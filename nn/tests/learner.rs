@@ -89,17 +89,28 @@ fn fit_one_cycle_learns_and_records() {
         last.valid_loss
     );
     assert!(last.metrics[0] > 0.9, "accuracy {}", last.metrics[0]);
+    let plot = std::env::temp_dir().join(format!("lesson6-losses-{}.png", std::process::id()));
+    r.plot_losses(&plot).unwrap();
+    let png = std::fs::read(&plot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 2000);
+    if std::env::var_os("KEEP_PLOTS").is_none() {
+        let _ = std::fs::remove_file(&plot);
+    }
 }
 
 #[test]
 fn lr_find_sweeps_and_restores_the_weights() {
     let mut learn = learner(1);
+    let plot = std::env::temp_dir().join(format!("lesson6-lr-find-{}.png", std::process::id()));
     let before: Vec<Vec<f32>> = state_dict(&learn.model)
         .iter()
         .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
         .map(|(_, t)| t.to_vec::<f32>().unwrap())
         .collect();
     let sweep = learn.lr_find(1e-7, 10.0, 100).unwrap();
+    nn::learner::plot_lr_find(&sweep, &plot).unwrap();
+    assert!(std::fs::read(&plot).unwrap().starts_with(b"\x89PNG"));
+    let _ = std::fs::remove_file(&plot);
     assert!(sweep.len() > 10);
     assert!(
         sweep.windows(2).all(|w| w[1].0 > w[0].0),

@@ -9,7 +9,7 @@ mod recorder;
 
 pub use data::{permutation, Batch, DataBunch, TensorData};
 pub use groups::{even_mults, Lr};
-pub use recorder::{EpochResult, Recorder, Smoothed};
+pub use recorder::{plot_lr_find, EpochResult, Recorder, Smoothed};
 
 use crate::metrics::Average;
 use crate::module::{named_params, Entry, Mode, Module, Param};

@@ -1,6 +1,7 @@
 //! What a training run leaves behind: the smoothed training loss fastai prints (an
 //! exponential moving average with β = 0.98, debiased as in Adam: `avg / (1 - β^n)`), every
 //! batch's loss, learning rate and momentum, and each epoch's validation results.
+use crate::plot::{line_chart, Series};
 
 /// fastai's `SmoothenValue`.
 #[derive(Debug, Clone, Copy)]
@@ -50,4 +51,44 @@ pub struct Recorder {
     pub lrs: Vec<f64>,
     pub moms: Vec<f64>,
     pub epochs: Vec<EpochResult>,
+}
+
+impl Recorder {
+    /// The training loss (smoothed, per batch) and the validation loss (per epoch, at the
+    /// epoch's last batch) as a PNG line chart (fastai's `recorder.plot_losses()`).
+    pub fn plot_losses(&self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+        let train = Series {
+            label: "train (smoothed)".into(),
+            points: self
+                .smooth_losses
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| (i as f64, l))
+                .collect(),
+        };
+        let per_epoch = self.losses.len() / self.epochs.len().max(1);
+        let valid = Series {
+            label: "valid".into(),
+            points: self
+                .epochs
+                .iter()
+                .enumerate()
+                .map(|(e, r)| (((e + 1) * per_epoch) as f64 - 1.0, r.valid_loss))
+                .collect(),
+        };
+        line_chart(path, "losses", "batch", "loss", &[train, valid], false)
+    }
+}
+
+/// The lr_find curve (smoothed loss against learning rate, log scale) as a PNG
+/// (fastai's `recorder.plot()` after `lr_find`).
+pub fn plot_lr_find(
+    sweep: &[(f64, f64)],
+    path: impl AsRef<std::path::Path>,
+) -> std::io::Result<()> {
+    let s = Series {
+        label: "smoothed loss".into(),
+        points: sweep.to_vec(),
+    };
+    line_chart(path, "lr_find", "learning rate", "loss", &[s], true)
 }
