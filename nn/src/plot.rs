@@ -109,10 +109,13 @@ pub fn line_chart(
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
                 (a.min(v), b.max(v))
             });
+        // A flat line gets a unit-wide band around it; no data at all, [0, 1].
         if lo.is_finite() && hi > lo {
             (lo, hi)
+        } else if lo.is_finite() {
+            (lo - 0.5, lo + 0.5)
         } else {
-            (lo.min(0.0).max(-1.0), lo.max(0.0) + 1.0)
+            (0.0, 1.0)
         }
     };
     let (x0, x1) = range(|p| p.0);
