@@ -61,6 +61,37 @@ fn grouped<'a, M: Module>(model: &'a M, groups: &[Vec<String>]) -> Vec<(usize, S
         .collect()
 }
 
+/// The parts of a learner a training step uses, borrowed apart from its data so that steps
+/// run while the data's batch iterator is alive (no epoch is materialised in memory).
+struct Stepper<'a, M: Module> {
+    model: &'a M,
+    forward: &'a Forward<M>,
+    loss: &'a Loss,
+    groups: &'a [Vec<String>],
+    opt: &'a mut AdamW,
+}
+
+impl<M: Module> Stepper<'_, M> {
+    /// One training step on `batch` with a learning rate per group and momentum `mom`;
+    /// returns the batch's loss.
+    fn step(&mut self, batch: &Batch, lrs: &[f64], mom: f64) -> Result<f64> {
+        let tape = Tape::new();
+        let inputs: Vec<Var> = batch.inputs.iter().map(|t| tape.input(t.clone())).collect();
+        let out = (self.forward)(self.model, &inputs, Mode::Train)?;
+        let loss = (self.loss)(&out, &batch.target)?;
+        let value = loss.tensor().to_scalar()? as f64;
+        let grads = loss.backward()?;
+        let mut groups: Vec<Vec<&Param>> = vec![Vec::new(); self.groups.len().max(1)];
+        for (g, _, p) in grouped(self.model, self.groups) {
+            groups[g].push(p);
+        }
+        for (params, &lr) in groups.iter().zip(lrs) {
+            self.opt.step(params, &grads, lr as f32, mom as f32)?;
+        }
+        Ok(value)
+    }
+}
+
 impl<M: Module> Learner<M> {
     /// A learner whose model takes the batch's first input.
     pub fn new(
@@ -144,26 +175,6 @@ impl<M: Module> Learner<M> {
         self.freeze_to(0);
     }
 
-    /// One training step on `batch` with a learning rate per group and momentum `mom`;
-    /// returns the batch's loss.
-    fn step(&mut self, batch: &crate::learner::Batch, lrs: &[f64], mom: f64) -> Result<f64> {
-        let tape = Tape::new();
-        let inputs: Vec<Var> = batch.inputs.iter().map(|t| tape.input(t.clone())).collect();
-        let out = (self.forward)(&self.model, &inputs, Mode::Train)?;
-        let loss = (self.loss)(&out, &batch.target)?;
-        let value = loss.tensor().to_scalar()? as f64;
-        let grads = loss.backward()?;
-        self.opt.wd = self.wd;
-        let mut groups: Vec<Vec<&Param>> = vec![Vec::new(); self.groups.len().max(1)];
-        for (g, _, p) in grouped(&self.model, &self.groups) {
-            groups[g].push(p);
-        }
-        for (params, &lr) in groups.iter().zip(lrs) {
-            self.opt.step(params, &grads, lr as f32, mom as f32)?;
-        }
-        Ok(value)
-    }
-
     /// Validation loss and metrics, each averaged over batches weighted by batch size.
     pub fn validate(&self) -> Result<(f64, Vec<f64>)> {
         let mut loss = Average::default();
@@ -227,12 +238,20 @@ impl<M: Module> Learner<M> {
         for epoch in 0..epochs {
             let start = Instant::now();
             let bar = self.bar(per_epoch);
-            for batch in self.data.train(epoch).collect::<Vec<_>>() {
+            self.opt.wd = self.wd;
+            let mut stepper = Stepper {
+                model: &self.model,
+                forward: &self.forward,
+                loss: &self.loss,
+                groups: &self.groups,
+                opt: &mut self.opt,
+            };
+            for batch in self.data.train(epoch) {
                 let batch = batch?;
                 let sched: Vec<(f64, f64)> = schedules.iter().map(|s| s.at(t, n)).collect();
                 let lrs: Vec<f64> = sched.iter().map(|&(l, _)| l).collect();
                 let mom = sched.last().map_or(0.9, |&(_, m)| m);
-                let loss = self.step(&batch, &lrs, mom)?;
+                let loss = stepper.step(&batch, &lrs, mom)?;
                 let s = smooth.add(loss);
                 self.recorder.losses.push(loss);
                 self.recorder.smooth_losses.push(s);
@@ -280,12 +299,19 @@ impl<M: Module> Learner<M> {
         let mut out = Vec::new();
         let mut it = 0;
         'epochs: for epoch in 0.. {
-            for batch in self.data.train(epoch).collect::<Vec<_>>() {
+            let mut stepper = Stepper {
+                model: &self.model,
+                forward: &self.forward,
+                loss: &self.loss,
+                groups: &self.groups,
+                opt: &mut self.opt,
+            };
+            for batch in self.data.train(epoch) {
                 if it >= iters {
                     break 'epochs;
                 }
                 let lr = start * (end / start).powf(it as f64 / (iters.max(2) - 1) as f64);
-                let s = smooth.add(self.step(&batch?, &vec![lr; groups], 0.9)?);
+                let s = smooth.add(stepper.step(&batch?, &vec![lr; groups], 0.9)?);
                 out.push((lr, s));
                 best = best.min(s);
                 it += 1;
