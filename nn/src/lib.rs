@@ -15,6 +15,7 @@ pub mod optim;
 pub mod plot;
 pub mod schedule;
 pub mod state_dict;
+pub mod tabular;
 
 pub use autograd;
 pub use module::{Buffer, Entry, Mode, Module, Param, SummaryRow};

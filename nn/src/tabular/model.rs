@@ -1,0 +1,165 @@
+//! fastai v1's `TabularModel` (LESSON6.md A6), the Rossmann model of lesson 6: one embedding
+//! per categorical column (in `cat_names` order), dropout on the concatenated embeddings,
+//! batch norm on the continuous columns, then `[Linear, ReLU, BatchNorm1d, Dropout]` blocks
+//! and a final Linear, squeezed into `y_range` by a sigmoid. The state dict uses fastai's
+//! names: `embeds.0.weight`, `bn_cont.running_mean`, `layers.0.weight`, ...
+use crate::init::Init;
+use crate::layers::{BatchNorm, Dropout, Embedding, Linear, ReLU, Sequential, SigmoidRange};
+use crate::module::{join, Entry, Mode, Module};
+use autograd::{Error, Result, Var};
+
+/// fastai's rule of thumb for an embedding's width from the variable's cardinality `n`
+/// (levels including `#na#`): `min(600, round(1.6 n^0.56))`, rounding half to even as
+/// Python's `round` (fastai 1.0.30 and later).
+pub fn emb_sz_rule(n: usize) -> usize {
+    (1.6 * (n as f64).powf(0.56)).round_ties_even().min(600.0) as usize
+}
+
+/// How to build a `TabularModel`.
+#[derive(Debug, Clone)]
+pub struct TabularConfig {
+    /// (cardinality, embedding width) of each categorical column, in order.
+    pub embeddings: Vec<(usize, usize)>,
+    pub n_cont: usize,
+    pub out: usize,
+    /// Hidden layer widths (lesson 6: [1000, 500]).
+    pub layers: Vec<usize>,
+    /// Dropout after each hidden layer (lesson 6: [0.001, 0.01]).
+    pub ps: Vec<f32>,
+    /// Dropout on the embeddings (lesson 6: 0.04).
+    pub emb_drop: f32,
+    /// The output's range (lesson 6: [0, ln(max sales * 1.2)]).
+    pub y_range: Option<(f32, f32)>,
+}
+
+pub struct TabularModel {
+    pub embeds: Vec<Embedding>,
+    pub emb_drop: Dropout,
+    pub bn_cont: BatchNorm,
+    pub layers: Sequential,
+    y_range: Option<SigmoidRange>,
+}
+
+impl TabularModel {
+    pub fn new(init: &Init, cfg: &TabularConfig, seed: u64) -> tensor::Result<Self> {
+        let embeds = cfg
+            .embeddings
+            .iter()
+            .map(|&(n, d)| Embedding::new(init, n, d))
+            .collect::<tensor::Result<Vec<_>>>()?;
+        let n_emb: usize = cfg.embeddings.iter().map(|&(_, d)| d).sum();
+        // sizes = [n_emb + n_cont, layers..., out]; block i is [BN (not for the first),
+        // Dropout (when p > 0), Linear, ReLU (not for the last)] — fastai's `bn_drop_lin`,
+        // which puts BN and dropout *before* each linear layer after the first, i.e. after
+        // the previous ReLU.
+        let mut sizes = vec![n_emb + cfg.n_cont];
+        sizes.extend(&cfg.layers);
+        sizes.push(cfg.out);
+        let mut layers = Sequential::new();
+        for i in 0..sizes.len() - 1 {
+            if i > 0 {
+                layers = layers.push(BatchNorm::new_1d(sizes[i]));
+                let p = cfg.ps.get(i - 1).copied().unwrap_or(0.0);
+                if p > 0.0 {
+                    layers = layers.push(Dropout::new(p, seed.wrapping_add(1 + i as u64)));
+                }
+            }
+            layers = layers.push(Linear::new(init, sizes[i], sizes[i + 1], true)?);
+            if i + 2 < sizes.len() {
+                layers = layers.push(ReLU);
+            }
+        }
+        Ok(TabularModel {
+            embeds,
+            emb_drop: Dropout::new(cfg.emb_drop, seed),
+            bn_cont: BatchNorm::new_1d(cfg.n_cont),
+            layers,
+            y_range: cfg.y_range.map(|(lo, hi)| SigmoidRange { lo, hi }),
+        })
+    }
+
+    /// The forward pass on categorical codes `x_cat` (i64 `[N, n_cat]`) and continuous
+    /// values `x_cont` (f32 `[N, n_cont]`).
+    pub fn forward2(&self, x_cat: &Var, x_cont: &Var, mode: Mode) -> Result<Var> {
+        let n_cat = self.embeds.len();
+        if x_cat.rank() != 2 || x_cat.shape()[1] != n_cat {
+            return Err(Error::Tensor(tensor::Error::Shape {
+                op: "TabularModel",
+                msg: format!(
+                    "categorical input {:?} should be [N, {n_cat}]",
+                    x_cat.shape()
+                ),
+            }));
+        }
+        let n = x_cat.shape()[0];
+        let mut parts = Vec::with_capacity(n_cat + 1);
+        for (i, emb) in self.embeds.iter().enumerate() {
+            // Column i of the codes, on the input's tape so the embedding finds the tape.
+            let codes = x_cat.tensor().narrow(1, i, 1)?.reshape(&[n])?;
+            let codes = match x_cat.tape() {
+                Some(tape) => tape.input(codes),
+                None => Var::constant(codes),
+            };
+            parts.push(emb.lookup(&codes)?);
+        }
+        let mut x = if parts.is_empty() {
+            None
+        } else {
+            let refs: Vec<&Var> = parts.iter().collect();
+            Some(self.emb_drop.forward(&Var::cat(&refs, 1)?, mode)?)
+        };
+        if self.bn_cont.weight.value().elem_count() > 0 {
+            let cont = self.bn_cont.forward(x_cont, mode)?;
+            x = Some(match x {
+                Some(e) => Var::cat(&[&e, &cont], 1)?,
+                None => cont,
+            });
+        }
+        let x = x.ok_or_else(|| {
+            Error::Tensor(tensor::Error::Shape {
+                op: "TabularModel",
+                msg: "no categorical and no continuous columns".into(),
+            })
+        })?;
+        let y = self.layers.forward(&x, mode)?;
+        match &self.y_range {
+            Some(r) => r.forward(&y, mode),
+            None => Ok(y),
+        }
+    }
+}
+
+impl Module for TabularModel {
+    /// The model on one input: the codes when it has only categorical columns, the values
+    /// when it has only continuous ones. With both kinds, use [`TabularModel::forward2`]
+    /// (and `Learner::with_forward`).
+    fn forward(&self, x: &Var, mode: Mode) -> Result<Var> {
+        let n = x.shape().first().copied().unwrap_or(0);
+        let n_cont = self.bn_cont.weight.value().elem_count();
+        match (self.embeds.is_empty(), n_cont == 0) {
+            (true, _) => self.forward2(
+                &Var::constant(tensor::Tensor::from_indices(&[], &[n, 0])?),
+                x,
+                mode,
+            ),
+            (false, true) => self.forward2(x, &Var::constant(tensor::Tensor::zeros(&[n, 0])), mode),
+            (false, false) => Err(Error::Tensor(tensor::Error::Shape {
+                op: "TabularModel",
+                msg: "this model takes categorical codes and continuous values: call forward2"
+                    .into(),
+            })),
+        }
+    }
+
+    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'a>)) {
+        for (i, e) in self.embeds.iter().enumerate() {
+            e.visit(&join(&join(prefix, "embeds"), &i.to_string()), f);
+        }
+        self.bn_cont.visit(&join(prefix, "bn_cont"), f);
+        self.layers.visit(&join(prefix, "layers"), f);
+    }
+
+    fn describe(&self) -> String {
+        format!("TabularModel({} embeddings)", self.embeds.len())
+    }
+}

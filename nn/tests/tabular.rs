@@ -1,0 +1,153 @@
+//! The tabular model of lesson 6: the embedding-size rule against the lesson's table, the
+//! Rossmann configuration's shapes and parameter count (LESSON6.md A5: 217 embedding
+//! columns, 233 inputs, 831,054 parameters), fastai's state-dict names and layer order, and a
+//! small fit through the Learner.
+use autograd::Var;
+use nn::init::Init;
+use nn::learner::{Learner, Lr, TensorData};
+use nn::loss::mse_flat;
+use nn::state_dict::state_dict;
+use nn::tabular::{emb_sz_rule, TabularConfig, TabularModel};
+use nn::Mode;
+use tensor::random::Philox;
+use tensor::Tensor;
+
+/// Cardinalities (levels + `#na#`) of the 24 categorical columns of lesson 6, in cat order:
+/// the 22 cat_vars, then CompetitionDistance_na and CloudCover_na.
+const ROSSMANN: [usize; 24] = [
+    1116, 8, 4, 13, 32, 3, 26, 27, 5, 4, 4, 24, 9, 13, 53, 22, 7, 7, 4, 4, 9, 9, 3, 3,
+];
+
+fn rossmann(y_max: f32) -> TabularConfig {
+    TabularConfig {
+        embeddings: ROSSMANN.iter().map(|&n| (n, emb_sz_rule(n))).collect(),
+        n_cont: 16,
+        out: 1,
+        layers: vec![1000, 500],
+        ps: vec![0.001, 0.01],
+        emb_drop: 0.04,
+        y_range: Some((0.0, y_max)),
+    }
+}
+
+#[test]
+fn embedding_sizes_follow_the_lesson() {
+    let widths: Vec<usize> = ROSSMANN.iter().map(|&n| emb_sz_rule(n)).collect();
+    assert_eq!(
+        widths,
+        [81, 5, 3, 7, 11, 3, 10, 10, 4, 3, 3, 9, 5, 7, 15, 9, 5, 5, 3, 3, 5, 5, 3, 3]
+    );
+    assert_eq!(widths.iter().sum::<usize>(), 217);
+    assert_eq!(emb_sz_rule(1_000_000), 600);
+}
+
+#[test]
+fn rossmann_model_shapes_names_and_parameter_count() {
+    let model = TabularModel::new(&Init::new(0), &rossmann((41551.0f32 * 1.2).ln()), 0).unwrap();
+    assert_eq!(nn::module::param_count(&model), 831_054);
+    let names: Vec<String> = state_dict(&model).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names[0], "embeds.0.weight");
+    assert_eq!(
+        names[24..29],
+        [
+            "bn_cont.weight",
+            "bn_cont.bias",
+            "bn_cont.running_mean",
+            "bn_cont.running_var",
+            "bn_cont.num_batches_tracked"
+        ]
+    );
+    assert_eq!(names[29], "layers.0.weight");
+    assert!(
+        names.contains(&"layers.2.running_var".to_string())
+            && names.contains(&"layers.6.weight".to_string())
+    );
+    assert_eq!(names.last().unwrap(), "layers.8.bias");
+    assert_eq!(
+        state_dict(&model)
+            .iter()
+            .find(|(n, _)| n == "layers.0.weight")
+            .unwrap()
+            .1
+            .shape(),
+        &[1000, 233]
+    );
+    // Forward: [N, 24] codes and [N, 16] values give [N, 1] inside y_range.
+    let n = 5;
+    let codes: Vec<i64> = (0..n * 24).map(|i| (i % 3) as i64).collect();
+    let x_cat = Var::constant(Tensor::from_indices(&codes, &[n, 24]).unwrap());
+    let x_cont = Var::constant(Philox::new(0, 0).normal(&[n, 16], 0.0, 1.0).unwrap());
+    let y = model.forward2(&x_cat, &x_cont, Mode::Eval).unwrap();
+    assert_eq!(y.shape(), &[n, 1]);
+    let hi = (41551.0f32 * 1.2).ln();
+    assert!(y
+        .tensor()
+        .to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .all(|&v| v > 0.0 && v < hi));
+    // A code beyond a column's cardinality is an error, not a read out of bounds.
+    let mut bad = codes.clone();
+    bad[0] = 1116;
+    let err = model
+        .forward2(
+            &Var::constant(Tensor::from_indices(&bad, &[n, 24]).unwrap()),
+            &x_cont,
+            Mode::Eval,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("1116"), "{err}");
+}
+
+#[test]
+fn a_small_tabular_model_learns_through_the_learner() {
+    // y = 0.5 * level of the first column - level of the second / 3 + 0.3 * the continuous value.
+    let n = 1024;
+    let rng = Philox::new(4, 0);
+    let levels: Vec<i64> = (0..2 * n as u64)
+        .map(|i| (rng.word(i) % 5) as i64)
+        .collect();
+    let cont = Philox::new(5, 0).normal(&[n, 1], 0.0, 1.0).unwrap();
+    let cv = cont.to_vec::<f32>().unwrap();
+    let y: Vec<f32> = (0..n)
+        .map(|i| 0.5 * levels[2 * i] as f32 - levels[2 * i + 1] as f32 / 3.0 + 0.3 * cv[i] + 2.0)
+        .collect();
+    let x_cat = Tensor::from_indices(&levels, &[n, 2]).unwrap();
+    let y = Tensor::from_vec(y, &[n, 1]).unwrap();
+    let cut = 768;
+    let split = |t: &Tensor, a: usize, b: usize| t.narrow(0, a, b - a).unwrap().contiguous();
+    let data = TensorData::new(
+        (
+            vec![split(&x_cat, 0, cut), split(&cont, 0, cut)],
+            split(&y, 0, cut),
+        ),
+        (
+            vec![split(&x_cat, cut, n), split(&cont, cut, n)],
+            split(&y, cut, n),
+        ),
+        64,
+        1,
+    );
+    let cfg = TabularConfig {
+        embeddings: vec![(5, 3), (5, 3)],
+        n_cont: 1,
+        out: 1,
+        layers: vec![32],
+        ps: vec![0.0],
+        emb_drop: 0.0,
+        y_range: Some((0.0, 5.0)),
+    };
+    let model = TabularModel::new(&Init::new(1), &cfg, 1).unwrap();
+    let mut learn = Learner::new(model, Box::new(data), |out, t| {
+        mse_flat(out, &Var::constant(t.clone()))
+    })
+    .with_forward(|m: &TabularModel, x, mode| m.forward2(&x[0], &x[1], mode));
+    learn.verbose = false;
+    let (before, _) = learn.validate().unwrap();
+    learn.fit_one_cycle(8, Lr::Single(3e-2), None).unwrap();
+    let after = learn.recorder.epochs.last().unwrap().valid_loss;
+    assert!(
+        after < 0.02 && after < before / 20.0,
+        "valid MSE {before} -> {after}"
+    );
+}
