@@ -1,5 +1,12 @@
-//! Tabular data, as lesson 6's Rossmann model uses it: fastai's `TabularModel` and its
-//! embedding-size rule. (Preprocessing and the Rossmann loader arrive with their issue.)
+//! Tabular data as lesson 6's Rossmann model uses it: a column [`Table`], `add_datepart`,
+//! the procs (FillMissing, Categorify, Normalize), and fastai's `TabularModel` with its
+//! embedding-size rule. (The Rossmann loader and data generator arrive with their issue.)
+mod datepart;
 mod model;
+mod procs;
+mod table;
 
+pub use datepart::{add_datepart, parse_date};
 pub use model::{emb_sz_rule, TabularConfig, TabularModel};
+pub use procs::Procs;
+pub use table::{Column, Table};

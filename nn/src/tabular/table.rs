@@ -1,0 +1,88 @@
+//! A minimal column table, what the tabular preprocessing works on (pandas' DataFrame in
+//! fastai): numeric columns as f64 with NaN for missing values, categorical columns as
+//! optional strings.
+use std::collections::BTreeMap;
+
+/// One column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    /// Numbers; NaN marks a missing value.
+    Num(Vec<f64>),
+    /// Categories as text; `None` marks a missing value.
+    Cat(Vec<Option<String>>),
+}
+
+impl Column {
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Num(v) => v.len(),
+            Column::Cat(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Named columns of equal length, in insertion order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    names: Vec<String>,
+    columns: BTreeMap<String, Column>,
+}
+
+impl Table {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of rows (0 for a table without columns).
+    pub fn rows(&self) -> usize {
+        self.names.first().map_or(0, |n| self.columns[n].len())
+    }
+
+    /// Column names in order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Column> {
+        self.columns.get(name)
+    }
+
+    /// Adds or replaces a column. Its length must match the table's.
+    pub fn set(&mut self, name: &str, column: Column) -> Result<(), String> {
+        if let Some(other) = self.names.iter().find(|n| *n != name) {
+            let rows = self.columns[other].len();
+            if column.len() != rows {
+                return Err(format!(
+                    "column `{name}` has {} rows, the table {rows}",
+                    column.len()
+                ));
+            }
+        }
+        if !self.columns.contains_key(name) {
+            self.names.push(name.to_string());
+        }
+        self.columns.insert(name.to_string(), column);
+        Ok(())
+    }
+
+    /// The numeric column `name`, or an error naming it.
+    pub fn num(&self, name: &str) -> Result<&[f64], String> {
+        match self.columns.get(name) {
+            Some(Column::Num(v)) => Ok(v),
+            Some(Column::Cat(_)) => Err(format!("column `{name}` is categorical, not numeric")),
+            None => Err(format!("no column `{name}`")),
+        }
+    }
+
+    /// The categorical column `name`, or an error naming it.
+    pub fn cat(&self, name: &str) -> Result<&[Option<String>], String> {
+        match self.columns.get(name) {
+            Some(Column::Cat(v)) => Ok(v),
+            Some(Column::Num(_)) => Err(format!("column `{name}` is numeric, not categorical")),
+            None => Err(format!("no column `{name}`")),
+        }
+    }
+}
