@@ -4,11 +4,21 @@
 //!
 //! `cargo bench --bench compare -- [CASE ...] [--reps N]`
 use lesson6::autograd::{Tape, Var, VarId};
+use lesson6::nn::init::Init;
+use lesson6::nn::loss::mse_flat;
+use lesson6::nn::module::named_params;
 use lesson6::nn::optim::AdamW;
+use lesson6::nn::tabular::{emb_sz_rule, TabularConfig, TabularModel};
+use lesson6::nn::Mode;
 use lesson6::nn::Param;
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::{Conv2dParams, Tensor};
 use std::time::Instant;
+
+/// Cardinalities of the 24 categorical columns of lesson 6's Rossmann model (LESSON6.md A5).
+const ROSSMANN: [usize; 24] = [
+    1116, 8, 4, 13, 32, 3, 26, 27, 5, 4, 4, 24, 9, 13, 53, 22, 7, 7, 4, 4, 9, 9, 3, 3,
+];
 
 /// A timed case: a name, its FLOP count and the closure to time.
 struct Case {
@@ -88,6 +98,47 @@ fn cases() -> Vec<Case> {
             opt.borrow_mut().step(&[&param], &grads, 1e-3, 0.9).unwrap();
         }),
     });
+    // One training step (forward, backward, AdamW) of lesson 6's Rossmann model at batch 64
+    // and 512: 24 embeddings (217 columns), 16 continuous inputs, 1000-500-1 layers.
+    for bs in [64usize, 512] {
+        let cfg = TabularConfig {
+            embeddings: ROSSMANN.iter().map(|&n| (n, emb_sz_rule(n))).collect(),
+            n_cont: 16,
+            out: 1,
+            layers: vec![1000, 500],
+            ps: vec![0.001, 0.01],
+            emb_drop: 0.04,
+            y_range: Some((0.0, 10.8)),
+        };
+        let model = TabularModel::new(&Init::new(0), &cfg, 0).unwrap();
+        let codes: Vec<i64> = (0..bs * 24)
+            .map(|i| ((i * 7919) % ROSSMANN[i % 24]) as i64)
+            .collect();
+        let x_cat = Tensor::from_indices(&codes, &[bs, 24]).unwrap();
+        let x_cont = rand(&[bs, 16], 10);
+        let y = rand(&[bs, 1], 11).affine(1.0, 8.0).unwrap();
+        let opt = std::cell::RefCell::new(AdamW::new(1e-2));
+        v.push(Case {
+            name: format!("tabular_step_bs{bs}"),
+            flops: 0.0,
+            run: Box::new(move || {
+                let tape = Tape::new();
+                let out = model
+                    .forward2(
+                        &tape.input(x_cat.clone()),
+                        &tape.input(x_cont.clone()),
+                        Mode::Train,
+                    )
+                    .unwrap();
+                let grads = mse_flat(&out, &Var::constant(y.clone()))
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                let params: Vec<_> = named_params(&model).into_iter().map(|(_, p)| p).collect();
+                opt.borrow_mut().step(&params, &grads, 1e-3, 0.9).unwrap();
+            }),
+        });
+    }
     // Tape overhead: 1,000 tiny element-wise ops on 64 floats, then backward. The work is
     // negligible; what is timed is recording, rule dispatch and allocation.
     let x0 = rand(&[64], 5);

@@ -47,6 +47,41 @@ def torch_cases():
     adamw = torch.optim.AdamW([param], lr=1e-3, betas=(0.9, 0.99), eps=1e-8, weight_decay=1e-2)
     cases["adamw_step_21.8M"] = (0.0, adamw.step)
 
+    rossmann = [1116, 8, 4, 13, 32, 3, 26, 27, 5, 4, 4, 24, 9, 13, 53, 22, 7, 7, 4, 4, 9, 9, 3, 3]
+
+    class Tabular(torch.nn.Module):
+        # fastai v1's TabularModel for lesson 6 (LESSON6.md A6).
+        def __init__(self):
+            super().__init__()
+            sizes = [min(600, round(1.6 * n ** 0.56)) for n in rossmann]
+            self.embeds = torch.nn.ModuleList([torch.nn.Embedding(n, d) for n, d in zip(rossmann, sizes)])
+            self.emb_drop = torch.nn.Dropout(0.04)
+            self.bn_cont = torch.nn.BatchNorm1d(16)
+            n_in = sum(sizes) + 16
+            self.layers = torch.nn.Sequential(
+                torch.nn.Linear(n_in, 1000), torch.nn.ReLU(), torch.nn.BatchNorm1d(1000), torch.nn.Dropout(0.001),
+                torch.nn.Linear(1000, 500), torch.nn.ReLU(), torch.nn.BatchNorm1d(500), torch.nn.Dropout(0.01),
+                torch.nn.Linear(500, 1))
+
+        def forward(self, x_cat, x_cont):
+            x = torch.cat([e(x_cat[:, i]) for i, e in enumerate(self.embeds)], 1)
+            x = torch.cat([self.emb_drop(x), self.bn_cont(x_cont)], 1)
+            return torch.sigmoid(self.layers(x)) * 10.8
+
+    for bs in (64, 512):
+        model = Tabular()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-8)
+        x_cat = torch.stack([torch.randint(0, n, (bs,)) for n in rossmann], 1)
+        x_cont = torch.rand(bs, 16) * 2 - 1
+        y = torch.rand(bs, 1) + 8
+
+        def tabular_step(model=model, opt=opt, x_cat=x_cat, x_cont=x_cont, y=y):
+            opt.zero_grad()
+            F.mse_loss(model(x_cat, x_cont), y).backward()
+            opt.step()
+
+        cases[f"tabular_step_bs{bs}"] = (0.0, tabular_step)
+
     x0 = torch.rand(64) * 2 - 1
 
     def tape_chain():
@@ -115,7 +150,7 @@ def main():
         for _ in range(args.rounds):
             r.append(time_rust(name, args.reps, binary))
             for v in variants:
-                t[v].append(time_torch(cases[v][1], args.reps, grad=v.startswith("tape_")))
+                t[v].append(time_torch(cases[v][1], args.reps, grad=v.startswith(("tape_", "tabular_"))))
         rm = statistics.median(r)
         # PyTorch in its faster layout (NCHW or channels-last).
         best = min(variants, key=lambda v: statistics.median(t[v]))

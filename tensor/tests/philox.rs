@@ -141,3 +141,18 @@ fn bad_arguments_are_errors() {
     assert!(Philox::new(0, 0).uniform(&[3], 1.0, 1.0).is_err());
     assert!(Philox::new(0, 0).normal(&[3], 0.0, -1.0).is_err());
 }
+
+#[test]
+fn lane_parallel_blocks_equal_the_scalar_ones() {
+    let s = Philox::new(0x1234_5678_9abc, 77);
+    for first in [0u64, 5, (1 << 32) - 3] {
+        let words = s.blocks(first);
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(
+                *w,
+                s.block(first + i as u64 / 4)[i % 4],
+                "block {first} word {i}"
+            );
+        }
+    }
+}

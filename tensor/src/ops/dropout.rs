@@ -7,11 +7,11 @@
 //! function of (seed, offset, i), so the gradient of dropout is dropout of the gradient with
 //! the same stream, and a GPU kernel can draw the very same mask.
 use crate::float::Float;
-use crate::random::Philox;
+use crate::random::{Philox, LANES};
 use crate::{Error, Result, Tensor};
 use rayon::prelude::*;
 
-/// Elements per parallel task: a multiple of 4, Philox's block of four draws.
+/// Elements per parallel task: a multiple of 4 * LANES, one vectorised Philox call.
 const CHUNK: usize = 1 << 14;
 
 fn dropout_typed<T: Float>(x: &[T], p: f32, rng: Philox) -> Vec<T> {
@@ -20,9 +20,10 @@ fn dropout_typed<T: Float>(x: &[T], p: f32, rng: Philox) -> Vec<T> {
     let mut out = T::output_buffer(x.len());
     let run = |(c, (o, x)): (usize, (&mut [T], &[T]))| {
         let first = (c * CHUNK) as u64;
-        for (b, (o4, x4)) in o.chunks_mut(4).zip(x.chunks(4)).enumerate() {
-            let words = rng.block(first / 4 + b as u64);
-            for ((o, &x), &w) in o4.iter_mut().zip(x4).zip(&words) {
+        // 4 * LANES elements per Philox call (LANES blocks computed side by side).
+        for (b, (o64, x64)) in o.chunks_mut(4 * LANES).zip(x.chunks(4 * LANES)).enumerate() {
+            let words = rng.blocks(first / 4 + (b * LANES) as u64);
+            for ((o, &x), &w) in o64.iter_mut().zip(x64).zip(&words) {
                 let u = (w >> 8) as f32 * (1.0 / (1u32 << 24) as f32);
                 *o = if u < keep { x * scale } else { T::ZERO };
             }

@@ -123,8 +123,60 @@ fn non_empty<T: Float>(op: &'static str, t: &Tensor, r: &Rows<T>) -> Result<()> 
     Ok(())
 }
 
+/// Column sums of a contiguous `[rows, inner]` block, in f64 (a sum over the batch axis, as
+/// every bias gradient and batch-norm statistic needs): each row is read once, in order,
+/// instead of transposing the data so that the reduced axis comes last. Parallel over column
+/// ranges when large.
+fn sum_leading<T: Float>(data: &[T], inner: usize) -> Vec<f64> {
+    let mut out = vec![0f64; inner];
+    let cols = |(c, acc): (usize, &mut [f64])| {
+        let (start, width) = (c * LEADING_COLS, acc.len());
+        for row in data.chunks_exact(inner) {
+            for (a, &x) in acc.iter_mut().zip(&row[start..start + width]) {
+                *a += x.to_f64();
+            }
+        }
+    };
+    if data.len() >= PAR_THRESHOLD && inner > LEADING_COLS {
+        out.par_chunks_mut(LEADING_COLS).enumerate().for_each(cols);
+    } else {
+        out.chunks_mut(LEADING_COLS).enumerate().for_each(cols);
+    }
+    out
+}
+
+/// Columns per task of [`sum_leading`].
+const LEADING_COLS: usize = 256;
+
+/// When `dims` are the leading axes of a contiguous tensor: the data as `[rows, inner]`.
+fn leading_block<'a, T: Float>(t: &'a Tensor, dims: &[usize]) -> Option<(&'a [T], usize)> {
+    let lead = dims.len();
+    let is_prefix = dims.iter().enumerate().all(|(i, &d)| d == i) && lead < t.rank();
+    if !is_prefix || !t.is_contiguous() || t.elem_count() == 0 {
+        return None;
+    }
+    let inner: usize = t.shape()[lead..].iter().product();
+    let data = t.storage_slice::<T>("sum").ok()?;
+    let start = t.layout().offset();
+    Some((&data[start..start + t.elem_count()], inner))
+}
+
+/// The shape of a reduction over the leading `lead` axes.
+fn leading_shape(t: &Tensor, lead: usize, keepdim: bool) -> Vec<usize> {
+    let mut shape = if keepdim { vec![1; lead] } else { Vec::new() };
+    shape.extend_from_slice(&t.shape()[lead..]);
+    shape
+}
+
 /// [`Tensor::sum`] in `T`.
 fn sum<T: Float>(t: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    if let Some((data, inner)) = leading_block::<T>(t, dims) {
+        let out = sum_leading(data, inner)
+            .into_iter()
+            .map(T::from_f64)
+            .collect();
+        return Ok(Tensor::from_op(out, &leading_shape(t, dims.len(), keepdim)));
+    }
     let r = rows::<T>("sum", t, dims, keepdim)?;
     let out = reduce(&r, |x| T::from_f64(sum_map(x, |e| e)));
     Ok(Tensor::from_op(out, &r.out_shape))
@@ -132,6 +184,14 @@ fn sum<T: Float>(t: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
 
 /// [`Tensor::mean`] in `T`.
 fn mean<T: Float>(t: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    if let Some((data, inner)) = leading_block::<T>(t, dims) {
+        let n = (data.len() / inner) as f64;
+        let out = sum_leading(data, inner)
+            .into_iter()
+            .map(|s| T::from_f64(s / n))
+            .collect();
+        return Ok(Tensor::from_op(out, &leading_shape(t, dims.len(), keepdim)));
+    }
     let r = rows::<T>("mean", t, dims, keepdim)?;
     non_empty("mean", t, &r)?;
     let n = r.len as f64;
