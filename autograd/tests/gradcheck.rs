@@ -157,6 +157,16 @@ proptest! {
     }
 
     #[test]
+    fn batch_norm_fused(n in 2usize..4, c in 1usize..4, hw in 1usize..4, seed in 0u64..1000) {
+        let w = rand(&[c], seed + 1, 0.5, 1.5);
+        let b = rand(&[c], seed + 2, -0.5, 0.5);
+        let x2 = rand(&[n, c], seed, -2.0, 2.0);
+        check(|v| Ok(v[0].batch_norm(&v[1], &v[2], 1e-5)?.0), &[x2, w.clone(), b.clone()])?;
+        let x4 = rand(&[n, c, hw, hw + 1], seed + 3, -2.0, 2.0);
+        check(|v| Ok(v[0].batch_norm(&v[1], &v[2], 1e-5)?.0), &[x4, w, b])?;
+    }
+
+    #[test]
     fn pooling(n in 1usize..3, c in 1usize..3, h in 2usize..6, w in 2usize..6, seed in 0u64..1000) {
         let x = distinct(&[n, c, h, w], seed);
         check(|v| v[0].max_pool2d([2, 2], Conv2dParams::new(2, 1)), &[x.clone()])?;

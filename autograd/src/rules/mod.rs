@@ -2,6 +2,7 @@
 mod elementwise;
 mod index;
 mod linalg;
+mod norm;
 mod pool;
 mod reduce;
 mod shape;

@@ -111,23 +111,24 @@ impl BatchNorm {
 impl Module for BatchNorm {
     fn forward(&self, x: &Var, mode: Mode) -> Result<Var> {
         let (dims, bshape) = self.geometry(x)?;
-        let w = self.weight.var_for(x).reshape(&bshape)?;
-        let b = self.bias.var_for(x).reshape(&bshape)?;
-        let (mean, var) = match mode {
+        match mode {
+            // One fused op with its closed-form backward (see tensor's `batch_norm`).
             Mode::Train => {
-                let mean = x.mean(&dims, true)?;
-                let var = x.var(&dims, true, false)?;
+                let (w, b) = (self.weight.var_for(x), self.bias.var_for(x));
+                let (y, mean, var) = x.batch_norm(&w, &b, self.eps)?;
                 let n: usize = dims.iter().map(|&d| x.shape()[d]).product();
-                self.update_running(mean.tensor(), var.tensor(), n)?;
-                (mean, var)
+                self.update_running(&mean, &var, n)?;
+                Ok(y)
             }
-            Mode::Eval => (
-                Var::constant(self.running_mean.value().reshape(&bshape)?),
-                Var::constant(self.running_var.value().reshape(&bshape)?),
-            ),
-        };
-        let xhat = x.sub(&mean)?.div(&var.add_scalar(self.eps)?.sqrt()?)?;
-        xhat.mul(&w)?.add(&b)
+            Mode::Eval => {
+                let w = self.weight.var_for(x).reshape(&bshape)?;
+                let b = self.bias.var_for(x).reshape(&bshape)?;
+                let mean = Var::constant(self.running_mean.value().reshape(&bshape)?);
+                let var = Var::constant(self.running_var.value().reshape(&bshape)?);
+                let xhat = x.sub(&mean)?.div(&var.add_scalar(self.eps)?.sqrt()?)?;
+                xhat.mul(&w)?.add(&b)
+            }
+        }
     }
 
     fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'a>)) {

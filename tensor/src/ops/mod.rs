@@ -52,6 +52,7 @@ macro_rules! with_float {
     };
 }
 
+mod batch_norm;
 mod binary;
 mod cat;
 mod compare;

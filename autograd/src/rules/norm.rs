@@ -1,0 +1,30 @@
+//! Batch normalisation's rule: one fused op forward and its closed-form backward (the
+//! tensor crate's `batch_norm` and `batch_norm_backward`), instead of the graph of twenty-odd
+//! primitive ops it would otherwise record. It keeps the input, the weight and the batch's
+//! mean and variance.
+use crate::var::{record, Var};
+use crate::Result;
+use tensor::Tensor;
+
+impl Var {
+    /// Batch norm in training mode on `[N, C, ...]`: normalise each channel with the batch's
+    /// mean and biased variance, then scale by `weight` and shift by `bias` (`[C]`). Also
+    /// returns that mean and variance (for the running statistics).
+    pub fn batch_norm(&self, weight: &Var, bias: &Var, eps: f32) -> Result<(Var, Tensor, Tensor)> {
+        let (x, w) = (self.tensor().clone(), weight.tensor().clone());
+        let (y, mean, var) = x.batch_norm(&w, bias.tensor(), eps)?;
+        let saved = (mean.clone(), var.clone());
+        let out = record("batch_norm", &[self, weight, bias], y, move |_, n| {
+            let n = [n[0], n[1], n[2]];
+            Box::new(move |g| {
+                let (dx, dw, db) = g.batch_norm_backward(&x, &w, &saved.0, &saved.1, eps)?;
+                Ok(vec![
+                    n[0].then_some(dx),
+                    n[1].then_some(dw),
+                    n[2].then_some(db),
+                ])
+            })
+        })?;
+        Ok((out, mean, var))
+    }
+}
