@@ -71,6 +71,20 @@ struct Stepper<'a, M: Module> {
     opt: &'a mut AdamW,
 }
 
+/// A [`Stepper`] over a learner's fields. A macro rather than a method, so that the borrows
+/// stay per field and the learner's data can be iterated while the stepper is alive.
+macro_rules! stepper {
+    ($learner:expr) => {
+        Stepper {
+            model: &$learner.model,
+            forward: &$learner.forward,
+            loss: &$learner.loss,
+            groups: &$learner.groups,
+            opt: &mut $learner.opt,
+        }
+    };
+}
+
 impl<M: Module> Stepper<'_, M> {
     /// One training step on `batch` with a learning rate per group and momentum `mom`;
     /// returns the batch's loss.
@@ -239,13 +253,7 @@ impl<M: Module> Learner<M> {
             let start = Instant::now();
             let bar = self.bar(per_epoch);
             self.opt.wd = self.wd;
-            let mut stepper = Stepper {
-                model: &self.model,
-                forward: &self.forward,
-                loss: &self.loss,
-                groups: &self.groups,
-                opt: &mut self.opt,
-            };
+            let mut stepper = stepper!(self);
             for batch in self.data.train(epoch) {
                 let batch = batch?;
                 let sched: Vec<(f64, f64)> = schedules.iter().map(|s| s.at(t, n)).collect();
@@ -299,13 +307,7 @@ impl<M: Module> Learner<M> {
         let mut out = Vec::new();
         let mut it = 0;
         'epochs: for epoch in 0.. {
-            let mut stepper = Stepper {
-                model: &self.model,
-                forward: &self.forward,
-                loss: &self.loss,
-                groups: &self.groups,
-                opt: &mut self.opt,
-            };
+            let mut stepper = stepper!(self);
             for batch in self.data.train(epoch) {
                 if it >= iters {
                     break 'epochs;
