@@ -4,9 +4,11 @@
 mod datepart;
 mod model;
 mod procs;
+mod read_csv;
 mod table;
 
 pub use datepart::{add_datepart, parse_date};
 pub use model::{emb_sz_rule, TabularConfig, TabularModel};
 pub use procs::Procs;
+pub use read_csv::read_csv;
 pub use table::{Column, Table};
