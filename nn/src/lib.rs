@@ -5,6 +5,7 @@
 //! A layer is a [`Module`]: `forward(&self, x: &Var, mode)` and the PyTorch names of its
 //! parameters and buffers ([`Module::visit`]), so that [`state_dict::save`] and
 //! [`state_dict::load`] round-trip weights with PyTorch through safetensors.
+pub mod atomic;
 pub mod init;
 pub mod layers;
 pub mod learner;

@@ -202,9 +202,8 @@ pub fn line_chart(
         );
         text(&mut img, W as i64 - 172, ly, &s.label, INK);
     }
-    let path = path.as_ref();
-    let tmp = path.with_extension(format!("tmp-{}.png", std::process::id()));
-    img.save_with_format(&tmp, image::ImageFormat::Png)
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png)
         .map_err(std::io::Error::other)?;
-    std::fs::rename(&tmp, path)
+    crate::atomic::write_atomic(path, png.get_ref())
 }

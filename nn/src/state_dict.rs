@@ -130,21 +130,9 @@ pub fn save<M: Module + ?Sized>(m: &M, path: impl AsRef<Path>) -> Result<(), Sta
         path: shown.clone(),
         msg: e.to_string(),
     })?;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let io = |source| StateDictError::Io {
+    crate::atomic::write_atomic(path, &bytes).map_err(|source| StateDictError::Io {
         path: shown.clone(),
         source,
-    };
-    std::fs::write(&tmp, &bytes).map_err(io)?;
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|source| {
-        let _ = std::fs::remove_file(&tmp);
-        StateDictError::Io {
-            path: shown.clone(),
-            source,
-        }
     })
 }
 

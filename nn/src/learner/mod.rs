@@ -209,6 +209,29 @@ impl<M: Module> Learner<M> {
         ))
     }
 
+    /// The model's outputs on `inputs` (each `[N, ...]`, in the order the forward takes
+    /// them), in evaluation mode, `bs` rows at a time (fastai's `get_preds`).
+    pub fn predict(&self, inputs: &[Tensor], bs: usize) -> Result<Tensor> {
+        let n = inputs
+            .first()
+            .map_or(0, |t| t.shape().first().copied().unwrap_or(0));
+        let mut outs = Vec::new();
+        for start in (0..n).step_by(bs.max(1)) {
+            let len = bs.max(1).min(n - start);
+            let batch: Vec<Var> = inputs
+                .iter()
+                .map(|t| Ok(Var::constant(t.narrow(0, start, len)?)))
+                .collect::<Result<_>>()?;
+            outs.push(
+                (self.forward)(&self.model, &batch, Mode::Eval)?
+                    .tensor()
+                    .clone(),
+            );
+        }
+        let refs: Vec<&Tensor> = outs.iter().collect();
+        Ok(Tensor::cat(&refs, 0)?)
+    }
+
     fn bar(&self, len: usize) -> ProgressBar {
         let bar = ProgressBar::new(len as u64);
         if !self.verbose {

@@ -1,10 +1,11 @@
 //! Tabular data as lesson 6's Rossmann model uses it: a column [`Table`], `add_datepart`,
 //! the procs (FillMissing, Categorify, Normalize), and fastai's `TabularModel` with its
-//! embedding-size rule. (The Rossmann loader and data generator arrive with their issue.)
+//! embedding-size rule, and [`rossmann`]: the lesson's data, from Kaggle's files or generated.
 mod datepart;
 mod model;
 mod procs;
 mod read_csv;
+pub mod rossmann;
 mod table;
 
 pub use datepart::{add_datepart, parse_date};

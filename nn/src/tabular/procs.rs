@@ -7,11 +7,12 @@
 //!   training median, and a categorical column `<name>_na` (True/False) is appended to the
 //!   categorical columns. A missing value in a column that had none in training is an error.
 //! - Categorify: categories are the sorted distinct training values (numerically when they
-//!   are all numbers); code = position + 1, with 0 for a missing or unseen value; `#na#`
+//!   are all numbers; a numeric column such as `Store` is categorised by its values); code = position + 1, with 0 for a missing or unseen value; `#na#`
 //!   heads each column's classes, so the cardinality is #categories + 1.
 //! - Normalize: `(x - mean) / (1e-7 + std)` with the training mean and sample std (ddof 1).
 use super::table::Table;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::path::Path;
 use tensor::Tensor;
 
@@ -82,7 +83,13 @@ impl Procs {
                     .iter()
                     .map(|x| flag(x.is_nan()).unwrap_or_default())
                     .collect(),
-                None => train.cat(name)?.iter().flatten().cloned().collect(),
+                None => train
+                    .column(name)?
+                    .as_text()
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .collect(),
             };
             let mut distinct: Vec<String> = values;
             distinct.sort();
@@ -139,9 +146,9 @@ impl Procs {
         }
         let mut codes = vec![0i64; n * self.cat_names.len()];
         for (j, (name, classes)) in self.classes.iter().enumerate() {
-            let column: &[Option<String>] = match na.iter().find(|(m, _)| m == name) {
-                Some((_, v)) => v,
-                None => table.cat(name)?,
+            let column: Cow<[Option<String>]> = match na.iter().find(|(m, _)| m == name) {
+                Some((_, v)) => Cow::Borrowed(v),
+                None => table.column(name)?.as_text(),
             };
             let index: std::collections::HashMap<&str, i64> = classes
                 .iter()
@@ -167,9 +174,7 @@ impl Procs {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), String> {
         let path = path.as_ref();
         let json = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-        std::fs::write(&tmp, json)
-            .and_then(|_| std::fs::rename(&tmp, path))
+        crate::atomic::write_atomic(path, json.as_bytes())
             .map_err(|e| format!("{}: {e}", path.display()))
     }
 

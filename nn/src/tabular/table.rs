@@ -1,6 +1,7 @@
 //! A minimal column table, what the tabular preprocessing works on (pandas' DataFrame in
 //! fastai): numeric columns as f64 with NaN for missing values, categorical columns as
 //! optional strings.
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// One column.
@@ -21,6 +22,28 @@ impl Column {
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The values as category labels: text as it is, numbers written shortest (`2013`,
+    /// `0.5`), NaN as missing. This is how a numeric column such as `Store` or `Year` becomes
+    /// categorical (pandas' `astype('category')` on numbers).
+    pub fn as_text(&self) -> Cow<'_, [Option<String>]> {
+        match self {
+            Column::Cat(v) => Cow::Borrowed(v),
+            Column::Num(v) => Cow::Owned(
+                v.iter()
+                    .map(|x| (!x.is_nan()).then(|| x.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The rows `rows`, in that order.
+    pub fn take(&self, rows: &[usize]) -> Column {
+        match self {
+            Column::Num(v) => Column::Num(rows.iter().map(|&i| v[i]).collect()),
+            Column::Cat(v) => Column::Cat(rows.iter().map(|&i| v[i].clone()).collect()),
+        }
     }
 }
 
@@ -66,6 +89,34 @@ impl Table {
         }
         self.columns.insert(name.to_string(), column);
         Ok(())
+    }
+
+    /// The column `name`, or an error naming it.
+    pub fn column(&self, name: &str) -> Result<&Column, String> {
+        self.columns
+            .get(name)
+            .ok_or_else(|| format!("no column `{name}`"))
+    }
+
+    /// The rows `rows` (indices below [`Table::rows`]) of every column, in that order.
+    pub fn take(&self, rows: &[usize]) -> Table {
+        Table {
+            names: self.names.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|(n, c)| (n.clone(), c.take(rows)))
+                .collect(),
+        }
+    }
+
+    /// The columns `names`, in that order, or an error naming the first one missing.
+    pub fn select(&self, names: &[&str]) -> Result<Table, String> {
+        let mut t = Table::new();
+        for &n in names {
+            t.set(n, self.column(n)?.clone())?;
+        }
+        Ok(t)
     }
 
     /// The numeric column `name`, or an error naming it.

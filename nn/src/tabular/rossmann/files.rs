@@ -1,0 +1,180 @@
+//! Reading the seven Rossmann files as Kaggle (and fastai's `rossmann.tgz`) ship them: the
+//! columns each must have, its numbers and its dates checked with file, line and column in
+//! every message. `train.csv` and `store.csv` are required; the others may be absent.
+use crate::tabular::{parse_date, read_csv, Table};
+use chrono::NaiveDate;
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::path::{Path, PathBuf};
+
+/// The weather columns the lesson uses as continuous variables (`Events` is categorical).
+pub(super) const WEATHER: [&str; 9] = [
+    "Max_TemperatureC",
+    "Mean_TemperatureC",
+    "Min_TemperatureC",
+    "Max_Humidity",
+    "Mean_Humidity",
+    "Min_Humidity",
+    "Max_Wind_SpeedKm_h",
+    "Mean_Wind_SpeedKm_h",
+    "CloudCover",
+];
+
+/// A table read from `path`, with its `Date` column parsed.
+pub(super) struct Dated {
+    pub path: PathBuf,
+    pub table: Table,
+    pub dates: Vec<NaiveDate>,
+}
+
+pub(super) struct Files {
+    pub train: Dated,
+    pub store: Table,
+    pub store_states: Option<Table>,
+    pub state_names: Option<Table>,
+    pub googletrend: Option<Table>,
+    pub weather: Option<Dated>,
+    pub test: Option<Dated>,
+}
+
+/// The line of data row `row` in a file with one header line and no line breaks in fields.
+pub(super) fn line(row: usize) -> usize {
+    row + 2
+}
+
+fn read(
+    dir: &Path,
+    name: &str,
+    numeric: &[&str],
+    required: &[&str],
+) -> Result<Option<Table>, String> {
+    let path = dir.join(name);
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_csv(&path, numeric, required).map(Some)
+}
+
+fn dated(
+    dir: &Path,
+    name: &str,
+    numeric: &[&str],
+    required: &[&str],
+) -> Result<Option<Dated>, String> {
+    let Some(table) = read(dir, name, numeric, required)? else {
+        return Ok(None);
+    };
+    let path = dir.join(name);
+    let dates = table
+        .cat("Date")?
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let s = s.as_deref().unwrap_or("");
+            parse_date(s).ok_or_else(|| {
+                format!(
+                    "{}, line {}, column `Date`: `{s}` is not a date (YYYY-MM-DD)",
+                    path.display(),
+                    line(i)
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Some(Dated { path, table, dates }))
+}
+
+/// The numeric column `name` of `table` (read from `path`), which must have no empty field.
+pub(super) fn present<'a>(table: &'a Table, name: &str, path: &Path) -> Result<&'a [f64], String> {
+    let v = table.num(name)?;
+    match v.iter().position(|x| x.is_nan()) {
+        Some(i) => Err(format!(
+            "{}, line {}, column `{name}`: empty, a value is needed",
+            path.display(),
+            line(i)
+        )),
+        None => Ok(v),
+    }
+}
+
+/// Row of each key (rows whose key is `None` are skipped), or an error naming a key that
+/// appears twice: the joins are many-to-one, as they are in Kaggle's files.
+pub(super) fn unique_index<K: Hash + Eq + Debug>(
+    keys: impl Iterator<Item = Option<K>>,
+    path: &Path,
+    what: &str,
+) -> Result<HashMap<K, usize>, String> {
+    let mut index = HashMap::new();
+    for (i, k) in keys.enumerate() {
+        let Some(k) = k else { continue };
+        if let Some(first) = index.get(&k) {
+            return Err(format!(
+                "{}: {what} {k:?} appears twice (lines {} and {})",
+                path.display(),
+                line(*first),
+                line(i)
+            ));
+        }
+        index.insert(k, i);
+    }
+    Ok(index)
+}
+
+impl Files {
+    pub fn read(dir: &Path) -> Result<Files, String> {
+        if !dir.is_dir() {
+            return Err(format!("{}: not a folder", dir.display()));
+        }
+        for required in ["train.csv", "store.csv"] {
+            if !dir.join(required).exists() {
+                return Err(format!(
+                    "{} has no {required}: the Rossmann data needs at least Kaggle's train.csv and store.csv",
+                    dir.display()
+                ));
+            }
+        }
+        let train_num = [
+            "Store",
+            "DayOfWeek",
+            "Sales",
+            "Customers",
+            "Open",
+            "Promo",
+            "SchoolHoliday",
+        ];
+        let mut train_req = train_num.to_vec();
+        train_req.extend(["Date", "StateHoliday"]);
+        let train = dated(dir, "train.csv", &train_num, &train_req)?.expect("checked above");
+        let store_num = [
+            "Store",
+            "CompetitionDistance",
+            "CompetitionOpenSinceMonth",
+            "CompetitionOpenSinceYear",
+            "Promo2",
+            "Promo2SinceWeek",
+            "Promo2SinceYear",
+        ];
+        let mut store_req = store_num.to_vec();
+        store_req.extend(["StoreType", "Assortment", "PromoInterval"]);
+        let store = read(dir, "store.csv", &store_num, &store_req)?.expect("checked above");
+        let test_num = ["Id", "Store", "DayOfWeek", "Open", "Promo", "SchoolHoliday"];
+        let mut test_req = test_num.to_vec();
+        test_req.extend(["Date", "StateHoliday"]);
+        let mut weather_req = WEATHER.to_vec();
+        weather_req.extend(["file", "Date", "Events"]);
+        Ok(Files {
+            train,
+            store,
+            store_states: read(dir, "store_states.csv", &["Store"], &["Store", "State"])?,
+            state_names: read(dir, "state_names.csv", &[], &["StateName", "State"])?,
+            googletrend: read(
+                dir,
+                "googletrend.csv",
+                &["trend"],
+                &["file", "week", "trend"],
+            )?,
+            weather: dated(dir, "weather.csv", &WEATHER, &weather_req)?,
+            test: dated(dir, "test.csv", &test_num, &test_req)?,
+        })
+    }
+}
