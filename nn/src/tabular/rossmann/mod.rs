@@ -16,7 +16,7 @@ mod joins;
 mod since;
 mod synth;
 
-pub use synth::{Synth, Truth};
+pub use synth::{Synth, Truth, NOISE_SD};
 
 use crate::tabular::{add_datepart, Column, Table};
 use chrono::{Days, NaiveDate};
@@ -198,10 +198,17 @@ impl Rossmann {
             None => dates[0] - Days::new(TEST_DAYS - 1),
         };
         let through = dates.partition_point(|d| *d >= boundary);
-        Ok(match test_rows {
+        let n_valid = match test_rows {
             Some(_) => through - 1,
             None => through,
-        })
+        };
+        if n_valid >= dates.len() {
+            return Err(format!(
+                "the data's {} days with sales are all within the last {TEST_DAYS} days: holding those out for validation leaves nothing to train on",
+                dates.len()
+            ));
+        }
+        Ok(n_valid)
     }
 
     /// Adds the [`elapsed`] columns to the joined train and test tables, computed on their
