@@ -15,6 +15,8 @@ mod error;
 mod float;
 pub mod gemm;
 mod layout;
+#[macro_use]
+mod multiversion;
 mod ops;
 pub mod random;
 mod storage;

@@ -41,10 +41,19 @@ pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 /// Lanes of [`philox_lanes`]: blocks computed side by side.
 pub const LANES: usize = 16;
 
-/// Philox 4x32-10 on [`LANES`] counters at once, in struct-of-arrays form (`c[word][lane]`),
-/// the same arithmetic as [`philox4x32_10`] lane by lane, written so that the compiler can
-/// turn each round into vector instructions (measured: dropout on 16M floats 75 -> 62 ms).
-pub fn philox_lanes(counters: [[u32; LANES]; 4], key: [u32; 2]) -> [[u32; LANES]; 4] {
+multiversion! {
+    /// Philox 4x32-10 on [`LANES`] counters at once, in struct-of-arrays form (`c[word][lane]`),
+    /// the same arithmetic as [`philox4x32_10`] lane by lane, written so that the compiler can
+    /// turn each round into vector instructions: 16 lanes of 32-bit words are one AVX-512
+    /// register (see [`crate::multiversion`]).
+    pub fn philox_lanes(counters: [[u32; LANES]; 4], key: [u32; 2]) -> [[u32; LANES]; 4] {
+        philox_rounds(counters, key)
+    }
+}
+
+/// The ten rounds on every lane; inlined into each instruction-set variant above.
+#[inline(always)]
+fn philox_rounds(counters: [[u32; LANES]; 4], key: [u32; 2]) -> [[u32; LANES]; 4] {
     let (mut c, mut k) = (counters, key);
     for round in 0..10 {
         if round > 0 {
@@ -97,15 +106,32 @@ impl Philox {
     /// The words of the [`LANES`] blocks starting at block `first` (elements
     /// `4 * first .. 4 * (first + LANES)`), in element order.
     pub fn blocks(&self, first: u64) -> [u32; 4 * LANES] {
+        let w = philox_lanes(self.lane_counters(first), self.key());
+        std::array::from_fn(|i| w[i % 4][i / 4])
+    }
+
+    /// [`Philox::blocks`] inlined into its caller, for loops compiled with
+    /// [`crate::multiversion`] that vectorise the draws together with their use.
+    #[inline(always)]
+    pub(crate) fn blocks_inline(&self, first: u64) -> [u32; 4 * LANES] {
+        let w = philox_rounds(self.lane_counters(first), self.key());
+        std::array::from_fn(|i| w[i % 4][i / 4])
+    }
+
+    #[inline(always)]
+    fn lane_counters(&self, first: u64) -> [[u32; LANES]; 4] {
         let block = |l: usize| first + l as u64;
-        let counters = [
+        [
             std::array::from_fn(|l| block(l) as u32),
             std::array::from_fn(|l| (block(l) >> 32) as u32),
             [self.offset as u32; LANES],
             [(self.offset >> 32) as u32; LANES],
-        ];
-        let w = philox_lanes(counters, [self.seed as u32, (self.seed >> 32) as u32]);
-        std::array::from_fn(|i| w[i % 4][i / 4])
+        ]
+    }
+
+    #[inline(always)]
+    fn key(&self) -> [u32; 2] {
+        [self.seed as u32, (self.seed >> 32) as u32]
     }
 
     /// The raw 32-bit word for element `index`.
