@@ -187,3 +187,24 @@ fn views_save_no_data_and_backward_frees_saved_tensors() {
         "backward consumed the tape and its saved tensors"
     );
 }
+
+#[test]
+fn a_transposed_weight_gets_a_row_major_gradient() {
+    // `x @ w.t()`, a Linear layer: the weight's gradient comes back in the weight's own
+    // layout, so the optimiser need not copy a transpose; its values are g^T x.
+    let tape = Tape::new();
+    let id = VarId::new();
+    let w = tape.leaf(t(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]), id);
+    let x = tape.input(t(&[1.0, -1.0, 0.5, 2.0], &[2, 2]));
+    let grads = x
+        .matmul(&w.t().unwrap())
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let g = grads.get(id).unwrap();
+    assert!(g.is_contiguous(), "strides {:?}", g.strides());
+    // Each row of dW is the column sums of x: [1.5, 1.0].
+    assert_eq!(g.to_vec::<f32>().unwrap(), [1.5, 1.0, 1.5, 1.0, 1.5, 1.0]);
+}

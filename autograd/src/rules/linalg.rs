@@ -6,7 +6,20 @@
 //! `conv2d_backward_input` and `conv2d_backward_weight` of the tensor crate.
 use crate::var::{record, sum_to, Var};
 use crate::Result;
-use tensor::Conv2dParams;
+use tensor::{Conv2dParams, Tensor};
+
+/// The gradient of the right operand of `a @ b` from the output's gradient `g`: `a^T g`,
+/// summed over broadcast batch dimensions. When `b` is the transposed view of a row-major
+/// matrix (a Linear layer's `weight.t()`), the gradient is computed as `(g^T a)^T`, a
+/// transposed view of a row-major product, so that the `t` rule hands the weight a row-major
+/// gradient and the optimiser never copies a transpose.
+fn grad_rhs(a: &Tensor, g: &Tensor, sb: &[usize], b_transposed: bool) -> tensor::Result<Tensor> {
+    if b_transposed && a.rank() == 2 && g.rank() == 2 {
+        g.t()?.matmul(a)?.t()
+    } else {
+        sum_to(&a.t()?.matmul(g)?, sb)
+    }
+}
 
 impl Var {
     /// Matrix product with PyTorch's rules (batched, broadcast, 1-D operands promoted).
@@ -39,6 +52,7 @@ impl Var {
     fn matmul2(&self, rhs: &Var) -> Result<Var> {
         let (sa, sb) = (self.shape().to_vec(), rhs.shape().to_vec());
         let (a, b) = (self.tensor().clone(), rhs.tensor().clone());
+        let b_transposed = b.rank() == 2 && b.strides() == [1, b.shape()[0]];
         let y = a.matmul(&b)?;
         record("matmul", &[self, rhs], y, move |_, n| {
             let b = n[0].then_some(b);
@@ -46,7 +60,7 @@ impl Var {
             Box::new(move |g| {
                 Ok(vec![
                     b.map(|b| sum_to(&g.matmul(&b.t()?)?, &sa)).transpose()?,
-                    a.map(|a| sum_to(&a.t()?.matmul(g)?, &sb)).transpose()?,
+                    a.map(|a| grad_rhs(&a, g, &sb, b_transposed)).transpose()?,
                 ])
             })
         })
