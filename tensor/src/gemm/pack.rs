@@ -99,6 +99,14 @@ pub(crate) fn pack_b_panel(
         for s in 0..slivers {
             let sliver = &mut dst[s * kc * nr..(s + 1) * kc * nr];
             let w = nr.min(ncols - s * nr);
+            if b.rs == 1 && w == nr && nr.is_multiple_of(COLS) {
+                // A column-major B (a Linear layer's `weight.t()`), a whole sliver: COLS
+                // columns at a time, read side by side and written as contiguous runs.
+                for jj in (0..nr).step_by(COLS) {
+                    interleave_cols(sliver, nr, jj, b, j0 + s * nr + jj, k0, kc);
+                }
+                continue;
+            }
             for jj in 0..w {
                 let col = (j0 + s * nr + jj) * b.cs;
                 for (p, out) in sliver.chunks_exact_mut(nr).enumerate() {
@@ -108,6 +116,29 @@ pub(crate) fn pack_b_panel(
             for out in sliver.chunks_exact_mut(nr) {
                 out[w..].fill(0.0);
             }
+        }
+    }
+}
+
+/// Columns of a column-major B packed per call of [`interleave_cols`].
+const COLS: usize = 8;
+
+/// `sliver[p * nr + jj + c] = b[k0 + p, j + c]` for the COLS columns from `j` of a
+/// column-major `b` (each column contiguous): the transpose of [`interleave_rows`].
+fn interleave_cols(
+    sliver: &mut [f32],
+    nr: usize,
+    jj: usize,
+    b: &MatRef,
+    j: usize,
+    k0: usize,
+    kc: usize,
+) {
+    let cols: [&[f32]; COLS] = std::array::from_fn(|c| &b.data[(j + c) * b.cs + k0..][..kc]);
+    for (p, out) in sliver.chunks_exact_mut(nr).enumerate().take(kc) {
+        let out = &mut out[jj..jj + COLS];
+        for c in 0..COLS {
+            out[c] = cols[c][p];
         }
     }
 }
