@@ -5,6 +5,7 @@
 //! `cargo bench --bench compare -- [CASE ...] [--reps N]`
 use lesson6::autograd::{Tape, Var, VarId};
 use lesson6::nn::init::Init;
+use lesson6::nn::learner::{Learner, Lr, TensorData};
 use lesson6::nn::loss::mse_flat;
 use lesson6::nn::module::named_params;
 use lesson6::nn::optim::AdamW;
@@ -19,6 +20,22 @@ use std::time::Instant;
 const ROSSMANN: [usize; 24] = [
     1116, 8, 4, 13, 32, 3, 26, 27, 5, 4, 4, 24, 9, 13, 53, 22, 7, 7, 4, 4, 9, 9, 3, 3,
 ];
+
+/// Rows of the table one `tabular_epoch_*` case trains on.
+const EPOCH_ROWS: usize = 16384;
+
+/// Lesson 6's Rossmann model: 24 embeddings (217 columns), 16 continuous inputs, 1000-500-1.
+fn rossmann_config() -> TabularConfig {
+    TabularConfig {
+        embeddings: ROSSMANN.iter().map(|&n| (n, emb_sz_rule(n))).collect(),
+        n_cont: 16,
+        out: 1,
+        layers: vec![1000, 500],
+        ps: vec![0.001, 0.01],
+        emb_drop: 0.04,
+        y_range: Some((0.0, 10.8)),
+    }
+}
 
 /// A timed case: a name, its FLOP count and the closure to time.
 struct Case {
@@ -101,16 +118,7 @@ fn cases() -> Vec<Case> {
     // One training step (forward, backward, AdamW) of lesson 6's Rossmann model at batch 64
     // and 512: 24 embeddings (217 columns), 16 continuous inputs, 1000-500-1 layers.
     for bs in [64usize, 512] {
-        let cfg = TabularConfig {
-            embeddings: ROSSMANN.iter().map(|&n| (n, emb_sz_rule(n))).collect(),
-            n_cont: 16,
-            out: 1,
-            layers: vec![1000, 500],
-            ps: vec![0.001, 0.01],
-            emb_drop: 0.04,
-            y_range: Some((0.0, 10.8)),
-        };
-        let model = TabularModel::new(&Init::new(0), &cfg, 0).unwrap();
+        let model = TabularModel::new(&Init::new(0), &rossmann_config(), 0).unwrap();
         let codes: Vec<i64> = (0..bs * 24)
             .map(|i| ((i * 7919) % ROSSMANN[i % 24]) as i64)
             .collect();
@@ -136,6 +144,41 @@ fn cases() -> Vec<Case> {
                     .unwrap();
                 let params: Vec<_> = named_params(&model).into_iter().map(|(_, p)| p).collect();
                 opt.borrow_mut().step(&params, &grads, 1e-3, 0.9).unwrap();
+            }),
+        });
+    }
+    // One training epoch of the same model through the `Learner` (shuffled batches gathered
+    // from the whole table, the one-cycle schedule, AdamW with weight decay, the recorder),
+    // on EPOCH_ROWS random rows, and a one-batch validation pass.
+    for bs in [64usize, 512] {
+        let model = TabularModel::new(&Init::new(0), &rossmann_config(), 0).unwrap();
+        let rows = |n: usize, seed: u64| {
+            let codes: Vec<i64> = (0..n * 24)
+                .map(|i| (Philox::new(seed, 1).word(i as u64) as usize % ROSSMANN[i % 24]) as i64)
+                .collect();
+            (
+                vec![
+                    Tensor::from_indices(&codes, &[n, 24]).unwrap(),
+                    rand(&[n, 16], seed + 1),
+                ],
+                rand(&[n, 1], seed + 2).affine(1.0, 8.0).unwrap(),
+            )
+        };
+        let data = TensorData::new(rows(EPOCH_ROWS, 20), rows(bs, 30), bs, 0);
+        let mut learn = Learner::new(model, Box::new(data), |out, y| {
+            mse_flat(out, &Var::constant(y.clone()))
+        })
+        .with_forward(|m: &TabularModel, x, mode| m.forward2(&x[0], &x[1], mode));
+        learn.verbose = false;
+        let learn = std::cell::RefCell::new(learn);
+        v.push(Case {
+            name: format!("tabular_epoch_bs{bs}"),
+            flops: 0.0,
+            run: Box::new(move || {
+                learn
+                    .borrow_mut()
+                    .fit_one_cycle(1, Lr::Single(1e-3), None)
+                    .unwrap();
             }),
         });
     }

@@ -82,6 +82,35 @@ def torch_cases():
 
         cases[f"tabular_step_bs{bs}"] = (0.0, tabular_step)
 
+    # One epoch through a DataLoader (shuffled, drop_last as fastai), AdamW with fastai's
+    # decoupled weight decay and the one-cycle schedule (lr and beta1), and a one-batch
+    # validation pass, as the Learner does.
+    epoch_rows = 16384
+    for bs in (64, 512):
+        model = Tabular()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.95, 0.99), eps=1e-8, weight_decay=1e-2)
+        data = torch.utils.data.TensorDataset(
+            torch.stack([torch.randint(0, n, (epoch_rows,)) for n in rossmann], 1),
+            torch.rand(epoch_rows, 16) * 2 - 1, torch.rand(epoch_rows, 1) + 8)
+        loader = torch.utils.data.DataLoader(data, batch_size=bs, shuffle=True, drop_last=True)
+        valid = (data.tensors[0][:bs], data.tensors[1][:bs], data.tensors[2][:bs])
+
+        def tabular_epoch(model=model, opt=opt, loader=loader, valid=valid):
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=1e-3, total_steps=len(loader), pct_start=0.3, div_factor=25,
+                final_div_factor=1e4, base_momentum=0.85, max_momentum=0.95)
+            model.train()
+            for x_cat, x_cont, y in loader:
+                opt.zero_grad()
+                F.mse_loss(model(x_cat, x_cont), y).backward()
+                opt.step()
+                sched.step()
+            model.eval()
+            with torch.no_grad():
+                F.mse_loss(model(valid[0], valid[1]), valid[2])
+
+        cases[f"tabular_epoch_bs{bs}"] = (0.0, tabular_epoch)
+
     x0 = torch.rand(64) * 2 - 1
 
     def tape_chain():
