@@ -9,11 +9,12 @@
 //! per-store baseline. `-- --data DIR` trains on Kaggle's files instead (train.csv and
 //! store.csv, plus the lesson's store_states, state_names, googletrend, weather and test
 //! files where present). Everything goes to `--out` (default `out/rossmann`): metrics.json,
-//! losses.png, model.safetensors, procs.json and, with a test set, submission.csv.
+//! losses.png, model.safetensors, procs.json, lr_find.png with `--lr-find`, and, with a test
+//! set, submission.csv.
 use clap::Parser;
 use lesson6::autograd::Var;
 use lesson6::nn::init::Init;
-use lesson6::nn::learner::{Learner, Lr, TensorData};
+use lesson6::nn::learner::{plot_lr_find, Learner, Lr, TensorData};
 use lesson6::nn::loss::mse_flat;
 use lesson6::nn::metrics::exp_rmspe;
 use lesson6::nn::module::param_count;
@@ -47,6 +48,10 @@ struct Args {
     /// Stores in the embedded default (Kaggle has 1,115).
     #[arg(long, default_value_t = 200)]
     stores: usize,
+    /// Run the learning-rate finder first, as the lesson does (weights restored after), and
+    /// plot it to lr_find.png.
+    #[arg(long)]
+    lr_find: bool,
 }
 
 fn main() {
@@ -114,6 +119,12 @@ fn run(args: &Args) -> Result<(), String> {
     .with_forward(|m: &TabularModel, x, mode| m.forward2(&x[0], &x[1], mode))
     .metric("exp_rmspe", exp_rmspe);
     learn.wd = args.wd;
+    let sweep = if args.lr_find {
+        println!("lr_find: learning rates from 1e-7 to 10, weights restored afterwards");
+        Some(learn.lr_find(1e-7, 10.0, 100).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
     learn
         .fit_one_cycle(args.epochs, Lr::Single(args.lr), None)
         .map_err(|e| e.to_string())?;
@@ -134,6 +145,10 @@ fn run(args: &Args) -> Result<(), String> {
         .recorder
         .plot_losses(out("losses.png"))
         .map_err(|e| format!("{}: {e}", out("losses.png").display()))?;
+    if let Some(sweep) = &sweep {
+        plot_lr_find(sweep, out("lr_find.png"))
+            .map_err(|e| format!("{}: {e}", out("lr_find.png").display()))?;
+    }
     if let Some(test) = &data.test {
         let (codes, conts) = procs.apply(test)?;
         let preds = learn
