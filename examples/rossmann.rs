@@ -19,7 +19,7 @@ use lesson6::nn::loss::mse_flat;
 use lesson6::nn::metrics::exp_rmspe;
 use lesson6::nn::module::param_count;
 use lesson6::nn::tabular::rossmann::{Rossmann, Synth, Truth};
-use lesson6::nn::tabular::{emb_sz_rule, Procs, TabularConfig, TabularModel};
+use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -82,19 +82,7 @@ fn run(args: &Args) -> Result<(), String> {
     let (train_cat, train_cont) = procs.apply(&train)?;
     let (valid_cat, valid_cont) = procs.apply(&valid)?;
     let y_range = data.y_range()?;
-    let cfg = TabularConfig {
-        embeddings: procs
-            .cardinalities()
-            .into_iter()
-            .map(|n| (n, emb_sz_rule(n)))
-            .collect(),
-        n_cont: cont_vars.len(),
-        out: 1,
-        layers: vec![1000, 500],
-        ps: vec![0.001, 0.01],
-        emb_drop: 0.04,
-        y_range: Some(y_range),
-    };
+    let cfg = TabularConfig::lesson6(&procs.cardinalities(), cont_vars.len(), y_range);
     let n_emb: usize = cfg.embeddings.iter().map(|e| e.1).sum();
     let model =
         TabularModel::new(&Init::new(args.seed), &cfg, args.seed).map_err(|e| e.to_string())?;

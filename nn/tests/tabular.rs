@@ -19,15 +19,7 @@ const ROSSMANN: [usize; 24] = [
 ];
 
 fn rossmann(y_max: f32) -> TabularConfig {
-    TabularConfig {
-        embeddings: ROSSMANN.iter().map(|&n| (n, emb_sz_rule(n))).collect(),
-        n_cont: 16,
-        out: 1,
-        layers: vec![1000, 500],
-        ps: vec![0.001, 0.01],
-        emb_drop: 0.04,
-        y_range: Some((0.0, y_max)),
-    }
+    TabularConfig::lesson6(&ROSSMANN, 16, (0.0, y_max))
 }
 
 #[test]

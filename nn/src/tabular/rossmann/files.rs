@@ -1,6 +1,7 @@
 //! Reading the seven Rossmann files as Kaggle (and fastai's `rossmann.tgz`) ship them: the
 //! columns each must have, its numbers and its dates checked with file, line and column in
 //! every message. `train.csv` and `store.csv` are required; the others may be absent.
+use super::CONT_VARS;
 use crate::tabular::{parse_date, read_csv, Table};
 use chrono::NaiveDate;
 use std::collections::HashMap;
@@ -8,17 +9,33 @@ use std::fmt::Debug;
 use std::hash::Hash;
 use std::path::{Path, PathBuf};
 
-/// The weather columns the lesson uses as continuous variables (`Events` is categorical).
-pub(super) const WEATHER: [&str; 9] = [
-    "Max_TemperatureC",
-    "Mean_TemperatureC",
-    "Min_TemperatureC",
-    "Max_Humidity",
-    "Mean_Humidity",
-    "Min_Humidity",
-    "Max_Wind_SpeedKm_h",
-    "Mean_Wind_SpeedKm_h",
-    "CloudCover",
+/// The weather columns the lesson uses as continuous variables (`Events` is categorical):
+/// the nine after `CompetitionDistance` in [`CONT_VARS`].
+pub(super) const WEATHER: &[&str] = CONT_VARS.split_at(10).0.split_at(1).1;
+
+/// Kaggle's columns of store.csv, in its order.
+pub(super) const STORE_COLUMNS: [&str; 10] = [
+    "Store",
+    "StoreType",
+    "Assortment",
+    "CompetitionDistance",
+    "CompetitionOpenSinceMonth",
+    "CompetitionOpenSinceYear",
+    "Promo2",
+    "Promo2SinceWeek",
+    "Promo2SinceYear",
+    "PromoInterval",
+];
+
+/// The numeric ones.
+const STORE_NUMERIC: [&str; 7] = [
+    "Store",
+    "CompetitionDistance",
+    "CompetitionOpenSinceMonth",
+    "CompetitionOpenSinceYear",
+    "Promo2",
+    "Promo2SinceWeek",
+    "Promo2SinceYear",
 ];
 
 /// A table read from `path`, with its `Date` column parsed.
@@ -145,18 +162,7 @@ impl Files {
         let mut train_req = train_num.to_vec();
         train_req.extend(["Date", "StateHoliday"]);
         let train = dated(dir, "train.csv", &train_num, &train_req)?.expect("checked above");
-        let store_num = [
-            "Store",
-            "CompetitionDistance",
-            "CompetitionOpenSinceMonth",
-            "CompetitionOpenSinceYear",
-            "Promo2",
-            "Promo2SinceWeek",
-            "Promo2SinceYear",
-        ];
-        let mut store_req = store_num.to_vec();
-        store_req.extend(["StoreType", "Assortment", "PromoInterval"]);
-        let store = read(dir, "store.csv", &store_num, &store_req)?.expect("checked above");
+        let store = read(dir, "store.csv", &STORE_NUMERIC, &STORE_COLUMNS)?.expect("checked above");
         let test_num = ["Id", "Store", "DayOfWeek", "Open", "Promo", "SchoolHoliday"];
         let mut test_req = test_num.to_vec();
         test_req.extend(["Date", "StateHoliday"]);
@@ -173,7 +179,7 @@ impl Files {
                 &["trend"],
                 &["file", "week", "trend"],
             )?,
-            weather: dated(dir, "weather.csv", &WEATHER, &weather_req)?,
+            weather: dated(dir, "weather.csv", WEATHER, &weather_req)?,
             test: dated(dir, "test.csv", &test_num, &test_req)?,
         })
     }

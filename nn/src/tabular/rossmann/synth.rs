@@ -25,7 +25,7 @@
 //!
 //! The noise floor is therefore known: [`Truth`] holds every open day's log mean, and a
 //! predictor that knew it (the oracle) scores RMSPE of about `NOISE_SD`.
-use super::files::WEATHER;
+use super::files::{STORE_COLUMNS, WEATHER};
 use super::Rossmann;
 use crate::metrics::{exp_rmspe, Average};
 use chrono::{Datelike, Days, NaiveDate, Weekday};
@@ -533,21 +533,7 @@ impl Synth {
             ),
             (
                 "store.csv",
-                csv_text(
-                    &[
-                        "Store",
-                        "StoreType",
-                        "Assortment",
-                        "CompetitionDistance",
-                        "CompetitionOpenSinceMonth",
-                        "CompetitionOpenSinceYear",
-                        "Promo2",
-                        "Promo2SinceWeek",
-                        "Promo2SinceYear",
-                        "PromoInterval",
-                    ],
-                    &Self::store_rows(&stores),
-                )?,
+                csv_text(&STORE_COLUMNS, &Self::store_rows(&stores))?,
             ),
             (
                 "store_states.csv",
