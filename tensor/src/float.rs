@@ -16,6 +16,7 @@ use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssi
 pub trait Float:
     sealed::OutputBuffer
     + Element
+    + bytemuck::Pod
     + PartialOrd
     + Display
     + Add<Output = Self>

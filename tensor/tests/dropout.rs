@@ -6,6 +6,39 @@ use tensor::random::Philox;
 use tensor::{DType, Tensor};
 
 #[test]
+fn mask_is_the_philox_stream_across_chunks_and_tails() {
+    // 40,037 elements: parallel chunks of 16,384 and a group of 64 cut short at the end (the
+    // AVX-512 kernel does whole groups, the portable loop the rest); a seed and an offset
+    // with their high words set.
+    let n = 40_037;
+    let x = Philox::new(5, 0).uniform(&[n], -2.0, 2.0).unwrap();
+    let xs = x.to_vec::<f32>().unwrap();
+    for (rng, p) in [
+        (Philox::new(9, 3), 0.001f32),
+        (Philox::new(u64::MAX, u64::MAX), 0.5),
+    ] {
+        let y = x.dropout(p, rng).unwrap().to_vec::<f32>().unwrap();
+        let scale = 1.0 / (1.0 - p);
+        for i in 0..n {
+            let keep = rng.uniform_at(i as u64) < 1.0 - p;
+            let want = xs[i] * if keep { scale } else { 0.0 };
+            assert_eq!(y[i].to_bits(), want.to_bits(), "element {i} with p = {p}");
+        }
+        // f64 takes the portable loop: the same mask.
+        let y64 = x
+            .to_dtype(DType::F64)
+            .unwrap()
+            .dropout(p, rng)
+            .unwrap()
+            .to_vec::<f64>()
+            .unwrap();
+        for i in 0..n {
+            assert_eq!(y64[i] == 0.0, y[i] == 0.0 && xs[i] != 0.0, "element {i}");
+        }
+    }
+}
+
+#[test]
 fn mask_is_the_philox_stream() {
     let x = Philox::new(1, 0).uniform(&[1000], 1.0, 2.0).unwrap();
     let rng = Philox::new(42, 7);

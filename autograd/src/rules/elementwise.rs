@@ -183,7 +183,7 @@ unary_rules! {
     /// tanh x; d/dx = 1 - y².
     tanh: output => |g, y| g.mul(&y.sqr()?.affine(-1.0, 1.0)?)?;
     /// max(x, 0); d/dx = [y > 0]. Keeps the output, not the input: the mask is read off it.
-    relu: output => |g, y| g.mul(&y.gt(&Tensor::scalar(0.0).to_dtype(y.dtype())?)?)?;
+    relu: output => |g, y| g.relu_backward(&y)?;
     /// √x; d/dx = 1/(2y).
     sqrt: output => |g, y| g.div(&y.mul_scalar(2.0)?)?;
     /// -x.

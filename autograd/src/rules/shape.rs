@@ -7,6 +7,10 @@ use tensor::{PadMode, Tensor};
 impl Var {
     /// Another shape, same elements (a view of contiguous data).
     pub fn reshape(&self, shape: &[usize]) -> Result<Var> {
+        if shape == self.shape() {
+            // Nothing to record: a backward reshape of a strided gradient would copy it.
+            return Ok(self.clone());
+        }
         let input = self.shape().to_vec();
         let y = self.tensor().reshape(shape)?;
         record("reshape", &[self], y, move |_, _| {

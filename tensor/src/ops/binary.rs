@@ -91,4 +91,7 @@ binary_ops! {
     maximum => |a, b| if a.is_nan() || b.is_nan() { T::NAN } else { a.max(b) };
     /// Element-wise minimum (NaN if either is NaN, as `torch.minimum`).
     minimum => |a, b| if a.is_nan() || b.is_nan() { T::NAN } else { a.min(b) };
+    /// ReLU's backward in one pass: `self` (the output's gradient) where `rhs` (ReLU's
+    /// output) is positive, 0 elsewhere; instead of a mask and a product, two passes.
+    relu_backward => |g, y| if y > T::ZERO { g } else { T::ZERO };
 }

@@ -39,7 +39,16 @@ fn dropout_typed<T: Float>(x: &[T], p: f32, rng: Philox) -> Vec<T> {
     let threshold = (keep as f64 * (1u32 << 24) as f64).ceil() as u32;
     let mut out = T::output_buffer(x.len());
     let run = |(c, (o, x)): (usize, (&mut [T], &[T]))| {
-        dropout_chunk(o, x, (c * CHUNK) as u64, rng, threshold, scale)
+        let first = (c * CHUNK) as u64;
+        let done = fast_chunk(o, x, first, rng, threshold, scale);
+        dropout_chunk(
+            &mut o[done..],
+            &x[done..],
+            first + done as u64,
+            rng,
+            threshold,
+            scale,
+        )
     };
     if x.len() >= crate::strided::PAR_THRESHOLD {
         out.par_chunks_mut(CHUNK)
@@ -53,6 +62,33 @@ fn dropout_typed<T: Float>(x: &[T], p: f32, rng: Philox) -> Vec<T> {
             .for_each(run);
     }
     out
+}
+
+/// The hand-written AVX-512 kernel for f32 where the CPU has it: the number of leading
+/// elements of the chunk it did (0 for f64 or another CPU).
+fn fast_chunk<T: Float>(
+    o: &mut [T],
+    x: &[T],
+    first: u64,
+    rng: Philox,
+    threshold: u32,
+    scale: T,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if T::DTYPE == crate::DType::F32 && std::arch::is_x86_feature_detected!("avx512f") {
+        // T is f32 here: the casts reinterpret nothing.
+        let (o, x) = (
+            bytemuck::cast_slice_mut::<T, f32>(o),
+            bytemuck::cast_slice::<T, f32>(x),
+        );
+        // SAFETY: the CPU has AVX-512F.
+        return unsafe {
+            super::dropout_avx512::dropout_chunk(o, x, first, rng, threshold, scale.to_f64() as f32)
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (o, x, first, rng, threshold, scale);
+    0
 }
 
 impl Tensor {

@@ -59,6 +59,8 @@ mod compare;
 mod conv;
 mod conv_explicit;
 mod dropout;
+#[cfg(target_arch = "x86_64")]
+mod dropout_avx512;
 mod index;
 mod matmul;
 mod pad;
