@@ -200,6 +200,9 @@ fn cases() -> Vec<Case> {
 }
 
 fn main() {
+    // Timed ops are called from this thread, as in training: make it one of rayon's workers
+    // (PyTorch's calling thread is likewise one of its intra-op threads).
+    lesson6::tensor::join_thread_pool().unwrap();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")

@@ -56,6 +56,10 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
+    // This thread drives training: inside rayon's pool, small ops skip a hand-off.
+    if let Err(e) = lesson6::tensor::join_thread_pool() {
+        eprintln!("note: {e}");
+    }
     if let Err(e) = run(&args) {
         eprintln!("error: {e}");
         std::process::exit(1);

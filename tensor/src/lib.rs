@@ -22,6 +22,7 @@ pub mod random;
 mod storage;
 mod strided;
 mod tensor;
+mod threads;
 
 pub use buffer_cache::release_cached_memory;
 pub use dtype::DType;
@@ -31,5 +32,6 @@ pub use layout::{broadcast_shape, contiguous_strides, Layout};
 pub use ops::*;
 pub use storage::{Element, Storage};
 pub use tensor::{Device, Tensor};
+pub use threads::join_thread_pool;
 
 pub use half::{bf16, f16};
