@@ -9,7 +9,7 @@ use lesson6::nn::learner::{Learner, Lr, TensorData};
 use lesson6::nn::loss::mse_flat;
 use lesson6::nn::module::named_params;
 use lesson6::nn::optim::AdamW;
-use lesson6::nn::tabular::{TabularConfig, TabularModel};
+use lesson6::nn::tabular::{emb_sz_rule, TabularConfig, TabularModel};
 use lesson6::nn::Mode;
 use lesson6::nn::Param;
 use lesson6::tensor::random::Philox;
@@ -26,7 +26,11 @@ const EPOCH_ROWS: usize = 16384;
 
 /// Lesson 6's Rossmann model: 24 embeddings (217 columns), 16 continuous inputs, 1000-500-1.
 fn rossmann_config() -> TabularConfig {
-    TabularConfig::lesson6(&ROSSMANN, 16, (0.0, 10.8))
+    TabularConfig::lesson6(
+        ROSSMANN.iter().map(|&n| (n, emb_sz_rule(n))).collect(),
+        16,
+        (0.0, 10.8),
+    )
 }
 
 /// A timed case: a name, its FLOP count and the closure to time.

@@ -52,6 +52,19 @@ struct Args {
     /// plot it to lr_find.png.
     #[arg(long)]
     lr_find: bool,
+    /// An embedding width instead of the rule's, as `--emb-sz Store=50` (repeatable).
+    #[arg(long, value_parser = parse_emb_sz)]
+    emb_sz: Vec<(String, usize)>,
+}
+
+fn parse_emb_sz(s: &str) -> Result<(String, usize), String> {
+    let (name, width) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected NAME=WIDTH, as Store=50"))?;
+    let width = width
+        .parse()
+        .map_err(|_| format!("`{s}`: the width `{width}` is not a whole number"))?;
+    Ok((name.to_string(), width))
 }
 
 fn main() {
@@ -86,7 +99,7 @@ fn run(args: &Args) -> Result<(), String> {
     let (train_cat, train_cont) = procs.apply(&train)?;
     let (valid_cat, valid_cont) = procs.apply(&valid)?;
     let y_range = data.y_range()?;
-    let cfg = TabularConfig::lesson6(&procs.cardinalities(), cont_vars.len(), y_range);
+    let cfg = TabularConfig::lesson6(procs.emb_szs(&args.emb_sz)?, cont_vars.len(), y_range);
     let n_emb: usize = cfg.embeddings.iter().map(|e| e.1).sum();
     let model =
         TabularModel::new(&Init::new(args.seed), &cfg, args.seed).map_err(|e| e.to_string())?;

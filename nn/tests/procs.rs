@@ -153,3 +153,21 @@ fn columns_must_have_the_table_length() {
     let err = t.set("Short", Column::Num(vec![1.0])).unwrap_err();
     assert!(err.contains("`Short` has 1 rows, the table 5"), "{err}");
 }
+
+#[test]
+fn embedding_sizes_by_rule_with_overrides() {
+    let p = Procs::fit(
+        &train_table(),
+        &["Store", "StoreType"],
+        &["CompetitionDistance"],
+    )
+    .unwrap();
+    // Cardinalities 4, 4, 3 (with `#na#`): widths round(1.6 n^0.56) = 3, 3, 3.
+    assert_eq!(p.emb_szs(&[]).unwrap(), [(4, 3), (4, 3), (3, 3)]);
+    assert_eq!(
+        p.emb_szs(&[("Store".to_string(), 50)]).unwrap(),
+        [(4, 50), (4, 3), (3, 3)]
+    );
+    let err = p.emb_szs(&[("Stores".to_string(), 50)]).unwrap_err();
+    assert!(err.contains("no categorical column `Stores`"), "{err}");
+}

@@ -19,7 +19,11 @@ const ROSSMANN: [usize; 24] = [
 ];
 
 fn rossmann(y_max: f32) -> TabularConfig {
-    TabularConfig::lesson6(&ROSSMANN, 16, (0.0, y_max))
+    TabularConfig::lesson6(
+        ROSSMANN.iter().map(|&n| (n, emb_sz_rule(n))).collect(),
+        16,
+        (0.0, y_max),
+    )
 }
 
 #[test]

@@ -34,12 +34,13 @@ pub struct TabularConfig {
 
 impl TabularConfig {
     /// Lesson 6's configuration (`tabular_learner(data, layers=[1000,500], ps=[0.001,0.01],
-    /// emb_drop=0.04, y_range=y_range)`) for categorical columns of cardinalities
-    /// `cardinalities` (embedding widths by [`emb_sz_rule`]), `n_cont` continuous columns and
-    /// one output in `y_range`.
-    pub fn lesson6(cardinalities: &[usize], n_cont: usize, y_range: (f32, f32)) -> Self {
+    /// emb_drop=0.04, y_range=y_range)`) for categorical columns with `embeddings`
+    /// (cardinality, width) — [`crate::tabular::Procs::emb_szs`] gives them by
+    /// [`emb_sz_rule`] with overrides — `n_cont` continuous columns and one output in
+    /// `y_range`.
+    pub fn lesson6(embeddings: Vec<(usize, usize)>, n_cont: usize, y_range: (f32, f32)) -> Self {
         TabularConfig {
-            embeddings: cardinalities.iter().map(|&n| (n, emb_sz_rule(n))).collect(),
+            embeddings,
             n_cont,
             out: 1,
             layers: vec![1000, 500],

@@ -10,6 +10,7 @@
 //!   are all numbers; a numeric column such as `Store` is categorised by its values); code = position + 1, with 0 for a missing or unseen value; `#na#`
 //!   heads each column's classes, so the cardinality is #categories + 1.
 //! - Normalize: `(x - mean) / (1e-7 + std)` with the training mean and sample std (ddof 1).
+use super::model::emb_sz_rule;
 use super::table::Table;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -117,6 +118,26 @@ impl Procs {
     /// Cardinality of each categorical column (for the embeddings).
     pub fn cardinalities(&self) -> Vec<usize> {
         self.classes.iter().map(|(_, c)| c.len()).collect()
+    }
+
+    /// (cardinality, embedding width) of each categorical column: [`emb_sz_rule`], or the
+    /// width given for the column in `overrides` (fastai's `emb_szs={'Store': 50}`). A name
+    /// that is not a categorical column is an error.
+    pub fn emb_szs(&self, overrides: &[(String, usize)]) -> Result<Vec<(usize, usize)>, String> {
+        if let Some((name, _)) = overrides.iter().find(|(n, _)| !self.cat_names.contains(n)) {
+            return Err(format!(
+                "no categorical column `{name}` to size an embedding for (the columns are {})",
+                self.cat_names.join(", ")
+            ));
+        }
+        Ok(self
+            .classes
+            .iter()
+            .map(|(name, c)| {
+                let width = overrides.iter().find(|(n, _)| n == name).map(|&(_, w)| w);
+                (c.len(), width.unwrap_or_else(|| emb_sz_rule(c.len())))
+            })
+            .collect())
     }
 
     /// Applies the fitted procs: i64 codes `[N, n_cat]` and normalised f32 values
