@@ -11,6 +11,7 @@ pub mod layers;
 pub mod learner;
 pub mod loss;
 pub mod metrics;
+pub mod models;
 pub mod module;
 pub mod optim;
 pub mod plot;

@@ -1,0 +1,64 @@
+//! The model of fastai's `cnn_learner(data, models.resnet34, bn_final=True)` (LESSON6.md B):
+//! `Sequential[body, head]`, so that `m[0]` is the pretrained body (whose output the heat map
+//! hooks) and `m[1]` the new head. The head pools each of the body's 512 feature maps two
+//! ways (max and average: 1024 features), then two `[BatchNorm1d, Dropout, Linear]` blocks
+//! with a ReLU between them, and a final batch norm on the class scores.
+use crate::init::Init;
+use crate::layers::{AdaptiveConcatPool2d, BatchNorm, Dropout, Flatten, Linear, ReLU, Sequential};
+use crate::models::ResNet;
+
+/// Parameter-name prefixes of the three layer groups fastai splits this model into at
+/// `(m[0][6], m[1])`: the body up to layer2, layer3 and layer4, the head. Discriminative
+/// learning rates (`slice(1e-6, 1e-3)`) give each group its own rate.
+pub const CNN_GROUPS: [&[&str]; 3] = [
+    &["0.0.", "0.1.", "0.4.", "0.5."],
+    &["0.6.", "0.7."],
+    &["1."],
+];
+
+/// fastai's `create_head(nf, classes, ps=0.5, bn_final=True)`: AdaptiveConcatPool2d, Flatten,
+/// BatchNorm1d(nf), Dropout(0.25), Linear(nf, 512), ReLU, BatchNorm1d(512), Dropout(0.5),
+/// Linear(512, classes), BatchNorm1d(classes, momentum 0.01). The linear layers are
+/// initialised kaiming normal with zero bias (fastai's `apply_init`), the batch norms as
+/// PyTorch's; `seed` seeds the two dropouts.
+pub fn create_head(
+    init: &Init,
+    nf: usize,
+    classes: usize,
+    seed: u64,
+) -> tensor::Result<Sequential> {
+    let linear = |inputs: usize, outputs: usize| -> tensor::Result<Linear> {
+        let l = Linear::new(init, inputs, outputs, true)?;
+        l.weight
+            .set(init.kaiming_normal(&[outputs, inputs], inputs)?);
+        if let Some(b) = &l.bias {
+            b.set(tensor::Tensor::zeros(&[outputs]));
+        }
+        Ok(l)
+    };
+    Ok(Sequential::new()
+        .push(AdaptiveConcatPool2d { out: [1, 1] })
+        .push(Flatten)
+        .push(BatchNorm::new_1d(nf))
+        .push(Dropout::new(0.25, seed))
+        .push(linear(nf, 512)?)
+        .push(ReLU)
+        .push(BatchNorm::new_1d(512))
+        .push(Dropout::new(0.5, seed.wrapping_add(1)))
+        .push(linear(512, classes)?)
+        .push(BatchNorm::new_1d(classes).with_momentum(0.01)))
+}
+
+/// `Sequential[body, head]` from a ResNet (ImageNet weights already loaded into it, or a
+/// random initialisation) and a new head for `classes`.
+pub fn cnn_model(
+    init: &Init,
+    resnet: ResNet,
+    classes: usize,
+    seed: u64,
+) -> tensor::Result<Sequential> {
+    let nf = 2 * resnet.fc.weight.value().shape()[1];
+    Ok(Sequential::new()
+        .push(resnet.into_body())
+        .push(create_head(init, nf, classes, seed)?))
+}

@@ -1,0 +1,167 @@
+//! ResNet-34 against torchvision (`tests/reference/make_resnet_golden.py`): every parameter
+//! and buffer set by the script's closed formula of its name and index, written to a
+//! safetensors checkpoint in torchvision's names, loaded into a fresh model, and run in eval
+//! mode on the script's input: the logits match PyTorch's within 1e-4 of their largest
+//! magnitude. Then the fastai model around the body: names, shapes, layer groups, and
+//! checkpoints that do not fit refused with the tensor named.
+#[path = "../../tests/reference/support.rs"]
+mod support;
+
+use autograd::Var;
+use nn::init::Init;
+use nn::models::{cnn_model, resnet34, CNN_GROUPS};
+use nn::module::{param_count, Entry};
+use nn::state_dict::{load, save, state_dict};
+use nn::{Mode, Module};
+use support::load_tensors;
+use tensor::Tensor;
+
+/// The script's formula, in f64 then rounded to f32 as numpy does.
+fn formula(name: &str, shape: &[usize]) -> Tensor {
+    let key = name.bytes().map(|b| b as u64).sum::<u64>() % 997;
+    let n: usize = shape.iter().product();
+    let fan_in: usize = shape[1..].iter().product();
+    let v: Vec<f32> = (0..n)
+        .map(|i| {
+            let s = (0.37 * i as f64 + key as f64).sin();
+            let v = if name.ends_with("running_var") {
+                1.0 + 0.25 * (1.0 + s)
+            } else if name.ends_with("running_mean") {
+                0.1 * s
+            } else if name.contains("bn") || name.contains("downsample.1") {
+                if name.ends_with("weight") {
+                    1.0 + 0.1 * s
+                } else {
+                    0.1 * s
+                }
+            } else if name == "fc.weight" {
+                s / 512f64.sqrt()
+            } else if name == "fc.bias" {
+                0.01 * s
+            } else {
+                s * (2.0 / fan_in as f64).sqrt() * 2f64.sqrt()
+            };
+            v as f32
+        })
+        .collect();
+    Tensor::from_vec(v, shape).unwrap()
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("lesson6-resnet-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn resnet34_matches_torchvision() {
+    let model = resnet34(&Init::new(0), 1000).unwrap();
+    assert_eq!(
+        param_count(&model),
+        21_797_672,
+        "torchvision's resnet34 has 21,797,672 parameters"
+    );
+    model.visit("", &mut |name, e| match e {
+        Entry::Param(p) => p.set(formula(name, p.value().shape())),
+        Entry::Buffer(b) if !name.ends_with("num_batches_tracked") => {
+            b.set(formula(name, b.value().shape()))
+        }
+        Entry::Buffer(_) => {}
+    });
+    let names: Vec<String> = state_dict(&model).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names.len(), 218, "torchvision's state dict has 218 entries");
+    for name in [
+        "conv1.weight",
+        "bn1.running_var",
+        "layer2.0.downsample.0.weight",
+        "layer4.2.bn2.num_batches_tracked",
+        "fc.bias",
+    ] {
+        assert!(names.iter().any(|n| n == name), "no `{name}`");
+    }
+    let path = tmp("formula.safetensors");
+    save(&model, &path).unwrap();
+    let fresh = resnet34(&Init::new(1), 1000).unwrap();
+    load(&fresh, &path).unwrap();
+    let _ = std::fs::remove_file(&path);
+
+    let g = load_tensors("resnet34");
+    let logits = fresh
+        .forward(&Var::constant(g["x"].clone()), Mode::Eval)
+        .unwrap();
+    let (got, want) = (
+        logits.tensor().to_vec::<f32>().unwrap(),
+        g["logits"].to_vec::<f32>().unwrap(),
+    );
+    assert_eq!(logits.shape(), [2, 1000]);
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    eprintln!("resnet34 logits: largest difference {worst:.2e}, logits up to {scale:.3}");
+    assert!(
+        worst <= 1e-4 * scale,
+        "largest difference {worst} against logits up to {scale}"
+    );
+}
+
+#[test]
+fn the_cnn_learners_model_and_its_groups() {
+    let init = Init::new(0);
+    let m = cnn_model(&init, resnet34(&init, 1000).unwrap(), 37, 0).unwrap();
+    let names: Vec<String> = state_dict(&m).into_iter().map(|(n, _)| n).collect();
+    // The body keeps torchvision's blocks under fastai's indices; the head is m[1].
+    for name in [
+        "0.0.weight",
+        "0.1.running_mean",
+        "0.4.0.conv1.weight",
+        "0.7.2.bn2.bias",
+        "1.2.weight",
+        "1.4.weight",
+        "1.8.bias",
+        "1.9.running_var",
+    ] {
+        assert!(names.iter().any(|n| n == name), "no `{name}` in {names:?}");
+    }
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("0.8") || n.contains("fc")),
+        "the classifier is not in the body"
+    );
+    // Every parameter is in exactly one group; the head holds the new layers.
+    for (name, _) in nn::module::named_params(&m) {
+        let groups = CNN_GROUPS
+            .iter()
+            .filter(|g| g.iter().any(|p| name.starts_with(p)))
+            .count();
+        assert_eq!(groups, 1, "`{name}` is in {groups} groups");
+    }
+    // 224 x 224 gives the body's 512 x 7 x 7 and 37 class scores.
+    let x = Var::constant(Tensor::zeros(&[2, 3, 64, 64]));
+    let body = m.layers[0].forward(&x, Mode::Eval).unwrap();
+    assert_eq!(body.shape(), [2, 512, 2, 2]);
+    assert_eq!(m.forward(&x, Mode::Eval).unwrap().shape(), [2, 37]);
+}
+
+#[test]
+fn checkpoints_that_do_not_fit_are_refused_by_name() {
+    let init = Init::new(0);
+    let path = tmp("imagenet.safetensors");
+    save(&resnet34(&init, 1000).unwrap(), &path).unwrap();
+    let err = load(&resnet34(&init, 37).unwrap(), &path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`fc.weight` has shape [1000, 512] in the checkpoint but [37, 512]"),
+        "{err}"
+    );
+    let err = load(
+        &cnn_model(&init, resnet34(&init, 1000).unwrap(), 37, 0).unwrap(),
+        &path,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no tensor `0.0.weight`"), "{err}");
+    let _ = std::fs::remove_file(path);
+}
