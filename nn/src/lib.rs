@@ -18,6 +18,7 @@ pub mod plot;
 pub mod schedule;
 pub mod state_dict;
 pub mod tabular;
+pub mod vision;
 
 pub use autograd;
 pub use module::{Buffer, Entry, Mode, Module, Param, SummaryRow};

@@ -1,0 +1,9 @@
+//! Images for lesson 6's pets model: decoding, the labelled folder dataset, fastai's data
+//! augmentation as one resample per image, and batches.
+mod dataset;
+mod image;
+mod transforms;
+
+pub use self::image::{load_image, rgb_tensor, save_png, tensor_rgb};
+pub use dataset::{ImageFolder, PETS_PATTERN};
+pub use transforms::{grid_sample, Augment, Padding, Transforms};

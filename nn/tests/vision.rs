@@ -1,0 +1,193 @@
+//! Image augmentation against PyTorch (`tests/reference/make_vision_goldens.py`):
+//! `grid_sample` with align-corners semantics in the three padding modes, and one whole
+//! augmentation (warp, rotation, zoom, lighting, flip, crop) with fixed parameters, written
+//! independently with torch ops. Tolerance 1e-5 absolute on values in [0, 1]. Then the
+//! random draws, the labelled folder, and image decoding with its bad inputs.
+#[path = "../../tests/reference/support.rs"]
+mod support;
+
+use nn::vision::{
+    grid_sample, load_image, save_png, Augment, ImageFolder, Padding, Transforms, PETS_PATTERN,
+};
+use support::{assert_each_close, load_tensors};
+use tensor::random::Philox;
+use tensor::Tensor;
+
+const MODES: [(&str, Padding); 3] = [
+    ("zeros", Padding::Zeros),
+    ("border", Padding::Border),
+    ("reflection", Padding::Reflection),
+];
+
+#[test]
+fn grid_sample_matches_pytorch() {
+    let g = load_tensors("vision");
+    for (name, mode) in MODES {
+        let got = grid_sample(&g["img"], &g["grid"], mode).unwrap();
+        assert_each_close(
+            &format!("grid_sample {name}"),
+            &got,
+            &g[&format!("grid_{name}")],
+            0.0,
+            1e-5,
+        );
+    }
+}
+
+#[test]
+fn one_augmentation_matches_pytorch() {
+    let g = load_tensors("vision");
+    let a = Augment {
+        warp: Some([0.1, -0.2, 0.3, 0.05]),
+        flip: true,
+        rotate: Some(15.0),
+        zoom: Some((1.2, 0.3, 0.7)),
+        brightness: Some(0.6),
+        contrast: Some(1.3),
+        crop: (0.25, 0.8),
+    };
+    for (name, mode) in MODES {
+        let got = a.apply(&g["img"], 8, mode).unwrap();
+        assert_each_close(
+            &format!("augment {name}"),
+            &got,
+            &g[&format!("aug_{name}")],
+            0.0,
+            1e-5,
+        );
+    }
+}
+
+#[test]
+fn draws_follow_the_lessons_ranges_and_the_stream() {
+    let t = Transforms::lesson6();
+    let mut flips = 0;
+    for i in 0..400 {
+        let a = t.draw(Philox::new(3, i));
+        assert_eq!(
+            a,
+            t.draw(Philox::new(3, i)),
+            "a pure function of the stream"
+        );
+        let m = a.warp.expect("p_affine = 1");
+        assert!(m.iter().all(|v| v.abs() <= 0.4));
+        assert!(a.rotate.unwrap().abs() <= 20.0);
+        let (s, r, c) = a.zoom.unwrap();
+        assert!((1.0..=1.3).contains(&s) && (0.0..1.0).contains(&r) && (0.0..1.0).contains(&c));
+        assert!((0.3..=0.7).contains(&a.brightness.unwrap()));
+        assert!((0.6..=1.0 / 0.6).contains(&a.contrast.unwrap()));
+        flips += a.flip as usize;
+    }
+    assert!(
+        (150..250).contains(&flips),
+        "{flips} flips in 400 draws at p = 0.5"
+    );
+    let plain = Transforms::none().draw(Philox::new(3, 0));
+    assert!(
+        plain.warp.is_none() && plain.rotate.is_none() && plain.brightness.is_none() && !plain.flip
+    );
+}
+
+#[test]
+fn the_centre_crop_of_an_unaugmented_image_is_the_image() {
+    // An 8 x 8 image at size 8: the identity map samples every pixel exactly; a wider one is
+    // cropped in its middle; a small one (4 x 4) is upsampled, never an error.
+    let img = Philox::new(1, 0).uniform(&[3, 8, 8], 0.0, 1.0).unwrap();
+    let same = Augment::centre()
+        .apply(&img, 8, Padding::Reflection)
+        .unwrap();
+    assert_each_close("identity", &same, &img, 0.0, 1e-6);
+    let wide = Philox::new(2, 0).uniform(&[3, 8, 12], 0.0, 1.0).unwrap();
+    let mid = Augment::centre().apply(&wide, 8, Padding::Zeros).unwrap();
+    assert_each_close(
+        "centre",
+        &mid,
+        &wide.narrow(2, 2, 8).unwrap().contiguous(),
+        0.0,
+        1e-6,
+    );
+    let small = Augment::centre()
+        .apply(
+            &img.narrow(1, 0, 4).unwrap().narrow(2, 0, 4).unwrap(),
+            8,
+            Padding::Reflection,
+        )
+        .unwrap();
+    assert_eq!(small.shape(), [3, 8, 8]);
+    assert!(Augment::centre()
+        .apply(&Tensor::zeros(&[3, 0, 4]), 8, Padding::Zeros)
+        .is_err());
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("lesson6-vision-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn a_labelled_folder_and_its_bad_names() {
+    let dir = tmp("folder");
+    let img = Philox::new(1, 0).uniform(&[3, 6, 5], 0.0, 1.0).unwrap();
+    let names = [
+        "Abyssinian_1.jpg",
+        "Abyssinian_2.jpg",
+        "great_pyrenees_17.jpg",
+        "great_pyrenees_3.jpg",
+        "Bombay_10.jpg",
+        "notes.png",
+        "pug.jpg",
+    ];
+    for n in names {
+        // PNG bytes under a .jpg name: decoding guesses the format from the content.
+        save_png(&img, dir.join(n)).unwrap();
+    }
+    std::fs::write(dir.join("readme.txt"), "not an image").unwrap();
+    let f = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.4, 2).unwrap();
+    assert_eq!(
+        f.classes,
+        ["Abyssinian", "Bombay", "great_pyrenees"],
+        "sorted, capitals first"
+    );
+    assert_eq!(f.items.len(), 5);
+    assert_eq!(f.unlabelled.len(), 2, "notes.png and pug.jpg do not match");
+    assert_eq!(f.valid.len(), 2);
+    assert_eq!(f.train.len() + f.valid.len(), 5);
+    assert_eq!(
+        f.valid,
+        ImageFolder::from_folder(&dir, PETS_PATTERN, 0.4, 2)
+            .unwrap()
+            .valid,
+        "seeded"
+    );
+    let loaded = load_image(&f.items[0].0).unwrap();
+    assert_each_close("png round trip", &loaded, &img, 0.0, 0.5 / 255.0 + 1e-6);
+
+    let err = ImageFolder::from_folder(&dir, r"(\d+)_x.jpg$", 0.2, 0)
+        .err()
+        .unwrap();
+    assert!(err.contains("none of the 7 images matches"), "{err}");
+    let err = ImageFolder::from_folder(&dir, r"[a-z]+", 0.2, 0)
+        .err()
+        .unwrap();
+    assert!(err.contains("no group"), "{err}");
+    let err = ImageFolder::from_folder(tmp("empty"), PETS_PATTERN, 0.2, 0)
+        .err()
+        .unwrap();
+    assert!(err.contains("no JPEG or PNG images"), "{err}");
+}
+
+#[test]
+fn corrupt_and_truncated_images_are_errors_naming_the_file() {
+    let dir = tmp("bad");
+    let img = Philox::new(1, 0).uniform(&[3, 16, 16], 0.0, 1.0).unwrap();
+    save_png(&img, dir.join("good.png")).unwrap();
+    let bytes = std::fs::read(dir.join("good.png")).unwrap();
+    std::fs::write(dir.join("cut.png"), &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(dir.join("junk.jpg"), b"\xff\xd8\xff\xe0 this is no jpeg").unwrap();
+    for name in ["cut.png", "junk.jpg", "missing.jpg"] {
+        let err = load_image(dir.join(name)).unwrap_err();
+        assert!(err.contains(name), "{err}");
+    }
+}
