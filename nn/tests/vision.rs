@@ -191,3 +191,78 @@ fn corrupt_and_truncated_images_are_errors_naming_the_file() {
         assert!(err.contains(name), "{err}");
     }
 }
+
+#[test]
+fn batches_are_normalised_reproducible_and_skip_unreadable_images() {
+    use nn::learner::DataBunch;
+    use nn::vision::{ImageData, IMAGENET_STATS};
+    let dir = tmp("loader");
+    for (k, n) in [
+        "cat_1.jpg",
+        "cat_2.jpg",
+        "cat_3.jpg",
+        "dog_1.jpg",
+        "dog_2.jpg",
+        "dog_3.jpg",
+        "dog_4.jpg",
+        "dog_5.jpg",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let img = Philox::new(k as u64, 0)
+            .uniform(&[3, 12 + k, 10], 0.0, 1.0)
+            .unwrap();
+        save_png(&img, dir.join(n)).unwrap();
+    }
+    std::fs::write(dir.join("cat_9.jpg"), b"truncated").unwrap();
+    let folder = ImageFolder::from_folder(&dir, r"([^/]+)_\d+.jpg$", 0.25, 1).unwrap();
+    assert_eq!((folder.train.len(), folder.valid.len()), (7, 2));
+    let data = ImageData::new(&folder, Transforms::lesson6(), 8, Padding::Reflection, 3, 5);
+    assert_eq!(
+        data.train_batches(),
+        2,
+        "7 images in batches of 3, the last partial one dropped"
+    );
+    let epoch = |e| -> Vec<(Vec<f32>, Vec<i64>)> {
+        data.train(e)
+            .map(|b| {
+                let b = b.unwrap();
+                assert_eq!(&b.inputs[0].shape()[1..], [3, 8, 8]);
+                (
+                    b.inputs[0].to_vec::<f32>().unwrap(),
+                    b.target.to_vec::<i64>().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (epoch(0), epoch(0));
+    assert_eq!(a, b, "the same epoch twice: the same batches");
+    assert_ne!(
+        a,
+        epoch(1),
+        "another epoch: another order and other transforms"
+    );
+    let images: usize = a.iter().map(|(_, l)| l.len()).sum();
+    assert!(
+        images >= 5,
+        "two batches of 3, at most one unreadable image left out"
+    );
+    // Validation: centre crops, normalised with ImageNet's statistics.
+    let (img, _) = data.valid_image(0).unwrap();
+    let v: Vec<_> = data.valid().map(|b| b.unwrap()).collect();
+    let first = v[0].inputs[0]
+        .narrow(0, 0, 1)
+        .unwrap()
+        .reshape(&[3, 8, 8])
+        .unwrap()
+        .to_vec::<f32>()
+        .unwrap();
+    let raw = img.to_vec::<f32>().unwrap();
+    for (i, (&x, &n)) in raw.iter().zip(&first).enumerate() {
+        let c = i / 64;
+        assert!((n - (x - IMAGENET_STATS.0[c]) / IMAGENET_STATS.1[c]).abs() < 1e-5);
+    }
+    // The truncated cat_9.jpg is in one of the splits: left out, counted, never a crash.
+    assert!(data.skipped() >= 1);
+}

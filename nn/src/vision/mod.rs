@@ -2,8 +2,10 @@
 //! augmentation as one resample per image, and batches.
 mod dataset;
 mod image;
+mod loader;
 mod transforms;
 
 pub use self::image::{load_image, rgb_tensor, save_png, tensor_rgb};
 pub use dataset::{ImageFolder, PETS_PATTERN};
+pub use loader::{ImageData, IMAGENET_STATS};
 pub use transforms::{grid_sample, Augment, Padding, Transforms};

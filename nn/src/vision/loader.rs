@@ -1,0 +1,199 @@
+//! Batches of augmented images for the [`crate::learner::Learner`] (fastai's `DataBunch`
+//! for images): each training batch decodes and augments its images in parallel (rayon),
+//! on a thread of its own that prepares the next batch while the model trains on this one;
+//! the order is a seeded shuffle per epoch, and each image of each epoch draws its own
+//! transform from its own Philox stream, so a run is reproducible. Batches are normalised
+//! with ImageNet's statistics, as the pretrained body expects. An image that cannot be read
+//! is left out of its batch and counted, with a warning naming it, never a crash.
+use super::{load_image, Augment, ImageFolder, Padding, Transforms};
+use crate::learner::{permutation, Batch, DataBunch};
+use rayon::prelude::*;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
+use tensor::random::Philox;
+use tensor::{Error, Result, Tensor};
+
+/// ImageNet's per-channel mean and standard deviation (fastai's `imagenet_stats`).
+pub const IMAGENET_STATS: ([f32; 3], [f32; 3]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+
+/// What every batch is made of; shared with the thread that prepares training batches.
+struct Source {
+    items: Vec<(PathBuf, usize)>,
+    train: Vec<usize>,
+    valid: Vec<usize>,
+    tfms: Transforms,
+    size: usize,
+    padding: Padding,
+    bs: usize,
+    seed: u64,
+    stats: ([f32; 3], [f32; 3]),
+    skipped: AtomicUsize,
+}
+
+impl Source {
+    /// Decodes, transforms, stacks and normalises the images `rows` of `items`; `draw(i)`
+    /// gives the transform of the i-th image of the batch.
+    fn batch(
+        &self,
+        rows: &[usize],
+        draw: impl Fn(usize) -> Augment + Sync,
+    ) -> Result<Option<Batch>> {
+        let images: Vec<Option<(Tensor, usize)>> = rows
+            .par_iter()
+            .enumerate()
+            .map(|(i, &r)| {
+                let (path, label) = &self.items[r];
+                let img =
+                    load_image(path).and_then(|img| draw(i).apply(&img, self.size, self.padding));
+                match img {
+                    Ok(t) => Some((t, *label)),
+                    Err(e) => {
+                        self.skipped.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("warning: skipping an image: {e}");
+                        None
+                    }
+                }
+            })
+            .collect();
+        let images: Vec<(Tensor, usize)> = images.into_iter().flatten().collect();
+        if images.is_empty() {
+            return Ok(None);
+        }
+        let plane = self.size * self.size;
+        let (mean, std) = self.stats;
+        let mut data = Vec::with_capacity(images.len() * 3 * plane);
+        for (img, _) in &images {
+            let v = img.to_vec::<f32>()?;
+            for (c, chunk) in v.chunks_exact(plane).enumerate() {
+                data.extend(chunk.iter().map(|&x| (x - mean[c]) / std[c]));
+            }
+        }
+        let n = images.len();
+        let labels: Vec<i64> = images.iter().map(|&(_, l)| l as i64).collect();
+        Ok(Some(Batch {
+            inputs: vec![Tensor::from_vec(data, &[n, 3, self.size, self.size])?],
+            target: Tensor::from_indices(&labels, &[n])?,
+        }))
+    }
+}
+
+/// Training and validation batches of a labelled image folder.
+pub struct ImageData {
+    source: Arc<Source>,
+    pub classes: Vec<String>,
+}
+
+impl ImageData {
+    /// Batches of `bs` images of `size` x `size` from `folder`: training images augmented by
+    /// `tfms` (out-of-image points filled by `padding`), validation images centre-cropped.
+    pub fn new(
+        folder: &ImageFolder,
+        tfms: Transforms,
+        size: usize,
+        padding: Padding,
+        bs: usize,
+        seed: u64,
+    ) -> Self {
+        ImageData {
+            source: Arc::new(Source {
+                items: folder.items.clone(),
+                train: folder.train.clone(),
+                valid: folder.valid.clone(),
+                tfms,
+                size,
+                padding,
+                bs: bs.max(1),
+                seed,
+                stats: IMAGENET_STATS,
+                skipped: AtomicUsize::new(0),
+            }),
+            classes: folder.classes.clone(),
+        }
+    }
+
+    /// The same images at another size (the lesson's second stage at 352).
+    pub fn resized(&self, size: usize, bs: usize) -> Self {
+        let s = &self.source;
+        ImageData {
+            source: Arc::new(Source {
+                items: s.items.clone(),
+                train: s.train.clone(),
+                valid: s.valid.clone(),
+                tfms: s.tfms.clone(),
+                size,
+                padding: s.padding,
+                bs: bs.max(1),
+                seed: s.seed,
+                stats: s.stats,
+                skipped: AtomicUsize::new(0),
+            }),
+            classes: self.classes.clone(),
+        }
+    }
+
+    /// Images left out so far because they could not be read.
+    pub fn skipped(&self) -> usize {
+        self.source.skipped.load(Ordering::Relaxed)
+    }
+
+    /// The validation image `i`, centre-cropped and not normalised (for pictures).
+    pub fn valid_image(&self, i: usize) -> Result<(Tensor, usize)> {
+        let s = &self.source;
+        let &r = s.valid.get(i).ok_or_else(|| Error::Shape {
+            op: "valid_image",
+            msg: format!("image {i} of {} validation images", s.valid.len()),
+        })?;
+        let (path, label) = &s.items[r];
+        let img = load_image(path)
+            .and_then(|img| Augment::centre().apply(&img, s.size, s.padding))
+            .map_err(|msg| Error::Shape {
+                op: "valid_image",
+                msg,
+            })?;
+        Ok((img, *label))
+    }
+}
+
+impl DataBunch for ImageData {
+    fn train(&self, epoch: usize) -> Box<dyn Iterator<Item = Result<Batch>> + '_> {
+        let source = Arc::clone(&self.source);
+        // Two batches ahead at most: one being built while the model trains on the other.
+        let (send, receive) = sync_channel(1);
+        std::thread::spawn(move || {
+            let s = &source;
+            let order = permutation(s.train.len(), s.seed, 2 * epoch as u64);
+            for (b, rows) in order.chunks_exact(s.bs).enumerate() {
+                let rows: Vec<usize> = rows.iter().map(|&i| s.train[i as usize]).collect();
+                // Each image of each epoch draws its transform from its own stream.
+                let first = (epoch * s.train.len() + b * s.bs) as u64;
+                let batch = s.batch(&rows, |i| {
+                    s.tfms.draw(Philox::new(s.seed ^ 0x7e57, first + i as u64))
+                });
+                let stop = match batch {
+                    Ok(None) => false,
+                    Ok(Some(batch)) => send.send(Ok(batch)).is_err(),
+                    Err(e) => send.send(Err(e)).is_err(),
+                };
+                if stop {
+                    return;
+                }
+            }
+        });
+        Box::new(receive.into_iter())
+    }
+
+    fn valid(&self) -> Box<dyn Iterator<Item = Result<Batch>> + '_> {
+        let s = &self.source;
+        Box::new(
+            s.valid
+                .chunks(s.bs)
+                .filter_map(move |rows| s.batch(rows, |_| Augment::centre()).transpose()),
+        )
+    }
+
+    fn train_batches(&self) -> usize {
+        self.source.train.len() / self.source.bs
+    }
+}
