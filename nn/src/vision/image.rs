@@ -49,10 +49,18 @@ pub fn tensor_rgb(t: &Tensor) -> Result<RgbImage, String> {
 
 /// Writes a `[3, H, W]` tensor in [0, 1] as a PNG, atomically.
 pub fn save_png(t: &Tensor, path: impl AsRef<Path>) -> Result<(), String> {
-    let path = path.as_ref();
-    let mut png = std::io::Cursor::new(Vec::new());
+    save(t, path.as_ref(), image::ImageFormat::Png)
+}
+
+/// Writes a `[3, H, W]` tensor in [0, 1] as a JPEG (quality 75), atomically.
+pub fn save_jpeg(t: &Tensor, path: impl AsRef<Path>) -> Result<(), String> {
+    save(t, path.as_ref(), image::ImageFormat::Jpeg)
+}
+
+fn save(t: &Tensor, path: &Path, format: image::ImageFormat) -> Result<(), String> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
     DynamicImage::ImageRgb8(tensor_rgb(t)?)
-        .write_to(&mut png, image::ImageFormat::Png)
+        .write_to(&mut bytes, format)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    crate::atomic::write_atomic(path, png.get_ref()).map_err(|e| format!("{}: {e}", path.display()))
+    crate::atomic::write_atomic(path, bytes.get_ref()).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -1,0 +1,101 @@
+//! The pets example's embedded default: a deterministic, procedurally drawn image set in the
+//! Oxford-IIIT Pet layout (`Name_123.jpg`, capitalised and lowercase class names), so that
+//! the whole path (decoding, labels from file names, augmentation, ResNet-34, the one-cycle
+//! stages) runs without a download.
+//!
+//! Each class is a shape with its own texture: `Disc` (solid), `Ring` (solid), `Square`
+//! (stripes), `Triangle` (dots), `cross` (checks), `diamond` (stripes). Every image draws,
+//! from Philox with the seed, its size (64 to 96 pixels a side), a two-colour gradient
+//! background with noise, the shape's position, scale, rotation and colour, the texture's
+//! phase, and an overall lighting factor: what must be learnt is the shape, and what varies
+//! is what augmentation varies (position, scale, rotation, lighting, reflection).
+use super::save_jpeg;
+use tensor::random::Philox;
+use tensor::Tensor;
+
+/// The class names, in the order their images are drawn.
+pub const SHAPES: [&str; 6] = ["Disc", "Ring", "Square", "Triangle", "cross", "diamond"];
+
+/// Whether the point `(x, y)` (in the shape's own frame, radius 1) is inside shape `k`.
+fn inside(k: usize, x: f64, y: f64) -> bool {
+    let r = (x * x + y * y).sqrt();
+    match k {
+        0 => r < 1.0,
+        1 => (0.6..1.0).contains(&r),
+        2 => x.abs().max(y.abs()) < 0.8,
+        // An equilateral triangle pointing up.
+        3 => y < 0.7 && y > -0.8 && x.abs() < (0.7 - y) * 0.6,
+        4 => (x.abs() < 0.3 || y.abs() < 0.3) && x.abs().max(y.abs()) < 0.95,
+        _ => x.abs() + y.abs() < 0.95,
+    }
+}
+
+/// The texture of shape `k` at `(x, y)`: a brightness factor.
+fn texture(k: usize, x: f64, y: f64, phase: f64) -> f64 {
+    let wave = |t: f64| if (t * 6.0 + phase).sin() > 0.0 { 1.0 } else { 0.55 };
+    match k {
+        2 | 5 => wave(x + y),
+        3 => {
+            let (u, v) = ((x * 3.0 + phase).rem_euclid(1.0), (y * 3.0).rem_euclid(1.0));
+            if (u - 0.5).powi(2) + (v - 0.5).powi(2) < 0.08 {
+                0.5
+            } else {
+                1.0
+            }
+        }
+        4 => {
+            if ((x * 3.0 + phase).floor() + (y * 3.0).floor()) as i64 % 2 == 0 {
+                1.0
+            } else {
+                0.6
+            }
+        }
+        _ => 1.0,
+    }
+}
+
+/// Image `index` of class `k`: `[3, H, W]` in [0, 1].
+pub fn draw_shape(k: usize, index: usize, seed: u64) -> Tensor {
+    let rng = Philox::new(seed, (k * 100_000 + index) as u64);
+    let u = |i: u64| rng.uniform_at(i) as f64;
+    let (h, w) = (64 + (u(0) * 33.0) as usize, 64 + (u(1) * 33.0) as usize);
+    let bg = [[u(2), u(3), u(4)], [u(5), u(6), u(7)]];
+    let colour = [u(8), u(9), u(10)];
+    let (cx, cy) = (0.3 + 0.4 * u(11), 0.3 + 0.4 * u(12));
+    let radius = (0.22 + 0.14 * u(13)) * h.min(w) as f64;
+    let (sin, cos) = (std::f64::consts::TAU * u(14)).sin_cos();
+    let (phase, light, slope) = (u(15) * 6.0, 0.6 + 0.5 * u(16), u(17) * 2.0 - 1.0);
+    let mut data = vec![0f32; 3 * h * w];
+    for y in 0..h {
+        for x in 0..w {
+            let (fx, fy) = (x as f64 / w as f64, y as f64 / h as f64);
+            // Into the shape's frame: centred, rotated, radius 1.
+            let (dx, dy) = ((x as f64 - cx * w as f64) / radius, (y as f64 - cy * h as f64) / radius);
+            let (sx, sy) = (cos * dx + sin * dy, -sin * dx + cos * dy);
+            let noise = 0.08 * (u(100 + (y * w + x) as u64) - 0.5);
+            let t = (fx + slope * fy).clamp(0.0, 1.0);
+            for c in 0..3 {
+                let v = if inside(k, sx, sy) {
+                    colour[c] * texture(k, sx, sy, phase)
+                } else {
+                    bg[0][c] * (1.0 - t) + bg[1][c] * t
+                };
+                data[(c * h + y) * w + x] = ((v * light + noise).clamp(0.0, 1.0)) as f32;
+            }
+        }
+    }
+    Tensor::from_vec(data, &[3, h, w]).expect("3 x h x w values")
+}
+
+/// Writes `per_class` images of each shape as `{Class}_{n}.jpg` into `dir` (created if
+/// needed); returns how many it wrote.
+pub fn write_shapes(dir: impl AsRef<std::path::Path>, per_class: usize, seed: u64) -> Result<usize, String> {
+    let dir = dir.as_ref();
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for (k, name) in SHAPES.iter().enumerate() {
+        for i in 0..per_class {
+            save_jpeg(&draw_shape(k, i, seed), dir.join(format!("{name}_{}.jpg", i + 1)))?;
+        }
+    }
+    Ok(SHAPES.len() * per_class)
+}
