@@ -164,12 +164,18 @@ pub(crate) fn im2col_image<T: Float>(x: &[T], g: &Geometry, cols: &mut [T]) {
 /// adjoint of im2col. Each channel plane is summed by one task, so no two tasks write the
 /// same pixel (no atomics, deterministic).
 pub(crate) fn col2im_image<T: Float>(cols: &[T], g: &Geometry, x: &mut [T]) {
+    col2im_rows(cols, g.pixels(), g, x)
+}
+
+/// [`col2im_image`] from columns whose rows are `ld` apart (one image's block of a group's
+/// wider column matrix, `cols` starting at the block).
+fn col2im_rows<T: Float>(cols: &[T], ld: usize, g: &Geometry, x: &mut [T]) {
     let taps = g.kh * g.kw;
     let per_plane = |(c, plane): (usize, &mut [T])| {
         plane.fill(T::ZERO);
         for t in 0..taps {
             let (i, j) = (t / g.kw, t % g.kw);
-            let row = &cols[(c * taps + t) * g.pixels()..][..g.pixels()];
+            let row = &cols[(c * taps + t) * ld..][..g.pixels()];
             for (oy, src) in row.chunks_exact(g.wo).enumerate() {
                 let Some(iy) = g.source(0, oy, i) else {
                     continue;
@@ -402,6 +408,22 @@ fn prepare<'a>(images: &'a [f32], g: &Geometry, buf: &'a mut Vec<f32>) -> &'a [f
 /// Below this many output pixels per image, images are convolved a group at a time: about
 /// this many pixels per group.
 const GROUP_COLUMNS: usize = 1024;
+
+/// Images' `[co, px]` gradients (back to back in `dys`) side by side as one `[co, images *
+/// px]` matrix: `dys` itself for one image, else a copy into `wide`.
+fn side_by_side<'a>(dys: &'a [f32], co: usize, px: usize, wide: &'a mut Vec<f32>) -> &'a [f32] {
+    let images = dys.len() / (co * px);
+    if images == 1 {
+        return dys;
+    }
+    wide.resize(co * images * px, 0.0);
+    for (i, image) in dys.chunks_exact(co * px).enumerate() {
+        for (o, row) in image.chunks_exact(px).enumerate() {
+            wide[(o * images + i) * px..][..px].copy_from_slice(row);
+        }
+    }
+    wide
+}
 
 /// How to spread a batch of `n` images over the rayon pool: `Some(per_task)` images per
 /// task, each task running serial GEMMs (no synchronisation at all), when there are at least
@@ -641,21 +663,31 @@ impl Tensor {
         let wt = weight.contiguous_data::<f32>(OP)?;
         let (k, px) = (g.k(), g.pixels());
         let mut dx = vec![0f32; n * c * h * w];
+        // Images with few pixels go a group at a time, as in the forward: one GEMM of
+        // W^T [k, co] by the group's gradients side by side [co, images * px].
+        let group = GROUP_COLUMNS.div_ceil(px).max(1);
         let run = |dy: &[f32], dx: &mut [f32], parallel: bool| -> Result<()> {
-            let mut dcols = vec![0f32; k * px];
-            for (dyi, dxi) in dy.chunks_exact(co * px).zip(dx.chunks_exact_mut(c * h * w)) {
+            let (mut dcols, mut wide) = (Vec::new(), Vec::new());
+            for (dys, dxs) in dy
+                .chunks(group * co * px)
+                .zip(dx.chunks_mut(group * c * h * w))
+            {
+                let images = dys.len() / (co * px);
+                dcols.resize(k * images * px, 0.0);
                 // W^T is W with its strides swapped: no copy.
                 let wt_t = MatRef::new(&wt, k, co, 1, k)?;
-                let dyi = MatRef::new(dyi, co, px, px, 1)?;
-                gemm::gemm_with(
-                    1.0,
-                    wt_t,
-                    &dyi,
-                    0.0,
-                    MatMut::new(&mut dcols, k, px, px)?,
-                    parallel,
+                let dyg = MatRef::new(
+                    side_by_side(dys, co, px, &mut wide),
+                    co,
+                    images * px,
+                    images * px,
+                    1,
                 )?;
-                col2im_image(&dcols, &g, dxi);
+                let cm = MatMut::new(&mut dcols, k, images * px, images * px)?;
+                gemm::gemm_with(1.0, wt_t, &dyg, 0.0, cm, parallel)?;
+                for (i, dxi) in dxs.chunks_exact_mut(c * h * w).enumerate() {
+                    col2im_rows(&dcols[i * px..], images * px, &g, dxi);
+                }
             }
             Ok(())
         };
@@ -708,22 +740,33 @@ impl Tensor {
         let (k, px) = (g.k(), g.pixels());
         let offsets = Offsets::new(&g);
         // The weight gradient of images `x` (with their `dy`), summed into `dw`.
+        // Images with few pixels go a group at a time: one GEMM of the group's gradients side
+        // by side [co, images * px] by their columns stacked [images * px, k], instead of a
+        // product with an inner dimension of a few pixels per image, each rewriting all of dw.
+        let group = GROUP_COLUMNS.div_ceil(px).max(1);
         let run = |dy: &[f32], x: &[f32], dw: &mut [f32], parallel: bool| -> Result<()> {
-            let mut buf = Vec::new();
-            for (i, (dyi, image)) in dy
-                .chunks_exact(co * px)
-                .zip(x.chunks_exact(c * h * w))
+            let (mut buf, mut wide) = (Vec::new(), Vec::new());
+            for (i, (dys, xs)) in dy
+                .chunks(group * co * px)
+                .zip(x.chunks(group * c * h * w))
                 .enumerate()
             {
+                let images = dys.len() / (co * px);
                 let cols_t = Columns {
-                    xp: prepare(image, &g, &mut buf),
+                    xp: prepare(xs, &g, &mut buf),
                     offsets: &offsets,
                     transposed: true,
                 };
                 let beta = if i == 0 { 0.0 } else { 1.0 };
                 gemm::gemm_with(
                     1.0,
-                    MatRef::new(dyi, co, px, px, 1)?,
+                    MatRef::new(
+                        side_by_side(dys, co, px, &mut wide),
+                        co,
+                        images * px,
+                        images * px,
+                        1,
+                    )?,
                     &cols_t,
                     beta,
                     MatMut::new(dw, co, k, k)?,
