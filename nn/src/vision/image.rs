@@ -62,5 +62,6 @@ fn save(t: &Tensor, path: &Path, format: image::ImageFormat) -> Result<(), Strin
     DynamicImage::ImageRgb8(tensor_rgb(t)?)
         .write_to(&mut bytes, format)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    crate::atomic::write_atomic(path, bytes.get_ref()).map_err(|e| format!("{}: {e}", path.display()))
+    crate::atomic::write_atomic(path, bytes.get_ref())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }

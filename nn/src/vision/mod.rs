@@ -7,7 +7,7 @@ mod shapes;
 mod transforms;
 
 pub use self::image::{load_image, rgb_tensor, save_jpeg, save_png, tensor_rgb};
-pub use shapes::{draw_shape, write_shapes, SHAPES};
 pub use dataset::{ImageFolder, PETS_PATTERN};
 pub use loader::{ImageData, IMAGENET_STATS};
+pub use shapes::{draw_shape, write_shapes, SHAPES};
 pub use transforms::{grid_sample, Augment, Padding, Transforms};

@@ -4,11 +4,12 @@
 //! stages) runs without a download.
 //!
 //! Each class is a shape with its own texture: `Disc` (solid), `Ring` (solid), `Square`
-//! (stripes), `Triangle` (dots), `cross` (checks), `diamond` (stripes). Every image draws,
+//! (stripes), `Triangle` (dots), `cross` (checks), `diamond` (solid). Every image draws,
 //! from Philox with the seed, its size (64 to 96 pixels a side), a two-colour gradient
-//! background with noise, the shape's position, scale, rotation and colour, the texture's
-//! phase, and an overall lighting factor: what must be learnt is the shape, and what varies
-//! is what augmentation varies (position, scale, rotation, lighting, reflection).
+//! background with noise, the shape's position, scale, rotation (within 25 degrees, so that
+//! a square stays a square and a diamond a diamond) and colour, the texture's phase, and an
+//! overall lighting factor: what must be learnt is the shape, and what varies is what
+//! augmentation varies (position, scale, rotation, lighting, reflection).
 use super::save_jpeg;
 use tensor::random::Philox;
 use tensor::Tensor;
@@ -32,9 +33,15 @@ fn inside(k: usize, x: f64, y: f64) -> bool {
 
 /// The texture of shape `k` at `(x, y)`: a brightness factor.
 fn texture(k: usize, x: f64, y: f64, phase: f64) -> f64 {
-    let wave = |t: f64| if (t * 6.0 + phase).sin() > 0.0 { 1.0 } else { 0.55 };
+    let wave = |t: f64| {
+        if (t * 6.0 + phase).sin() > 0.0 {
+            1.0
+        } else {
+            0.55
+        }
+    };
     match k {
-        2 | 5 => wave(x + y),
+        2 => wave(x + y),
         3 => {
             let (u, v) = ((x * 3.0 + phase).rem_euclid(1.0), (y * 3.0).rem_euclid(1.0));
             if (u - 0.5).powi(2) + (v - 0.5).powi(2) < 0.08 {
@@ -63,14 +70,17 @@ pub fn draw_shape(k: usize, index: usize, seed: u64) -> Tensor {
     let colour = [u(8), u(9), u(10)];
     let (cx, cy) = (0.3 + 0.4 * u(11), 0.3 + 0.4 * u(12));
     let radius = (0.22 + 0.14 * u(13)) * h.min(w) as f64;
-    let (sin, cos) = (std::f64::consts::TAU * u(14)).sin_cos();
+    let (sin, cos) = (25f64.to_radians() * (2.0 * u(14) - 1.0)).sin_cos();
     let (phase, light, slope) = (u(15) * 6.0, 0.6 + 0.5 * u(16), u(17) * 2.0 - 1.0);
     let mut data = vec![0f32; 3 * h * w];
     for y in 0..h {
         for x in 0..w {
             let (fx, fy) = (x as f64 / w as f64, y as f64 / h as f64);
             // Into the shape's frame: centred, rotated, radius 1.
-            let (dx, dy) = ((x as f64 - cx * w as f64) / radius, (y as f64 - cy * h as f64) / radius);
+            let (dx, dy) = (
+                (x as f64 - cx * w as f64) / radius,
+                (y as f64 - cy * h as f64) / radius,
+            );
             let (sx, sy) = (cos * dx + sin * dy, -sin * dx + cos * dy);
             let noise = 0.08 * (u(100 + (y * w + x) as u64) - 0.5);
             let t = (fx + slope * fy).clamp(0.0, 1.0);
@@ -89,12 +99,19 @@ pub fn draw_shape(k: usize, index: usize, seed: u64) -> Tensor {
 
 /// Writes `per_class` images of each shape as `{Class}_{n}.jpg` into `dir` (created if
 /// needed); returns how many it wrote.
-pub fn write_shapes(dir: impl AsRef<std::path::Path>, per_class: usize, seed: u64) -> Result<usize, String> {
+pub fn write_shapes(
+    dir: impl AsRef<std::path::Path>,
+    per_class: usize,
+    seed: u64,
+) -> Result<usize, String> {
     let dir = dir.as_ref();
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for (k, name) in SHAPES.iter().enumerate() {
         for i in 0..per_class {
-            save_jpeg(&draw_shape(k, i, seed), dir.join(format!("{name}_{}.jpg", i + 1)))?;
+            save_jpeg(
+                &draw_shape(k, i, seed),
+                dir.join(format!("{name}_{}.jpg", i + 1)),
+            )?;
         }
     }
     Ok(SHAPES.len() * per_class)
