@@ -3,8 +3,8 @@
 //! training with discriminative learning rates.
 //!
 //! `cargo run --release --example pets -- --data DIR --weights FILE` runs the lesson's
-//! schedule on the Oxford-IIIT Pet images with ImageNet weights (a `.safetensors` file in
-//! torchvision's names): 224 frozen `fit_one_cycle(3, slice(1e-2), pct_start=0.8)`, unfrozen
+//! schedule on the Oxford-IIIT Pet images with ImageNet weights (torchvision's `.pth`, or a
+//! `.safetensors` file in torchvision's names): 224 frozen `fit_one_cycle(3, slice(1e-2), pct_start=0.8)`, unfrozen
 //! `fit_one_cycle(2, slice(1e-6, 1e-3), pct_start=0.8)`, then 352 `fit_one_cycle(2,
 //! slice(1e-6, 1e-4))`. Without `--data` it draws the embedded default (120 images of each of
 //! six shapes with their textures, `nn::vision::SHAPES`) and trains at 32 then 50 pixels,
@@ -32,7 +32,8 @@ struct Args {
     /// A folder of images named `Class_123.jpg` (the Oxford-IIIT Pet `images` folder).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// ImageNet weights for ResNet-34 in torchvision's names (`.safetensors`).
+    /// ImageNet weights for ResNet-34 in torchvision's names: a `.safetensors` file, or
+    /// torchvision's own `.pth` checkpoint (`resnet34-b627a593.pth`).
     #[arg(long)]
     weights: Option<PathBuf>,
     /// The output folder.

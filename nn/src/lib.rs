@@ -15,6 +15,7 @@ pub mod models;
 pub mod module;
 pub mod optim;
 pub mod plot;
+pub mod pth;
 pub mod schedule;
 pub mod state_dict;
 pub mod tabular;

@@ -180,6 +180,24 @@ fn tensor_of(view: &TensorView<'_>) -> Option<tensor::Result<Tensor>> {
 pub fn load<M: Module + ?Sized>(m: &M, path: impl AsRef<Path>) -> Result<(), StateDictError> {
     let path = path.as_ref();
     let shown = path.display().to_string();
+    let is_pth = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e == "pth" || e == "pt");
+    let tensors = if is_pth {
+        crate::pth::read_pth(path).map_err(|msg| StateDictError::Format {
+            path: shown.clone(),
+            msg,
+        })?
+    } else {
+        read_safetensors(path)?
+    };
+    assign(m, tensors, &shown)
+}
+
+/// Every tensor of a safetensors file, by name.
+fn read_safetensors(path: &Path) -> Result<BTreeMap<String, Tensor>, StateDictError> {
+    let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| StateDictError::Io {
         path: shown.clone(),
         source,
@@ -188,39 +206,48 @@ pub fn load<M: Module + ?Sized>(m: &M, path: impl AsRef<Path>) -> Result<(), Sta
         path: shown.clone(),
         msg: e.to_string(),
     })?;
+    st.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let t = tensor_of(&view).ok_or_else(|| StateDictError::Mismatch {
+                path: shown.clone(),
+                msg: format!("`{name}` has unsupported dtype {:?}", view.dtype()),
+            })??;
+            Ok((name, t))
+        })
+        .collect()
+}
+
+/// Sets `m`'s parameters and buffers from `loaded` (read from `shown`), after checking that
+/// it has every one of them, with its shape, and nothing else; the dtype is converted when
+/// it differs (an f16 checkpoint into an f32 model).
+fn assign<M: Module + ?Sized>(
+    m: &M,
+    mut loaded: BTreeMap<String, Tensor>,
+    shown: &str,
+) -> Result<(), StateDictError> {
     let mismatch = |msg: String| StateDictError::Mismatch {
-        path: shown.clone(),
+        path: shown.to_string(),
         msg,
     };
-    let mine = state_dict(m);
-    let mut loaded = BTreeMap::new();
-    for (name, current) in &mine {
-        let view = st
-            .tensor(name)
-            .map_err(|_| mismatch(format!("the checkpoint has no tensor `{name}`")))?;
-        if view.shape() != current.shape() {
+    for (name, current) in &state_dict(m) {
+        let t = loaded
+            .get(name)
+            .ok_or_else(|| mismatch(format!("the checkpoint has no tensor `{name}`")))?;
+        if t.shape() != current.shape() {
             return Err(mismatch(format!(
                 "`{name}` has shape {:?} in the checkpoint but {:?} in the model",
-                view.shape(),
+                t.shape(),
                 current.shape()
             )));
         }
-        let t = tensor_of(&view).ok_or_else(|| {
-            mismatch(format!("`{name}` has unsupported dtype {:?}", view.dtype()))
-        })??;
-        let t = if t.dtype() == current.dtype() {
-            t
-        } else {
-            t.to_dtype(current.dtype())?
-        };
-        loaded.insert(name.clone(), t);
+        if t.dtype() != current.dtype() {
+            let converted = t.to_dtype(current.dtype())?;
+            loaded.insert(name.clone(), converted);
+        }
     }
-    let extra: Vec<String> = st
-        .names()
-        .into_iter()
-        .filter(|n| !loaded.contains_key(*n))
-        .cloned()
-        .collect();
+    let mine: Vec<String> = state_dict(m).into_iter().map(|(n, _)| n).collect();
+    let extra: Vec<&String> = loaded.keys().filter(|n| !mine.contains(n)).collect();
     if let Some(first) = extra.first() {
         return Err(mismatch(format!(
             "the checkpoint has {} tensor(s) the model does not, e.g. `{first}`",
