@@ -6,11 +6,14 @@
 use lesson6::autograd::{Tape, Var, VarId};
 use lesson6::nn::init::Init;
 use lesson6::nn::learner::{Learner, Lr, TensorData};
-use lesson6::nn::loss::mse_flat;
+use lesson6::nn::loss::{cross_entropy, mse_flat};
+use lesson6::nn::models::resnet34;
 use lesson6::nn::module::named_params;
 use lesson6::nn::optim::AdamW;
+use lesson6::nn::optim::Sgd;
 use lesson6::nn::tabular::{emb_sz_rule, TabularConfig, TabularModel};
 use lesson6::nn::Mode;
+use lesson6::nn::Module;
 use lesson6::nn::Param;
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::{Conv2dParams, Tensor};
@@ -174,6 +177,40 @@ fn cases() -> Vec<Case> {
                 learn
                     .borrow_mut()
                     .fit_one_cycle(1, Lr::Single(1e-3), None)
+                    .unwrap();
+            }),
+        });
+    }
+    // ResNet-34 (torchvision's, 1000 classes) at batch 16 and 224 x 224: one training step
+    // (forward, cross-entropy, backward, SGD with momentum) and one inference.
+    {
+        let init = Init::new(0);
+        let model = std::rc::Rc::new(resnet34(&init, 1000).unwrap());
+        let x = rand(&[16, 3, 224, 224], 40);
+        let y = Tensor::from_indices(&(0..16).map(|i| i * 37 % 1000).collect::<Vec<i64>>(), &[16])
+            .unwrap();
+        let sgd = std::cell::RefCell::new(Sgd::new(0.9, 0.0));
+        let (m, xt) = (model.clone(), x.clone());
+        v.push(Case {
+            name: "resnet34_train_bs16_224".into(),
+            flops: 0.0,
+            run: Box::new(move || {
+                let tape = Tape::new();
+                let out = m.forward(&tape.input(xt.clone()), Mode::Train).unwrap();
+                let grads = cross_entropy(&out, &y).unwrap().backward().unwrap();
+                let params: Vec<_> = named_params(m.as_ref())
+                    .into_iter()
+                    .map(|(_, p)| p)
+                    .collect();
+                sgd.borrow_mut().step(&params, &grads, 1e-3).unwrap();
+            }),
+        });
+        v.push(Case {
+            name: "resnet34_infer_bs16_224".into(),
+            flops: 0.0,
+            run: Box::new(move || {
+                model
+                    .forward(&Var::constant(x.clone()), Mode::Eval)
                     .unwrap();
             }),
         });

@@ -111,6 +111,26 @@ def torch_cases():
 
         cases[f"tabular_epoch_bs{bs}"] = (0.0, tabular_epoch)
 
+    import torchvision
+    resnet = torchvision.models.resnet34()
+    sgd = torch.optim.SGD(resnet.parameters(), lr=1e-3, momentum=0.9)
+    xr = torch.rand(16, 3, 224, 224) * 2 - 1
+    yr = torch.arange(16) * 37 % 1000
+
+    def resnet_train():
+        resnet.train()
+        sgd.zero_grad()
+        F.cross_entropy(resnet(xr), yr).backward()
+        sgd.step()
+
+    def resnet_infer():
+        resnet.eval()
+        with torch.no_grad():
+            resnet(xr)
+
+    cases["resnet34_train_bs16_224"] = (0.0, resnet_train)
+    cases["resnet34_infer_bs16_224"] = (0.0, resnet_infer)
+
     x0 = torch.rand(64) * 2 - 1
 
     def tape_chain():
@@ -179,7 +199,7 @@ def main():
         for _ in range(args.rounds):
             r.append(time_rust(name, args.reps, binary))
             for v in variants:
-                t[v].append(time_torch(cases[v][1], args.reps, grad=v.startswith(("tape_", "tabular_"))))
+                t[v].append(time_torch(cases[v][1], args.reps, grad=v.startswith(("tape_", "tabular_", "resnet34_train"))))
         rm = statistics.median(r)
         # PyTorch in its faster layout (NCHW or channels-last).
         best = min(variants, key=lambda v: statistics.median(t[v]))
