@@ -409,6 +409,28 @@ fn prepare<'a>(images: &'a [f32], g: &Geometry, buf: &'a mut Vec<f32>) -> &'a [f
 /// this many pixels per group.
 const GROUP_COLUMNS: usize = 1024;
 
+/// For a stride-1 convolution, the input gradient is itself a convolution: of the output
+/// gradient, padded by `k - 1 - p`, with the kernel flipped in space and its two channel
+/// axes swapped (`[C_in, C_out, kh, kw]`). That runs through the implicit-im2col forward
+/// instead of writing a column matrix and folding it back (col2im).
+fn transposed_kernel(weight: &Tensor) -> Result<Tensor> {
+    let s = weight.shape();
+    let (co, ci, kh, kw) = (s[0], s[1], s[2], s[3]);
+    let w = weight.contiguous_data::<f32>("conv2d_backward_input")?;
+    let mut out = vec![0f32; w.len()];
+    for o in 0..co {
+        for i in 0..ci {
+            for y in 0..kh {
+                for x in 0..kw {
+                    out[((i * co + o) * kh + kh - 1 - y) * kw + kw - 1 - x] =
+                        w[((o * ci + i) * kh + y) * kw + x];
+                }
+            }
+        }
+    }
+    Tensor::from_vec(out, &[ci, co, kh, kw])
+}
+
 /// Images' `[co, px]` gradients (back to back in `dys`) side by side as one `[co, images *
 /// px]` matrix: `dys` itself for one image, else a copy into `wide`.
 fn side_by_side<'a>(dys: &'a [f32], co: usize, px: usize, wide: &'a mut Vec<f32>) -> &'a [f32] {
@@ -658,6 +680,16 @@ impl Tensor {
         }
         if n * co == 0 {
             return Ok(Tensor::zeros(input_shape));
+        }
+        if p.stride == [1, 1] && p.padding[0] < kh && p.padding[1] < kw {
+            return self.conv2d(
+                &transposed_kernel(weight)?,
+                None,
+                Conv2dParams {
+                    stride: [1, 1],
+                    padding: [kh - 1 - p.padding[0], kw - 1 - p.padding[1]],
+                },
+            );
         }
         let dy = self.contiguous_data::<f32>(OP)?;
         let wt = weight.contiguous_data::<f32>(OP)?;
