@@ -3,9 +3,11 @@
 PyTorch, measured the same way (rise of VmHWM during the first step, after resetting it),
 then the Rust one.
 
-    .venv-torch/bin/python benches/cnn_memory.py
+    .venv-torch/bin/python benches/cnn_memory.py            # the small CNN
+    .venv-torch/bin/python benches/cnn_memory.py resnet34   # ResNet-34, batch 16, 224 x 224
 """
 import subprocess
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +21,18 @@ def status_kb(field):
             if line.startswith(field):
                 return int(line.split()[1])
     return 0
+
+
+def resnet34_step():
+    import torchvision
+    model = torchvision.models.resnet34()
+    x = torch.rand(16, 3, 224, 224) * 2 - 1
+    y = torch.arange(16) * 37 % 1000
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+    return step
 
 
 def main():
@@ -41,6 +55,9 @@ def main():
         z = h @ params[6].T + params[7]
         F.cross_entropy(z, target).backward()
 
+    resnet = "resnet34" in sys.argv
+    if resnet:
+        step = resnet34_step()
     # A cold first step and a warm second one, as in the Rust program (see there why).
     for label in ["cold", "warm"]:
         before = status_kb("VmRSS:")
@@ -49,7 +66,8 @@ def main():
         step()
         peak = status_kb("VmHWM:")
         print(f"pytorch\t{label}\tpeak_rise_mib\t{(peak - before) / 1024:.1f}")
-    out = subprocess.run(["cargo", "bench", "--bench", "cnn_memory"], capture_output=True, text=True, check=True)
+    out = subprocess.run(["cargo", "bench", "--bench", "cnn_memory", "--"] + (["resnet34"] if resnet else []),
+                         capture_output=True, text=True, check=True)
     print("\n".join(out.stdout.strip().splitlines()[-2:]))
 
 

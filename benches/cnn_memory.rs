@@ -4,8 +4,13 @@
 //! first step, after inputs and parameters exist (the high-water mark is reset through
 //! /proc/self/clear_refs first, Linux only).
 //!
-//! `cargo bench --bench cnn_memory`
+//! `cargo bench --bench cnn_memory`; `cargo bench --bench cnn_memory -- resnet34` measures a
+//! training step (forward, backward) of ResNet-34 on 16 images of 224 x 224 instead.
 use lesson6::autograd::{Tape, Var, VarId};
+use lesson6::nn::init::Init;
+use lesson6::nn::loss::cross_entropy;
+use lesson6::nn::models::resnet34;
+use lesson6::nn::{Mode, Module};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::{Conv2dParams, Tensor};
 
@@ -19,7 +24,37 @@ fn rand(shape: &[usize], seed: u64, scale: f32) -> Tensor {
     Philox::new(seed, 0).uniform(shape, -scale, scale).unwrap()
 }
 
+/// Prints the high-water mark's rise during `step`, cold then warm.
+fn measure<R>(step: impl Fn() -> R, count: impl Fn(&R) -> usize) {
+    // Two figures: the first step (cold: every buffer is new) and a second one (warm: both
+    // engines reuse memory their allocators kept, ours through the buffer cache).
+    for label in ["cold", "warm"] {
+        let before = status_kb("VmRSS:").unwrap_or(0);
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let grads = step();
+        let peak = status_kb("VmHWM:").unwrap_or(0);
+        let rise = peak.saturating_sub(before) as f64 / 1024.0;
+        println!(
+            "lesson6\t{label}\tpeak_rise_mib\t{rise:.1}\tgradients\t{}",
+            count(&grads)
+        );
+    }
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "resnet34") {
+        let model = resnet34(&Init::new(0), 1000).unwrap();
+        let x = rand(&[16, 3, 224, 224], 1, 1.0);
+        let y = Tensor::from_indices(&(0..16).map(|i| i * 37 % 1000).collect::<Vec<i64>>(), &[16])
+            .unwrap();
+        let step = || {
+            let tape = Tape::new();
+            let out = model.forward(&tape.input(x.clone()), Mode::Train).unwrap();
+            cross_entropy(&out, &y).unwrap().backward().unwrap()
+        };
+        measure(step, |g| g.len());
+        return;
+    }
     let x = rand(&[64, 3, 32, 32], 1, 1.0);
     let target =
         Tensor::from_indices(&(0..64).map(|i| i % 10).collect::<Vec<i64>>(), &[64, 1]).unwrap();
@@ -79,17 +114,5 @@ fn main() {
             .unwrap();
         loss.backward().unwrap()
     };
-    // Two figures: the first step (cold: every buffer is new) and a second one (warm: both
-    // engines reuse memory their allocators kept, ours through the buffer cache).
-    for label in ["cold", "warm"] {
-        let before = status_kb("VmRSS:").unwrap_or(0);
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let grads = step();
-        let peak = status_kb("VmHWM:").unwrap_or(0);
-        let rise = peak.saturating_sub(before) as f64 / 1024.0;
-        println!(
-            "lesson6\t{label}\tpeak_rise_mib\t{rise:.1}\tgradients\t{}",
-            grads.len()
-        );
-    }
+    measure(step, |g| g.len());
 }
