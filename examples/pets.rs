@@ -247,9 +247,7 @@ fn run(args: &Args) -> Result<(), String> {
         "augment": !args.no_augment,
         "seconds": start.elapsed().as_secs_f64(),
     });
-    let json = serde_json::to_string_pretty(&metrics).map_err(|e| e.to_string())?;
-    lesson6::nn::atomic::write_atomic(out("metrics.json"), json.as_bytes())
-        .map_err(|e| format!("{}: {e}", out("metrics.json").display()))?;
+    lesson6::nn::atomic::write_json(out("metrics.json"), &metrics)?;
     println!(
         "error_rate {error:.4}; wrote {} in {:.0} s",
         args.out.display(),

@@ -178,9 +178,7 @@ fn run(args: &Args) -> Result<(), String> {
         metrics["oracle_rmspe"] = oracle.into();
         metrics["baseline_rmspe"] = baseline.into();
     }
-    let json = serde_json::to_string_pretty(&metrics).map_err(|e| e.to_string())?;
-    lesson6::nn::atomic::write_atomic(out("metrics.json"), json.as_bytes())
-        .map_err(|e| format!("{}: {e}", out("metrics.json").display()))?;
+    lesson6::nn::atomic::write_json(out("metrics.json"), &metrics)?;
     println!(
         "wrote {} in {:.0} s",
         args.out.display(),

@@ -16,3 +16,11 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> std::io::Result<()>
     }
     written
 }
+
+/// Writes `value` as pretty-printed JSON to `path` atomically; errors name the file.
+pub fn write_json(path: impl AsRef<Path>, value: &impl serde::Serialize) -> Result<(), String> {
+    let path = path.as_ref();
+    let json =
+        serde_json::to_string_pretty(value).map_err(|e| format!("{}: {e}", path.display()))?;
+    write_atomic(path, json.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -265,4 +265,10 @@ fn batches_are_normalised_reproducible_and_skip_unreadable_images() {
     }
     // The truncated cat_9.jpg is in one of the splits: left out, counted, never a crash.
     assert!(data.skipped() >= 1);
+    // A resized copy (the lesson's second size) counts into the same total.
+    let bigger = data.resized(10, 3);
+    let before = data.skipped();
+    let _: Vec<_> = bigger.valid().collect();
+    let _: Vec<_> = bigger.train(0).collect();
+    assert!(data.skipped() > before && bigger.skipped() == data.skipped());
 }

@@ -193,10 +193,7 @@ impl Procs {
 
     /// Writes the state as JSON (a temporary file, then renamed).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), String> {
-        let path = path.as_ref();
-        let json = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        crate::atomic::write_atomic(path, json.as_bytes())
-            .map_err(|e| format!("{}: {e}", path.display()))
+        crate::atomic::write_json(path, self)
     }
 
     /// Reads a state written by [`Procs::save`].

@@ -29,7 +29,8 @@ struct Source {
     bs: usize,
     seed: u64,
     stats: ([f32; 3], [f32; 3]),
-    skipped: AtomicUsize,
+    /// Images left out because they could not be read, shared by resized copies.
+    skipped: Arc<AtomicUsize>,
 }
 
 impl Source {
@@ -107,7 +108,7 @@ impl ImageData {
                 bs: bs.max(1),
                 seed,
                 stats: IMAGENET_STATS,
-                skipped: AtomicUsize::new(0),
+                skipped: Arc::new(AtomicUsize::new(0)),
             }),
             classes: folder.classes.clone(),
         }
@@ -127,13 +128,14 @@ impl ImageData {
                 bs: bs.max(1),
                 seed: s.seed,
                 stats: s.stats,
-                skipped: AtomicUsize::new(0),
+                skipped: Arc::clone(&s.skipped),
             }),
             classes: self.classes.clone(),
         }
     }
 
-    /// Images left out so far because they could not be read.
+    /// Images left out so far because they could not be read (by this data and its resized
+    /// copies).
     pub fn skipped(&self) -> usize {
         self.source.skipped.load(Ordering::Relaxed)
     }
