@@ -19,6 +19,7 @@ use tensor::{Error, Result, Tensor};
 pub const IMAGENET_STATS: ([f32; 3], [f32; 3]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
 
 /// What every batch is made of; shared with the thread that prepares training batches.
+#[derive(Clone)]
 struct Source {
     items: Vec<(PathBuf, usize)>,
     train: Vec<usize>,
@@ -116,19 +117,11 @@ impl ImageData {
 
     /// The same images at another size (the lesson's second stage at 352).
     pub fn resized(&self, size: usize, bs: usize) -> Self {
-        let s = &self.source;
         ImageData {
             source: Arc::new(Source {
-                items: s.items.clone(),
-                train: s.train.clone(),
-                valid: s.valid.clone(),
-                tfms: s.tfms.clone(),
                 size,
-                padding: s.padding,
                 bs: bs.max(1),
-                seed: s.seed,
-                stats: s.stats,
-                skipped: Arc::clone(&s.skipped),
+                ..Source::clone(&self.source)
             }),
             classes: self.classes.clone(),
         }
