@@ -49,6 +49,11 @@ impl Var {
     pub fn is_tracked(&self) -> bool {
         self.tracked
     }
+    /// Whether an op on this var alone would be recorded (tracked, and its tape not under
+    /// `no_grad`): an op can then skip what only its backward needs.
+    pub fn records(&self) -> bool {
+        self.tracked && self.tape.as_ref().is_some_and(|t| t.is_recording())
+    }
     pub fn shape(&self) -> &[usize] {
         self.tensor.shape()
     }

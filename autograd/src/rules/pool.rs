@@ -1,13 +1,17 @@
 //! Backward rules of pooling. Max pooling keeps only the (i64) index of each window's max,
 //! not its input: the gradient goes back to those positions. Average pooling keeps nothing
 //! but shapes: the gradient is spread evenly over each window.
-use crate::var::{record, Var};
+use crate::var::{record, untracked, Var};
 use crate::Result;
 use tensor::Conv2dParams;
 
 impl Var {
-    /// Max pooling over `kernel` windows.
+    /// Max pooling over `kernel` windows (the indices are found only when recorded).
     pub fn max_pool2d(&self, kernel: [usize; 2], p: Conv2dParams) -> Result<Var> {
+        if !self.records() {
+            let y = self.tensor().max_pool2d_values(kernel, p)?;
+            return untracked("max_pool2d", &[self], y);
+        }
         let (y, indices) = self.tensor().max_pool2d(kernel, p)?;
         let input = self.shape().to_vec();
         record("max_pool2d", &[self], y, move |_, _| {

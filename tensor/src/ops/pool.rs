@@ -152,42 +152,109 @@ impl Windows {
     }
 }
 
-/// Max pooling of every plane of `x` (contiguous `[planes, H, W]`): values and indices.
-fn max_pool<T: Float>(op: &'static str, x: &Tensor, g: &Windows) -> Result<(Tensor, Tensor)> {
+/// Max pooling of every plane of `x` (contiguous `[planes, H, W]`): the maxima, and their
+/// indices (flat, in the maxima's order) when `with_indices`, else an empty vector (a pass
+/// that records no gradient needs none).
+///
+/// The maxima are separable: each input row is reduced over every window's columns, then
+/// each output pixel takes the largest of its window's row maxima. Both passes run tap by
+/// tap across all windows, so neighbouring outputs are independent and nothing branches on
+/// the data (a scan of each window in turn, branching on each comparison, mispredicted on
+/// random data and took 45 ms for [16, 64, 112, 112]). The index is then looked up in
+/// row-major order, which gives PyTorch's rule (start at -inf with the window's first pixel,
+/// take a strictly greater value or any NaN): the first pixel equal to the maximum, or the
+/// last NaN when the maximum is NaN.
+fn max_pool<T: Float>(
+    op: &'static str,
+    x: &Tensor,
+    g: &Windows,
+    with_indices: bool,
+) -> Result<(Tensor, Vec<i64>)> {
     let s = x.shape();
     let data = x.contiguous_data::<T>(op)?;
-    let (pi, po) = (g.in_plane(), g.out_plane());
-    let mut vals = vec![T::ZERO; s[0] * s[1] * po];
-    let mut idx = vec![0i64; vals.len()];
-    if po > 0 {
-        vals.par_chunks_mut(po)
-            .zip(idx.par_chunks_mut(po))
-            .enumerate()
-            .with_min_len(g.min_planes())
-            .for_each(|(plane, (v_out, i_out))| {
-                let x = &data[plane * pi..(plane + 1) * pi];
-                for (((rows, cols), v), i) in g.pixels().zip(v_out).zip(i_out) {
-                    // PyTorch's rule: start at -inf with the window's first pixel as the
-                    // index, take strictly greater values (first maximum wins) or any NaN.
-                    let mut best = T::NEG_INFINITY;
-                    let mut at = rows.0 * g.w + cols.0;
-                    for y in rows.0..rows.1 {
-                        for xx in cols.0..cols.1 {
-                            let pos = y * g.w + xx;
-                            let val = x[pos];
-                            if val > best || val.is_nan() {
-                                best = val;
-                                at = pos;
-                            }
-                        }
-                    }
-                    *v = best;
-                    *i = at as i64;
+    let (pi, po, wo) = (g.in_plane(), g.out_plane(), g.cols.len());
+    let mut vals = T::output_buffer(s[0] * s[1] * po);
+    let mut idx = if with_indices {
+        vec![0i64; vals.len()]
+    } else {
+        Vec::new()
+    };
+    let col_span = g.cols.iter().map(|&(c0, c1)| c1 - c0).max().unwrap_or(0);
+    // Per task: every input row's maxima over each window's columns.
+    let pool_plane = |row_max: &mut Vec<T>,
+                      (plane, v_out, i_out): (usize, &mut [T], &mut [i64])| {
+        let x = &data[plane * pi..(plane + 1) * pi];
+        row_max.resize(g.h * wo, T::ZERO);
+        for (row, best) in x.chunks_exact(g.w).zip(row_max.chunks_exact_mut(wo)) {
+            best.fill(T::NEG_INFINITY);
+            for t in 0..col_span {
+                // A window narrower than the widest reads its last pixel again: harmless
+                // for a maximum.
+                for (b, &(c0, c1)) in best.iter_mut().zip(&g.cols) {
+                    *b = nan_max(*b, row[(c0 + t).min(c1 - 1)]);
                 }
-            });
+            }
+        }
+        for (out, &(r0, r1)) in v_out.chunks_exact_mut(wo).zip(&g.rows) {
+            out.fill(T::NEG_INFINITY);
+            for maxima in row_max[r0 * wo..r1 * wo].chunks_exact(wo) {
+                for (o, &v) in out.iter_mut().zip(maxima) {
+                    *o = nan_max(*o, v);
+                }
+            }
+        }
+        if with_indices {
+            // The first row whose maximum is the window's, then the first pixel in it that
+            // is; for a NaN maximum the last row with a NaN and its last NaN.
+            for (oy, &(r0, r1)) in g.rows.iter().enumerate() {
+                for (ox, &(c0, c1)) in g.cols.iter().enumerate() {
+                    let m = v_out[oy * wo + ox];
+                    let at = if m.is_nan() {
+                        (r0..r1).rev().find_map(|y| {
+                            (c0..c1).rev().map(|c| y * g.w + c).find(|&p| x[p].is_nan())
+                        })
+                    } else {
+                        (r0..r1)
+                            .find(|&y| row_max[y * wo + ox] == m)
+                            .and_then(|y| (c0..c1).map(|c| y * g.w + c).find(|&p| x[p] == m))
+                    };
+                    i_out[oy * wo + ox] = at.unwrap_or(r0 * g.w + c0) as i64;
+                }
+            }
+        }
+    };
+    if po > 0 {
+        let v_chunks = vals.par_chunks_mut(po);
+        if with_indices {
+            v_chunks
+                .zip(idx.par_chunks_mut(po))
+                .enumerate()
+                .with_min_len(g.min_planes())
+                .for_each_init(Vec::new, |scratch, (plane, (v, i))| {
+                    pool_plane(scratch, (plane, v, i))
+                });
+        } else {
+            v_chunks
+                .enumerate()
+                .with_min_len(g.min_planes())
+                .for_each_init(Vec::new, |scratch, (plane, v)| {
+                    pool_plane(scratch, (plane, v, &mut []))
+                });
+        }
     }
     let shape = [s[0], s[1], g.rows.len(), g.cols.len()];
-    Ok((Tensor::from_op(vals, &shape), Tensor::from_op(idx, &shape)))
+    Ok((Tensor::from_op(vals, &shape), idx))
+}
+
+/// The larger of `best` and `v`, keeping `best` on ties and taking `v` if it is NaN: one
+/// step of PyTorch's max-pooling scan, written as a select (no branch).
+#[inline]
+fn nan_max<T: Float>(best: T, v: T) -> T {
+    if (v > best) | v.is_nan() {
+        v
+    } else {
+        best
+    }
 }
 
 /// Average pooling of every plane of `x`; `divisor(rows, cols)` is what each window's sum is
@@ -308,7 +375,18 @@ impl Tensor {
         let [_, _, h, w] = dims4(OP, "input", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = Windows::fixed(OP, h, w, kernel, &p)?;
-        with_float!(OP, self.dtype(), T => max_pool::<T>(OP, self, &g))
+        let (v, i) = with_float!(OP, self.dtype(), T => max_pool::<T>(OP, self, &g, true))?;
+        let i = Tensor::from_op(i, v.shape());
+        Ok((v, i))
+    }
+
+    /// The maxima of [`Tensor::max_pool2d`] alone, for a pass that needs no gradient.
+    pub fn max_pool2d_values(&self, kernel: [usize; 2], p: Conv2dParams) -> Result<Tensor> {
+        const OP: &str = "max_pool2d";
+        let [_, _, h, w] = dims4(OP, "input", self.shape())?;
+        nonempty_image(OP, self.shape())?;
+        let g = Windows::fixed(OP, h, w, kernel, &p)?;
+        with_float!(OP, self.dtype(), T => max_pool::<T>(OP, self, &g, false)).map(|(v, _)| v)
     }
 
     /// Gradient of max pooling (fixed or adaptive) with respect to its input: `self` is
@@ -397,7 +475,9 @@ impl Tensor {
         let [_, _, h, w] = dims4(OP, "input", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = Windows::adaptive(OP, h, w, out)?;
-        with_float!(OP, self.dtype(), T => max_pool::<T>(OP, self, &g))
+        let (v, i) = with_float!(OP, self.dtype(), T => max_pool::<T>(OP, self, &g, true))?;
+        let i = Tensor::from_op(i, v.shape());
+        Ok((v, i))
     }
 }
 
