@@ -163,7 +163,10 @@ proptest! {
         let x2 = rand(&[n, c], seed, -2.0, 2.0);
         check(|v| Ok(v[0].batch_norm(&v[1], &v[2], 1e-5)?.0), &[x2, w.clone(), b.clone()])?;
         let x4 = rand(&[n, c, hw, hw + 1], seed + 3, -2.0, 2.0);
-        check(|v| Ok(v[0].batch_norm(&v[1], &v[2], 1e-5)?.0), &[x4, w, b])?;
+        check(|v| Ok(v[0].batch_norm(&v[1], &v[2], 1e-5)?.0), &[x4.clone(), w.clone(), b.clone()])?;
+        check(|v| v[0].channel_affine(&v[1], &v[2]), &[x4, w.clone(), b.clone()])?;
+        let x3 = rand(&[n, c, hw], seed + 4, -2.0, 2.0);
+        check(|v| v[0].channel_affine(&v[1], &v[2]), &[x3, w, b])?;
     }
 
     #[test]

@@ -598,3 +598,91 @@ fn parallel_paths_agree_with_small_pieces() {
     let back = pd.narrow(2, 2, 40).unwrap().narrow(3, 2, 40).unwrap();
     assert_eq!(f32s(&back.contiguous()), f32s(&x));
 }
+
+/// Batch norm and its inference form on images large enough to run a channel (or a plane)
+/// per thread, against plain loops over the definition (f64 accumulation, 1e-5 relative).
+#[test]
+fn batch_norm_on_images_split_over_threads_matches_the_definition() {
+    let (n, c, s) = (3, 5, 48 * 48);
+    let x = Philox::new(7, 0)
+        .uniform(&[n, c, 48, 48], -2.0, 3.0)
+        .unwrap();
+    let dy = Philox::new(8, 0)
+        .uniform(&[n, c, 48, 48], -1.0, 1.0)
+        .unwrap();
+    let g = Tensor::from_slice(&[0.5f32, 1.0, 1.5, -1.0, 2.0], &[c]).unwrap();
+    let b = Tensor::from_slice(&[0.1f32, -0.2, 0.3, 0.0, 1.0], &[c]).unwrap();
+    let (xs, dys) = (x.to_vec::<f32>().unwrap(), dy.to_vec::<f32>().unwrap());
+    let (gs, bs) = (g.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
+    let (y, mean, var) = x.batch_norm(&g, &b, 1e-5).unwrap();
+    let (dx, dg, db) = dy.batch_norm_backward(&x, &g, &mean, &var, 1e-5).unwrap();
+    let (y, dx) = (y.to_vec::<f32>().unwrap(), dx.to_vec::<f32>().unwrap());
+    let (dg, db) = (dg.to_vec::<f32>().unwrap(), db.to_vec::<f32>().unwrap());
+    let close = |a: f32, e: f64| ((a as f64) - e).abs() <= 1e-5 * (1.0 + e.abs());
+    let m = (n * s) as f64;
+    for ch in 0..c {
+        let at = |i: usize, p: usize| (i * c + ch) * s + p;
+        let vals: Vec<(f64, f64)> = (0..n)
+            .flat_map(|i| (0..s).map(move |p| at(i, p)))
+            .map(|k| (xs[k] as f64, dys[k] as f64))
+            .collect();
+        let mu = vals.iter().map(|v| v.0).sum::<f64>() / m;
+        let sigma = (vals.iter().map(|v| (v.0 - mu).powi(2)).sum::<f64>() / m + 1e-5).sqrt();
+        let sum_dy: f64 = vals.iter().map(|v| v.1).sum();
+        let sum_dy_xhat: f64 = vals.iter().map(|v| v.1 * (v.0 - mu) / sigma).sum();
+        assert!(
+            close(db[ch], sum_dy) && close(dg[ch], sum_dy_xhat),
+            "channel {ch}"
+        );
+        for i in 0..n {
+            for p in (0..s).step_by(97) {
+                let (xv, dyv) = (xs[at(i, p)] as f64, dys[at(i, p)] as f64);
+                let xhat = (xv - mu) / sigma;
+                assert!(close(y[at(i, p)], xhat * gs[ch] as f64 + bs[ch] as f64));
+                let e = gs[ch] as f64 / sigma * (dyv - sum_dy / m - xhat * sum_dy_xhat / m);
+                assert!(
+                    close(dx[at(i, p)], e),
+                    "dx at {i} {ch} {p}: {} vs {e}",
+                    dx[at(i, p)]
+                );
+            }
+        }
+    }
+    // channel_affine with scale and shift, and its backward.
+    let z = x.channel_affine(&g, &b).unwrap().to_vec::<f32>().unwrap();
+    let (dx, da, dsh) = dy.channel_affine_backward(Some(&x), &g).unwrap();
+    let (dx, da, dsh) = (
+        dx.to_vec::<f32>().unwrap(),
+        da.unwrap().to_vec::<f32>().unwrap(),
+        dsh.to_vec::<f32>().unwrap(),
+    );
+    for ch in 0..c {
+        let mut sums = (0f64, 0f64);
+        for i in 0..n {
+            for p in 0..s {
+                let k = (i * c + ch) * s + p;
+                assert_eq!(z[k], xs[k] * gs[ch] + bs[ch]);
+                assert_eq!(dx[k], dys[k] * gs[ch]);
+                sums.0 += dys[k] as f64 * xs[k] as f64;
+                sums.1 += dys[k] as f64;
+            }
+        }
+        assert!(close(da[ch], sums.0) && close(dsh[ch], sums.1));
+    }
+}
+
+#[test]
+fn channel_affine_names_mismatched_shapes() {
+    let x = Tensor::zeros(&[2, 3, 4]);
+    let e = x
+        .channel_affine(&Tensor::zeros(&[4]), &Tensor::zeros(&[3]))
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("[4]") && e.to_string().contains("[2, 3, 4]"),
+        "{e}"
+    );
+    let e = x
+        .channel_affine(&Tensor::zeros(&[3]), &Tensor::zeros(&[2]))
+        .unwrap_err();
+    assert!(e.to_string().contains("shift"), "{e}");
+}

@@ -27,4 +27,21 @@ impl Var {
         })?;
         Ok((out, mean, var))
     }
+
+    /// `x * scale[c] + shift[c]` over the channel axis (`scale`, `shift`: `[C]`): batch norm
+    /// at inference in one pass. Keeps the input only when `scale` needs a gradient.
+    pub fn channel_affine(&self, scale: &Var, shift: &Var) -> Result<Var> {
+        let y = self
+            .tensor()
+            .channel_affine(scale.tensor(), shift.tensor())?;
+        let (x, a) = (self.tensor().clone(), scale.tensor().clone());
+        record("channel_affine", &[self, scale, shift], y, move |_, n| {
+            let n = [n[0], n[1], n[2]];
+            let x = n[1].then_some(x);
+            Box::new(move |g| {
+                let (dx, da, db) = g.channel_affine_backward(x.as_ref(), &a)?;
+                Ok(vec![n[0].then_some(dx), da, n[2].then_some(db)])
+            })
+        })
+    }
 }

@@ -58,8 +58,8 @@ impl BatchNorm {
         self.weight.value().elem_count()
     }
 
-    /// The axes statistics are taken over, and the shape `[C]` vectors broadcast as.
-    fn geometry(&self, x: &Var) -> Result<(Vec<usize>, Vec<usize>)> {
+    /// The axes statistics are taken over (all but the channel axis).
+    fn geometry(&self, x: &Var) -> Result<Vec<usize>> {
         let c = self.channels();
         let ok = match self.rank {
             2 => (x.rank() == 2 || x.rank() == 3) && x.shape()[1] == c,
@@ -76,10 +76,7 @@ impl BatchNorm {
                 msg: format!("{kind} with C = {c}, got {:?}", x.shape()),
             }));
         }
-        let dims: Vec<usize> = (0..x.rank()).filter(|&d| d != 1).collect();
-        let mut bshape = vec![1; x.rank()];
-        bshape[1] = c;
-        Ok((dims, bshape))
+        Ok((0..x.rank()).filter(|&d| d != 1).collect())
     }
 
     /// Moves the running statistics towards the batch's (no gradient flows here).
@@ -110,7 +107,7 @@ impl BatchNorm {
 
 impl Module for BatchNorm {
     fn forward(&self, x: &Var, mode: Mode) -> Result<Var> {
-        let (dims, bshape) = self.geometry(x)?;
+        let dims = self.geometry(x)?;
         match mode {
             // One fused op with its closed-form backward (see tensor's `batch_norm`).
             Mode::Train => {
@@ -120,13 +117,15 @@ impl Module for BatchNorm {
                 self.update_running(&mean, &var, n)?;
                 Ok(y)
             }
+            // The running statistics and the affine weights as one scale and shift per
+            // channel (small [C] ops, still differentiable in γ and β), then one pass.
             Mode::Eval => {
-                let w = self.weight.var_for(x).reshape(&bshape)?;
-                let b = self.bias.var_for(x).reshape(&bshape)?;
-                let mean = Var::constant(self.running_mean.value().reshape(&bshape)?);
-                let var = Var::constant(self.running_var.value().reshape(&bshape)?);
-                let xhat = x.sub(&mean)?.div(&var.add_scalar(self.eps)?.sqrt()?)?;
-                xhat.mul(&w)?.add(&b)
+                let (w, b) = (self.weight.var_for(x), self.bias.var_for(x));
+                let mean = Var::constant(self.running_mean.value());
+                let var = Var::constant(self.running_var.value());
+                let scale = w.div(&var.add_scalar(self.eps)?.sqrt()?)?;
+                let shift = b.sub(&mean.mul(&scale)?)?;
+                x.channel_affine(&scale, &shift)
             }
         }
     }

@@ -8,6 +8,7 @@
 //! `dx = γ / sqrt(σ² + eps) · (dy - dβ / M - x̂ dγ / M)`.
 use crate::float::Float;
 use crate::{Error, Result, Tensor};
+use rayon::prelude::*;
 
 /// Channel count and the `[N, C, S]` view of a batch-norm input.
 fn geometry(op: &'static str, x: &Tensor, gamma: &Tensor) -> Result<(usize, usize, usize)> {
@@ -52,39 +53,123 @@ fn same_channels(op: &'static str, what: &str, t: &Tensor, c: usize) -> Result<(
     Ok(())
 }
 
+/// Whether a `[N, C, S]` pass runs a channel (or a plane) per rayon task: for images (S > 1)
+/// with enough work. Rows of `[N, C]` (the tabular model) stay on one thread, where the split
+/// was measured slower (BENCHMARKS.md, issue 5).
+fn parallel(len: usize, s: usize) -> bool {
+    s > 1 && len >= crate::strided::PAR_THRESHOLD
+}
+
+/// Per-channel sums over the `[N, C, S]` layout in f64, of `plane(offset, channel)`, the sum
+/// over the S values of one image's channel plane starting at `offset`. Each channel adds its
+/// planes image by image, in the same order serial or parallel, so the result is the same.
+fn plane_sums(
+    (n, c, s): (usize, usize, usize),
+    plane: impl Fn(usize, usize) -> f64 + Sync,
+) -> Vec<f64> {
+    let channel = |ch: usize| (0..n).map(|i| plane((i * c + ch) * s, ch)).sum::<f64>();
+    if parallel(n * c * s, s) {
+        (0..c).into_par_iter().map(channel).collect()
+    } else {
+        (0..c).map(channel).collect()
+    }
+}
+
 /// Per-channel sums of `f(value, channel)` over the `[N, C, S]` layout, in f64. With S = 1
 /// (`[N, C]`), rows are added into the accumulators element by element, which vectorises.
-fn channel_sums<T: Float>(x: &[T], c: usize, s: usize, f: impl Fn(T, usize) -> f64) -> Vec<f64> {
+fn channel_sums<T: Float>(
+    x: &[T],
+    c: usize,
+    s: usize,
+    f: impl Fn(T, usize) -> f64 + Sync,
+) -> Vec<f64> {
+    if s > 1 {
+        let n = x.len() / (c * s);
+        return plane_sums((n, c, s), |o, ch| {
+            x[o..o + s].iter().map(|&v| f(v, ch)).sum::<f64>()
+        });
+    }
     let mut acc = vec![0f64; c];
-    for image in x.chunks_exact(c * s) {
-        if s == 1 {
-            for (ch, (a, &v)) in acc.iter_mut().zip(image).enumerate() {
-                *a += f(v, ch);
-            }
-        } else {
-            for (ch, plane) in image.chunks_exact(s).enumerate() {
-                acc[ch] += plane.iter().map(|&v| f(v, ch)).sum::<f64>();
-            }
+    for row in x.chunks_exact(c) {
+        for (ch, (a, &v)) in acc.iter_mut().zip(row).enumerate() {
+            *a += f(v, ch);
         }
     }
     acc
 }
 
-/// `out = x * a[ch] + b[ch]` per channel (with S = 1 a row at a time, which vectorises).
-fn per_channel_affine<T: Float>(out: &mut [T], x: &[T], a: &[T], b: &[T], c: usize, s: usize) {
-    for (o, xi) in out.chunks_exact_mut(c * s).zip(x.chunks_exact(c * s)) {
-        if s == 1 {
-            for (((o, &v), &a), &b) in o.iter_mut().zip(xi).zip(a).zip(b) {
-                *o = v * a + b;
-            }
-        } else {
-            for (ch, (o, xi)) in o.chunks_exact_mut(s).zip(xi.chunks_exact(s)).enumerate() {
-                for (o, &v) in o.iter_mut().zip(xi) {
-                    *o = v * a[ch] + b[ch];
+/// Per-channel sums of `a * b` over the `[N, C, S]` layout, in f64.
+fn channel_dots<T: Float>(a: &[T], b: &[T], c: usize, s: usize) -> Vec<f64> {
+    if s > 1 {
+        let n = a.len() / (c * s);
+        return plane_sums((n, c, s), |o, _| {
+            a[o..o + s]
+                .iter()
+                .zip(&b[o..o + s])
+                .map(|(&a, &b)| a.to_f64() * b.to_f64())
+                .sum::<f64>()
+        });
+    }
+    let mut acc = vec![0f64; c];
+    for (ra, rb) in a.chunks_exact(c).zip(b.chunks_exact(c)) {
+        for (acc, (&a, &b)) in acc.iter_mut().zip(ra.iter().zip(rb)) {
+            *acc += a.to_f64() * b.to_f64();
+        }
+    }
+    acc
+}
+
+/// `out = x * a[ch] + b[ch]` per channel, plus `d * e[ch]` when `d = Some((d, e))` (with
+/// S = 1 a row at a time, which vectorises; for images a plane per task).
+fn per_channel_affine<T: Float>(
+    out: &mut [T],
+    x: &[T],
+    (a, b): (&[T], &[T]),
+    d: Option<(&[T], &[T])>,
+    c: usize,
+    s: usize,
+) {
+    if s > 1 {
+        let plane = |(i, o): (usize, &mut [T])| {
+            let ch = i % c;
+            let xi = &x[i * s..(i + 1) * s];
+            match d {
+                None => o
+                    .iter_mut()
+                    .zip(xi)
+                    .for_each(|(o, &v)| *o = v * a[ch] + b[ch]),
+                Some((d, e)) => {
+                    let di = &d[i * s..(i + 1) * s];
+                    for ((o, &v), &dv) in o.iter_mut().zip(xi).zip(di) {
+                        *o = v * a[ch] + b[ch] + dv * e[ch];
+                    }
                 }
+            }
+        };
+        if parallel(x.len(), s) {
+            out.par_chunks_mut(s).enumerate().for_each(plane);
+        } else {
+            out.chunks_mut(s).enumerate().for_each(plane);
+        }
+        return;
+    }
+    for (i, (o, xi)) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)).enumerate() {
+        for (((o, &v), &a), &b) in o.iter_mut().zip(xi).zip(a).zip(b) {
+            *o = v * a + b;
+        }
+        if let Some((d, e)) = d {
+            for ((o, &dv), &e) in o.iter_mut().zip(&d[i * c..(i + 1) * c]).zip(e) {
+                *o += dv * e;
             }
         }
     }
+}
+
+/// `x * a[ch] + b[ch]` into a new buffer.
+fn affine_typed<T: Float>(x: &[T], ab: (&[T], &[T]), c: usize, s: usize) -> Vec<T> {
+    let mut y = T::output_buffer(x.len());
+    per_channel_affine(&mut y, x, ab, None, c, s);
+    y
 }
 
 fn forward_typed<T: Float>(
@@ -111,9 +196,7 @@ fn forward_typed<T: Float>(
         .map(|ch| T::from_f64(b[ch].to_f64() - mean[ch] * scale[ch]))
         .collect();
     let scale: Vec<T> = scale.into_iter().map(T::from_f64).collect();
-    let mut y = T::output_buffer(x.len());
-    per_channel_affine(&mut y, x, &scale, &shift, c, s);
-    (y, mean, var)
+    (affine_typed(x, (&scale, &shift), c, s), mean, var)
 }
 
 /// The backward as one affine pass: with k = γ/σ̂ (σ̂ = sqrt(σ² + eps)),
@@ -130,23 +213,7 @@ fn backward_typed<T: Float>(
 ) -> (Vec<T>, Vec<f64>, Vec<f64>) {
     let m = (n * s) as f64;
     let dbeta = channel_sums(dy, c, s, |v, _| v.to_f64());
-    // Σ dy·x per channel, pairing the two tensors element by element.
-    let mut dyx = vec![0f64; c];
-    for (d, x) in dy.chunks_exact(c * s).zip(xs.chunks_exact(c * s)) {
-        if s == 1 {
-            for (acc, (&d, &x)) in dyx.iter_mut().zip(d.iter().zip(x)) {
-                *acc += d.to_f64() * x.to_f64();
-            }
-        } else {
-            for (ch, (d, x)) in d.chunks_exact(s).zip(x.chunks_exact(s)).enumerate() {
-                dyx[ch] += d
-                    .iter()
-                    .zip(x)
-                    .map(|(&d, &x)| d.to_f64() * x.to_f64())
-                    .sum::<f64>();
-            }
-        }
-    }
+    let dyx = channel_dots(dy, xs, c, s);
     let sigma: Vec<f64> = var.iter().map(|v| (v.to_f64() + eps).sqrt()).collect();
     let mu: Vec<f64> = mean.iter().map(|v| v.to_f64()).collect();
     let dgamma: Vec<f64> = (0..c)
@@ -160,22 +227,9 @@ fn backward_typed<T: Float>(
     let c0: Vec<T> = (0..c)
         .map(|ch| T::from_f64(k[ch] * (mu[ch] * dgamma[ch] / sigma[ch] - dbeta[ch]) / m))
         .collect();
-    // dx = (bx x + c0) + a dy: the x part, then the dy part added in place.
+    // dx = (bx x + c0) + a dy, in one pass.
     let mut dx = T::output_buffer(xs.len());
-    per_channel_affine(&mut dx, xs, &bx, &c0, c, s);
-    for (o, d) in dx.chunks_exact_mut(c * s).zip(dy.chunks_exact(c * s)) {
-        if s == 1 {
-            for ((o, &d), &a) in o.iter_mut().zip(d).zip(&a) {
-                *o += a * d;
-            }
-            continue;
-        }
-        for (ch, (o, d)) in o.chunks_exact_mut(s).zip(d.chunks_exact(s)).enumerate() {
-            for (o, &d) in o.iter_mut().zip(d) {
-                *o += a[ch] * d;
-            }
-        }
-    }
+    per_channel_affine(&mut dx, xs, (&bx, &c0), Some((dy, &a)), c, s);
     (dx, dgamma, dbeta)
 }
 
@@ -233,6 +287,55 @@ impl Tensor {
             let (dx, dgamma, dbeta) = backward_typed::<T>(&dy, &xs, &g, &mean, &var, (n, c, s), eps as f64);
             let vecs = |v: Vec<f64>| Tensor::from_op(v.into_iter().map(T::from_f64).collect::<Vec<T>>(), &[c]);
             Ok((Tensor::from_op(dx, x.shape()), vecs(dgamma), vecs(dbeta)))
+        })
+    }
+
+    /// `y = x * scale[c] + shift[c]` over the channel axis of `self` (`[N, C, ...]`), in one
+    /// pass: batch norm at inference, where the running statistics and the affine weights
+    /// fold into one scale and one shift per channel (`scale = γ / sqrt(var + eps)`,
+    /// `shift = β - mean · scale`), instead of four passes (subtract, divide, multiply, add).
+    pub fn channel_affine(&self, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
+        const OP: &str = "channel_affine";
+        let (_, c, s) = geometry(OP, self, scale)?;
+        same_channels(OP, "shift", shift, c)?;
+        with_float!(OP, self.dtype(), T => {
+            let x = self.contiguous_data::<T>(OP)?;
+            let (a, b) = (scale.contiguous_data::<T>(OP)?, shift.contiguous_data::<T>(OP)?);
+            let y = affine_typed(&x, (&a, &b), c, s);
+            Ok(Tensor::from_op(y, self.shape()))
+        })
+    }
+
+    /// The gradients of [`Tensor::channel_affine`] from `self` = dy: `dx = dy * scale[c]`,
+    /// `d_scale = Σ dy x` (only when `x` is given), `d_shift = Σ dy` per channel.
+    pub fn channel_affine_backward(
+        &self,
+        x: Option<&Tensor>,
+        scale: &Tensor,
+    ) -> Result<(Tensor, Option<Tensor>, Tensor)> {
+        const OP: &str = "channel_affine_backward";
+        let (_, c, s) = geometry(OP, self, scale)?;
+        if let Some(x) = x.filter(|x| x.shape() != self.shape()) {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "gradient {:?} does not match the input {:?}",
+                    self.shape(),
+                    x.shape()
+                ),
+            ));
+        }
+        with_float!(OP, self.dtype(), T => {
+            let dy = self.contiguous_data::<T>(OP)?;
+            let a = scale.contiguous_data::<T>(OP)?;
+            let vecs = |v: Vec<f64>| Tensor::from_op(v.into_iter().map(T::from_f64).collect::<Vec<T>>(), &[c]);
+            let dx = affine_typed(&dy, (&a, &vec![T::ZERO; c]), c, s);
+            let dscale = match x {
+                Some(x) => Some(vecs(channel_dots(&dy, &x.contiguous_data::<T>(OP)?, c, s))),
+                None => None,
+            };
+            let dshift = vecs(channel_sums(&dy, c, s, |v, _| v.to_f64()));
+            Ok((Tensor::from_op(dx, self.shape()), dscale, dshift))
         })
     }
 }
