@@ -59,13 +59,15 @@ def main():
     if resnet:
         step = resnet34_step()
     # A cold first step and a warm second one, as in the Rust program (see there why).
+    start = status_kb("VmRSS:")
     for label in ["cold", "warm"]:
         before = status_kb("VmRSS:")
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
         step()
         peak = status_kb("VmHWM:")
-        print(f"pytorch\t{label}\tpeak_rise_mib\t{(peak - before) / 1024:.1f}")
+        print(f"pytorch\t{label}\tpeak_rise_mib\t{(peak - before) / 1024:.1f}"
+              f"\tpeak_over_start_mib\t{(peak - start) / 1024:.1f}")
     out = subprocess.run(["cargo", "bench", "--bench", "cnn_memory", "--"] + (["resnet34"] if resnet else []),
                          capture_output=True, text=True, check=True)
     print("\n".join(out.stdout.strip().splitlines()[-2:]))
