@@ -7,7 +7,8 @@
 mod support;
 
 use nn::vision::{
-    grid_sample, load_image, save_png, Augment, ImageFolder, Padding, Transforms, PETS_PATTERN,
+    draw_shape, grid_sample, load_image, save_png, write_shapes, Augment, ImageFolder, Padding,
+    Transforms, PETS_PATTERN, SHAPES,
 };
 use support::{assert_each_close, load_tensors};
 use tensor::random::Philox;
@@ -271,4 +272,38 @@ fn batches_are_normalised_reproducible_and_skip_unreadable_images() {
     let _: Vec<_> = bigger.valid().collect();
     let _: Vec<_> = bigger.train(0).collect();
     assert!(data.skipped() > before && bigger.skipped() == data.skipped());
+}
+
+/// The embedded image set: reproducible from its seed, in [0, 1], of the stated sizes, labelled
+/// by the pets pattern into its six classes.
+#[test]
+fn the_embedded_shapes_are_reproducible_and_labelled() {
+    for k in 0..SHAPES.len() {
+        let a = draw_shape(k, 3, 5);
+        assert_eq!(
+            a.to_vec::<f32>().unwrap(),
+            draw_shape(k, 3, 5).to_vec::<f32>().unwrap()
+        );
+        assert_ne!(
+            a.to_vec::<f32>().unwrap(),
+            draw_shape(k, 3, 6).to_vec::<f32>().unwrap()
+        );
+        let s = a.shape();
+        assert!(
+            s[0] == 3 && (64..=96).contains(&s[1]) && (64..=96).contains(&s[2]),
+            "{s:?}"
+        );
+        assert!(a
+            .to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .all(|v| (0.0..=1.0).contains(v)));
+    }
+    let dir = tmp("shapes");
+    assert_eq!(write_shapes(&dir, 3, 1).unwrap(), 18);
+    let f = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.2, 1).unwrap();
+    let mut sorted = SHAPES.map(String::from).to_vec();
+    sorted.sort();
+    assert_eq!(f.classes, sorted);
+    assert!(f.unlabelled.is_empty() && f.items.len() == 18);
 }
