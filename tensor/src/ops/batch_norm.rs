@@ -42,6 +42,21 @@ fn geometry(op: &'static str, x: &Tensor, gamma: &Tensor) -> Result<(usize, usiz
     Ok((n, c, s))
 }
 
+/// Checks that a gradient has its input's shape.
+fn same_shape(op: &'static str, grad: &Tensor, x: &Tensor) -> Result<()> {
+    if grad.shape() != x.shape() {
+        return Err(Error::shape(
+            op,
+            format!(
+                "gradient {:?} does not match the input {:?}",
+                grad.shape(),
+                x.shape()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that a per-channel vector has shape `[c]`.
 fn same_channels(op: &'static str, what: &str, t: &Tensor, c: usize) -> Result<()> {
     if t.shape() != [c] {
@@ -270,16 +285,7 @@ impl Tensor {
         let (n, c, s) = geometry(OP, x, weight)?;
         same_channels(OP, "mean", mean, c)?;
         same_channels(OP, "var", var, c)?;
-        if self.shape() != x.shape() {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "gradient {:?} does not match the input {:?}",
-                    self.shape(),
-                    x.shape()
-                ),
-            ));
-        }
+        same_shape(OP, self, x)?;
         with_float!(OP, self.dtype(), T => {
             let (dy, xs) = (self.contiguous_data::<T>(OP)?, x.contiguous_data::<T>(OP)?);
             let g = weight.contiguous_data::<T>(OP)?;
@@ -315,15 +321,8 @@ impl Tensor {
     ) -> Result<(Tensor, Option<Tensor>, Tensor)> {
         const OP: &str = "channel_affine_backward";
         let (_, c, s) = geometry(OP, self, scale)?;
-        if let Some(x) = x.filter(|x| x.shape() != self.shape()) {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "gradient {:?} does not match the input {:?}",
-                    self.shape(),
-                    x.shape()
-                ),
-            ));
+        if let Some(x) = x {
+            same_shape(OP, self, x)?;
         }
         with_float!(OP, self.dtype(), T => {
             let dy = self.contiguous_data::<T>(OP)?;
