@@ -116,3 +116,36 @@ proptest! {
         prop_assert!((dropped - p as f64).abs() < 5.0 * se_p, "dropped {} with p {}", dropped, p);
     }
 }
+
+/// The three lines the lesson reads from PyTorch's source, `noise.bernoulli_(1 - p);
+/// noise.div_(1 - p); input * noise`, written with tensor ops, give the fused op's output bit
+/// for bit for the same stream (what `examples/dropout.rs` shows).
+#[test]
+fn the_lessons_three_lines_equal_the_fused_dropout_bit_for_bit() {
+    let x = Philox::new(3, 0).uniform(&[7, 3001], -2.0, 2.0).unwrap();
+    for (p, rng) in [
+        (0.5f32, Philox::new(1, 1)),
+        (0.04, Philox::new(8, 2)),
+        (0.9, Philox::new(2, 7)),
+    ] {
+        let noise = rng.bernoulli(x.shape(), 1.0 - p).unwrap();
+        let by_hand = x.mul(&noise.mul_scalar(1.0 / (1.0 - p)).unwrap()).unwrap();
+        let fused = x.dropout(p, rng).unwrap();
+        let (a, b) = (
+            by_hand.to_vec::<f32>().unwrap(),
+            fused.to_vec::<f32>().unwrap(),
+        );
+        assert!(
+            a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "p = {p}"
+        );
+        let dropped = noise
+            .to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .filter(|&&m| m == 0.0)
+            .count();
+        let rate = dropped as f64 / noise.elem_count() as f64;
+        assert!((rate - p as f64).abs() < 0.02, "dropped {rate} at p = {p}");
+    }
+}
