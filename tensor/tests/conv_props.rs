@@ -185,26 +185,14 @@ proptest! {
 
     #[test]
     fn conv2d_is_a_weight_tied_matrix(cs in case(), seed in 0u64..10_000) {
-        // Build the [co*ho*wo, c*h*w] matrix whose entries are kernel weights (tied: the same
-        // weight appears once per output pixel), then compare y = M x with conv2d.
+        // The [co*ho*wo, c*h*w] matrix whose entries are kernel weights (tied: the same
+        // weight appears once per output pixel), then y = M x against the direct convolution.
         let cs = Case { n: 1, ..cs };
         let x = rand(&[1, cs.c, cs.h, cs.w], seed);
         let w = rand(&[cs.co, cs.c, cs.kh, cs.kw], seed + 1);
-        let (ho, wo) = cs.out();
         let wv = w.to_vec::<f32>().unwrap();
-        let mut m = vec![0f32; cs.co * ho * wo * cs.c * cs.h * cs.w];
         let cols = cs.c * cs.h * cs.w;
-        for o in 0..cs.co { for oy in 0..ho { for ox in 0..wo {
-            let row = (o * ho + oy) * wo + ox;
-            for c in 0..cs.c { for i in 0..cs.kh { for j in 0..cs.kw {
-                let iy = (oy * cs.s[0] + i) as isize - cs.p[0] as isize;
-                let ix = (ox * cs.s[1] + j) as isize - cs.p[1] as isize;
-                if iy >= 0 && ix >= 0 && iy < cs.h as isize && ix < cs.w as isize {
-                    m[row * cols + (c * cs.h + iy as usize) * cs.w + ix as usize] = wv[((o * cs.c + c) * cs.kh + i) * cs.kw + j];
-                }
-            }}}
-        }}}
-        let m = Tensor::from_vec(m, &[cs.co * ho * wo, cols]).unwrap();
+        let m = w.conv2d_matrix([cs.h, cs.w], cs.params()).unwrap();
         let y = m.matmul(&x.reshape(&[cols]).unwrap()).unwrap();
         let (want, scale) = direct(&cs, &x.to_vec().unwrap(), &wv);
         check("weight-tied matrix", &y.to_vec().unwrap(), &want, &scale)?;
@@ -264,4 +252,74 @@ fn mismatched_channels_name_the_shapes() {
         .conv2d(&Tensor::zeros(&[1, 3, 5, 5]), None, Conv2dParams::new(1, 0))
         .unwrap_err();
     assert!(err.to_string().contains("smaller than the kernel"), "{err}");
+}
+
+/// The lesson's bottom-right-edge kernel (`examples/convolution.rs`) responds where dark gives
+/// way to bright towards the bottom right, and with nothing on flat regions: its 27 weights
+/// sum to zero.
+#[test]
+fn the_lessons_edge_kernel_finds_bottom_right_edges() {
+    let k = Tensor::from_slice(
+        &[
+            0.0f32,
+            -5.0 / 3.0,
+            1.0,
+            -5.0 / 3.0,
+            -5.0 / 3.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+        ],
+        &[3, 3],
+    )
+    .unwrap()
+    .expand(&[1, 3, 3, 3])
+    .unwrap()
+    .mul_scalar(1.0 / 6.0)
+    .unwrap();
+    // Dark (0.1) above and left of a bright (0.9) quarter: the corner at (8, 8) of 16 x 16.
+    let (h, w) = (16, 16);
+    let img: Vec<f32> = (0..3 * h * w)
+        .map(|i| {
+            if (i / w) % h >= 8 && i % w >= 8 {
+                0.9
+            } else {
+                0.1
+            }
+        })
+        .collect();
+    let x = Tensor::from_vec(img, &[1, 3, h, w]).unwrap();
+    let y = x.conv2d(&k, None, Conv2dParams::new(1, 0)).unwrap();
+    let y = y.to_vec::<f32>().unwrap();
+    let at = |r: usize, c: usize| y[r * (w - 2) + c];
+    // Windows at output (r, c) cover input rows r..r+3 and columns c..c+3. Bright pixels
+    // add 0.8 times their weights over the dark level, which the zero-sum kernel cancels.
+    let close = |v: f32, e: f32| (v - e).abs() < 1e-5;
+    assert!(
+        close(at(1, 1), 0.0) && close(at(12, 12), 0.0),
+        "flat: {} {}",
+        at(1, 1),
+        at(12, 12)
+    );
+    // The bright region starts in the window's right column or bottom row: weights 1, 1, 1.
+    assert!(
+        close(at(12, 6), 1.2) && close(at(6, 12), 1.2),
+        "edges: {} {}",
+        at(12, 6),
+        at(6, 12)
+    );
+    // Only the bottom-right pixel of the window is bright: weight 1.
+    assert!(close(at(6, 6), 0.4), "corner: {}", at(6, 6));
+    // One column further the middle column is bright too, whose weights are mostly -5/3.
+    assert!(
+        close(at(12, 7), 0.8 * (2.0 / 3.0) / 2.0),
+        "past the edge: {}",
+        at(12, 7)
+    );
+    let best = y.iter().cloned().fold(f32::MIN, f32::max);
+    assert!(
+        close(best, 1.2),
+        "the strongest response is on the edges: {best}"
+    );
 }

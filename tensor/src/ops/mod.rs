@@ -58,6 +58,7 @@ mod cat;
 mod compare;
 mod conv;
 mod conv_explicit;
+mod conv_matrix;
 mod dropout;
 #[cfg(target_arch = "x86_64")]
 mod dropout_avx512;
