@@ -13,7 +13,7 @@
 //! body starts from random initialisation and every stage trains it unfrozen, as it says on
 //! screen. `--no-augment` trains without augmentation (a random crop only), to see what
 //! augmentation buys. Outputs in `--out` (default `out/pets`): metrics.json (`error_rate`,
-//! `stages`, `seconds`), losses.png, model.safetensors.
+//! `stages`, `seconds`, `classes`), losses.png, model.safetensors.
 use clap::Parser;
 use lesson6::nn::init::Init;
 use lesson6::nn::learner::{Learner, Lr};
@@ -246,6 +246,7 @@ fn run(args: &Args) -> Result<(), String> {
         "error_rate": error,
         "stages": rates,
         "augment": !args.no_augment,
+        "classes": folder.classes,
         "seconds": start.elapsed().as_secs_f64(),
     });
     lesson6::nn::atomic::write_json(out("metrics.json"), &metrics)?;

@@ -6,6 +6,7 @@
 //! parameters and buffers ([`Module::visit`]), so that [`state_dict::save`] and
 //! [`state_dict::load`] round-trip weights with PyTorch through safetensors.
 pub mod atomic;
+pub mod hooks;
 pub mod init;
 pub mod layers;
 pub mod learner;

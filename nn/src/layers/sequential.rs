@@ -24,7 +24,7 @@ impl Module for Sequential {
     fn forward(&self, x: &Var, mode: Mode) -> Result<Var> {
         let mut y = x.clone();
         for layer in &self.layers {
-            y = layer.forward(&y, mode)?;
+            y = crate::hooks::forward(layer.as_ref(), &y, mode)?;
         }
         Ok(y)
     }

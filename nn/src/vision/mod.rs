@@ -1,6 +1,7 @@
 //! Images for lesson 6's pets model: decoding, the labelled folder dataset, fastai's data
 //! augmentation as one resample per image, and batches.
 mod dataset;
+mod heatmap;
 mod image;
 mod loader;
 mod shapes;
@@ -8,6 +9,7 @@ mod transforms;
 
 pub use self::image::{load_image, rgb_tensor, save_jpeg, save_png, tensor_rgb};
 pub use dataset::{ImageFolder, PETS_PATTERN};
+pub use heatmap::{activation_map, grad_cam, magma, overlay, upsample_bilinear};
 pub use loader::{ImageData, IMAGENET_STATS};
 pub use shapes::{draw_shape, write_shapes, SHAPES};
 pub use transforms::{grid_sample, Augment, Padding, Transforms};

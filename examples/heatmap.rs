@@ -1,0 +1,229 @@
+//! Where the pets model looks, the lesson's last notebook cells: hook the body's output
+//! (`hook_output(m[0])`: 512 x 11 x 11 for a 352 x 352 image), average it over channels,
+//! upsample bilinearly, colour with magma and lay it over the image at alpha 0.6; then
+//! Grad-CAM (the gradient of a class score with respect to the same activations, its
+//! spatial mean as each channel's weight, the weighted activations averaged over channels)
+//! for the predicted class and for a class you name.
+//!
+//! `cargo run --release --example heatmap [-- --weights out/pets/model.safetensors --image
+//! cat.jpg --class Bombay]`. With no `--weights` it uses the pets example's checkpoint
+//! (`out/pets/model.safetensors`, classes from the `metrics.json` beside it) when there is
+//! one, and otherwise trains the embedded default briefly (about a minute) so that the map
+//! means something. With no `--image` it draws a crescent of the embedded set (one the
+//! training never saw).
+use clap::Parser;
+use lesson6::autograd::Tape;
+use lesson6::nn::hooks::hook_output;
+use lesson6::nn::init::Init;
+use lesson6::nn::layers::Sequential;
+use lesson6::nn::learner::{Learner, Lr};
+use lesson6::nn::loss::cross_entropy;
+use lesson6::nn::metrics::error_rate;
+use lesson6::nn::models::{cnn_model, resnet34};
+use lesson6::nn::vision::{
+    activation_map, draw_shape, grad_cam, load_image, overlay, save_png, write_shapes, Augment,
+    ImageData, ImageFolder, Padding, Transforms, IMAGENET_STATS, PETS_PATTERN, SHAPES,
+};
+use lesson6::nn::{state_dict, Mode, Module};
+use lesson6::tensor::Tensor;
+use std::error::Error;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(about = "Activation heat map and Grad-CAM of a pets model")]
+struct Args {
+    /// A checkpoint of the pets model (`model.safetensors` from the pets example).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Class names, comma-separated, in the model's order (default: from the `metrics.json`
+    /// beside the checkpoint).
+    #[arg(long, value_delimiter = ',')]
+    classes: Vec<String>,
+    /// The image to explain (JPEG or PNG).
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// A class to explain besides the predicted one.
+    #[arg(long)]
+    class: Option<String>,
+    /// Side of the (centre-cropped) image: 352 gives the lesson's 11 x 11 activations.
+    #[arg(long, default_value_t = 352)]
+    size: usize,
+    #[arg(long, default_value = "out/heatmap")]
+    out: PathBuf,
+}
+
+type Res<T> = Result<T, Box<dyn Error>>;
+
+/// Class names from the pets example's `metrics.json` beside `weights`.
+fn classes_beside(weights: &Path) -> Res<Vec<String>> {
+    let path = weights.with_file_name("metrics.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{}: {e} (pass --classes)", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)?;
+    let names = json["classes"]
+        .as_array()
+        .ok_or_else(|| format!("{}: no \"classes\" list (pass --classes)", path.display()))?;
+    Ok(names
+        .iter()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect())
+}
+
+fn model(classes: usize) -> Res<Sequential> {
+    let init = Init::new(0);
+    Ok(cnn_model(&init, resnet34(&init, 1000)?, classes, 0)?)
+}
+
+/// Trains the embedded default briefly (from scratch, at 32 px) and saves it in `out`.
+fn train_briefly(out: &Path) -> Res<(Sequential, Vec<String>)> {
+    println!("no --weights and no out/pets/model.safetensors: training the embedded default briefly (15 epochs at 32 px, about a minute) so that the map means something");
+    let dir = out.join("data");
+    write_shapes(&dir, 60, 2)?;
+    let folder = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.2, 2)?;
+    let data = ImageData::new(
+        &folder,
+        Transforms::lesson6(),
+        32,
+        Padding::Reflection,
+        16,
+        2,
+    );
+    let mut learn = Learner::new(model(folder.classes.len())?, Box::new(data), cross_entropy)
+        .metric("error_rate", error_rate);
+    learn.fit_one_cycle(15, Lr::Single(3e-3), None)?;
+    learn.save(out.join("model.safetensors"))?;
+    Ok((learn.model, folder.classes.clone()))
+}
+
+/// The image as the model sees it: centre-cropped to `size`, then ImageNet-normalised, as a
+/// batch of one.
+fn prepare(image: &Tensor, size: usize) -> Res<(Tensor, Tensor)> {
+    let shown = Augment::centre().apply(image, size, Padding::Reflection)?;
+    let (mean, std) = IMAGENET_STATS;
+    let scale = Tensor::from_slice(&std.map(|s| 1.0 / s), &[3])?;
+    let shift = Tensor::from_slice(&[0, 1, 2].map(|c| -mean[c] / std[c]), &[3])?;
+    let x = shown.unsqueeze(0)?.channel_affine(&scale, &shift)?;
+    Ok((shown, x))
+}
+
+fn main() -> Res<()> {
+    let args = Args::parse();
+    std::fs::create_dir_all(&args.out)?;
+    let default = PathBuf::from("out/pets/model.safetensors");
+    let weights = args
+        .weights
+        .clone()
+        .or_else(|| default.exists().then_some(default));
+    let (model, classes) = match weights {
+        Some(w) => {
+            let classes = if args.classes.is_empty() {
+                classes_beside(&w)?
+            } else {
+                args.classes.clone()
+            };
+            let m = model(classes.len())?;
+            state_dict::load(&m, &w)?;
+            println!(
+                "the pets model from {} ({} classes)",
+                w.display(),
+                classes.len()
+            );
+            (m, classes)
+        }
+        None => train_briefly(&args.out)?,
+    };
+    let image = match &args.image {
+        Some(p) => load_image(p)?,
+        None => draw_shape(
+            SHAPES.iter().position(|&s| s == "Crescent").unwrap_or(0),
+            1000,
+            7,
+        ),
+    };
+    let (shown, x) = prepare(&image, args.size)?;
+    println!(
+        "image {:?} -> centre crop {:?} -> normalised batch x {:?}",
+        image.shape(),
+        shown.shape(),
+        x.shape()
+    );
+
+    // Forward with the body hooked; eval mode (running statistics, no dropout).
+    let body = model.layers[0].as_ref();
+    let run = |hook_grad: bool| -> Res<_> {
+        let hook = hook_output(body, hook_grad);
+        let tape = Tape::new();
+        let out = model.forward(&tape.input(x.clone()), Mode::Eval)?;
+        Ok((hook, out))
+    };
+    let (hook, out) = run(false)?;
+    let acts = hook
+        .stored()
+        .ok_or("the body did not run")?
+        .tensor()
+        .squeeze(0)?;
+    drop(hook);
+    let probs = out.tensor().softmax(1)?.to_vec::<f32>()?;
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+    println!(
+        "body output (hooked) {:?}; model output {:?}",
+        acts.shape(),
+        out.shape()
+    );
+    for &k in order.iter().take(3) {
+        println!(
+            "  {:>12} {:.3}",
+            classes.get(k).map_or("?", |s| s.as_str()),
+            probs[k]
+        );
+    }
+
+    let map = activation_map(&acts)?;
+    println!(
+        "heat map = acts.mean(0) {:?}, upsampled to {:?}",
+        map.shape(),
+        &shown.shape()[1..]
+    );
+    save_png(&overlay(&shown, &map, 0.6)?, args.out.join("heatmap.png"))?;
+    save_png(&shown, args.out.join("image.png"))?;
+
+    let mut targets = vec![order[0]];
+    if let Some(name) = &args.class {
+        let k = classes
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| format!("no class {name:?}; the classes are {classes:?}"))?;
+        targets.push(k);
+    }
+    for k in targets {
+        let (hook, out) = run(true)?;
+        let score = out.narrow(1, k, 1)?.sum_all()?;
+        let grads = score.backward()?;
+        let acts = hook
+            .stored()
+            .ok_or("the body did not run")?
+            .tensor()
+            .squeeze(0)?;
+        let grad = hook
+            .grad(&grads)
+            .ok_or("no gradient reached the body")?
+            .squeeze(0)?;
+        let (weights, cam) = grad_cam(&acts, &grad)?;
+        let name = classes.get(k).cloned().unwrap_or_else(|| k.to_string());
+        println!(
+            "Grad-CAM for {name}: d(score)/d(acts) {:?} -> channel weights {:?} -> map {:?}",
+            grad.shape(),
+            weights.shape(),
+            cam.shape()
+        );
+        let path = args.out.join(format!("gradcam_{name}.png"));
+        save_png(&overlay(&shown, &cam, 0.6)?, &path)?;
+        println!("wrote {}", path.display());
+    }
+    println!(
+        "wrote {} (and image.png)",
+        args.out.join("heatmap.png").display()
+    );
+    Ok(())
+}
