@@ -5,7 +5,7 @@
 //! an error naming the op and the shapes.
 use proptest::prelude::*;
 use tensor::random::Philox;
-use tensor::{DType, Tensor};
+use tensor::{Conv2dParams, DType, Tensor};
 
 fn rand(shape: &[usize], seed: u64) -> Tensor {
     Philox::new(seed, 11).uniform(shape, -2.0, 2.0).unwrap()
@@ -102,9 +102,9 @@ proptest! {
     }
 }
 
-#[test]
-fn expand_of_the_lesson_kernel_copies_nothing() {
-    let k = Tensor::from_slice(
+/// The lesson's bottom-right-edge kernel, `[[0,-5/3,1],[-5/3,-5/3,1],[1,1,1]]`.
+fn lesson_kernel() -> Tensor {
+    Tensor::from_slice(
         &[
             0.0f32,
             -5.0 / 3.0,
@@ -118,7 +118,12 @@ fn expand_of_the_lesson_kernel_copies_nothing() {
         ],
         &[3, 3],
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn expand_of_the_lesson_kernel_copies_nothing() {
+    let k = lesson_kernel();
     let e = k.expand(&[1, 3, 3, 3]).unwrap();
     assert!(e.shares_storage(&k));
     assert_eq!(e.strides(), &[0, 0, 3, 1]);
@@ -127,6 +132,62 @@ fn expand_of_the_lesson_kernel_copies_nothing() {
     assert!(
         c.shares_storage(&k),
         "contiguous() of contiguous data must not copy"
+    );
+}
+
+/// The lesson's bottom-right-edge kernel (`examples/convolution.rs`) responds where dark gives
+/// way to bright towards the bottom right, and with nothing on flat regions: its 27 weights
+/// sum to zero.
+#[test]
+fn the_lessons_edge_kernel_finds_bottom_right_edges() {
+    let k = lesson_kernel()
+        .expand(&[1, 3, 3, 3])
+        .unwrap()
+        .mul_scalar(1.0 / 6.0)
+        .unwrap();
+    // Dark (0.1) above and left of a bright (0.9) quarter: the corner at (8, 8) of 16 x 16.
+    let (h, w) = (16, 16);
+    let img: Vec<f32> = (0..3 * h * w)
+        .map(|i| {
+            if (i / w) % h >= 8 && i % w >= 8 {
+                0.9
+            } else {
+                0.1
+            }
+        })
+        .collect();
+    let x = Tensor::from_vec(img, &[1, 3, h, w]).unwrap();
+    let y = x.conv2d(&k, None, Conv2dParams::new(1, 0)).unwrap();
+    let y = y.to_vec::<f32>().unwrap();
+    let at = |r: usize, c: usize| y[r * (w - 2) + c];
+    // Windows at output (r, c) cover input rows r..r+3 and columns c..c+3. Bright pixels
+    // add 0.8 times their weights over the dark level, which the zero-sum kernel cancels.
+    let close = |v: f32, e: f32| (v - e).abs() < 1e-5;
+    assert!(
+        close(at(1, 1), 0.0) && close(at(12, 12), 0.0),
+        "flat: {} {}",
+        at(1, 1),
+        at(12, 12)
+    );
+    // The bright region starts in the window's right column or bottom row: weights 1, 1, 1.
+    assert!(
+        close(at(12, 6), 1.2) && close(at(6, 12), 1.2),
+        "edges: {} {}",
+        at(12, 6),
+        at(6, 12)
+    );
+    // Only the bottom-right pixel of the window is bright: weight 1.
+    assert!(close(at(6, 6), 0.4), "corner: {}", at(6, 6));
+    // One column further the middle column is bright too, whose weights are mostly -5/3.
+    assert!(
+        close(at(12, 7), 0.8 * (2.0 / 3.0) / 2.0),
+        "past the edge: {}",
+        at(12, 7)
+    );
+    let best = y.iter().cloned().fold(f32::MIN, f32::max);
+    assert!(
+        close(best, 1.2),
+        "the strongest response is on the edges: {best}"
     );
 }
 
