@@ -14,8 +14,8 @@
 //! shapes many times larger at 352: its maps show where its features fire, but its
 //! predictions at that size are less sure than at its own.
 use clap::Parser;
-use lesson6::autograd::Tape;
-use lesson6::nn::hooks::hook_output;
+use lesson6::autograd::{Tape, Var};
+use lesson6::nn::hooks::{hook_output, Hook};
 use lesson6::nn::init::Init;
 use lesson6::nn::layers::Sequential;
 use lesson6::nn::learner::{Learner, Lr};
@@ -143,38 +143,50 @@ fn main() -> Res<()> {
         x.shape()
     );
 
-    // Forward with the body hooked; eval mode (running statistics, no dropout).
+    // Forward with the body hooked (its gradient kept for Grad-CAM); eval mode (running
+    // statistics, no dropout). Each backward consumes its tape, so each class explained
+    // after the first needs a forward pass of its own.
     let body = model.layers[0].as_ref();
-    let run = |hook_grad: bool| -> Res<_> {
-        let hook = hook_output(body, hook_grad);
-        let tape = Tape::new();
-        let out = model.forward(&tape.input(x.clone()), Mode::Eval)?;
-        Ok((hook, out))
+    let run = || -> Res<_> {
+        let hook = hook_output(body, true);
+        let out = model.forward(&Tape::new().input(x.clone()), Mode::Eval)?;
+        let acts = hook.stored().ok_or("the body did not run")?;
+        Ok((hook, acts, out))
     };
-    let (hook, out) = run(false)?;
-    let acts = hook
-        .stored()
-        .ok_or("the body did not run")?
-        .tensor()
-        .squeeze(0)?;
-    drop(hook);
+    let name = |k: usize| classes.get(k).cloned().unwrap_or_else(|| k.to_string());
+    let grad_cam_png = |(hook, acts, out): (Hook, Var, Var), k: usize| -> Res<()> {
+        let grads = out.narrow(1, k, 1)?.sum_all()?.backward()?;
+        let grad = hook
+            .grad(&grads)
+            .ok_or("no gradient reached the body")?
+            .squeeze(0)?;
+        let (weights, cam) = grad_cam(&acts.tensor().squeeze(0)?, &grad)?;
+        println!(
+            "Grad-CAM for {}: d(score)/d(acts) {:?} -> channel weights {:?} -> map {:?}",
+            name(k),
+            grad.shape(),
+            weights.shape(),
+            cam.shape()
+        );
+        let path = args.out.join(format!("gradcam_{}.png", name(k)));
+        save_png(&overlay(&shown, &cam, 0.6)?, &path)?;
+        println!("wrote {}", path.display());
+        Ok(())
+    };
+
+    let (hook, acts, out) = run()?;
     let probs = out.tensor().softmax(1)?.to_vec::<f32>()?;
     let mut order: Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
     println!(
         "body output (hooked) {:?}; model output {:?}",
-        acts.shape(),
+        &acts.shape()[1..],
         out.shape()
     );
     for &k in order.iter().take(3) {
-        println!(
-            "  {:>12} {:.3}",
-            classes.get(k).map_or("?", |s| s.as_str()),
-            probs[k]
-        );
+        println!("  {:>12} {:.3}", name(k), probs[k]);
     }
-
-    let map = activation_map(&acts)?;
+    let map = activation_map(&acts.tensor().squeeze(0)?)?;
     println!(
         "heat map = acts.mean(0) {:?}, upsampled to {:?}",
         map.shape(),
@@ -183,38 +195,15 @@ fn main() -> Res<()> {
     save_png(&overlay(&shown, &map, 0.6)?, args.out.join("heatmap.png"))?;
     save_png(&shown, args.out.join("image.png"))?;
 
-    let mut targets = vec![order[0]];
-    if let Some(name) = &args.class {
+    grad_cam_png((hook, acts, out), order[0])?;
+    if let Some(wanted) = &args.class {
         let k = classes
             .iter()
-            .position(|c| c == name)
-            .ok_or_else(|| format!("no class {name:?}; the classes are {classes:?}"))?;
-        targets.push(k);
-    }
-    for k in targets {
-        let (hook, out) = run(true)?;
-        let score = out.narrow(1, k, 1)?.sum_all()?;
-        let grads = score.backward()?;
-        let acts = hook
-            .stored()
-            .ok_or("the body did not run")?
-            .tensor()
-            .squeeze(0)?;
-        let grad = hook
-            .grad(&grads)
-            .ok_or("no gradient reached the body")?
-            .squeeze(0)?;
-        let (weights, cam) = grad_cam(&acts, &grad)?;
-        let name = classes.get(k).cloned().unwrap_or_else(|| k.to_string());
-        println!(
-            "Grad-CAM for {name}: d(score)/d(acts) {:?} -> channel weights {:?} -> map {:?}",
-            grad.shape(),
-            weights.shape(),
-            cam.shape()
-        );
-        let path = args.out.join(format!("gradcam_{name}.png"));
-        save_png(&overlay(&shown, &cam, 0.6)?, &path)?;
-        println!("wrote {}", path.display());
+            .position(|c| c == wanted)
+            .ok_or_else(|| format!("no class {wanted:?}; the classes are {classes:?}"))?;
+        if k != order[0] {
+            grad_cam_png(run()?, k)?;
+        }
     }
     println!(
         "wrote {} (and image.png)",
