@@ -47,7 +47,6 @@ fn texture(k: usize, x: f64, y: f64, phase: f64) -> f64 {
         }
     };
     match k {
-        3 => wave(x + y),
         2 => {
             let (u, v) = ((x * 3.0 + phase).rem_euclid(1.0), (y * 3.0).rem_euclid(1.0));
             if (u - 0.5).powi(2) + (v - 0.5).powi(2) < 0.08 {
@@ -56,6 +55,7 @@ fn texture(k: usize, x: f64, y: f64, phase: f64) -> f64 {
                 1.0
             }
         }
+        3 => wave(x + y),
         4 => {
             if ((x * 3.0 + phase).floor() + (y * 3.0).floor()) as i64 % 2 == 0 {
                 1.0

@@ -124,7 +124,7 @@ impl Geometry {
     }
     /// The input coordinate that output coordinate `o` reads at kernel offset `i` along
     /// `axis`, if it lies inside the image.
-    fn source(&self, axis: usize, o: usize, i: usize) -> Option<usize> {
+    pub(crate) fn source(&self, axis: usize, o: usize, i: usize) -> Option<usize> {
         let (s, p, n) = (
             self.p.stride[axis],
             self.p.padding[axis],

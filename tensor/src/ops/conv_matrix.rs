@@ -5,7 +5,7 @@
 //! the input window of output pixel `(y, x)` and zeros elsewhere: a sparse matrix whose
 //! non-zero entries are the same few weights again and again ("weight tying"). Built for
 //! showing and testing; the fast path never builds it.
-use super::conv::expect_rank;
+use super::conv::{expect_rank, Geometry};
 use crate::{Conv2dParams, DType, Result, Tensor};
 
 impl Tensor {
@@ -18,35 +18,24 @@ impl Tensor {
         expect_rank(OP, "weight", self, 4)?;
         let s = self.shape();
         let (co, c, kh, kw) = (s[0], s[1], s[2], s[3]);
-        let [h, w] = input_hw;
-        let (ho, wo) = (p.out_size(OP, 0, h, kh)?, p.out_size(OP, 1, w, kw)?);
+        let g = Geometry::new(OP, c, input_hw[0], input_hw[1], kh, kw, p)?;
         let wv = self
             .to_dtype(DType::F32)?
             .contiguous_data::<f32>(OP)?
             .into_owned();
-        let cols = c * h * w;
-        let mut m = vec![0f32; co * ho * wo * cols];
-        for o in 0..co {
-            for oy in 0..ho {
-                for ox in 0..wo {
-                    let row = &mut m[((o * ho + oy) * wo + ox) * cols..][..cols];
-                    for ch in 0..c {
-                        for i in 0..kh {
-                            for j in 0..kw {
-                                let iy = (oy * p.stride[0] + i).checked_sub(p.padding[0]);
-                                let ix = (ox * p.stride[1] + j).checked_sub(p.padding[1]);
-                                if let (Some(iy), Some(ix)) = (iy, ix) {
-                                    if iy < h && ix < w {
-                                        row[(ch * h + iy) * w + ix] =
-                                            wv[((o * c + ch) * kh + i) * kw + j];
-                                    }
-                                }
-                            }
-                        }
-                    }
+        let (cols, px) = (c * g.h * g.w, g.pixels());
+        let mut m = vec![0f32; co * px * cols];
+        // Row (o, pixel q) holds, at each tap (ch, i, j) that lands inside the image, the
+        // weight w[o, ch, i, j] in the column of the input pixel it multiplies.
+        for (r, row) in m.chunks_exact_mut(cols).enumerate() {
+            let (o, q) = (r / px, r % px);
+            for (t, &weight) in wv[o * g.k()..(o + 1) * g.k()].iter().enumerate() {
+                let (ch, i, j) = (t / (kh * kw), t / kw % kh, t % kw);
+                if let (Some(y), Some(x)) = (g.source(0, q / g.wo, i), g.source(1, q % g.wo, j)) {
+                    row[(ch * g.h + y) * g.w + x] = weight;
                 }
             }
         }
-        Tensor::from_vec(m, &[co * ho * wo, cols])
+        Tensor::from_vec(m, &[co * px, cols])
     }
 }
