@@ -1,0 +1,111 @@
+// Batch norm on [N, C, S] (S = H*W for images, 1 for [N, C] rows), one block per channel.
+//
+// Forward (training): the channel's sum and sum of squares in one pass (each thread's own
+// sums, then the block's: a two-level reduction, in double so that E[x^2] - E[x]^2 loses
+// nothing an f32 input can show), then y = (x - mean) * rsqrt(var + eps) * gamma + beta in a
+// second pass, and, in the same launch, PyTorch's running-statistics update
+// (running = (1 - momentum) running + momentum batch, with the unbiased variance).
+//
+// Backward: with xhat = (x - mean) / sigma, dbeta = sum dy and dgamma = sum dy xhat (one
+// pass), then dx = gamma / sigma (dy - dbeta / m - xhat dgamma / m) (a second pass); the
+// saved mean and variance are the forward's, nothing else is kept.
+
+__device__ __forceinline__ unsigned long long bn_at(unsigned long long j, unsigned int c,
+                                                    unsigned int ch, unsigned int s) {
+    return (j / s) * c * s + (unsigned long long)ch * s + j % s;
+}
+
+extern "C" __global__ void batch_norm_forward_f32(
+        unsigned int n, unsigned int c, unsigned int s, const float *x, const float *gamma,
+        const float *beta, float eps, float *y, float *mean_out, float *var_out,
+        float *running_mean, float *running_var, float momentum) {
+    unsigned int ch = blockIdx.x;
+    unsigned long long m = (unsigned long long)n * s;
+    double sum = 0.0, sq = 0.0;
+    for (unsigned long long j = threadIdx.x; j < m; j += blockDim.x) {
+        double v = x[bn_at(j, c, ch, s)];
+        sum += v;
+        sq += v * v;
+    }
+    sum = block_sum(sum);
+    sq = block_sum(sq);
+    double mean = sum / m;
+    double var = fmax(sq / m - mean * mean, 0.0);
+    float k = (float)((double)gamma[ch] / sqrt(var + eps));
+    float shift = (float)((double)beta[ch] - mean * k);
+    for (unsigned long long j = threadIdx.x; j < m; j += blockDim.x) {
+        unsigned long long at = bn_at(j, c, ch, s);
+        y[at] = x[at] * k + shift;
+    }
+    if (threadIdx.x == 0) {
+        mean_out[ch] = (float)mean;
+        var_out[ch] = (float)var;
+        if (running_mean) {
+            double unbiased = m > 1 ? var * m / (m - 1) : var;
+            running_mean[ch] = (float)((1.0 - momentum) * running_mean[ch] + momentum * mean);
+            running_var[ch] = (float)((1.0 - momentum) * running_var[ch] + momentum * unbiased);
+        }
+    }
+}
+
+extern "C" __global__ void batch_norm_backward_f32(
+        unsigned int n, unsigned int c, unsigned int s, const float *dy, const float *x,
+        const float *gamma, const float *mean_in, const float *var_in, float eps, float *dx,
+        float *dgamma, float *dbeta) {
+    unsigned int ch = blockIdx.x;
+    unsigned long long m = (unsigned long long)n * s;
+    double mean = mean_in[ch], sigma = sqrt((double)var_in[ch] + eps);
+    double sdy = 0.0, sdyx = 0.0;
+    for (unsigned long long j = threadIdx.x; j < m; j += blockDim.x) {
+        unsigned long long at = bn_at(j, c, ch, s);
+        double g = dy[at];
+        sdy += g;
+        sdyx += g * x[at];
+    }
+    sdy = block_sum(sdy);
+    sdyx = block_sum(sdyx);
+    double dg = (sdyx - mean * sdy) / sigma;
+    // dx = a dy + bx x + c0, the CPU path's three per-channel coefficients.
+    double k = gamma[ch] / sigma;
+    float a = (float)k;
+    float bx = (float)(-k * dg / (m * sigma));
+    float c0 = (float)(k * (mean * dg / sigma - sdy) / m);
+    for (unsigned long long j = threadIdx.x; j < m; j += blockDim.x) {
+        unsigned long long at = bn_at(j, c, ch, s);
+        dx[at] = (bx * x[at] + c0) + a * dy[at];
+    }
+    if (threadIdx.x == 0) {
+        dgamma[ch] = (float)dg;
+        dbeta[ch] = (float)sdy;
+    }
+}
+
+// y = x * scale[ch] + shift[ch]: batch norm at inference (running statistics folded in).
+extern "C" __global__ void channel_affine_f32(unsigned long long total, unsigned int c,
+                                              unsigned int s, const float *x, const float *scale,
+                                              const float *shift, float *y) {
+    GRID_STRIDE(i, total) {
+        unsigned int ch = (i / s) % c;
+        y[i] = x[i] * scale[ch] + shift[ch];
+    }
+}
+
+// Per-channel sum of dy and of dy * x (x may be null): channel_affine's backward.
+extern "C" __global__ void channel_sums_f32(unsigned int n, unsigned int c, unsigned int s,
+                                            const float *dy, const float *x, float *sum_dy,
+                                            float *sum_dyx) {
+    unsigned int ch = blockIdx.x;
+    unsigned long long m = (unsigned long long)n * s;
+    double a = 0.0, b = 0.0;
+    for (unsigned long long j = threadIdx.x; j < m; j += blockDim.x) {
+        unsigned long long at = bn_at(j, c, ch, s);
+        a += dy[at];
+        if (x) b += (double)dy[at] * x[at];
+    }
+    a = block_sum(a);
+    b = block_sum(b);
+    if (threadIdx.x == 0) {
+        sum_dy[ch] = (float)a;
+        if (x) sum_dyx[ch] = (float)b;
+    }
+}

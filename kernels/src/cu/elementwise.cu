@@ -1,0 +1,85 @@
+// Element-wise kernels over strided views: copies (what `contiguous()` and `to_dtype` need),
+// binary ops with broadcasting (an operand broadcast along a dimension has stride 0 there,
+// exactly as on the CPU, so nothing is materialised), comparisons, `where`, and unary maps.
+
+#define COPY(NAME, T) \
+extern "C" __global__ void NAME(unsigned long long n, StridedLayout src, const T *x, T *y) { \
+    GRID_STRIDE(i, n) y[i] = x[strided_offset(src, i)]; \
+}
+COPY(copy_strided_f32, float)
+COPY(copy_strided_i64, long long)
+
+extern "C" __global__ void fill_f32(unsigned long long n, float value, float *y) {
+    GRID_STRIDE(i, n) y[i] = value;
+}
+
+extern "C" __global__ void i64_to_f32(unsigned long long n, const long long *x, float *y) {
+    GRID_STRIDE(i, n) y[i] = (float)x[i];
+}
+
+// f32 -> i64 truncates toward zero, as PyTorch's `.long()` and Rust's `as`; NaN gives 0 and
+// out-of-range values saturate, as Rust's `as` does (C's cast would be undefined there).
+extern "C" __global__ void f32_to_i64(unsigned long long n, const float *x, long long *y) {
+    GRID_STRIDE(i, n) {
+        float v = x[i];
+        y[i] = v != v ? 0 : v >= 9.2233720368547758e18f ? 0x7fffffffffffffffLL
+             : v <= -9.2233720368547758e18f ? (long long)0x8000000000000000ULL : (long long)v;
+    }
+}
+
+#define BINARY(NAME, EXPR) \
+extern "C" __global__ void NAME(unsigned long long n, StridedLayout la, StridedLayout lb, \
+                                const float *a_data, const float *b_data, float *out) { \
+    GRID_STRIDE(i, n) { \
+        float a = a_data[strided_offset(la, i)], b = b_data[strided_offset(lb, i)]; \
+        out[i] = (EXPR); \
+    } \
+}
+BINARY(add_f32, a + b)
+BINARY(sub_f32, a - b)
+BINARY(mul_f32, a * b)
+BINARY(div_f32, a / b)
+BINARY(pow_f32, powf(a, b))
+BINARY(maximum_f32, (a != a || b != b) ? F32_NAN : fmaxf(a, b))
+BINARY(minimum_f32, (a != a || b != b) ? F32_NAN : fminf(a, b))
+BINARY(relu_backward_f32, b > 0.0f ? a : 0.0f)
+BINARY(eq_f32, a == b ? 1.0f : 0.0f)
+BINARY(ne_f32, a != b ? 1.0f : 0.0f)
+BINARY(lt_f32, a < b ? 1.0f : 0.0f)
+BINARY(le_f32, a <= b ? 1.0f : 0.0f)
+BINARY(gt_f32, a > b ? 1.0f : 0.0f)
+BINARY(ge_f32, a >= b ? 1.0f : 0.0f)
+
+// where(cond, on_true, on_false), every operand already broadcast to the output's shape.
+extern "C" __global__ void where_f32(unsigned long long n, StridedLayout lc, StridedLayout lt,
+                                     StridedLayout lf, const float *c, const float *t,
+                                     const float *f, float *out) {
+    GRID_STRIDE(i, n) {
+        out[i] = c[strided_offset(lc, i)] != 0.0f ? t[strided_offset(lt, i)] : f[strided_offset(lf, i)];
+    }
+}
+
+// Unary maps on contiguous data; `p` and `q` are the op's scalars where it has any.
+#define UNARY(NAME, EXPR) \
+extern "C" __global__ void NAME(unsigned long long n, const float *x_data, float *y, float p, float q) { \
+    GRID_STRIDE(i, n) { \
+        float x = x_data[i]; \
+        y[i] = (EXPR); \
+    } \
+}
+UNARY(exp_f32, expf(x))
+UNARY(log_f32, logf(x))
+// e^x / (1 + e^x) for x < 0, so that a large negative x gives a tiny number, not 0/0.
+UNARY(sigmoid_f32, x >= 0.0f ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x)))
+UNARY(tanh_f32, tanhf(x))
+UNARY(relu_f32, (x > 0.0f || x != x) ? x : 0.0f)
+UNARY(sqrt_f32, sqrtf(x))
+UNARY(neg_f32, -x)
+UNARY(abs_f32, fabsf(x))
+UNARY(sqr_f32, x * x)
+UNARY(recip_f32, 1.0f / x)
+UNARY(powf_f32, powf(x, p))
+UNARY(affine_f32, x * p + q)
+UNARY(add_scalar_f32, x + p)
+UNARY(mul_scalar_f32, x * p)
+UNARY(clamp_f32, x != x ? x : fminf(fmaxf(x, p), q))

@@ -1,0 +1,82 @@
+// Index selection along one dimension (an embedding lookup is index_select(0, idx) of the
+// weight) and its adjoint, index_add (the embedding's weight gradient).
+//
+// Tensors are viewed as [outer, size, inner] around the indexed dimension. An index outside
+// [0, size) is never read or written: the kernel records the smallest position holding one
+// in `bad` (initialised to ULLONG_MAX by the launcher), which the launcher reads back and
+// turns into an error naming the index, as the CPU path does.
+
+extern "C" __global__ void index_select_f32(unsigned int outer, unsigned int size, unsigned int inner,
+                                            unsigned int n_idx, const float *x, const long long *idx,
+                                            float *y, unsigned long long *bad) {
+    GRID_STRIDE(t, (unsigned long long)outer * n_idx * inner) {
+        unsigned long long i = t % inner, k = (t / inner) % n_idx, o = t / ((unsigned long long)inner * n_idx);
+        long long row = idx[k];
+        if (row < 0 || row >= (long long)size) {
+            atomicMin(bad, k);
+            y[t] = 0.0f;
+        } else {
+            y[t] = x[(o * size + row) * inner + i];
+        }
+    }
+}
+
+// dst[o, idx[k], i] += src[o, k, i] with atomics: any order, so the last bits of a row that
+// many positions share may differ from run to run.
+extern "C" __global__ void index_add_atomic_f32(unsigned int outer, unsigned int size, unsigned int inner,
+                                                unsigned int n_idx, const long long *idx,
+                                                const float *src, float *dst, unsigned long long *bad) {
+    GRID_STRIDE(t, (unsigned long long)outer * n_idx * inner) {
+        unsigned long long i = t % inner, k = (t / inner) % n_idx, o = t / ((unsigned long long)inner * n_idx);
+        long long row = idx[k];
+        if (row < 0 || row >= (long long)size) {
+            atomicMin(bad, k);
+        } else {
+            atomicAdd(dst + (o * size + row) * inner + i, src[t]);
+        }
+    }
+}
+
+// The deterministic variant (outer = 1): the positions sorted by index (`order`, stable, so
+// each segment lists its positions in increasing order) and cut into segments of equal index
+// (`seg_start`, n_seg + 1 entries). One block per segment, one thread per column, adding the
+// segment's rows in order: the same sum, in the same order, as the CPU's loop.
+extern "C" __global__ void index_add_sorted_f32(unsigned int inner, unsigned int n_seg,
+                                                const long long *idx, const unsigned int *order,
+                                                const unsigned int *seg_start, const float *src,
+                                                float *dst) {
+    for (unsigned int seg = blockIdx.x; seg < n_seg; seg += gridDim.x) {
+        long long row = idx[order[seg_start[seg]]];
+        for (unsigned int i = threadIdx.x; i < inner; i += blockDim.x) {
+            float acc = dst[(unsigned long long)row * inner + i];
+            for (unsigned int p = seg_start[seg]; p < seg_start[seg + 1]; ++p)
+                acc += src[(unsigned long long)order[p] * inner + i];
+            dst[(unsigned long long)row * inner + i] = acc;
+        }
+    }
+}
+
+// out[r] = x[r, idx[r]] for x [rows, cols]: cross-entropy's pick of each target's
+// log-probability (gather along the last axis with one index per row).
+extern "C" __global__ void gather_rows_f32(unsigned int rows, unsigned int cols, const float *x,
+                                           const long long *idx, float *y, unsigned long long *bad) {
+    GRID_STRIDE(r, rows) {
+        long long k = idx[r];
+        if (k < 0 || k >= (long long)cols) {
+            atomicMin(bad, r);
+            y[r] = 0.0f;
+        } else {
+            y[r] = x[r * cols + k];
+        }
+    }
+}
+
+// The adjoint of gather_rows_f32: dx[r, idx[r]] += dy[r] (each row has one target, so no two
+// threads meet). The launcher has checked the indices in the forward pass.
+extern "C" __global__ void scatter_rows_add_f32(unsigned int rows, unsigned int cols, const long long *idx,
+                                                const float *dy, float *dx) {
+    GRID_STRIDE(r, rows) {
+        long long k = idx[r];
+        if (k >= 0 && k < (long long)cols) dx[r * cols + k] += dy[r];
+    }
+}

@@ -1,0 +1,67 @@
+// 2-D pooling over [planes, H, W] (planes = N * C). The windows of each output row and
+// column are given as [start, end) pairs computed on the host, the same for fixed windows
+// (stride, padding: the padding is never a candidate) and for adaptive ones
+// (floor(o H / oh) .. ceil((o + 1) H / oh)), so one kernel serves both.
+
+// Maximum of each window and its position y * W + x in the plane: scanned in row-major
+// order, a greater value or any NaN takes over, so ties keep the first pixel and a NaN
+// window reports its last NaN (PyTorch's rule, and the CPU path's).
+extern "C" __global__ void max_pool_f32(unsigned int planes, unsigned int h, unsigned int w,
+                                        unsigned int oh, unsigned int ow, const int *row_win,
+                                        const int *col_win, const float *x, float *y, long long *idx) {
+    GRID_STRIDE(t, (unsigned long long)planes * oh * ow) {
+        unsigned int ox = t % ow, oy = (t / ow) % oh;
+        unsigned long long plane = t / ((unsigned long long)oh * ow);
+        const float *p = x + plane * h * w;
+        float best = -F32_INF;
+        long long at = (long long)row_win[2 * oy] * w + col_win[2 * ox];
+        for (int r = row_win[2 * oy]; r < row_win[2 * oy + 1]; ++r)
+            for (int c = col_win[2 * ox]; c < col_win[2 * ox + 1]; ++c) {
+                float v = p[r * w + c];
+                if (v > best || v != v) { best = v; at = (long long)r * w + c; }
+            }
+        y[t] = best;
+        if (idx) idx[t] = at;
+    }
+}
+
+// Each output gradient added to the pixel its window selected. Overlapping windows (3x3,
+// stride 2) can select the same pixel, hence the atomics.
+extern "C" __global__ void max_pool_backward_f32(unsigned long long n_out, unsigned int out_plane,
+                                                 unsigned int in_plane, const float *dy,
+                                                 const long long *idx, float *dx) {
+    GRID_STRIDE(t, n_out) atomicAdd(dx + (t / out_plane) * in_plane + idx[t], dy[t]);
+}
+
+// Mean of each window: divided by `area` when it is positive (fixed windows count their
+// padding, PyTorch's count_include_pad), by the window's own pixel count otherwise (adaptive).
+__device__ __forceinline__ float window_divisor(float area, const int *row_win, const int *col_win,
+                                                unsigned int oy, unsigned int ox) {
+    return area > 0.0f ? area
+        : (float)((row_win[2 * oy + 1] - row_win[2 * oy]) * (col_win[2 * ox + 1] - col_win[2 * ox]));
+}
+
+extern "C" __global__ void avg_pool_f32(unsigned int planes, unsigned int h, unsigned int w,
+                                        unsigned int oh, unsigned int ow, const int *row_win,
+                                        const int *col_win, float area, const float *x, float *y) {
+    GRID_STRIDE(t, (unsigned long long)planes * oh * ow) {
+        unsigned int ox = t % ow, oy = (t / ow) % oh;
+        const float *p = x + (t / ((unsigned long long)oh * ow)) * h * w;
+        double acc = 0.0;
+        for (int r = row_win[2 * oy]; r < row_win[2 * oy + 1]; ++r)
+            for (int c = col_win[2 * ox]; c < col_win[2 * ox + 1]; ++c) acc += p[r * w + c];
+        y[t] = (float)(acc / window_divisor(area, row_win, col_win, oy, ox));
+    }
+}
+
+extern "C" __global__ void avg_pool_backward_f32(unsigned int planes, unsigned int h, unsigned int w,
+                                                 unsigned int oh, unsigned int ow, const int *row_win,
+                                                 const int *col_win, float area, const float *dy, float *dx) {
+    GRID_STRIDE(t, (unsigned long long)planes * oh * ow) {
+        unsigned int ox = t % ow, oy = (t / ow) % oh;
+        float *p = dx + (t / ((unsigned long long)oh * ow)) * h * w;
+        float g = dy[t] / window_divisor(area, row_win, col_win, oy, ox);
+        for (int r = row_win[2 * oy]; r < row_win[2 * oy + 1]; ++r)
+            for (int c = col_win[2 * ox]; c < col_win[2 * ox + 1]; ++c) atomicAdd(p + r * w + c, g);
+    }
+}

@@ -1,0 +1,170 @@
+//! One GPU: its context, its stream, a cuBLAS handle and the kernels compiled for it.
+//!
+//! Every launch goes to the GPU's one stream, so kernels run in the order they are launched
+//! and a copy back to the host waits for all of them; no other synchronisation is needed.
+use crate::sources::{self, Source};
+use crate::{Error, Result};
+use cudarc::cublas::CudaBlas;
+use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// A GPU ready to run lesson6's kernels. Shared: [`Gpu::get`] hands out one per ordinal.
+pub struct Gpu {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    pub(crate) blas: CudaBlas,
+    arch: Option<&'static str>,
+    modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
+    tf32: AtomicBool,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Gpu(cuda:{})", self.ctx.ordinal())
+    }
+}
+
+/// Which of the libraries the backend opens at run time are missing, if any: `Ok` when the
+/// driver, NVRTC and cuBLAS can all be loaded. `cudarc` panics on a call into a library it
+/// cannot open, so nothing may touch CUDA before this says yes.
+pub fn libraries_present() -> Result<()> {
+    // SAFETY: each check only tries to open a shared library; it calls nothing in it.
+    let (driver, nvrtc, cublas) = unsafe {
+        (
+            cudarc::driver::sys::is_culib_present(),
+            cudarc::nvrtc::sys::is_culib_present(),
+            cudarc::cublas::sys::is_culib_present(),
+        )
+    };
+    let missing: Vec<&str> = [
+        (driver, "no CUDA driver found (libcuda)"),
+        (nvrtc, "no NVRTC found (libnvrtc)"),
+        (cublas, "no cuBLAS found (libcublas)"),
+    ]
+    .iter()
+    .filter(|(present, _)| !present)
+    .map(|(_, why)| *why)
+    .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Unavailable(missing.join("; ")))
+    }
+}
+
+/// The virtual architecture to compile for, from the device's compute capability.
+fn arch_of(major: i32, minor: i32) -> Option<&'static str> {
+    Some(match (major, minor) {
+        (7, 5) => "compute_75",
+        (8, 0) => "compute_80",
+        (8, 6) => "compute_86",
+        (8, 9) => "compute_89",
+        (9, 0) => "compute_90",
+        (10, 0) => "compute_100",
+        (12, 0) => "compute_120",
+        _ => return None,
+    })
+}
+
+impl Gpu {
+    /// Opens GPU `ordinal`, or says why it cannot: a missing library, no device, or a
+    /// driver error. Kernels are compiled later, each source the first time one of its
+    /// kernels is launched.
+    pub fn new(ordinal: usize) -> Result<Gpu> {
+        libraries_present()?;
+        let count = CudaContext::device_count()
+            .map_err(|e| Error::Unavailable(format!("the CUDA driver found no device ({e})")))?;
+        if ordinal >= count.max(0) as usize {
+            return Err(Error::Unavailable(format!(
+                "no CUDA device {ordinal}: the driver sees {count}"
+            )));
+        }
+        let ctx = CudaContext::new(ordinal)?;
+        let stream = ctx.default_stream();
+        let blas = CudaBlas::new(stream.clone())?;
+        let (major, minor) = ctx.compute_capability()?;
+        let gpu = Gpu {
+            arch: arch_of(major, minor),
+            ctx,
+            stream,
+            blas,
+            modules: Mutex::new(HashMap::new()),
+            tf32: AtomicBool::new(false),
+        };
+        gpu.set_tf32(false)?;
+        Ok(gpu)
+    }
+
+    /// The shared [`Gpu`] for `ordinal`, opened on first use. A failure is not cached, so a
+    /// later call tries again.
+    pub fn get(ordinal: usize) -> Result<Arc<Gpu>> {
+        static GPUS: OnceLock<Mutex<HashMap<usize, Arc<Gpu>>>> = OnceLock::new();
+        let mut gpus = GPUS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = gpus.get(&ordinal) {
+            return Ok(g.clone());
+        }
+        let g = Arc::new(Gpu::new(ordinal)?);
+        gpus.insert(ordinal, g.clone());
+        Ok(g)
+    }
+
+    pub fn ordinal(&self) -> usize {
+        self.ctx.ordinal()
+    }
+
+    /// The device's name, as the driver reports it ("NVIDIA H100 80GB HBM3").
+    pub fn name(&self) -> Result<String> {
+        Ok(self.ctx.name()?)
+    }
+
+    pub fn stream(&self) -> &Arc<CudaStream> {
+        &self.stream
+    }
+
+    /// Waits for every launched kernel (timing needs it; copies to the host wait anyway).
+    pub fn synchronize(&self) -> Result<()> {
+        Ok(self.stream.synchronize()?)
+    }
+
+    /// Lets cuBLAS multiply f32 matrices on tensor cores in TF32 (10-bit mantissa inputs,
+    /// f32 accumulation): several times faster, about 1e-3 relative error. Off by default,
+    /// so that GPU results match the CPU's to 1e-5.
+    pub fn set_tf32(&self, on: bool) -> Result<()> {
+        use cudarc::cublas::sys::{cublasMath_t, cublasSetMathMode};
+        let mode = if on {
+            cublasMath_t::CUBLAS_TF32_TENSOR_OP_MATH
+        } else {
+            cublasMath_t::CUBLAS_DEFAULT_MATH
+        };
+        // SAFETY: FFI call on the handle this Gpu owns, with a valid enum value.
+        unsafe { cublasSetMathMode(*self.blas.handle(), mode) }.result()?;
+        self.tf32.store(on, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub fn tf32(&self) -> bool {
+        self.tf32.load(Ordering::Relaxed)
+    }
+
+    /// Kernel `name` of `source`, compiling and loading the source on first use.
+    pub(crate) fn function(&self, source: Source, name: &str) -> Result<CudaFunction> {
+        let module = {
+            let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+            match modules.get(source.name) {
+                Some(m) => m.clone(),
+                None => {
+                    let ptx = sources::compile(source, self.arch)?;
+                    let m = self.ctx.load_module(ptx)?;
+                    modules.insert(source.name, m.clone());
+                    m
+                }
+            }
+        };
+        Ok(module.load_function(name)?)
+    }
+}

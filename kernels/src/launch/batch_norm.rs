@@ -1,0 +1,134 @@
+//! Launchers of `batch_norm.cu`: the fused training forward (with the running statistics'
+//! update), the fused backward, and the inference affine with its channel sums.
+use super::{cfg_blocks, cfg_elems, fits, u32_of, NULL};
+use crate::sources::BATCH_NORM;
+use crate::{Gpu, Result};
+use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
+
+/// Threads per channel block.
+const THREADS: u32 = 1024;
+
+/// The running statistics a training forward updates in the same launch.
+pub struct Running<'a> {
+    pub mean: &'a mut CudaSlice<f32>,
+    pub var: &'a mut CudaSlice<f32>,
+    pub momentum: f32,
+}
+
+fn check(what: &str, [n, c, s]: [usize; 3], x: usize, per_channel: &[usize]) -> Result<()> {
+    fits(what, x, (n * c * s) as u64)?;
+    per_channel.iter().try_for_each(|&l| fits(what, l, c as u64))
+}
+
+impl Gpu {
+    /// Training forward on `x` `[N, C, S]`: `y`, and the batch's mean and biased variance per
+    /// channel; with `running`, PyTorch's running-statistics update in the same launch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn batch_norm_forward(
+        &self,
+        dims: [usize; 3],
+        x: &CudaView<'_, f32>,
+        (gamma, beta): (&CudaView<'_, f32>, &CudaView<'_, f32>),
+        eps: f32,
+        y: &mut CudaSlice<f32>,
+        (mean, var): (&mut CudaSlice<f32>, &mut CudaSlice<f32>),
+        running: Option<Running<'_>>,
+    ) -> Result<()> {
+        let lens = [gamma.len(), beta.len(), mean.len(), var.len()];
+        check("batch_norm", dims, x.len(), &lens)?;
+        fits("batch_norm", y.len(), (dims[0] * dims[1] * dims[2]) as u64)?;
+        let [n, c, s] = dims;
+        let (n32, c32, s32) = (u32_of("N", n)?, u32_of("C", c)?, u32_of("S", s)?);
+        let momentum = running.as_ref().map_or(0.0, |r| r.momentum);
+        let f = self.function(BATCH_NORM, "batch_norm_forward_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&n32).arg(&c32).arg(&s32).arg(x).arg(gamma).arg(beta).arg(&eps);
+        b.arg(y).arg(mean).arg(var);
+        match running {
+            Some(r) => {
+                fits("running_mean", r.mean.len(), c as u64)?;
+                fits("running_var", r.var.len(), c as u64)?;
+                b.arg(r.mean).arg(r.var).arg(&momentum)
+            }
+            None => b.arg(&NULL).arg(&NULL).arg(&0f32),
+        };
+        // SAFETY: one block per channel; every buffer checked against N, C, S above.
+        unsafe { b.launch(cfg_blocks(c, THREADS)?) }?;
+        Ok(())
+    }
+
+    /// Backward from `dy` with the forward's saved mean and variance: `dx`, `dgamma`, `dbeta`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn batch_norm_backward(
+        &self,
+        dims: [usize; 3],
+        (dy, x): (&CudaView<'_, f32>, &CudaView<'_, f32>),
+        gamma: &CudaView<'_, f32>,
+        (mean, var): (&CudaView<'_, f32>, &CudaView<'_, f32>),
+        eps: f32,
+        dx: &mut CudaSlice<f32>,
+        (dgamma, dbeta): (&mut CudaSlice<f32>, &mut CudaSlice<f32>),
+    ) -> Result<()> {
+        let lens = [gamma.len(), mean.len(), var.len(), dgamma.len(), dbeta.len()];
+        check("batch_norm_backward", dims, x.len(), &lens)?;
+        let total = (dims[0] * dims[1] * dims[2]) as u64;
+        fits("batch_norm_backward", dy.len(), total)?;
+        fits("batch_norm_backward", dx.len(), total)?;
+        let [n, c, s] = dims;
+        let (n32, c32, s32) = (u32_of("N", n)?, u32_of("C", c)?, u32_of("S", s)?);
+        let f = self.function(BATCH_NORM, "batch_norm_backward_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&n32).arg(&c32).arg(&s32).arg(dy).arg(x).arg(gamma).arg(mean).arg(var);
+        b.arg(&eps).arg(dx).arg(dgamma).arg(dbeta);
+        // SAFETY: one block per channel; every buffer checked above.
+        unsafe { b.launch(cfg_blocks(c, THREADS)?) }?;
+        Ok(())
+    }
+
+    /// `y = x * scale[c] + shift[c]` on `[N, C, S]`.
+    pub fn channel_affine(
+        &self,
+        [n, c, s]: [usize; 3],
+        x: &CudaView<'_, f32>,
+        (scale, shift): (&CudaView<'_, f32>, &CudaView<'_, f32>),
+        y: &mut CudaSlice<f32>,
+    ) -> Result<()> {
+        let total = (n * c * s) as u64;
+        check("channel_affine", [n, c, s], x.len(), &[scale.len(), shift.len()])?;
+        fits("channel_affine", y.len(), total)?;
+        let (c32, s32) = (u32_of("C", c)?, u32_of("S", s.max(1))?);
+        let f = self.function(BATCH_NORM, "channel_affine_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&total).arg(&c32).arg(&s32).arg(x).arg(scale).arg(shift).arg(y);
+        // SAFETY: buffers checked against N, C, S.
+        unsafe { b.launch(cfg_elems(total)) }?;
+        Ok(())
+    }
+
+    /// Per-channel `sum dy` and, when `x` is given, `sum dy * x`.
+    pub fn channel_sums(
+        &self,
+        dims: [usize; 3],
+        dy: &CudaView<'_, f32>,
+        x: Option<&CudaView<'_, f32>>,
+        sum_dy: &mut CudaSlice<f32>,
+        sum_dyx: Option<&mut CudaSlice<f32>>,
+    ) -> Result<()> {
+        check("channel_sums", dims, dy.len(), &[sum_dy.len()])?;
+        let [n, c, s] = dims;
+        let (n32, c32, s32) = (u32_of("N", n)?, u32_of("C", c)?, u32_of("S", s)?);
+        let f = self.function(BATCH_NORM, "channel_sums_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&n32).arg(&c32).arg(&s32).arg(dy);
+        match (x, sum_dyx) {
+            (Some(x), Some(out)) => {
+                check("channel_sums", dims, x.len(), &[out.len()])?;
+                b.arg(x).arg(sum_dy).arg(out)
+            }
+            _ => b.arg(&NULL).arg(sum_dy).arg(&NULL),
+        };
+        // SAFETY: one block per channel; buffers checked; null x skips the product.
+        unsafe { b.launch(cfg_blocks(c, THREADS)?) }?;
+        Ok(())
+    }
+}

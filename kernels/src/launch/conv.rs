@@ -1,0 +1,105 @@
+//! Launchers of `conv.cu`: im2col, col2im (gather form) and the per-channel bias.
+use super::{cfg_elems, fits, u32_of};
+use crate::sources::CONV;
+use crate::{Gpu, Result};
+use cudarc::driver::{CudaSlice, CudaView, DeviceRepr, PushKernelArg};
+
+/// The shape of one convolution (`ConvGeometry` in `conv.cu`, field for field).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeometry {
+    /// Input channels, height, width.
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+    /// Kernel height and width.
+    pub kh: u32,
+    pub kw: u32,
+    /// Stride.
+    pub sh: u32,
+    pub sw: u32,
+    /// Zero padding.
+    pub ph: u32,
+    pub pw: u32,
+    /// Output height and width.
+    pub oh: u32,
+    pub ow: u32,
+}
+
+// SAFETY: `repr(C)` plain data matching the C struct.
+unsafe impl DeviceRepr for ConvGeometry {}
+
+impl ConvGeometry {
+    /// Rows of the column matrix: C * kh * kw.
+    pub fn k(&self) -> usize {
+        (self.c * self.kh * self.kw) as usize
+    }
+    /// Output pixels per image.
+    pub fn pixels(&self) -> usize {
+        (self.oh * self.ow) as usize
+    }
+    /// Input elements per image.
+    pub fn image_len(&self) -> usize {
+        (self.c * self.h * self.w) as usize
+    }
+}
+
+impl Gpu {
+    /// The column matrices `[images, C*kh*kw, oh*ow]` of `images` images `[C, H, W]`.
+    pub fn im2col(
+        &self,
+        images: usize,
+        g: &ConvGeometry,
+        x: &CudaView<'_, f32>,
+        cols: &mut CudaSlice<f32>,
+    ) -> Result<()> {
+        let n = (images * g.k() * g.pixels()) as u64;
+        fits("im2col input", x.len(), (images * g.image_len()) as u64)?;
+        fits("im2col output", cols.len(), n)?;
+        let imgs = u32_of("images", images)?;
+        let f = self.function(CONV, "im2col_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&imgs).arg(g).arg(x).arg(cols);
+        // SAFETY: both buffers hold what the geometry reads and writes (checked).
+        unsafe { b.launch(cfg_elems(n)) }?;
+        Ok(())
+    }
+
+    /// The adjoint of [`Gpu::im2col`]: each input pixel sums the column entries that read it.
+    pub fn col2im(
+        &self,
+        images: usize,
+        g: &ConvGeometry,
+        cols: &CudaView<'_, f32>,
+        x: &mut CudaSlice<f32>,
+    ) -> Result<()> {
+        let n = (images * g.image_len()) as u64;
+        fits("col2im input", cols.len(), (images * g.k() * g.pixels()) as u64)?;
+        fits("col2im output", x.len(), n)?;
+        let imgs = u32_of("images", images)?;
+        let f = self.function(CONV, "col2im_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&imgs).arg(g).arg(cols).arg(x);
+        // SAFETY: both buffers hold what the geometry reads and writes (checked).
+        unsafe { b.launch(cfg_elems(n)) }?;
+        Ok(())
+    }
+
+    /// `y[n, c, p] += bias[c]` for `y` `[N, C, pixels]`.
+    pub fn add_channel_bias(
+        &self,
+        [c, pixels]: [usize; 2],
+        bias: &CudaView<'_, f32>,
+        y: &mut CudaSlice<f32>,
+    ) -> Result<()> {
+        fits("bias", bias.len(), c as u64)?;
+        let n = y.len() as u64;
+        let (c32, p32) = (u32_of("channels", c)?, u32_of("pixels", pixels.max(1))?);
+        let f = self.function(CONV, "add_channel_bias_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&n).arg(&c32).arg(&p32).arg(bias).arg(y);
+        // SAFETY: bias holds c values; y is walked over its own length.
+        unsafe { b.launch(cfg_elems(n)) }?;
+        Ok(())
+    }
+}

@@ -1,0 +1,170 @@
+//! Launchers of `embedding.cu`: index_select (embedding lookups) with a range check that
+//! reports instead of reading out of bounds, index_add (their gradient) by atomics or by
+//! sorted segments, and the one-index-per-row gather and scatter of cross-entropy.
+use super::{cfg_blocks, cfg_elems, fits, u32_of, u32s};
+use crate::sources::EMBEDDING;
+use crate::{Error, Gpu, Result};
+use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
+
+/// Threads per segment block of the sorted index_add.
+const SEG_THREADS: u32 = 128;
+
+/// How [`Gpu::index_add`] adds rows that share an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Accumulate {
+    /// Atomic adds: fastest; rows sharing an index are summed in any order.
+    #[default]
+    Atomic,
+    /// Positions sorted by index, each index's rows summed in position order by one thread:
+    /// the same result on every run, and the CPU's order.
+    Sorted,
+}
+
+impl Gpu {
+    /// A fresh "no bad index" flag, for the kernels to lower.
+    fn bad_flag(&self) -> Result<CudaSlice<u64>> {
+        Ok(self.stream().clone_htod(&[u64::MAX])?)
+    }
+
+    /// Reads the flag back: an error naming the first out-of-range position, if any.
+    fn check_flag(&self, flag: &CudaSlice<u64>) -> Result<()> {
+        let v = self.stream().clone_dtoh(flag)?;
+        match v[0] {
+            u64::MAX => Ok(()),
+            position => Err(Error::IndexOutOfRange { position }),
+        }
+    }
+
+    /// `y[o, k, i] = x[o, idx[k], i]` for `x` `[outer, size, inner]`. An index outside
+    /// `[0, size)` is an [`Error::IndexOutOfRange`] (nothing is read out of bounds).
+    pub fn index_select(
+        &self,
+        [outer, size, inner]: [usize; 3],
+        x: &CudaView<'_, f32>,
+        idx: &CudaView<'_, i64>,
+        y: &mut CudaSlice<f32>,
+    ) -> Result<()> {
+        let k = idx.len();
+        fits("index_select", x.len(), (outer * size * inner) as u64)?;
+        fits("index_select", y.len(), (outer * k * inner) as u64)?;
+        let dims = u32s("index_select size", [outer, size, inner, k])?;
+        let bad = self.bad_flag()?;
+        let f = self.function(EMBEDDING, "index_select_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]);
+        b.arg(x).arg(idx).arg(y).arg(&bad);
+        // SAFETY: buffers checked; indices are range-checked in the kernel before any read.
+        unsafe { b.launch(cfg_elems((outer * k * inner) as u64)) }?;
+        self.check_flag(&bad)
+    }
+
+    /// `dst[o, idx[k], i] += src[o, k, i]`. `Sorted` needs `outer` = 1 (an embedding's
+    /// gradient) and sorts the indices on the host.
+    pub fn index_add(
+        &self,
+        [outer, size, inner]: [usize; 3],
+        idx: &CudaView<'_, i64>,
+        src: &CudaView<'_, f32>,
+        dst: &mut CudaSlice<f32>,
+        how: Accumulate,
+    ) -> Result<()> {
+        let k = idx.len();
+        fits("index_add", src.len(), (outer * k * inner) as u64)?;
+        fits("index_add", dst.len(), (outer * size * inner) as u64)?;
+        if how == Accumulate::Sorted {
+            if outer != 1 {
+                return Err(Error::Invalid(
+                    "the sorted index_add adds along dimension 0 only".into(),
+                ));
+            }
+            return self.index_add_sorted([size, inner], idx, src, dst);
+        }
+        let dims = u32s("index_select size", [outer, size, inner, k])?;
+        let bad = self.bad_flag()?;
+        let f = self.function(EMBEDDING, "index_add_atomic_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]);
+        b.arg(idx).arg(src).arg(dst).arg(&bad);
+        // SAFETY: buffers checked; the kernel range-checks each index before its add.
+        unsafe { b.launch(cfg_elems((outer * k * inner) as u64)) }?;
+        self.check_flag(&bad)
+    }
+
+    fn index_add_sorted(
+        &self,
+        [size, inner]: [usize; 2],
+        idx: &CudaView<'_, i64>,
+        src: &CudaView<'_, f32>,
+        dst: &mut CudaSlice<f32>,
+    ) -> Result<()> {
+        let host = self.stream().clone_dtoh(idx)?;
+        if let Some(position) = host.iter().position(|&i| i < 0 || i as usize >= size) {
+            return Err(Error::IndexOutOfRange {
+                position: position as u64,
+            });
+        }
+        let mut order: Vec<u32> = (0..u32_of("indices", host.len())?).collect();
+        order.sort_by_key(|&p| host[p as usize]); // stable: positions stay in order
+        let mut seg_start: Vec<u32> = (0..order.len())
+            .filter(|&j| j == 0 || host[order[j] as usize] != host[order[j - 1] as usize])
+            .map(|j| j as u32)
+            .collect();
+        let n_seg = seg_start.len();
+        seg_start.push(order.len() as u32);
+        if n_seg == 0 {
+            return Ok(());
+        }
+        let (order_d, seg_d) = (
+            self.stream().clone_htod(&order)?,
+            self.stream().clone_htod(&seg_start)?,
+        );
+        let (inner32, seg32) = (u32_of("inner", inner)?, u32_of("segments", n_seg)?);
+        let f = self.function(EMBEDDING, "index_add_sorted_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&inner32).arg(&seg32).arg(idx).arg(&order_d).arg(&seg_d).arg(src).arg(dst);
+        // SAFETY: every index was checked in range on the host; segments cover `order`.
+        unsafe { b.launch(cfg_blocks(n_seg.min(1 << 16), SEG_THREADS)?) }?;
+        Ok(())
+    }
+
+    /// `y[r] = x[r, idx[r]]` for `x` `[rows, cols]`, range-checked.
+    pub fn gather_rows(
+        &self,
+        [rows, cols]: [usize; 2],
+        x: &CudaView<'_, f32>,
+        idx: &CudaView<'_, i64>,
+        y: &mut CudaSlice<f32>,
+    ) -> Result<()> {
+        fits("gather", x.len(), (rows * cols) as u64)?;
+        fits("gather", idx.len(), rows as u64)?;
+        fits("gather", y.len(), rows as u64)?;
+        let (r32, c32) = (u32_of("rows", rows)?, u32_of("cols", cols)?);
+        let bad = self.bad_flag()?;
+        let f = self.function(EMBEDDING, "gather_rows_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&r32).arg(&c32).arg(x).arg(idx).arg(y).arg(&bad);
+        // SAFETY: buffers checked; indices range-checked in the kernel.
+        unsafe { b.launch(cfg_elems(rows as u64)) }?;
+        self.check_flag(&bad)
+    }
+
+    /// `dx[r, idx[r]] += dy[r]` (indices out of range are skipped; the forward refused them).
+    pub fn scatter_rows_add(
+        &self,
+        [rows, cols]: [usize; 2],
+        idx: &CudaView<'_, i64>,
+        dy: &CudaView<'_, f32>,
+        dx: &mut CudaSlice<f32>,
+    ) -> Result<()> {
+        fits("scatter_add", dx.len(), (rows * cols) as u64)?;
+        fits("scatter_add", idx.len(), rows as u64)?;
+        fits("scatter_add", dy.len(), rows as u64)?;
+        let (r32, c32) = (u32_of("rows", rows)?, u32_of("cols", cols)?);
+        let f = self.function(EMBEDDING, "scatter_rows_add_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&r32).arg(&c32).arg(idx).arg(dy).arg(dx);
+        // SAFETY: buffers checked; the kernel skips indices out of range.
+        unsafe { b.launch(cfg_elems(rows as u64)) }?;
+        Ok(())
+    }
+}

@@ -1,0 +1,150 @@
+//! Typed launchers, one file per kernel source. Each checks that the buffers it is handed are
+//! large enough for the sizes it is given before it launches, so that a wrong call is an
+//! [`crate::Error::Invalid`], never an out-of-bounds access on the device.
+mod batch_norm;
+mod conv;
+mod dropout;
+mod elementwise;
+mod embedding;
+mod gemm;
+mod optim;
+mod pool;
+mod reduce;
+
+pub use batch_norm::Running;
+pub use conv::ConvGeometry;
+pub use elementwise::{BinaryOp, CopyElem, UnaryOp};
+pub use embedding::Accumulate;
+pub use gemm::{Gemm, Operand};
+pub use pool::Windows;
+pub use reduce::Extremum;
+
+use crate::{Error, Result};
+use cudarc::driver::{DeviceRepr, LaunchConfig};
+
+/// The most dimensions a strided kernel takes (`MAX_DIMS` in `common.cuh`).
+pub const MAX_DIMS: usize = 8;
+
+/// A strided view as the kernels read it (`StridedLayout` in `common.cuh`, field for field).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StridedLayout {
+    rank: u32,
+    contiguous: u32,
+    shape: [u32; MAX_DIMS],
+    strides: [i64; MAX_DIMS],
+    offset: i64,
+}
+
+// SAFETY: `repr(C)` plain data with the field order, types and alignment of the C struct.
+unsafe impl DeviceRepr for StridedLayout {}
+
+impl StridedLayout {
+    /// The layout of `shape` with `strides` (in elements) starting at `offset`; an error when
+    /// it has more than [`MAX_DIMS`] dimensions or a size beyond 32 bits.
+    pub fn new(shape: &[usize], strides: &[usize], offset: usize) -> Result<Self> {
+        if shape.len() > MAX_DIMS || strides.len() != shape.len() {
+            return Err(Error::Invalid(format!(
+                "a strided kernel takes at most {MAX_DIMS} dimensions with one stride each, got shape {shape:?} and strides {strides:?}"
+            )));
+        }
+        let mut l = StridedLayout {
+            rank: shape.len() as u32,
+            offset: offset as i64,
+            ..Default::default()
+        };
+        for (d, (&n, &s)) in shape.iter().zip(strides).enumerate() {
+            l.shape[d] = u32::try_from(n)
+                .map_err(|_| Error::Invalid(format!("dimension {d} of {shape:?} exceeds 2^32")))?;
+            l.strides[d] = s as i64;
+        }
+        let dense = crate::launch::contiguous_strides(shape);
+        l.contiguous = u32::from(
+            shape
+                .iter()
+                .zip(strides.iter().zip(&dense))
+                .all(|(&n, (&s, &c))| n == 1 || s == c),
+        );
+        Ok(l)
+    }
+
+    /// Number of elements the view selects.
+    pub fn elem_count(&self) -> u64 {
+        self.shape[..self.rank as usize]
+            .iter()
+            .map(|&n| n as u64)
+            .product()
+    }
+
+    /// One past the largest element offset the view reads (0 when it selects nothing).
+    pub fn span(&self) -> u64 {
+        if self.elem_count() == 0 {
+            return 0;
+        }
+        let last: i64 = (0..self.rank as usize)
+            .map(|d| (self.shape[d] as i64 - 1) * self.strides[d])
+            .sum();
+        (self.offset + last) as u64 + 1
+    }
+}
+
+/// Row-major strides of `shape`.
+pub(crate) fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        s[d] = s[d + 1] * shape[d + 1];
+    }
+    s
+}
+
+/// Threads per block of the element-wise kernels.
+const THREADS: u32 = 256;
+
+/// A grid for a grid-stride loop over `n` items: enough blocks of 256 threads to cover them,
+/// capped (the loop takes the rest), at least one.
+pub(crate) fn cfg_elems(n: u64) -> LaunchConfig {
+    let blocks = n.div_ceil(THREADS as u64).clamp(1, 1 << 20) as u32;
+    LaunchConfig {
+        grid_dim: (blocks, 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// One block of `threads` (a multiple of 32, at most 1024) per item: the reductions.
+pub(crate) fn cfg_blocks(blocks: usize, threads: u32) -> Result<LaunchConfig> {
+    let blocks = u32::try_from(blocks.max(1))
+        .map_err(|_| Error::Invalid(format!("{blocks} blocks exceed a grid's 2^31")))?;
+    Ok(LaunchConfig {
+        grid_dim: (blocks, 1, 1),
+        block_dim: (threads, 1, 1),
+        shared_mem_bytes: 0,
+    })
+}
+
+/// Checks that a buffer of `len` elements holds at least `need`.
+pub(crate) fn fits(what: &str, len: usize, need: u64) -> Result<()> {
+    if (len as u64) < need {
+        return Err(Error::Invalid(format!(
+            "{what}: a buffer of {len} elements is too small for {need}"
+        )));
+    }
+    Ok(())
+}
+
+/// A size as the `unsigned int` the kernels take.
+pub(crate) fn u32_of(what: &str, n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| Error::Invalid(format!("{what} = {n} exceeds 2^32")))
+}
+
+/// Several sizes as the `unsigned int`s the kernels take.
+pub(crate) fn u32s<const N: usize>(what: &str, v: [usize; N]) -> Result<[u32; N]> {
+    let mut out = [0u32; N];
+    for (o, &n) in out.iter_mut().zip(&v) {
+        *o = u32_of(what, n)?;
+    }
+    Ok(out)
+}
+
+/// A null device pointer, for a kernel's optional argument.
+pub(crate) const NULL: u64 = 0;

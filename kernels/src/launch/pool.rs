@@ -1,0 +1,118 @@
+//! Launchers of `pool.cu`: max and average pooling over windows given per output row and
+//! column, fixed (stride, padding) or adaptive alike.
+use super::{cfg_elems, fits, u32_of, u32s, NULL};
+use crate::sources::POOL;
+use crate::{Gpu, Result};
+use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
+
+/// The pooling windows of one plane: `[start, end)` of each output row and each output
+/// column, in input pixels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Windows {
+    pub rows: Vec<(usize, usize)>,
+    pub cols: Vec<(usize, usize)>,
+}
+
+impl Windows {
+    fn flat(v: &[(usize, usize)]) -> Vec<i32> {
+        v.iter().flat_map(|&(a, b)| [a as i32, b as i32]).collect()
+    }
+}
+
+impl Gpu {
+    fn upload_windows(&self, w: &Windows, [h, wd]: [usize; 2]) -> Result<(CudaSlice<i32>, CudaSlice<i32>)> {
+        let inside = |v: &[(usize, usize)], n: usize| v.iter().all(|&(a, b)| a <= b && b <= n);
+        if !inside(&w.rows, h) || !inside(&w.cols, wd) {
+            return Err(crate::Error::Invalid(format!(
+                "pooling windows reach outside a {h}x{wd} plane"
+            )));
+        }
+        Ok((
+            self.stream().clone_htod(&Windows::flat(&w.rows))?,
+            self.stream().clone_htod(&Windows::flat(&w.cols))?,
+        ))
+    }
+
+    /// Max pooling of `planes` planes `[H, W]`: the maxima and, when asked, their positions.
+    pub fn max_pool(
+        &self,
+        [planes, h, w]: [usize; 3],
+        win: &Windows,
+        x: &CudaView<'_, f32>,
+        y: &mut CudaSlice<f32>,
+        idx: Option<&mut CudaSlice<i64>>,
+    ) -> Result<()> {
+        let (oh, ow) = (win.rows.len(), win.cols.len());
+        let outputs = (planes * oh * ow) as u64;
+        fits("max_pool", x.len(), (planes * h * w) as u64)?;
+        fits("max_pool", y.len(), outputs)?;
+        let (rw, cw) = self.upload_windows(win, [h, w])?;
+        let [p, h32, w32, oh32, ow32] = u32s("pooling size", [planes, h, w, oh, ow])?;
+        let f = self.function(POOL, "max_pool_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&p).arg(&h32).arg(&w32).arg(&oh32).arg(&ow32).arg(&rw).arg(&cw).arg(x).arg(y);
+        match idx {
+            Some(i) => {
+                fits("max_pool indices", i.len(), outputs)?;
+                b.arg(i)
+            }
+            None => b.arg(&NULL),
+        };
+        // SAFETY: windows lie inside the plane (checked); buffers checked.
+        unsafe { b.launch(cfg_elems(outputs)) }?;
+        Ok(())
+    }
+
+    /// Adds each `dy` to the input pixel its index names, in planes of `in_plane` pixels.
+    pub fn max_pool_backward(
+        &self,
+        [planes, out_plane, in_plane]: [usize; 3],
+        dy: &CudaView<'_, f32>,
+        idx: &CudaView<'_, i64>,
+        dx: &mut CudaSlice<f32>,
+    ) -> Result<()> {
+        let n = (planes * out_plane) as u64;
+        fits("max_pool_backward", dy.len(), n)?;
+        fits("max_pool_backward", idx.len(), n)?;
+        fits("max_pool_backward", dx.len(), (planes * in_plane) as u64)?;
+        let host = self.stream().clone_dtoh(idx)?;
+        if let Some(bad) = host.iter().position(|&i| i < 0 || i as usize >= in_plane) {
+            return Err(crate::Error::IndexOutOfRange { position: bad as u64 });
+        }
+        let (op32, ip32) = (u32_of("plane", out_plane)?, u32_of("plane", in_plane)?);
+        let f = self.function(POOL, "max_pool_backward_f32")?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&n).arg(&op32).arg(&ip32).arg(dy).arg(idx).arg(dx);
+        // SAFETY: every index lies inside its plane (checked on the host); buffers checked.
+        unsafe { b.launch(cfg_elems(n)) }?;
+        Ok(())
+    }
+
+    /// Average pooling (`area` > 0: divide by it; 0: by each window's own size), or, with
+    /// `backward`, its gradient (`x` = dy `[planes, oh, ow]`, `y` = dx, zeroed by the caller).
+    pub fn avg_pool(
+        &self,
+        [planes, h, w]: [usize; 3],
+        win: &Windows,
+        area: f32,
+        x: &CudaView<'_, f32>,
+        y: &mut CudaSlice<f32>,
+        backward: bool,
+    ) -> Result<()> {
+        let (oh, ow) = (win.rows.len(), win.cols.len());
+        let (image, pooled) = ((planes * h * w) as u64, (planes * oh * ow) as u64);
+        let (x_need, y_need) = if backward { (pooled, image) } else { (image, pooled) };
+        fits("avg_pool", x.len(), x_need)?;
+        fits("avg_pool", y.len(), y_need)?;
+        let (rw, cw) = self.upload_windows(win, [h, w])?;
+        let [p, h32, w32, oh32, ow32] = u32s("pooling size", [planes, h, w, oh, ow])?;
+        let name = if backward { "avg_pool_backward_f32" } else { "avg_pool_f32" };
+        let f = self.function(POOL, name)?;
+        let mut b = self.stream().launch_builder(&f);
+        b.arg(&p).arg(&h32).arg(&w32).arg(&oh32).arg(&ow32).arg(&rw).arg(&cw).arg(&area);
+        b.arg(x).arg(y);
+        // SAFETY: windows lie inside the plane (checked); buffers checked.
+        unsafe { b.launch(cfg_elems(pooled)) }?;
+        Ok(())
+    }
+}
