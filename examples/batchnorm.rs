@@ -96,7 +96,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     show("5. sample 0, Mode::Eval", eval.tensor())?;
     show(
         "5. sample 0 within its batch, Train",
-        &train.tensor().narrow(0, 0, 1)?.contiguous(),
+        &train.tensor().narrow(0, 0, 1)?.contiguous()?,
     )?;
     Ok(())
 }

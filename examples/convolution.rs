@@ -100,7 +100,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .mul_scalar(1.0 / peak)?
         .squeeze(0)?
         .expand(&[3, edge.shape()[2], edge.shape()[3]])?
-        .contiguous();
+        .contiguous()?;
     std::fs::create_dir_all(&args.out)?;
     save_png(&picture, args.out.join("edges.png"))?;
     save_png(&t, args.out.join("input.png"))?;

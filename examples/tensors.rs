@@ -24,7 +24,7 @@ fn main() -> Result<()> {
         t.shape(),
         t.strides(),
         t.shares_storage(&k),
-        !t.contiguous().shares_storage(&k)
+        !t.contiguous()?.shares_storage(&k)
     );
 
     println!("\n== matrix multiply ({}) ==", gemm::kernel_name());

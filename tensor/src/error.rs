@@ -20,6 +20,8 @@ pub enum Error {
     Index { op: &'static str, msg: String },
     /// Any other invalid argument (a negative probability, a zero stride, ...).
     Invalid { op: &'static str, msg: String },
+    /// Tensors on different devices, an op the GPU does not run, or a CUDA failure.
+    Device { op: &'static str, msg: String },
 }
 
 /// Result of every fallible tensor function.
@@ -44,13 +46,20 @@ impl Error {
             msg: msg.into(),
         }
     }
+    pub(crate) fn device(op: &'static str, msg: impl Into<String>) -> Self {
+        Error::Device {
+            op,
+            msg: msg.into(),
+        }
+    }
     /// The name of the op that produced this error.
     pub fn op(&self) -> &'static str {
         match self {
             Error::Shape { op, .. }
             | Error::DType { op, .. }
             | Error::Index { op, .. }
-            | Error::Invalid { op, .. } => op,
+            | Error::Invalid { op, .. }
+            | Error::Device { op, .. } => op,
         }
     }
 }
@@ -58,7 +67,10 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Shape { op, msg } | Error::Index { op, msg } | Error::Invalid { op, msg } => {
+            Error::Shape { op, msg }
+            | Error::Index { op, msg }
+            | Error::Invalid { op, msg }
+            | Error::Device { op, msg } => {
                 write!(f, "{op}: {msg}")
             }
             Error::DType { op, expected, got } => write!(

@@ -10,6 +10,7 @@
 //! over [`Float`] and dispatches on the operands' dtype (mixing the two is an error, there is
 //! no implicit promotion).
 mod buffer_cache;
+mod cuda;
 mod dtype;
 mod error;
 mod float;
@@ -25,6 +26,7 @@ mod tensor;
 mod threads;
 
 pub use buffer_cache::release_cached_memory;
+pub use cuda::{Accumulate, CudaStorage, Gpu};
 pub use dtype::DType;
 pub use error::{Error, Result};
 pub use float::Float;

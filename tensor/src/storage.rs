@@ -1,16 +1,18 @@
-//! Where a tensor's elements live. A storage is shared (behind an `Arc`) by every view of it;
-//! the CUDA backend will add a device variant next to these host vectors.
+//! Where a tensor's elements live. A storage is shared (behind an `Arc`) by every view of it:
+//! a host vector of one element type, or a buffer on a GPU ([`crate::cuda::CudaStorage`]).
+use crate::cuda::CudaStorage;
 use crate::DType;
 use half::{bf16, f16};
 
-/// A host buffer of one element type.
-#[derive(Debug, Clone, PartialEq)]
+/// A host buffer of one element type, or a GPU buffer.
+#[derive(Debug)]
 pub enum Storage {
     F32(Vec<f32>),
     F64(Vec<f64>),
     F16(Vec<f16>),
     BF16(Vec<bf16>),
     I64(Vec<i64>),
+    Cuda(CudaStorage),
 }
 
 /// Gives f32 buffers back to the cache in [`crate::buffer_cache`] when the last tensor sharing them
@@ -32,6 +34,7 @@ impl Storage {
             Storage::F16(_) => DType::F16,
             Storage::BF16(_) => DType::BF16,
             Storage::I64(_) => DType::I64,
+            Storage::Cuda(c) => c.dtype(),
         }
     }
 
@@ -42,6 +45,7 @@ impl Storage {
             Storage::F16(v) => v.len(),
             Storage::BF16(v) => v.len(),
             Storage::I64(v) => v.len(),
+            Storage::Cuda(c) => c.len(),
         }
     }
 

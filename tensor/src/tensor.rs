@@ -8,10 +8,51 @@ use half::{bf16, f16};
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// Where a tensor's data lives. Only the host today; the CUDA backend adds `Cuda(ordinal)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a tensor's data lives: the host, or the CUDA GPU of an ordinal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Device {
     Cpu,
+    Cuda(usize),
+}
+
+impl Device {
+    /// The CUDA GPU `ordinal` (PyTorch's `torch.device("cuda", 0)`).
+    pub fn cuda(ordinal: usize) -> Device {
+        Device::Cuda(ordinal)
+    }
+
+    /// Reads `cpu`, `cuda` (GPU 0) or `cuda:N`, as the examples' `--device` takes it.
+    pub fn parse(s: &str) -> Result<Device> {
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Device::Cuda)
+                .ok_or_else(|| {
+                    Error::invalid("device", format!("{s:?} is not cpu, cuda or cuda:N"))
+                }),
+        }
+    }
+
+    /// Whether a CUDA GPU with this ordinal can be used here (the libraries load and the
+    /// driver sees it); the host always can. Opens the GPU on first use.
+    pub fn is_available(self) -> bool {
+        match self {
+            Device::Cpu => true,
+            Device::Cuda(i) => kernels::Gpu::get(i).is_ok(),
+        }
+    }
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
 }
 
 /// An n-dimensional array: a view (shape, strides, offset) into shared storage.
@@ -109,7 +150,14 @@ impl Tensor {
         self.storage.dtype()
     }
     pub fn device(&self) -> Device {
-        Device::Cpu
+        match &*self.storage {
+            Storage::Cuda(c) => Device::Cuda(c.gpu().ordinal()),
+            _ => Device::Cpu,
+        }
+    }
+
+    pub(crate) fn storage(&self) -> &Storage {
+        &self.storage
     }
     pub fn is_contiguous(&self) -> bool {
         self.layout.is_contiguous()
@@ -128,7 +176,19 @@ impl Tensor {
     }
 
     /// The whole storage and this tensor's layout in it, for ops that walk strides themselves.
+    /// A tensor on a GPU is refused here, by name: an op without a GPU implementation never
+    /// reads device memory as host memory.
     pub(crate) fn storage_slice<T: Element>(&self, op: &'static str) -> Result<&[T]> {
+        if let Storage::Cuda(_) = &*self.storage {
+            return Err(Error::device(
+                op,
+                format!(
+                    "has no GPU implementation yet; the tensor {:?} is on {} (to_device(Device::Cpu) moves it)",
+                    self.shape(),
+                    self.device()
+                ),
+            ));
+        }
         T::slice(&self.storage).ok_or(Error::DType {
             op,
             expected: T::DTYPE,
@@ -141,8 +201,12 @@ impl Tensor {
         Ok(layout_data(self.storage_slice::<T>(op)?, &self.layout))
     }
 
-    /// The elements in row-major order, as a new vector.
+    /// The elements in row-major order, as a new vector (copied from the GPU for a tensor
+    /// that lives there).
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        if self.cuda_storage().is_some() {
+            return self.to_device(Device::Cpu)?.to_vec();
+        }
         Ok(self.contiguous_data::<T>("to_vec")?.into_owned())
     }
 
@@ -150,6 +214,9 @@ impl Tensor {
     /// is its only owner and covers it exactly (an optimiser updating a parameter in place),
     /// copying otherwise.
     pub fn into_vec<T: Element>(self) -> Result<Vec<T>> {
+        if self.cuda_storage().is_some() {
+            return self.to_vec();
+        }
         T::slice(&self.storage).ok_or(Error::DType {
             op: "into_vec",
             expected: T::DTYPE,
@@ -193,17 +260,19 @@ impl Tensor {
     }
 
     /// A row-major copy if the tensor is not already contiguous; otherwise `self` (shared).
-    pub fn contiguous(&self) -> Tensor {
+    /// On a GPU the copy is a kernel launch, which can fail.
+    pub fn contiguous(&self) -> Result<Tensor> {
         if self.is_contiguous() {
-            return self.clone();
+            return Ok(self.clone());
         }
-        match &*self.storage {
+        Ok(match &*self.storage {
             Storage::F32(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
             Storage::F64(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
             Storage::F16(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
             Storage::BF16(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
             Storage::I64(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
-        }
+            Storage::Cuda(_) => return self.cuda_contiguous("contiguous"),
+        })
     }
 
     /// A tensor of another shape with the same elements: a view when the data is contiguous,
@@ -212,7 +281,7 @@ impl Tensor {
         if self.is_contiguous() {
             Ok(self.with_layout(self.layout.reshape(shape)?))
         } else {
-            let c = self.contiguous();
+            let c = self.contiguous()?;
             let layout = c.layout.reshape(shape)?;
             Ok(c.with_layout(layout))
         }
@@ -290,6 +359,9 @@ impl Tensor {
     pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
         if dtype == self.dtype() {
             return Ok(self.clone());
+        }
+        if self.cuda_storage().is_some() {
+            return self.cuda_to_dtype(dtype);
         }
         if dtype == DType::F64 || self.dtype() == DType::F64 {
             return self.to_dtype_via_f64(dtype);

@@ -2,7 +2,7 @@
 use super::{cfg_elems, fits, u32_of};
 use crate::sources::CONV;
 use crate::{Gpu, Result};
-use cudarc::driver::{CudaSlice, CudaView, DeviceRepr, PushKernelArg};
+use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, DeviceRepr, PushKernelArg};
 
 /// The shape of one convolution (`ConvGeometry` in `conv.cu`, field for field).
 #[repr(C)]
@@ -71,7 +71,7 @@ impl Gpu {
         images: usize,
         g: &ConvGeometry,
         cols: &CudaView<'_, f32>,
-        x: &mut CudaSlice<f32>,
+        x: &mut CudaViewMut<'_, f32>,
     ) -> Result<()> {
         let n = (images * g.image_len()) as u64;
         fits("col2im input", cols.len(), (images * g.k() * g.pixels()) as u64)?;

@@ -3,7 +3,7 @@
 use super::{cfg_elems, fits, StridedLayout};
 use crate::sources::ELEMENTWISE;
 use crate::{Error, Gpu, Result};
-use cudarc::driver::{CudaSlice, CudaView, DeviceRepr, PushKernelArg};
+use cudarc::driver::{CudaSlice, CudaView, DeviceRepr, PushKernelArg, ValidAsZeroBits};
 
 /// The element-wise binary ops, each a kernel `NAME_f32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +90,7 @@ impl UnaryOp {
 }
 
 /// An element type the copy kernels move: f32 or i64.
-pub trait CopyElem: DeviceRepr {
+pub trait CopyElem: DeviceRepr + ValidAsZeroBits {
     const COPY_KERNEL: &'static str;
 }
 impl CopyElem for f32 {

@@ -39,7 +39,7 @@ pub fn tensor_rgb(t: &Tensor) -> Result<RgbImage, String> {
         ));
     }
     let (c, h, w) = (s[0], s[1], s[2]);
-    let v = t.contiguous().to_vec::<f32>().map_err(|e| e.to_string())?;
+    let v = t.to_vec::<f32>().map_err(|e| e.to_string())?;
     let byte = |x: f32| (x.clamp(0.0, 1.0) * 255.0).round() as u8;
     Ok(RgbImage::from_fn(w as u32, h as u32, |x, y| {
         let i = y as usize * w + x as usize;

@@ -252,7 +252,6 @@ impl Augment {
         });
         let m = self.affine(th, tw);
         let src = img
-            .contiguous()
             .to_vec::<f32>()
             .map_err(|e| e.to_string())?;
         let mut out = vec![0f32; c * size * size];
@@ -353,11 +352,9 @@ pub fn grid_sample(img: &Tensor, grid: &Tensor, padding: Padding) -> Result<Tens
     }
     let (c, ho, wo) = (s[0], g[0], g[1]);
     let src = img
-        .contiguous()
         .to_vec::<f32>()
         .map_err(|e| e.to_string())?;
     let pts = grid
-        .contiguous()
         .to_vec::<f32>()
         .map_err(|e| e.to_string())?;
     let mut out = vec![0f32; c * ho * wo];

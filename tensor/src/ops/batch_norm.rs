@@ -262,6 +262,10 @@ impl Tensor {
         const OP: &str = "batch_norm";
         let geo = geometry(OP, self, weight)?;
         same_channels(OP, "bias", bias, geo.1)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, weight, bias])? {
+            let (n, c, s) = geo;
+            return crate::cuda::batch_norm(&gpu, self, weight, bias, eps, [n, c, s]);
+        }
         with_float!(OP, self.dtype(), T => {
             let x = self.contiguous_data::<T>(OP)?;
             let (g, b) = (weight.contiguous_data::<T>(OP)?, bias.contiguous_data::<T>(OP)?);
@@ -286,6 +290,9 @@ impl Tensor {
         same_channels(OP, "mean", mean, c)?;
         same_channels(OP, "var", var, c)?;
         same_shape(OP, self, x)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, x, weight, mean, var])? {
+            return crate::cuda::batch_norm_backward(&gpu, self, x, weight, mean, var, eps, [n, c, s]);
+        }
         with_float!(OP, self.dtype(), T => {
             let (dy, xs) = (self.contiguous_data::<T>(OP)?, x.contiguous_data::<T>(OP)?);
             let g = weight.contiguous_data::<T>(OP)?;
@@ -302,8 +309,11 @@ impl Tensor {
     /// `shift = β - mean · scale`), instead of four passes (subtract, divide, multiply, add).
     pub fn channel_affine(&self, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
         const OP: &str = "channel_affine";
-        let (_, c, s) = geometry(OP, self, scale)?;
+        let (n, c, s) = geometry(OP, self, scale)?;
         same_channels(OP, "shift", shift, c)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, scale, shift])? {
+            return crate::cuda::channel_affine(&gpu, self, scale, shift, [n, c, s]);
+        }
         with_float!(OP, self.dtype(), T => {
             let x = self.contiguous_data::<T>(OP)?;
             let (a, b) = (scale.contiguous_data::<T>(OP)?, shift.contiguous_data::<T>(OP)?);
@@ -320,9 +330,16 @@ impl Tensor {
         scale: &Tensor,
     ) -> Result<(Tensor, Option<Tensor>, Tensor)> {
         const OP: &str = "channel_affine_backward";
-        let (_, c, s) = geometry(OP, self, scale)?;
+        let (n, c, s) = geometry(OP, self, scale)?;
         if let Some(x) = x {
             same_shape(OP, self, x)?;
+        }
+        let on = |t: Option<&Tensor>| t.map_or(self.device(), Tensor::device);
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, scale])? {
+            if on(x) != self.device() {
+                return Err(Error::device(OP, format!("x is on {}, dy on {}", on(x), self.device())));
+            }
+            return crate::cuda::channel_affine_backward(&gpu, self, x, scale, [n, c, s]);
         }
         with_float!(OP, self.dtype(), T => {
             let dy = self.contiguous_data::<T>(OP)?;

@@ -63,12 +63,15 @@ pub(crate) fn zip_map<T: Float>(
 }
 
 macro_rules! binary_ops {
-    ($($(#[$doc:meta])* $name:ident => $f:expr;)*) => {
+    ($($(#[$doc:meta])* $name:ident, $gpu:ident => $f:expr;)*) => {
         impl Tensor {
             $(
                 $(#[$doc])*
                 pub fn $name(&self, rhs: &Tensor) -> Result<Tensor> {
                     const OP: &str = stringify!($name);
+                    if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, rhs])? {
+                        return crate::cuda::binary(&gpu, kernels::BinaryOp::$gpu, OP, self, rhs);
+                    }
                     with_float!(OP, self.dtype(), T => zip_map::<T>(OP, self, rhs, $f))
                 }
             )*
@@ -78,20 +81,20 @@ macro_rules! binary_ops {
 
 binary_ops! {
     /// `self + rhs`, broadcasting.
-    add => |a, b| a + b;
+    add, Add => |a, b| a + b;
     /// `self - rhs`, broadcasting.
-    sub => |a, b| a - b;
+    sub, Sub => |a, b| a - b;
     /// `self * rhs`, broadcasting.
-    mul => |a, b| a * b;
+    mul, Mul => |a, b| a * b;
     /// `self / rhs`, broadcasting.
-    div => |a, b| a / b;
+    div, Div => |a, b| a / b;
     /// `self ^ rhs` element-wise, broadcasting.
-    pow => |a, b| a.powf(b);
+    pow, Pow => |a, b| a.powf(b);
     /// Element-wise maximum (NaN if either is NaN, as `torch.maximum`).
-    maximum => |a, b| if a.is_nan() || b.is_nan() { T::NAN } else { a.max(b) };
+    maximum, Maximum => |a, b| if a.is_nan() || b.is_nan() { T::NAN } else { a.max(b) };
     /// Element-wise minimum (NaN if either is NaN, as `torch.minimum`).
-    minimum => |a, b| if a.is_nan() || b.is_nan() { T::NAN } else { a.min(b) };
+    minimum, Minimum => |a, b| if a.is_nan() || b.is_nan() { T::NAN } else { a.min(b) };
     /// ReLU's backward in one pass: `self` (the output's gradient) where `rhs` (ReLU's
     /// output) is positive, 0 elsewhere; instead of a mask and a product, two passes.
-    relu_backward => |g, y| if y > T::ZERO { g } else { T::ZERO };
+    relu_backward, ReluBackward => |g, y| if y > T::ZERO { g } else { T::ZERO };
 }

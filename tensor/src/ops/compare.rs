@@ -7,12 +7,15 @@ use crate::strided::fill_rows;
 use crate::{Float, Result, Tensor};
 
 macro_rules! comparisons {
-    ($($(#[$doc:meta])* $name:ident => $cmp:tt;)*) => {
+    ($($(#[$doc:meta])* $name:ident, $gpu:ident => $cmp:tt;)*) => {
         impl Tensor {
             $(
                 $(#[$doc])*
                 pub fn $name(&self, rhs: &Tensor) -> Result<Tensor> {
                     const OP: &str = stringify!($name);
+                    if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, rhs])? {
+                        return crate::cuda::binary(&gpu, kernels::BinaryOp::$gpu, OP, self, rhs);
+                    }
                     with_float!(OP, self.dtype(), T => {
                         zip_map::<T>(OP, self, rhs, |a, b| if a $cmp b { 1.0 } else { 0.0 })
                     })
@@ -24,17 +27,17 @@ macro_rules! comparisons {
 
 comparisons! {
     /// Mask of `self == rhs`.
-    eq => ==;
+    eq, Eq => ==;
     /// Mask of `self != rhs`.
-    ne => !=;
+    ne, Ne => !=;
     /// Mask of `self < rhs`.
-    lt => <;
+    lt, Lt => <;
     /// Mask of `self <= rhs`.
-    le => <=;
+    le, Le => <=;
     /// Mask of `self > rhs`.
-    gt => >;
+    gt, Gt => >;
     /// Mask of `self >= rhs`.
-    ge => >=;
+    ge, Ge => >=;
 }
 
 /// [`Tensor::where_cond`] for a mask and values all of dtype `T`.

@@ -535,6 +535,11 @@ impl Tensor {
             }
         }
         let g = Geometry::new(OP, c, h, w, kh, kw, p)?;
+        let mut operands = vec![self, weight];
+        operands.extend(bias);
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &operands)? {
+            return crate::cuda::conv2d(&gpu, self, weight, bias, &g, n, co);
+        }
         if self.dtype() == DType::F64 {
             return conv_explicit::conv2d::<f64>(self, weight, bias, &g, n, co);
         }
@@ -712,6 +717,9 @@ impl Tensor {
                 ),
             ));
         }
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, weight])? {
+            return crate::cuda::conv2d_backward_input(&gpu, self, weight, &g, n, co);
+        }
         if self.dtype() == DType::F64 {
             return conv_explicit::backward_input::<f64>(self, weight, &g, n, co);
         }
@@ -797,6 +805,9 @@ impl Tensor {
                     g.wo
                 ),
             ));
+        }
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, input])? {
+            return crate::cuda::conv2d_backward_weight(&gpu, self, input, &g, n, co);
         }
         if self.dtype() == DType::F64 {
             return conv_explicit::backward_weight::<f64>(self, input, &g, n, co);

@@ -31,12 +31,8 @@ multiversion! {
     }
 }
 
-fn dropout_typed<T: Float>(x: &[T], p: f32, rng: Philox) -> Vec<T> {
-    let keep = 1.0 - p;
+fn dropout_typed<T: Float>(x: &[T], keep: f32, threshold: u32, rng: Philox) -> Vec<T> {
     let scale = T::from_f64(1.0 / keep as f64);
-    // `u < keep` with u = (w >> 8) * 2^-24 is `(w >> 8) < ceil(keep * 2^24)` in integers:
-    // the same mask, compared without a conversion.
-    let threshold = (keep as f64 * (1u32 << 24) as f64).ceil() as u32;
     let mut out = T::output_buffer(x.len());
     let run = |(c, (o, x)): (usize, (&mut [T], &[T]))| {
         let first = (c * CHUNK) as u64;
@@ -101,11 +97,21 @@ impl Tensor {
             return Err(Error::invalid(OP, format!("p must be in [0, 1], got {p}")));
         }
         if p == 1.0 {
-            return Tensor::zeros(self.shape()).to_dtype(self.dtype());
+            return Tensor::zeros(self.shape())
+                .to_dtype(self.dtype())?
+                .to_device(self.device());
+        }
+        let keep = 1.0 - p;
+        // `u < keep` with u = (w >> 8) * 2^-24 is `(w >> 8) < ceil(keep * 2^24)` in integers:
+        // the same mask, compared without a conversion, on either device.
+        let threshold = (keep as f64 * (1u32 << 24) as f64).ceil() as u32;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            let scale = (1.0 / keep as f64) as f32;
+            return crate::cuda::dropout(&gpu, self, threshold, scale, rng);
         }
         with_float!(OP, self.dtype(), T => {
             let x = self.contiguous_data::<T>(OP)?;
-            Ok(Tensor::from_op(dropout_typed::<T>(&x, p, rng), self.shape()))
+            Ok(Tensor::from_op(dropout_typed::<T>(&x, keep, threshold, rng), self.shape()))
         })
     }
 }

@@ -9,6 +9,7 @@
 //! to catch bugs rather than hide them) is an [`Error::Index`] naming the index and the size.
 //! The adding ops are deterministic and use no atomics: each output row or line is summed
 //! by exactly one task, in the order a serial loop would use.
+use crate::cuda::Accumulate;
 use super::min_items_per_task;
 use crate::layout::{check_dim, contiguous_strides};
 use crate::storage::Element;
@@ -57,6 +58,12 @@ fn vector_indices(
     dim: usize,
     shape: &[usize],
 ) -> Result<Vec<usize>> {
+    one_dimensional(op, indices)?;
+    checked_indices(op, &indices.contiguous_data::<i64>(op)?, dim, shape)
+}
+
+/// Refuses indices that are not 1-D.
+fn one_dimensional(op: &'static str, indices: &Tensor) -> Result<()> {
     if indices.rank() != 1 {
         return Err(Error::shape(
             op,
@@ -66,7 +73,23 @@ fn vector_indices(
             ),
         ));
     }
-    checked_indices(op, &indices.contiguous_data::<i64>(op)?, dim, shape)
+    Ok(())
+}
+
+/// The GPU's gather and scatter_add take one index per row of a matrix, along dimension 1
+/// (cross-entropy's pick of each target): anything else is refused by name.
+fn one_per_row(op: &'static str, t: &Tensor, dim: usize, index: &Tensor) -> Result<()> {
+    if t.rank() == 2 && dim == 1 && index.shape() == [t.shape()[0], 1] {
+        return Ok(());
+    }
+    Err(Error::device(
+        op,
+        format!(
+            "on the GPU takes a matrix and one index per row along dimension 1, got {:?}, dimension {dim} and index {:?}",
+            t.shape(),
+            index.shape()
+        ),
+    ))
 }
 
 /// Checks that `index` has the rank of `t` and is no larger than `t` outside dimension `dim`
@@ -233,7 +256,7 @@ fn scatter_add<T: Float>(
     }
     Ok(Tensor::from_op(out, moved.shape())
         .permute(&inverse)?
-        .contiguous())
+        .contiguous()?)
 }
 
 impl Tensor {
@@ -242,6 +265,10 @@ impl Tensor {
     pub fn index_select(&self, dim: usize, indices: &Tensor) -> Result<Tensor> {
         const OP: &str = "index_select";
         check_dim(OP, dim, self.shape())?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, indices])? {
+            one_dimensional(OP, indices)?;
+            return crate::cuda::index_select(&gpu, self, dim, indices);
+        }
         let idx = vector_indices(OP, indices, dim, self.shape())?;
         with_dtype!(self.dtype(), T => select::<T>(OP, self, dim, &idx))
     }
@@ -251,23 +278,45 @@ impl Tensor {
     /// shape of `self` with `dim` of size `indices.len()`. The adjoint of [`Tensor::index_select`]: the embedding's
     /// backward pass is `zeros(weight).index_add(0, ids, grad)`.
     pub fn index_add(&self, dim: usize, indices: &Tensor, src: &Tensor) -> Result<Tensor> {
+        self.index_add_with(dim, indices, src, Accumulate::default())
+    }
+
+    /// [`Tensor::index_add`], choosing on a GPU how rows that share an index are added:
+    /// [`Accumulate::Atomic`] (fastest, in any order) or [`Accumulate::Sorted`] (the same
+    /// order on every run, the CPU's). On the host the sum is always in the CPU's order.
+    pub fn index_add_with(
+        &self,
+        dim: usize,
+        indices: &Tensor,
+        src: &Tensor,
+        how: Accumulate,
+    ) -> Result<Tensor> {
         const OP: &str = "index_add";
         check_dim(OP, dim, self.shape())?;
-        let idx = vector_indices(OP, indices, dim, self.shape())?;
         let mut expected = self.shape().to_vec();
-        expected[dim] = idx.len();
-        if src.shape() != expected {
-            return Err(Error::shape(
+        expected[dim] = indices.elem_count();
+        let check_src = || {
+            if src.shape() == expected {
+                return Ok(());
+            }
+            Err(Error::shape(
                 OP,
                 format!(
                     "src {:?} must have shape {expected:?}: self {:?} with dimension {dim} \
                      of size {} (the number of indices)",
                     src.shape(),
                     self.shape(),
-                    idx.len()
+                    indices.elem_count()
                 ),
-            ));
+            ))
+        };
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, indices, src])? {
+            one_dimensional(OP, indices)?;
+            check_src()?;
+            return crate::cuda::index_add(&gpu, self, dim, indices, src, how);
         }
+        let idx = vector_indices(OP, indices, dim, self.shape())?;
+        check_src()?;
         let (_, size, inner) = split3(self.shape(), dim);
         let len = idx.len();
         // Group the source slices by target (a counting sort, stable): target row `t` takes
@@ -305,6 +354,10 @@ impl Tensor {
         const OP: &str = "gather";
         check_dim(OP, dim, self.shape())?;
         check_fits(OP, index, "self", self, dim, true)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, index])? {
+            one_per_row(OP, self, dim, index)?;
+            return crate::cuda::gather_rows(&gpu, self, index);
+        }
         let idx = checked_indices(OP, &index.contiguous_data::<i64>(OP)?, dim, self.shape())?;
         with_dtype!(self.dtype(), T => gather_typed::<T>(OP, self, dim, index.shape(), &idx))
     }
@@ -319,6 +372,10 @@ impl Tensor {
         check_dim(OP, dim, self.shape())?;
         check_fits(OP, index, "self", self, dim, true)?;
         check_fits(OP, index, "src", src, dim, false)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, index, src])? {
+            one_per_row(OP, self, dim, index)?;
+            return crate::cuda::scatter_rows_add(&gpu, self, index, src);
+        }
         let idx = checked_indices(OP, &index.contiguous_data::<i64>(OP)?, dim, self.shape())?;
         with_float!(OP, self.dtype(), T => scatter_add::<T>(OP, self, dim, index, &idx, src))
     }

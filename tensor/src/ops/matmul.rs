@@ -57,6 +57,16 @@ impl Tensor {
             t.expand(&s)
         };
         let (a, b) = (expand(&lhs, m, k)?, expand(&rhs2, k, n)?);
+        let mut shape = batch.clone();
+        if self.rank() > 1 {
+            shape.push(m);
+        }
+        if rhs.rank() > 1 {
+            shape.push(n);
+        }
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, rhs])? {
+            return crate::cuda::matmul(&gpu, &a, &b, &shape);
+        }
         let p = Batched {
             a: &a,
             b: &b,
@@ -76,13 +86,6 @@ impl Tensor {
                 })
             }
         };
-        let mut shape = batch;
-        if self.rank() > 1 {
-            shape.push(m);
-        }
-        if rhs.rank() > 1 {
-            shape.push(n);
-        }
         Ok(Tensor::from_parts(
             Arc::new(out),
             Layout::contiguous(&shape),

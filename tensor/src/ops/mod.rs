@@ -72,6 +72,7 @@ mod softmax;
 mod unary;
 
 pub use conv::Conv2dParams;
+pub(crate) use conv::Geometry;
 pub use pad::PadMode;
 pub use unary::sigmoid_f32;
 

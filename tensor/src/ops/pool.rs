@@ -92,6 +92,14 @@ struct Windows {
 }
 
 impl Windows {
+    /// The same windows as the GPU's pooling kernels take them.
+    fn kernel_windows(&self) -> kernels::Windows {
+        kernels::Windows {
+            rows: self.rows.clone(),
+            cols: self.cols.clone(),
+        }
+    }
+
     fn new(rows: Vec<Window>, cols: Vec<Window>, h: usize, w: usize) -> Self {
         let span = |v: &[Window]| v.iter().map(|&(a, b)| b - a).max().unwrap_or(0);
         let area = span(&rows) * span(&cols);
@@ -375,6 +383,11 @@ impl Tensor {
         let [_, _, h, w] = dims4(OP, "input", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = Windows::fixed(OP, h, w, kernel, &p)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            let (v, i) = crate::cuda::max_pool(&gpu, self, &g.kernel_windows(), true)?;
+            let i = i.ok_or_else(|| Error::device(OP, "the kernel returned no indices"))?;
+            return Ok((v, i));
+        }
         let (v, i) = with_float!(OP, self.dtype(), T => max_pool::<T>(OP, self, &g, true))?;
         let i = Tensor::from_op(i, v.shape());
         Ok((v, i))
@@ -386,6 +399,9 @@ impl Tensor {
         let [_, _, h, w] = dims4(OP, "input", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = Windows::fixed(OP, h, w, kernel, &p)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            return Ok(crate::cuda::max_pool(&gpu, self, &g.kernel_windows(), false)?.0);
+        }
         with_float!(OP, self.dtype(), T => max_pool::<T>(OP, self, &g, false)).map(|(v, _)| v)
     }
 
@@ -407,6 +423,9 @@ impl Tensor {
                 ),
             ));
         }
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, indices])? {
+            return crate::cuda::max_pool_backward(&gpu, self, indices, input_shape);
+        }
         with_float!(OP, self.dtype(), T => {
             max_pool_backward::<T>(OP, self, indices, input_shape)
         })
@@ -420,6 +439,10 @@ impl Tensor {
         let [_, _, h, w] = dims4(OP, "input", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = Windows::fixed(OP, h, w, kernel, &p)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            let area = (kernel[0] * kernel[1]) as f32;
+            return crate::cuda::avg_pool(&gpu, self, &g.kernel_windows(), area);
+        }
         with_float!(OP, self.dtype(), T => {
             let area = T::from_usize(kernel[0] * kernel[1]);
             avg_pool::<T>(OP, self, &g, |_, _| area)
@@ -438,6 +461,10 @@ impl Tensor {
         let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
         nonempty_image(OP, input_shape)?;
         let g = Windows::fixed(OP, h, w, kernel, &p)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            let area = (kernel[0] * kernel[1]) as f32;
+            return crate::cuda::avg_pool_backward(&gpu, self, input_shape, &g.kernel_windows(), area);
+        }
         with_float!(OP, self.dtype(), T => {
             let area = T::from_usize(kernel[0] * kernel[1]);
             avg_pool_backward::<T>(OP, self, input_shape, &g, |_, _| area)
@@ -451,6 +478,9 @@ impl Tensor {
         let [_, _, h, w] = dims4(OP, "input", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = Windows::adaptive(OP, h, w, out)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            return crate::cuda::avg_pool(&gpu, self, &g.kernel_windows(), 0.0);
+        }
         with_float!(OP, self.dtype(), T => avg_pool::<T>(OP, self, &g, window_area))
     }
 
@@ -462,6 +492,9 @@ impl Tensor {
         let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
         nonempty_image(OP, input_shape)?;
         let g = Windows::adaptive(OP, h, w, [oh, ow])?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            return crate::cuda::avg_pool_backward(&gpu, self, input_shape, &g.kernel_windows(), 0.0);
+        }
         with_float!(OP, self.dtype(), T => {
             avg_pool_backward::<T>(OP, self, input_shape, &g, window_area)
         })
@@ -475,6 +508,11 @@ impl Tensor {
         let [_, _, h, w] = dims4(OP, "input", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = Windows::adaptive(OP, h, w, out)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            let (v, i) = crate::cuda::max_pool(&gpu, self, &g.kernel_windows(), true)?;
+            let i = i.ok_or_else(|| Error::device(OP, "the kernel returned no indices"))?;
+            return Ok((v, i));
+        }
         let (v, i) = with_float!(OP, self.dtype(), T => max_pool::<T>(OP, self, &g, true))?;
         let i = Tensor::from_op(i, v.shape());
         Ok((v, i))

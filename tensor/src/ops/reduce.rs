@@ -6,6 +6,7 @@
 //! fast as a naive loop (it vectorises) and accurate to about 1e-7 relative even over
 //! millions of elements, where a naive f32 running sum drifts by 1e-4 or more. f64 tensors
 //! run the same code with f64 lanes.
+use kernels::Extremum;
 use crate::layout::check_dim;
 use crate::strided::PAR_THRESHOLD;
 use crate::tensor::layout_data;
@@ -251,11 +252,17 @@ fn arg<T: Float>(
 impl Tensor {
     /// Sum over `dims` (no dims: a copy).
     pub fn sum(&self, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+        if let Some(gpu) = crate::cuda::gpu_of("sum", &[self])? {
+            return crate::cuda::sum(&gpu, "sum", self, dims, keepdim, false);
+        }
         with_float!("sum", self.dtype(), T => sum::<T>(self, dims, keepdim))
     }
 
     /// Mean over `dims`.
     pub fn mean(&self, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+        if let Some(gpu) = crate::cuda::gpu_of("mean", &[self])? {
+            return crate::cuda::sum(&gpu, "mean", self, dims, keepdim, true);
+        }
         with_float!("mean", self.dtype(), T => mean::<T>(self, dims, keepdim))
     }
 
@@ -280,21 +287,33 @@ impl Tensor {
 
     /// Maximum over `dims` (NaN if any element is NaN).
     pub fn max(&self, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+        if let Some(gpu) = crate::cuda::gpu_of("max", &[self])? {
+            return crate::cuda::extremum(&gpu, "max", Extremum::Max, self, dims, keepdim);
+        }
         with_float!("max", self.dtype(), T => extreme::<T>("max", self, dims, keepdim, true))
     }
 
     /// Minimum over `dims` (NaN if any element is NaN).
     pub fn min(&self, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+        if let Some(gpu) = crate::cuda::gpu_of("min", &[self])? {
+            return crate::cuda::extremum(&gpu, "min", Extremum::Min, self, dims, keepdim);
+        }
         with_float!("min", self.dtype(), T => extreme::<T>("min", self, dims, keepdim, false))
     }
 
     /// Index (i64) of the first maximum along `dim`.
     pub fn argmax(&self, dim: usize, keepdim: bool) -> Result<Tensor> {
+        if let Some(gpu) = crate::cuda::gpu_of("argmax", &[self])? {
+            return crate::cuda::arg_extremum(&gpu, "argmax", Extremum::Max, self, dim, keepdim);
+        }
         with_float!("argmax", self.dtype(), T => arg::<T>("argmax", self, dim, keepdim, true))
     }
 
     /// Index (i64) of the first minimum along `dim`.
     pub fn argmin(&self, dim: usize, keepdim: bool) -> Result<Tensor> {
+        if let Some(gpu) = crate::cuda::gpu_of("argmin", &[self])? {
+            return crate::cuda::arg_extremum(&gpu, "argmin", Extremum::Min, self, dim, keepdim);
+        }
         with_float!("argmin", self.dtype(), T => arg::<T>("argmin", self, dim, keepdim, false))
     }
 }

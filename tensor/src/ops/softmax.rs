@@ -41,7 +41,7 @@ fn along_last<T: Float>(
     for (i, &p) in perm.iter().enumerate() {
         inverse[p] = i;
     }
-    Ok(result.permute(&inverse)?.contiguous())
+    result.permute(&inverse)?.contiguous()
 }
 
 fn row_max<T: Float>(x: &[T]) -> T {
@@ -79,11 +79,17 @@ impl Tensor {
     /// log-sum to the ulp of a large max, and the log-probability of a confident prediction
     /// (close to 0) would lose all its digits.
     pub fn log_softmax(&self, dim: usize) -> Result<Tensor> {
+        if let Some(gpu) = crate::cuda::gpu_of("log_softmax", &[self])? {
+            return crate::cuda::softmax(&gpu, "log_softmax", self, dim, true);
+        }
         with_float!("log_softmax", self.dtype(), T => log_softmax::<T>(self, dim))
     }
 
     /// `exp(x - max) / sum(exp(x - max))` along `dim`.
     pub fn softmax(&self, dim: usize) -> Result<Tensor> {
+        if let Some(gpu) = crate::cuda::gpu_of("softmax", &[self])? {
+            return crate::cuda::softmax(&gpu, "softmax", self, dim, false);
+        }
         with_float!("softmax", self.dtype(), T => softmax::<T>(self, dim))
     }
 }

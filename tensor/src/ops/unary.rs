@@ -43,12 +43,15 @@ pub fn sigmoid_f32(x: f32) -> f32 {
 }
 
 macro_rules! unary_ops {
-    ($($(#[$doc:meta])* $name:ident => $f:expr;)*) => {
+    ($($(#[$doc:meta])* $name:ident, $gpu:ident => $f:expr;)*) => {
         impl Tensor {
             $(
                 $(#[$doc])*
                 pub fn $name(&self) -> Result<Tensor> {
                     const OP: &str = stringify!($name);
+                    if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+                        return crate::cuda::unary(&gpu, kernels::UnaryOp::$gpu, OP, self);
+                    }
                     with_float!(OP, self.dtype(), T => map::<T>(OP, self, $f))
                 }
             )*
@@ -58,31 +61,34 @@ macro_rules! unary_ops {
 
 unary_ops! {
     /// e^x.
-    exp => T::exp;
+    exp, Exp => T::exp;
     /// Natural logarithm (the lesson's log target: `y = ln(Sales)`).
-    log => T::ln;
+    log, Log => T::ln;
     /// 1 / (1 + e^-x), stable for large |x|.
-    sigmoid => Float::sigmoid;
+    sigmoid, Sigmoid => Float::sigmoid;
     /// Hyperbolic tangent.
-    tanh => T::tanh;
+    tanh, Tanh => T::tanh;
     /// max(x, 0). NaN stays NaN, as in PyTorch.
-    relu => |x| if x > 0.0 || x.is_nan() { x } else { 0.0 };
+    relu, Relu => |x| if x > 0.0 || x.is_nan() { x } else { 0.0 };
     /// Square root.
-    sqrt => T::sqrt;
+    sqrt, Sqrt => T::sqrt;
     /// -x.
-    neg => |x| -x;
+    neg, Neg => |x| -x;
     /// |x|.
-    abs => T::abs;
+    abs, Abs => T::abs;
     /// x².
-    sqr => |x| x * x;
+    sqr, Sqr => |x| x * x;
     /// 1 / x.
-    recip => |x| 1.0 / x;
+    recip, Recip => |x| 1.0 / x;
 }
 
 impl Tensor {
     /// x^e for a scalar exponent.
     pub fn powf(&self, e: f32) -> Result<Tensor> {
         const OP: &str = "powf";
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            return crate::cuda::unary(&gpu, kernels::UnaryOp::Powf(e), OP, self);
+        }
         with_float!(OP, self.dtype(), T => {
             let e = T::from_f32(e);
             map::<T>(OP, self, |x| x.powf(e))
@@ -92,6 +98,9 @@ impl Tensor {
     /// `x * mul + add` in one pass (used by `SigmoidRange`: `(hi - lo) * sigmoid(x) + lo`).
     pub fn affine(&self, mul: f32, add: f32) -> Result<Tensor> {
         const OP: &str = "affine";
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            return crate::cuda::unary(&gpu, kernels::UnaryOp::Affine(mul, add), OP, self);
+        }
         with_float!(OP, self.dtype(), T => {
             let (mul, add) = (T::from_f32(mul), T::from_f32(add));
             map::<T>(OP, self, |x| x * mul + add)
@@ -101,6 +110,9 @@ impl Tensor {
     /// `x + value`.
     pub fn add_scalar(&self, value: f32) -> Result<Tensor> {
         const OP: &str = "add_scalar";
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            return crate::cuda::unary(&gpu, kernels::UnaryOp::AddScalar(value), OP, self);
+        }
         with_float!(OP, self.dtype(), T => {
             let value = T::from_f32(value);
             map::<T>(OP, self, |x| x + value)
@@ -110,6 +122,9 @@ impl Tensor {
     /// `x * value`.
     pub fn mul_scalar(&self, value: f32) -> Result<Tensor> {
         const OP: &str = "mul_scalar";
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            return crate::cuda::unary(&gpu, kernels::UnaryOp::MulScalar(value), OP, self);
+        }
         with_float!(OP, self.dtype(), T => {
             let value = T::from_f32(value);
             map::<T>(OP, self, |x| x * value)
@@ -126,6 +141,9 @@ impl Tensor {
                 OP,
                 format!("min {min} is greater than max {max}, or one of them is NaN"),
             ));
+        }
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            return crate::cuda::unary(&gpu, kernels::UnaryOp::Clamp(min, max), OP, self);
         }
         with_float!(OP, self.dtype(), T => {
             let (min, max) = (T::from_f32(min), T::from_f32(max));

@@ -1,0 +1,124 @@
+//! Convolution on the GPU: im2col into column matrices, a batch at a time, then one strided
+//! batched cuBLAS product with the weight (repeated with batch stride 0); the input gradient
+//! is the transposed product followed by col2im (gather form, no atomics); the weight
+//! gradient sums one product per image into the same matrix (beta = 1).
+use super::{alloc, kernel_error};
+use crate::ops::Geometry;
+use crate::{Error, Result, Tensor};
+use kernels::{ConvGeometry, Gemm, Gpu, Operand};
+use std::sync::Arc;
+
+/// Largest column buffer, in f32 elements (256 MiB): the batch is cut into chunks below it.
+const MAX_COLS: usize = 64 << 20;
+
+fn geometry(g: &Geometry) -> Result<ConvGeometry> {
+    let v = |n: usize| u32::try_from(n).map_err(|_| Error::shape("conv2d", format!("size {n} exceeds 2^32")));
+    Ok(ConvGeometry {
+        c: v(g.c)?,
+        h: v(g.h)?,
+        w: v(g.w)?,
+        kh: v(g.kh)?,
+        kw: v(g.kw)?,
+        sh: v(g.p.stride[0])?,
+        sw: v(g.p.stride[1])?,
+        ph: v(g.p.padding[0])?,
+        pw: v(g.p.padding[1])?,
+        oh: v(g.ho)?,
+        ow: v(g.wo)?,
+    })
+}
+
+/// Images per chunk so that a chunk's columns fit in [`MAX_COLS`].
+fn chunk(g: &ConvGeometry) -> usize {
+    (MAX_COLS / (g.k() * g.pixels()).max(1)).max(1)
+}
+
+pub(crate) fn conv2d(gpu: &Arc<Gpu>, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, g: &Geometry, n: usize, co: usize) -> Result<Tensor> {
+    const OP: &str = "conv2d";
+    let cg = geometry(g)?;
+    let (k, px) = (cg.k(), cg.pixels());
+    let xs = x.cuda_f32(OP)?;
+    let w = weight.cuda_f32(OP)?;
+    let mut out = alloc(OP, gpu, n * co * px)?;
+    let step = chunk(&cg);
+    let mut cols = alloc(OP, gpu, step.min(n) * k * px)?;
+    for n0 in (0..n).step_by(step) {
+        let imgs = step.min(n - n0);
+        let xv = xs.view();
+        let xv = xv.slice(n0 * cg.image_len()..);
+        gpu.im2col(imgs, &cg, &xv, &mut cols).map_err(kernel_error(OP))?;
+        let (wv, cv) = (w.view(), cols.as_view());
+        let mut ov = out.slice_mut(n0 * co * px..(n0 + imgs) * co * px);
+        gpu.gemm(
+            Gemm { batch: imgs, m: co, n: px, k },
+            Operand { data: &wv, transposed: false, batch_stride: 0 },
+            Operand { data: &cv, transposed: false, batch_stride: k * px },
+            &mut ov,
+            0.0,
+        )
+        .map_err(kernel_error(OP))?;
+    }
+    if let Some(b) = bias {
+        gpu.add_channel_bias([co, px], &b.cuda_f32(OP)?.view(), &mut out)
+            .map_err(kernel_error(OP))?;
+    }
+    Ok(Tensor::from_cuda_f32(gpu, out, &[n, co, g.ho, g.wo]))
+}
+
+pub(crate) fn conv2d_backward_input(gpu: &Arc<Gpu>, dy: &Tensor, weight: &Tensor, g: &Geometry, n: usize, co: usize) -> Result<Tensor> {
+    const OP: &str = "conv2d_backward_input";
+    let cg = geometry(g)?;
+    let (k, px) = (cg.k(), cg.pixels());
+    let dys = dy.cuda_f32(OP)?;
+    let w = weight.cuda_f32(OP)?;
+    let mut dx = alloc(OP, gpu, n * cg.image_len())?;
+    let step = chunk(&cg);
+    let mut cols = alloc(OP, gpu, step.min(n) * k * px)?;
+    for n0 in (0..n).step_by(step) {
+        let imgs = step.min(n - n0);
+        let (wv, dv) = (w.view(), dys.view());
+        let dv = dv.slice(n0 * co * px..);
+        gpu.gemm(
+            Gemm { batch: imgs, m: k, n: px, k: co },
+            Operand { data: &wv, transposed: true, batch_stride: 0 },
+            Operand { data: &dv, transposed: false, batch_stride: co * px },
+            &mut cols.as_view_mut(),
+            0.0,
+        )
+        .map_err(kernel_error(OP))?;
+        let mut chunk_dx = dx.slice_mut(n0 * cg.image_len()..(n0 + imgs) * cg.image_len());
+        gpu.col2im(imgs, &cg, &cols.as_view(), &mut chunk_dx).map_err(kernel_error(OP))?;
+    }
+    Ok(Tensor::from_cuda_f32(gpu, dx, &[n, g.c, g.h, g.w]))
+}
+
+pub(crate) fn conv2d_backward_weight(gpu: &Arc<Gpu>, dy: &Tensor, x: &Tensor, g: &Geometry, n: usize, co: usize) -> Result<Tensor> {
+    const OP: &str = "conv2d_backward_weight";
+    let cg = geometry(g)?;
+    let (k, px) = (cg.k(), cg.pixels());
+    let dys = dy.cuda_f32(OP)?;
+    let xs = x.cuda_f32(OP)?;
+    let mut dw = alloc(OP, gpu, co * k)?;
+    let step = chunk(&cg);
+    let mut cols = alloc(OP, gpu, step.min(n) * k * px)?;
+    for n0 in (0..n).step_by(step) {
+        let imgs = step.min(n - n0);
+        let xv = xs.view();
+        gpu.im2col(imgs, &cg, &xv.slice(n0 * cg.image_len()..), &mut cols)
+            .map_err(kernel_error(OP))?;
+        for i in 0..imgs {
+            let (dv, cv) = (dys.view(), cols.as_view());
+            let (dv, cv) = (dv.slice((n0 + i) * co * px..), cv.slice(i * k * px..));
+            // dW += dy[n] (co x px) * cols[n]^T (px x k); cols[n] is stored [k, px].
+            gpu.gemm(
+                Gemm { batch: 1, m: co, n: k, k: px },
+                Operand { data: &dv, transposed: false, batch_stride: 0 },
+                Operand { data: &cv, transposed: true, batch_stride: 0 },
+                &mut dw.as_view_mut(),
+                if n0 + i == 0 { 0.0 } else { 1.0 },
+            )
+            .map_err(kernel_error(OP))?;
+        }
+    }
+    Ok(Tensor::from_cuda_f32(gpu, dw, &[co, g.c, g.kh, g.kw]))
+}

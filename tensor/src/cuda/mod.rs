@@ -1,0 +1,226 @@
+//! The CUDA side of `tensor`: GPU storage, transfers, and each op's dispatch to the
+//! launchers of the `kernels` crate.
+//!
+//! An op checks first where its operands live ([`gpu_of`]): all on the host, it runs its CPU
+//! code; all on one GPU, it calls its function here; on different devices, it is an
+//! [`Error::Device`] naming both. An op that has no GPU implementation yet refuses GPU
+//! operands with an [`Error::Device`] too (through `storage_slice`), never by reading them
+//! as host memory. The GPU holds f32 (computation) and i64 (indices) tensors.
+mod batch_norm;
+mod conv;
+mod dropout;
+mod elementwise;
+mod index;
+mod matmul;
+mod pool;
+mod reduce;
+mod transfer;
+
+pub(crate) use batch_norm::{batch_norm, batch_norm_backward, channel_affine, channel_affine_backward};
+pub(crate) use conv::{conv2d, conv2d_backward_input, conv2d_backward_weight};
+pub(crate) use dropout::dropout;
+pub(crate) use elementwise::{binary, unary};
+pub(crate) use index::{gather_rows, index_add, index_select, scatter_rows_add};
+pub(crate) use matmul::matmul;
+pub(crate) use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward};
+pub(crate) use reduce::{arg_extremum, extremum, softmax, sum};
+
+pub use kernels::{Accumulate, Gpu};
+
+use crate::{DType, Error, Layout, Result, Storage, Tensor};
+use kernels::{CudaSlice, CudaView, StridedLayout};
+use std::sync::Arc;
+
+/// A buffer on one GPU.
+pub struct CudaStorage {
+    gpu: Arc<Gpu>,
+    data: CudaData,
+}
+
+/// The element types a GPU tensor can hold.
+pub(crate) enum CudaData {
+    F32(CudaSlice<f32>),
+    I64(CudaSlice<i64>),
+}
+
+impl std::fmt::Debug for CudaStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CudaStorage({:?}, {}, {} elements)", self.gpu, self.dtype(), self.len())
+    }
+}
+
+impl CudaStorage {
+    pub fn dtype(&self) -> DType {
+        match self.data {
+            CudaData::F32(_) => DType::F32,
+            CudaData::I64(_) => DType::I64,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.data {
+            CudaData::F32(s) => s.len(),
+            CudaData::I64(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn gpu(&self) -> &Arc<Gpu> {
+        &self.gpu
+    }
+}
+
+/// A kernel error as the tensor crate's: an index out of range stays an index error.
+pub(crate) fn kernel_error(op: &'static str) -> impl Fn(kernels::Error) -> Error {
+    move |e| match e {
+        kernels::Error::IndexOutOfRange { position } => Error::index(
+            op,
+            format!("the index at position {position} is out of range"),
+        ),
+        other => Error::device(op, other.to_string()),
+    }
+}
+
+/// The GPU every tensor of `tensors` lives on: `None` when all are on the host, an error
+/// naming the devices when they differ.
+pub(crate) fn gpu_of(op: &'static str, tensors: &[&Tensor]) -> Result<Option<Arc<Gpu>>> {
+    let first = tensors[0].device();
+    if let Some(t) = tensors.iter().find(|t| t.device() != first) {
+        return Err(Error::device(
+            op,
+            format!(
+                "operands on {first} and {}: move them to one device with to_device",
+                t.device()
+            ),
+        ));
+    }
+    Ok(tensors[0].cuda_storage().map(|c| c.gpu.clone()))
+}
+
+/// A layout as the kernels read it.
+pub(crate) fn kernel_layout(op: &'static str, l: &Layout) -> Result<StridedLayout> {
+    StridedLayout::new(l.shape(), l.strides(), l.offset()).map_err(kernel_error(op))
+}
+
+/// A fresh f32 buffer of `n` elements (at least one: the driver allocates no empty buffers).
+pub(crate) fn alloc(op: &'static str, gpu: &Gpu, n: usize) -> Result<CudaSlice<f32>> {
+    gpu.stream()
+        .alloc_zeros::<f32>(n.max(1))
+        .map_err(|e| Error::device(op, e.to_string()))
+}
+
+/// A fresh i64 buffer of `n` elements.
+pub(crate) fn alloc_i64(op: &'static str, gpu: &Gpu, n: usize) -> Result<CudaSlice<i64>> {
+    gpu.stream()
+        .alloc_zeros::<i64>(n.max(1))
+        .map_err(|e| Error::device(op, e.to_string()))
+}
+
+/// A new buffer holding a copy of `data`.
+pub(crate) fn copy_of(op: &'static str, gpu: &Gpu, data: &CudaView<'_, f32>) -> Result<CudaSlice<f32>> {
+    gpu.stream()
+        .clone_dtod(data)
+        .map_err(|e| Error::device(op, e.to_string()))
+}
+
+/// A GPU tensor's elements in row-major order: borrowed when contiguous, copied otherwise.
+pub(crate) enum DeviceData<'a, T> {
+    Borrowed(CudaView<'a, T>),
+    Owned(CudaSlice<T>),
+}
+
+impl<T> DeviceData<'_, T> {
+    pub(crate) fn view(&self) -> CudaView<'_, T> {
+        match self {
+            DeviceData::Borrowed(v) => v.slice(..),
+            DeviceData::Owned(s) => s.as_view(),
+        }
+    }
+}
+
+impl Tensor {
+    pub(crate) fn cuda_storage(&self) -> Option<&CudaStorage> {
+        match self.storage() {
+            Storage::Cuda(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn from_cuda(gpu: &Arc<Gpu>, data: CudaData, shape: &[usize]) -> Tensor {
+        let storage = Storage::Cuda(CudaStorage {
+            gpu: gpu.clone(),
+            data,
+        });
+        Tensor::from_parts(Arc::new(storage), Layout::contiguous(shape))
+    }
+
+    pub(crate) fn from_cuda_f32(gpu: &Arc<Gpu>, data: CudaSlice<f32>, shape: &[usize]) -> Tensor {
+        Self::from_cuda(gpu, CudaData::F32(data), shape)
+    }
+
+    /// The whole f32 buffer of a GPU tensor (its layout says which elements are its own).
+    pub(crate) fn cuda_buffer(&self, op: &'static str) -> Result<&CudaSlice<f32>> {
+        match self.cuda_storage().map(|c| &c.data) {
+            Some(CudaData::F32(s)) => Ok(s),
+            _ => Err(self.not_f32_on_gpu(op)),
+        }
+    }
+
+    /// The whole i64 buffer of a GPU index tensor.
+    pub(crate) fn cuda_index_buffer(&self, op: &'static str) -> Result<&CudaSlice<i64>> {
+        match self.cuda_storage().map(|c| &c.data) {
+            Some(CudaData::I64(s)) => Ok(s),
+            _ => Err(Error::DType {
+                op,
+                expected: DType::I64,
+                got: self.dtype(),
+            }),
+        }
+    }
+
+    fn not_f32_on_gpu(&self, op: &'static str) -> Error {
+        match self.cuda_storage() {
+            Some(_) => Error::DType {
+                op,
+                expected: DType::F32,
+                got: self.dtype(),
+            },
+            None => Error::device(op, format!("expected a GPU tensor, got one on {}", self.device())),
+        }
+    }
+
+    /// The f32 elements of a GPU tensor in row-major order.
+    pub(crate) fn cuda_f32(&self, op: &'static str) -> Result<DeviceData<'_, f32>> {
+        let buf = self.cuda_buffer(op)?;
+        self.row_major(op, buf)
+    }
+
+    /// The i64 elements of a GPU tensor in row-major order.
+    pub(crate) fn cuda_i64(&self, op: &'static str) -> Result<DeviceData<'_, i64>> {
+        let buf = self.cuda_index_buffer(op)?;
+        self.row_major(op, buf)
+    }
+
+    fn row_major<'a, T: kernels::CopyElem>(
+        &self,
+        op: &'static str,
+        buf: &'a CudaSlice<T>,
+    ) -> Result<DeviceData<'a, T>> {
+        let l = self.layout();
+        if l.is_contiguous() {
+            let start = l.offset();
+            return Ok(DeviceData::Borrowed(buf.slice(start..start + self.elem_count())));
+        }
+        let gpu = &self.cuda_storage().expect("a GPU buffer").gpu;
+        let mut out = gpu
+            .stream()
+            .alloc_zeros::<T>(self.elem_count().max(1))
+            .map_err(|e| Error::device(op, e.to_string()))?;
+        gpu.copy_strided(&kernel_layout(op, l)?, &buf.as_view(), &mut out)
+            .map_err(kernel_error(op))?;
+        Ok(DeviceData::Owned(out))
+    }
+}
