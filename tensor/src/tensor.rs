@@ -265,14 +265,34 @@ impl Tensor {
         if self.is_contiguous() {
             return Ok(self.clone());
         }
-        Ok(match &*self.storage {
-            Storage::F32(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
-            Storage::F64(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
-            Storage::F16(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
-            Storage::BF16(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
-            Storage::I64(v) => Self::from_op(gather_strided(v, &self.layout), self.shape()),
-            Storage::Cuda(_) => return self.cuda_contiguous("contiguous"),
-        })
+        match self.cuda_storage() {
+            Some(_) => self.cuda_contiguous("contiguous"),
+            None => Ok(self.host_copy()),
+        }
+    }
+
+    /// A row-major copy of a host tensor's elements.
+    fn host_copy(&self) -> Tensor {
+        fn copied<T: Element>(t: &Tensor, v: &[T]) -> Tensor {
+            Tensor::from_op(layout_data(v, &t.layout).into_owned(), t.shape())
+        }
+        match &*self.storage {
+            Storage::F32(v) => copied(self, v),
+            Storage::F64(v) => copied(self, v),
+            Storage::F16(v) => copied(self, v),
+            Storage::BF16(v) => copied(self, v),
+            Storage::I64(v) => copied(self, v),
+            Storage::Cuda(_) => unreachable!("host_copy is called on host tensors only"),
+        }
+    }
+
+    /// A new tensor holding a copy of the elements, on the same device (a device-to-device
+    /// copy on a GPU): unlike `clone`, which shares the storage.
+    pub fn copy(&self) -> Result<Tensor> {
+        match self.cuda_storage() {
+            Some(_) => self.cuda_copy("copy"),
+            None => Ok(self.host_copy()),
+        }
     }
 
     /// A tensor of another shape with the same elements: a view when the data is contiguous,

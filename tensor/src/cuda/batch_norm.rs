@@ -1,6 +1,6 @@
 //! Batch norm on the GPU: the fused forward (statistics and normalisation in one launch)
 //! and backward (dx, dgamma, dbeta from the saved statistics), and the inference affine.
-use super::{alloc, kernel_error};
+use super::{alloc, kernel_error, zeros};
 use crate::{Result, Tensor};
 use kernels::Gpu;
 use std::sync::Arc;
@@ -52,11 +52,11 @@ pub(crate) fn channel_affine(gpu: &Arc<Gpu>, x: &Tensor, scale: &Tensor, shift: 
 pub(crate) fn channel_affine_backward(gpu: &Arc<Gpu>, dy: &Tensor, x: Option<&Tensor>, scale: &Tensor, dims: [usize; 3]) -> Result<(Tensor, Option<Tensor>, Tensor)> {
     const OP: &str = "channel_affine_backward";
     let c = dims[1];
-    let zeros = alloc(OP, gpu, c)?;
+    let no_shift = zeros(OP, gpu, c)?;
     let mut dx = alloc(OP, gpu, dy.elem_count())?;
     let dys = dy.cuda_f32(OP)?;
     let a = scale.cuda_f32(OP)?;
-    gpu.channel_affine(dims, &dys.view(), (&a.view(), &zeros.as_view()), &mut dx)
+    gpu.channel_affine(dims, &dys.view(), (&a.view(), &no_shift.as_view()), &mut dx)
         .map_err(kernel_error(OP))?;
     let mut dshift = alloc(OP, gpu, c)?;
     let xs = x.map(|x| x.cuda_f32(OP)).transpose()?;

@@ -1,7 +1,7 @@
 //! Matrix products on the GPU through cuBLAS. An operand whose matrices are row-major or
 //! transposed-dense, with one stride between the matrices of its batch (0 when broadcast),
 //! is read in place; any other layout is copied to row-major first.
-use super::{alloc, kernel_error};
+use super::{alloc, kernel_error, zeros};
 use crate::{Result, Tensor};
 use kernels::{Gemm, Gpu, Operand};
 use std::sync::Arc;
@@ -55,10 +55,11 @@ pub(crate) fn matmul(gpu: &Arc<Gpu>, a: &Tensor, b: &Tensor, out_shape: &[usize]
     let batch: usize = a.shape()[..r - 2].iter().product();
     let (ta, a_tr, a_stride) = gemm_ready(a)?;
     let (tb, b_tr, b_stride) = gemm_ready(b)?;
-    let mut out = alloc(OP, gpu, batch * m * n)?;
     if k == 0 {
-        return Ok(Tensor::from_cuda_f32(gpu, out, out_shape));
+        // An empty sum: zeros, as on the CPU.
+        return Ok(Tensor::from_cuda_f32(gpu, zeros(OP, gpu, batch * m * n)?, out_shape));
     }
+    let mut out = alloc(OP, gpu, batch * m * n)?;
     let (abuf, bbuf) = (ta.cuda_buffer(OP)?, tb.cuda_buffer(OP)?);
     let av = abuf.slice(ta.layout().offset()..);
     let bv = bbuf.slice(tb.layout().offset()..);

@@ -29,6 +29,7 @@ pub use kernels::{Accumulate, Gpu};
 
 use crate::{DType, Error, Layout, Result, Storage, Tensor};
 use kernels::{CudaSlice, CudaView, StridedLayout};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// A buffer on one GPU.
@@ -105,8 +106,26 @@ pub(crate) fn kernel_layout(op: &'static str, l: &Layout) -> Result<StridedLayou
     StridedLayout::new(l.shape(), l.strides(), l.offset()).map_err(kernel_error(op))
 }
 
-/// A fresh f32 buffer of `n` elements (at least one: the driver allocates no empty buffers).
+static POISON: AtomicBool = AtomicBool::new(false);
+
+/// Makes every output buffer an op allocates start as NaN instead of 0 (for tests: an
+/// element a kernel forgot to write then shows up as NaN instead of a plausible 0).
+pub fn poison_outputs(on: bool) {
+    POISON.store(on, Ordering::Relaxed);
+}
+
+/// A fresh f32 buffer of `n` elements (at least one: the driver allocates no empty buffers)
+/// for an output the op writes entirely: NaN under [`poison_outputs`], 0 otherwise.
 pub(crate) fn alloc(op: &'static str, gpu: &Gpu, n: usize) -> Result<CudaSlice<f32>> {
+    let mut s = zeros(op, gpu, n)?;
+    if POISON.load(Ordering::Relaxed) {
+        gpu.fill(&mut s, f32::NAN).map_err(kernel_error(op))?;
+    }
+    Ok(s)
+}
+
+/// A fresh f32 buffer of `n` zeros, for an output the op accumulates into.
+pub(crate) fn zeros(op: &'static str, gpu: &Gpu, n: usize) -> Result<CudaSlice<f32>> {
     gpu.stream()
         .alloc_zeros::<f32>(n.max(1))
         .map_err(|e| Error::device(op, e.to_string()))

@@ -1,5 +1,5 @@
 //! Pooling on the GPU, over the windows the CPU path computes (fixed or adaptive alike).
-use super::{alloc, alloc_i64, kernel_error, CudaData};
+use super::{alloc, alloc_i64, kernel_error, zeros, CudaData};
 use crate::{Result, Tensor};
 use kernels::{Gpu, Windows};
 use std::sync::Arc;
@@ -29,7 +29,7 @@ pub(crate) fn max_pool_backward(gpu: &Arc<Gpu>, dy: &Tensor, indices: &Tensor, i
     const OP: &str = "max_pool2d_backward";
     let [p, h, w] = planes(input_shape);
     let out_plane = dy.shape()[2] * dy.shape()[3];
-    let mut dx = alloc(OP, gpu, p * h * w)?;
+    let mut dx = zeros(OP, gpu, p * h * w)?;
     gpu.max_pool_backward([p, out_plane, h * w], &dy.cuda_f32(OP)?.view(), &indices.cuda_i64(OP)?.view(), &mut dx)
         .map_err(kernel_error(OP))?;
     Ok(Tensor::from_cuda_f32(gpu, dx, input_shape))
@@ -48,7 +48,7 @@ pub(crate) fn avg_pool(gpu: &Arc<Gpu>, x: &Tensor, win: &Windows, area: f32) -> 
 
 pub(crate) fn avg_pool_backward(gpu: &Arc<Gpu>, dy: &Tensor, input_shape: &[usize], win: &Windows, area: f32) -> Result<Tensor> {
     const OP: &str = "avg_pool2d_backward";
-    let mut dx = alloc(OP, gpu, input_shape.iter().product())?;
+    let mut dx = zeros(OP, gpu, input_shape.iter().product())?;
     gpu.avg_pool(planes(input_shape), win, area, &dy.cuda_f32(OP)?.view(), &mut dx, true)
         .map_err(kernel_error(OP))?;
     Ok(Tensor::from_cuda_f32(gpu, dx, input_shape))

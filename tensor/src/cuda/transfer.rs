@@ -83,6 +83,17 @@ impl Tensor {
         Ok(Tensor::from_cuda(&gpu, data, self.shape()))
     }
 
+    /// A device-to-device copy of a GPU tensor's elements.
+    pub(crate) fn cuda_copy(&self, op: &'static str) -> Result<Tensor> {
+        let gpu = self.cuda_storage().expect("a GPU tensor").gpu().clone();
+        let to_err = |e: kernels::cudarc::driver::DriverError| Error::device(op, e.to_string());
+        let data = match self.dtype() {
+            DType::I64 => CudaData::I64(gpu.stream().clone_dtod(&self.cuda_i64(op)?.view()).map_err(to_err)?),
+            _ => CudaData::F32(gpu.stream().clone_dtod(&self.cuda_f32(op)?.view()).map_err(to_err)?),
+        };
+        Ok(Tensor::from_cuda(&gpu, data, self.shape()))
+    }
+
     /// f32 <-> i64 on the GPU (the dtypes it holds).
     pub(crate) fn cuda_to_dtype(&self, dtype: DType) -> Result<Tensor> {
         const OP: &str = "to_dtype";
