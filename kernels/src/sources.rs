@@ -80,8 +80,8 @@ pub fn compile(source: Source, arch: Option<&'static str>) -> Result<Ptx> {
         name: Some(format!("{}.cu", source.name)),
         ..Default::default()
     };
-    cudarc::nvrtc::compile_ptx_with_opts(format!("{COMMON}\n{}", source.code), opts).map_err(
-        |e| Error::Compile {
+    cudarc::nvrtc::compile_ptx_with_opts(format!("{COMMON}\n{}", source.code), opts).map_err(|e| {
+        Error::Compile {
             source: source.name,
             log: match e {
                 cudarc::nvrtc::CompileError::CompileError { log, .. } => {
@@ -89,8 +89,8 @@ pub fn compile(source: Source, arch: Option<&'static str>) -> Result<Ptx> {
                 }
                 other => format!("{other:?}"),
             },
-        },
-    )
+        }
+    })
 }
 
 /// Compiles every source, returning the first refusal with NVRTC's log.

@@ -8,13 +8,20 @@ fn gpu() -> Option<std::sync::Arc<Gpu>> {
 
 fn values(n: usize, seed: u32) -> Vec<f32> {
     (0..n)
-        .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32 - 0.5)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32
+                / (1 << 24) as f32
+                - 0.5
+        })
         .collect()
 }
 
 fn close(what: &str, a: &[f32], b: &[f32]) {
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!((x - y).abs() <= 1e-5 * y.abs() + 1e-7, "{what}[{i}]: GPU {x}, host {y}");
+        assert!(
+            (x - y).abs() <= 1e-5 * y.abs() + 1e-7,
+            "{what}[{i}]: GPU {x}, host {y}"
+        );
     }
 }
 
@@ -30,8 +37,16 @@ fn adamw_matches_the_host_arithmetic() {
         let (lr, wd, b1, b2, eps) = (1e-2f32, 0.2f32, 0.9f32, 0.99f32, 1e-8f32);
         let decay = 1.0 - lr * wd;
         let step_size = lr * (1.0 - b2.powi(3)).sqrt() / (1.0 - b1.powi(3));
-        gpu.adamw(&mut dp, &dg.as_view(), (&mut dm, &mut dv), decay, (b1, b2), step_size, eps)
-            .unwrap();
+        gpu.adamw(
+            &mut dp,
+            &dg.as_view(),
+            (&mut dm, &mut dv),
+            decay,
+            (b1, b2),
+            step_size,
+            eps,
+        )
+        .unwrap();
         for i in 0..n {
             m[i] = b1 * m[i] + (1.0 - b1) * g[i];
             v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
@@ -49,10 +64,15 @@ fn sgd_matches_the_host_arithmetic() {
     let s = gpu.stream();
     let n = 1001;
     let (mut p, g, mut buf) = (values(n, 5), values(n, 6), values(n, 7));
-    let (mut dp, dg, mut db) = (s.clone_htod(&p).unwrap(), s.clone_htod(&g).unwrap(), s.clone_htod(&buf).unwrap());
+    let (mut dp, dg, mut db) = (
+        s.clone_htod(&p).unwrap(),
+        s.clone_htod(&g).unwrap(),
+        s.clone_htod(&buf).unwrap(),
+    );
     let (decay, lr, mom) = (0.99f32, 0.1f32, 0.9f32);
     for first in [true, false] {
-        gpu.sgd(&mut dp, &dg.as_view(), &mut db, (decay, lr, mom), first).unwrap();
+        gpu.sgd(&mut dp, &dg.as_view(), &mut db, (decay, lr, mom), first)
+            .unwrap();
         for i in 0..n {
             buf[i] = if first { g[i] } else { mom * buf[i] + g[i] };
             p[i] = p[i] * decay - lr * buf[i];

@@ -111,7 +111,8 @@ fn a_small_tabular_model_learns_through_the_learner() {
     let x_cat = Tensor::from_indices(&levels, &[n, 2]).unwrap();
     let y = Tensor::from_vec(y, &[n, 1]).unwrap();
     let cut = 768;
-    let split = |t: &Tensor, a: usize, b: usize| t.narrow(0, a, b - a).unwrap().contiguous().unwrap();
+    let split =
+        |t: &Tensor, a: usize, b: usize| t.narrow(0, a, b - a).unwrap().contiguous().unwrap();
     let data = TensorData::new(
         (
             vec![split(&x_cat, 0, cut), split(&cont, 0, cut)],

@@ -31,7 +31,11 @@ fn on(t: &Tensor, dev: Device) -> Tensor {
 /// GPU result `g` equals CPU result `c` within 1e-5 relative.
 fn close(what: &str, g: &Tensor, c: &Tensor) {
     assert_eq!(g.shape(), c.shape(), "{what}: shapes");
-    assert_eq!(g.device(), Device::Cuda(0), "{what}: the result left the GPU");
+    assert_eq!(
+        g.device(),
+        Device::Cuda(0),
+        "{what}: the result left the GPU"
+    );
     let (g, c) = (g.to_vec::<f32>().unwrap(), c.to_vec::<f32>().unwrap());
     for (i, (a, b)) in g.iter().zip(&c).enumerate() {
         let ok = (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-5 * b.abs() + 1e-6 || a == b;
@@ -43,13 +47,29 @@ fn close(what: &str, g: &Tensor, c: &Tensor) {
 fn transfers_round_trip_f32_and_i64_through_views() {
     let Some(dev) = gpu() else { return };
     let x = rand(&[3, 5, 7], 1);
-    assert_eq!(on(&x, dev).to_vec::<f32>().unwrap(), x.to_vec::<f32>().unwrap());
+    assert_eq!(
+        on(&x, dev).to_vec::<f32>().unwrap(),
+        x.to_vec::<f32>().unwrap()
+    );
     let view = x.permute(&[2, 0, 1]).unwrap().narrow(0, 1, 5).unwrap();
-    let g = on(&x, dev).permute(&[2, 0, 1]).unwrap().narrow(0, 1, 5).unwrap();
-    assert_eq!(g.contiguous().unwrap().to_vec::<f32>().unwrap(), view.to_vec::<f32>().unwrap());
+    let g = on(&x, dev)
+        .permute(&[2, 0, 1])
+        .unwrap()
+        .narrow(0, 1, 5)
+        .unwrap();
+    assert_eq!(
+        g.contiguous().unwrap().to_vec::<f32>().unwrap(),
+        view.to_vec::<f32>().unwrap()
+    );
     let ids = Tensor::from_indices(&[4, -1, 0, 9_000_000_000], &[4]).unwrap();
-    assert_eq!(on(&ids, dev).to_vec::<i64>().unwrap(), ids.to_vec::<i64>().unwrap());
-    assert_eq!(on(&x, dev).to_device(Device::Cpu).unwrap().device(), Device::Cpu);
+    assert_eq!(
+        on(&ids, dev).to_vec::<i64>().unwrap(),
+        ids.to_vec::<i64>().unwrap()
+    );
+    assert_eq!(
+        on(&x, dev).to_device(Device::Cpu).unwrap().device(),
+        Device::Cpu
+    );
     let half = x.to_dtype(tensor::DType::F16).unwrap();
     assert!(matches!(half.to_device(dev), Err(Error::Device { .. })));
 }
@@ -61,17 +81,38 @@ fn binary_ops_broadcast_as_on_the_cpu() {
     let bt = rand(&[33, 4], 4).t().unwrap(); // a transposed view
     type Op = fn(&Tensor, &Tensor) -> tensor::Result<Tensor>;
     let ops: [(&str, Op); 13] = [
-        ("add", Tensor::add), ("sub", Tensor::sub), ("mul", Tensor::mul), ("div", Tensor::div),
-        ("maximum", Tensor::maximum), ("minimum", Tensor::minimum),
-        ("relu_backward", Tensor::relu_backward), ("eq", Tensor::eq), ("ne", Tensor::ne),
-        ("lt", Tensor::lt), ("le", Tensor::le), ("gt", Tensor::gt), ("ge", Tensor::ge),
+        ("add", Tensor::add),
+        ("sub", Tensor::sub),
+        ("mul", Tensor::mul),
+        ("div", Tensor::div),
+        ("maximum", Tensor::maximum),
+        ("minimum", Tensor::minimum),
+        ("relu_backward", Tensor::relu_backward),
+        ("eq", Tensor::eq),
+        ("ne", Tensor::ne),
+        ("lt", Tensor::lt),
+        ("le", Tensor::le),
+        ("gt", Tensor::gt),
+        ("ge", Tensor::ge),
     ];
     for (name, f) in ops {
-        close(name, &f(&on(&a, dev), &on(&b, dev)).unwrap(), &f(&a, &b).unwrap());
-        close(name, &f(&on(&a, dev), &on(&bt, dev).t().unwrap().t().unwrap()).unwrap(), &f(&a, &bt).unwrap());
+        close(
+            name,
+            &f(&on(&a, dev), &on(&b, dev)).unwrap(),
+            &f(&a, &b).unwrap(),
+        );
+        close(
+            name,
+            &f(&on(&a, dev), &on(&bt, dev).t().unwrap().t().unwrap()).unwrap(),
+            &f(&a, &bt).unwrap(),
+        );
     }
     let pos = a.abs().unwrap();
-    close("pow", &on(&pos, dev).pow(&on(&b, dev)).unwrap(), &pos.pow(&b).unwrap());
+    close(
+        "pow",
+        &on(&pos, dev).pow(&on(&b, dev)).unwrap(),
+        &pos.pow(&b).unwrap(),
+    );
 }
 
 #[test]
@@ -81,8 +122,13 @@ fn unary_ops_match_the_cpu() {
     let g = on(&x, dev);
     type Op = fn(&Tensor) -> tensor::Result<Tensor>;
     let ops: [(&str, Op); 8] = [
-        ("exp", Tensor::exp), ("sigmoid", Tensor::sigmoid), ("tanh", Tensor::tanh),
-        ("relu", Tensor::relu), ("neg", Tensor::neg), ("abs", Tensor::abs), ("sqr", Tensor::sqr),
+        ("exp", Tensor::exp),
+        ("sigmoid", Tensor::sigmoid),
+        ("tanh", Tensor::tanh),
+        ("relu", Tensor::relu),
+        ("neg", Tensor::neg),
+        ("abs", Tensor::abs),
+        ("sqr", Tensor::sqr),
         ("recip", Tensor::recip),
     ];
     for (name, f) in ops {
@@ -91,11 +137,31 @@ fn unary_ops_match_the_cpu() {
     let pos = x.abs().unwrap().add_scalar(0.1).unwrap();
     close("log", &on(&pos, dev).log().unwrap(), &pos.log().unwrap());
     close("sqrt", &on(&pos, dev).sqrt().unwrap(), &pos.sqrt().unwrap());
-    close("powf", &on(&pos, dev).powf(1.7).unwrap(), &pos.powf(1.7).unwrap());
-    close("affine", &g.affine(3.0, -1.0).unwrap(), &x.affine(3.0, -1.0).unwrap());
-    close("clamp", &g.clamp(-0.5, 0.25).unwrap(), &x.clamp(-0.5, 0.25).unwrap());
-    close("mul_scalar", &g.mul_scalar(0.3).unwrap(), &x.mul_scalar(0.3).unwrap());
-    close("add_scalar", &g.add_scalar(0.3).unwrap(), &x.add_scalar(0.3).unwrap());
+    close(
+        "powf",
+        &on(&pos, dev).powf(1.7).unwrap(),
+        &pos.powf(1.7).unwrap(),
+    );
+    close(
+        "affine",
+        &g.affine(3.0, -1.0).unwrap(),
+        &x.affine(3.0, -1.0).unwrap(),
+    );
+    close(
+        "clamp",
+        &g.clamp(-0.5, 0.25).unwrap(),
+        &x.clamp(-0.5, 0.25).unwrap(),
+    );
+    close(
+        "mul_scalar",
+        &g.mul_scalar(0.3).unwrap(),
+        &x.mul_scalar(0.3).unwrap(),
+    );
+    close(
+        "add_scalar",
+        &g.add_scalar(0.3).unwrap(),
+        &x.add_scalar(0.3).unwrap(),
+    );
 }
 
 #[test]
@@ -105,60 +171,149 @@ fn reductions_and_softmax_match_the_cpu() {
     let g = on(&x, dev);
     for dims in [&[0][..], &[1], &[3], &[1, 2], &[0, 2], &[0, 1, 2, 3], &[]] {
         for keep in [false, true] {
-            close("sum", &g.sum(dims, keep).unwrap(), &x.sum(dims, keep).unwrap());
-            close("mean", &g.mean(dims, keep).unwrap(), &x.mean(dims, keep).unwrap());
+            close(
+                "sum",
+                &g.sum(dims, keep).unwrap(),
+                &x.sum(dims, keep).unwrap(),
+            );
+            close(
+                "mean",
+                &g.mean(dims, keep).unwrap(),
+                &x.mean(dims, keep).unwrap(),
+            );
             if !dims.is_empty() {
-                close("max", &g.max(dims, keep).unwrap(), &x.max(dims, keep).unwrap());
-                close("min", &g.min(dims, keep).unwrap(), &x.min(dims, keep).unwrap());
+                close(
+                    "max",
+                    &g.max(dims, keep).unwrap(),
+                    &x.max(dims, keep).unwrap(),
+                );
+                close(
+                    "min",
+                    &g.min(dims, keep).unwrap(),
+                    &x.min(dims, keep).unwrap(),
+                );
             }
         }
     }
     for dim in 0..4 {
         let (ga, ca) = (g.argmax(dim, false).unwrap(), x.argmax(dim, false).unwrap());
-        assert_eq!(ga.to_vec::<i64>().unwrap(), ca.to_vec::<i64>().unwrap(), "argmax {dim}");
+        assert_eq!(
+            ga.to_vec::<i64>().unwrap(),
+            ca.to_vec::<i64>().unwrap(),
+            "argmax {dim}"
+        );
         let (ga, ca) = (g.argmin(dim, true).unwrap(), x.argmin(dim, true).unwrap());
-        assert_eq!(ga.to_vec::<i64>().unwrap(), ca.to_vec::<i64>().unwrap(), "argmin {dim}");
-        close("softmax", &g.softmax(dim).unwrap(), &x.softmax(dim).unwrap());
-        close("log_softmax", &g.log_softmax(dim).unwrap(), &x.log_softmax(dim).unwrap());
+        assert_eq!(
+            ga.to_vec::<i64>().unwrap(),
+            ca.to_vec::<i64>().unwrap(),
+            "argmin {dim}"
+        );
+        close(
+            "softmax",
+            &g.softmax(dim).unwrap(),
+            &x.softmax(dim).unwrap(),
+        );
+        close(
+            "log_softmax",
+            &g.log_softmax(dim).unwrap(),
+            &x.log_softmax(dim).unwrap(),
+        );
     }
     let wide = rand(&[2, 100_003], 8).mul_scalar(30.0).unwrap();
-    close("log_softmax wide", &on(&wide, dev).log_softmax(1).unwrap(), &wide.log_softmax(1).unwrap());
-    close("sum_all wide", &on(&wide, dev).sum_all().unwrap(), &wide.sum_all().unwrap());
+    close(
+        "log_softmax wide",
+        &on(&wide, dev).log_softmax(1).unwrap(),
+        &wide.log_softmax(1).unwrap(),
+    );
+    close(
+        "sum_all wide",
+        &on(&wide, dev).sum_all().unwrap(),
+        &wide.sum_all().unwrap(),
+    );
 }
 
 #[test]
 fn matmul_matches_the_cpu_for_views_batches_and_vectors() {
     let Some(dev) = gpu() else { return };
     let (a, b) = (rand(&[37, 19], 9), rand(&[19, 23], 10));
-    close("mm", &on(&a, dev).matmul(&on(&b, dev)).unwrap(), &a.matmul(&b).unwrap());
+    close(
+        "mm",
+        &on(&a, dev).matmul(&on(&b, dev)).unwrap(),
+        &a.matmul(&b).unwrap(),
+    );
     let bt = rand(&[23, 19], 11);
-    close("a bt", &on(&a, dev).matmul(&on(&bt, dev).t().unwrap()).unwrap(), &a.matmul(&bt.t().unwrap()).unwrap());
+    close(
+        "a bt",
+        &on(&a, dev).matmul(&on(&bt, dev).t().unwrap()).unwrap(),
+        &a.matmul(&bt.t().unwrap()).unwrap(),
+    );
     let at = rand(&[19, 37], 12);
-    close("at b", &on(&at, dev).t().unwrap().matmul(&on(&b, dev)).unwrap(), &at.t().unwrap().matmul(&b).unwrap());
+    close(
+        "at b",
+        &on(&at, dev).t().unwrap().matmul(&on(&b, dev)).unwrap(),
+        &at.t().unwrap().matmul(&b).unwrap(),
+    );
     let (x, w) = (rand(&[4, 3, 37, 19], 13), rand(&[3, 19, 5], 14));
-    close("batched broadcast", &on(&x, dev).matmul(&on(&w, dev)).unwrap(), &x.matmul(&w).unwrap());
+    close(
+        "batched broadcast",
+        &on(&x, dev).matmul(&on(&w, dev)).unwrap(),
+        &x.matmul(&w).unwrap(),
+    );
     let v = rand(&[19], 15);
-    close("matrix vector", &on(&a, dev).matmul(&on(&v, dev)).unwrap(), &a.matmul(&v).unwrap());
+    close(
+        "matrix vector",
+        &on(&a, dev).matmul(&on(&v, dev)).unwrap(),
+        &a.matmul(&v).unwrap(),
+    );
     let odd = x.permute(&[1, 0, 2, 3]).unwrap();
-    close("permuted batch", &on(&x, dev).permute(&[1, 0, 2, 3]).unwrap().matmul(&on(&w, dev).unsqueeze(1).unwrap()).unwrap(), &odd.matmul(&w.unsqueeze(1).unwrap()).unwrap());
+    close(
+        "permuted batch",
+        &on(&x, dev)
+            .permute(&[1, 0, 2, 3])
+            .unwrap()
+            .matmul(&on(&w, dev).unsqueeze(1).unwrap())
+            .unwrap(),
+        &odd.matmul(&w.unsqueeze(1).unwrap()).unwrap(),
+    );
 }
 
 #[test]
 fn dropout_mask_is_the_cpus_bit_for_bit() {
     let Some(dev) = gpu() else { return };
-    for (n, p) in [(1, 0.5), (3, 0.1), (4, 0.9), (5, 0.5), (1023, 0.25), (100_003, 0.5), (1 << 20, 0.04)] {
+    for (n, p) in [
+        (1, 0.5),
+        (3, 0.1),
+        (4, 0.9),
+        (5, 0.5),
+        (1023, 0.25),
+        (100_003, 0.5),
+        (1 << 20, 0.04),
+    ] {
         let x = rand(&[n], n as u64);
         let rng = Philox::new(42, n as u64);
-        let (g, c) = (on(&x, dev).dropout(p, rng).unwrap(), x.dropout(p, rng).unwrap());
+        let (g, c) = (
+            on(&x, dev).dropout(p, rng).unwrap(),
+            x.dropout(p, rng).unwrap(),
+        );
         let (g, c) = (g.to_vec::<f32>().unwrap(), c.to_vec::<f32>().unwrap());
-        assert!(g.iter().zip(&c).all(|(a, b)| a.to_bits() == b.to_bits()), "n {n}, p {p}");
+        assert!(
+            g.iter().zip(&c).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "n {n}, p {p}"
+        );
     }
     // A view with an offset (the kernel's unaligned path) draws the same mask too.
     let x = rand(&[9, 33], 3);
     let view = x.narrow(0, 1, 7).unwrap();
     let rng = Philox::new(7, 1);
-    let g = on(&x, dev).narrow(0, 1, 7).unwrap().dropout(0.3, rng).unwrap();
-    assert_eq!(g.to_vec::<f32>().unwrap(), view.dropout(0.3, rng).unwrap().to_vec::<f32>().unwrap());
+    let g = on(&x, dev)
+        .narrow(0, 1, 7)
+        .unwrap()
+        .dropout(0.3, rng)
+        .unwrap();
+    assert_eq!(
+        g.to_vec::<f32>().unwrap(),
+        view.dropout(0.3, rng).unwrap().to_vec::<f32>().unwrap()
+    );
     assert_eq!(on(&x, dev).dropout(1.0, rng).unwrap().device(), dev);
 }
 
@@ -169,24 +324,45 @@ fn embedding_lookup_and_gradient_match_the_cpu_and_refuse_bad_indices() {
     let ids: Vec<i64> = (0..517).map(|i| (i * 7919 % 1116) as i64 % 300).collect();
     let idx = Tensor::from_indices(&ids, &[517]).unwrap();
     let (gw, gi) = (on(&weight, dev), on(&idx, dev));
-    close("index_select", &gw.index_select(0, &gi).unwrap(), &weight.index_select(0, &idx).unwrap());
+    close(
+        "index_select",
+        &gw.index_select(0, &gi).unwrap(),
+        &weight.index_select(0, &idx).unwrap(),
+    );
     let grad = rand(&[517, 81], 17);
     let zeros = Tensor::zeros(&[1116, 81]);
     let cpu = zeros.index_add(0, &idx, &grad).unwrap();
     for how in [Accumulate::Atomic, Accumulate::Sorted] {
-        let g = on(&zeros, dev).index_add_with(0, &gi, &on(&grad, dev), how).unwrap();
+        let g = on(&zeros, dev)
+            .index_add_with(0, &gi, &on(&grad, dev), how)
+            .unwrap();
         close("index_add", &g, &cpu);
     }
-    let sorted = on(&zeros, dev).index_add_with(0, &gi, &on(&grad, dev), Accumulate::Sorted).unwrap();
-    assert_eq!(sorted.to_vec::<f32>().unwrap(), cpu.to_vec::<f32>().unwrap(), "the sorted sum is the CPU's, bit for bit");
+    let sorted = on(&zeros, dev)
+        .index_add_with(0, &gi, &on(&grad, dev), Accumulate::Sorted)
+        .unwrap();
+    assert_eq!(
+        sorted.to_vec::<f32>().unwrap(),
+        cpu.to_vec::<f32>().unwrap(),
+        "the sorted sum is the CPU's, bit for bit"
+    );
     let other = rand(&[4, 6, 5], 18);
     let i3 = Tensor::from_indices(&[5, 0, 5], &[3]).unwrap();
-    close("index_select dim 1", &on(&other, dev).index_select(1, &on(&i3, dev)).unwrap(), &other.index_select(1, &i3).unwrap());
+    close(
+        "index_select dim 1",
+        &on(&other, dev).index_select(1, &on(&i3, dev)).unwrap(),
+        &other.index_select(1, &i3).unwrap(),
+    );
     for bad in [1116, -1] {
         let b = on(&Tensor::from_indices(&[3, bad, 2], &[3]).unwrap(), dev);
         let err = gw.index_select(0, &b).unwrap_err();
-        assert!(matches!(err, Error::Index { .. }) && err.to_string().contains("position 1"), "{err}");
-        let err = on(&zeros, dev).index_add(0, &b, &on(&rand(&[3, 81], 1), dev)).unwrap_err();
+        assert!(
+            matches!(err, Error::Index { .. }) && err.to_string().contains("position 1"),
+            "{err}"
+        );
+        let err = on(&zeros, dev)
+            .index_add(0, &b, &on(&rand(&[3, 81], 1), dev))
+            .unwrap_err();
         assert!(matches!(err, Error::Index { .. }), "{err}");
     }
 }
@@ -195,11 +371,23 @@ fn embedding_lookup_and_gradient_match_the_cpu_and_refuse_bad_indices() {
 fn cross_entropy_pieces_match_the_cpu() {
     let Some(dev) = gpu() else { return };
     let logits = rand(&[13, 37], 19);
-    let target = Tensor::from_indices(&(0..13).map(|i| (i * 5 % 37) as i64).collect::<Vec<_>>(), &[13, 1]).unwrap();
+    let target = Tensor::from_indices(
+        &(0..13).map(|i| (i * 5 % 37) as i64).collect::<Vec<_>>(),
+        &[13, 1],
+    )
+    .unwrap();
     let (gl, gt) = (on(&logits, dev), on(&target, dev));
-    close("gather", &gl.gather(1, &gt).unwrap(), &logits.gather(1, &target).unwrap());
+    close(
+        "gather",
+        &gl.gather(1, &gt).unwrap(),
+        &logits.gather(1, &target).unwrap(),
+    );
     let src = rand(&[13, 1], 20);
-    close("scatter_add", &gl.scatter_add(1, &gt, &on(&src, dev)).unwrap(), &logits.scatter_add(1, &target, &src).unwrap());
+    close(
+        "scatter_add",
+        &gl.scatter_add(1, &gt, &on(&src, dev)).unwrap(),
+        &logits.scatter_add(1, &target, &src).unwrap(),
+    );
     let bad = on(&Tensor::from_indices(&[37; 13], &[13, 1]).unwrap(), dev);
     assert!(matches!(gl.gather(1, &bad), Err(Error::Index { .. })));
 }
@@ -209,7 +397,11 @@ fn batch_norm_forward_and_backward_match_the_cpu() {
     let Some(dev) = gpu() else { return };
     for shape in [&[5, 3, 7, 9][..], &[64, 17], &[1, 4, 1, 1], &[3, 2, 31, 33]] {
         let c = shape[1];
-        let x = rand(shape, 21).mul_scalar(3.0).unwrap().add_scalar(5.0).unwrap();
+        let x = rand(shape, 21)
+            .mul_scalar(3.0)
+            .unwrap()
+            .add_scalar(5.0)
+            .unwrap();
         let (w, b) = (rand(&[c], 22), rand(&[c], 23));
         let (gx, gw, gb) = (on(&x, dev), on(&w, dev), on(&b, dev));
         let (y, m, v) = x.batch_norm(&w, &b, 1e-5).unwrap();
@@ -219,14 +411,18 @@ fn batch_norm_forward_and_backward_match_the_cpu() {
         close("bn var", &gv, &v);
         let dy = rand(shape, 24);
         let (dx, dw, db) = dy.batch_norm_backward(&x, &w, &m, &v, 1e-5).unwrap();
-        let (gdx, gdw, gdb) = on(&dy, dev).batch_norm_backward(&gx, &gw, &gm, &gv, 1e-5).unwrap();
+        let (gdx, gdw, gdb) = on(&dy, dev)
+            .batch_norm_backward(&gx, &gw, &gm, &gv, 1e-5)
+            .unwrap();
         close("bn dx", &gdx, &dx);
         close("bn dgamma", &gdw, &dw);
         close("bn dbeta", &gdb, &db);
         let ya = x.channel_affine(&w, &b).unwrap();
         close("channel_affine", &gx.channel_affine(&gw, &gb).unwrap(), &ya);
         let (cdx, cds, cdb) = dy.channel_affine_backward(Some(&x), &w).unwrap();
-        let (gdx, gds, gdb) = on(&dy, dev).channel_affine_backward(Some(&gx), &gw).unwrap();
+        let (gdx, gds, gdb) = on(&dy, dev)
+            .channel_affine_backward(Some(&gx), &gw)
+            .unwrap();
         close("affine dx", &gdx, &cdx);
         close("affine dscale", &gds.unwrap(), &cds.unwrap());
         close("affine dshift", &gdb, &cdb);
@@ -242,16 +438,34 @@ fn convolution_and_its_gradients_match_the_cpu() {
         ([3, 8, 13, 11], [6, 8, 3, 3], Conv2dParams::new(1, 1)),
         ([2, 6, 9, 9], [4, 6, 1, 1], Conv2dParams::new(2, 0)),
     ] {
-        let (x, w, b) = (rand(&x_shape, 25), rand(&w_shape, 26), rand(&[w_shape[0]], 27));
+        let (x, w, b) = (
+            rand(&x_shape, 25),
+            rand(&w_shape, 26),
+            rand(&[w_shape[0]], 27),
+        );
         let (gx, gw) = (on(&x, dev), on(&w, dev));
         let y = x.conv2d(&w, Some(&b), p).unwrap();
-        close("conv2d", &gx.conv2d(&gw, Some(&on(&b, dev)), p).unwrap(), &y);
+        close(
+            "conv2d",
+            &gx.conv2d(&gw, Some(&on(&b, dev)), p).unwrap(),
+            &y,
+        );
         let dy = rand(y.shape(), 28);
         let dx = dy.conv2d_backward_input(&w, x.shape(), p).unwrap();
-        close("conv dx", &on(&dy, dev).conv2d_backward_input(&gw, x.shape(), p).unwrap(), &dx);
+        close(
+            "conv dx",
+            &on(&dy, dev)
+                .conv2d_backward_input(&gw, x.shape(), p)
+                .unwrap(),
+            &dx,
+        );
         let k = [w_shape[2], w_shape[3]];
         let dw = dy.conv2d_backward_weight(&x, k, p).unwrap();
-        close("conv dw", &on(&dy, dev).conv2d_backward_weight(&gx, k, p).unwrap(), &dw);
+        close(
+            "conv dw",
+            &on(&dy, dev).conv2d_backward_weight(&gx, k, p).unwrap(),
+            &dw,
+        );
     }
 }
 
@@ -265,16 +479,38 @@ fn pooling_and_its_gradients_match_the_cpu() {
     let (gv, gi) = gx.max_pool2d([3, 3], p).unwrap();
     close("max_pool", &gv, &v);
     assert_eq!(gi.to_vec::<i64>().unwrap(), i.to_vec::<i64>().unwrap());
-    close("max_pool values", &gx.max_pool2d_values([3, 3], p).unwrap(), &v);
+    close(
+        "max_pool values",
+        &gx.max_pool2d_values([3, 3], p).unwrap(),
+        &v,
+    );
     let dy = rand(v.shape(), 30);
-    close("max_pool dx", &on(&dy, dev).max_pool2d_backward(&gi, x.shape()).unwrap(), &dy.max_pool2d_backward(&i, x.shape()).unwrap());
-    close("avg_pool", &gx.avg_pool2d([3, 3], p).unwrap(), &x.avg_pool2d([3, 3], p).unwrap());
-    close("avg_pool dx", &on(&dy, dev).avg_pool2d_backward(x.shape(), [3, 3], p).unwrap(), &dy.avg_pool2d_backward(x.shape(), [3, 3], p).unwrap());
+    close(
+        "max_pool dx",
+        &on(&dy, dev).max_pool2d_backward(&gi, x.shape()).unwrap(),
+        &dy.max_pool2d_backward(&i, x.shape()).unwrap(),
+    );
+    close(
+        "avg_pool",
+        &gx.avg_pool2d([3, 3], p).unwrap(),
+        &x.avg_pool2d([3, 3], p).unwrap(),
+    );
+    close(
+        "avg_pool dx",
+        &on(&dy, dev)
+            .avg_pool2d_backward(x.shape(), [3, 3], p)
+            .unwrap(),
+        &dy.avg_pool2d_backward(x.shape(), [3, 3], p).unwrap(),
+    );
     for out in [[1, 1], [5, 3]] {
         let a = x.adaptive_avg_pool2d(out).unwrap();
         close("adaptive avg", &gx.adaptive_avg_pool2d(out).unwrap(), &a);
         let d = rand(a.shape(), 31);
-        close("adaptive avg dx", &on(&d, dev).adaptive_avg_pool2d_backward(x.shape()).unwrap(), &d.adaptive_avg_pool2d_backward(x.shape()).unwrap());
+        close(
+            "adaptive avg dx",
+            &on(&d, dev).adaptive_avg_pool2d_backward(x.shape()).unwrap(),
+            &d.adaptive_avg_pool2d_backward(x.shape()).unwrap(),
+        );
         let (m, mi) = x.adaptive_max_pool2d(out).unwrap();
         let (gm, gmi) = gx.adaptive_max_pool2d(out).unwrap();
         close("adaptive max", &gm, &m);
@@ -287,7 +523,10 @@ fn devices_do_not_mix_and_unported_ops_say_so() {
     let Some(dev) = gpu() else { return };
     let x = rand(&[2, 3], 32);
     let err = on(&x, dev).add(&x).unwrap_err();
-    assert!(matches!(err, Error::Device { .. }) && err.to_string().contains("cuda:0"), "{err}");
+    assert!(
+        matches!(err, Error::Device { .. }) && err.to_string().contains("cuda:0"),
+        "{err}"
+    );
     let err = Tensor::cat(&[&on(&x, dev), &on(&x, dev)], 0).unwrap_err();
     assert!(matches!(err, Error::Device { .. }), "{err}");
 }

@@ -66,7 +66,13 @@ fn mask_is_the_philox_stream() {
     // Non-contiguous input: the mask follows the row-major order of the view.
     let m = Philox::new(3, 0).uniform(&[20, 30], 1.0, 2.0).unwrap();
     let a = m.t().unwrap().dropout(p, rng).unwrap();
-    let b = m.t().unwrap().contiguous().unwrap().dropout(p, rng).unwrap();
+    let b = m
+        .t()
+        .unwrap()
+        .contiguous()
+        .unwrap()
+        .dropout(p, rng)
+        .unwrap();
     assert_eq!(a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
 }
 

@@ -270,7 +270,12 @@ fn gather_and_scatter_add_like_torch_docs() {
     let yt = xt.gather(0, &ids(&[1, 0], &[1, 2])).unwrap();
     assert_eq!(
         f32s(&yt),
-        f32s(&xt.contiguous().unwrap().gather(0, &ids(&[1, 0], &[1, 2])).unwrap())
+        f32s(
+            &xt.contiguous()
+                .unwrap()
+                .gather(0, &ids(&[1, 0], &[1, 2]))
+                .unwrap()
+        )
     );
     assert_eq!(f32s(&yt), [2., 3.]);
 
@@ -593,7 +598,10 @@ fn parallel_paths_agree_with_small_pieces() {
     }
     assert_eq!(f32s(&dw), want);
     let c = Tensor::cat(&[&x, &x], 1).unwrap();
-    assert_eq!(f32s(&c.narrow(1, 16, 16).unwrap().contiguous().unwrap()), f32s(&x));
+    assert_eq!(
+        f32s(&c.narrow(1, 16, 16).unwrap().contiguous().unwrap()),
+        f32s(&x)
+    );
     let pd = x.pad2d([2, 2, 2, 2], PadMode::Reflect).unwrap();
     let back = pd.narrow(2, 2, 40).unwrap().narrow(3, 2, 40).unwrap();
     assert_eq!(f32s(&back.contiguous().unwrap()), f32s(&x));

@@ -17,7 +17,9 @@ pub struct Running<'a> {
 
 fn check(what: &str, [n, c, s]: [usize; 3], x: usize, per_channel: &[usize]) -> Result<()> {
     fits(what, x, (n * c * s) as u64)?;
-    per_channel.iter().try_for_each(|&l| fits(what, l, c as u64))
+    per_channel
+        .iter()
+        .try_for_each(|&l| fits(what, l, c as u64))
 }
 
 impl Gpu {
@@ -42,7 +44,13 @@ impl Gpu {
         let momentum = running.as_ref().map_or(0.0, |r| r.momentum);
         let f = self.function(BATCH_NORM, "batch_norm_forward_f32")?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&n32).arg(&c32).arg(&s32).arg(x).arg(gamma).arg(beta).arg(&eps);
+        b.arg(&n32)
+            .arg(&c32)
+            .arg(&s32)
+            .arg(x)
+            .arg(gamma)
+            .arg(beta)
+            .arg(&eps);
         b.arg(y).arg(mean).arg(var);
         match running {
             Some(r) => {
@@ -69,7 +77,13 @@ impl Gpu {
         dx: &mut CudaSlice<f32>,
         (dgamma, dbeta): (&mut CudaSlice<f32>, &mut CudaSlice<f32>),
     ) -> Result<()> {
-        let lens = [gamma.len(), mean.len(), var.len(), dgamma.len(), dbeta.len()];
+        let lens = [
+            gamma.len(),
+            mean.len(),
+            var.len(),
+            dgamma.len(),
+            dbeta.len(),
+        ];
         check("batch_norm_backward", dims, x.len(), &lens)?;
         let total = (dims[0] * dims[1] * dims[2]) as u64;
         fits("batch_norm_backward", dy.len(), total)?;
@@ -78,7 +92,14 @@ impl Gpu {
         let (n32, c32, s32) = (u32_of("N", n)?, u32_of("C", c)?, u32_of("S", s)?);
         let f = self.function(BATCH_NORM, "batch_norm_backward_f32")?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&n32).arg(&c32).arg(&s32).arg(dy).arg(x).arg(gamma).arg(mean).arg(var);
+        b.arg(&n32)
+            .arg(&c32)
+            .arg(&s32)
+            .arg(dy)
+            .arg(x)
+            .arg(gamma)
+            .arg(mean)
+            .arg(var);
         b.arg(&eps).arg(dx).arg(dgamma).arg(dbeta);
         // SAFETY: one block per channel; every buffer checked above.
         unsafe { b.launch(cfg_blocks(c, THREADS)?) }?;
@@ -94,12 +115,23 @@ impl Gpu {
         y: &mut CudaSlice<f32>,
     ) -> Result<()> {
         let total = (n * c * s) as u64;
-        check("channel_affine", [n, c, s], x.len(), &[scale.len(), shift.len()])?;
+        check(
+            "channel_affine",
+            [n, c, s],
+            x.len(),
+            &[scale.len(), shift.len()],
+        )?;
         fits("channel_affine", y.len(), total)?;
         let (c32, s32) = (u32_of("C", c)?, u32_of("S", s.max(1))?);
         let f = self.function(BATCH_NORM, "channel_affine_f32")?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&total).arg(&c32).arg(&s32).arg(x).arg(scale).arg(shift).arg(y);
+        b.arg(&total)
+            .arg(&c32)
+            .arg(&s32)
+            .arg(x)
+            .arg(scale)
+            .arg(shift)
+            .arg(y);
         // SAFETY: buffers checked against N, C, S.
         unsafe { b.launch(cfg_elems(total)) }?;
         Ok(())

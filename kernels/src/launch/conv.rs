@@ -74,7 +74,11 @@ impl Gpu {
         x: &mut CudaViewMut<'_, f32>,
     ) -> Result<()> {
         let n = (images * g.image_len()) as u64;
-        fits("col2im input", cols.len(), (images * g.k() * g.pixels()) as u64)?;
+        fits(
+            "col2im input",
+            cols.len(),
+            (images * g.k() * g.pixels()) as u64,
+        )?;
         fits("col2im output", x.len(), n)?;
         let imgs = u32_of("images", images)?;
         let f = self.function(CONV, "col2im_f32")?;

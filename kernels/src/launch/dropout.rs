@@ -19,7 +19,12 @@ impl Gpu {
         let n = x.len() as u64;
         fits("dropout", y.len(), n)?;
         let f = self.function(DROPOUT, "dropout_f32")?;
-        let (s0, s1, o0, o1) = (seed as u32, (seed >> 32) as u32, offset as u32, (offset >> 32) as u32);
+        let (s0, s1, o0, o1) = (
+            seed as u32,
+            (seed >> 32) as u32,
+            offset as u32,
+            (offset >> 32) as u32,
+        );
         let mut b = self.stream().launch_builder(&f);
         b.arg(&n).arg(x).arg(y).arg(&s0).arg(&s1).arg(&o0).arg(&o1);
         b.arg(&threshold).arg(&scale);

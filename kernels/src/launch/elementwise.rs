@@ -176,7 +176,14 @@ impl Gpu {
         fits("where", out.len(), n)?;
         let func = self.function(ELEMENTWISE, "where_f32")?;
         let mut b = self.stream().launch_builder(&func);
-        b.arg(&n).arg(lc).arg(lt).arg(lf).arg(c).arg(t).arg(f).arg(out);
+        b.arg(&n)
+            .arg(lc)
+            .arg(lt)
+            .arg(lf)
+            .arg(c)
+            .arg(t)
+            .arg(f)
+            .arg(out);
         // SAFETY: signature matched; every view reads inside its buffer, out holds n.
         unsafe { b.launch(cfg_elems(n)) }?;
         Ok(())

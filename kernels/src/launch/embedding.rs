@@ -121,7 +121,13 @@ impl Gpu {
         let (inner32, seg32) = (u32_of("inner", inner)?, u32_of("segments", n_seg)?);
         let f = self.function(EMBEDDING, "index_add_sorted_f32")?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&inner32).arg(&seg32).arg(idx).arg(&order_d).arg(&seg_d).arg(src).arg(dst);
+        b.arg(&inner32)
+            .arg(&seg32)
+            .arg(idx)
+            .arg(&order_d)
+            .arg(&seg_d)
+            .arg(src)
+            .arg(dst);
         // SAFETY: every index was checked in range on the host; segments cover `order`.
         unsafe { b.launch(cfg_blocks(n_seg.min(1 << 16), SEG_THREADS)?) }?;
         Ok(())

@@ -24,7 +24,14 @@ impl Gpu {
         }
         let f = self.function(OPTIM, "adamw_f32")?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&n).arg(p).arg(g).arg(m).arg(v).arg(&decay).arg(&b1).arg(&b2);
+        b.arg(&n)
+            .arg(p)
+            .arg(g)
+            .arg(m)
+            .arg(v)
+            .arg(&decay)
+            .arg(&b1)
+            .arg(&b2);
         b.arg(&step_size).arg(&eps);
         // SAFETY: all four buffers hold n elements (checked).
         unsafe { b.launch(cfg_elems(n)) }?;
@@ -46,7 +53,14 @@ impl Gpu {
         let first = i32::from(first);
         let f = self.function(OPTIM, "sgd_f32")?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&n).arg(p).arg(g).arg(buf).arg(&decay).arg(&lr).arg(&momentum).arg(&first);
+        b.arg(&n)
+            .arg(p)
+            .arg(g)
+            .arg(buf)
+            .arg(&decay)
+            .arg(&lr)
+            .arg(&momentum)
+            .arg(&first);
         // SAFETY: the three buffers hold n elements (checked).
         unsafe { b.launch(cfg_elems(n)) }?;
         Ok(())

@@ -20,7 +20,11 @@ impl Windows {
 }
 
 impl Gpu {
-    fn upload_windows(&self, w: &Windows, [h, wd]: [usize; 2]) -> Result<(CudaSlice<i32>, CudaSlice<i32>)> {
+    fn upload_windows(
+        &self,
+        w: &Windows,
+        [h, wd]: [usize; 2],
+    ) -> Result<(CudaSlice<i32>, CudaSlice<i32>)> {
         let inside = |v: &[(usize, usize)], n: usize| v.iter().all(|&(a, b)| a <= b && b <= n);
         if !inside(&w.rows, h) || !inside(&w.cols, wd) {
             return Err(crate::Error::Invalid(format!(
@@ -50,7 +54,15 @@ impl Gpu {
         let [p, h32, w32, oh32, ow32] = u32s("pooling size", [planes, h, w, oh, ow])?;
         let f = self.function(POOL, "max_pool_f32")?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&p).arg(&h32).arg(&w32).arg(&oh32).arg(&ow32).arg(&rw).arg(&cw).arg(x).arg(y);
+        b.arg(&p)
+            .arg(&h32)
+            .arg(&w32)
+            .arg(&oh32)
+            .arg(&ow32)
+            .arg(&rw)
+            .arg(&cw)
+            .arg(x)
+            .arg(y);
         match idx {
             Some(i) => {
                 fits("max_pool indices", i.len(), outputs)?;
@@ -77,7 +89,9 @@ impl Gpu {
         fits("max_pool_backward", dx.len(), (planes * in_plane) as u64)?;
         let host = self.stream().clone_dtoh(idx)?;
         if let Some(bad) = host.iter().position(|&i| i < 0 || i as usize >= in_plane) {
-            return Err(crate::Error::IndexOutOfRange { position: bad as u64 });
+            return Err(crate::Error::IndexOutOfRange {
+                position: bad as u64,
+            });
         }
         let (op32, ip32) = (u32_of("plane", out_plane)?, u32_of("plane", in_plane)?);
         let f = self.function(POOL, "max_pool_backward_f32")?;
@@ -101,15 +115,30 @@ impl Gpu {
     ) -> Result<()> {
         let (oh, ow) = (win.rows.len(), win.cols.len());
         let (image, pooled) = ((planes * h * w) as u64, (planes * oh * ow) as u64);
-        let (x_need, y_need) = if backward { (pooled, image) } else { (image, pooled) };
+        let (x_need, y_need) = if backward {
+            (pooled, image)
+        } else {
+            (image, pooled)
+        };
         fits("avg_pool", x.len(), x_need)?;
         fits("avg_pool", y.len(), y_need)?;
         let (rw, cw) = self.upload_windows(win, [h, w])?;
         let [p, h32, w32, oh32, ow32] = u32s("pooling size", [planes, h, w, oh, ow])?;
-        let name = if backward { "avg_pool_backward_f32" } else { "avg_pool_f32" };
+        let name = if backward {
+            "avg_pool_backward_f32"
+        } else {
+            "avg_pool_f32"
+        };
         let f = self.function(POOL, name)?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&p).arg(&h32).arg(&w32).arg(&oh32).arg(&ow32).arg(&rw).arg(&cw).arg(&area);
+        b.arg(&p)
+            .arg(&h32)
+            .arg(&w32)
+            .arg(&oh32)
+            .arg(&ow32)
+            .arg(&rw)
+            .arg(&cw)
+            .arg(&area);
         b.arg(x).arg(y);
         // SAFETY: windows lie inside the plane (checked); buffers checked.
         unsafe { b.launch(cfg_elems(pooled)) }?;

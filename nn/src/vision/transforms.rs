@@ -251,9 +251,7 @@ impl Augment {
             homography(moved, corners)
         });
         let m = self.affine(th, tw);
-        let src = img
-            .to_vec::<f32>()
-            .map_err(|e| e.to_string())?;
+        let src = img.to_vec::<f32>().map_err(|e| e.to_string())?;
         let mut out = vec![0f32; c * size * size];
         let mut px = vec![0f32; c];
         for y in 0..size {
@@ -351,12 +349,8 @@ pub fn grid_sample(img: &Tensor, grid: &Tensor, padding: Padding) -> Result<Tens
         ));
     }
     let (c, ho, wo) = (s[0], g[0], g[1]);
-    let src = img
-        .to_vec::<f32>()
-        .map_err(|e| e.to_string())?;
-    let pts = grid
-        .to_vec::<f32>()
-        .map_err(|e| e.to_string())?;
+    let src = img.to_vec::<f32>().map_err(|e| e.to_string())?;
+    let pts = grid.to_vec::<f32>().map_err(|e| e.to_string())?;
     let mut out = vec![0f32; c * ho * wo];
     let mut px = vec![0f32; c];
     for i in 0..ho * wo {

@@ -7,14 +7,29 @@ use std::sync::Arc;
 
 type Three = (Tensor, Tensor, Tensor);
 
-pub(crate) fn batch_norm(gpu: &Arc<Gpu>, x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32, dims: [usize; 3]) -> Result<Three> {
+pub(crate) fn batch_norm(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    eps: f32,
+    dims: [usize; 3],
+) -> Result<Three> {
     const OP: &str = "batch_norm";
     let c = dims[1];
     let mut y = alloc(OP, gpu, x.elem_count())?;
     let (mut mean, mut var) = (alloc(OP, gpu, c)?, alloc(OP, gpu, c)?);
     let (g, b) = (weight.cuda_f32(OP)?, bias.cuda_f32(OP)?);
-    gpu.batch_norm_forward(dims, &x.cuda_f32(OP)?.view(), (&g.view(), &b.view()), eps, &mut y, (&mut mean, &mut var), None)
-        .map_err(kernel_error(OP))?;
+    gpu.batch_norm_forward(
+        dims,
+        &x.cuda_f32(OP)?.view(),
+        (&g.view(), &b.view()),
+        eps,
+        &mut y,
+        (&mut mean, &mut var),
+        None,
+    )
+    .map_err(kernel_error(OP))?;
     Ok((
         Tensor::from_cuda_f32(gpu, y, x.shape()),
         Tensor::from_cuda_f32(gpu, mean, &[c]),
@@ -23,15 +38,32 @@ pub(crate) fn batch_norm(gpu: &Arc<Gpu>, x: &Tensor, weight: &Tensor, bias: &Ten
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn batch_norm_backward(gpu: &Arc<Gpu>, dy: &Tensor, x: &Tensor, weight: &Tensor, mean: &Tensor, var: &Tensor, eps: f32, dims: [usize; 3]) -> Result<Three> {
+pub(crate) fn batch_norm_backward(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    x: &Tensor,
+    weight: &Tensor,
+    mean: &Tensor,
+    var: &Tensor,
+    eps: f32,
+    dims: [usize; 3],
+) -> Result<Three> {
     const OP: &str = "batch_norm_backward";
     let c = dims[1];
     let mut dx = alloc(OP, gpu, x.elem_count())?;
     let (mut dg, mut db) = (alloc(OP, gpu, c)?, alloc(OP, gpu, c)?);
     let (dys, xs, g) = (dy.cuda_f32(OP)?, x.cuda_f32(OP)?, weight.cuda_f32(OP)?);
     let (m, v) = (mean.cuda_f32(OP)?, var.cuda_f32(OP)?);
-    gpu.batch_norm_backward(dims, (&dys.view(), &xs.view()), &g.view(), (&m.view(), &v.view()), eps, &mut dx, (&mut dg, &mut db))
-        .map_err(kernel_error(OP))?;
+    gpu.batch_norm_backward(
+        dims,
+        (&dys.view(), &xs.view()),
+        &g.view(),
+        (&m.view(), &v.view()),
+        eps,
+        &mut dx,
+        (&mut dg, &mut db),
+    )
+    .map_err(kernel_error(OP))?;
     Ok((
         Tensor::from_cuda_f32(gpu, dx, x.shape()),
         Tensor::from_cuda_f32(gpu, dg, &[c]),
@@ -39,17 +71,34 @@ pub(crate) fn batch_norm_backward(gpu: &Arc<Gpu>, dy: &Tensor, x: &Tensor, weigh
     ))
 }
 
-pub(crate) fn channel_affine(gpu: &Arc<Gpu>, x: &Tensor, scale: &Tensor, shift: &Tensor, dims: [usize; 3]) -> Result<Tensor> {
+pub(crate) fn channel_affine(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    scale: &Tensor,
+    shift: &Tensor,
+    dims: [usize; 3],
+) -> Result<Tensor> {
     const OP: &str = "channel_affine";
     let mut y = alloc(OP, gpu, x.elem_count())?;
     let (a, b) = (scale.cuda_f32(OP)?, shift.cuda_f32(OP)?);
-    gpu.channel_affine(dims, &x.cuda_f32(OP)?.view(), (&a.view(), &b.view()), &mut y)
-        .map_err(kernel_error(OP))?;
+    gpu.channel_affine(
+        dims,
+        &x.cuda_f32(OP)?.view(),
+        (&a.view(), &b.view()),
+        &mut y,
+    )
+    .map_err(kernel_error(OP))?;
     Ok(Tensor::from_cuda_f32(gpu, y, x.shape()))
 }
 
 /// `(dx, d_scale, d_shift)` of [`channel_affine`]: `dx = dy * scale[c]`, the sums per channel.
-pub(crate) fn channel_affine_backward(gpu: &Arc<Gpu>, dy: &Tensor, x: Option<&Tensor>, scale: &Tensor, dims: [usize; 3]) -> Result<(Tensor, Option<Tensor>, Tensor)> {
+pub(crate) fn channel_affine_backward(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    x: Option<&Tensor>,
+    scale: &Tensor,
+    dims: [usize; 3],
+) -> Result<(Tensor, Option<Tensor>, Tensor)> {
     const OP: &str = "channel_affine_backward";
     let c = dims[1];
     let no_shift = zeros(OP, gpu, c)?;

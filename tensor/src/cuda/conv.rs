@@ -12,7 +12,9 @@ use std::sync::Arc;
 const MAX_COLS: usize = 64 << 20;
 
 fn geometry(g: &Geometry) -> Result<ConvGeometry> {
-    let v = |n: usize| u32::try_from(n).map_err(|_| Error::shape("conv2d", format!("size {n} exceeds 2^32")));
+    let v = |n: usize| {
+        u32::try_from(n).map_err(|_| Error::shape("conv2d", format!("size {n} exceeds 2^32")))
+    };
     Ok(ConvGeometry {
         c: v(g.c)?,
         h: v(g.h)?,
@@ -33,7 +35,15 @@ fn chunk(g: &ConvGeometry) -> usize {
     (MAX_COLS / (g.k() * g.pixels()).max(1)).max(1)
 }
 
-pub(crate) fn conv2d(gpu: &Arc<Gpu>, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, g: &Geometry, n: usize, co: usize) -> Result<Tensor> {
+pub(crate) fn conv2d(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    g: &Geometry,
+    n: usize,
+    co: usize,
+) -> Result<Tensor> {
     const OP: &str = "conv2d";
     let cg = geometry(g)?;
     let (k, px) = (cg.k(), cg.pixels());
@@ -46,13 +56,27 @@ pub(crate) fn conv2d(gpu: &Arc<Gpu>, x: &Tensor, weight: &Tensor, bias: Option<&
         let imgs = step.min(n - n0);
         let xv = xs.view();
         let xv = xv.slice(n0 * cg.image_len()..);
-        gpu.im2col(imgs, &cg, &xv, &mut cols).map_err(kernel_error(OP))?;
+        gpu.im2col(imgs, &cg, &xv, &mut cols)
+            .map_err(kernel_error(OP))?;
         let (wv, cv) = (w.view(), cols.as_view());
         let mut ov = out.slice_mut(n0 * co * px..(n0 + imgs) * co * px);
         gpu.gemm(
-            Gemm { batch: imgs, m: co, n: px, k },
-            Operand { data: &wv, transposed: false, batch_stride: 0 },
-            Operand { data: &cv, transposed: false, batch_stride: k * px },
+            Gemm {
+                batch: imgs,
+                m: co,
+                n: px,
+                k,
+            },
+            Operand {
+                data: &wv,
+                transposed: false,
+                batch_stride: 0,
+            },
+            Operand {
+                data: &cv,
+                transposed: false,
+                batch_stride: k * px,
+            },
             &mut ov,
             0.0,
         )
@@ -65,7 +89,14 @@ pub(crate) fn conv2d(gpu: &Arc<Gpu>, x: &Tensor, weight: &Tensor, bias: Option<&
     Ok(Tensor::from_cuda_f32(gpu, out, &[n, co, g.ho, g.wo]))
 }
 
-pub(crate) fn conv2d_backward_input(gpu: &Arc<Gpu>, dy: &Tensor, weight: &Tensor, g: &Geometry, n: usize, co: usize) -> Result<Tensor> {
+pub(crate) fn conv2d_backward_input(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    weight: &Tensor,
+    g: &Geometry,
+    n: usize,
+    co: usize,
+) -> Result<Tensor> {
     const OP: &str = "conv2d_backward_input";
     let cg = geometry(g)?;
     let (k, px) = (cg.k(), cg.pixels());
@@ -79,20 +110,41 @@ pub(crate) fn conv2d_backward_input(gpu: &Arc<Gpu>, dy: &Tensor, weight: &Tensor
         let (wv, dv) = (w.view(), dys.view());
         let dv = dv.slice(n0 * co * px..);
         gpu.gemm(
-            Gemm { batch: imgs, m: k, n: px, k: co },
-            Operand { data: &wv, transposed: true, batch_stride: 0 },
-            Operand { data: &dv, transposed: false, batch_stride: co * px },
+            Gemm {
+                batch: imgs,
+                m: k,
+                n: px,
+                k: co,
+            },
+            Operand {
+                data: &wv,
+                transposed: true,
+                batch_stride: 0,
+            },
+            Operand {
+                data: &dv,
+                transposed: false,
+                batch_stride: co * px,
+            },
             &mut cols.as_view_mut(),
             0.0,
         )
         .map_err(kernel_error(OP))?;
         let mut chunk_dx = dx.slice_mut(n0 * cg.image_len()..(n0 + imgs) * cg.image_len());
-        gpu.col2im(imgs, &cg, &cols.as_view(), &mut chunk_dx).map_err(kernel_error(OP))?;
+        gpu.col2im(imgs, &cg, &cols.as_view(), &mut chunk_dx)
+            .map_err(kernel_error(OP))?;
     }
     Ok(Tensor::from_cuda_f32(gpu, dx, &[n, g.c, g.h, g.w]))
 }
 
-pub(crate) fn conv2d_backward_weight(gpu: &Arc<Gpu>, dy: &Tensor, x: &Tensor, g: &Geometry, n: usize, co: usize) -> Result<Tensor> {
+pub(crate) fn conv2d_backward_weight(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    x: &Tensor,
+    g: &Geometry,
+    n: usize,
+    co: usize,
+) -> Result<Tensor> {
     const OP: &str = "conv2d_backward_weight";
     let cg = geometry(g)?;
     let (k, px) = (cg.k(), cg.pixels());
@@ -111,9 +163,22 @@ pub(crate) fn conv2d_backward_weight(gpu: &Arc<Gpu>, dy: &Tensor, x: &Tensor, g:
             let (dv, cv) = (dv.slice((n0 + i) * co * px..), cv.slice(i * k * px..));
             // dW += dy[n] (co x px) * cols[n]^T (px x k); cols[n] is stored [k, px].
             gpu.gemm(
-                Gemm { batch: 1, m: co, n: k, k: px },
-                Operand { data: &dv, transposed: false, batch_stride: 0 },
-                Operand { data: &cv, transposed: true, batch_stride: 0 },
+                Gemm {
+                    batch: 1,
+                    m: co,
+                    n: k,
+                    k: px,
+                },
+                Operand {
+                    data: &dv,
+                    transposed: false,
+                    batch_stride: 0,
+                },
+                Operand {
+                    data: &cv,
+                    transposed: true,
+                    batch_stride: 0,
+                },
                 &mut dw.as_view_mut(),
                 if n0 + i == 0 { 0.0 } else { 1.0 },
             )

@@ -6,11 +6,23 @@ use crate::{Result, Tensor};
 use kernels::Gpu;
 use std::sync::Arc;
 
-pub(crate) fn dropout(gpu: &Arc<Gpu>, x: &Tensor, threshold: u32, scale: f32, rng: Philox) -> Result<Tensor> {
+pub(crate) fn dropout(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    threshold: u32,
+    scale: f32,
+    rng: Philox,
+) -> Result<Tensor> {
     const OP: &str = "dropout";
     let data = x.cuda_f32(OP)?;
     let mut out = alloc(OP, gpu, x.elem_count())?;
-    gpu.dropout(&data.view(), &mut out, (rng.seed, rng.offset), threshold, scale)
-        .map_err(kernel_error(OP))?;
+    gpu.dropout(
+        &data.view(),
+        &mut out,
+        (rng.seed, rng.offset),
+        threshold,
+        scale,
+    )
+    .map_err(kernel_error(OP))?;
     Ok(Tensor::from_cuda_f32(gpu, out, x.shape()))
 }

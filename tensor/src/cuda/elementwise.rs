@@ -7,7 +7,13 @@ use crate::{Result, Tensor};
 use kernels::{BinaryOp, Gpu, UnaryOp};
 use std::sync::Arc;
 
-pub(crate) fn binary(gpu: &Arc<Gpu>, op: BinaryOp, name: &'static str, lhs: &Tensor, rhs: &Tensor) -> Result<Tensor> {
+pub(crate) fn binary(
+    gpu: &Arc<Gpu>,
+    op: BinaryOp,
+    name: &'static str,
+    lhs: &Tensor,
+    rhs: &Tensor,
+) -> Result<Tensor> {
     let shape = broadcast_shape(name, lhs.shape(), rhs.shape())?;
     let (la, lb) = (lhs.layout().expand(&shape)?, rhs.layout().expand(&shape)?);
     let (a, b) = (lhs.cuda_buffer(name)?, rhs.cuda_buffer(name)?);
@@ -25,6 +31,7 @@ pub(crate) fn binary(gpu: &Arc<Gpu>, op: BinaryOp, name: &'static str, lhs: &Ten
 pub(crate) fn unary(gpu: &Arc<Gpu>, op: UnaryOp, name: &'static str, x: &Tensor) -> Result<Tensor> {
     let data = x.cuda_f32(name)?;
     let mut out = alloc(name, gpu, x.elem_count())?;
-    gpu.unary(op, &data.view(), &mut out).map_err(kernel_error(name))?;
+    gpu.unary(op, &data.view(), &mut out)
+        .map_err(kernel_error(name))?;
     Ok(Tensor::from_cuda_f32(gpu, out, x.shape()))
 }

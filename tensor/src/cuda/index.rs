@@ -7,24 +7,51 @@ use std::sync::Arc;
 
 /// `[outer, size, inner]` around `dim`.
 fn around(shape: &[usize], dim: usize) -> [usize; 3] {
-    [shape[..dim].iter().product(), shape[dim], shape[dim + 1..].iter().product()]
+    [
+        shape[..dim].iter().product(),
+        shape[dim],
+        shape[dim + 1..].iter().product(),
+    ]
 }
 
-pub(crate) fn index_select(gpu: &Arc<Gpu>, x: &Tensor, dim: usize, indices: &Tensor) -> Result<Tensor> {
+pub(crate) fn index_select(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    dim: usize,
+    indices: &Tensor,
+) -> Result<Tensor> {
     const OP: &str = "index_select";
     let mut shape = x.shape().to_vec();
     shape[dim] = indices.elem_count();
     let mut out = alloc(OP, gpu, shape.iter().product())?;
-    gpu.index_select(around(x.shape(), dim), &x.cuda_f32(OP)?.view(), &indices.cuda_i64(OP)?.view(), &mut out)
-        .map_err(kernel_error(OP))?;
+    gpu.index_select(
+        around(x.shape(), dim),
+        &x.cuda_f32(OP)?.view(),
+        &indices.cuda_i64(OP)?.view(),
+        &mut out,
+    )
+    .map_err(kernel_error(OP))?;
     Ok(Tensor::from_cuda_f32(gpu, out, &shape))
 }
 
-pub(crate) fn index_add(gpu: &Arc<Gpu>, x: &Tensor, dim: usize, indices: &Tensor, src: &Tensor, how: Accumulate) -> Result<Tensor> {
+pub(crate) fn index_add(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    dim: usize,
+    indices: &Tensor,
+    src: &Tensor,
+    how: Accumulate,
+) -> Result<Tensor> {
     const OP: &str = "index_add";
     let mut out = copy_of(OP, gpu, &x.cuda_f32(OP)?.view())?;
-    gpu.index_add(around(x.shape(), dim), &indices.cuda_i64(OP)?.view(), &src.cuda_f32(OP)?.view(), &mut out, how)
-        .map_err(kernel_error(OP))?;
+    gpu.index_add(
+        around(x.shape(), dim),
+        &indices.cuda_i64(OP)?.view(),
+        &src.cuda_f32(OP)?.view(),
+        &mut out,
+        how,
+    )
+    .map_err(kernel_error(OP))?;
     Ok(Tensor::from_cuda_f32(gpu, out, x.shape()))
 }
 
@@ -33,17 +60,32 @@ pub(crate) fn gather_rows(gpu: &Arc<Gpu>, x: &Tensor, index: &Tensor) -> Result<
     const OP: &str = "gather";
     let (rows, cols) = (x.shape()[0], x.shape()[1]);
     let mut out = alloc(OP, gpu, rows)?;
-    gpu.gather_rows([rows, cols], &x.cuda_f32(OP)?.view(), &index.cuda_i64(OP)?.view(), &mut out)
-        .map_err(kernel_error(OP))?;
+    gpu.gather_rows(
+        [rows, cols],
+        &x.cuda_f32(OP)?.view(),
+        &index.cuda_i64(OP)?.view(),
+        &mut out,
+    )
+    .map_err(kernel_error(OP))?;
     Ok(Tensor::from_cuda_f32(gpu, out, index.shape()))
 }
 
 /// `x` with `x[r, idx[r]] += src[r]`.
-pub(crate) fn scatter_rows_add(gpu: &Arc<Gpu>, x: &Tensor, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+pub(crate) fn scatter_rows_add(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    index: &Tensor,
+    src: &Tensor,
+) -> Result<Tensor> {
     const OP: &str = "scatter_add";
     let (rows, cols) = (x.shape()[0], x.shape()[1]);
     let mut out = copy_of(OP, gpu, &x.cuda_f32(OP)?.view())?;
-    gpu.scatter_rows_add([rows, cols], &index.cuda_i64(OP)?.view(), &src.cuda_f32(OP)?.view(), &mut out)
-        .map_err(kernel_error(OP))?;
+    gpu.scatter_rows_add(
+        [rows, cols],
+        &index.cuda_i64(OP)?.view(),
+        &src.cuda_f32(OP)?.view(),
+        &mut out,
+    )
+    .map_err(kernel_error(OP))?;
     Ok(Tensor::from_cuda_f32(gpu, out, x.shape()))
 }

@@ -49,7 +49,12 @@ fn gemm_ready(t: &Tensor) -> Result<(Tensor, bool, usize)> {
 }
 
 /// `[batch.., m, k] x [batch.., k, n]`, both already expanded to the common batch shape.
-pub(crate) fn matmul(gpu: &Arc<Gpu>, a: &Tensor, b: &Tensor, out_shape: &[usize]) -> Result<Tensor> {
+pub(crate) fn matmul(
+    gpu: &Arc<Gpu>,
+    a: &Tensor,
+    b: &Tensor,
+    out_shape: &[usize],
+) -> Result<Tensor> {
     let r = a.rank();
     let (m, k, n) = (a.shape()[r - 2], a.shape()[r - 1], b.shape()[r - 1]);
     let batch: usize = a.shape()[..r - 2].iter().product();
@@ -57,7 +62,11 @@ pub(crate) fn matmul(gpu: &Arc<Gpu>, a: &Tensor, b: &Tensor, out_shape: &[usize]
     let (tb, b_tr, b_stride) = gemm_ready(b)?;
     if k == 0 {
         // An empty sum: zeros, as on the CPU.
-        return Ok(Tensor::from_cuda_f32(gpu, zeros(OP, gpu, batch * m * n)?, out_shape));
+        return Ok(Tensor::from_cuda_f32(
+            gpu,
+            zeros(OP, gpu, batch * m * n)?,
+            out_shape,
+        ));
     }
     let mut out = alloc(OP, gpu, batch * m * n)?;
     let (abuf, bbuf) = (ta.cuda_buffer(OP)?, tb.cuda_buffer(OP)?);
@@ -65,8 +74,16 @@ pub(crate) fn matmul(gpu: &Arc<Gpu>, a: &Tensor, b: &Tensor, out_shape: &[usize]
     let bv = bbuf.slice(tb.layout().offset()..);
     gpu.gemm(
         Gemm { batch, m, n, k },
-        Operand { data: &av, transposed: a_tr, batch_stride: a_stride },
-        Operand { data: &bv, transposed: b_tr, batch_stride: b_stride },
+        Operand {
+            data: &av,
+            transposed: a_tr,
+            batch_stride: a_stride,
+        },
+        Operand {
+            data: &bv,
+            transposed: b_tr,
+            batch_stride: b_stride,
+        },
         &mut out.as_view_mut(),
         0.0,
     )

@@ -16,7 +16,9 @@ mod pool;
 mod reduce;
 mod transfer;
 
-pub(crate) use batch_norm::{batch_norm, batch_norm_backward, channel_affine, channel_affine_backward};
+pub(crate) use batch_norm::{
+    batch_norm, batch_norm_backward, channel_affine, channel_affine_backward,
+};
 pub(crate) use conv::{conv2d, conv2d_backward_input, conv2d_backward_weight};
 pub(crate) use dropout::dropout;
 pub(crate) use elementwise::{binary, unary};
@@ -46,7 +48,13 @@ pub(crate) enum CudaData {
 
 impl std::fmt::Debug for CudaStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CudaStorage({:?}, {}, {} elements)", self.gpu, self.dtype(), self.len())
+        write!(
+            f,
+            "CudaStorage({:?}, {}, {} elements)",
+            self.gpu,
+            self.dtype(),
+            self.len()
+        )
     }
 }
 
@@ -139,7 +147,11 @@ pub(crate) fn alloc_i64(op: &'static str, gpu: &Gpu, n: usize) -> Result<CudaSli
 }
 
 /// A new buffer holding a copy of `data`.
-pub(crate) fn copy_of(op: &'static str, gpu: &Gpu, data: &CudaView<'_, f32>) -> Result<CudaSlice<f32>> {
+pub(crate) fn copy_of(
+    op: &'static str,
+    gpu: &Gpu,
+    data: &CudaView<'_, f32>,
+) -> Result<CudaSlice<f32>> {
     gpu.stream()
         .clone_dtod(data)
         .map_err(|e| Error::device(op, e.to_string()))
@@ -207,7 +219,10 @@ impl Tensor {
                 expected: DType::F32,
                 got: self.dtype(),
             },
-            None => Error::device(op, format!("expected a GPU tensor, got one on {}", self.device())),
+            None => Error::device(
+                op,
+                format!("expected a GPU tensor, got one on {}", self.device()),
+            ),
         }
     }
 
@@ -231,7 +246,9 @@ impl Tensor {
         let l = self.layout();
         if l.is_contiguous() {
             let start = l.offset();
-            return Ok(DeviceData::Borrowed(buf.slice(start..start + self.elem_count())));
+            return Ok(DeviceData::Borrowed(
+                buf.slice(start..start + self.elem_count()),
+            ));
         }
         let gpu = &self.cuda_storage().expect("a GPU buffer").gpu;
         let mut out = gpu

@@ -10,28 +10,53 @@ fn planes(shape: &[usize]) -> [usize; 3] {
 }
 
 /// Max pooling: the maxima and, with `indices`, their positions in each plane.
-pub(crate) fn max_pool(gpu: &Arc<Gpu>, x: &Tensor, win: &Windows, indices: bool) -> Result<(Tensor, Option<Tensor>)> {
+pub(crate) fn max_pool(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    win: &Windows,
+    indices: bool,
+) -> Result<(Tensor, Option<Tensor>)> {
     const OP: &str = "max_pool2d";
     let s = x.shape();
     let out_shape = [s[0], s[1], win.rows.len(), win.cols.len()];
     let n: usize = out_shape.iter().product();
     let mut y = alloc(OP, gpu, n)?;
-    let mut idx = if indices { Some(alloc_i64(OP, gpu, n)?) } else { None };
-    gpu.max_pool(planes(s), win, &x.cuda_f32(OP)?.view(), &mut y, idx.as_mut())
-        .map_err(kernel_error(OP))?;
+    let mut idx = if indices {
+        Some(alloc_i64(OP, gpu, n)?)
+    } else {
+        None
+    };
+    gpu.max_pool(
+        planes(s),
+        win,
+        &x.cuda_f32(OP)?.view(),
+        &mut y,
+        idx.as_mut(),
+    )
+    .map_err(kernel_error(OP))?;
     Ok((
         Tensor::from_cuda_f32(gpu, y, &out_shape),
         idx.map(|i| Tensor::from_cuda(gpu, CudaData::I64(i), &out_shape)),
     ))
 }
 
-pub(crate) fn max_pool_backward(gpu: &Arc<Gpu>, dy: &Tensor, indices: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
+pub(crate) fn max_pool_backward(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    indices: &Tensor,
+    input_shape: &[usize],
+) -> Result<Tensor> {
     const OP: &str = "max_pool2d_backward";
     let [p, h, w] = planes(input_shape);
     let out_plane = dy.shape()[2] * dy.shape()[3];
     let mut dx = zeros(OP, gpu, p * h * w)?;
-    gpu.max_pool_backward([p, out_plane, h * w], &dy.cuda_f32(OP)?.view(), &indices.cuda_i64(OP)?.view(), &mut dx)
-        .map_err(kernel_error(OP))?;
+    gpu.max_pool_backward(
+        [p, out_plane, h * w],
+        &dy.cuda_f32(OP)?.view(),
+        &indices.cuda_i64(OP)?.view(),
+        &mut dx,
+    )
+    .map_err(kernel_error(OP))?;
     Ok(Tensor::from_cuda_f32(gpu, dx, input_shape))
 }
 
@@ -46,10 +71,23 @@ pub(crate) fn avg_pool(gpu: &Arc<Gpu>, x: &Tensor, win: &Windows, area: f32) -> 
     Ok(Tensor::from_cuda_f32(gpu, y, &out_shape))
 }
 
-pub(crate) fn avg_pool_backward(gpu: &Arc<Gpu>, dy: &Tensor, input_shape: &[usize], win: &Windows, area: f32) -> Result<Tensor> {
+pub(crate) fn avg_pool_backward(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    input_shape: &[usize],
+    win: &Windows,
+    area: f32,
+) -> Result<Tensor> {
     const OP: &str = "avg_pool2d_backward";
     let mut dx = zeros(OP, gpu, input_shape.iter().product())?;
-    gpu.avg_pool(planes(input_shape), win, area, &dy.cuda_f32(OP)?.view(), &mut dx, true)
-        .map_err(kernel_error(OP))?;
+    gpu.avg_pool(
+        planes(input_shape),
+        win,
+        area,
+        &dy.cuda_f32(OP)?.view(),
+        &mut dx,
+        true,
+    )
+    .map_err(kernel_error(OP))?;
     Ok(Tensor::from_cuda_f32(gpu, dx, input_shape))
 }

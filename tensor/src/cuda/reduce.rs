@@ -9,7 +9,12 @@ use std::sync::Arc;
 
 /// `t` as a contiguous `[outer, r, inner]` with `dims` (sorted, distinct) the middle axis,
 /// and the shape of the result.
-fn three_axes(op: &'static str, t: &Tensor, dims: &[usize], keepdim: bool) -> Result<(Tensor, [usize; 3], Vec<usize>)> {
+fn three_axes(
+    op: &'static str,
+    t: &Tensor,
+    dims: &[usize],
+    keepdim: bool,
+) -> Result<(Tensor, [usize; 3], Vec<usize>)> {
     let mut dims = dims.to_vec();
     dims.sort_unstable();
     dims.dedup();
@@ -34,14 +39,24 @@ fn three_axes(op: &'static str, t: &Tensor, dims: &[usize], keepdim: bool) -> Re
         // Move the reduced dimensions last.
         let mut perm: Vec<usize> = (0..t.rank()).filter(|d| !dims.contains(d)).collect();
         perm.extend(&dims);
-        let outer = perm[..perm.len() - dims.len()].iter().map(|&d| shape[d]).product();
+        let outer = perm[..perm.len() - dims.len()]
+            .iter()
+            .map(|&d| shape[d])
+            .product();
         (t.permute(&perm)?.contiguous()?, outer, 1)
     };
     Ok((x, [outer, r, inner], out_shape))
 }
 
 /// Sum over `dims` times `scale` (1 for a sum, 1/r for a mean).
-pub(crate) fn sum(gpu: &Arc<Gpu>, op: &'static str, t: &Tensor, dims: &[usize], keepdim: bool, mean: bool) -> Result<Tensor> {
+pub(crate) fn sum(
+    gpu: &Arc<Gpu>,
+    op: &'static str,
+    t: &Tensor,
+    dims: &[usize],
+    keepdim: bool,
+    mean: bool,
+) -> Result<Tensor> {
     let (x, axes, out_shape) = three_axes(op, t, dims, keepdim)?;
     let scale = if mean { 1.0 / axes[1] as f32 } else { 1.0 };
     let mut out = alloc(op, gpu, axes[0] * axes[2])?;
@@ -52,13 +67,23 @@ pub(crate) fn sum(gpu: &Arc<Gpu>, op: &'static str, t: &Tensor, dims: &[usize], 
 
 fn non_empty(op: &'static str, t: &Tensor, r: usize) -> Result<()> {
     if r == 0 {
-        return Err(Error::shape(op, format!("cannot reduce an empty axis of shape {:?}", t.shape())));
+        return Err(Error::shape(
+            op,
+            format!("cannot reduce an empty axis of shape {:?}", t.shape()),
+        ));
     }
     Ok(())
 }
 
 /// Maximum or minimum over `dims`.
-pub(crate) fn extremum(gpu: &Arc<Gpu>, op: &'static str, which: Extremum, t: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+pub(crate) fn extremum(
+    gpu: &Arc<Gpu>,
+    op: &'static str,
+    which: Extremum,
+    t: &Tensor,
+    dims: &[usize],
+    keepdim: bool,
+) -> Result<Tensor> {
     let (x, axes, out_shape) = three_axes(op, t, dims, keepdim)?;
     non_empty(op, t, axes[1])?;
     let mut out = alloc(op, gpu, axes[0] * axes[2])?;
@@ -68,7 +93,14 @@ pub(crate) fn extremum(gpu: &Arc<Gpu>, op: &'static str, which: Extremum, t: &Te
 }
 
 /// Index (i64) of the first maximum or minimum along `dim`.
-pub(crate) fn arg_extremum(gpu: &Arc<Gpu>, op: &'static str, which: Extremum, t: &Tensor, dim: usize, keepdim: bool) -> Result<Tensor> {
+pub(crate) fn arg_extremum(
+    gpu: &Arc<Gpu>,
+    op: &'static str,
+    which: Extremum,
+    t: &Tensor,
+    dim: usize,
+    keepdim: bool,
+) -> Result<Tensor> {
     let (x, axes, out_shape) = three_axes(op, t, &[dim], keepdim)?;
     non_empty(op, t, axes[1])?;
     let mut out = alloc_i64(op, gpu, axes[0] * axes[2])?;
@@ -78,16 +110,24 @@ pub(crate) fn arg_extremum(gpu: &Arc<Gpu>, op: &'static str, which: Extremum, t:
 }
 
 /// Softmax or log-softmax along `dim`: rows along the last axis, moved there when needed.
-pub(crate) fn softmax(gpu: &Arc<Gpu>, op: &'static str, t: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
+pub(crate) fn softmax(
+    gpu: &Arc<Gpu>,
+    op: &'static str,
+    t: &Tensor,
+    dim: usize,
+    log: bool,
+) -> Result<Tensor> {
     check_dim(op, dim, t.shape())?;
     let last = t.rank() - 1;
     let x = t.transpose(dim, last)?.contiguous()?;
     let cols = t.shape()[dim];
-    let rows = if cols == 0 { 0 } else { t.elem_count() / cols };
+    let rows = t.elem_count().checked_div(cols).unwrap_or(0);
     let mut out = alloc(op, gpu, t.elem_count())?;
     if rows > 0 {
         gpu.softmax_rows([rows, cols], &x.cuda_f32(op)?.view(), &mut out, log)
             .map_err(kernel_error(op))?;
     }
-    Tensor::from_cuda_f32(gpu, out, x.shape()).transpose(dim, last)?.contiguous()
+    Tensor::from_cuda_f32(gpu, out, x.shape())
+        .transpose(dim, last)?
+        .contiguous()
 }

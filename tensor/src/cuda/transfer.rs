@@ -88,8 +88,16 @@ impl Tensor {
         let gpu = self.cuda_storage().expect("a GPU tensor").gpu().clone();
         let to_err = |e: kernels::cudarc::driver::DriverError| Error::device(op, e.to_string());
         let data = match self.dtype() {
-            DType::I64 => CudaData::I64(gpu.stream().clone_dtod(&self.cuda_i64(op)?.view()).map_err(to_err)?),
-            _ => CudaData::F32(gpu.stream().clone_dtod(&self.cuda_f32(op)?.view()).map_err(to_err)?),
+            DType::I64 => CudaData::I64(
+                gpu.stream()
+                    .clone_dtod(&self.cuda_i64(op)?.view())
+                    .map_err(to_err)?,
+            ),
+            _ => CudaData::F32(
+                gpu.stream()
+                    .clone_dtod(&self.cuda_f32(op)?.view())
+                    .map_err(to_err)?,
+            ),
         };
         Ok(Tensor::from_cuda(&gpu, data, self.shape()))
     }
@@ -125,6 +133,9 @@ fn empty(op: &'static str, gpu: &Gpu, dtype: DType) -> Result<CudaData> {
     match dtype {
         DType::I64 => Ok(CudaData::I64(alloc_i64(op, gpu, 0)?)),
         DType::F32 => Ok(CudaData::F32(alloc(op, gpu, 0)?)),
-        other => Err(Error::device(op, format!("the GPU holds f32 and i64 tensors, not {other}"))),
+        other => Err(Error::device(
+            op,
+            format!("the GPU holds f32 and i64 tensors, not {other}"),
+        )),
     }
 }

@@ -291,7 +291,16 @@ impl Tensor {
         same_channels(OP, "var", var, c)?;
         same_shape(OP, self, x)?;
         if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, x, weight, mean, var])? {
-            return crate::cuda::batch_norm_backward(&gpu, self, x, weight, mean, var, eps, [n, c, s]);
+            return crate::cuda::batch_norm_backward(
+                &gpu,
+                self,
+                x,
+                weight,
+                mean,
+                var,
+                eps,
+                [n, c, s],
+            );
         }
         with_float!(OP, self.dtype(), T => {
             let (dy, xs) = (self.contiguous_data::<T>(OP)?, x.contiguous_data::<T>(OP)?);
@@ -337,7 +346,10 @@ impl Tensor {
         let on = |t: Option<&Tensor>| t.map_or(self.device(), Tensor::device);
         if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, scale])? {
             if on(x) != self.device() {
-                return Err(Error::device(OP, format!("x is on {}, dy on {}", on(x), self.device())));
+                return Err(Error::device(
+                    OP,
+                    format!("x is on {}, dy on {}", on(x), self.device()),
+                ));
             }
             return crate::cuda::channel_affine_backward(&gpu, self, x, scale, [n, c, s]);
         }

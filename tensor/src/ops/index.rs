@@ -9,8 +9,8 @@
 //! to catch bugs rather than hide them) is an [`Error::Index`] naming the index and the size.
 //! The adding ops are deterministic and use no atomics: each output row or line is summed
 //! by exactly one task, in the order a serial loop would use.
-use crate::cuda::Accumulate;
 use super::min_items_per_task;
+use crate::cuda::Accumulate;
 use crate::layout::{check_dim, contiguous_strides};
 use crate::storage::Element;
 use crate::strided::fill_rows;
@@ -254,9 +254,9 @@ fn scatter_add<T: Float>(
     for (i, &p) in perm.iter().enumerate() {
         inverse[p] = i;
     }
-    Ok(Tensor::from_op(out, moved.shape())
+    Tensor::from_op(out, moved.shape())
         .permute(&inverse)?
-        .contiguous()?)
+        .contiguous()
 }
 
 impl Tensor {

@@ -463,7 +463,13 @@ impl Tensor {
         let g = Windows::fixed(OP, h, w, kernel, &p)?;
         if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
             let area = (kernel[0] * kernel[1]) as f32;
-            return crate::cuda::avg_pool_backward(&gpu, self, input_shape, &g.kernel_windows(), area);
+            return crate::cuda::avg_pool_backward(
+                &gpu,
+                self,
+                input_shape,
+                &g.kernel_windows(),
+                area,
+            );
         }
         with_float!(OP, self.dtype(), T => {
             let area = T::from_usize(kernel[0] * kernel[1]);
@@ -493,7 +499,13 @@ impl Tensor {
         nonempty_image(OP, input_shape)?;
         let g = Windows::adaptive(OP, h, w, [oh, ow])?;
         if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
-            return crate::cuda::avg_pool_backward(&gpu, self, input_shape, &g.kernel_windows(), 0.0);
+            return crate::cuda::avg_pool_backward(
+                &gpu,
+                self,
+                input_shape,
+                &g.kernel_windows(),
+                0.0,
+            );
         }
         with_float!(OP, self.dtype(), T => {
             avg_pool_backward::<T>(OP, self, input_shape, &g, window_area)
