@@ -15,7 +15,8 @@ bins=device-bin
 
 build() {
     mkdir -p "$bins"
-    cargo test --release --no-run --message-format=json -p tensor --test cuda -p kernels 2>/dev/null \
+    { cargo test --release --no-run --message-format=json -p tensor --test cuda 2>/dev/null
+      cargo test --release --no-run --message-format=json -p kernels --tests 2>/dev/null; } \
         | python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -54,7 +55,7 @@ echo "== benchmark"
 echo
 echo "================ summary ================"
 grep -E "^test result" "$log" | awk '{p+=$4; f+=$6} END {printf "tests: %d passed, %d failed\n", p, f}'
-skips=$(grep -c "^skipped" "$log" || true)
+skips=$(grep -c "skipped:" "$log" || true)
 [ "$skips" -gt 0 ] && echo "skipped (no GPU): $skips tests, so nothing above was verified on a GPU"
 grep -vE "^(skipped|device:)" "$log.bench" || true
 exit $status
