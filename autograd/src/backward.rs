@@ -49,7 +49,7 @@ impl Var {
                 ),
             ));
         }
-        let seed = Tensor::ones(self.shape()).to_dtype(self.dtype())?;
+        let seed = self.tensor().new_full(self.shape(), 1.0)?;
         self.backward_with(&seed)
     }
 

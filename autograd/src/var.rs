@@ -176,15 +176,16 @@ fn common_tape<'a>(op: &'static str, inputs: &[&'a Var]) -> Result<Option<&'a Ta
     Ok(tape)
 }
 
-/// Zeros of `shape` in `dtype` (gradients keep the dtype of the values they belong to).
-pub(crate) fn zeros(shape: &[usize], dtype: DType) -> tensor::Result<Tensor> {
-    Tensor::zeros(shape).to_dtype(dtype)
+/// Zeros of `shape` in the dtype and on the device of `like` (gradients keep the dtype and
+/// the device of the values they belong to).
+pub(crate) fn zeros(shape: &[usize], like: &Tensor) -> tensor::Result<Tensor> {
+    like.new_full(shape, 0.0)
 }
 
-/// A 0-d tensor holding `value` in the dtype of `like` (exact for the small integers the
-/// rules divide by).
+/// A 0-d tensor holding `value` in the dtype and on the device of `like` (exact for the
+/// small integers the rules divide by).
 pub(crate) fn scalar_like(value: f32, like: &Tensor) -> tensor::Result<Tensor> {
-    Tensor::scalar(value).to_dtype(like.dtype())
+    like.new_full(&[], value)
 }
 
 /// Sums a gradient down to `shape`, undoing broadcasting: leading dimensions the input did

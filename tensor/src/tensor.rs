@@ -114,6 +114,18 @@ impl Tensor {
         Self::full(1.0, shape)
     }
 
+    /// A tensor of `shape` filled with `value`, with the dtype and on the device of `self`
+    /// (PyTorch's `new_full`): the constants a backward rule needs, next to its gradient.
+    pub fn new_full(&self, shape: &[usize], value: f32) -> Result<Tensor> {
+        match self.cuda_storage() {
+            Some(c) if self.dtype() == DType::F32 => crate::cuda::full(c.gpu(), shape, value),
+            Some(_) => Tensor::full(value, shape)
+                .to_dtype(self.dtype())?
+                .to_device(self.device()),
+            None => Tensor::full(value, shape).to_dtype(self.dtype()),
+        }
+    }
+
     /// A zero-dimensional f32 tensor.
     pub fn scalar(value: f32) -> Self {
         Self::full(value, &[])

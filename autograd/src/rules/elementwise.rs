@@ -2,7 +2,7 @@
 //! broadcast, dL/da = sum_to(dL/dy * df/da, shape of a): broadcasting read an input element
 //! several times, so its gradient is the sum over those reads. Each rule saves only what its
 //! derivative needs, and only for the inputs that need a gradient.
-use crate::var::{record, sum_to, untracked, Var};
+use crate::var::{record, scalar_like, sum_to, untracked, Var};
 use crate::Result;
 use tensor::random::Philox;
 use tensor::Tensor;
@@ -136,7 +136,7 @@ impl Var {
         record("where_cond", &[self, on_true, on_false], y, move |_, n| {
             let n = [n[1], n[2]];
             Box::new(move |g| {
-                let zero = Tensor::scalar(0.0).to_dtype(g.dtype())?;
+                let zero = scalar_like(0.0, g)?;
                 let gt = n[0]
                     .then(|| sum_to(&mask.where_cond(g, &zero)?, &st))
                     .transpose()?;
@@ -190,7 +190,7 @@ unary_rules! {
     neg: output => |g, _y| g.neg()?;
     /// |x|; d/dx = sign(x) (0 at 0, as PyTorch).
     abs: input => |g, x| {
-        let zero = Tensor::scalar(0.0).to_dtype(x.dtype())?;
+        let zero = scalar_like(0.0, &x)?;
         g.mul(&x.gt(&zero)?.sub(&x.lt(&zero)?)?)?
     };
     /// x²; d/dx = 2x.
@@ -243,9 +243,7 @@ impl Var {
         let y = x.clamp(min, max)?;
         record("clamp", &[self], y, move |_, _| {
             Box::new(move |g| {
-                let dt = x.dtype();
-                let lo = Tensor::scalar(min).to_dtype(dt)?;
-                let hi = Tensor::scalar(max).to_dtype(dt)?;
+                let (lo, hi) = (scalar_like(min, &x)?, scalar_like(max, &x)?);
                 let inside = x.ge(&lo)?.mul(&x.le(&hi)?)?;
                 Ok(vec![Some(g.mul(&inside)?)])
             })

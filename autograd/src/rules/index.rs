@@ -12,11 +12,7 @@ impl Var {
         let y = self.tensor().index_select(dim, indices)?;
         let (input, indices) = (self.shape().to_vec(), indices.clone());
         record("index_select", &[self], y, move |_, _| {
-            Box::new(move |g| {
-                Ok(vec![Some(
-                    zeros(&input, g.dtype())?.index_add(dim, &indices, g)?,
-                )])
-            })
+            Box::new(move |g| Ok(vec![Some(zeros(&input, g)?.index_add(dim, &indices, g)?)]))
         })
     }
 
@@ -26,11 +22,7 @@ impl Var {
         let y = self.tensor().gather(dim, index)?;
         let (input, index) = (self.shape().to_vec(), index.clone());
         record("gather", &[self], y, move |_, _| {
-            Box::new(move |g| {
-                Ok(vec![Some(
-                    zeros(&input, g.dtype())?.scatter_add(dim, &index, g)?,
-                )])
-            })
+            Box::new(move |g| Ok(vec![Some(zeros(&input, g)?.scatter_add(dim, &index, g)?)]))
         })
     }
 }

@@ -66,7 +66,7 @@ impl Var {
                 before[dim] = start;
                 let mut after = input.clone();
                 after[dim] = input[dim] - start - len;
-                let (b, a) = (zeros(&before, g.dtype())?, zeros(&after, g.dtype())?);
+                let (b, a) = (zeros(&before, g)?, zeros(&after, g)?);
                 Ok(vec![Some(Tensor::cat(&[&b, g, &a], dim)?)])
             })
         })

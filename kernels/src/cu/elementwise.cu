@@ -2,9 +2,12 @@
 // binary ops with broadcasting (an operand broadcast along a dimension has stride 0 there,
 // exactly as on the CPU, so nothing is materialised), comparisons, `where`, and unary maps.
 
+// y viewed through `dst` = x viewed through `src`, element i of the row-major order of both:
+// `contiguous()` (dst dense) and `cat` (dst a slab of the output) alike.
 #define COPY(NAME, T) \
-extern "C" __global__ void NAME(unsigned long long n, StridedLayout src, const T *x, T *y) { \
-    GRID_STRIDE(i, n) y[i] = x[strided_offset(src, i)]; \
+extern "C" __global__ void NAME(unsigned long long n, StridedLayout src, StridedLayout dst, \
+                                const T *x, T *y) { \
+    GRID_STRIDE(i, n) y[strided_offset(dst, i)] = x[strided_offset(src, i)]; \
 }
 COPY(copy_strided_f32, float)
 COPY(copy_strided_i64, long long)

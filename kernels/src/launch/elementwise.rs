@@ -111,21 +111,27 @@ fn check_view(what: &str, l: &StridedLayout, len: usize, n: u64) -> Result<()> {
 }
 
 impl Gpu {
-    /// `y = x` viewed through `src`, in row-major order (`contiguous()` on the GPU).
+    /// `y` viewed through `dst` = `x` viewed through `src`, element by element in row-major
+    /// order: `contiguous()` (a dense `dst`) and `cat` (`dst` a slab of the output). `dst`
+    /// must not select an element twice (no stride 0), or threads would race on it.
     pub fn copy_strided<T: CopyElem>(
         &self,
-        src: &StridedLayout,
-        x: &CudaView<'_, T>,
-        y: &mut CudaSlice<T>,
+        (src, x): (&StridedLayout, &CudaView<'_, T>),
+        (dst, y): (&StridedLayout, &mut CudaSlice<T>),
     ) -> Result<()> {
         let n = src.elem_count();
         check_view("copy_strided", src, x.len(), n)?;
-        fits("copy_strided", y.len(), n)?;
+        check_view("copy_strided", dst, y.len(), n)?;
+        if dst.broadcasts() {
+            return Err(Error::Invalid(
+                "copy_strided: the destination repeats an element (a stride of 0)".into(),
+            ));
+        }
         let f = self.function(ELEMENTWISE, T::COPY_KERNEL)?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&n).arg(src).arg(x).arg(y);
-        // SAFETY: the arguments match the kernel's signature; `src` reads inside x and y
-        // holds n elements (checked above).
+        b.arg(&n).arg(src).arg(dst).arg(x).arg(y);
+        // SAFETY: the arguments match the kernel's signature; both views lie inside their
+        // buffers and the destination names each element once (checked above).
         unsafe { b.launch(cfg_elems(n)) }?;
         Ok(())
     }

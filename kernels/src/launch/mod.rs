@@ -76,6 +76,11 @@ impl StridedLayout {
             .product()
     }
 
+    /// True when a dimension of more than one element has stride 0 (a broadcast view).
+    pub fn broadcasts(&self) -> bool {
+        (0..self.rank as usize).any(|d| self.shape[d] > 1 && self.strides[d] == 0)
+    }
+
     /// One past the largest element offset the view reads (0 when it selects nothing).
     pub fn span(&self) -> u64 {
         if self.elem_count() == 0 {

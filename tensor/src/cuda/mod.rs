@@ -7,6 +7,7 @@
 //! operands with an [`Error::Device`] too (through `storage_slice`), never by reading them
 //! as host memory. The GPU holds f32 (computation) and i64 (indices) tensors.
 mod batch_norm;
+mod cat;
 mod conv;
 mod dropout;
 mod elementwise;
@@ -19,9 +20,10 @@ mod transfer;
 pub(crate) use batch_norm::{
     batch_norm, batch_norm_backward, channel_affine, channel_affine_backward,
 };
+pub(crate) use cat::cat;
 pub(crate) use conv::{conv2d, conv2d_backward_input, conv2d_backward_weight};
 pub(crate) use dropout::dropout;
-pub(crate) use elementwise::{binary, unary};
+pub(crate) use elementwise::{binary, full, unary, where_cond};
 pub(crate) use index::{gather_rows, index_add, index_select, scatter_rows_add};
 pub(crate) use matmul::matmul;
 pub(crate) use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward};
@@ -255,7 +257,8 @@ impl Tensor {
             .stream()
             .alloc_zeros::<T>(self.elem_count().max(1))
             .map_err(|e| Error::device(op, e.to_string()))?;
-        gpu.copy_strided(&kernel_layout(op, l)?, &buf.as_view(), &mut out)
+        let dense = kernel_layout(op, &Layout::contiguous(self.shape()))?;
+        gpu.copy_strided((&kernel_layout(op, l)?, &buf.as_view()), (&dense, &mut out))
             .map_err(kernel_error(op))?;
         Ok(DeviceData::Owned(out))
     }

@@ -91,6 +91,11 @@ impl Tensor {
             ));
         }
         same_dtype(OP, tensors)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, tensors)? {
+            let mut shape = first.shape().to_vec();
+            shape[dim] = tensors.iter().map(|t| t.shape()[dim]).sum();
+            return crate::cuda::cat(&gpu, tensors, dim, &shape);
+        }
         with_dtype!(first.dtype(), T => cat_typed::<T>(tensors, dim))
     }
 
@@ -125,6 +130,6 @@ impl Tensor {
             .map(|t| t.unsqueeze(dim))
             .collect::<Result<Vec<_>>>()?;
         let refs: Vec<&Tensor> = views.iter().collect();
-        with_dtype!(first.dtype(), T => cat_typed::<T>(&refs, dim))
+        Tensor::cat(&refs, dim)
     }
 }

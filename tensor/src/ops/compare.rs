@@ -88,6 +88,9 @@ impl Tensor {
     /// have the same float dtype (the mask a comparison of that dtype returns).
     pub fn where_cond(&self, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
         const OP: &str = "where_cond";
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, on_true, on_false])? {
+            return crate::cuda::where_cond(&gpu, self, on_true, on_false);
+        }
         with_float!(OP, self.dtype(), T => where_typed::<T>(OP, self, on_true, on_false))
     }
 }
