@@ -3,38 +3,36 @@
 //! (Loshchilov & Hutter, "Decoupled weight decay regularization", 2019; LESSON6.md A7).
 //!
 //! Each step is fused per parameter: one pass over the parameter, its gradient and its state,
-//! no temporary tensors, in parallel chunks for large parameters, and in place: the
-//! parameter's buffer is taken out of it, updated and put back.
+//! no temporary tensors, in place, on the device the parameter lives on (the tensor ops
+//! `adamw_step` and `sgd_step`: parallel chunks on the host, one kernel on a GPU). The state
+//! is kept as tensors beside the parameters, on their device.
 use crate::module::Param;
 use autograd::{Gradients, Result, VarId};
-use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
+use tensor::{AdamStep, SgdStep, Tensor};
 
-/// One chunk of (parameter, gradient, first moment, second moment), as rayon zips them.
-type AdamChunk<'a> = (((&'a mut [f32], &'a [f32]), &'a mut [f32]), &'a mut [f32]);
-
-/// Elements per parallel chunk; smaller parameters are updated on the calling thread.
-const CHUNK: usize = 1 << 14;
-
-/// The gradient of `param` as contiguous f32, if it has one and is trainable.
-fn grad_of<'g>(param: &Param, grads: &'g Gradients) -> Result<Option<std::borrow::Cow<'g, [f32]>>> {
+/// The gradient of `param`, if it has one and is trainable.
+fn grad_of(param: &Param, grads: &Gradients) -> Option<Tensor> {
     if !param.is_trainable() {
-        return Ok(None);
+        return None;
     }
-    match grads.get(param.id()) {
-        Some(g) => Ok(Some(g.contiguous_data::<f32>("optimizer step")?)),
-        None => Ok(None),
-    }
+    grads.get(param.id()).cloned()
 }
 
-/// Runs `f` on the parameter's values as a mutable slice, writing them back afterwards.
-fn update_in_place(param: &Param, f: impl FnOnce(&mut [f32])) -> Result<()> {
-    let value = param.take();
-    let shape = value.shape().to_vec();
-    let mut p = value.into_vec::<f32>()?;
-    f(&mut p);
-    param.set(tensor::Tensor::from_vec(p, &shape)?);
-    Ok(())
+/// Zeros shaped, typed and placed like `param`'s value: fresh optimiser state.
+fn zeros_like(param: &Param) -> Result<Tensor> {
+    let p = param.value();
+    Ok(p.new_full(p.shape(), 0.0)?)
+}
+
+/// Runs `f` on the parameter's value, taken out so that it is the only owner of its
+/// buffer (an update in place, without a copy), and puts it back. The steps check their
+/// operands before they touch a buffer, so a refused step leaves the value as it was.
+fn update(param: &Param, f: impl FnOnce(&mut Tensor) -> tensor::Result<()>) -> Result<()> {
+    let mut value = param.take();
+    let result = f(&mut value);
+    param.set(value);
+    Ok(result?)
 }
 
 /// SGD with momentum as PyTorch's: `buf ← momentum·buf + g` (the first step `buf = g`),
@@ -43,7 +41,7 @@ fn update_in_place(param: &Param, f: impl FnOnce(&mut [f32])) -> Result<()> {
 pub struct Sgd {
     pub momentum: f32,
     pub wd: f32,
-    buffers: HashMap<VarId, Vec<f32>>,
+    buffers: HashMap<VarId, Tensor>,
 }
 
 impl Sgd {
@@ -58,31 +56,21 @@ impl Sgd {
     /// One step on `params` with learning rate `lr`.
     pub fn step(&mut self, params: &[&Param], grads: &Gradients, lr: f32) -> Result<()> {
         for param in params {
-            let Some(g) = grad_of(param, grads)? else {
+            let Some(g) = grad_of(param, grads) else {
                 continue;
             };
-            let (mom, decay) = (self.momentum, 1.0 - lr * self.wd);
             let first = !self.buffers.contains_key(&param.id());
-            let buf = self
-                .buffers
-                .entry(param.id())
-                .or_insert_with(|| vec![0.0; g.len()]);
-            update_in_place(param, |p| {
-                let step = |((p, g), b): ((&mut [f32], &[f32]), &mut [f32])| {
-                    for ((p, &g), b) in p.iter_mut().zip(g).zip(b.iter_mut()) {
-                        *b = if first { g } else { mom * *b + g };
-                        *p = *p * decay - lr * *b;
-                    }
-                };
-                if p.len() >= 2 * CHUNK {
-                    p.par_chunks_mut(CHUNK)
-                        .zip(g.par_chunks(CHUNK))
-                        .zip(buf.par_chunks_mut(CHUNK))
-                        .for_each(step);
-                } else {
-                    step(((p, &g[..]), &mut buf[..]));
-                }
-            })?;
+            let buf = match self.buffers.entry(param.id()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(zeros_like(param)?),
+            };
+            let h = SgdStep {
+                decay: 1.0 - lr * self.wd,
+                lr,
+                momentum: self.momentum,
+                first,
+            };
+            update(param, |p| p.sgd_step(&g, buf, h))?;
         }
         Ok(())
     }
@@ -101,8 +89,8 @@ pub struct AdamW {
 
 #[derive(Debug)]
 struct AdamState {
-    m: Vec<f32>,
-    v: Vec<f32>,
+    m: Tensor,
+    v: Tensor,
     step: i32,
 }
 
@@ -127,37 +115,27 @@ impl AdamW {
         beta1: f32,
     ) -> Result<()> {
         for param in params {
-            let Some(g) = grad_of(param, grads)? else {
+            let Some(g) = grad_of(param, grads) else {
                 continue;
             };
-            let st = self.state.entry(param.id()).or_insert_with(|| AdamState {
-                m: vec![0.0; g.len()],
-                v: vec![0.0; g.len()],
-                step: 0,
-            });
+            let st = match self.state.entry(param.id()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(AdamState {
+                    m: zeros_like(param)?,
+                    v: zeros_like(param)?,
+                    step: 0,
+                }),
+            };
             st.step += 1;
-            let (b1, b2, eps) = (beta1, self.beta2, self.eps);
-            let decay = 1.0 - lr * self.wd;
-            let step_size = lr * (1.0 - b2.powi(st.step)).sqrt() / (1.0 - b1.powi(st.step));
-            update_in_place(param, |p| {
-                let step = |(((p, g), m), v): AdamChunk<'_>| {
-                    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
-                    {
-                        *m = b1 * *m + (1.0 - b1) * g;
-                        *v = b2 * *v + (1.0 - b2) * g * g;
-                        *p = *p * decay - step_size * *m / (v.sqrt() + eps);
-                    }
-                };
-                if p.len() >= 2 * CHUNK {
-                    p.par_chunks_mut(CHUNK)
-                        .zip(g.par_chunks(CHUNK))
-                        .zip(st.m.par_chunks_mut(CHUNK))
-                        .zip(st.v.par_chunks_mut(CHUNK))
-                        .for_each(step);
-                } else {
-                    step((((p, &g[..]), &mut st.m[..]), &mut st.v[..]));
-                }
-            })?;
+            let b2 = self.beta2;
+            let h = AdamStep {
+                decay: 1.0 - lr * self.wd,
+                beta1,
+                beta2: b2,
+                step_size: lr * (1.0 - b2.powi(st.step)).sqrt() / (1.0 - beta1.powi(st.step)),
+                eps: self.eps,
+            };
+            update(param, |p| p.adamw_step(&g, &mut st.m, &mut st.v, h))?;
         }
         Ok(())
     }

@@ -171,6 +171,19 @@ impl Tensor {
     pub(crate) fn storage(&self) -> &Storage {
         &self.storage
     }
+
+    /// True when no other tensor shares this one's storage.
+    pub(crate) fn storage_is_unique(&self) -> bool {
+        Arc::strong_count(&self.storage) == 1
+    }
+
+    /// The GPU storage, mutably, when this tensor is its only owner.
+    pub(crate) fn storage_mut(&mut self) -> Option<&mut crate::cuda::CudaStorage> {
+        match Arc::get_mut(&mut self.storage) {
+            Some(Storage::Cuda(c)) => Some(c),
+            _ => None,
+        }
+    }
     pub fn is_contiguous(&self) -> bool {
         self.layout.is_contiguous()
     }

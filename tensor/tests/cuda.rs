@@ -519,14 +519,78 @@ fn pooling_and_its_gradients_match_the_cpu() {
 }
 
 #[test]
+fn cat_where_and_constants_match_the_cpu() {
+    let Some(dev) = gpu() else { return };
+    let (a, b) = (rand(&[3, 4, 5], 33), rand(&[3, 2, 5], 34));
+    let bt = rand(&[3, 5, 2], 35).transpose(1, 2).unwrap();
+    for second in [&b, &bt] {
+        let c = Tensor::cat(&[&a, second], 1).unwrap();
+        let g = Tensor::cat(&[&on(&a, dev), &on(second, dev)], 1).unwrap();
+        close("cat", &g, &c);
+    }
+    let ids = Tensor::from_indices(&[1, 2], &[2]).unwrap();
+    let gi = Tensor::cat(&[&on(&ids, dev), &on(&ids, dev)], 0).unwrap();
+    assert_eq!(gi.to_vec::<i64>().unwrap(), [1, 2, 1, 2]);
+    let stacked = Tensor::stack(&[&on(&a, dev), &on(&a, dev)], 1).unwrap();
+    close("stack", &stacked, &Tensor::stack(&[&a, &a], 1).unwrap());
+    let mask = a.gt(&Tensor::scalar(0.0)).unwrap();
+    let other = rand(&[5], 36);
+    let want = mask.where_cond(&a, &other).unwrap();
+    let got = on(&mask, dev)
+        .where_cond(&on(&a, dev), &on(&other, dev))
+        .unwrap();
+    close("where", &got, &want);
+    let full = on(&a, dev).new_full(&[2, 7], 2.5).unwrap();
+    close("new_full", &full, &Tensor::full(2.5, &[2, 7]));
+}
+
+#[test]
+fn optimiser_steps_match_the_cpu() {
+    let Some(dev) = gpu() else { return };
+    let n = 100_003;
+    let (p, g, m) = (rand(&[n], 37), rand(&[n], 38), rand(&[n], 39));
+    let v = rand(&[n], 40).abs().unwrap();
+    let h = tensor::AdamStep {
+        decay: 0.998,
+        beta1: 0.9,
+        beta2: 0.99,
+        step_size: 1e-3,
+        eps: 1e-8,
+    };
+    let (mut cp, mut cm, mut cv) = (p.clone(), m.clone(), v.clone());
+    cp.adamw_step(&g, &mut cm, &mut cv, h).unwrap();
+    let (mut gp, mut gm, mut gv) = (on(&p, dev), on(&m, dev), on(&v, dev));
+    let shared = gm.clone();
+    gp.adamw_step(&on(&g, dev), &mut gm, &mut gv, h).unwrap();
+    close("adamw p", &gp, &cp);
+    close("adamw m", &gm, &cm);
+    close("adamw v", &gv, &cv);
+    close("adamw left a shared moment alone", &shared, &m);
+    let s = tensor::SgdStep {
+        decay: 0.99,
+        lr: 0.1,
+        momentum: 0.9,
+        first: false,
+    };
+    let (mut cp, mut cb) = (p.clone(), m.clone());
+    cp.sgd_step(&g, &mut cb, s).unwrap();
+    let (mut gp, mut gb) = (on(&p, dev), on(&m, dev));
+    gp.sgd_step(&on(&g, dev), &mut gb, s).unwrap();
+    close("sgd p", &gp, &cp);
+    close("sgd buf", &gb, &cb);
+}
+
+#[test]
 fn devices_do_not_mix_and_unported_ops_say_so() {
     let Some(dev) = gpu() else { return };
-    let x = rand(&[2, 3], 32);
+    let x = rand(&[2, 3, 4, 4], 32);
     let err = on(&x, dev).add(&x).unwrap_err();
     assert!(
         matches!(err, Error::Device { .. }) && err.to_string().contains("cuda:0"),
         "{err}"
     );
-    let err = Tensor::cat(&[&on(&x, dev), &on(&x, dev)], 0).unwrap_err();
+    let err = on(&x, dev)
+        .pad2d([1, 1, 1, 1], tensor::PadMode::Zeros)
+        .unwrap_err();
     assert!(matches!(err, Error::Device { .. }), "{err}");
 }

@@ -263,3 +263,21 @@ impl Tensor {
         Ok(DeviceData::Owned(out))
     }
 }
+
+impl Tensor {
+    /// The f32 buffer of a GPU tensor for an in-place update: the tensor's own when it is the
+    /// only owner of its storage and covers it exactly, a fresh copy (which it then owns)
+    /// otherwise.
+    pub(crate) fn cuda_unique(&mut self, op: &'static str) -> Result<&mut CudaSlice<f32>> {
+        let whole = self.is_contiguous()
+            && self.layout().offset() == 0
+            && self.storage().len() == self.elem_count().max(1);
+        if !whole || !self.storage_is_unique() {
+            *self = self.copy()?;
+        }
+        match self.storage_mut().map(|s| &mut s.data) {
+            Some(CudaData::F32(s)) => Ok(s),
+            _ => Err(Error::device(op, "expected an f32 tensor on a GPU")),
+        }
+    }
+}

@@ -64,6 +64,7 @@ mod dropout;
 mod dropout_avx512;
 mod index;
 mod matmul;
+mod optim;
 mod pad;
 mod pool;
 mod reduce;
@@ -73,6 +74,7 @@ mod unary;
 
 pub use conv::Conv2dParams;
 pub(crate) use conv::Geometry;
+pub use optim::{AdamStep, SgdStep};
 pub use pad::PadMode;
 pub use unary::sigmoid_f32;
 
