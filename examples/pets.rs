@@ -24,6 +24,7 @@ use lesson6::nn::state_dict;
 use lesson6::nn::vision::{
     write_shapes, ImageData, ImageFolder, Padding, Transforms, PETS_PATTERN,
 };
+use lesson6::tensor::Device;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -61,6 +62,9 @@ struct Args {
     /// Images per class in the embedded default.
     #[arg(long, default_value_t = 60)]
     per_class: usize,
+    /// Where to train: cpu, cuda or cuda:N (a GPU needs the CUDA driver, NVRTC and cuBLAS).
+    #[arg(long, default_value = "cpu")]
+    device: Device,
 }
 
 fn main() {
@@ -138,7 +142,9 @@ fn run(args: &Args) -> Result<(), String> {
         cnn_model(&init, resnet, folder.classes.len(), args.seed).map_err(|e| e.to_string())?;
     let data = ImageData::new(&folder, tfms, size, Padding::Reflection, bs, args.seed);
     let mut learn = Learner::new(model, Box::new(data.resized(size, bs)), cross_entropy)
-        .metric("error_rate", error_rate);
+        .metric("error_rate", error_rate)
+        .to_device(args.device)
+        .map_err(|e| e.to_string())?;
     learn.split(
         CNN_GROUPS
             .iter()

@@ -20,6 +20,7 @@ use lesson6::nn::metrics::exp_rmspe;
 use lesson6::nn::module::param_count;
 use lesson6::nn::tabular::rossmann::{Rossmann, Synth, Truth};
 use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
+use lesson6::tensor::Device;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -55,6 +56,9 @@ struct Args {
     /// An embedding width instead of the rule's, as `--emb-sz Store=50` (repeatable).
     #[arg(long, value_parser = parse_emb_sz)]
     emb_sz: Vec<(String, usize)>,
+    /// Where to train: cpu, cuda or cuda:N (a GPU needs the CUDA driver, NVRTC and cuBLAS).
+    #[arg(long, default_value = "cpu")]
+    device: Device,
 }
 
 fn parse_emb_sz(s: &str) -> Result<(String, usize), String> {
@@ -122,7 +126,9 @@ fn run(args: &Args) -> Result<(), String> {
         mse_flat(out, &Var::constant(y.clone()))
     })
     .with_forward(|m: &TabularModel, x, mode| m.forward2(&x[0], &x[1], mode))
-    .metric("exp_rmspe", exp_rmspe);
+    .metric("exp_rmspe", exp_rmspe)
+    .to_device(args.device)
+    .map_err(|e| e.to_string())?;
     learn.wd = args.wd;
     let sweep = if args.lr_find {
         println!("lr_find: learning rates from 1e-7 to 10, weights restored afterwards");

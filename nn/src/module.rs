@@ -152,6 +152,37 @@ pub fn named_params<M: Module + ?Sized>(m: &M) -> Vec<(String, &Param)> {
     out
 }
 
+/// Moves every parameter and every float buffer of `m` to `device` (PyTorch's
+/// `model.to(device)`); integer buffers (batch norm's `num_batches_tracked`) are counted on
+/// the host, not computed with, and stay there. Moves nothing unless every tensor can move.
+pub fn to_device<M: Module + ?Sized>(m: &M, device: tensor::Device) -> tensor::Result<()> {
+    let mut moved = Vec::new();
+    let mut failed = None;
+    m.visit("", &mut |_, e| {
+        let value = match &e {
+            Entry::Param(p) => p.value(),
+            Entry::Buffer(b) => b.value(),
+        };
+        if value.dtype() == tensor::DType::I64 || failed.is_some() {
+            return;
+        }
+        match value.to_device(device) {
+            Ok(t) => moved.push((e, t)),
+            Err(err) => failed = Some(err),
+        }
+    });
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    for (e, t) in moved {
+        match e {
+            Entry::Param(p) => p.set(t),
+            Entry::Buffer(b) => b.set(t),
+        }
+    }
+    Ok(())
+}
+
 /// Number of learnable scalars in `m`.
 pub fn param_count<M: Module + ?Sized>(m: &M) -> usize {
     named_params(m)

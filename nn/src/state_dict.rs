@@ -241,8 +241,9 @@ fn assign<M: Module + ?Sized>(
                 current.shape()
             )));
         }
-        if t.dtype() != current.dtype() {
-            let converted = t.to_dtype(current.dtype())?;
+        if t.dtype() != current.dtype() || t.device() != current.device() {
+            // Loaded into the model's dtype and onto its device (a GPU model stays there).
+            let converted = t.to_dtype(current.dtype())?.to_device(current.device())?;
             loaded.insert(name.clone(), converted);
         }
     }

@@ -19,6 +19,18 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The batch on `device` (the model's), inputs and target alike.
+    pub fn to_device(&self, device: tensor::Device) -> Result<Batch> {
+        Ok(Batch {
+            inputs: self
+                .inputs
+                .iter()
+                .map(|t| t.to_device(device))
+                .collect::<Result<_>>()?,
+            target: self.target.to_device(device)?,
+        })
+    }
 }
 
 /// Training and validation batches (fastai's `DataBunch`).

@@ -20,7 +20,7 @@ use autograd::{Result, Tape, Var};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::Path;
 use std::time::Instant;
-use tensor::Tensor;
+use tensor::{Device, Tensor};
 
 type Forward<M> = Box<dyn Fn(&M, &[Var], Mode) -> Result<Var>>;
 type Loss = Box<dyn Fn(&Var, &Tensor) -> Result<Var>>;
@@ -37,6 +37,8 @@ pub struct Learner<M: Module> {
     /// Parameter-name prefixes of each layer group; empty: one group with every parameter.
     groups: Vec<Vec<String>>,
     opt: AdamW,
+    /// Where the model lives and each batch is moved before its step (see [`Learner::to_device`]).
+    device: Device,
     pub recorder: Recorder,
     /// Print progress bars and the results table.
     pub verbose: bool,
@@ -69,6 +71,7 @@ struct Stepper<'a, M: Module> {
     loss: &'a Loss,
     groups: &'a [Vec<String>],
     opt: &'a mut AdamW,
+    device: Device,
 }
 
 /// A [`Stepper`] over a learner's fields. A macro rather than a method, so that the borrows
@@ -81,6 +84,7 @@ macro_rules! stepper {
             loss: &$learner.loss,
             groups: &$learner.groups,
             opt: &mut $learner.opt,
+            device: $learner.device,
         }
     };
 }
@@ -89,6 +93,7 @@ impl<M: Module> Stepper<'_, M> {
     /// One training step on `batch` with a learning rate per group and momentum `mom`;
     /// returns the batch's loss.
     fn step(&mut self, batch: &Batch, lrs: &[f64], mom: f64) -> Result<f64> {
+        let batch = batch.to_device(self.device)?;
         let tape = Tape::new();
         let inputs: Vec<Var> = batch.inputs.iter().map(|t| tape.input(t.clone())).collect();
         let out = (self.forward)(self.model, &inputs, Mode::Train)?;
@@ -122,6 +127,7 @@ impl<M: Module> Learner<M> {
             wd: 1e-2,
             groups: Vec::new(),
             opt: AdamW::new(1e-2),
+            device: Device::Cpu,
             recorder: Recorder::default(),
             verbose: true,
         }
@@ -134,6 +140,21 @@ impl<M: Module> Learner<M> {
     ) -> Self {
         self.forward = Box::new(forward);
         self
+    }
+
+    /// Moves the model to `device` and trains and validates there: each batch is moved to
+    /// it before its step (the loader prepares batches on the host), and the optimiser's state
+    /// lives beside the parameters. Metrics and losses come back to the host as numbers.
+    pub fn to_device(mut self, device: Device) -> Result<Self> {
+        crate::module::to_device(&self.model, device)?;
+        self.opt = AdamW::new(self.wd);
+        self.device = device;
+        Ok(self)
+    }
+
+    /// The device the model lives on.
+    pub fn device(&self) -> Device {
+        self.device
     }
 
     /// Adds a metric, shown in the results table.
@@ -194,7 +215,7 @@ impl<M: Module> Learner<M> {
         let mut loss = Average::default();
         let mut metrics = vec![Average::default(); self.metrics.len()];
         for batch in self.data.valid() {
-            let batch = batch?;
+            let batch = batch?.to_device(self.device)?;
             let inputs: Vec<Var> = batch.inputs.iter().cloned().map(Var::constant).collect();
             let out = (self.forward)(&self.model, &inputs, Mode::Eval)?;
             let n = batch.len();
@@ -220,7 +241,7 @@ impl<M: Module> Learner<M> {
             let len = bs.max(1).min(n - start);
             let batch: Vec<Var> = inputs
                 .iter()
-                .map(|t| Ok(Var::constant(t.narrow(0, start, len)?)))
+                .map(|t| Ok(Var::constant(t.narrow(0, start, len)?.to_device(self.device)?)))
                 .collect::<Result<_>>()?;
             outs.push(
                 (self.forward)(&self.model, &batch, Mode::Eval)?
@@ -368,7 +389,7 @@ impl<M: Module> Learner<M> {
         let Some(batch) = self.data.valid().next() else {
             return Ok(String::from("no validation batch to trace the model with"));
         };
-        let batch = batch?;
+        let batch = batch?.to_device(self.device)?;
         let inputs: Vec<Var> = batch.inputs.iter().cloned().map(Var::constant).collect();
         let mut rows = Vec::new();
         match inputs.as_slice() {

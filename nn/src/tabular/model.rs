@@ -155,13 +155,17 @@ impl Module for TabularModel {
     fn forward(&self, x: &Var, mode: Mode) -> Result<Var> {
         let n = x.shape().first().copied().unwrap_or(0);
         let n_cont = self.bn_cont.weight.value().elem_count();
+        // The missing kind is an empty input on x's device.
+        let device = x.tensor().device();
         match (self.embeds.is_empty(), n_cont == 0) {
-            (true, _) => self.forward2(
-                &Var::constant(tensor::Tensor::from_indices(&[], &[n, 0])?),
-                x,
-                mode,
-            ),
-            (false, true) => self.forward2(x, &Var::constant(tensor::Tensor::zeros(&[n, 0])), mode),
+            (true, _) => {
+                let no_codes = tensor::Tensor::from_indices(&[], &[n, 0])?.to_device(device)?;
+                self.forward2(&Var::constant(no_codes), x, mode)
+            }
+            (false, true) => {
+                let no_values = tensor::Tensor::zeros(&[n, 0]).to_device(device)?;
+                self.forward2(x, &Var::constant(no_values), mode)
+            }
             (false, false) => Err(Error::Tensor(tensor::Error::Shape {
                 op: "TabularModel",
                 msg: "this model takes categorical codes and continuous values: call forward2"
