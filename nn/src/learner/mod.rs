@@ -241,7 +241,11 @@ impl<M: Module> Learner<M> {
             let len = bs.max(1).min(n - start);
             let batch: Vec<Var> = inputs
                 .iter()
-                .map(|t| Ok(Var::constant(t.narrow(0, start, len)?.to_device(self.device)?)))
+                .map(|t| {
+                    Ok(Var::constant(
+                        t.narrow(0, start, len)?.to_device(self.device)?,
+                    ))
+                })
                 .collect::<Result<_>>()?;
             outs.push(
                 (self.forward)(&self.model, &batch, Mode::Eval)?

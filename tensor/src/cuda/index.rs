@@ -1,9 +1,36 @@
 //! Index ops on the GPU: index_select (embedding lookups) and index_add (their gradient),
 //! range-checked by the kernels; gather and scatter_add for one index per row (cross-entropy).
 use super::{alloc, copy_of, kernel_error};
-use crate::{Result, Tensor};
+use crate::{Error, Result, Tensor};
 use kernels::{Accumulate, Gpu};
 use std::sync::Arc;
+
+/// A kernel's report of an index out of range as the CPU path words it, with the index read
+/// back from the GPU (only on this error path).
+fn bad_index<'a>(
+    op: &'static str,
+    indices: &'a Tensor,
+    dim: usize,
+    shape: &'a [usize],
+) -> impl Fn(kernels::Error) -> Error + 'a {
+    move |e| match e {
+        kernels::Error::IndexOutOfRange { position } => {
+            let value = indices
+                .to_vec::<i64>()
+                .ok()
+                .and_then(|v| v.get(position as usize).copied());
+            let shown = value.map_or_else(|| "?".to_string(), |v| v.to_string());
+            Error::index(
+                op,
+                format!(
+                    "index {shown} (at position {position}) is out of range for dimension {dim} of size {} (tensor shape {shape:?})",
+                    shape[dim]
+                ),
+            )
+        }
+        other => kernel_error(op)(other),
+    }
+}
 
 /// `[outer, size, inner]` around `dim`.
 fn around(shape: &[usize], dim: usize) -> [usize; 3] {
@@ -30,7 +57,7 @@ pub(crate) fn index_select(
         &indices.cuda_i64(OP)?.view(),
         &mut out,
     )
-    .map_err(kernel_error(OP))?;
+    .map_err(bad_index(OP, indices, dim, x.shape()))?;
     Ok(Tensor::from_cuda_f32(gpu, out, &shape))
 }
 
@@ -51,7 +78,7 @@ pub(crate) fn index_add(
         &mut out,
         how,
     )
-    .map_err(kernel_error(OP))?;
+    .map_err(bad_index(OP, indices, dim, x.shape()))?;
     Ok(Tensor::from_cuda_f32(gpu, out, x.shape()))
 }
 
@@ -66,7 +93,7 @@ pub(crate) fn gather_rows(gpu: &Arc<Gpu>, x: &Tensor, index: &Tensor) -> Result<
         &index.cuda_i64(OP)?.view(),
         &mut out,
     )
-    .map_err(kernel_error(OP))?;
+    .map_err(bad_index(OP, index, 1, x.shape()))?;
     Ok(Tensor::from_cuda_f32(gpu, out, index.shape()))
 }
 
