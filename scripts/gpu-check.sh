@@ -15,22 +15,22 @@ bins=device-bin
 
 build() {
     mkdir -p "$bins"
+    # Each test binary is copied as PACKAGE-TARGET (tensor-cuda, nn-cuda, kernels-compile, ...).
     { cargo test --release --no-run --message-format=json -p tensor --test cuda 2>/dev/null
-      cargo test --release --no-run --message-format=json -p kernels --tests 2>/dev/null; } \
-        | python3 -c '
+      cargo test --release --no-run --message-format=json -p nn --test cuda 2>/dev/null
+      cargo test --release --no-run --message-format=json -p kernels --tests 2>/dev/null
+      cargo bench --no-run --bench gpu --message-format=json 2>/dev/null; } | python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
-        print(m["executable"])' | while read -r exe; do
-        cp "$exe" "$bins/$(basename "$exe" | sed 's/-[0-9a-f]*$//')"
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        t = m["target"]
+        path, _, tail = m["package_id"].partition("#")
+        pkg = tail.split("@")[0] if "@" in tail else path.rstrip("/").split("/")[-1]
+        if t["kind"] == ["test"] or t["name"] == "gpu":
+            print(m["executable"], pkg + "-" + t["name"])' | while read -r exe name; do
+        cp "$exe" "$bins/$name"
     done
-    cargo bench --no-run --bench gpu --message-format=json 2>/dev/null | python3 -c '
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "gpu":
-        print(m["executable"])' | while read -r exe; do cp "$exe" "$bins/gpu-bench"; done
     ls "$bins"
 }
 
@@ -40,17 +40,21 @@ case "${1:-}" in
     *) bins="$1" ;;
 esac
 
+# The machine's own CUDA libraries (driver, NVRTC, cuBLAS), wherever its toolkit put them.
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu; do
+    [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+done
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: no GPU seen"
 log=$(mktemp)
 status=0
-for t in cuda compile optim; do
+for t in tensor-cuda nn-cuda kernels-compile kernels-optim; do
     [ -x "$bins/$t" ] || { echo "missing $bins/$t (run scripts/gpu-check.sh --build first)"; status=1; continue; }
     echo "== $t"
     "$bins/$t" --test-threads=1 --nocapture 2>&1 | tee -a "$log" | grep -E "^test |skipped|panicked|result" || true
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
 echo "== benchmark"
-"$bins/gpu-bench" 2>&1 | tee "$log.bench"
+"$bins/lesson6-gpu" 2>&1 | tee "$log.bench"
 
 echo
 echo "================ summary ================"
