@@ -11,7 +11,7 @@ use lesson6::nn::models::resnet34;
 use lesson6::nn::module::named_params;
 use lesson6::nn::optim::AdamW;
 use lesson6::nn::optim::Sgd;
-use lesson6::nn::tabular::{emb_sz_rule, TabularConfig, TabularModel};
+use lesson6::nn::tabular::TabularModel;
 use lesson6::nn::Mode;
 use lesson6::nn::Module;
 use lesson6::nn::Param;
@@ -19,32 +19,15 @@ use lesson6::tensor::random::Philox;
 use lesson6::tensor::{Conv2dParams, Tensor};
 use std::time::Instant;
 
-/// Cardinalities of the 24 categorical columns of lesson 6's Rossmann model (LESSON6.md A5).
-const ROSSMANN: [usize; 24] = [
-    1116, 8, 4, 13, 32, 3, 26, 27, 5, 4, 4, 24, 9, 13, 53, 22, 7, 7, 4, 4, 9, 9, 3, 3,
-];
-
-/// Rows of the table one `tabular_epoch_*` case trains on.
-const EPOCH_ROWS: usize = 16384;
-
-/// Lesson 6's Rossmann model: 24 embeddings (217 columns), 16 continuous inputs, 1000-500-1.
-fn rossmann_config() -> TabularConfig {
-    TabularConfig::lesson6(
-        ROSSMANN.iter().map(|&n| (n, emb_sz_rule(n))).collect(),
-        16,
-        (0.0, 10.8),
-    )
-}
+#[path = "shared/mod.rs"]
+mod shared;
+use shared::{rand, rossmann_config, rossmann_rows, EPOCH_ROWS, ROSSMANN};
 
 /// A timed case: a name, its FLOP count and the closure to time.
 struct Case {
     name: String,
     flops: f64,
     run: Box<dyn Fn()>,
-}
-
-fn rand(shape: &[usize], seed: u64) -> Tensor {
-    Philox::new(seed, 0).uniform(shape, -1.0, 1.0).unwrap()
 }
 
 fn cases() -> Vec<Case> {
@@ -151,19 +134,7 @@ fn cases() -> Vec<Case> {
     // on EPOCH_ROWS random rows, and a one-batch validation pass.
     for bs in [64usize, 512] {
         let model = TabularModel::new(&Init::new(0), &rossmann_config(), 0).unwrap();
-        let rows = |n: usize, seed: u64| {
-            let codes: Vec<i64> = (0..n * 24)
-                .map(|i| (Philox::new(seed, 1).word(i as u64) as usize % ROSSMANN[i % 24]) as i64)
-                .collect();
-            (
-                vec![
-                    Tensor::from_indices(&codes, &[n, 24]).unwrap(),
-                    rand(&[n, 16], seed + 1),
-                ],
-                rand(&[n, 1], seed + 2).affine(1.0, 8.0).unwrap(),
-            )
-        };
-        let data = TensorData::new(rows(EPOCH_ROWS, 20), rows(bs, 30), bs, 0);
+        let data = TensorData::new(rossmann_rows(EPOCH_ROWS, 20), rossmann_rows(bs, 30), bs, 0);
         let mut learn = Learner::new(model, Box::new(data), |out, y| {
             mse_flat(out, &Var::constant(y.clone()))
         })

@@ -1,11 +1,26 @@
 //! GPU kernels against the device's own copy bandwidth, measured in the same run: dropout
 //! forward (its backward is the same kernel), batch norm forward + backward on
 //! (64, 256, 56, 56), and the Rossmann store embedding's backward (1116 x 81, batch 512) by
-//! atomics and by sorted segments. Prints one table; skips, saying why, without a GPU.
-//! Run: `cargo bench --bench gpu` (scripts/gpu-check.sh runs it on a lent GPU).
+//! atomics and by sorted segments; then whole models: a Rossmann training epoch at batch 512
+//! through the `Learner` (the same case as `compare.rs`'s `tabular_epoch_bs512`) and a
+//! ResNet-34 training step at batch 64, 224 x 224. Prints one table; skips, saying why,
+//! without a GPU. Run: `cargo bench --bench gpu` (scripts/gpu-check.sh runs it on a lent GPU).
+use lesson6::autograd::{Tape, Var};
+use lesson6::nn::init::Init;
+use lesson6::nn::learner::{Learner, Lr, TensorData};
+use lesson6::nn::loss::{cross_entropy, mse_flat};
+use lesson6::nn::models::resnet34;
+use lesson6::nn::module::{named_params, to_device};
+use lesson6::nn::optim::Sgd;
+use lesson6::nn::tabular::TabularModel;
+use lesson6::nn::{Mode, Module};
+use lesson6::tensor::random::Philox;
+use lesson6::tensor::{Accumulate, Device, Gpu, Tensor};
 use std::time::Instant;
-use tensor::random::Philox;
-use tensor::{Accumulate, Device, Gpu, Tensor};
+
+#[path = "shared/mod.rs"]
+mod shared;
+use shared::{rossmann_config, rossmann_rows, EPOCH_ROWS};
 
 /// Median seconds of `reps` runs of `f`, each followed by a device synchronisation.
 fn time(gpu: &Gpu, reps: usize, mut f: impl FnMut()) -> f64 {
@@ -110,4 +125,55 @@ fn main() {
             t * 1e3
         );
     }
+
+    // A Rossmann epoch at batch 512 through the Learner, as compare.rs times it on the CPU.
+    let model = TabularModel::new(&Init::new(0), &rossmann_config(), 0).unwrap();
+    let data = TensorData::new(
+        rossmann_rows(EPOCH_ROWS, 20),
+        rossmann_rows(512, 30),
+        512,
+        0,
+    );
+    let mut learn = Learner::new(model, Box::new(data), |out, y| {
+        mse_flat(out, &Var::constant(y.clone()))
+    })
+    .with_forward(|m: &TabularModel, x, mode| m.forward2(&x[0], &x[1], mode))
+    .to_device(dev)
+    .unwrap();
+    learn.verbose = false;
+    let epoch = time(&gpu, 5, || {
+        learn.fit_one_cycle(1, Lr::Single(1e-3), None).unwrap();
+    });
+    println!(
+        "{:<44} {:>9.1}",
+        format!("Rossmann epoch, {EPOCH_ROWS} rows, batch 512"),
+        epoch * 1e3
+    );
+
+    // ResNet-34 at batch 64, 224 x 224: forward, cross-entropy, backward, SGD step.
+    let model = resnet34(&Init::new(0), 1000).unwrap();
+    to_device(&model, dev).unwrap();
+    let x = Philox::new(40, 0)
+        .uniform(&[64, 3, 224, 224], -1.0, 1.0)
+        .unwrap()
+        .to_device(dev)
+        .unwrap();
+    let y = Tensor::from_indices(&(0..64).map(|i| i * 37 % 1000).collect::<Vec<i64>>(), &[64])
+        .unwrap()
+        .to_device(dev)
+        .unwrap();
+    let mut sgd = Sgd::new(0.9, 0.0);
+    let params: Vec<_> = named_params(&model).into_iter().map(|(_, p)| p).collect();
+    let step = time(&gpu, 5, || {
+        let tape = Tape::new();
+        let out = model.forward(&tape.input(x.clone()), Mode::Train).unwrap();
+        let grads = cross_entropy(&out, &y).unwrap().backward().unwrap();
+        sgd.step(&params, &grads, 1e-3).unwrap();
+    });
+    println!(
+        "{:<44} {:>9.1} {:>10.0} img/s",
+        "ResNet-34 training step, batch 64, 224",
+        step * 1e3,
+        64.0 / step
+    );
 }
