@@ -25,6 +25,33 @@ THREADS = 2
 PEAK_GFLOPS = 340.0  # AVX-512 FMA peak measured on this 2-core machine (ARCHITECTURE.md)
 
 
+# Cardinalities of lesson 6's 24 Rossmann categorical columns (LESSON6.md A5), and the rows
+# of the table one timed epoch trains on (benches/shared/mod.rs has the same).
+ROSSMANN = [1116, 8, 4, 13, 32, 3, 26, 27, 5, 4, 4, 24, 9, 13, 53, 22, 7, 7, 4, 4, 9, 9, 3, 3]
+EPOCH_ROWS = 16384
+
+
+class Tabular(torch.nn.Module):
+    """fastai v1's TabularModel for lesson 6 (LESSON6.md A6)."""
+
+    def __init__(self):
+        super().__init__()
+        sizes = [min(600, round(1.6 * n ** 0.56)) for n in ROSSMANN]
+        self.embeds = torch.nn.ModuleList([torch.nn.Embedding(n, d) for n, d in zip(ROSSMANN, sizes)])
+        self.emb_drop = torch.nn.Dropout(0.04)
+        self.bn_cont = torch.nn.BatchNorm1d(16)
+        n_in = sum(sizes) + 16
+        self.layers = torch.nn.Sequential(
+            torch.nn.Linear(n_in, 1000), torch.nn.ReLU(), torch.nn.BatchNorm1d(1000), torch.nn.Dropout(0.001),
+            torch.nn.Linear(1000, 500), torch.nn.ReLU(), torch.nn.BatchNorm1d(500), torch.nn.Dropout(0.01),
+            torch.nn.Linear(500, 1))
+
+    def forward(self, x_cat, x_cont):
+        x = torch.cat([e(x_cat[:, i]) for i, e in enumerate(self.embeds)], 1)
+        x = torch.cat([self.emb_drop(x), self.bn_cont(x_cont)], 1)
+        return torch.sigmoid(self.layers(x)) * 10.8
+
+
 def torch_cases():
     cases = {}
     for m, k, n in [(1024, 1024, 1024), (2048, 2048, 2048), (512, 233, 1000), (512, 1000, 500)]:
@@ -47,31 +74,10 @@ def torch_cases():
     adamw = torch.optim.AdamW([param], lr=1e-3, betas=(0.9, 0.99), eps=1e-8, weight_decay=1e-2)
     cases["adamw_step_21.8M"] = (0.0, adamw.step)
 
-    rossmann = [1116, 8, 4, 13, 32, 3, 26, 27, 5, 4, 4, 24, 9, 13, 53, 22, 7, 7, 4, 4, 9, 9, 3, 3]
-
-    class Tabular(torch.nn.Module):
-        # fastai v1's TabularModel for lesson 6 (LESSON6.md A6).
-        def __init__(self):
-            super().__init__()
-            sizes = [min(600, round(1.6 * n ** 0.56)) for n in rossmann]
-            self.embeds = torch.nn.ModuleList([torch.nn.Embedding(n, d) for n, d in zip(rossmann, sizes)])
-            self.emb_drop = torch.nn.Dropout(0.04)
-            self.bn_cont = torch.nn.BatchNorm1d(16)
-            n_in = sum(sizes) + 16
-            self.layers = torch.nn.Sequential(
-                torch.nn.Linear(n_in, 1000), torch.nn.ReLU(), torch.nn.BatchNorm1d(1000), torch.nn.Dropout(0.001),
-                torch.nn.Linear(1000, 500), torch.nn.ReLU(), torch.nn.BatchNorm1d(500), torch.nn.Dropout(0.01),
-                torch.nn.Linear(500, 1))
-
-        def forward(self, x_cat, x_cont):
-            x = torch.cat([e(x_cat[:, i]) for i, e in enumerate(self.embeds)], 1)
-            x = torch.cat([self.emb_drop(x), self.bn_cont(x_cont)], 1)
-            return torch.sigmoid(self.layers(x)) * 10.8
-
     for bs in (64, 512):
         model = Tabular()
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-8)
-        x_cat = torch.stack([torch.randint(0, n, (bs,)) for n in rossmann], 1)
+        x_cat = torch.stack([torch.randint(0, n, (bs,)) for n in ROSSMANN], 1)
         x_cont = torch.rand(bs, 16) * 2 - 1
         y = torch.rand(bs, 1) + 8
 
@@ -85,12 +91,12 @@ def torch_cases():
     # One epoch through a DataLoader (shuffled, drop_last as fastai), AdamW with fastai's
     # decoupled weight decay and the one-cycle schedule (lr and beta1), and a one-batch
     # validation pass, as the Learner does.
-    epoch_rows = 16384
+    epoch_rows = EPOCH_ROWS
     for bs in (64, 512):
         model = Tabular()
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.95, 0.99), eps=1e-8, weight_decay=1e-2)
         data = torch.utils.data.TensorDataset(
-            torch.stack([torch.randint(0, n, (epoch_rows,)) for n in rossmann], 1),
+            torch.stack([torch.randint(0, n, (epoch_rows,)) for n in ROSSMANN], 1),
             torch.rand(epoch_rows, 16) * 2 - 1, torch.rand(epoch_rows, 1) + 8)
         loader = torch.utils.data.DataLoader(data, batch_size=bs, shuffle=True, drop_last=True)
         valid = (data.tensors[0][:bs], data.tensors[1][:bs], data.tensors[2][:bs])

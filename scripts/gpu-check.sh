@@ -57,10 +57,14 @@ done
 echo "== benchmark"
 "$bins/lesson6-gpu" 2>&1 | tee "$log.bench"
 
+echo "== PyTorch on the same cases (needs a CUDA build of torch on this machine)"
+python3 benches/gpu_torch.py 2>&1 | tee "$log.torch" || true
+
 echo
 echo "================ summary ================"
 grep -E "^test result" "$log" | awk '{p+=$4; f+=$6} END {printf "tests: %d passed, %d failed\n", p, f}'
 skips=$(grep -c "skipped:" "$log" || true)
 [ "$skips" -gt 0 ] && echo "skipped (no GPU): $skips tests, so nothing above was verified on a GPU"
-grep -vE "^(skipped|device:)" "$log.bench" || true
+echo "lesson6:"; grep -vE "^skipped" "$log.bench" || true
+echo "PyTorch:"; cat "$log.torch"
 exit $status
