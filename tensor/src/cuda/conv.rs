@@ -2,7 +2,7 @@
 //! batched cuBLAS product with the weight (repeated with batch stride 0); the input gradient
 //! is the transposed product followed by col2im (gather form, no atomics); the weight
 //! gradient sums one product per image into the same matrix (beta = 1).
-use super::{alloc, kernel_error};
+use super::{alloc, kernel_error, zeros};
 use crate::ops::Geometry;
 use crate::{Error, Result, Tensor};
 use kernels::{ConvGeometry, Gemm, Gpu, Operand};
@@ -150,7 +150,12 @@ pub(crate) fn conv2d_backward_weight(
     let (k, px) = (cg.k(), cg.pixels());
     let dys = dy.cuda_f32(OP)?;
     let xs = x.cuda_f32(OP)?;
-    let mut dw = alloc(OP, gpu, co * k)?;
+    // No images: an empty sum, zeros (the products below would write nothing).
+    let mut dw = if n == 0 {
+        zeros(OP, gpu, co * k)?
+    } else {
+        alloc(OP, gpu, co * k)?
+    };
     let step = chunk(&cg);
     let mut cols = alloc(OP, gpu, step.min(n) * k * px)?;
     for n0 in (0..n).step_by(step) {
