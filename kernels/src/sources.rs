@@ -12,7 +12,8 @@ pub struct Source {
     pub code: &'static str,
 }
 
-const COMMON: &str = include_str!("cu/common.cuh");
+/// What every source starts with (prepended before compilation).
+pub const COMMON: &str = include_str!("cu/common.cuh");
 
 pub const ELEMENTWISE: Source = Source {
     name: "elementwise",

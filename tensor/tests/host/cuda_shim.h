@@ -1,0 +1,73 @@
+// Just enough of CUDA for g++ to compile lesson6's kernel sources and run them on the host,
+// for tests that check the kernels' logic where no GPU is lent (tensor/tests/kernels_on_host.rs).
+// A launch runs its blocks one after another and each block's threads as real threads, so
+// __syncthreads is a barrier, __shfl_xor_sync an exchange through a per-block array between
+// two barriers, and __shared__ a static (one block at a time owns it). Atomics take a lock.
+// This checks indexing, bounds and arithmetic; it cannot check what only a GPU shows (its
+// memory model, warp scheduling, NVRTC's code generation): that is scripts/gpu-check.sh's job.
+#pragma once
+#include <math.h>
+#include <barrier>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __shared__ static
+
+struct dim3 {
+    unsigned int x = 1, y = 1, z = 1;
+};
+inline thread_local dim3 threadIdx, blockIdx;
+inline dim3 blockDim, gridDim;
+
+struct uint2 { unsigned int x, y; };
+struct uint4 { unsigned int x, y, z, w; };
+struct alignas(16) float4 { float x, y, z, w; };
+inline uint2 make_uint2(unsigned int x, unsigned int y) { return {x, y}; }
+inline uint4 make_uint4(unsigned int x, unsigned int y, unsigned int z, unsigned int w) { return {x, y, z, w}; }
+inline unsigned int __umulhi(unsigned int a, unsigned int b) { return (unsigned int)(((uint64_t)a * b) >> 32); }
+inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
+
+inline std::mutex atomic_lock;
+inline float atomicAdd(float *p, float v) { std::lock_guard<std::mutex> g(atomic_lock); float old = *p; *p = old + v; return old; }
+inline unsigned long long atomicMin(unsigned long long *p, unsigned long long v) {
+    std::lock_guard<std::mutex> g(atomic_lock);
+    unsigned long long old = *p;
+    if (v < old) *p = v;
+    return old;
+}
+
+inline std::barrier<> *block_barrier = nullptr;
+inline std::vector<double> shuffle_slots;
+inline void __syncthreads() { block_barrier->arrive_and_wait(); }
+template <class T> T __shfl_xor_sync(unsigned int, T v, int lane_mask) {
+    shuffle_slots[threadIdx.x] = (double)v;
+    __syncthreads();
+    T r = (T)shuffle_slots[threadIdx.x ^ lane_mask];
+    __syncthreads();
+    return r;
+}
+
+// Runs `body` as a grid of `grid` blocks of `block` threads.
+template <class F> void emulate_launch(unsigned int grid, unsigned int block, F body) {
+    gridDim = {grid, 1, 1};
+    blockDim = {block, 1, 1};
+    for (unsigned int b = 0; b < grid; ++b) {
+        std::barrier<> bar(block);
+        block_barrier = &bar;
+        shuffle_slots.assign(block, 0.0);
+        std::vector<std::thread> threads;
+        for (unsigned int t = 0; t < block; ++t)
+            threads.emplace_back([&, b, t] {
+                blockIdx = {b, 1, 1};
+                threadIdx = {t, 1, 1};
+                body();
+            });
+        for (auto &th : threads) th.join();
+    }
+}

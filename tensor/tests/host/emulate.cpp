@@ -1,0 +1,100 @@
+// Runs one lesson6 kernel on the host through cuda_shim.h:
+//   emulate KERNEL GRID BLOCK ARG...
+// Each ARG is, in the kernel's parameter order: a number (its type is the parameter's), a
+// buffer file (`f32:PATH`, `i64:PATH`, `u64:PATH`, `u32:PATH`, `i32:PATH`, raw little-endian
+// elements; buffers the kernel may write are written back after the launch), `null`, or a
+// struct given as its fields separated by commas (StridedLayout: rank, contiguous, 8 sizes,
+// 8 strides, offset; ConvGeometry: its 11 fields). The sources are concatenated in front of
+// this file by the test (common.cuh, then every .cu).
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <string>
+#include <tuple>
+
+struct Buffer {
+    std::string path;
+    std::vector<char> bytes;
+    bool writable;
+};
+static std::vector<Buffer *> buffers;
+static char **argv_at;
+
+static const char *next_arg() { return *argv_at++; }
+
+template <class T> static T *buffer(bool writable) {
+    std::string a = next_arg();
+    if (a == "null") return nullptr;
+    auto b = new Buffer{a.substr(a.find(':') + 1), {}, writable};
+    std::ifstream in(b->path, std::ios::binary);
+    b->bytes.assign(std::istreambuf_iterator<char>(in), {});
+    b->bytes.resize(b->bytes.size() + 64);  // room for a vector load's tail, never written back
+    buffers.push_back(b);
+    return (T *)b->bytes.data();
+}
+
+template <class T> struct Parse;
+#define NUMBER(T, CONV) template <> struct Parse<T> { static T get() { return (T)CONV(next_arg()); } };
+NUMBER(unsigned int, std::stoull)
+NUMBER(unsigned long long, std::stoull)
+NUMBER(int, std::stoll)
+NUMBER(float, std::stod)
+template <class T> struct Parse<T *> { static T *get() { return buffer<T>(true); } };
+template <class T> struct Parse<const T *> { static const T *get() { return buffer<T>(false); } };
+template <> struct Parse<StridedLayout> {
+    static StridedLayout get() {
+        StridedLayout l{};
+        std::string s = next_arg();
+        std::vector<long long> v;
+        for (size_t at = 0; at < s.size();) {
+            size_t end = s.find(',', at);
+            v.push_back(std::stoll(s.substr(at, end - at)));
+            at = end == std::string::npos ? s.size() : end + 1;
+        }
+        l.rank = v[0];
+        l.contiguous = v[1];
+        for (int d = 0; d < MAX_DIMS; ++d) {
+            l.shape[d] = v[2 + d];
+            l.strides[d] = v[2 + MAX_DIMS + d];
+        }
+        l.offset = v[2 + 2 * MAX_DIMS];
+        return l;
+    }
+};
+template <> struct Parse<ConvGeometry> {
+    static ConvGeometry get() {
+        std::string s = next_arg();
+        unsigned int f[11];
+        sscanf(s.c_str(), "%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u", f, f + 1, f + 2, f + 3, f + 4, f + 5, f + 6, f + 7, f + 8, f + 9, f + 10);
+        return ConvGeometry{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10]};
+    }
+};
+
+template <class... P> static std::function<void(unsigned, unsigned)> runner(void (*k)(P...)) {
+    return [k](unsigned grid, unsigned block) {
+        std::tuple<P...> args{Parse<P>::get()...};  // braced: parsed left to right
+        emulate_launch(grid, block, [&] { std::apply(k, args); });
+    };
+}
+
+int main(int argc, char **argv) {
+    std::map<std::string, std::function<void(unsigned, unsigned)>> kernels = {
+#define K(name) {#name, runner(name)},
+        KERNELS
+#undef K
+    };
+    if (argc < 4 || !kernels.count(argv[1])) {
+        fprintf(stderr, "usage: emulate KERNEL GRID BLOCK ARG... (unknown kernel %s)\n", argc > 1 ? argv[1] : "");
+        return 2;
+    }
+    argv_at = argv + 4;
+    kernels[argv[1]](std::stoul(argv[2]), std::stoul(argv[3]));
+    for (auto *b : buffers)
+        if (b->writable) {
+            std::ofstream out(b->path, std::ios::binary);
+            out.write(b->bytes.data(), b->bytes.size() - 64);
+        }
+    return 0;
+}

@@ -1,0 +1,801 @@
+//! The CUDA kernels' logic checked without a GPU: g++ compiles every `.cu` source against
+//! `tests/host/cuda_shim.h` (blocks run one after another, a block's threads as real threads,
+//! `__syncthreads` a barrier, warp shuffles an exchange between barriers), and each kernel's
+//! output is compared with the CPU path on odd sizes and views, with grids smaller than the
+//! work so that the grid-stride loops wrap. Exact where the CPU path is (dropout's mask,
+//! moves, indices, im2col, pooling), 1e-5 relative for arithmetic. This checks indexing,
+//! bounds and formulas; what only a GPU shows is `scripts/gpu-check.sh`'s job. Skips, saying
+//! so, where no C++ compiler is found.
+use kernels::sources;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use tensor::random::Philox;
+use tensor::{AdamStep, Conv2dParams, Tensor};
+
+/// Every kernel the emulator can run (all of them: the shim emulates shared memory, barriers
+/// and shuffles too).
+const KERNELS: &[&str] = &[
+    "copy_strided_f32",
+    "copy_strided_i64",
+    "fill_f32",
+    "i64_to_f32",
+    "f32_to_i64",
+    "add_f32",
+    "sub_f32",
+    "mul_f32",
+    "div_f32",
+    "maximum_f32",
+    "relu_backward_f32",
+    "gt_f32",
+    "where_f32",
+    "exp_f32",
+    "sigmoid_f32",
+    "relu_f32",
+    "affine_f32",
+    "clamp_f32",
+    "sum_rows_f32",
+    "sum_cols_f32",
+    "max_mid_f32",
+    "min_mid_f32",
+    "softmax_rows_f32",
+    "im2col_f32",
+    "col2im_f32",
+    "add_channel_bias_f32",
+    "batch_norm_forward_f32",
+    "batch_norm_backward_f32",
+    "channel_affine_f32",
+    "channel_sums_f32",
+    "dropout_f32",
+    "index_select_f32",
+    "index_add_atomic_f32",
+    "index_add_sorted_f32",
+    "gather_rows_f32",
+    "scatter_rows_add_f32",
+    "max_pool_f32",
+    "max_pool_backward_f32",
+    "avg_pool_f32",
+    "avg_pool_backward_f32",
+    "adamw_f32",
+    "sgd_f32",
+];
+
+/// The emulator, compiled once per test run (None where there is no C++ compiler).
+fn emulator() -> Option<&'static Path> {
+    static EXE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    EXE.get_or_init(|| {
+        if Command::new("c++").arg("--version").output().is_err() {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("lesson6-emulate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut src = String::from(include_str!("host/cuda_shim.h"));
+        src.push_str(sources::COMMON);
+        for s in sources::ALL {
+            src.push_str(s.code);
+        }
+        let list: String = KERNELS.iter().map(|k| format!("K({k}) ")).collect();
+        src.push_str(&format!("\n#define KERNELS {list}\n"));
+        src.push_str(include_str!("host/emulate.cpp"));
+        let (cpp, exe) = (dir.join("emulate.cpp"), dir.join("emulate"));
+        std::fs::write(&cpp, src).unwrap();
+        let out = Command::new("c++")
+            .args(["-std=c++20", "-O1", "-pthread", "-w", "-o"])
+            .arg(&exe)
+            .arg(&cpp)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the kernels do not compile as C++:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(exe)
+    })
+    .as_deref()
+}
+
+macro_rules! emulator_or_skip {
+    () => {
+        match emulator() {
+            Some(e) => e,
+            None => {
+                eprintln!("skipped: no C++ compiler (c++) to run the kernels on the host");
+                return;
+            }
+        }
+    };
+}
+
+/// A buffer a launch writes, read back after it.
+enum Out<'a> {
+    F32(&'a mut Vec<f32>),
+    I64(&'a mut Vec<i64>),
+    U64(&'a mut Vec<u64>),
+}
+
+/// One emulated launch: the kernel, its grid, and its arguments in parameter order.
+struct Launch<'a> {
+    exe: &'a Path,
+    args: Vec<String>,
+    outs: Vec<(PathBuf, Out<'a>)>,
+    dir: PathBuf,
+}
+
+impl<'a> Launch<'a> {
+    fn new(exe: &'a Path, kernel: &str, grid: u32, block: u32) -> Self {
+        let dir = exe.parent().unwrap().join(format!("{kernel}-{}", unique()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Launch {
+            exe,
+            args: vec![kernel.into(), grid.to_string(), block.to_string()],
+            outs: Vec::new(),
+            dir,
+        }
+    }
+    fn num(mut self, v: impl ToString) -> Self {
+        self.args.push(v.to_string());
+        self
+    }
+    fn null(self) -> Self {
+        self.num("null")
+    }
+    fn file(&mut self, kind: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.join(format!("{}.bin", self.args.len()));
+        std::fs::write(&path, bytes).unwrap();
+        self.args.push(format!("{kind}:{}", path.display()));
+        path
+    }
+    fn f32s(mut self, v: &[f32]) -> Self {
+        self.file("f32", bytemuck::cast_slice(v));
+        self
+    }
+    fn i64s(mut self, v: &[i64]) -> Self {
+        self.file("i64", bytemuck::cast_slice(v));
+        self
+    }
+    fn u32s(mut self, v: &[u32]) -> Self {
+        self.file("u32", bytemuck::cast_slice(v));
+        self
+    }
+    fn i32s(mut self, v: &[i32]) -> Self {
+        self.file("i32", bytemuck::cast_slice(v));
+        self
+    }
+    fn out(mut self, o: Out<'a>) -> Self {
+        let bytes: Vec<u8> = match &o {
+            Out::F32(v) => bytemuck::cast_slice(v.as_slice()).to_vec(),
+            Out::I64(v) => bytemuck::cast_slice(v.as_slice()).to_vec(),
+            Out::U64(v) => bytemuck::cast_slice(v.as_slice()).to_vec(),
+        };
+        let path = self.file("out", &bytes);
+        self.outs.push((path, o));
+        self
+    }
+    fn f32_out(self, v: &'a mut Vec<f32>) -> Self {
+        self.out(Out::F32(v))
+    }
+    fn run(self) {
+        let out = Command::new(self.exe).args(&self.args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{:?}: {}",
+            self.args,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (path, o) in self.outs {
+            let bytes = std::fs::read(&path).unwrap();
+            match o {
+                Out::F32(v) => v.copy_from_slice(bytemuck::cast_slice(&bytes)),
+                Out::I64(v) => v.copy_from_slice(bytemuck::cast_slice(&bytes)),
+                Out::U64(v) => v.copy_from_slice(bytemuck::cast_slice(&bytes)),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn unique() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A tensor's layout as the kernels' `StridedLayout` fields.
+fn layout(t: &Tensor) -> String {
+    let (shape, strides) = (t.shape(), t.strides());
+    let dense = tensor::contiguous_strides(shape);
+    let contiguous = shape
+        .iter()
+        .zip(strides.iter().zip(&dense))
+        .all(|(&n, (&s, &c))| n == 1 || s == c);
+    let mut f: Vec<String> = vec![shape.len().to_string(), u8::from(contiguous).to_string()];
+    f.extend((0..8).map(|d| shape.get(d).copied().unwrap_or(0).to_string()));
+    f.extend((0..8).map(|d| strides.get(d).copied().unwrap_or(0).to_string()));
+    f.push(t.layout().offset().to_string());
+    f.join(",")
+}
+
+/// The whole buffer under a view (what a kernel is handed with the view's layout).
+fn storage_of(t: &Tensor) -> Vec<f32> {
+    // Views here are made from a fresh contiguous tensor, so its elements in order are the
+    // storage; the caller passes that base tensor.
+    t.to_vec::<f32>().unwrap()
+}
+
+fn rand(shape: &[usize], seed: u64) -> Tensor {
+    Philox::new(seed, 11).uniform(shape, -2.0, 2.0).unwrap()
+}
+
+fn f32s(t: &Tensor) -> Vec<f32> {
+    t.to_vec::<f32>().unwrap()
+}
+
+fn close(what: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        let ok = a == b || (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-5 * b.abs() + 1e-6;
+        assert!(ok, "{what}[{i}]: kernel {a}, CPU {b}");
+    }
+}
+
+fn nan(n: usize) -> Vec<f32> {
+    vec![f32::NAN; n]
+}
+
+#[test]
+fn dropout_draws_the_cpus_mask_bit_for_bit() {
+    let exe = emulator_or_skip!();
+    for (n, p, seed, offset) in [
+        (1, 0.5, 3, 0),
+        (7, 0.1, 42, 5),
+        (1023, 0.5, 7, 1 << 33),
+        (4097, 0.9, u64::MAX, 9),
+    ] {
+        let x = rand(&[n], n as u64);
+        let keep = 1.0 - p;
+        let threshold = (keep as f64 * (1u32 << 24) as f64).ceil() as u32;
+        let scale = (1.0 / keep as f64) as f32;
+        let mut y = nan(n);
+        Launch::new(exe, "dropout_f32", 3, 32)
+            .num(n)
+            .f32s(&f32s(&x))
+            .f32_out(&mut y)
+            .num(seed as u32)
+            .num((seed >> 32) as u32)
+            .num(offset as u32)
+            .num((offset >> 32) as u32)
+            .num(threshold)
+            .num(format!("{scale:e}"))
+            .run();
+        let want = f32s(&x.dropout(p, Philox::new(seed, offset)).unwrap());
+        assert!(
+            y.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "n {n} p {p}"
+        );
+    }
+}
+
+#[test]
+fn strided_copies_and_broadcast_binary_ops_match_the_cpu() {
+    let exe = emulator_or_skip!();
+    let base = rand(&[4, 3, 5], 1);
+    let view = base.permute(&[2, 0, 1]).unwrap().narrow(1, 1, 3).unwrap();
+    let n = view.elem_count();
+    let dense = Tensor::zeros(view.shape());
+    let mut y = nan(n);
+    Launch::new(exe, "copy_strided_f32", 2, 32)
+        .num(n)
+        .num(layout(&view))
+        .num(layout(&dense))
+        .f32s(&storage_of(&base))
+        .f32_out(&mut y)
+        .run();
+    close("copy", &y, &f32s(&view));
+    // A slab of a larger output (what cat writes): columns 2..5 of [5, 9].
+    let slab = Tensor::zeros(&[5, 9]).narrow(1, 2, 3).unwrap();
+    let src = rand(&[5, 3], 2);
+    let mut out = vec![0.0; 45];
+    Launch::new(exe, "copy_strided_f32", 1, 32)
+        .num(15)
+        .num(layout(&src))
+        .num(layout(&slab))
+        .f32s(&f32s(&src))
+        .f32_out(&mut out)
+        .run();
+    let want = Tensor::cat(&[&Tensor::zeros(&[5, 2]), &src, &Tensor::zeros(&[5, 4])], 1).unwrap();
+    close("copy into a slab", &out, &f32s(&want));
+
+    let (a, b) = (rand(&[5, 1, 7], 3), rand(&[4, 7], 4));
+    let shape = [5, 4, 7];
+    let (ea, eb) = (a.expand(&shape).unwrap(), b.expand(&shape).unwrap());
+    type Op = fn(&Tensor, &Tensor) -> tensor::Result<Tensor>;
+    let ops: [(&str, Op); 7] = [
+        ("add_f32", Tensor::add),
+        ("sub_f32", Tensor::sub),
+        ("mul_f32", Tensor::mul),
+        ("div_f32", Tensor::div),
+        ("maximum_f32", Tensor::maximum),
+        ("relu_backward_f32", Tensor::relu_backward),
+        ("gt_f32", Tensor::gt),
+    ];
+    for (kernel, f) in ops {
+        let mut y = nan(140);
+        Launch::new(exe, kernel, 2, 32)
+            .num(140)
+            .num(layout(&ea))
+            .num(layout(&eb))
+            .f32s(&f32s(&a))
+            .f32s(&f32s(&b))
+            .f32_out(&mut y)
+            .run();
+        close(kernel, &y, &f32s(&f(&a, &b).unwrap()));
+    }
+}
+
+#[test]
+fn unary_maps_and_conversions_match_the_cpu() {
+    let exe = emulator_or_skip!();
+    let x = rand(&[333], 5);
+    type Op = fn(&Tensor) -> tensor::Result<Tensor>;
+    let ops: [(&str, Op, f32, f32); 5] = [
+        ("exp_f32", Tensor::exp, 0.0, 0.0),
+        ("sigmoid_f32", Tensor::sigmoid, 0.0, 0.0),
+        ("relu_f32", Tensor::relu, 0.0, 0.0),
+        ("affine_f32", |t| t.affine(3.0, -1.0), 3.0, -1.0),
+        ("clamp_f32", |t| t.clamp(-0.5, 0.25), -0.5, 0.25),
+    ];
+    for (kernel, f, p, q) in ops {
+        let mut y = nan(333);
+        Launch::new(exe, kernel, 2, 64)
+            .num(333)
+            .f32s(&f32s(&x))
+            .f32_out(&mut y)
+            .num(p)
+            .num(q)
+            .run();
+        close(kernel, &y, &f32s(&f(&x).unwrap()));
+    }
+    let v = [2.9f32, -2.9, f32::NAN, 1e30, -1e30, 0.5];
+    let mut ints = vec![7i64; 6];
+    Launch::new(exe, "f32_to_i64", 1, 32)
+        .num(6)
+        .f32s(&v)
+        .out(Out::I64(&mut ints))
+        .run();
+    let want = Tensor::from_slice(&v, &[6])
+        .unwrap()
+        .to_dtype(tensor::DType::I64)
+        .unwrap();
+    assert_eq!(ints, want.to_vec::<i64>().unwrap());
+}
+
+#[test]
+fn reductions_and_softmax_match_the_cpu() {
+    let exe = emulator_or_skip!();
+    let x = rand(&[3, 333, 5], 6);
+    // Rows (inner = 1): the block reduction.
+    let rows = rand(&[9, 111], 23);
+    let mut y = nan(9);
+    Launch::new(exe, "sum_rows_f32", 9, 64)
+        .num(111)
+        .f32s(&f32s(&rows))
+        .f32_out(&mut y)
+        .num(1.0)
+        .run();
+    close("sum_rows", &y, &f32s(&rows.sum(&[1], false).unwrap()));
+    // Columns (inner > 1), as a mean.
+    let mut y = nan(15);
+    Launch::new(exe, "sum_cols_f32", 1, 32)
+        .num(3)
+        .num(333)
+        .num(5)
+        .f32s(&f32s(&x))
+        .f32_out(&mut y)
+        .num(1.0 / 333.0)
+        .run();
+    close("sum_cols mean", &y, &f32s(&x.mean(&[1], false).unwrap()));
+    let (mut v, mut i) = (nan(15), vec![-1i64; 15]);
+    Launch::new(exe, "max_mid_f32", 1, 32)
+        .num(3)
+        .num(333)
+        .num(5)
+        .f32s(&f32s(&x))
+        .f32_out(&mut v)
+        .out(Out::I64(&mut i))
+        .run();
+    close("max", &v, &f32s(&x.max(&[1], false).unwrap()));
+    assert_eq!(i, x.argmax(1, false).unwrap().to_vec::<i64>().unwrap());
+    for log in [0, 1] {
+        let wide = rows.mul_scalar(20.0).unwrap();
+        let mut y = nan(999);
+        Launch::new(exe, "softmax_rows_f32", 9, 64)
+            .num(111)
+            .f32s(&f32s(&wide))
+            .f32_out(&mut y)
+            .num(log)
+            .run();
+        let want = if log == 1 {
+            wide.log_softmax(1)
+        } else {
+            wide.softmax(1)
+        }
+        .unwrap();
+        close("softmax", &y, &f32s(&want));
+    }
+}
+
+fn geometry(x: &[usize; 4], k: usize, p: Conv2dParams, ho: usize, wo: usize) -> String {
+    [
+        x[1],
+        x[2],
+        x[3],
+        k,
+        k,
+        p.stride[0],
+        p.stride[1],
+        p.padding[0],
+        p.padding[1],
+        ho,
+        wo,
+    ]
+    .map(|v| v.to_string())
+    .join(",")
+}
+
+#[test]
+fn im2col_and_col2im_match_the_cpu() {
+    let exe = emulator_or_skip!();
+    for (shape, k, p) in [
+        ([2, 3, 11, 9], 7, Conv2dParams::new(2, 3)),
+        ([1, 4, 6, 7], 3, Conv2dParams::new(1, 1)),
+        ([2, 2, 5, 5], 1, Conv2dParams::new(2, 0)),
+    ] {
+        let x = rand(&shape, 7);
+        let cols = x.im2col(k, k, p).unwrap();
+        let (ho, wo) = (
+            (shape[2] + 2 * p.padding[0] - k) / p.stride[0] + 1,
+            (shape[3] + 2 * p.padding[1] - k) / p.stride[1] + 1,
+        );
+        let g = geometry(&shape, k, p, ho, wo);
+        let mut y = nan(cols.elem_count());
+        Launch::new(exe, "im2col_f32", 3, 64)
+            .num(shape[0])
+            .num(&g)
+            .f32s(&f32s(&x))
+            .f32_out(&mut y)
+            .run();
+        close("im2col", &y, &f32s(&cols));
+        let dcols = rand(cols.shape(), 8);
+        let mut dx = nan(x.elem_count());
+        Launch::new(exe, "col2im_f32", 3, 64)
+            .num(shape[0])
+            .num(&g)
+            .f32s(&f32s(&dcols))
+            .f32_out(&mut dx)
+            .run();
+        close(
+            "col2im",
+            &dx,
+            &f32s(&dcols.col2im(&shape, k, k, p).unwrap()),
+        );
+    }
+}
+
+#[test]
+fn batch_norm_kernels_match_the_cpu() {
+    let exe = emulator_or_skip!();
+    for shape in [&[5, 3, 7, 9][..], &[64, 17], &[3, 2, 31, 3]] {
+        let (n, c) = (shape[0], shape[1]);
+        let s: usize = shape[2..].iter().product();
+        let x = rand(shape, 9).affine(3.0, 5.0).unwrap();
+        let (w, b) = (rand(&[c], 10), rand(&[c], 11));
+        let (y, m, v) = x.batch_norm(&w, &b, 1e-5).unwrap();
+        let (mut gy, mut gm, mut gv) = (nan(x.elem_count()), nan(c), nan(c));
+        let (mut rm, mut rv) = (vec![0.0f32; c], vec![1.0f32; c]);
+        Launch::new(exe, "batch_norm_forward_f32", c as u32, 64)
+            .num(n)
+            .num(c)
+            .num(s)
+            .f32s(&f32s(&x))
+            .f32s(&f32s(&w))
+            .f32s(&f32s(&b))
+            .num(1e-5)
+            .f32_out(&mut gy)
+            .f32_out(&mut gm)
+            .f32_out(&mut gv)
+            .f32_out(&mut rm)
+            .f32_out(&mut rv)
+            .num(0.1)
+            .run();
+        close("bn y", &gy, &f32s(&y));
+        close("bn mean", &gm, &f32s(&m));
+        close("bn var", &gv, &f32s(&v));
+        let m_n = (n * s) as f32;
+        let want_rv: Vec<f32> = f32s(&v)
+            .iter()
+            .map(|v| 0.9 + 0.1 * v * m_n / (m_n - 1.0))
+            .collect();
+        close("running mean", &rm, &f32s(&m.mul_scalar(0.1).unwrap()));
+        close("running var", &rv, &want_rv);
+        let dy = rand(shape, 12);
+        let (dx, dg, db) = dy.batch_norm_backward(&x, &w, &m, &v, 1e-5).unwrap();
+        let (mut gdx, mut gdg, mut gdb) = (nan(x.elem_count()), nan(c), nan(c));
+        Launch::new(exe, "batch_norm_backward_f32", c as u32, 64)
+            .num(n)
+            .num(c)
+            .num(s)
+            .f32s(&f32s(&dy))
+            .f32s(&f32s(&x))
+            .f32s(&f32s(&w))
+            .f32s(&f32s(&m))
+            .f32s(&f32s(&v))
+            .num(1e-5)
+            .f32_out(&mut gdx)
+            .f32_out(&mut gdg)
+            .f32_out(&mut gdb)
+            .run();
+        close("bn dx", &gdx, &f32s(&dx));
+        close("bn dgamma", &gdg, &f32s(&dg));
+        close("bn dbeta", &gdb, &f32s(&db));
+        let (cdx, cds, cdb) = dy.channel_affine_backward(Some(&x), &w).unwrap();
+        let (mut sdy, mut sdyx) = (nan(c), nan(c));
+        Launch::new(exe, "channel_sums_f32", c as u32, 64)
+            .num(n)
+            .num(c)
+            .num(s)
+            .f32s(&f32s(&dy))
+            .f32s(&f32s(&x))
+            .f32_out(&mut sdy)
+            .f32_out(&mut sdyx)
+            .run();
+        close("channel sums", &sdy, &f32s(&cdb));
+        close("channel dots", &sdyx, &f32s(&cds.unwrap()));
+        // Without x (channel_affine's backward when no scale gradient is wanted).
+        let mut only = nan(c);
+        Launch::new(exe, "channel_sums_f32", c as u32, 64)
+            .num(n)
+            .num(c)
+            .num(s)
+            .f32s(&f32s(&dy))
+            .null()
+            .f32_out(&mut only)
+            .null()
+            .run();
+        close("channel sums without x", &only, &f32s(&cdb));
+        let mut ax = nan(x.elem_count());
+        Launch::new(exe, "channel_affine_f32", 2, 64)
+            .num(x.elem_count())
+            .num(c)
+            .num(s)
+            .f32s(&f32s(&dy))
+            .f32s(&f32s(&w))
+            .f32s(&vec![0.0; c])
+            .f32_out(&mut ax)
+            .run();
+        close("channel affine", &ax, &f32s(&cdx));
+    }
+}
+
+#[test]
+fn index_kernels_match_the_cpu_and_flag_bad_indices() {
+    let exe = emulator_or_skip!();
+    let weight = rand(&[50, 9], 13);
+    let ids: Vec<i64> = (0..37).map(|i| (i * 7 % 50) as i64 % 20).collect();
+    let idx = Tensor::from_indices(&ids, &[37]).unwrap();
+    let mut y = nan(37 * 9);
+    let mut bad = vec![u64::MAX];
+    Launch::new(exe, "index_select_f32", 2, 64)
+        .num(1)
+        .num(50)
+        .num(9)
+        .num(37)
+        .f32s(&f32s(&weight))
+        .i64s(&ids)
+        .f32_out(&mut y)
+        .out(Out::U64(&mut bad))
+        .run();
+    close(
+        "index_select",
+        &y,
+        &f32s(&weight.index_select(0, &idx).unwrap()),
+    );
+    assert_eq!(bad, [u64::MAX]);
+    let with_bad = [3i64, 50, 2, -1];
+    let mut y = nan(36);
+    Launch::new(exe, "index_select_f32", 1, 32)
+        .num(1)
+        .num(50)
+        .num(9)
+        .num(4)
+        .f32s(&f32s(&weight))
+        .i64s(&with_bad)
+        .f32_out(&mut y)
+        .out(Out::U64(&mut bad))
+        .run();
+    assert_eq!(bad, [1], "the first bad position");
+    assert!(
+        y[9..18].iter().all(|&v| v == 0.0),
+        "nothing read for a bad index"
+    );
+
+    let grad = rand(&[37, 9], 14);
+    let want = f32s(&Tensor::zeros(&[50, 9]).index_add(0, &idx, &grad).unwrap());
+    let mut dw = vec![0.0f32; 450];
+    let mut bad = vec![u64::MAX];
+    Launch::new(exe, "index_add_atomic_f32", 2, 64)
+        .num(1)
+        .num(50)
+        .num(9)
+        .num(37)
+        .i64s(&ids)
+        .f32s(&f32s(&grad))
+        .f32_out(&mut dw)
+        .out(Out::U64(&mut bad))
+        .run();
+    close("index_add atomic", &dw, &want);
+    // The sorted variant's segments, as its launcher builds them.
+    let mut order: Vec<u32> = (0..37).collect();
+    order.sort_by_key(|&p| ids[p as usize]);
+    let mut seg: Vec<u32> = (0..37)
+        .filter(|&j| j == 0 || ids[order[j] as usize] != ids[order[j - 1] as usize])
+        .map(|j| j as u32)
+        .collect();
+    let n_seg = seg.len();
+    seg.push(37);
+    let mut dw = vec![0.0f32; 450];
+    Launch::new(exe, "index_add_sorted_f32", 3, 32)
+        .num(9)
+        .num(n_seg)
+        .i64s(&ids)
+        .u32s(&order)
+        .u32s(&seg)
+        .f32s(&f32s(&grad))
+        .f32_out(&mut dw)
+        .run();
+    assert_eq!(dw, want, "the sorted sum is the CPU's, bit for bit");
+
+    let logits = rand(&[13, 6], 15);
+    let target: Vec<i64> = (0..13).map(|i| i % 6).collect();
+    let t = Tensor::from_indices(&target, &[13, 1]).unwrap();
+    let mut picked = nan(13);
+    let mut bad = vec![u64::MAX];
+    Launch::new(exe, "gather_rows_f32", 1, 32)
+        .num(13)
+        .num(6)
+        .f32s(&f32s(&logits))
+        .i64s(&target)
+        .f32_out(&mut picked)
+        .out(Out::U64(&mut bad))
+        .run();
+    close("gather", &picked, &f32s(&logits.gather(1, &t).unwrap()));
+    let src = rand(&[13, 1], 16);
+    let mut dx = f32s(&logits);
+    Launch::new(exe, "scatter_rows_add_f32", 1, 32)
+        .num(13)
+        .num(6)
+        .i64s(&target)
+        .f32s(&f32s(&src))
+        .f32_out(&mut dx)
+        .run();
+    close(
+        "scatter_add",
+        &dx,
+        &f32s(&logits.scatter_add(1, &t, &src).unwrap()),
+    );
+}
+
+/// Windows as the GPU path hands them over: `[start, end)` per output row and column.
+fn windows(n: usize, k: usize, s: usize, pad: usize) -> Vec<i32> {
+    let out = (n + 2 * pad - k) / s + 1;
+    (0..out)
+        .flat_map(|o| {
+            let start = (o * s) as i64 - pad as i64;
+            [start.max(0) as i32, (start + k as i64).min(n as i64) as i32]
+        })
+        .collect()
+}
+
+#[test]
+fn pooling_kernels_match_the_cpu() {
+    let exe = emulator_or_skip!();
+    let x = rand(&[2, 3, 9, 8], 17);
+    let p = Conv2dParams::new(2, 1);
+    let (rows, cols) = (windows(9, 3, 2, 1), windows(8, 3, 2, 1));
+    let (oh, ow) = (rows.len() / 2, cols.len() / 2);
+    let (v, i) = x.max_pool2d([3, 3], p).unwrap();
+    let (mut gv, mut gi) = (nan(v.elem_count()), vec![-1i64; v.elem_count()]);
+    Launch::new(exe, "max_pool_f32", 2, 32)
+        .num(6)
+        .num(9)
+        .num(8)
+        .num(oh)
+        .num(ow)
+        .i32s(&rows)
+        .i32s(&cols)
+        .f32s(&f32s(&x))
+        .f32_out(&mut gv)
+        .out(Out::I64(&mut gi))
+        .run();
+    close("max_pool", &gv, &f32s(&v));
+    assert_eq!(gi, i.to_vec::<i64>().unwrap());
+    let dy = rand(v.shape(), 18);
+    let mut dx = vec![0.0f32; x.elem_count()];
+    Launch::new(exe, "max_pool_backward_f32", 2, 32)
+        .num(v.elem_count())
+        .num(oh * ow)
+        .num(72)
+        .f32s(&f32s(&dy))
+        .i64s(&gi)
+        .f32_out(&mut dx)
+        .run();
+    close(
+        "max_pool dx",
+        &dx,
+        &f32s(&dy.max_pool2d_backward(&i, x.shape()).unwrap()),
+    );
+    let mut a = nan(v.elem_count());
+    Launch::new(exe, "avg_pool_f32", 2, 32)
+        .num(6)
+        .num(9)
+        .num(8)
+        .num(oh)
+        .num(ow)
+        .i32s(&rows)
+        .i32s(&cols)
+        .num(9.0)
+        .f32s(&f32s(&x))
+        .f32_out(&mut a)
+        .run();
+    close("avg_pool", &a, &f32s(&x.avg_pool2d([3, 3], p).unwrap()));
+    let mut da = vec![0.0f32; x.elem_count()];
+    Launch::new(exe, "avg_pool_backward_f32", 2, 32)
+        .num(6)
+        .num(9)
+        .num(8)
+        .num(oh)
+        .num(ow)
+        .i32s(&rows)
+        .i32s(&cols)
+        .num(9.0)
+        .f32s(&f32s(&dy))
+        .f32_out(&mut da)
+        .run();
+    close(
+        "avg_pool dx",
+        &da,
+        &f32s(&dy.avg_pool2d_backward(x.shape(), [3, 3], p).unwrap()),
+    );
+}
+
+#[test]
+fn adamw_kernel_matches_the_tensor_step() {
+    let exe = emulator_or_skip!();
+    let n = 1001;
+    let (p, g, m) = (rand(&[n], 19), rand(&[n], 20), rand(&[n], 21));
+    let v = rand(&[n], 22).abs().unwrap();
+    let h = AdamStep {
+        decay: 0.998,
+        beta1: 0.9,
+        beta2: 0.99,
+        step_size: 1e-3,
+        eps: 1e-8,
+    };
+    let (mut gp, mut gm, mut gv) = (f32s(&p), f32s(&m), f32s(&v));
+    Launch::new(exe, "adamw_f32", 2, 64)
+        .num(n)
+        .f32_out(&mut gp)
+        .f32s(&f32s(&g))
+        .f32_out(&mut gm)
+        .f32_out(&mut gv)
+        .num(format!("{:e}", h.decay))
+        .num(h.beta1)
+        .num(h.beta2)
+        .num(format!("{:e}", h.step_size))
+        .num(format!("{:e}", h.eps))
+        .run();
+    let (mut cp, mut cm, mut cv) = (p, m, v);
+    cp.adamw_step(&g, &mut cm, &mut cv, h).unwrap();
+    close("adamw p", &gp, &f32s(&cp));
+    close("adamw m", &gm, &f32s(&cm));
+    close("adamw v", &gv, &f32s(&cv));
+}
