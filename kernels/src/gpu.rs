@@ -17,6 +17,8 @@ pub struct Gpu {
     pub(crate) blas: CudaBlas,
     arch: Option<&'static str>,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
+    /// Kernels already looked up, by name: a launch costs a map lookup, not a driver call.
+    functions: Mutex<HashMap<String, CudaFunction>>,
     tf32: AtomicBool,
 }
 
@@ -91,6 +93,7 @@ impl Gpu {
             stream,
             blas,
             modules: Mutex::new(HashMap::new()),
+            functions: Mutex::new(HashMap::new()),
             tf32: AtomicBool::new(false),
         };
         gpu.set_tf32(false)?;
@@ -153,6 +156,10 @@ impl Gpu {
 
     /// Kernel `name` of `source`, compiling and loading the source on first use.
     pub(crate) fn function(&self, source: Source, name: &str) -> Result<CudaFunction> {
+        let mut functions = self.functions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = functions.get(name) {
+            return Ok(f.clone());
+        }
         let module = {
             let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
             match modules.get(source.name) {
@@ -165,6 +172,8 @@ impl Gpu {
                 }
             }
         };
-        Ok(module.load_function(name)?)
+        let f = module.load_function(name)?;
+        functions.insert(name.to_string(), f.clone());
+        Ok(f)
     }
 }
