@@ -502,6 +502,14 @@ fn pooling_and_its_gradients_match_the_cpu() {
             .unwrap(),
         &dy.avg_pool2d_backward(x.shape(), [3, 3], p).unwrap(),
     );
+    let wrong = on(
+        &Tensor::from_indices(&vec![10_000; i.elem_count()], i.shape()).unwrap(),
+        dev,
+    );
+    let err = on(&dy, dev)
+        .max_pool2d_backward(&wrong, x.shape())
+        .unwrap_err();
+    assert!(matches!(err, Error::Index { .. }), "{err}");
     for out in [[1, 1], [5, 3]] {
         let a = x.adaptive_avg_pool2d(out).unwrap();
         close("adaptive avg", &gx.adaptive_avg_pool2d(out).unwrap(), &a);

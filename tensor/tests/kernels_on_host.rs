@@ -583,7 +583,7 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
     let ids: Vec<i64> = (0..37).map(|i| (i * 7 % 50) as i64 % 20).collect();
     let idx = Tensor::from_indices(&ids, &[37]).unwrap();
     let mut y = nan(37 * 9);
-    let mut bad = vec![u64::MAX];
+    let mut bad = vec![0u64];
     Launch::new(exe, "index_select_f32", 2, 64)
         .num(1)
         .num(50)
@@ -599,7 +599,7 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
         &y,
         &f32s(&weight.index_select(0, &idx).unwrap()),
     );
-    assert_eq!(bad, [u64::MAX]);
+    assert_eq!(bad, [0], "no bad index");
     let with_bad = [3i64, 50, 2, -1];
     let mut y = nan(36);
     Launch::new(exe, "index_select_f32", 1, 32)
@@ -612,7 +612,7 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
         .f32_out(&mut y)
         .out(Out::U64(&mut bad))
         .run();
-    assert_eq!(bad, [1], "the first bad position");
+    assert_eq!(bad, [!1], "the first bad position, flipped");
     assert!(
         y[9..18].iter().all(|&v| v == 0.0),
         "nothing read for a bad index"
@@ -621,7 +621,7 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
     let grad = rand(&[37, 9], 14);
     let want = f32s(&Tensor::zeros(&[50, 9]).index_add(0, &idx, &grad).unwrap());
     let mut dw = vec![0.0f32; 450];
-    let mut bad = vec![u64::MAX];
+    let mut bad = vec![0u64];
     Launch::new(exe, "index_add_atomic_f32", 2, 64)
         .num(1)
         .num(50)
@@ -658,7 +658,7 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
     let target: Vec<i64> = (0..13).map(|i| i % 6).collect();
     let t = Tensor::from_indices(&target, &[13, 1]).unwrap();
     let mut picked = nan(13);
-    let mut bad = vec![u64::MAX];
+    let mut bad = vec![0u64];
     Launch::new(exe, "gather_rows_f32", 1, 32)
         .num(13)
         .num(6)
@@ -720,6 +720,7 @@ fn pooling_kernels_match_the_cpu() {
     assert_eq!(gi, i.to_vec::<i64>().unwrap());
     let dy = rand(v.shape(), 18);
     let mut dx = vec![0.0f32; x.elem_count()];
+    let mut flag = vec![0u64];
     Launch::new(exe, "max_pool_backward_f32", 2, 32)
         .num(v.elem_count())
         .num(oh * ow)
@@ -727,7 +728,9 @@ fn pooling_kernels_match_the_cpu() {
         .f32s(&f32s(&dy))
         .i64s(&gi)
         .f32_out(&mut dx)
+        .out(Out::U64(&mut flag))
         .run();
+    assert_eq!(flag, [0], "no index out of its plane");
     close(
         "max_pool dx",
         &dx,

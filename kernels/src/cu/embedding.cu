@@ -2,9 +2,10 @@
 // weight) and its adjoint, index_add (the embedding's weight gradient).
 //
 // Tensors are viewed as [outer, size, inner] around the indexed dimension. An index outside
-// [0, size) is never read or written: the kernel records the smallest position holding one
-// in `bad` (initialised to ULLONG_MAX by the launcher), which the launcher reads back and
-// turns into an error naming the index, as the CPU path does.
+// [0, size) is never read or written: the kernel records the smallest position p holding one
+// as ~p (ULLONG_MAX - p, so that the smallest position is the largest value) with an atomic
+// maximum in `bad`, which the launcher zeroes on the device (no copy from the host) and reads
+// back, turning it into an error naming the index, as the CPU path does.
 
 extern "C" __global__ void index_select_f32(unsigned int outer, unsigned int size, unsigned int inner,
                                             unsigned int n_idx, const float *x, const long long *idx,
@@ -13,7 +14,7 @@ extern "C" __global__ void index_select_f32(unsigned int outer, unsigned int siz
         unsigned long long i = t % inner, k = (t / inner) % n_idx, o = t / ((unsigned long long)inner * n_idx);
         long long row = idx[k];
         if (row < 0 || row >= (long long)size) {
-            atomicMin(bad, k);
+            atomicMax(bad, ~k);
             y[t] = 0.0f;
         } else {
             y[t] = x[(o * size + row) * inner + i];
@@ -30,7 +31,7 @@ extern "C" __global__ void index_add_atomic_f32(unsigned int outer, unsigned int
         unsigned long long i = t % inner, k = (t / inner) % n_idx, o = t / ((unsigned long long)inner * n_idx);
         long long row = idx[k];
         if (row < 0 || row >= (long long)size) {
-            atomicMin(bad, k);
+            atomicMax(bad, ~k);
         } else {
             atomicAdd(dst + (o * size + row) * inner + i, src[t]);
         }
@@ -63,7 +64,7 @@ extern "C" __global__ void gather_rows_f32(unsigned int rows, unsigned int cols,
     GRID_STRIDE(r, rows) {
         long long k = idx[r];
         if (k < 0 || k >= (long long)cols) {
-            atomicMin(bad, r);
+            atomicMax(bad, ~r);
             y[r] = 0.0f;
         } else {
             y[r] = x[r * cols + k];

@@ -26,11 +26,20 @@ extern "C" __global__ void max_pool_f32(unsigned int planes, unsigned int h, uns
 }
 
 // Each output gradient added to the pixel its window selected. Overlapping windows (3x3,
-// stride 2) can select the same pixel, hence the atomics.
+// stride 2) can select the same pixel, hence the atomics. An index outside its plane is
+// skipped and reported as in embedding.cu (`bad` holds ~first position).
 extern "C" __global__ void max_pool_backward_f32(unsigned long long n_out, unsigned int out_plane,
                                                  unsigned int in_plane, const float *dy,
-                                                 const long long *idx, float *dx) {
-    GRID_STRIDE(t, n_out) atomicAdd(dx + (t / out_plane) * in_plane + idx[t], dy[t]);
+                                                 const long long *idx, float *dx,
+                                                 unsigned long long *bad) {
+    GRID_STRIDE(t, n_out) {
+        long long at = idx[t];
+        if (at < 0 || at >= (long long)in_plane) {
+            atomicMax(bad, ~t);
+        } else {
+            atomicAdd(dx + (t / out_plane) * in_plane + at, dy[t]);
+        }
+    }
 }
 
 // Mean of each window: divided by `area` when it is positive (fixed windows count their

@@ -21,17 +21,17 @@ pub enum Accumulate {
 }
 
 impl Gpu {
-    /// A fresh "no bad index" flag, for the kernels to lower.
-    fn bad_flag(&self) -> Result<CudaSlice<u64>> {
-        Ok(self.stream().clone_htod(&[u64::MAX])?)
+    /// A fresh "no bad index" flag (0), zeroed on the device: no copy from the host.
+    pub(crate) fn bad_flag(&self) -> Result<CudaSlice<u64>> {
+        Ok(self.stream().alloc_zeros::<u64>(1)?)
     }
 
-    /// Reads the flag back: an error naming the first out-of-range position, if any.
-    fn check_flag(&self, flag: &CudaSlice<u64>) -> Result<()> {
-        let v = self.stream().clone_dtoh(flag)?;
-        match v[0] {
-            u64::MAX => Ok(()),
-            position => Err(Error::IndexOutOfRange { position }),
+    /// Reads the flag back: an error naming the first out-of-range position p (the kernels
+    /// store `!p`, so that the first position is the largest value), if any.
+    pub(crate) fn check_flag(&self, flag: &CudaSlice<u64>) -> Result<()> {
+        match self.stream().clone_dtoh(flag)?[0] {
+            0 => Ok(()),
+            flipped => Err(Error::IndexOutOfRange { position: !flipped }),
         }
     }
 

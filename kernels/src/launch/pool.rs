@@ -3,7 +3,7 @@
 use super::{cfg_elems, fits, u32_of, u32s, NULL};
 use crate::sources::POOL;
 use crate::{Gpu, Result};
-use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
+use cudarc::driver::{CudaSlice, CudaView, LaunchArgs, PushKernelArg};
 
 /// The pooling windows of one plane: `[start, end)` of each output row and each output
 /// column, in input pixels.
@@ -19,22 +19,38 @@ impl Windows {
     }
 }
 
+/// The leading arguments of both pooling kernels: the sizes `planes, H, W, oh, ow` and the
+/// windows on the device, checked to lie inside the plane.
+struct PlaneArgs {
+    sizes: [u32; 5],
+    rows: CudaSlice<i32>,
+    cols: CudaSlice<i32>,
+}
+
+impl PlaneArgs {
+    /// Pushes them, in the kernels' order.
+    fn push<'a>(&'a self, b: &mut LaunchArgs<'a>) {
+        for s in &self.sizes {
+            b.arg(s);
+        }
+        b.arg(&self.rows).arg(&self.cols);
+    }
+}
+
 impl Gpu {
-    fn upload_windows(
-        &self,
-        w: &Windows,
-        [h, wd]: [usize; 2],
-    ) -> Result<(CudaSlice<i32>, CudaSlice<i32>)> {
+    fn plane_args(&self, [planes, h, w]: [usize; 3], win: &Windows) -> Result<PlaneArgs> {
         let inside = |v: &[(usize, usize)], n: usize| v.iter().all(|&(a, b)| a <= b && b <= n);
-        if !inside(&w.rows, h) || !inside(&w.cols, wd) {
+        if !inside(&win.rows, h) || !inside(&win.cols, w) {
             return Err(crate::Error::Invalid(format!(
-                "pooling windows reach outside a {h}x{wd} plane"
+                "pooling windows reach outside a {h}x{w} plane"
             )));
         }
-        Ok((
-            self.stream().clone_htod(&Windows::flat(&w.rows))?,
-            self.stream().clone_htod(&Windows::flat(&w.cols))?,
-        ))
+        let (oh, ow) = (win.rows.len(), win.cols.len());
+        Ok(PlaneArgs {
+            sizes: u32s("pooling size", [planes, h, w, oh, ow])?,
+            rows: self.stream().clone_htod(&Windows::flat(&win.rows))?,
+            cols: self.stream().clone_htod(&Windows::flat(&win.cols))?,
+        })
     }
 
     /// Max pooling of `planes` planes `[H, W]`: the maxima and, when asked, their positions.
@@ -50,19 +66,11 @@ impl Gpu {
         let outputs = (planes * oh * ow) as u64;
         fits("max_pool", x.len(), (planes * h * w) as u64)?;
         fits("max_pool", y.len(), outputs)?;
-        let (rw, cw) = self.upload_windows(win, [h, w])?;
-        let [p, h32, w32, oh32, ow32] = u32s("pooling size", [planes, h, w, oh, ow])?;
+        let args = self.plane_args([planes, h, w], win)?;
         let f = self.function(POOL, "max_pool_f32")?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&p)
-            .arg(&h32)
-            .arg(&w32)
-            .arg(&oh32)
-            .arg(&ow32)
-            .arg(&rw)
-            .arg(&cw)
-            .arg(x)
-            .arg(y);
+        args.push(&mut b);
+        b.arg(x).arg(y);
         match idx {
             Some(i) => {
                 fits("max_pool indices", i.len(), outputs)?;
@@ -87,18 +95,20 @@ impl Gpu {
         fits("max_pool_backward", dy.len(), n)?;
         fits("max_pool_backward", idx.len(), n)?;
         fits("max_pool_backward", dx.len(), (planes * in_plane) as u64)?;
-        let host = self.stream().clone_dtoh(idx)?;
-        if let Some(bad) = host.iter().position(|&i| i < 0 || i as usize >= in_plane) {
-            return Err(crate::Error::IndexOutOfRange {
-                position: bad as u64,
-            });
-        }
         let (op32, ip32) = (u32_of("plane", out_plane)?, u32_of("plane", in_plane)?);
+        let bad = self.bad_flag()?;
         let f = self.function(POOL, "max_pool_backward_f32")?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&n).arg(&op32).arg(&ip32).arg(dy).arg(idx).arg(dx);
-        // SAFETY: every index lies inside its plane (checked on the host); buffers checked.
+        b.arg(&n)
+            .arg(&op32)
+            .arg(&ip32)
+            .arg(dy)
+            .arg(idx)
+            .arg(dx)
+            .arg(&bad);
+        // SAFETY: buffers checked; the kernel range-checks each index before its add.
         unsafe { b.launch(cfg_elems(n)) }?;
+        self.check_flag(&bad)?;
         Ok(())
     }
 
@@ -122,8 +132,7 @@ impl Gpu {
         };
         fits("avg_pool", x.len(), x_need)?;
         fits("avg_pool", y.len(), y_need)?;
-        let (rw, cw) = self.upload_windows(win, [h, w])?;
-        let [p, h32, w32, oh32, ow32] = u32s("pooling size", [planes, h, w, oh, ow])?;
+        let args = self.plane_args([planes, h, w], win)?;
         let name = if backward {
             "avg_pool_backward_f32"
         } else {
@@ -131,15 +140,8 @@ impl Gpu {
         };
         let f = self.function(POOL, name)?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&p)
-            .arg(&h32)
-            .arg(&w32)
-            .arg(&oh32)
-            .arg(&ow32)
-            .arg(&rw)
-            .arg(&cw)
-            .arg(&area);
-        b.arg(x).arg(y);
+        args.push(&mut b);
+        b.arg(&area).arg(x).arg(y);
         // SAFETY: windows lie inside the plane (checked); buffers checked.
         unsafe { b.launch(cfg_elems(pooled)) }?;
         Ok(())

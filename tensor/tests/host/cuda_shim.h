@@ -35,10 +35,10 @@ inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; 
 
 inline std::mutex atomic_lock;
 inline float atomicAdd(float *p, float v) { std::lock_guard<std::mutex> g(atomic_lock); float old = *p; *p = old + v; return old; }
-inline unsigned long long atomicMin(unsigned long long *p, unsigned long long v) {
+inline unsigned long long atomicMax(unsigned long long *p, unsigned long long v) {
     std::lock_guard<std::mutex> g(atomic_lock);
     unsigned long long old = *p;
-    if (v < old) *p = v;
+    if (v > old) *p = v;
     return old;
 }
 
