@@ -10,12 +10,16 @@
 // pass), then dx = gamma / sigma (dy - dbeta / m - xhat dgamma / m) (a second pass); the
 // saved mean and variance are the forward's, nothing else is kept.
 
+// The per-channel kernels run 1024 threads a block (launch/batch_norm.rs): the bound keeps
+// the compiler within 64 registers a thread, or such a launch would be refused.
+#define CHANNEL_BLOCK __launch_bounds__(1024)
+
 __device__ __forceinline__ unsigned long long bn_at(unsigned long long j, unsigned int c,
                                                     unsigned int ch, unsigned int s) {
     return (j / s) * c * s + (unsigned long long)ch * s + j % s;
 }
 
-extern "C" __global__ void batch_norm_forward_f32(
+extern "C" __global__ void CHANNEL_BLOCK batch_norm_forward_f32(
         unsigned int n, unsigned int c, unsigned int s, const float *x, const float *gamma,
         const float *beta, float eps, float *y, float *mean_out, float *var_out,
         float *running_mean, float *running_var, float momentum) {
@@ -48,7 +52,7 @@ extern "C" __global__ void batch_norm_forward_f32(
     }
 }
 
-extern "C" __global__ void batch_norm_backward_f32(
+extern "C" __global__ void CHANNEL_BLOCK batch_norm_backward_f32(
         unsigned int n, unsigned int c, unsigned int s, const float *dy, const float *x,
         const float *gamma, const float *mean_in, const float *var_in, float eps, float *dx,
         float *dgamma, float *dbeta) {
@@ -91,7 +95,7 @@ extern "C" __global__ void channel_affine_f32(unsigned long long total, unsigned
 }
 
 // Per-channel sum of dy and of dy * x (x may be null): channel_affine's backward.
-extern "C" __global__ void channel_sums_f32(unsigned int n, unsigned int c, unsigned int s,
+extern "C" __global__ void CHANNEL_BLOCK channel_sums_f32(unsigned int n, unsigned int c, unsigned int s,
                                             const float *dy, const float *x, float *sum_dy,
                                             float *sum_dyx) {
     unsigned int ch = blockIdx.x;

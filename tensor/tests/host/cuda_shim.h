@@ -18,6 +18,7 @@
 #define __device__
 #define __forceinline__ inline
 #define __shared__ static
+#define __launch_bounds__(threads)
 
 struct dim3 {
     unsigned int x = 1, y = 1, z = 1;
