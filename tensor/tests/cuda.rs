@@ -195,6 +195,13 @@ fn reductions_and_softmax_match_the_cpu() {
             }
         }
     }
+    for (dims, unbiased) in [(&[1][..], true), (&[0, 2][..], false), (&[3][..], true)] {
+        let (gv, cv) = (
+            g.var(dims, false, unbiased).unwrap(),
+            x.var(dims, false, unbiased).unwrap(),
+        );
+        close("var", &gv, &cv);
+    }
     for dim in 0..4 {
         let (ga, ca) = (g.argmax(dim, false).unwrap(), x.argmax(dim, false).unwrap());
         assert_eq!(
@@ -449,6 +456,19 @@ fn convolution_and_its_gradients_match_the_cpu() {
             "conv2d",
             &gx.conv2d(&gw, Some(&on(&b, dev)), p).unwrap(),
             &y,
+        );
+        let cols = x.im2col(w_shape[2], w_shape[3], p).unwrap();
+        close(
+            "im2col",
+            &gx.im2col(w_shape[2], w_shape[3], p).unwrap(),
+            &cols,
+        );
+        let back = cols.col2im(x.shape(), w_shape[2], w_shape[3], p).unwrap();
+        let gcols = on(&cols, dev);
+        close(
+            "col2im",
+            &gcols.col2im(x.shape(), w_shape[2], w_shape[3], p).unwrap(),
+            &back,
         );
         let dy = rand(y.shape(), 28);
         let dx = dy.conv2d_backward_input(&w, x.shape(), p).unwrap();

@@ -192,3 +192,23 @@ pub(crate) fn conv2d_backward_weight(
     }
     Ok(Tensor::from_cuda_f32(gpu, dw, &[co, g.c, g.kh, g.kw]))
 }
+
+/// The column matrices `[N, C*kh*kw, oh*ow]` of a batch (the explicit `im2col` op).
+pub(crate) fn im2col(gpu: &Arc<Gpu>, x: &Tensor, g: &Geometry, n: usize) -> Result<Tensor> {
+    const OP: &str = "im2col";
+    let cg = geometry(g)?;
+    let mut cols = alloc(OP, gpu, n * cg.k() * cg.pixels())?;
+    gpu.im2col(n, &cg, &x.cuda_f32(OP)?.view(), &mut cols)
+        .map_err(kernel_error(OP))?;
+    Ok(Tensor::from_cuda_f32(gpu, cols, &[n, cg.k(), cg.pixels()]))
+}
+
+/// Columns folded back onto images `[N, C, H, W]` (the explicit `col2im` op).
+pub(crate) fn col2im(gpu: &Arc<Gpu>, cols: &Tensor, g: &Geometry, n: usize) -> Result<Tensor> {
+    const OP: &str = "col2im";
+    let cg = geometry(g)?;
+    let mut x = alloc(OP, gpu, n * cg.image_len())?;
+    gpu.col2im(n, &cg, &cols.cuda_f32(OP)?.view(), &mut x.as_view_mut())
+        .map_err(kernel_error(OP))?;
+    Ok(Tensor::from_cuda_f32(gpu, x, &[n, g.c, g.h, g.w]))
+}

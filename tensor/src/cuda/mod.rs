@@ -21,13 +21,13 @@ pub(crate) use batch_norm::{
     batch_norm, batch_norm_backward, channel_affine, channel_affine_backward,
 };
 pub(crate) use cat::cat;
-pub(crate) use conv::{conv2d, conv2d_backward_input, conv2d_backward_weight};
+pub(crate) use conv::{col2im, conv2d, conv2d_backward_input, conv2d_backward_weight, im2col};
 pub(crate) use dropout::dropout;
 pub(crate) use elementwise::{binary, full, unary, where_cond};
 pub(crate) use index::{gather_rows, index_add, index_select, scatter_rows_add};
 pub(crate) use matmul::matmul;
 pub(crate) use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward};
-pub(crate) use reduce::{arg_extremum, extremum, softmax, sum};
+pub(crate) use reduce::{arg_extremum, extremum, softmax, sum, var, Divide};
 
 pub use kernels::{Accumulate, Gpu};
 

@@ -48,21 +48,58 @@ fn three_axes(
     Ok((x, [outer, r, inner], out_shape))
 }
 
-/// Sum over `dims` times `scale` (1 for a sum, 1/r for a mean).
+/// What a sum over r elements is divided by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Divide {
+    /// Nothing: a sum.
+    No,
+    /// r: a mean.
+    ByCount,
+    /// r - 1: an unbiased variance's sum of squares.
+    ByCountLessOne,
+}
+
+/// Sum over `dims`, divided as `divide` says.
 pub(crate) fn sum(
     gpu: &Arc<Gpu>,
     op: &'static str,
     t: &Tensor,
     dims: &[usize],
     keepdim: bool,
-    mean: bool,
+    divide: Divide,
 ) -> Result<Tensor> {
     let (x, axes, out_shape) = three_axes(op, t, dims, keepdim)?;
-    let scale = if mean { 1.0 / axes[1] as f32 } else { 1.0 };
+    let scale = match divide {
+        Divide::No => 1.0,
+        Divide::ByCount => 1.0 / axes[1] as f32,
+        Divide::ByCountLessOne => 1.0 / (axes[1] as f32 - 1.0),
+    };
     let mut out = alloc(op, gpu, axes[0] * axes[2])?;
     gpu.sum_mid(axes, &x.cuda_f32(op)?.view(), &mut out, scale)
         .map_err(kernel_error(op))?;
     Ok(Tensor::from_cuda_f32(gpu, out, &out_shape))
+}
+
+/// Variance over `dims` in two passes, as the CPU path: the mean, then the mean square of
+/// the deviations (divided by r - 1 when `unbiased`).
+pub(crate) fn var(
+    gpu: &Arc<Gpu>,
+    t: &Tensor,
+    dims: &[usize],
+    keepdim: bool,
+    unbiased: bool,
+) -> Result<Tensor> {
+    const OP: &str = "var";
+    let (_, axes, _) = three_axes(OP, t, dims, keepdim)?;
+    non_empty(OP, t, axes[1])?;
+    let mean = sum(gpu, OP, t, dims, true, Divide::ByCount)?;
+    let squares = t.sub(&mean)?.sqr()?;
+    let divide = if unbiased {
+        Divide::ByCountLessOne
+    } else {
+        Divide::ByCount
+    };
+    sum(gpu, OP, &squares, dims, keepdim, divide)
 }
 
 fn non_empty(op: &'static str, t: &Tensor, r: usize) -> Result<()> {

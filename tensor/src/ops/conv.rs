@@ -617,6 +617,9 @@ impl Tensor {
         expect_rank(OP, "input", self, 4)?;
         let s = self.shape();
         let g = Geometry::new(OP, s[1], s[2], s[3], kh, kw, p)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            return crate::cuda::im2col(&gpu, self, &g, s[0]);
+        }
         with_float!(OP, self.dtype(), T => {
             let x = self.contiguous_data::<T>(OP)?;
             let mut cols = vec![T::ZERO; s[0] * g.k() * g.pixels()];
@@ -663,6 +666,9 @@ impl Tensor {
                     g.pixels()
                 ),
             ));
+        }
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            return crate::cuda::col2im(&gpu, self, &g, n);
         }
         with_float!(OP, self.dtype(), T => {
             let cols = self.contiguous_data::<T>(OP)?;

@@ -6,6 +6,7 @@
 //! fast as a naive loop (it vectorises) and accurate to about 1e-7 relative even over
 //! millions of elements, where a naive f32 running sum drifts by 1e-4 or more. f64 tensors
 //! run the same code with f64 lanes.
+use crate::cuda::Divide;
 use crate::layout::check_dim;
 use crate::strided::PAR_THRESHOLD;
 use crate::tensor::layout_data;
@@ -253,7 +254,7 @@ impl Tensor {
     /// Sum over `dims` (no dims: a copy).
     pub fn sum(&self, dims: &[usize], keepdim: bool) -> Result<Tensor> {
         if let Some(gpu) = crate::cuda::gpu_of("sum", &[self])? {
-            return crate::cuda::sum(&gpu, "sum", self, dims, keepdim, false);
+            return crate::cuda::sum(&gpu, "sum", self, dims, keepdim, Divide::No);
         }
         with_float!("sum", self.dtype(), T => sum::<T>(self, dims, keepdim))
     }
@@ -261,7 +262,7 @@ impl Tensor {
     /// Mean over `dims`.
     pub fn mean(&self, dims: &[usize], keepdim: bool) -> Result<Tensor> {
         if let Some(gpu) = crate::cuda::gpu_of("mean", &[self])? {
-            return crate::cuda::sum(&gpu, "mean", self, dims, keepdim, true);
+            return crate::cuda::sum(&gpu, "mean", self, dims, keepdim, Divide::ByCount);
         }
         with_float!("mean", self.dtype(), T => mean::<T>(self, dims, keepdim))
     }
@@ -270,6 +271,9 @@ impl Tensor {
     /// unbiased (divide by n - 1, what batch norm keeps in its running variance). Two passes
     /// (mean, then squared deviations) so that large means do not cancel the digits away.
     pub fn var(&self, dims: &[usize], keepdim: bool, unbiased: bool) -> Result<Tensor> {
+        if let Some(gpu) = crate::cuda::gpu_of("var", &[self])? {
+            return crate::cuda::var(&gpu, self, dims, keepdim, unbiased);
+        }
         with_float!("var", self.dtype(), T => var::<T>(self, dims, keepdim, unbiased))
     }
 
