@@ -10,10 +10,11 @@ use clap::Parser;
 use lesson6::autograd::Var;
 use lesson6::nn::init::Init;
 use lesson6::nn::models::resnet34;
+use lesson6::nn::module::to_device;
 use lesson6::nn::state_dict;
 use lesson6::nn::vision::{load_image, Augment, Padding, IMAGENET_STATS};
 use lesson6::nn::{Mode, Module};
-use lesson6::tensor::Tensor;
+use lesson6::tensor::{Device, Tensor};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -33,6 +34,9 @@ struct Args {
     /// Write the raw logits here as safetensors (`logits`, `[images, classes]`).
     #[arg(long)]
     logits_out: Option<PathBuf>,
+    /// Where to run: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: Device,
     /// The images (JPEG or PNG).
     #[arg(required = true)]
     images: Vec<PathBuf>,
@@ -49,6 +53,7 @@ fn main() {
 fn run(args: &Args) -> Result<(), String> {
     let model = resnet34(&Init::new(0), args.classes).map_err(|e| e.to_string())?;
     state_dict::load(&model, &args.weights).map_err(|e| e.to_string())?;
+    to_device(&model, args.device).map_err(|e| e.to_string())?;
     let names: Option<Vec<String>> = match &args.labels {
         Some(p) => Some(
             std::fs::read_to_string(p)
@@ -71,7 +76,9 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
     let n = args.images.len();
-    let x = Tensor::from_vec(batch, &[n, 3, args.size, args.size]).map_err(|e| e.to_string())?;
+    let x = Tensor::from_vec(batch, &[n, 3, args.size, args.size])
+        .and_then(|x| x.to_device(args.device))
+        .map_err(|e| e.to_string())?;
     let logits = model
         .forward(&Var::constant(x), Mode::Eval)
         .map_err(|e| e.to_string())?;

@@ -22,12 +22,13 @@ use lesson6::nn::learner::{Learner, Lr};
 use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::metrics::error_rate;
 use lesson6::nn::models::{cnn_model, resnet34};
+use lesson6::nn::module::to_device;
 use lesson6::nn::vision::{
     activation_map, draw_shape, grad_cam, load_image, overlay, save_png, write_shapes, Augment,
     ImageData, ImageFolder, Padding, Transforms, IMAGENET_STATS, PETS_PATTERN, SHAPES,
 };
 use lesson6::nn::{state_dict, Mode, Module};
-use lesson6::tensor::Tensor;
+use lesson6::tensor::{Device, Tensor};
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
@@ -52,6 +53,9 @@ struct Args {
     size: usize,
     #[arg(long, default_value = "out/heatmap")]
     out: PathBuf,
+    /// Where to run (and, without --weights, train): cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: Device,
 }
 
 type Res<T> = Result<T, Box<dyn Error>>;
@@ -77,14 +81,15 @@ fn model(classes: usize) -> Res<Sequential> {
 }
 
 /// Trains the embedded default briefly (from scratch, at 32 px) and saves it in `out`.
-fn train_briefly(out: &Path) -> Res<(Sequential, Vec<String>)> {
+fn train_briefly(out: &Path, device: Device) -> Res<(Sequential, Vec<String>)> {
     println!("no --weights and no out/pets/model.safetensors: training a model on the embedded default briefly (120 images a class, 20 epochs at 32 px without augmentation, which learns fastest in so short a budget; about 2 minutes) so that the map means something");
     let dir = out.join("data");
     write_shapes(&dir, 120, 2)?;
     let folder = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.2, 2)?;
     let data = ImageData::new(&folder, Transforms::none(), 32, Padding::Reflection, 16, 2);
     let mut learn = Learner::new(model(folder.classes.len())?, Box::new(data), cross_entropy)
-        .metric("error_rate", error_rate);
+        .metric("error_rate", error_rate)
+        .to_device(device)?;
     learn.fit_one_cycle(20, Lr::Single(3e-3), None)?;
     learn.save(out.join("model.safetensors"))?;
     Ok((learn.model, folder.classes.clone()))
@@ -125,8 +130,9 @@ fn main() -> Res<()> {
             );
             (m, classes)
         }
-        None => train_briefly(&args.out)?,
+        None => train_briefly(&args.out, args.device)?,
     };
+    to_device(&model, args.device)?;
     let image = match &args.image {
         Some(p) => load_image(p)?,
         None => draw_shape(
@@ -136,6 +142,7 @@ fn main() -> Res<()> {
         ),
     };
     let (shown, x) = prepare(&image, args.size)?;
+    let x = x.to_device(args.device)?;
     println!(
         "image {:?} -> centre crop {:?} -> normalised batch x {:?}",
         image.shape(),

@@ -70,7 +70,8 @@ pub fn upsample_bilinear(map: &Tensor, out_h: usize, out_w: usize) -> Result<Ten
             ))
         }
     };
-    let v = map.contiguous_data::<f32>("upsample_bilinear")?;
+    // Read on the host, wherever the map was computed: pictures are drawn there.
+    let v = map.to_vec::<f32>()?;
     let at = |o: usize, n_out: usize, n: usize| {
         let s = ((o as f32 + 0.5) * n as f32 / n_out as f32 - 0.5).clamp(0.0, (n - 1) as f32);
         let i = (s.floor() as usize).min(n.saturating_sub(2));
@@ -109,7 +110,7 @@ pub fn overlay(image: &Tensor, map: &Tensor, alpha: f32) -> Result<Tensor> {
             (a.min(v), b.max(v))
         });
     let range = (hi - lo).max(1e-12);
-    let img = image.contiguous_data::<f32>("overlay")?;
+    let img = image.to_vec::<f32>()?;
     let mut out = vec![0f32; 3 * ih * iw];
     for (p, &v) in up.iter().enumerate() {
         for (c, colour) in magma((v - lo) / range).into_iter().enumerate() {
