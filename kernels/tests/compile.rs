@@ -124,6 +124,8 @@ fn every_launched_kernel_is_in_its_ptx() {
                 "max_pool_backward_f32",
                 "avg_pool_f32",
                 "avg_pool_backward_f32",
+                "pad_f32",
+                "pad_backward_f32",
             ],
         ),
         ("optim", &["adamw_f32", "sgd_f32"]),

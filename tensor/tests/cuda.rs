@@ -617,8 +617,31 @@ fn devices_do_not_mix_and_unported_ops_say_so() {
         matches!(err, Error::Device { .. }) && err.to_string().contains("cuda:0"),
         "{err}"
     );
-    let err = on(&x, dev)
-        .pad2d([1, 1, 1, 1], tensor::PadMode::Zeros)
-        .unwrap_err();
+    for mode in [
+        tensor::PadMode::Zeros,
+        tensor::PadMode::Reflect,
+        tensor::PadMode::Replicate,
+    ] {
+        let want = x.pad2d([2, 1, 3, 2], mode).unwrap();
+        close(
+            "pad2d",
+            &on(&x, dev).pad2d([2, 1, 3, 2], mode).unwrap(),
+            &want,
+        );
+        let dy = rand(want.shape(), 41);
+        let back = dy.pad2d_backward(x.shape(), [2, 1, 3, 2], mode).unwrap();
+        let got = on(&dy, dev)
+            .pad2d_backward(x.shape(), [2, 1, 3, 2], mode)
+            .unwrap();
+        close("pad2d backward", &got, &back);
+    }
+    // A gather along the batch axis has no GPU path yet: refused by name.
+    let idx = on(&Tensor::from_indices(&[0; 12], &[1, 3, 4]).unwrap(), dev);
+    let err = on(
+        &x.reshape(&[2, 3, 16]).unwrap().narrow(2, 0, 4).unwrap(),
+        dev,
+    )
+    .gather(0, &idx)
+    .unwrap_err();
     assert!(matches!(err, Error::Device { .. }), "{err}");
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use tensor::random::Philox;
-use tensor::{AdamStep, Conv2dParams, Tensor};
+use tensor::{AdamStep, Conv2dParams, PadMode, Tensor};
 
 /// Every kernel the emulator can run (all of them: the shim emulates shared memory, barriers
 /// and shuffles too).
@@ -56,6 +56,8 @@ const KERNELS: &[&str] = &[
     "max_pool_backward_f32",
     "avg_pool_f32",
     "avg_pool_backward_f32",
+    "pad_f32",
+    "pad_backward_f32",
     "adamw_f32",
     "sgd_f32",
 ];
@@ -801,4 +803,62 @@ fn adamw_kernel_matches_the_tensor_step() {
     close("adamw p", &gp, &f32s(&cp));
     close("adamw m", &gm, &f32s(&cm));
     close("adamw v", &gv, &f32s(&cv));
+}
+
+/// A padding's source maps as the GPU path hands them over (-1: zero).
+fn pad_map(n: usize, lo: usize, hi: usize, mode: PadMode) -> Vec<i32> {
+    (0..lo + n + hi)
+        .map(|o| {
+            if o >= lo && o - lo < n {
+                (o - lo) as i32
+            } else {
+                match (mode, o < lo) {
+                    (PadMode::Zeros, _) => -1,
+                    (PadMode::Reflect, true) => (lo - o) as i32,
+                    (PadMode::Reflect, false) => (2 * (n - 1) - (o - lo)) as i32,
+                    (PadMode::Replicate, true) => 0,
+                    (PadMode::Replicate, false) => n as i32 - 1,
+                }
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn padding_kernels_match_the_cpu() {
+    let exe = emulator_or_skip!();
+    let x = rand(&[2, 3, 5, 4], 24);
+    let pads = [2, 1, 3, 2]; // left, right, top, bottom
+    for mode in [PadMode::Zeros, PadMode::Reflect, PadMode::Replicate] {
+        let (rows, cols) = (pad_map(5, 3, 2, mode), pad_map(4, 2, 1, mode));
+        let want = x.pad2d(pads, mode).unwrap();
+        let mut y = nan(want.elem_count());
+        Launch::new(exe, "pad_f32", 2, 32)
+            .num(6)
+            .num(5)
+            .num(4)
+            .num(rows.len())
+            .num(cols.len())
+            .i32s(&rows)
+            .i32s(&cols)
+            .f32s(&f32s(&x))
+            .f32_out(&mut y)
+            .run();
+        close(&format!("pad {mode:?}"), &y, &f32s(&want));
+        let dy = rand(want.shape(), 25);
+        let mut dx = vec![0.0f32; x.elem_count()];
+        Launch::new(exe, "pad_backward_f32", 2, 32)
+            .num(6)
+            .num(5)
+            .num(4)
+            .num(rows.len())
+            .num(cols.len())
+            .i32s(&rows)
+            .i32s(&cols)
+            .f32s(&f32s(&dy))
+            .f32_out(&mut dx)
+            .run();
+        let back = dy.pad2d_backward(x.shape(), pads, mode).unwrap();
+        close(&format!("pad backward {mode:?}"), &dx, &f32s(&back));
+    }
 }

@@ -74,3 +74,30 @@ extern "C" __global__ void avg_pool_backward_f32(unsigned int planes, unsigned i
             for (int c = col_win[2 * ox]; c < col_win[2 * ox + 1]; ++c) atomicAdd(p + r * w + c, g);
     }
 }
+
+// Padding of [planes, H, W] to [planes, oh, ow] through separable maps: output row oy copies
+// input row rows[oy] (or is zero where it is -1), likewise for columns; zeros, reflection
+// and replication are only different maps (computed on the host, as the CPU path does).
+extern "C" __global__ void pad_f32(unsigned int planes, unsigned int h, unsigned int w,
+                                   unsigned int oh, unsigned int ow, const int *rows,
+                                   const int *cols, const float *x, float *y) {
+    GRID_STRIDE(t, (unsigned long long)planes * oh * ow) {
+        unsigned int ox = t % ow, oy = (t / ow) % oh;
+        unsigned long long plane = t / ((unsigned long long)oh * ow);
+        int r = rows[oy], c = cols[ox];
+        y[t] = (r < 0 || c < 0) ? 0.0f : x[(plane * h + r) * w + c];
+    }
+}
+
+// The adjoint: each output gradient added onto the input pixel it copied (reflected and
+// replicated edges receive several, hence the atomics).
+extern "C" __global__ void pad_backward_f32(unsigned int planes, unsigned int h, unsigned int w,
+                                            unsigned int oh, unsigned int ow, const int *rows,
+                                            const int *cols, const float *dy, float *dx) {
+    GRID_STRIDE(t, (unsigned long long)planes * oh * ow) {
+        unsigned int ox = t % ow, oy = (t / ow) % oh;
+        unsigned long long plane = t / ((unsigned long long)oh * ow);
+        int r = rows[oy], c = cols[ox];
+        if (r >= 0 && c >= 0) atomicAdd(dx + (plane * h + r) * w + c, dy[t]);
+    }
+}

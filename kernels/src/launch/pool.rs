@@ -19,8 +19,9 @@ impl Windows {
     }
 }
 
-/// The leading arguments of both pooling kernels: the sizes `planes, H, W, oh, ow` and the
-/// windows on the device, checked to lie inside the plane.
+/// The leading arguments of the pooling and padding kernels: the sizes `planes, H, W, oh,
+/// ow` and, on the device, a pair of ints per output row and column (a window's bounds, or a
+/// padding's source), checked to lie inside the plane.
 struct PlaneArgs {
     sizes: [u32; 5],
     rows: CudaSlice<i32>,
@@ -144,6 +145,58 @@ impl Gpu {
         b.arg(&area).arg(x).arg(y);
         // SAFETY: windows lie inside the plane (checked); buffers checked.
         unsafe { b.launch(cfg_elems(pooled)) }?;
+        Ok(())
+    }
+
+    /// Padding (`backward`: its adjoint) of `planes` planes `[H, W]` to `[oh, ow]` through
+    /// the maps `rows` (`oh` entries) and `cols` (`ow`): output (oy, ox) copies input
+    /// (rows[oy], cols[ox]), or is zero where either is `None`. Backward adds into `y` = dx,
+    /// zeroed by the caller; `x` is then dy.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pad(
+        &self,
+        [planes, h, w]: [usize; 3],
+        (rows, cols): (&[Option<usize>], &[Option<usize>]),
+        x: &CudaView<'_, f32>,
+        y: &mut CudaSlice<f32>,
+        backward: bool,
+    ) -> Result<()> {
+        let (oh, ow) = (rows.len(), cols.len());
+        let (image, padded) = ((planes * h * w) as u64, (planes * oh * ow) as u64);
+        let (x_need, y_need) = if backward {
+            (padded, image)
+        } else {
+            (image, padded)
+        };
+        fits("pad", x.len(), x_need)?;
+        fits("pad", y.len(), y_need)?;
+        let map = |m: &[Option<usize>], n: usize| -> Result<Vec<i32>> {
+            m.iter()
+                .map(|s| match *s {
+                    None => Ok(-1),
+                    Some(i) if i < n => Ok(i as i32),
+                    Some(i) => Err(crate::Error::Invalid(format!(
+                        "pad: source {i} outside 0..{n}"
+                    ))),
+                })
+                .collect()
+        };
+        let args = PlaneArgs {
+            sizes: u32s("pad size", [planes, h, w, oh, ow])?,
+            rows: self.stream().clone_htod(&map(rows, h)?)?,
+            cols: self.stream().clone_htod(&map(cols, w)?)?,
+        };
+        let name = if backward {
+            "pad_backward_f32"
+        } else {
+            "pad_f32"
+        };
+        let f = self.function(POOL, name)?;
+        let mut b = self.stream().launch_builder(&f);
+        args.push(&mut b);
+        b.arg(x).arg(y);
+        // SAFETY: every map entry is -1 or inside its axis (checked); buffers checked.
+        unsafe { b.launch(cfg_elems(padded)) }?;
         Ok(())
     }
 }

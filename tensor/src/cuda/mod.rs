@@ -26,7 +26,9 @@ pub(crate) use dropout::dropout;
 pub(crate) use elementwise::{binary, full, unary, where_cond};
 pub(crate) use index::{gather_rows, index_add, index_select, scatter_rows_add};
 pub(crate) use matmul::matmul;
-pub(crate) use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward};
+pub(crate) use pool::{
+    avg_pool, avg_pool_backward, max_pool, max_pool_backward, pad, pad_backward,
+};
 pub(crate) use reduce::{arg_extremum, extremum, softmax, sum, var, Divide};
 
 pub use kernels::{Accumulate, Gpu};

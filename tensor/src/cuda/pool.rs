@@ -91,3 +91,33 @@ pub(crate) fn avg_pool_backward(
     .map_err(kernel_error(OP))?;
     Ok(Tensor::from_cuda_f32(gpu, dx, input_shape))
 }
+
+/// `x` `[planes, H, W]` padded through the row and column maps (see `ops/pad.rs`).
+pub(crate) fn pad(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    dims: [usize; 3],
+    maps: (&[Option<usize>], &[Option<usize>]),
+    out_shape: &[usize],
+) -> Result<Tensor> {
+    const OP: &str = "pad2d";
+    let mut y = alloc(OP, gpu, out_shape.iter().product())?;
+    gpu.pad(dims, maps, &x.cuda_f32(OP)?.view(), &mut y, false)
+        .map_err(kernel_error(OP))?;
+    Ok(Tensor::from_cuda_f32(gpu, y, out_shape))
+}
+
+/// The adjoint of [`pad`]: `dy` added back onto the input positions it copied.
+pub(crate) fn pad_backward(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    dims: [usize; 3],
+    maps: (&[Option<usize>], &[Option<usize>]),
+    input_shape: &[usize],
+) -> Result<Tensor> {
+    const OP: &str = "pad2d_backward";
+    let mut dx = zeros(OP, gpu, input_shape.iter().product())?;
+    gpu.pad(dims, maps, &dy.cuda_f32(OP)?.view(), &mut dx, true)
+        .map_err(kernel_error(OP))?;
+    Ok(Tensor::from_cuda_f32(gpu, dx, input_shape))
+}

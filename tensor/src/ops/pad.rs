@@ -187,6 +187,11 @@ impl Tensor {
     pub fn pad2d(&self, pads: [usize; 4], mode: PadMode) -> Result<Tensor> {
         const OP: &str = "pad2d";
         let g = Geometry::new(OP, self.shape(), pads, mode)?;
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            let planes = self.shape()[..self.rank() - 2].iter().product();
+            let dims = [planes, g.h, g.w];
+            return crate::cuda::pad(&gpu, self, dims, (&g.rows, &g.cols), &g.out_shape);
+        }
         with_dtype!(self.dtype(), T => pad_typed::<T>(OP, self, &g))
     }
 
@@ -211,6 +216,12 @@ impl Tensor {
                     g.out_shape
                 ),
             ));
+        }
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
+            let planes = input_shape[..input_shape.len() - 2].iter().product();
+            let dims = [planes, g.h, g.w];
+            let maps = (&g.rows[..], &g.cols[..]);
+            return crate::cuda::pad_backward(&gpu, self, dims, maps, input_shape);
         }
         with_float!(OP, self.dtype(), T => pad_backward_typed::<T>(OP, self, input_shape, &g))
     }
