@@ -97,7 +97,35 @@ impl Gpu {
             tf32: AtomicBool::new(false),
         };
         gpu.set_tf32(false)?;
+        gpu.keep_freed_memory()?;
         Ok(gpu)
+    }
+
+    /// Lets the device's memory pool keep what is freed instead of returning it to the driver
+    /// at every synchronisation (its default threshold is 0). Outputs are allocated
+    /// stream-ordered from this pool (`cuMemAllocAsync`), so a training step reuses the
+    /// previous step's memory, as PyTorch's caching allocator does, instead of mapping fresh
+    /// pages after each loss is read back.
+    fn keep_freed_memory(&self) -> Result<()> {
+        use cudarc::driver::sys;
+        if !self.ctx.has_async_alloc() {
+            return Ok(());
+        }
+        self.ctx.bind_to_thread()?;
+        let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
+        let mut keep = u64::MAX;
+        // SAFETY: FFI calls on this context's device with valid out-pointers; the attribute
+        // takes a u64 (cuuint64_t) by pointer.
+        unsafe {
+            sys::cuDeviceGetDefaultMemPool(&mut pool, self.ctx.cu_device()).result()?;
+            sys::cuMemPoolSetAttribute(
+                pool,
+                sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                (&mut keep as *mut u64).cast(),
+            )
+            .result()?;
+        }
+        Ok(())
     }
 
     /// The shared [`Gpu`] for `ordinal`, opened on first use. A failure is not cached, so a
