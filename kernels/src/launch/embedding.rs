@@ -59,7 +59,10 @@ impl Gpu {
     }
 
     /// `dst[o, idx[k], i] += src[o, k, i]`. `Sorted` needs `outer` = 1 (an embedding's
-    /// gradient) and sorts the indices on the host.
+    /// gradient) and sorts the indices on the host. An index out of range is skipped by the
+    /// kernel either way; it is reported unless `known_in_range` (the indices already passed
+    /// a check against `size`, as an embedding's did in its forward pass), which saves a
+    /// copy back to the host and the wait for it.
     pub fn index_add(
         &self,
         [outer, size, inner]: [usize; 3],
@@ -67,6 +70,7 @@ impl Gpu {
         src: &CudaView<'_, f32>,
         dst: &mut CudaSlice<f32>,
         how: Accumulate,
+        known_in_range: bool,
     ) -> Result<()> {
         let k = idx.len();
         fits("index_add", src.len(), (outer * k * inner) as u64)?;
@@ -87,6 +91,9 @@ impl Gpu {
         b.arg(idx).arg(src).arg(dst).arg(&bad);
         // SAFETY: buffers checked; the kernel range-checks each index before its add.
         unsafe { b.launch(cfg_elems((outer * k * inner) as u64)) }?;
+        if known_in_range {
+            return Ok(());
+        }
         self.check_flag(&bad)
     }
 

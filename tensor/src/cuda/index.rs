@@ -58,7 +58,21 @@ pub(crate) fn index_select(
         &mut out,
     )
     .map_err(bad_index(OP, indices, dim, x.shape()))?;
+    mark_checked(indices, x.shape()[dim]);
     Ok(Tensor::from_cuda_f32(gpu, out, &shape))
+}
+
+/// Records that every index of `indices` lies in `[0, size)`, when they are its whole
+/// storage (a view's check says nothing of the rest of its storage).
+fn mark_checked(indices: &Tensor, size: usize) {
+    if let Some(c) = indices.cuda_storage() {
+        let whole = indices.is_contiguous()
+            && indices.layout().offset() == 0
+            && indices.elem_count() == c.len();
+        if whole {
+            c.mark_indices_below(size);
+        }
+    }
 }
 
 pub(crate) fn index_add(
@@ -77,6 +91,9 @@ pub(crate) fn index_add(
         &src.cuda_f32(OP)?.view(),
         &mut out,
         how,
+        indices
+            .cuda_storage()
+            .is_some_and(|c| c.indices_known_below(x.shape()[dim])),
     )
     .map_err(bad_index(OP, indices, dim, x.shape()))?;
     Ok(Tensor::from_cuda_f32(gpu, out, x.shape()))
@@ -94,6 +111,7 @@ pub(crate) fn gather_rows(gpu: &Arc<Gpu>, x: &Tensor, index: &Tensor) -> Result<
         &mut out,
     )
     .map_err(bad_index(OP, index, 1, x.shape()))?;
+    mark_checked(index, cols);
     Ok(Tensor::from_cuda_f32(gpu, out, index.shape()))
 }
 

@@ -35,13 +35,18 @@ pub use kernels::{Accumulate, Gpu};
 
 use crate::{DType, Error, Layout, Result, Storage, Tensor};
 use kernels::{CudaSlice, CudaView, StridedLayout};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// A buffer on one GPU.
 pub struct CudaStorage {
     gpu: Arc<Gpu>,
     data: CudaData,
+    /// For index storage: a bound every index is known to lie below (and at or above 0),
+    /// once a kernel has checked it (u64::MAX: not known). Index storages are never written
+    /// after they are made, so the knowledge stays true; an embedding's backward pass then
+    /// need not check again what its forward pass checked.
+    checked_below: AtomicU64,
 }
 
 /// The element types a GPU tensor can hold.
@@ -83,6 +88,16 @@ impl CudaStorage {
 
     pub fn gpu(&self) -> &Arc<Gpu> {
         &self.gpu
+    }
+
+    /// Whether every index here is known to lie in `[0, size)`.
+    pub(crate) fn indices_known_below(&self, size: usize) -> bool {
+        self.checked_below.load(Ordering::Relaxed) <= size as u64
+    }
+
+    /// Records that a kernel found every index here in `[0, size)`.
+    pub(crate) fn mark_indices_below(&self, size: usize) {
+        self.checked_below.fetch_min(size as u64, Ordering::Relaxed);
     }
 }
 
@@ -192,6 +207,7 @@ impl Tensor {
         let storage = Storage::Cuda(CudaStorage {
             gpu: gpu.clone(),
             data,
+            checked_below: AtomicU64::new(u64::MAX),
         });
         Tensor::from_parts(Arc::new(storage), Layout::contiguous(shape))
     }
