@@ -13,55 +13,6 @@ use std::sync::OnceLock;
 use tensor::random::Philox;
 use tensor::{AdamStep, Conv2dParams, PadMode, Tensor};
 
-/// Every kernel the emulator can run (all of them: the shim emulates shared memory, barriers
-/// and shuffles too).
-const KERNELS: &[&str] = &[
-    "copy_strided_f32",
-    "copy_strided_i64",
-    "fill_f32",
-    "i64_to_f32",
-    "f32_to_i64",
-    "add_f32",
-    "sub_f32",
-    "mul_f32",
-    "div_f32",
-    "maximum_f32",
-    "relu_backward_f32",
-    "gt_f32",
-    "where_f32",
-    "exp_f32",
-    "sigmoid_f32",
-    "relu_f32",
-    "affine_f32",
-    "clamp_f32",
-    "sum_rows_f32",
-    "sum_cols_f32",
-    "max_mid_f32",
-    "min_mid_f32",
-    "softmax_rows_f32",
-    "im2col_f32",
-    "col2im_f32",
-    "add_channel_bias_f32",
-    "batch_norm_forward_f32",
-    "batch_norm_backward_f32",
-    "channel_affine_f32",
-    "channel_sums_f32",
-    "dropout_f32",
-    "index_select_f32",
-    "index_add_atomic_f32",
-    "index_add_sorted_f32",
-    "gather_rows_f32",
-    "scatter_rows_add_f32",
-    "max_pool_f32",
-    "max_pool_backward_f32",
-    "avg_pool_f32",
-    "avg_pool_backward_f32",
-    "pad_f32",
-    "pad_backward_f32",
-    "adamw_f32",
-    "sgd_f32",
-];
-
 /// The emulator, compiled once per test run (None where there is no C++ compiler).
 fn emulator() -> Option<&'static Path> {
     static EXE: OnceLock<Option<PathBuf>> = OnceLock::new();
@@ -76,7 +27,13 @@ fn emulator() -> Option<&'static Path> {
         for s in sources::ALL {
             src.push_str(s.code);
         }
-        let list: String = KERNELS.iter().map(|k| format!("K({k}) ")).collect();
+        // Every kernel of every source (the shim emulates shared memory, barriers and
+        // shuffles too).
+        let list: String = sources::ALL
+            .iter()
+            .flat_map(|s| s.kernels)
+            .map(|k| format!("K({k}) "))
+            .collect();
         src.push_str(&format!("\n#define KERNELS {list}\n"));
         src.push_str(include_str!("host/emulate.cpp"));
         let (cpp, exe) = (dir.join("emulate.cpp"), dir.join("emulate"));
