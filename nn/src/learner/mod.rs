@@ -144,7 +144,8 @@ impl<M: Module> Learner<M> {
 
     /// Moves the model to `device` and trains and validates there: each batch is moved to
     /// it before its step (the loader prepares batches on the host), and the optimiser's state
-    /// lives beside the parameters. Metrics and losses come back to the host as numbers.
+    /// lives beside the parameters (the optimiser starts afresh: state made on the old device
+    /// would not follow). Metrics and losses come back to the host as numbers.
     pub fn to_device(mut self, device: Device) -> Result<Self> {
         crate::module::to_device(&self.model, device)?;
         self.opt = AdamW::new(self.wd);
