@@ -73,7 +73,12 @@ pub const REDUCE: Source = Source {
 pub const CONV: Source = Source {
     name: "conv",
     code: include_str!("cu/conv.cu"),
-    kernels: &["im2col_f32", "col2im_f32", "add_channel_bias_f32"],
+    kernels: &[
+        "im2col_f32",
+        "im2col_wide_f32",
+        "col2im_f32",
+        "add_channel_bias_f32",
+    ],
 };
 pub const BATCH_NORM: Source = Source {
     name: "batch_norm",

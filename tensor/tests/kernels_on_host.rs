@@ -424,6 +424,15 @@ fn im2col_and_col2im_match_the_cpu() {
             .f32_out(&mut y)
             .run();
         close("im2col", &y, &f32s(&cols));
+        let mut wide = nan(cols.elem_count());
+        Launch::new(exe, "im2col_wide_f32", 3, 64)
+            .num(shape[0])
+            .num(&g)
+            .f32s(&f32s(&x))
+            .f32_out(&mut wide)
+            .run();
+        let side_by_side = cols.permute(&[1, 0, 2]).unwrap();
+        close("im2col side by side", &wide, &f32s(&side_by_side));
         let dcols = rand(cols.shape(), 8);
         let mut dx = nan(x.elem_count());
         Launch::new(exe, "col2im_f32", 3, 64)

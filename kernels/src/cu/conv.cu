@@ -14,16 +14,36 @@ struct ConvGeometry {
     unsigned int oh, ow;        // output height, width
 };
 
+// Column entry (row = (c, ki, kj), pixel p) of image n: the input pixel it reads, or 0 in
+// the padding.
+__device__ __forceinline__ float im2col_value(const ConvGeometry &g, const float *x,
+                                              unsigned long long n, unsigned long long row,
+                                              unsigned long long p) {
+    unsigned int kj = row % g.kw, ki = (row / g.kw) % g.kh, c = row / (g.kw * g.kh);
+    int iy = (int)((p / g.ow) * g.sh + ki) - (int)g.ph;
+    int ix = (int)((p % g.ow) * g.sw + kj) - (int)g.pw;
+    bool inside = iy >= 0 && iy < (int)g.h && ix >= 0 && ix < (int)g.w;
+    return inside ? x[((n * g.c + c) * g.h + iy) * g.w + ix] : 0.0f;
+}
+
+// One column matrix per image: cols[n, row, p].
 extern "C" __global__ void im2col_f32(unsigned int images, ConvGeometry g, const float *x, float *cols) {
     unsigned long long pixels = (unsigned long long)g.oh * g.ow;
     unsigned long long rows = (unsigned long long)g.c * g.kh * g.kw;
     GRID_STRIDE(t, images * rows * pixels) {
         unsigned long long p = t % pixels, row = (t / pixels) % rows, n = t / (pixels * rows);
-        unsigned int kj = row % g.kw, ki = (row / g.kw) % g.kh, c = row / (g.kw * g.kh);
-        int iy = (int)((p / g.ow) * g.sh + ki) - (int)g.ph;
-        int ix = (int)((p % g.ow) * g.sw + kj) - (int)g.pw;
-        bool inside = iy >= 0 && iy < (int)g.h && ix >= 0 && ix < (int)g.w;
-        cols[t] = inside ? x[((n * g.c + c) * g.h + iy) * g.w + ix] : 0.0f;
+        cols[t] = im2col_value(g, x, n, row, p);
+    }
+}
+
+// The images' column matrices side by side, one matrix cols[row, n, p] of C*kh*kw rows and
+// images*pixels columns: the weight gradient is then one product over the whole batch,
+// dW = dY[co, n*p] cols^T, instead of one small product per image.
+extern "C" __global__ void im2col_wide_f32(unsigned int images, ConvGeometry g, const float *x, float *cols) {
+    unsigned long long pixels = (unsigned long long)g.oh * g.ow;
+    GRID_STRIDE(t, images * (unsigned long long)g.c * g.kh * g.kw * pixels) {
+        unsigned long long p = t % pixels, n = (t / pixels) % images, row = t / (pixels * images);
+        cols[t] = im2col_value(g, x, n, row, p);
     }
 }
 

@@ -45,19 +45,26 @@ impl ConvGeometry {
 }
 
 impl Gpu {
-    /// The column matrices `[images, C*kh*kw, oh*ow]` of `images` images `[C, H, W]`.
+    /// The column matrices of `images` images `[C, H, W]`: `[images, C*kh*kw, oh*ow]`, or
+    /// with `wide` one matrix `[C*kh*kw, images * oh*ow]` (the images side by side).
     pub fn im2col(
         &self,
         images: usize,
         g: &ConvGeometry,
         x: &CudaView<'_, f32>,
         cols: &mut CudaSlice<f32>,
+        wide: bool,
     ) -> Result<()> {
         let n = (images * g.k() * g.pixels()) as u64;
         fits("im2col input", x.len(), (images * g.image_len()) as u64)?;
         fits("im2col output", cols.len(), n)?;
         let imgs = u32_of("images", images)?;
-        let f = self.function(CONV, "im2col_f32")?;
+        let name = if wide {
+            "im2col_wide_f32"
+        } else {
+            "im2col_f32"
+        };
+        let f = self.function(CONV, name)?;
         let mut b = self.stream().launch_builder(&f);
         b.arg(&imgs).arg(g).arg(x).arg(cols);
         // SAFETY: both buffers hold what the geometry reads and writes (checked).

@@ -1,10 +1,11 @@
 //! Convolution on the GPU: im2col into column matrices, a batch at a time, then one strided
 //! batched cuBLAS product with the weight (repeated with batch stride 0); the input gradient
 //! is the transposed product followed by col2im (gather form, no atomics); the weight
-//! gradient sums one product per image into the same matrix (beta = 1).
-use super::{alloc, kernel_error, zeros};
+//! gradient is one product per chunk of images, their columns side by side (accumulated
+//! over chunks with beta = 1).
+use super::{alloc, kernel_error, kernel_layout, zeros};
 use crate::ops::Geometry;
-use crate::{Error, Result, Tensor};
+use crate::{Error, Layout, Result, Tensor};
 use kernels::{ConvGeometry, Gemm, Gpu, Operand};
 use std::sync::Arc;
 
@@ -56,7 +57,7 @@ pub(crate) fn conv2d(
         let imgs = step.min(n - n0);
         let xv = xs.view();
         let xv = xv.slice(n0 * cg.image_len()..);
-        gpu.im2col(imgs, &cg, &xv, &mut cols)
+        gpu.im2col(imgs, &cg, &xv, &mut cols, false)
             .map_err(kernel_error(OP))?;
         let (wv, cv) = (w.view(), cols.as_view());
         let mut ov = out.slice_mut(n0 * co * px..(n0 + imgs) * co * px);
@@ -148,47 +149,57 @@ pub(crate) fn conv2d_backward_weight(
     const OP: &str = "conv2d_backward_weight";
     let cg = geometry(g)?;
     let (k, px) = (cg.k(), cg.pixels());
-    let dys = dy.cuda_f32(OP)?;
+    if n == 0 {
+        // No images: an empty sum.
+        let dw = zeros(OP, gpu, co * k)?;
+        return Ok(Tensor::from_cuda_f32(gpu, dw, &[co, g.c, g.kh, g.kw]));
+    }
     let xs = x.cuda_f32(OP)?;
-    // No images: an empty sum, zeros (the products below would write nothing).
-    let mut dw = if n == 0 {
-        zeros(OP, gpu, co * k)?
-    } else {
-        alloc(OP, gpu, co * k)?
-    };
+    let dy = dy.reshape(&[n, co, px])?;
+    let mut dw = alloc(OP, gpu, co * k)?;
     let step = chunk(&cg);
+    // A chunk's columns side by side, [k, imgs*px], and its dy as [co, imgs*px]: the weight
+    // gradient is one product per chunk, dW += dY cols^T, not one small product per image.
     let mut cols = alloc(OP, gpu, step.min(n) * k * px)?;
+    let mut dy_wide = alloc(OP, gpu, step.min(n) * co * px)?;
     for n0 in (0..n).step_by(step) {
         let imgs = step.min(n - n0);
         let xv = xs.view();
-        gpu.im2col(imgs, &cg, &xv.slice(n0 * cg.image_len()..), &mut cols)
+        gpu.im2col(imgs, &cg, &xv.slice(n0 * cg.image_len()..), &mut cols, true)
             .map_err(kernel_error(OP))?;
-        for i in 0..imgs {
-            let (dv, cv) = (dys.view(), cols.as_view());
-            let (dv, cv) = (dv.slice((n0 + i) * co * px..), cv.slice(i * k * px..));
-            // dW += dy[n] (co x px) * cols[n]^T (px x k); cols[n] is stored [k, px].
-            gpu.gemm(
-                Gemm {
-                    batch: 1,
-                    m: co,
-                    n: k,
-                    k: px,
-                },
-                Operand {
-                    data: &dv,
-                    transposed: false,
-                    batch_stride: 0,
-                },
-                Operand {
-                    data: &cv,
-                    transposed: true,
-                    batch_stride: 0,
-                },
-                &mut dw.as_view_mut(),
-                if n0 + i == 0 { 0.0 } else { 1.0 },
-            )
-            .map_err(kernel_error(OP))?;
-        }
+        let chunk_dy = dy.narrow(0, n0, imgs)?.permute(&[1, 0, 2])?;
+        let dense = kernel_layout(OP, &Layout::contiguous(chunk_dy.shape()))?;
+        gpu.copy_strided(
+            (
+                &kernel_layout(OP, chunk_dy.layout())?,
+                &chunk_dy.cuda_buffer(OP)?.as_view(),
+            ),
+            (&dense, &mut dy_wide),
+        )
+        .map_err(kernel_error(OP))?;
+        let (dv, cv) = (dy_wide.as_view(), cols.as_view());
+        gpu.gemm(
+            Gemm {
+                batch: 1,
+                m: co,
+                n: k,
+                k: imgs * px,
+            },
+            Operand {
+                data: &dv,
+                transposed: false,
+                batch_stride: 0,
+            },
+            // cols^T (imgs*px x k), stored as cols [k, imgs*px].
+            Operand {
+                data: &cv,
+                transposed: true,
+                batch_stride: 0,
+            },
+            &mut dw.as_view_mut(),
+            if n0 == 0 { 0.0 } else { 1.0 },
+        )
+        .map_err(kernel_error(OP))?;
     }
     Ok(Tensor::from_cuda_f32(gpu, dw, &[co, g.c, g.kh, g.kw]))
 }
@@ -198,7 +209,7 @@ pub(crate) fn im2col(gpu: &Arc<Gpu>, x: &Tensor, g: &Geometry, n: usize) -> Resu
     const OP: &str = "im2col";
     let cg = geometry(g)?;
     let mut cols = alloc(OP, gpu, n * cg.k() * cg.pixels())?;
-    gpu.im2col(n, &cg, &x.cuda_f32(OP)?.view(), &mut cols)
+    gpu.im2col(n, &cg, &x.cuda_f32(OP)?.view(), &mut cols, false)
         .map_err(kernel_error(OP))?;
     Ok(Tensor::from_cuda_f32(gpu, cols, &[n, cg.k(), cg.pixels()]))
 }
