@@ -5,8 +5,12 @@ use crate::sources::BATCH_NORM;
 use crate::{Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
 
-/// Threads per channel block.
-const THREADS: u32 = 1024;
+/// Threads of a channel's block: enough for its `n * s` elements, in whole warps, at most
+/// 1024 (the kernels' `__launch_bounds__`). A BatchNorm1d over a batch of 512 rows needs 512,
+/// not 1024 threads of which half would idle.
+fn threads(n: usize, s: usize) -> u32 {
+    (n * s).next_multiple_of(32).clamp(32, 1024) as u32
+}
 
 /// The running statistics a training forward updates in the same launch.
 pub struct Running<'a> {
@@ -61,7 +65,7 @@ impl Gpu {
             None => b.arg(&NULL).arg(&NULL).arg(&0f32),
         };
         // SAFETY: one block per channel; every buffer checked against N, C, S above.
-        unsafe { b.launch(cfg_blocks(c, THREADS)?) }?;
+        unsafe { b.launch(cfg_blocks(c, threads(n, s))?) }?;
         Ok(())
     }
 
@@ -102,7 +106,7 @@ impl Gpu {
             .arg(var);
         b.arg(&eps).arg(dx).arg(dgamma).arg(dbeta);
         // SAFETY: one block per channel; every buffer checked above.
-        unsafe { b.launch(cfg_blocks(c, THREADS)?) }?;
+        unsafe { b.launch(cfg_blocks(c, threads(n, s))?) }?;
         Ok(())
     }
 
@@ -160,7 +164,7 @@ impl Gpu {
             _ => b.arg(&NULL).arg(sum_dy).arg(&NULL),
         };
         // SAFETY: one block per channel; buffers checked; null x skips the product.
-        unsafe { b.launch(cfg_blocks(c, THREADS)?) }?;
+        unsafe { b.launch(cfg_blocks(c, threads(n, s))?) }?;
         Ok(())
     }
 }
