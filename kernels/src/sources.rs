@@ -102,8 +102,8 @@ pub const EMBEDDING: Source = Source {
         "index_select_f32",
         "index_add_atomic_f32",
         "index_add_sorted_f32",
-        "gather_rows_f32",
-        "scatter_rows_add_f32",
+        "gather_f32",
+        "scatter_add_f32",
     ],
 };
 pub const POOL: Source = Source {

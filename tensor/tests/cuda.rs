@@ -397,6 +397,28 @@ fn cross_entropy_pieces_match_the_cpu() {
     );
     let bad = on(&Tensor::from_indices(&[37; 13], &[13, 1]).unwrap(), dev);
     assert!(matches!(gl.gather(1, &bad), Err(Error::Index { .. })));
+    // Along any dimension of a non-contiguous view, with repeats.
+    let x = rand(&[5, 4, 6], 43).permute(&[1, 0, 2]).unwrap();
+    for (dim, shape) in [(0usize, [3usize, 5, 2]), (1, [4, 9, 6]), (2, [4, 2, 7])] {
+        let size = x.shape()[dim];
+        let n: usize = shape.iter().product();
+        let values: Vec<i64> = (0..n).map(|i| ((i * 7 + 3) % size) as i64).collect();
+        let index = Tensor::from_indices(&values, &shape).unwrap();
+        let gi = on(&index, dev);
+        let gx = on(&rand(&[5, 4, 6], 43), dev).permute(&[1, 0, 2]).unwrap();
+        close(
+            "gather",
+            &gx.gather(dim, &gi).unwrap(),
+            &x.gather(dim, &index).unwrap(),
+        );
+        let src = rand(&[4, 9, 7], 44);
+        let want = x.scatter_add(dim, &index, &src).unwrap();
+        close(
+            "scatter_add",
+            &gx.scatter_add(dim, &gi, &on(&src, dev)).unwrap(),
+            &want,
+        );
+    }
 }
 
 #[test]
@@ -635,13 +657,10 @@ fn devices_do_not_mix_and_unported_ops_say_so() {
             .unwrap();
         close("pad2d backward", &got, &back);
     }
-    // A gather along the batch axis has no GPU path yet: refused by name.
-    let idx = on(&Tensor::from_indices(&[0; 12], &[1, 3, 4]).unwrap(), dev);
-    let err = on(
-        &x.reshape(&[2, 3, 16]).unwrap().narrow(2, 0, 4).unwrap(),
-        dev,
-    )
-    .gather(0, &idx)
-    .unwrap_err();
+    // The explicit weight-tied matrix (a demo op) has no GPU path: refused by name.
+    let w = on(&rand(&[2, 3, 2, 2], 42), dev);
+    let err = w
+        .conv2d_matrix([4, 4], Conv2dParams::new(1, 0))
+        .unwrap_err();
     assert!(matches!(err, Error::Device { .. }), "{err}");
 }

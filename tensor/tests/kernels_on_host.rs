@@ -161,7 +161,11 @@ fn unique() -> usize {
 
 /// A tensor's layout as the kernels' `StridedLayout` fields.
 fn layout(t: &Tensor) -> String {
-    let (shape, strides) = (t.shape(), t.strides());
+    layout_of(t.shape(), t.strides(), t.layout().offset())
+}
+
+/// `StridedLayout` fields of a view of `shape` with `strides` from `offset`.
+fn layout_of(shape: &[usize], strides: &[usize], offset: usize) -> String {
     let dense = tensor::contiguous_strides(shape);
     let contiguous = shape
         .iter()
@@ -170,7 +174,7 @@ fn layout(t: &Tensor) -> String {
     let mut f: Vec<String> = vec![shape.len().to_string(), u8::from(contiguous).to_string()];
     f.extend((0..8).map(|d| shape.get(d).copied().unwrap_or(0).to_string()));
     f.extend((0..8).map(|d| strides.get(d).copied().unwrap_or(0).to_string()));
-    f.push(t.layout().offset().to_string());
+    f.push(offset.to_string());
     f.join(",")
 }
 
@@ -622,34 +626,51 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
         .run();
     assert_eq!(dw, want, "the sorted sum is the CPU's, bit for bit");
 
-    let logits = rand(&[13, 6], 15);
-    let target: Vec<i64> = (0..13).map(|i| i % 6).collect();
-    let t = Tensor::from_indices(&target, &[13, 1]).unwrap();
-    let mut picked = nan(13);
-    let mut bad = vec![0u64];
-    Launch::new(exe, "gather_rows_f32", 1, 32)
-        .num(13)
-        .num(6)
-        .f32s(&f32s(&logits))
-        .i64s(&target)
-        .f32_out(&mut picked)
-        .out(Out::U64(&mut bad))
-        .run();
-    close("gather", &picked, &f32s(&logits.gather(1, &t).unwrap()));
-    let src = rand(&[13, 1], 16);
-    let mut dx = f32s(&logits);
-    Launch::new(exe, "scatter_rows_add_f32", 1, 32)
-        .num(13)
-        .num(6)
-        .i64s(&target)
-        .f32s(&f32s(&src))
-        .f32_out(&mut dx)
-        .run();
-    close(
-        "scatter_add",
-        &dx,
-        &f32s(&logits.scatter_add(1, &t, &src).unwrap()),
-    );
+    // gather and scatter_add along a dimension of a non-contiguous view, with repeats.
+    let base = rand(&[5, 4, 6], 15);
+    let x = base.permute(&[1, 0, 2]).unwrap(); // [4, 5, 6]
+    for (dim, ishape) in [(0usize, [3usize, 5, 2]), (2, [4, 2, 7])] {
+        let size = x.shape()[dim];
+        let n: usize = ishape.iter().product();
+        let values: Vec<i64> = (0..n).map(|i| ((i * 7 + 3) % size) as i64).collect();
+        let index = Tensor::from_indices(&values, &ishape).unwrap();
+        let over = layout_of(&ishape, x.strides(), x.layout().offset());
+        let mut y = nan(n);
+        let mut bad = vec![0u64];
+        Launch::new(exe, "gather_f32", 2, 32)
+            .num(n)
+            .num(over)
+            .num(layout(&index))
+            .num(dim)
+            .num(size)
+            .f32s(&f32s(&base))
+            .i64s(&values)
+            .f32_out(&mut y)
+            .out(Out::U64(&mut bad))
+            .run();
+        assert_eq!(bad, [0]);
+        close("gather", &y, &f32s(&x.gather(dim, &index).unwrap()));
+        let src = rand(&[4, 5, 7], 16);
+        let dst = Tensor::zeros(x.shape());
+        let dense_over = layout_of(&ishape, dst.strides(), 0);
+        let src_over = layout_of(&ishape, src.strides(), 0);
+        let mut out = f32s(&dst);
+        Launch::new(exe, "scatter_add_f32", 2, 32)
+            .num(n)
+            .num(dense_over)
+            .num(layout(&index))
+            .num(src_over)
+            .num(dim)
+            .num(size)
+            .i64s(&values)
+            .f32s(&f32s(&src))
+            .f32_out(&mut out)
+            .out(Out::U64(&mut bad))
+            .run();
+        assert_eq!(bad, [0]);
+        let want = dst.scatter_add(dim, &index, &src).unwrap();
+        close("scatter_add", &out, &f32s(&want));
+    }
 }
 
 /// Windows as the GPU path hands them over: `[start, end)` per output row and column.

@@ -57,27 +57,48 @@ extern "C" __global__ void index_add_sorted_f32(unsigned int inner, unsigned int
     }
 }
 
-// out[r] = x[r, idx[r]] for x [rows, cols]: cross-entropy's pick of each target's
-// log-probability (gather along the last axis with one index per row).
-extern "C" __global__ void gather_rows_f32(unsigned int rows, unsigned int cols, const float *x,
-                                           const long long *idx, float *y, unsigned long long *bad) {
-    GRID_STRIDE(r, rows) {
-        long long k = idx[r];
-        if (k < 0 || k >= (long long)cols) {
-            atomicMax(bad, ~r);
-            y[r] = 0.0f;
+// torch.gather and torch.scatter_add along `dim`, for an index of any shape no larger than
+// the data outside `dim`. Element t of the index (row-major over its shape `li`) reads, or
+// adds to, the data element with the same coordinates but index[t] along `dim`. `lx` is the
+// data's layout seen over the index's shape (the data's strides and offset), so its offset
+// for t is the element at coordinate coord(t, dim) along `dim`, moved to index[t].
+
+// Coordinate along dimension d of element i in the row-major order of l's shape.
+__device__ __forceinline__ long long coord_of(const StridedLayout &l, unsigned long long i, int d) {
+    for (int k = (int)l.rank - 1; k > d; --k) i /= l.shape[k];
+    return (long long)(i % l.shape[d]);
+}
+
+__device__ __forceinline__ long long moved(const StridedLayout &lx, unsigned long long t, int dim, long long k) {
+    return strided_offset(lx, t) + (k - coord_of(lx, t, dim)) * lx.strides[dim];
+}
+
+extern "C" __global__ void gather_f32(unsigned long long n, StridedLayout lx, StridedLayout li, int dim,
+                                      unsigned int size, const float *x, const long long *idx,
+                                      float *y, unsigned long long *bad) {
+    GRID_STRIDE(t, n) {
+        long long k = idx[strided_offset(li, t)];
+        if (k < 0 || k >= (long long)size) {
+            atomicMax(bad, ~t);
+            y[t] = 0.0f;
         } else {
-            y[r] = x[r * cols + k];
+            y[t] = x[moved(lx, t, dim, k)];
         }
     }
 }
 
-// The adjoint of gather_rows_f32: dx[r, idx[r]] += dy[r] (each row has one target, so no two
-// threads meet). The launcher has checked the indices in the forward pass.
-extern "C" __global__ void scatter_rows_add_f32(unsigned int rows, unsigned int cols, const long long *idx,
-                                                const float *dy, float *dx) {
-    GRID_STRIDE(r, rows) {
-        long long k = idx[r];
-        if (k >= 0 && k < (long long)cols) dx[r * cols + k] += dy[r];
+// dst (dense, `ld` its layout over the index's shape) += src (read through `ls`) at the moved
+// positions, atomically: several index entries may name one element.
+extern "C" __global__ void scatter_add_f32(unsigned long long n, StridedLayout ld, StridedLayout li,
+                                           StridedLayout ls, int dim, unsigned int size,
+                                           const long long *idx, const float *src, float *dst,
+                                           unsigned long long *bad) {
+    GRID_STRIDE(t, n) {
+        long long k = idx[strided_offset(li, t)];
+        if (k < 0 || k >= (long long)size) {
+            atomicMax(bad, ~t);
+        } else {
+            atomicAdd(dst + moved(ld, t, dim, k), src[strided_offset(ls, t)]);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Launchers of `embedding.cu`: index_select (embedding lookups) with a range check that
 //! reports instead of reading out of bounds, index_add (their gradient) by atomics or by
 //! sorted segments, and the one-index-per-row gather and scatter of cross-entropy.
-use super::{cfg_blocks, cfg_elems, fits, u32_of, u32s};
+use super::{cfg_blocks, cfg_elems, contiguous_strides, fits, u32_of, u32s, StridedLayout};
 use crate::sources::EMBEDDING;
 use crate::{Error, Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
@@ -140,44 +140,107 @@ impl Gpu {
         Ok(())
     }
 
-    /// `y[r] = x[r, idx[r]]` for `x` `[rows, cols]`, range-checked.
-    pub fn gather_rows(
+    /// torch.gather along `dim`: `y[t] = x[.., idx[t], ..]` for every element t of the index
+    /// (row-major over its shape), `x` seen through its full layout `lx`, the index through
+    /// `li` (its rank that of `x`, no larger outside `dim`). An index out of range reads
+    /// nothing and is an [`Error::IndexOutOfRange`].
+    pub fn gather(
         &self,
-        [rows, cols]: [usize; 2],
-        x: &CudaView<'_, f32>,
-        idx: &CudaView<'_, i64>,
+        (lx, x): (&StridedLayout, &CudaView<'_, f32>),
+        (li, idx): (&StridedLayout, &CudaView<'_, i64>),
+        dim: usize,
         y: &mut CudaSlice<f32>,
     ) -> Result<()> {
-        fits("gather", x.len(), (rows * cols) as u64)?;
-        fits("gather", idx.len(), rows as u64)?;
-        fits("gather", y.len(), rows as u64)?;
-        let (r32, c32) = (u32_of("rows", rows)?, u32_of("cols", cols)?);
+        let (over, size) = along(lx, li, dim, x.len(), idx.len())?;
+        let n = li.elem_count();
+        fits("gather", y.len(), n)?;
+        let (d, s) = (dim as i32, u32_of("size", size)?);
         let bad = self.bad_flag()?;
-        let f = self.function(EMBEDDING, "gather_rows_f32")?;
+        let f = self.function(EMBEDDING, "gather_f32")?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&r32).arg(&c32).arg(x).arg(idx).arg(y).arg(&bad);
-        // SAFETY: buffers checked; indices range-checked in the kernel.
-        unsafe { b.launch(cfg_elems(rows as u64)) }?;
+        b.arg(&n)
+            .arg(&over)
+            .arg(li)
+            .arg(&d)
+            .arg(&s)
+            .arg(x)
+            .arg(idx)
+            .arg(y)
+            .arg(&bad);
+        // SAFETY: every view lies inside its buffer and moved positions stay inside x's
+        // extent along `dim` (checked in `along`; the kernel range-checks each index).
+        unsafe { b.launch(cfg_elems(n)) }?;
         self.check_flag(&bad)
     }
 
-    /// `dx[r, idx[r]] += dy[r]` (indices out of range are skipped; the forward refused them).
-    pub fn scatter_rows_add(
+    /// torch.scatter_add along `dim` into `dst` (dense, of shape `dst_shape`): for every
+    /// element t of the index, `dst[.., idx[t], ..] += src[t]`, `src` read through `ls` (no
+    /// smaller than the index). Range-checked unless `known_in_range`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn scatter_add(
         &self,
-        [rows, cols]: [usize; 2],
-        idx: &CudaView<'_, i64>,
-        dy: &CudaView<'_, f32>,
-        dx: &mut CudaSlice<f32>,
+        dst_shape: &[usize],
+        (li, idx): (&StridedLayout, &CudaView<'_, i64>),
+        (ls, src): (&StridedLayout, &CudaView<'_, f32>),
+        dim: usize,
+        dst: &mut CudaSlice<f32>,
+        known_in_range: bool,
     ) -> Result<()> {
-        fits("scatter_add", dx.len(), (rows * cols) as u64)?;
-        fits("scatter_add", idx.len(), rows as u64)?;
-        fits("scatter_add", dy.len(), rows as u64)?;
-        let (r32, c32) = (u32_of("rows", rows)?, u32_of("cols", cols)?);
-        let f = self.function(EMBEDDING, "scatter_rows_add_f32")?;
+        let dense = StridedLayout::new(dst_shape, &contiguous_strides(dst_shape), 0)?;
+        let (over, size) = along(&dense, li, dim, dst.len(), idx.len())?;
+        let (ss, is) = (ls.shape(), li.shape());
+        if ss.len() != is.len() || ss.iter().zip(&is).any(|(s, i)| s < i) {
+            return Err(Error::Invalid(format!(
+                "scatter_add: src {ss:?} is smaller than the index {is:?}"
+            )));
+        }
+        fits("scatter_add src", src.len(), ls.span())?;
+        let src_over = StridedLayout::new(&is, &ls.strides(), ls.offset())?;
+        let n = li.elem_count();
+        let (d, s) = (dim as i32, u32_of("size", size)?);
+        let bad = self.bad_flag()?;
+        let f = self.function(EMBEDDING, "scatter_add_f32")?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&r32).arg(&c32).arg(idx).arg(dy).arg(dx);
-        // SAFETY: buffers checked; the kernel skips indices out of range.
-        unsafe { b.launch(cfg_elems(rows as u64)) }?;
-        Ok(())
+        b.arg(&n)
+            .arg(&over)
+            .arg(li)
+            .arg(&src_over)
+            .arg(&d)
+            .arg(&s)
+            .arg(idx)
+            .arg(src)
+            .arg(dst);
+        b.arg(&bad);
+        // SAFETY: every view lies inside its buffer and moved positions stay inside dst
+        // (checked in `along`); the kernel range-checks each index.
+        unsafe { b.launch(cfg_elems(n)) }?;
+        if known_in_range {
+            return Ok(());
+        }
+        self.check_flag(&bad)
     }
+}
+
+/// For gather and scatter_add: checks that the data view `lx` and the index view `li` lie in
+/// their buffers and fit together (same rank, the index no larger outside `dim`), and returns
+/// the data's layout seen over the index's shape and the data's size along `dim`.
+fn along(
+    lx: &StridedLayout,
+    li: &StridedLayout,
+    dim: usize,
+    x_len: usize,
+    idx_len: usize,
+) -> Result<(StridedLayout, usize)> {
+    let (xs, is) = (lx.shape(), li.shape());
+    let fits_x =
+        xs.len() == is.len() && dim < xs.len() && (0..xs.len()).all(|d| d == dim || is[d] <= xs[d]);
+    if !fits_x {
+        return Err(Error::Invalid(format!(
+            "gather/scatter: index {is:?} does not fit data {xs:?} along dimension {dim}"
+        )));
+    }
+    fits("gather/scatter data", x_len, lx.span())?;
+    fits("gather/scatter index", idx_len, li.span())?;
+    let over = StridedLayout::new(&is, &lx.strides()[..is.len()], lx.offset())?;
+    Ok((over, xs[dim]))
 }

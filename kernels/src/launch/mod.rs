@@ -68,6 +68,27 @@ impl StridedLayout {
         Ok(l)
     }
 
+    /// The view's sizes.
+    pub fn shape(&self) -> Vec<usize> {
+        self.shape[..self.rank as usize]
+            .iter()
+            .map(|&n| n as usize)
+            .collect()
+    }
+
+    /// The view's strides, in elements.
+    pub fn strides(&self) -> Vec<usize> {
+        self.strides[..self.rank as usize]
+            .iter()
+            .map(|&s| s as usize)
+            .collect()
+    }
+
+    /// Where the view's first element is.
+    pub fn offset(&self) -> usize {
+        self.offset as usize
+    }
+
     /// Number of elements the view selects.
     pub fn elem_count(&self) -> u64 {
         self.shape[..self.rank as usize]

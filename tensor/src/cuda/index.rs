@@ -1,6 +1,6 @@
 //! Index ops on the GPU: index_select (embedding lookups) and index_add (their gradient),
 //! range-checked by the kernels; gather and scatter_add for one index per row (cross-entropy).
-use super::{alloc, copy_of, kernel_error};
+use super::{alloc, copy_of, kernel_error, kernel_layout};
 use crate::{Error, Result, Tensor};
 use kernels::{Accumulate, Gpu};
 use std::sync::Arc;
@@ -99,38 +99,54 @@ pub(crate) fn index_add(
     Ok(Tensor::from_cuda_f32(gpu, out, x.shape()))
 }
 
-/// `out[r] = x[r, idx[r]]`, `x` `[rows, cols]`, `idx` `[rows, 1]`.
-pub(crate) fn gather_rows(gpu: &Arc<Gpu>, x: &Tensor, index: &Tensor) -> Result<Tensor> {
+/// torch.gather along `dim` (shapes checked by the caller): the result has the index's shape.
+pub(crate) fn gather(gpu: &Arc<Gpu>, x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     const OP: &str = "gather";
-    let (rows, cols) = (x.shape()[0], x.shape()[1]);
-    let mut out = alloc(OP, gpu, rows)?;
-    gpu.gather_rows(
-        [rows, cols],
-        &x.cuda_f32(OP)?.view(),
-        &index.cuda_i64(OP)?.view(),
+    let mut out = alloc(OP, gpu, index.elem_count())?;
+    gpu.gather(
+        (
+            &kernel_layout(OP, x.layout())?,
+            &x.cuda_buffer(OP)?.as_view(),
+        ),
+        (
+            &kernel_layout(OP, index.layout())?,
+            &index.cuda_index_buffer(OP)?.as_view(),
+        ),
+        dim,
         &mut out,
     )
-    .map_err(bad_index(OP, index, 1, x.shape()))?;
-    mark_checked(index, cols);
+    .map_err(bad_index(OP, index, dim, x.shape()))?;
+    mark_checked(index, x.shape()[dim]);
     Ok(Tensor::from_cuda_f32(gpu, out, index.shape()))
 }
 
-/// `x` with `x[r, idx[r]] += src[r]`.
-pub(crate) fn scatter_rows_add(
+/// A copy of `x` with torch.scatter_add's sums along `dim` (shapes checked by the caller).
+pub(crate) fn scatter_add(
     gpu: &Arc<Gpu>,
     x: &Tensor,
+    dim: usize,
     index: &Tensor,
     src: &Tensor,
 ) -> Result<Tensor> {
     const OP: &str = "scatter_add";
-    let (rows, cols) = (x.shape()[0], x.shape()[1]);
     let mut out = copy_of(OP, gpu, &x.cuda_f32(OP)?.view())?;
-    gpu.scatter_rows_add(
-        [rows, cols],
-        &index.cuda_i64(OP)?.view(),
-        &src.cuda_f32(OP)?.view(),
+    let known = index
+        .cuda_storage()
+        .is_some_and(|c| c.indices_known_below(x.shape()[dim]));
+    gpu.scatter_add(
+        x.shape(),
+        (
+            &kernel_layout(OP, index.layout())?,
+            &index.cuda_index_buffer(OP)?.as_view(),
+        ),
+        (
+            &kernel_layout(OP, src.layout())?,
+            &src.cuda_buffer(OP)?.as_view(),
+        ),
+        dim,
         &mut out,
+        known,
     )
-    .map_err(kernel_error(OP))?;
+    .map_err(bad_index(OP, index, dim, x.shape()))?;
     Ok(Tensor::from_cuda_f32(gpu, out, x.shape()))
 }

@@ -76,22 +76,6 @@ fn one_dimensional(op: &'static str, indices: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// The GPU's gather and scatter_add take one index per row of a matrix, along dimension 1
-/// (cross-entropy's pick of each target): anything else is refused by name.
-fn one_per_row(op: &'static str, t: &Tensor, dim: usize, index: &Tensor) -> Result<()> {
-    if t.rank() == 2 && dim == 1 && index.shape() == [t.shape()[0], 1] {
-        return Ok(());
-    }
-    Err(Error::device(
-        op,
-        format!(
-            "on the GPU takes a matrix and one index per row along dimension 1, got {:?}, dimension {dim} and index {:?}",
-            t.shape(),
-            index.shape()
-        ),
-    ))
-}
-
 /// Checks that `index` has the rank of `t` and is no larger than `t` outside dimension `dim`
 /// (`skip_dim`) or anywhere (`!skip_dim`), as torch.gather and torch.scatter_add require.
 fn check_fits(
@@ -355,8 +339,7 @@ impl Tensor {
         check_dim(OP, dim, self.shape())?;
         check_fits(OP, index, "self", self, dim, true)?;
         if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, index])? {
-            one_per_row(OP, self, dim, index)?;
-            return crate::cuda::gather_rows(&gpu, self, index);
+            return crate::cuda::gather(&gpu, self, dim, index);
         }
         let idx = checked_indices(OP, &index.contiguous_data::<i64>(OP)?, dim, self.shape())?;
         with_dtype!(self.dtype(), T => gather_typed::<T>(OP, self, dim, index.shape(), &idx))
@@ -373,8 +356,7 @@ impl Tensor {
         check_fits(OP, index, "self", self, dim, true)?;
         check_fits(OP, index, "src", src, dim, false)?;
         if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, index, src])? {
-            one_per_row(OP, self, dim, index)?;
-            return crate::cuda::scatter_rows_add(&gpu, self, index, src);
+            return crate::cuda::scatter_add(&gpu, self, dim, index, src);
         }
         let idx = checked_indices(OP, &index.contiguous_data::<i64>(OP)?, dim, self.shape())?;
         with_float!(OP, self.dtype(), T => scatter_add::<T>(OP, self, dim, index, &idx, src))
