@@ -1,6 +1,6 @@
 // Just enough of CUDA for g++ to compile lesson6's kernel sources and run them on the host,
 // for tests that check the kernels' logic where no GPU is lent (tensor/tests/kernels_on_host.rs).
-// A launch runs its blocks one after another and each block's threads as real threads, so
+// A launch runs its blocks one after another and a block's threads as real threads, so
 // __syncthreads is a barrier, __shfl_xor_sync an exchange through a per-block array between
 // two barriers, and __shared__ a static (one block at a time owns it). Atomics take a lock.
 // This checks indexing, bounds and arithmetic; it cannot check what only a GPU shows (its
@@ -10,6 +10,7 @@
 #include <barrier>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -43,10 +44,18 @@ inline unsigned long long atomicMax(unsigned long long *p, unsigned long long v)
     return old;
 }
 
+// Set by a launcher that runs a block's threads one after another: a barrier cannot be kept
+// there, so the first one asks for real threads (see fake_cuda.cpp).
+inline thread_local bool *no_barriers = nullptr;
+struct BarrierInSequence {};
 inline std::barrier<> *block_barrier = nullptr;
 inline std::vector<double> shuffle_slots;
-inline void __syncthreads() { block_barrier->arrive_and_wait(); }
+inline void __syncthreads() {
+    if (no_barriers && *no_barriers) throw BarrierInSequence{};
+    block_barrier->arrive_and_wait();
+}
 template <class T> T __shfl_xor_sync(unsigned int, T v, int lane_mask) {
+    if (no_barriers && *no_barriers) throw BarrierInSequence{};
     shuffle_slots[threadIdx.x] = (double)v;
     __syncthreads();
     T r = (T)shuffle_slots[threadIdx.x ^ lane_mask];
@@ -54,21 +63,24 @@ template <class T> T __shfl_xor_sync(unsigned int, T v, int lane_mask) {
     return r;
 }
 
-// Runs `body` as a grid of `grid` blocks of `block` threads.
+// Runs `body` as a grid of `grid` blocks of `block` threads: one OS thread per thread of a
+// block, each running its part of every block in turn, with a barrier between blocks (so a
+// block's __shared__ statics are free again before the next block starts).
 template <class F> void emulate_launch(unsigned int grid, unsigned int block, F body) {
     gridDim = {grid, 1, 1};
     blockDim = {block, 1, 1};
-    for (unsigned int b = 0; b < grid; ++b) {
-        std::barrier<> bar(block);
-        block_barrier = &bar;
-        shuffle_slots.assign(block, 0.0);
-        std::vector<std::thread> threads;
-        for (unsigned int t = 0; t < block; ++t)
-            threads.emplace_back([&, b, t] {
+    std::barrier<> bar(block);
+    block_barrier = &bar;
+    shuffle_slots.assign(block, 0.0);
+    std::vector<std::thread> threads;
+    for (unsigned int t = 0; t < block; ++t)
+        threads.emplace_back([&, t] {
+            threadIdx = {t, 1, 1};
+            for (unsigned int b = 0; b < grid; ++b) {
                 blockIdx = {b, 1, 1};
-                threadIdx = {t, 1, 1};
                 body();
-            });
-        for (auto &th : threads) th.join();
-    }
+                bar.arrive_and_wait();
+            }
+        });
+    for (auto &th : threads) th.join();
 }

@@ -1,0 +1,177 @@
+// A stand-in for the CUDA driver (libcuda) and cuBLAS (libcublas) that runs on the host, so
+// that the whole GPU path (tensor's dispatch, the launchers, the kernels, the products) can
+// be tested where no GPU is lent: device memory is host memory, a module is every kernel of
+// lesson6's sources compiled by g++ against cuda_shim.h (the PTX NVRTC made is ignored), a
+// launch runs the kernel through the shim, and a product is a plain column-major loop.
+// The same file is built twice, as libcuda.so and as libcublas.so; tensor/tests/fake_gpu.rs
+// builds them and runs the GPU tests against them. It checks what the host can show
+// (arguments, layouts, indexing, the products' transpositions); a real GPU is still the only
+// judge of timing, memory model and NVRTC's code generation.
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <map>
+#include <string>
+#include <tuple>
+#include <utility>
+
+typedef int CUresult;
+typedef int CUdevice;
+typedef unsigned long long CUdeviceptr;
+typedef void *CUhandle;
+
+// A block's threads run one after another in one OS thread unless the kernel waits on a
+// barrier: the first __syncthreads in that mode throws, and the launch is run again with
+// real threads (kernels that synchronise write nothing before their first barrier).
+static thread_local bool sequential_block = false;
+
+struct Kernel {
+    std::function<void(unsigned, unsigned, void **)> launch;
+};
+
+template <class... P, size_t... I>
+static void call_with(void (*k)(P...), void **params, std::index_sequence<I...>) {
+    k(*(P *)params[I]...);
+}
+
+template <class... P> static Kernel kernel(void (*k)(P...)) {
+    return {[k](unsigned grid, unsigned block, void **params) {
+        auto body = [&] { call_with(k, params, std::index_sequence_for<P...>{}); };
+        try {
+            gridDim = {grid, 1, 1};
+            blockDim = {block, 1, 1};
+            sequential_block = true;
+            no_barriers = &sequential_block;
+            for (unsigned b = 0; b < grid; ++b)
+                for (unsigned t = 0; t < block; ++t) {
+                    blockIdx = {b, 1, 1};
+                    threadIdx = {t, 1, 1};
+                    body();
+                }
+            sequential_block = false;
+        } catch (const BarrierInSequence &) {
+            sequential_block = false;
+            emulate_launch(grid, block, body);
+        }
+    }};
+}
+
+static std::map<std::string, Kernel> &kernels() {
+    static std::map<std::string, Kernel> k = {
+#define K(name) {#name, kernel(name)},
+        KERNELS
+#undef K
+    };
+    return k;
+}
+
+extern "C" {
+// ---------------------------------------------------------------- the driver
+CUresult cuInit(unsigned) { return 0; }
+CUresult cuDriverGetVersion(int *v) { *v = 13000; return 0; }
+CUresult cuDeviceGetCount(int *n) { *n = 1; return 0; }
+CUresult cuDeviceGet(CUdevice *d, int ordinal) { *d = ordinal; return ordinal == 0 ? 0 : 101; }
+CUresult cuDeviceGetName(char *name, int len, CUdevice) {
+    snprintf(name, len, "host emulation of a GPU (tests only)");
+    return 0;
+}
+CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice) { *bytes = size_t(1) << 34; return 0; }
+CUresult cuDeviceGetAttribute(int *v, int attribute, CUdevice) {
+    switch (attribute) {
+        case 75: *v = 9; break;   // compute capability major
+        case 76: *v = 0; break;   // minor
+        case 115: *v = 0; break;  // memory pools: no (plain cuMemAlloc)
+        default: *v = 0;
+    }
+    return 0;
+}
+static int the_context;
+CUresult cuDevicePrimaryCtxRetain(CUhandle *ctx, CUdevice) { *ctx = &the_context; return 0; }
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice) { return 0; }
+CUresult cuCtxSetCurrent(CUhandle) { return 0; }
+CUresult cuCtxGetCurrent(CUhandle *ctx) { *ctx = &the_context; return 0; }
+CUresult cuCtxSynchronize() { return 0; }
+CUresult cuStreamSynchronize(CUhandle) { return 0; }
+CUresult cuGetErrorString(CUresult, const char **s) { *s = "fake driver error"; return 0; }
+static int the_event;
+CUresult cuEventCreate(CUhandle *e, unsigned) { *e = &the_event; return 0; }
+CUresult cuEventDestroy_v2(CUhandle) { return 0; }
+CUresult cuEventRecord(CUhandle, CUhandle) { return 0; }
+CUresult cuEventSynchronize(CUhandle) { return 0; }
+CUresult cuEventQuery(CUhandle) { return 0; }
+CUresult cuStreamWaitEvent(CUhandle, CUhandle, unsigned) { return 0; }
+CUresult cuGetErrorName(CUresult, const char **s) { *s = "CUDA_ERROR_FAKE"; return 0; }
+
+CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
+    *p = (CUdeviceptr)aligned_alloc(256, (bytes + 255) / 256 * 256);
+    return *p ? 0 : 2;
+}
+CUresult cuMemFree_v2(CUdeviceptr p) { free((void *)p); return 0; }
+CUresult cuMemAllocAsync(CUdeviceptr *p, size_t bytes, CUhandle) { return cuMemAlloc_v2(p, bytes); }
+CUresult cuMemFreeAsync(CUdeviceptr p, CUhandle) { return cuMemFree_v2(p); }
+CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *h, size_t n) { memcpy((void *)d, h, n); return 0; }
+CUresult cuMemcpyDtoH_v2(void *h, CUdeviceptr d, size_t n) { memcpy(h, (void *)d, n); return 0; }
+CUresult cuMemcpyDtoD_v2(CUdeviceptr d, CUdeviceptr s, size_t n) { memmove((void *)d, (void *)s, n); return 0; }
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *h, size_t n, CUhandle) { return cuMemcpyHtoD_v2(d, h, n); }
+CUresult cuMemcpyDtoHAsync_v2(void *h, CUdeviceptr d, size_t n, CUhandle) { return cuMemcpyDtoH_v2(h, d, n); }
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, CUhandle) { return cuMemcpyDtoD_v2(d, s, n); }
+CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) { memset((void *)d, v, n); return 0; }
+CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUhandle) { return cuMemsetD8_v2(d, v, n); }
+
+static int the_module;
+CUresult cuModuleLoadData(CUhandle *m, const void *) { *m = &the_module; return 0; }
+CUresult cuModuleUnload(CUhandle) { return 0; }
+CUresult cuModuleGetFunction(CUhandle *f, CUhandle, const char *name) {
+    auto it = kernels().find(name);
+    if (it == kernels().end()) return 500;  // CUDA_ERROR_NOT_FOUND
+    *f = &it->second;
+    return 0;
+}
+CUresult cuLaunchKernel(CUhandle f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                        unsigned bz, unsigned, CUhandle, void **params, void **) {
+    if (gy != 1 || gz != 1 || by != 1 || bz != 1) return 1;  // lesson6 launches 1-D grids only
+    ((Kernel *)f)->launch(gx, bx, params);
+    return 0;
+}
+
+// ---------------------------------------------------------------- cuBLAS
+typedef int cublasStatus_t;
+static int the_handle;
+cublasStatus_t cublasCreate_v2(CUhandle *h) { *h = &the_handle; return 0; }
+cublasStatus_t cublasDestroy_v2(CUhandle) { return 0; }
+cublasStatus_t cublasSetStream_v2(CUhandle, CUhandle) { return 0; }
+cublasStatus_t cublasSetMathMode(CUhandle, int) { return 0; }
+
+// C = alpha op(A) op(B) + beta C, column-major, accumulated in double; C is not read when
+// beta is 0 (as cuBLAS: it may hold anything, NaN included).
+static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                 const float *b, int ldb, float beta, float *c, int ldc) {
+    for (int j = 0; j < n; ++j)
+        for (int i = 0; i < m; ++i) {
+            double acc = 0.0;
+            for (int p = 0; p < k; ++p) {
+                float av = ta ? a[p + (long long)i * lda] : a[i + (long long)p * lda];
+                float bv = tb ? b[j + (long long)p * ldb] : b[p + (long long)j * ldb];
+                acc += (double)av * bv;
+            }
+            float *out = c + i + (long long)j * ldc;
+            *out = (float)(alpha * acc + (beta == 0.0f ? 0.0 : (double)beta * *out));
+        }
+}
+
+cublasStatus_t cublasSgemm_v2(CUhandle, int ta, int tb, int m, int n, int k, const float *alpha,
+                              const float *a, int lda, const float *b, int ldb, const float *beta,
+                              float *c, int ldc) {
+    gemm(ta, tb, m, n, k, *alpha, a, lda, b, ldb, *beta, c, ldc);
+    return 0;
+}
+
+cublasStatus_t cublasSgemmStridedBatched(CUhandle, int ta, int tb, int m, int n, int k,
+                                         const float *alpha, const float *a, int lda, long long sa,
+                                         const float *b, int ldb, long long sb, const float *beta,
+                                         float *c, int ldc, long long sc, int batch) {
+    for (int i = 0; i < batch; ++i)
+        gemm(ta, tb, m, n, k, *alpha, a + i * sa, lda, b + i * sb, ldb, *beta, c + i * sc, ldc);
+    return 0;
+}
+}

@@ -1,0 +1,106 @@
+//! Runs a GPU test binary again on a stand-in for the CUDA driver and cuBLAS that executes on
+//! the host (`fake_cuda.cpp`): g++ builds it as `libcuda.so` and `libcublas.so` with every
+//! kernel of `kernels::sources` compiled in, and the child process finds them first on its
+//! `LD_LIBRARY_PATH`. The GPU tests then run through the whole GPU path (tensor's dispatch,
+//! the launchers and their argument lists, the kernels, the products' transpositions) instead
+//! of skipping. NVRTC is the real one: the sources are still compiled to PTX on the way.
+//! Included by the GPU test files with `#[path]`.
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The child's marker: set, the tests below run on the stand-in and this one stays out.
+pub const CHILD: &str = "LESSON6_FAKE_GPU";
+
+/// Builds the stand-in libraries into a fresh folder, or says why it cannot.
+fn build() -> Result<PathBuf, String> {
+    if Command::new("c++").arg("--version").output().is_err() {
+        return Err("no C++ compiler (c++)".into());
+    }
+    if !kernels::sources::nvrtc_present() {
+        return Err("no NVRTC library to compile the kernels with".into());
+    }
+    let dir = std::env::temp_dir().join(format!("lesson6-fake-gpu-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut src = String::from(include_str!("cuda_shim.h"));
+    src.push_str(kernels::sources::COMMON);
+    for s in kernels::sources::ALL {
+        src.push_str(s.code);
+    }
+    let list: String = kernels::sources::ALL
+        .iter()
+        .flat_map(|s| s.kernels)
+        .map(|k| format!("K({k}) "))
+        .collect();
+    src.push_str(&format!("\n#define KERNELS {list}\n"));
+    src.push_str(include_str!("fake_cuda.cpp"));
+    let cpp = dir.join("fake_cuda.cpp");
+    std::fs::write(&cpp, src).map_err(|e| e.to_string())?;
+    let lib = dir.join("libcuda.so");
+    let out = Command::new("c++")
+        .args([
+            "-std=c++20",
+            "-O2",
+            "-shared",
+            "-fPIC",
+            "-pthread",
+            "-w",
+            "-o",
+        ])
+        .arg(&lib)
+        .arg(&cpp)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "the stand-in does not compile:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    std::fs::copy(&lib, dir.join("libcublas.so")).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+/// Runs every other test of this binary in a child process on the stand-in, one at a time
+/// (the stand-in runs one launch at a time), and fails with the child's output if it fails.
+pub fn run_this_binary_on_the_stand_in(this_test: &str) {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    let dir = match build() {
+        Ok(d) => d,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let path = match std::env::var("LD_LIBRARY_PATH") {
+        Ok(p) if !p.is_empty() => format!("{}:{p}", dir.display()),
+        _ => dir.display().to_string(),
+    };
+    let out = Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--skip", this_test, "--test-threads", "1"])
+        .env("LD_LIBRARY_PATH", path)
+        .env(CHILD, "1")
+        .output()
+        .expect("the test binary runs again");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(out.status.success(), "on the stand-in GPU:\n{text}");
+    assert!(
+        !text.contains("skipped:"),
+        "a test skipped on the stand-in GPU:\n{text}"
+    );
+    eprintln!(
+        "{}",
+        text.lines()
+            .filter(|l| l.starts_with("test "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
