@@ -158,3 +158,13 @@ fn moving_to_the_host_changes_nothing() {
     to_device(&model, Device::Cpu).unwrap();
     assert_eq!(weights(&model), before);
 }
+
+#[path = "../../tensor/tests/host/fake_gpu.rs"]
+mod fake_gpu;
+
+/// Every test above, run again on the host's stand-in for a GPU (see
+/// `tensor/tests/host/fake_gpu.rs`): the training steps through the whole GPU path.
+#[test]
+fn every_test_above_on_a_stand_in_gpu() {
+    fake_gpu::run_this_binary_on_the_stand_in("every_test_above_on_a_stand_in_gpu");
+}

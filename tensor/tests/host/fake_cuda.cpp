@@ -21,8 +21,9 @@ typedef unsigned long long CUdeviceptr;
 typedef void *CUhandle;
 
 // A block's threads run one after another in one OS thread unless the kernel waits on a
-// barrier: the first __syncthreads in that mode throws, and the launch is run again with
-// real threads (kernels that synchronise write nothing before their first barrier).
+// barrier: the first __syncthreads (or shuffle) in that mode throws, and the launch is run
+// again with real threads, one warp a block (kernels that synchronise write nothing before
+// their first barrier).
 static thread_local bool sequential_block = false;
 
 struct Kernel {
@@ -50,8 +51,11 @@ template <class... P> static Kernel kernel(void (*k)(P...)) {
                 }
             sequential_block = false;
         } catch (const BarrierInSequence &) {
+            // One warp a block: the kernels that synchronise take any block size in whole
+            // warps (their loops stride by blockDim.x), and every barrier costs a wake-up
+            // of each of the block's OS threads.
             sequential_block = false;
-            emulate_launch(grid, block, body);
+            emulate_launch(grid, 32, body);
         }
     }};
 }

@@ -11,6 +11,13 @@ use std::process::Command;
 /// The child's marker: set, the tests below run on the stand-in and this one stays out.
 pub const CHILD: &str = "LESSON6_FAKE_GPU";
 
+/// Where to build the stand-in and leave it, when `LESSON6_STAND_IN_DIR` says so: then any
+/// program (an example with `--device cuda`) can run on it with that folder first on its
+/// `LD_LIBRARY_PATH`.
+fn kept_dir() -> Option<PathBuf> {
+    std::env::var_os("LESSON6_STAND_IN_DIR").map(PathBuf::from)
+}
+
 /// Builds the stand-in libraries into a fresh folder, or says why it cannot.
 fn build() -> Result<PathBuf, String> {
     if Command::new("c++").arg("--version").output().is_err() {
@@ -19,7 +26,9 @@ fn build() -> Result<PathBuf, String> {
     if !kernels::sources::nvrtc_present() {
         return Err("no NVRTC library to compile the kernels with".into());
     }
-    let dir = std::env::temp_dir().join(format!("lesson6-fake-gpu-{}", std::process::id()));
+    let dir = kept_dir().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("lesson6-fake-gpu-{}", std::process::id()))
+    });
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let mut src = String::from(include_str!("cuda_shim.h"));
     src.push_str(kernels::sources::COMMON);
@@ -88,7 +97,7 @@ pub fn run_this_binary_on_the_stand_in(this_test: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    if out.status.success() {
+    if kept_dir().is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     assert!(out.status.success(), "on the stand-in GPU:\n{text}");
