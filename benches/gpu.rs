@@ -38,7 +38,38 @@ fn time(gpu: &Gpu, reps: usize, mut f: impl FnMut()) -> f64 {
     t[reps / 2]
 }
 
+/// The sizes timed: the issue's, or, with `LESSON6_BENCH_SMOKE` set, tiny ones that only check
+/// that every case runs (on the host's stand-in GPU, before a real one is spent on it).
+struct Sizes {
+    image: [usize; 4],
+    rows: usize,
+    resnet: (usize, usize),
+    reps: usize,
+}
+
+impl Sizes {
+    fn chosen() -> Sizes {
+        if std::env::var_os("LESSON6_BENCH_SMOKE").is_some() {
+            Sizes {
+                image: [2, 8, 6, 6],
+                rows: 1024,
+                resnet: (2, 32),
+                reps: 1,
+            }
+        } else {
+            Sizes {
+                image: [64, 256, 56, 56],
+                rows: EPOCH_ROWS,
+                resnet: (64, 224),
+                reps: 20,
+            }
+        }
+    }
+}
+
 fn main() {
+    let sizes = Sizes::chosen();
+    let reps = |r: usize| r.min(sizes.reps.max(1) * r / 20).max(1);
     let gpu = match Gpu::get(0) {
         Ok(g) => g,
         Err(e) => {
@@ -50,14 +81,15 @@ fn main() {
     println!("device: {}", gpu.name().unwrap_or_default());
     let gb = |bytes: f64, s: f64| bytes / s / 1e9;
 
-    let n = 64 * 256 * 56 * 56;
+    let n: usize = sizes.image.iter().product();
+    let channels = sizes.image[1];
     let x = Philox::new(1, 0)
-        .uniform(&[64, 256, 56, 56], -1.0, 1.0)
+        .uniform(&sizes.image, -1.0, 1.0)
         .unwrap()
         .to_device(dev)
         .unwrap();
     let bytes = 2.0 * 4.0 * n as f64; // one read, one write
-    let copy = time(&gpu, 20, || {
+    let copy = time(&gpu, reps(20), || {
         x.copy().unwrap();
     });
     let copy_bw = gb(bytes, copy);
@@ -67,29 +99,29 @@ fn main() {
     );
     println!(
         "{:<44} {:>9.3} {:>10.0} {:>7.0}%",
-        "device-to-device copy, 51M f32",
+        &format!("device-to-device copy, {n} f32"),
         copy * 1e3,
         copy_bw,
         100.0
     );
 
-    let drop = time(&gpu, 20, || {
+    let drop = time(&gpu, reps(20), || {
         x.dropout(0.5, Philox::new(3, 1)).unwrap();
     });
     println!(
         "{:<44} {:>9.3} {:>10.0} {:>7.0}%",
-        "dropout forward (= backward), 51M f32",
+        &format!("dropout forward (= backward), {n} f32"),
         drop * 1e3,
         gb(bytes, drop),
         100.0 * gb(bytes, drop) / copy_bw
     );
 
     let (w, b) = (
-        Tensor::ones(&[256]).to_device(dev).unwrap(),
-        Tensor::zeros(&[256]).to_device(dev).unwrap(),
+        Tensor::ones(&[channels]).to_device(dev).unwrap(),
+        Tensor::zeros(&[channels]).to_device(dev).unwrap(),
     );
     let dy = x.mul_scalar(0.5).unwrap();
-    let bn = time(&gpu, 10, || {
+    let bn = time(&gpu, reps(10), || {
         let (_, m, v) = x.batch_norm(&w, &b, 1e-5).unwrap();
         dy.batch_norm_backward(&x, &w, &m, &v, 1e-5).unwrap();
     });
@@ -98,7 +130,7 @@ fn main() {
     let bn_bytes = 8.0 * 4.0 * n as f64;
     println!(
         "{:<44} {:>9.3} {:>10.0} {:>7.0}%",
-        "batch norm fwd+bwd (64,256,56,56)",
+        &format!("batch norm fwd+bwd {:?}", sizes.image),
         bn * 1e3,
         gb(bn_bytes, bn),
         100.0 * gb(bn_bytes, bn) / copy_bw
@@ -116,7 +148,7 @@ fn main() {
         .unwrap();
     let zeros = Tensor::zeros(&[1116, 81]).to_device(dev).unwrap();
     for how in [Accumulate::Atomic, Accumulate::Sorted] {
-        let t = time(&gpu, 50, || {
+        let t = time(&gpu, reps(50), || {
             zeros.index_add_with(0, &idx, &grad, how).unwrap();
         });
         println!(
@@ -129,7 +161,7 @@ fn main() {
     // A Rossmann epoch at batch 512 through the Learner, as compare.rs times it on the CPU.
     let model = TabularModel::new(&Init::new(0), &rossmann_config(), 0).unwrap();
     let data = TensorData::new(
-        rossmann_rows(EPOCH_ROWS, 20),
+        rossmann_rows(sizes.rows, 20),
         rossmann_rows(512, 30),
         512,
         0,
@@ -141,12 +173,12 @@ fn main() {
     .to_device(dev)
     .unwrap();
     learn.verbose = false;
-    let epoch = time(&gpu, 5, || {
+    let epoch = time(&gpu, reps(5), || {
         learn.fit_one_cycle(1, Lr::Single(1e-3), None).unwrap();
     });
     println!(
         "{:<44} {:>9.1}",
-        format!("Rossmann epoch, {EPOCH_ROWS} rows, batch 512"),
+        format!("Rossmann epoch, {} rows, batch 512", sizes.rows),
         epoch * 1e3
     );
 
@@ -154,17 +186,23 @@ fn main() {
     let model = resnet34(&Init::new(0), 1000).unwrap();
     to_device(&model, dev).unwrap();
     let x = Philox::new(40, 0)
-        .uniform(&[64, 3, 224, 224], -1.0, 1.0)
+        .uniform(
+            &[sizes.resnet.0, 3, sizes.resnet.1, sizes.resnet.1],
+            -1.0,
+            1.0,
+        )
         .unwrap()
         .to_device(dev)
         .unwrap();
-    let y = Tensor::from_indices(&(0..64).map(|i| i * 37 % 1000).collect::<Vec<i64>>(), &[64])
+    let batch = sizes.resnet.0;
+    let labels: Vec<i64> = (0..batch as i64).map(|i| i * 37 % 1000).collect();
+    let y = Tensor::from_indices(&labels, &[batch])
         .unwrap()
         .to_device(dev)
         .unwrap();
     let mut sgd = Sgd::new(0.9, 0.0);
     let params: Vec<_> = named_params(&model).into_iter().map(|(_, p)| p).collect();
-    let step = time(&gpu, 5, || {
+    let step = time(&gpu, reps(5), || {
         let tape = Tape::new();
         let out = model.forward(&tape.input(x.clone()), Mode::Train).unwrap();
         let grads = cross_entropy(&out, &y).unwrap().backward().unwrap();
@@ -172,8 +210,8 @@ fn main() {
     });
     println!(
         "{:<44} {:>9.1} {:>10.0} img/s",
-        "ResNet-34 training step, batch 64, 224",
+        &format!("ResNet-34 training step, batch {batch}, {}", sizes.resnet.1),
         step * 1e3,
-        64.0 / step
+        batch as f64 / step
     );
 }
