@@ -122,7 +122,7 @@ fn main() {
     );
     let dy = x.mul_scalar(0.5).unwrap();
     let bn = time(&gpu, reps(10), || {
-        let (_, m, v) = x.batch_norm(&w, &b, 1e-5).unwrap();
+        let (_, m, v) = x.batch_norm(&w, &b, 1e-5, None).unwrap();
         dy.batch_norm_backward(&x, &w, &m, &v, 1e-5).unwrap();
     });
     // The bytes the two fused kernels must move: forward reads x twice and writes y; backward

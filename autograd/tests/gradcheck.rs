@@ -161,9 +161,9 @@ proptest! {
         let w = rand(&[c], seed + 1, 0.5, 1.5);
         let b = rand(&[c], seed + 2, -0.5, 0.5);
         let x2 = rand(&[n, c], seed, -2.0, 2.0);
-        check(|v| Ok(v[0].batch_norm(&v[1], &v[2], 1e-5)?.0), &[x2, w.clone(), b.clone()])?;
+        check(|v| Ok(v[0].batch_norm(&v[1], &v[2], 1e-5, None)?.0), &[x2, w.clone(), b.clone()])?;
         let x4 = rand(&[n, c, hw, hw + 1], seed + 3, -2.0, 2.0);
-        check(|v| Ok(v[0].batch_norm(&v[1], &v[2], 1e-5)?.0), &[x4.clone(), w.clone(), b.clone()])?;
+        check(|v| Ok(v[0].batch_norm(&v[1], &v[2], 1e-5, None)?.0), &[x4.clone(), w.clone(), b.clone()])?;
         check(|v| v[0].channel_affine(&v[1], &v[2]), &[x4, w.clone(), b.clone()])?;
         let x3 = rand(&[n, c, hw], seed + 4, -2.0, 2.0);
         check(|v| v[0].channel_affine(&v[1], &v[2]), &[x3, w, b])?;

@@ -86,6 +86,11 @@ impl Buffer {
     pub fn set(&self, value: Tensor) {
         *self.value.borrow_mut() = value;
     }
+    /// Takes the value out, leaving an empty tensor, so that an in-place update can own the
+    /// only handle to its buffer; put it back with [`Buffer::set`].
+    pub fn take(&self) -> Tensor {
+        self.value.replace(Tensor::zeros(&[0]))
+    }
 }
 
 /// One named entry of a module's state.

@@ -450,11 +450,25 @@ fn batch_norm_forward_and_backward_match_the_cpu() {
             .unwrap();
         let (w, b) = (rand(&[c], 22), rand(&[c], 23));
         let (gx, gw, gb) = (on(&x, dev), on(&w, dev), on(&b, dev));
-        let (y, m, v) = x.batch_norm(&w, &b, 1e-5).unwrap();
-        let (gy, gm, gv) = gx.batch_norm(&gw, &gb, 1e-5).unwrap();
+        let (y, m, v) = x.batch_norm(&w, &b, 1e-5, None).unwrap();
+        let (gy, gm, gv) = gx.batch_norm(&gw, &gb, 1e-5, None).unwrap();
         close("bn y", &gy, &y);
         close("bn mean", &gm, &m);
         close("bn var", &gv, &v);
+        // The running statistics, updated in the forward's launch on the GPU.
+        let (mut rm, mut rv) = (rand(&[c], 25), rand(&[c], 26).abs().unwrap());
+        let (mut grm, mut grv) = (on(&rm, dev), on(&rv, dev));
+        let running = |mean, var| tensor::RunningStats {
+            mean,
+            var,
+            momentum: 0.1,
+        };
+        x.batch_norm(&w, &b, 1e-5, Some(running(&mut rm, &mut rv)))
+            .unwrap();
+        gx.batch_norm(&gw, &gb, 1e-5, Some(running(&mut grm, &mut grv)))
+            .unwrap();
+        close("running mean", &grm, &rm);
+        close("running var", &grv, &rv);
         let dy = rand(shape, 24);
         let (dx, dw, db) = dy.batch_norm_backward(&x, &w, &m, &v, 1e-5).unwrap();
         let (gdx, gdw, gdb) = on(&dy, dev)

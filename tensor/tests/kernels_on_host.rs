@@ -461,7 +461,7 @@ fn batch_norm_kernels_match_the_cpu() {
         let s: usize = shape[2..].iter().product();
         let x = rand(shape, 9).affine(3.0, 5.0).unwrap();
         let (w, b) = (rand(&[c], 10), rand(&[c], 11));
-        let (y, m, v) = x.batch_norm(&w, &b, 1e-5).unwrap();
+        let (y, m, v) = x.batch_norm(&w, &b, 1e-5, None).unwrap();
         let (mut gy, mut gm, mut gv) = (nan(x.elem_count()), nan(c), nan(c));
         let (mut rm, mut rv) = (vec![0.0f32; c], vec![1.0f32; c]);
         Launch::new(exe, "batch_norm_forward_f32", c as u32, 64)

@@ -622,7 +622,7 @@ fn batch_norm_on_images_split_over_threads_matches_the_definition() {
     let b = Tensor::from_slice(&[0.1f32, -0.2, 0.3, 0.0, 1.0], &[c]).unwrap();
     let (xs, dys) = (x.to_vec::<f32>().unwrap(), dy.to_vec::<f32>().unwrap());
     let (gs, bs) = (g.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
-    let (y, mean, var) = x.batch_norm(&g, &b, 1e-5).unwrap();
+    let (y, mean, var) = x.batch_norm(&g, &b, 1e-5, None).unwrap();
     let (dx, dg, db) = dy.batch_norm_backward(&x, &g, &mean, &var, 1e-5).unwrap();
     let (y, dx) = (y.to_vec::<f32>().unwrap(), dx.to_vec::<f32>().unwrap());
     let (dg, db) = (dg.to_vec::<f32>().unwrap(), db.to_vec::<f32>().unwrap());

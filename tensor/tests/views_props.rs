@@ -307,7 +307,7 @@ proptest! {
         let _ = x.sum_all();
         let _ = x.mean_all();
         let _ = x.to_dtype(DType::F16);
-        let _ = x.batch_norm(&y, &y, 1e-5);
+        let _ = x.batch_norm(&y, &y, 1e-5, None);
         let _ = x.batch_norm_backward(&x, &y, &y, &y, 1e-5);
         let idx = Tensor::from_indices(&[0, 2, -1], &[3]).unwrap();
         let _ = x.index_select(d, &idx);

@@ -4,15 +4,22 @@
 //! mean and variance.
 use crate::var::{record, Var};
 use crate::Result;
-use tensor::Tensor;
+use tensor::{RunningStats, Tensor};
 
 impl Var {
     /// Batch norm in training mode on `[N, C, ...]`: normalise each channel with the batch's
     /// mean and biased variance, then scale by `weight` and shift by `bias` (`[C]`). Also
-    /// returns that mean and variance (for the running statistics).
-    pub fn batch_norm(&self, weight: &Var, bias: &Var, eps: f32) -> Result<(Var, Tensor, Tensor)> {
+    /// returns that mean and variance, and updates `running` from them (a layer's running
+    /// statistics, outside the tape: they get no gradient).
+    pub fn batch_norm(
+        &self,
+        weight: &Var,
+        bias: &Var,
+        eps: f32,
+        running: Option<RunningStats<'_>>,
+    ) -> Result<(Var, Tensor, Tensor)> {
         let (x, w) = (self.tensor().clone(), weight.tensor().clone());
-        let (y, mean, var) = x.batch_norm(&w, bias.tensor(), eps)?;
+        let (y, mean, var) = x.batch_norm(&w, bias.tensor(), eps, running)?;
         let saved = (mean.clone(), var.clone());
         let out = record("batch_norm", &[self, weight, bias], y, move |_, n| {
             let n = [n[0], n[1], n[2]];

@@ -10,7 +10,7 @@
 //! state dict holds `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked`.
 use crate::module::{join, Buffer, Entry, Mode, Module, Param};
 use autograd::{Error, Result, Var};
-use tensor::Tensor;
+use tensor::{RunningStats, Tensor};
 
 pub struct BatchNorm {
     pub weight: Param,
@@ -58,8 +58,8 @@ impl BatchNorm {
         self.weight.value().elem_count()
     }
 
-    /// The axes statistics are taken over (all but the channel axis).
-    fn geometry(&self, x: &Var) -> Result<Vec<usize>> {
+    /// Refuses an input of the wrong rank or channel count, naming the layer's kind.
+    fn check_input(&self, x: &Var) -> Result<()> {
         let c = self.channels();
         let ok = match self.rank {
             2 => (x.rank() == 2 || x.rank() == 3) && x.shape()[1] == c,
@@ -76,28 +76,11 @@ impl BatchNorm {
                 msg: format!("{kind} with C = {c}, got {:?}", x.shape()),
             }));
         }
-        Ok((0..x.rank()).filter(|&d| d != 1).collect())
+        Ok(())
     }
 
-    /// Moves the running statistics towards the batch's (no gradient flows here).
-    fn update_running(&self, mean: &Tensor, var: &Tensor, n: usize) -> tensor::Result<()> {
-        let c = self.channels();
-        let m = self.momentum;
-        let unbiased = var
-            .reshape(&[c])?
-            .mul_scalar(n as f32 / (n.max(2) - 1) as f32)?;
-        let rm = self
-            .running_mean
-            .value()
-            .mul_scalar(1.0 - m)?
-            .add(&mean.reshape(&[c])?.mul_scalar(m)?)?;
-        let rv = self
-            .running_var
-            .value()
-            .mul_scalar(1.0 - m)?
-            .add(&unbiased.mul_scalar(m)?)?;
-        self.running_mean.set(rm);
-        self.running_var.set(rv);
+    /// Counts one more training batch (`num_batches_tracked`, kept for PyTorch's state dict).
+    fn count_batch(&self) -> tensor::Result<()> {
         let seen = self.num_batches_tracked.value().to_vec::<i64>()?[0];
         self.num_batches_tracked
             .set(Tensor::from_vec(vec![seen + 1], &[])?);
@@ -107,14 +90,24 @@ impl BatchNorm {
 
 impl Module for BatchNorm {
     fn forward(&self, x: &Var, mode: Mode) -> Result<Var> {
-        let dims = self.geometry(x)?;
+        self.check_input(x)?;
         match mode {
             // One fused op with its closed-form backward (see tensor's `batch_norm`).
             Mode::Train => {
                 let (w, b) = (self.weight.var_for(x), self.bias.var_for(x));
-                let (y, mean, var) = x.batch_norm(&w, &b, self.eps)?;
-                let n: usize = dims.iter().map(|&d| x.shape()[d]).product();
-                self.update_running(&mean, &var, n)?;
+                // The running statistics are taken out of their buffers (so that a GPU can
+                // update them in place, in the forward's own launch) and put back.
+                let (mut mean, mut var) = (self.running_mean.take(), self.running_var.take());
+                let running = RunningStats {
+                    mean: &mut mean,
+                    var: &mut var,
+                    momentum: self.momentum,
+                };
+                let out = x.batch_norm(&w, &b, self.eps, Some(running));
+                self.running_mean.set(mean);
+                self.running_var.set(var);
+                let (y, _, _) = out?;
+                self.count_batch()?;
                 Ok(y)
             }
             // The running statistics and the affine weights as one scale and shift per

@@ -1,8 +1,8 @@
 //! Batch norm on the GPU: the fused forward (statistics and normalisation in one launch)
 //! and backward (dx, dgamma, dbeta from the saved statistics), and the inference affine.
 use super::{alloc, kernel_error, zeros};
-use crate::{Result, Tensor};
-use kernels::Gpu;
+use crate::{Result, RunningStats, Tensor};
+use kernels::{Gpu, Running};
 use std::sync::Arc;
 
 type Three = (Tensor, Tensor, Tensor);
@@ -10,24 +10,34 @@ type Three = (Tensor, Tensor, Tensor);
 pub(crate) fn batch_norm(
     gpu: &Arc<Gpu>,
     x: &Tensor,
-    weight: &Tensor,
-    bias: &Tensor,
+    (weight, bias): (&Tensor, &Tensor),
     eps: f32,
     dims: [usize; 3],
+    running: Option<RunningStats<'_>>,
 ) -> Result<Three> {
     const OP: &str = "batch_norm";
     let c = dims[1];
     let mut y = alloc(OP, gpu, x.elem_count())?;
     let (mut mean, mut var) = (alloc(OP, gpu, c)?, alloc(OP, gpu, c)?);
     let (g, b) = (weight.cuda_f32(OP)?, bias.cuda_f32(OP)?);
+    let xs = x.cuda_f32(OP)?;
+    // The running statistics are updated in place, in the same launch.
+    let running = match running {
+        Some(r) => Some(Running {
+            mean: r.mean.cuda_unique(OP)?,
+            var: r.var.cuda_unique(OP)?,
+            momentum: r.momentum,
+        }),
+        None => None,
+    };
     gpu.batch_norm_forward(
         dims,
-        &x.cuda_f32(OP)?.view(),
+        &xs.view(),
         (&g.view(), &b.view()),
         eps,
         &mut y,
         (&mut mean, &mut var),
-        None,
+        running,
     )
     .map_err(kernel_error(OP))?;
     Ok((

@@ -248,31 +248,77 @@ fn backward_typed<T: Float>(
     (dx, dgamma, dbeta)
 }
 
+/// A batch norm layer's running statistics (`[C]` each), updated by a training forward as
+/// PyTorch does: `running = (1 - momentum) running + momentum batch`, with the batch's
+/// unbiased variance (divided by n - 1) in `var`.
+pub struct RunningStats<'a> {
+    pub mean: &'a mut Tensor,
+    pub var: &'a mut Tensor,
+    pub momentum: f32,
+}
+
+impl RunningStats<'_> {
+    fn check(&self, op: &'static str, c: usize) -> Result<()> {
+        same_channels(op, "running_mean", self.mean, c)?;
+        same_channels(op, "running_var", self.var, c)
+    }
+
+    /// The update from the batch's `mean` and biased `var` over `count` values a channel, in
+    /// f32 tensor ops (the host's path; a GPU does it inside its forward kernel).
+    fn update(self, mean: &Tensor, var: &Tensor, count: usize) -> Result<()> {
+        let m = self.momentum;
+        let unbiased = var.mul_scalar(count as f32 / (count.max(2) - 1) as f32)?;
+        let new_mean = self.mean.mul_scalar(1.0 - m)?.add(&mean.mul_scalar(m)?)?;
+        let new_var = self
+            .var
+            .mul_scalar(1.0 - m)?
+            .add(&unbiased.mul_scalar(m)?)?;
+        *self.mean = new_mean;
+        *self.var = new_var;
+        Ok(())
+    }
+}
+
 impl Tensor {
     /// Batch-normalises `self` (`[N, C, ...]`) with the batch's per-channel statistics and
     /// the affine `weight` and `bias` (`[C]`). Returns the output and the batch's mean and
-    /// biased variance (`[C]`, f64 accumulated, in the input's dtype), for the running
-    /// statistics and the backward.
+    /// biased variance (`[C]`, f64 accumulated, in the input's dtype), for the backward. With
+    /// `running`, also updates a layer's running statistics (on a GPU in the same launch).
     pub fn batch_norm(
         &self,
         weight: &Tensor,
         bias: &Tensor,
         eps: f32,
+        running: Option<RunningStats<'_>>,
     ) -> Result<(Tensor, Tensor, Tensor)> {
         const OP: &str = "batch_norm";
         let geo = geometry(OP, self, weight)?;
         same_channels(OP, "bias", bias, geo.1)?;
-        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, weight, bias])? {
-            let (n, c, s) = geo;
-            return crate::cuda::batch_norm(&gpu, self, weight, bias, eps, [n, c, s]);
+        if let Some(r) = &running {
+            r.check(OP, geo.1)?;
         }
-        with_float!(OP, self.dtype(), T => {
+        let gpu = {
+            let mut operands = vec![self, weight, bias];
+            if let Some(r) = &running {
+                operands.extend([&*r.mean, &*r.var]);
+            }
+            crate::cuda::gpu_of(OP, &operands)?
+        };
+        if let Some(gpu) = gpu {
+            let (n, c, s) = geo;
+            return crate::cuda::batch_norm(&gpu, self, (weight, bias), eps, [n, c, s], running);
+        }
+        let (y, mean, var) = with_float!(OP, self.dtype(), T => {
             let x = self.contiguous_data::<T>(OP)?;
             let (g, b) = (weight.contiguous_data::<T>(OP)?, bias.contiguous_data::<T>(OP)?);
             let (y, mean, var) = forward_typed::<T>(&x, &g, &b, geo, eps as f64);
             let stat = |v: Vec<f64>| Tensor::from_op(v.into_iter().map(T::from_f64).collect::<Vec<T>>(), &[geo.1]);
-            Ok((Tensor::from_op(y, self.shape()), stat(mean), stat(var)))
-        })
+            Ok::<_, crate::Error>((Tensor::from_op(y, self.shape()), stat(mean), stat(var)))
+        })?;
+        if let Some(r) = running {
+            r.update(&mean, &var, geo.0 * geo.2)?;
+        }
+        Ok((y, mean, var))
     }
 
     /// The gradients of [`Tensor::batch_norm`]: from `self` = dy, the input `x`, the weight,

@@ -72,6 +72,7 @@ mod simple_gemm;
 mod softmax;
 mod unary;
 
+pub use batch_norm::RunningStats;
 pub use conv::Conv2dParams;
 pub(crate) use conv::Geometry;
 pub use optim::{AdamStep, SgdStep};
