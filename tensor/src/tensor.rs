@@ -299,23 +299,23 @@ impl Tensor {
         }
         match self.cuda_storage() {
             Some(_) => self.cuda_contiguous("contiguous"),
-            None => Ok(self.host_copy()),
+            None => self.host_copy("contiguous"),
         }
     }
 
     /// A row-major copy of a host tensor's elements.
-    fn host_copy(&self) -> Tensor {
+    fn host_copy(&self, op: &'static str) -> Result<Tensor> {
         fn copied<T: Element>(t: &Tensor, v: &[T]) -> Tensor {
             Tensor::from_op(layout_data(v, &t.layout).into_owned(), t.shape())
         }
-        match &*self.storage {
+        Ok(match &*self.storage {
             Storage::F32(v) => copied(self, v),
             Storage::F64(v) => copied(self, v),
             Storage::F16(v) => copied(self, v),
             Storage::BF16(v) => copied(self, v),
             Storage::I64(v) => copied(self, v),
-            Storage::Cuda(_) => unreachable!("host_copy is called on host tensors only"),
-        }
+            Storage::Cuda(_) => return Err(Error::device(op, "a host copy of a GPU tensor")),
+        })
     }
 
     /// A new tensor holding a copy of the elements, on the same device (a device-to-device
@@ -323,7 +323,7 @@ impl Tensor {
     pub fn copy(&self) -> Result<Tensor> {
         match self.cuda_storage() {
             Some(_) => self.cuda_copy("copy"),
-            None => Ok(self.host_copy()),
+            None => self.host_copy("copy"),
         }
     }
 

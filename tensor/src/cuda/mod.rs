@@ -203,6 +203,16 @@ impl Tensor {
         }
     }
 
+    /// The GPU storage of a tensor a GPU path was given, or an error naming `op`.
+    pub(crate) fn gpu_storage(&self, op: &'static str) -> Result<&CudaStorage> {
+        self.cuda_storage().ok_or_else(|| {
+            Error::device(
+                op,
+                format!("expected a GPU tensor, got one on {}", self.device()),
+            )
+        })
+    }
+
     pub(crate) fn from_cuda(gpu: &Arc<Gpu>, data: CudaData, shape: &[usize]) -> Tensor {
         let storage = Storage::Cuda(CudaStorage {
             gpu: gpu.clone(),
@@ -274,7 +284,7 @@ impl Tensor {
                 buf.slice(start..start + self.elem_count()),
             ));
         }
-        let gpu = &self.cuda_storage().expect("a GPU buffer").gpu;
+        let gpu = &self.gpu_storage(op)?.gpu;
         let mut out = gpu
             .stream()
             .alloc_zeros::<T>(self.elem_count().max(1))

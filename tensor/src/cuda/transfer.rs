@@ -47,7 +47,7 @@ impl Tensor {
 
     /// The elements of a GPU tensor copied into a host tensor of the same shape.
     fn cuda_to_host(&self, op: &'static str) -> Result<Tensor> {
-        let storage = self.cuda_storage().expect("a GPU tensor");
+        let storage = self.gpu_storage(op)?;
         let stream = storage.gpu().stream();
         let n = self.elem_count();
         let to_err = |e: kernels::cudarc::driver::DriverError| Error::device(op, e.to_string());
@@ -69,7 +69,7 @@ impl Tensor {
 
     /// A contiguous copy of a GPU tensor (shared when it is contiguous already).
     pub(crate) fn cuda_contiguous(&self, op: &'static str) -> Result<Tensor> {
-        let gpu = self.cuda_storage().expect("a GPU tensor").gpu().clone();
+        let gpu = self.gpu_storage(op)?.gpu().clone();
         let data = match self.dtype() {
             DType::I64 => match self.cuda_i64(op)? {
                 DeviceData::Owned(s) => CudaData::I64(s),
@@ -85,7 +85,7 @@ impl Tensor {
 
     /// A device-to-device copy of a GPU tensor's elements.
     pub(crate) fn cuda_copy(&self, op: &'static str) -> Result<Tensor> {
-        let gpu = self.cuda_storage().expect("a GPU tensor").gpu().clone();
+        let gpu = self.gpu_storage(op)?.gpu().clone();
         let to_err = |e: kernels::cudarc::driver::DriverError| Error::device(op, e.to_string());
         let data = match self.dtype() {
             DType::I64 => CudaData::I64(
@@ -105,7 +105,7 @@ impl Tensor {
     /// f32 <-> i64 on the GPU (the dtypes it holds).
     pub(crate) fn cuda_to_dtype(&self, dtype: DType) -> Result<Tensor> {
         const OP: &str = "to_dtype";
-        let gpu = self.cuda_storage().expect("a GPU tensor").gpu().clone();
+        let gpu = self.gpu_storage(OP)?.gpu().clone();
         let n = self.elem_count();
         match (self.dtype(), dtype) {
             (DType::I64, DType::F32) => {
