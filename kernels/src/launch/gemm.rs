@@ -45,6 +45,10 @@ impl Gpu {
         if batch == 0 || m == 0 || n == 0 {
             return Ok(());
         }
+        if k == 0 {
+            // An empty sum: the caller fills C (tensor's matmul returns zeros).
+            return Err(Error::Invalid("gemm with an inner dimension of 0".into()));
+        }
         let last = |o: &Operand, size: usize| (batch - 1) * o.batch_stride + size;
         fits("gemm lhs", a.data.len(), last(&a, m * k) as u64)?;
         fits("gemm rhs", b.data.len(), last(&b, k * n) as u64)?;
@@ -65,17 +69,13 @@ impl Gpu {
             transb,
             m: int("n", n)?,
             n: int("m", m)?,
-            k: int("k", k.max(1))?,
+            k: int("k", k)?,
             alpha: 1.0f32,
-            lda: int("lda", lda.max(1))?,
-            ldb: int("ldb", ldb.max(1))?,
+            lda: int("lda", lda)?,
+            ldb: int("ldb", ldb)?,
             beta,
             ldc: int("n", n)?,
         };
-        if k == 0 {
-            // An empty sum: C = beta C. cuBLAS would read A and B of size 0; scale instead.
-            return Err(Error::Invalid("gemm with an inner dimension of 0".into()));
-        }
         // SAFETY: every buffer was checked to hold the matrices the sizes, leading
         // dimensions and batch strides address.
         unsafe {
