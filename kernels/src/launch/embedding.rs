@@ -1,6 +1,7 @@
 //! Launchers of `embedding.cu`: index_select (embedding lookups) with a range check that
 //! reports instead of reading out of bounds, index_add (their gradient) by atomics or by
-//! sorted segments, and the one-index-per-row gather and scatter of cross-entropy.
+//! sorted segments, and gather and scatter_add along any dimension (cross-entropy's pick of
+//! each target and its gradient).
 use super::{cfg_blocks, cfg_elems, contiguous_strides, fits, u32_of, u32s, StridedLayout};
 use crate::sources::EMBEDDING;
 use crate::{Error, Gpu, Result};
