@@ -1,5 +1,5 @@
 //! Index ops on the GPU: index_select (embedding lookups) and index_add (their gradient),
-//! range-checked by the kernels; gather and scatter_add for one index per row (cross-entropy).
+//! range-checked by the kernels; gather and scatter_add along any dimension.
 use super::{alloc, copy_of, kernel_error, kernel_layout};
 use crate::{Error, Result, Tensor};
 use kernels::{Accumulate, Gpu};
