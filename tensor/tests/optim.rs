@@ -5,6 +5,15 @@
 use tensor::random::Philox;
 use tensor::{AdamStep, Error, SgdStep, Tensor};
 
+/// An AdamW step without weight decay, for the tests that are not about its formula.
+const PLAIN_ADAM: AdamStep = AdamStep {
+    decay: 1.0,
+    beta1: 0.9,
+    beta2: 0.99,
+    step_size: 1e-2,
+    eps: 1e-8,
+};
+
 fn draw(n: usize, seed: u64) -> Tensor {
     Philox::new(seed, 3).uniform(&[n], -1.0, 1.0).unwrap()
 }
@@ -75,13 +84,7 @@ fn a_shared_state_is_copied_not_written_through() {
     );
     let view_of_m = m.clone();
     let before = f32s(&view_of_m);
-    let h = AdamStep {
-        decay: 1.0,
-        beta1: 0.9,
-        beta2: 0.99,
-        step_size: 1e-2,
-        eps: 1e-8,
-    };
+    let h = PLAIN_ADAM;
     p.adamw_step(&g, &mut m, &mut v, h).unwrap();
     assert_eq!(f32s(&view_of_m), before);
     assert_ne!(f32s(&m), before);
@@ -91,13 +94,7 @@ fn a_shared_state_is_copied_not_written_through() {
 fn bad_operands_are_refused_and_leave_the_parameter_alone() {
     let (mut p, mut m, mut v) = (draw(4, 1), draw(4, 2), draw(4, 3));
     let before = f32s(&p);
-    let h = AdamStep {
-        decay: 1.0,
-        beta1: 0.9,
-        beta2: 0.99,
-        step_size: 1e-2,
-        eps: 1e-8,
-    };
+    let h = PLAIN_ADAM;
     let err = p.adamw_step(&draw(5, 4), &mut m, &mut v, h).unwrap_err();
     assert!(
         matches!(err, Error::Shape { .. }) && err.to_string().contains("[5]"),

@@ -78,14 +78,21 @@ extern "C" __global__ void avg_pool_backward_f32(unsigned int planes, unsigned i
 // Padding of [planes, H, W] to [planes, oh, ow] through separable maps: output row oy copies
 // input row rows[oy] (or is zero where it is -1), likewise for columns; zeros, reflection
 // and replication are only different maps (computed on the host, as the CPU path does).
+// The input position output element t copies, or -1 where it is zero.
+__device__ __forceinline__ long long pad_source(unsigned long long t, unsigned int h, unsigned int w,
+                                                unsigned int oh, unsigned int ow, const int *rows,
+                                                const int *cols) {
+    int r = rows[(t / ow) % oh], c = cols[t % ow];
+    unsigned long long plane = t / ((unsigned long long)oh * ow);
+    return (r < 0 || c < 0) ? -1 : (long long)((plane * h + r) * w + c);
+}
+
 extern "C" __global__ void pad_f32(unsigned int planes, unsigned int h, unsigned int w,
                                    unsigned int oh, unsigned int ow, const int *rows,
                                    const int *cols, const float *x, float *y) {
     GRID_STRIDE(t, (unsigned long long)planes * oh * ow) {
-        unsigned int ox = t % ow, oy = (t / ow) % oh;
-        unsigned long long plane = t / ((unsigned long long)oh * ow);
-        int r = rows[oy], c = cols[ox];
-        y[t] = (r < 0 || c < 0) ? 0.0f : x[(plane * h + r) * w + c];
+        long long at = pad_source(t, h, w, oh, ow, rows, cols);
+        y[t] = at < 0 ? 0.0f : x[at];
     }
 }
 
@@ -95,9 +102,7 @@ extern "C" __global__ void pad_backward_f32(unsigned int planes, unsigned int h,
                                             unsigned int oh, unsigned int ow, const int *rows,
                                             const int *cols, const float *dy, float *dx) {
     GRID_STRIDE(t, (unsigned long long)planes * oh * ow) {
-        unsigned int ox = t % ow, oy = (t / ow) % oh;
-        unsigned long long plane = t / ((unsigned long long)oh * ow);
-        int r = rows[oy], c = cols[ox];
-        if (r >= 0 && c >= 0) atomicAdd(dx + (plane * h + r) * w + c, dy[t]);
+        long long at = pad_source(t, h, w, oh, ow, rows, cols);
+        if (at >= 0) atomicAdd(dx + at, dy[t]);
     }
 }

@@ -90,8 +90,13 @@ pub(crate) fn var(
     unbiased: bool,
 ) -> Result<Tensor> {
     const OP: &str = "var";
-    let (_, axes, _) = three_axes(OP, t, dims, keepdim)?;
-    non_empty(OP, t, axes[1])?;
+    for &d in dims {
+        check_dim(OP, d, t.shape())?;
+    }
+    let mut distinct = dims.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    non_empty(OP, t, distinct.iter().map(|&d| t.shape()[d]).product())?;
     let mean = sum(gpu, OP, t, dims, true, Divide::ByCount)?;
     let squares = t.sub(&mean)?.sqr()?;
     let divide = if unbiased {
