@@ -97,9 +97,7 @@ impl Tensor {
             return Err(Error::invalid(OP, format!("p must be in [0, 1], got {p}")));
         }
         if p == 1.0 {
-            return Tensor::zeros(self.shape())
-                .to_dtype(self.dtype())?
-                .to_device(self.device());
+            return self.new_full(self.shape(), 0.0);
         }
         let keep = 1.0 - p;
         // `u < keep` with u = (w >> 8) * 2^-24 is `(w >> 8) < ceil(keep * 2^24)` in integers:
