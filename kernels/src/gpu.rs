@@ -5,7 +5,7 @@
 use crate::sources::{self, Source};
 use crate::{Error, Result};
 use cudarc::cublas::CudaBlas;
-use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream};
+use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -20,6 +20,8 @@ pub struct Gpu {
     /// Kernels already looked up, by name: a launch costs a map lookup, not a driver call.
     functions: Mutex<HashMap<String, CudaFunction>>,
     tf32: AtomicBool,
+    /// The flag of launches whose indices are known in range (`launch/range_check.rs`).
+    pub(crate) unread_flag: OnceLock<CudaSlice<u64>>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -95,6 +97,7 @@ impl Gpu {
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             tf32: AtomicBool::new(false),
+            unread_flag: OnceLock::new(),
         };
         gpu.set_tf32(false)?;
         gpu.keep_freed_memory()?;

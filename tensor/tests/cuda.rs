@@ -391,6 +391,72 @@ fn embedding_lookup_and_gradient_match_the_cpu_and_refuse_bad_indices() {
     }
 }
 
+/// The Rossmann model's pattern: one upload of a `[batch, n_cat]` table of codes, each
+/// column looked up where it lies (stride n_cat), each gradient read from its block of the
+/// concatenation's gradient. The host notes each column's bound on upload, so the lookups
+/// need not report; a code out of range is still refused, by the column it is in, and
+/// indices the GPU made itself (unknown bounds) are checked by the kernel.
+#[test]
+fn columns_of_a_code_table_are_looked_up_in_place_and_checked() {
+    let Some(dev) = gpu() else { return };
+    let sizes = [1116usize, 8, 25];
+    let widths = [81usize, 5, 11];
+    let rows = 203;
+    let codes: Vec<i64> = (0..rows * 3)
+        .map(|i| ((i * 7919 + 13) % sizes[i % 3]) as i64)
+        .collect();
+    let table = Tensor::from_indices(&codes, &[rows, 3]).unwrap();
+    let gtable = on(&table, dev);
+    let wide_grad = rand(&[rows, 97 + 10], 44); // 81 + 5 + 11 columns and 10 to spare
+    let mut offset = 3;
+    for (c, (&n, &d)) in sizes.iter().zip(&widths).enumerate() {
+        let weight = rand(&[n, d], 45 + c as u64);
+        let col = table.narrow(1, c, 1).unwrap().squeeze(1).unwrap();
+        let gcol = gtable.narrow(1, c, 1).unwrap().squeeze(1).unwrap();
+        assert!(
+            !gcol.is_contiguous(),
+            "a column of the table is a strided view"
+        );
+        close(
+            "index_select of a column",
+            &on(&weight, dev).index_select(0, &gcol).unwrap(),
+            &weight.index_select(0, &col).unwrap(),
+        );
+        let grad = wide_grad.narrow(1, offset, d).unwrap();
+        let ggrad = on(&wide_grad, dev).narrow(1, offset, d).unwrap();
+        offset += d;
+        let zeros = Tensor::zeros(&[n, d]);
+        let cpu = zeros.index_add(0, &col, &grad).unwrap();
+        for how in [Accumulate::Atomic, Accumulate::Sorted] {
+            let g = on(&zeros, dev)
+                .index_add_with(0, &gcol, &ggrad, how)
+                .unwrap();
+            close("index_add from a column block", &g, &cpu);
+        }
+    }
+    // Column 1's codes are below 8 and column 2's below 25: looking column 2 up in a table
+    // of 8 rows must fail although every code of column 1 fits.
+    let small = on(&rand(&[8, 5], 50), dev);
+    let col1 = gtable.narrow(1, 1, 1).unwrap().squeeze(1).unwrap();
+    let col2 = gtable.narrow(1, 2, 1).unwrap().squeeze(1).unwrap();
+    assert!(small.index_select(0, &col1).is_ok());
+    let err = small.index_select(0, &col2).unwrap_err();
+    assert!(matches!(err, Error::Index { .. }), "{err}");
+    // Indices made on the GPU (nothing known of them) are checked by the kernel.
+    let made = on(
+        &Tensor::from_vec(vec![1.0f32, 9.0, 2.0], &[3]).unwrap(),
+        dev,
+    )
+    .to_dtype(tensor::DType::I64)
+    .unwrap();
+    let err = small.index_select(0, &made).unwrap_err();
+    assert!(err.to_string().contains("index 9 (at position 1)"), "{err}");
+    let err = on(&Tensor::zeros(&[8, 5]), dev)
+        .index_add(0, &made, &on(&rand(&[3, 5], 51), dev))
+        .unwrap_err();
+    assert!(matches!(err, Error::Index { .. }), "{err}");
+}
+
 #[test]
 fn cross_entropy_pieces_match_the_cpu() {
     let Some(dev) = gpu() else { return };

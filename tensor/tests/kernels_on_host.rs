@@ -555,6 +555,8 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
     let weight = rand(&[50, 9], 13);
     let ids: Vec<i64> = (0..37).map(|i| (i * 7 % 50) as i64 % 20).collect();
     let idx = Tensor::from_indices(&ids, &[37]).unwrap();
+    // The indices as column 1 of a [37, 3] table of codes, read in place (stride 3).
+    let table: Vec<i64> = ids.iter().flat_map(|&i| [-5, i, 99]).collect();
     let mut y = nan(37 * 9);
     let mut bad = vec![0u64];
     Launch::new(exe, "index_select_f32", 2, 64)
@@ -563,7 +565,8 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
         .num(9)
         .num(37)
         .f32s(&f32s(&weight))
-        .i64s(&ids)
+        .i64s(&table[1..])
+        .num(3)
         .f32_out(&mut y)
         .out(Out::U64(&mut bad))
         .run();
@@ -582,6 +585,7 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
         .num(4)
         .f32s(&f32s(&weight))
         .i64s(&with_bad)
+        .num(1)
         .f32_out(&mut y)
         .out(Out::U64(&mut bad))
         .run();
@@ -591,7 +595,11 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
         "nothing read for a bad index"
     );
 
-    let grad = rand(&[37, 9], 14);
+    // The gradient as columns 2..11 of a [37, 13] tensor (one embedding's block of the
+    // concatenation's gradient), read through its layout.
+    let wide = rand(&[37, 13], 14);
+    let grad = wide.narrow(1, 2, 9).unwrap();
+    let grad_layout = layout(&grad);
     let want = f32s(&Tensor::zeros(&[50, 9]).index_add(0, &idx, &grad).unwrap());
     let mut dw = vec![0.0f32; 450];
     let mut bad = vec![0u64];
@@ -600,8 +608,10 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
         .num(50)
         .num(9)
         .num(37)
-        .i64s(&ids)
-        .f32s(&f32s(&grad))
+        .i64s(&table[1..])
+        .num(3)
+        .num(&grad_layout)
+        .f32s(&f32s(&wide))
         .f32_out(&mut dw)
         .out(Out::U64(&mut bad))
         .run();
@@ -619,10 +629,12 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
     Launch::new(exe, "index_add_sorted_f32", 3, 32)
         .num(9)
         .num(n_seg)
-        .i64s(&ids)
+        .i64s(&table[1..])
+        .num(3)
         .u32s(&order)
         .u32s(&seg)
-        .f32s(&f32s(&grad))
+        .num(&grad_layout)
+        .f32s(&f32s(&wide))
         .f32_out(&mut dw)
         .run();
     assert_eq!(dw, want, "the sorted sum is the CPU's, bit for bit");

@@ -1,18 +1,21 @@
 // Index selection along one dimension (an embedding lookup is index_select(0, idx) of the
 // weight) and its adjoint, index_add (the embedding's weight gradient).
 //
-// Tensors are viewed as [outer, size, inner] around the indexed dimension. An index outside
-// [0, size) is never read or written: the kernel records the smallest position p holding one
-// as ~p (ULLONG_MAX - p, so that the smallest position is the largest value) with an atomic
-// maximum in `bad`, which the launcher zeroes on the device (no copy from the host) and reads
-// back, turning it into an error naming the index, as the CPU path does.
+// Tensors are viewed as [outer, size, inner] around the indexed dimension. The n_idx indices
+// lie `idx_stride` elements apart (a column of a batch of categorical codes is read where it
+// is, without a copy). An index outside [0, size) is never read or written: the kernel
+// records the smallest position p holding one as ~p (ULLONG_MAX - p, so that the smallest
+// position is the largest value) with an atomic maximum in `bad`, which the launcher zeroes on
+// the device (no copy from the host) and reads back, turning it into an error naming the
+// index, as the CPU path does; or does not read back, when the indices are known in range.
 
 extern "C" __global__ void index_select_f32(unsigned int outer, unsigned int size, unsigned int inner,
                                             unsigned int n_idx, const float *x, const long long *idx,
-                                            float *y, unsigned long long *bad) {
+                                            unsigned long long idx_stride, float *y,
+                                            unsigned long long *bad) {
     GRID_STRIDE(t, (unsigned long long)outer * n_idx * inner) {
         unsigned long long i = t % inner, k = (t / inner) % n_idx, o = t / ((unsigned long long)inner * n_idx);
-        long long row = idx[k];
+        long long row = idx[k * idx_stride];
         if (row < 0 || row >= (long long)size) {
             atomicMax(bad, ~k);
             y[t] = 0.0f;
@@ -23,17 +26,19 @@ extern "C" __global__ void index_select_f32(unsigned int outer, unsigned int siz
 }
 
 // dst[o, idx[k], i] += src[o, k, i] with atomics: any order, so the last bits of a row that
-// many positions share may differ from run to run.
+// many positions share may differ from run to run. `src` is read through its layout `ls` (the
+// gradient of one embedding is a column block of the concatenation's gradient).
 extern "C" __global__ void index_add_atomic_f32(unsigned int outer, unsigned int size, unsigned int inner,
                                                 unsigned int n_idx, const long long *idx,
+                                                unsigned long long idx_stride, StridedLayout ls,
                                                 const float *src, float *dst, unsigned long long *bad) {
     GRID_STRIDE(t, (unsigned long long)outer * n_idx * inner) {
         unsigned long long i = t % inner, k = (t / inner) % n_idx, o = t / ((unsigned long long)inner * n_idx);
-        long long row = idx[k];
+        long long row = idx[k * idx_stride];
         if (row < 0 || row >= (long long)size) {
             atomicMax(bad, ~k);
         } else {
-            atomicAdd(dst + (o * size + row) * inner + i, src[t]);
+            atomicAdd(dst + (o * size + row) * inner + i, src[strided_offset(ls, t)]);
         }
     }
 }
@@ -43,15 +48,16 @@ extern "C" __global__ void index_add_atomic_f32(unsigned int outer, unsigned int
 // (`seg_start`, n_seg + 1 entries). One block per segment, one thread per column, adding the
 // segment's rows in order: the same sum, in the same order, as the CPU's loop.
 extern "C" __global__ void index_add_sorted_f32(unsigned int inner, unsigned int n_seg,
-                                                const long long *idx, const unsigned int *order,
-                                                const unsigned int *seg_start, const float *src,
-                                                float *dst) {
+                                                const long long *idx, unsigned long long idx_stride,
+                                                const unsigned int *order,
+                                                const unsigned int *seg_start, StridedLayout ls,
+                                                const float *src, float *dst) {
     for (unsigned int seg = blockIdx.x; seg < n_seg; seg += gridDim.x) {
-        long long row = idx[order[seg_start[seg]]];
+        long long row = idx[order[seg_start[seg]] * idx_stride];
         for (unsigned int i = threadIdx.x; i < inner; i += blockDim.x) {
             float acc = dst[(unsigned long long)row * inner + i];
             for (unsigned int p = seg_start[seg]; p < seg_start[seg + 1]; ++p)
-                acc += src[(unsigned long long)order[p] * inner + i];
+                acc += src[strided_offset(ls, (unsigned long long)order[p] * inner + i)];
             dst[(unsigned long long)row * inner + i] = acc;
         }
     }

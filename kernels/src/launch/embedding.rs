@@ -2,7 +2,9 @@
 //! reports instead of reading out of bounds, index_add (their gradient) by atomics or by
 //! sorted segments, and gather and scatter_add along any dimension (cross-entropy's pick of
 //! each target and its gradient).
-use super::{cfg_blocks, cfg_elems, contiguous_strides, fits, u32_of, u32s, StridedLayout};
+use super::{
+    cfg_blocks, cfg_elems, contiguous_strides, fits, u32_of, u32s, RangeCheck, StridedLayout,
+};
 use crate::sources::EMBEDDING;
 use crate::{Error, Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
@@ -21,60 +23,76 @@ pub enum Accumulate {
     Sorted,
 }
 
-impl Gpu {
-    /// A fresh "no bad index" flag (0), zeroed on the device: no copy from the host.
-    pub(crate) fn bad_flag(&self) -> Result<CudaSlice<u64>> {
-        Ok(self.stream().alloc_zeros::<u64>(1)?)
-    }
+/// The indices of [`Gpu::index_select`] and [`Gpu::index_add`]: `n` of them, `stride`
+/// elements apart from the start of `data` (a column of a `[batch, n_cat]` table of codes
+/// is read in place with `stride = n_cat`).
+pub struct Indices<'a> {
+    pub data: CudaView<'a, i64>,
+    pub n: usize,
+    pub stride: usize,
+}
 
-    /// Reads the flag back: an error naming the first out-of-range position p (the kernels
-    /// store `!p`, so that the first position is the largest value), if any.
-    pub(crate) fn check_flag(&self, flag: &CudaSlice<u64>) -> Result<()> {
-        match self.stream().clone_dtoh(flag)?[0] {
-            0 => Ok(()),
-            flipped => Err(Error::IndexOutOfRange { position: !flipped }),
+impl Indices<'_> {
+    fn check(&self, op: &str) -> Result<()> {
+        if self.n > 0 {
+            fits(op, self.data.len(), ((self.n - 1) * self.stride + 1) as u64)?;
         }
+        Ok(())
     }
+}
 
+impl Gpu {
     /// `y[o, k, i] = x[o, idx[k], i]` for `x` `[outer, size, inner]`. An index outside
-    /// `[0, size)` is an [`Error::IndexOutOfRange`] (nothing is read out of bounds).
+    /// `[0, size)` reads nothing and, under [`RangeCheck::Report`], is an
+    /// [`Error::IndexOutOfRange`].
     pub fn index_select(
         &self,
         [outer, size, inner]: [usize; 3],
         x: &CudaView<'_, f32>,
-        idx: &CudaView<'_, i64>,
+        idx: &Indices<'_>,
         y: &mut CudaSlice<f32>,
+        check: RangeCheck,
     ) -> Result<()> {
-        let k = idx.len();
+        let k = idx.n;
+        idx.check("index_select indices")?;
         fits("index_select", x.len(), (outer * size * inner) as u64)?;
         fits("index_select", y.len(), (outer * k * inner) as u64)?;
         let dims = u32s("index_select size", [outer, size, inner, k])?;
-        let bad = self.bad_flag()?;
+        let stride = idx.stride as u64;
         let f = self.function(EMBEDDING, "index_select_f32")?;
-        let mut b = self.stream().launch_builder(&f);
-        b.arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]);
-        b.arg(x).arg(idx).arg(y).arg(&bad);
-        // SAFETY: buffers checked; indices are range-checked in the kernel before any read.
-        unsafe { b.launch(cfg_elems((outer * k * inner) as u64)) }?;
-        self.check_flag(&bad)
+        self.with_flag(check, |bad| {
+            let mut b = self.stream().launch_builder(&f);
+            b.arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]);
+            b.arg(x).arg(&idx.data).arg(&stride).arg(y).arg(bad);
+            // SAFETY: buffers checked; indices are range-checked in the kernel before any read.
+            unsafe { b.launch(cfg_elems((outer * k * inner) as u64)) }?;
+            Ok(())
+        })
     }
 
-    /// `dst[o, idx[k], i] += src[o, k, i]`. `Sorted` needs `outer` = 1 (an embedding's
+    /// `dst[o, idx[k], i] += src[o, k, i]`, `src` (of shape `[outer, k, inner]` flattened
+    /// any way) read through its layout `ls`. `Sorted` needs `outer` = 1 (an embedding's
     /// gradient) and sorts the indices on the host. An index out of range is skipped by the
-    /// kernel either way; it is reported unless `known_in_range` (the indices already passed
-    /// a check against `size`, as an embedding's did in its forward pass), which saves a
-    /// copy back to the host and the wait for it.
+    /// kernel either way, and reported under [`RangeCheck::Report`].
+    #[allow(clippy::too_many_arguments)]
     pub fn index_add(
         &self,
         [outer, size, inner]: [usize; 3],
-        idx: &CudaView<'_, i64>,
-        src: &CudaView<'_, f32>,
+        idx: &Indices<'_>,
+        (ls, src): (&StridedLayout, &CudaView<'_, f32>),
         dst: &mut CudaSlice<f32>,
         how: Accumulate,
-        known_in_range: bool,
+        check: RangeCheck,
     ) -> Result<()> {
-        let k = idx.len();
-        fits("index_add", src.len(), (outer * k * inner) as u64)?;
+        let k = idx.n;
+        idx.check("index_add indices")?;
+        if ls.elem_count() != (outer * k * inner) as u64 {
+            return Err(Error::Invalid(format!(
+                "index_add: src {:?} does not hold {outer} x {k} x {inner} elements",
+                ls.shape()
+            )));
+        }
+        fits("index_add src", src.len(), ls.span())?;
         fits("index_add", dst.len(), (outer * size * inner) as u64)?;
         if how == Accumulate::Sorted {
             if outer != 1 {
@@ -82,30 +100,40 @@ impl Gpu {
                     "the sorted index_add adds along dimension 0 only".into(),
                 ));
             }
-            return self.index_add_sorted([size, inner], idx, src, dst);
+            return self.index_add_sorted([size, inner], idx, (ls, src), dst);
         }
-        let dims = u32s("index_select size", [outer, size, inner, k])?;
-        let bad = self.bad_flag()?;
+        let dims = u32s("index_add size", [outer, size, inner, k])?;
+        let stride = idx.stride as u64;
         let f = self.function(EMBEDDING, "index_add_atomic_f32")?;
-        let mut b = self.stream().launch_builder(&f);
-        b.arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]);
-        b.arg(idx).arg(src).arg(dst).arg(&bad);
-        // SAFETY: buffers checked; the kernel range-checks each index before its add.
-        unsafe { b.launch(cfg_elems((outer * k * inner) as u64)) }?;
-        if known_in_range {
-            return Ok(());
-        }
-        self.check_flag(&bad)
+        self.with_flag(check, |bad| {
+            let mut b = self.stream().launch_builder(&f);
+            b.arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]);
+            b.arg(&idx.data)
+                .arg(&stride)
+                .arg(ls)
+                .arg(src)
+                .arg(dst)
+                .arg(bad);
+            // SAFETY: buffers checked; the kernel range-checks each index before its add.
+            unsafe { b.launch(cfg_elems((outer * k * inner) as u64)) }?;
+            Ok(())
+        })
     }
 
     fn index_add_sorted(
         &self,
         [size, inner]: [usize; 2],
-        idx: &CudaView<'_, i64>,
-        src: &CudaView<'_, f32>,
+        idx: &Indices<'_>,
+        (ls, src): (&StridedLayout, &CudaView<'_, f32>),
         dst: &mut CudaSlice<f32>,
     ) -> Result<()> {
-        let host = self.stream().clone_dtoh(idx)?;
+        let all = self.stream().clone_dtoh(&idx.data)?;
+        let host: Vec<i64> = all
+            .iter()
+            .step_by(idx.stride.max(1))
+            .take(idx.n)
+            .copied()
+            .collect();
         if let Some(position) = host.iter().position(|&i| i < 0 || i as usize >= size) {
             return Err(Error::IndexOutOfRange {
                 position: position as u64,
@@ -127,13 +155,16 @@ impl Gpu {
             self.stream().clone_htod(&seg_start)?,
         );
         let (inner32, seg32) = (u32_of("inner", inner)?, u32_of("segments", n_seg)?);
+        let stride = idx.stride as u64;
         let f = self.function(EMBEDDING, "index_add_sorted_f32")?;
         let mut b = self.stream().launch_builder(&f);
         b.arg(&inner32)
             .arg(&seg32)
-            .arg(idx)
+            .arg(&idx.data)
+            .arg(&stride)
             .arg(&order_d)
             .arg(&seg_d)
+            .arg(ls)
             .arg(src)
             .arg(dst);
         // SAFETY: every index was checked in range on the host; segments cover `order`.
@@ -144,39 +175,34 @@ impl Gpu {
     /// torch.gather along `dim`: `y[t] = x[.., idx[t], ..]` for every element t of the index
     /// (row-major over its shape), `x` seen through its full layout `lx`, the index through
     /// `li` (its rank that of `x`, no larger outside `dim`). An index out of range reads
-    /// nothing and is an [`Error::IndexOutOfRange`].
+    /// nothing and, under [`RangeCheck::Report`], is an [`Error::IndexOutOfRange`].
     pub fn gather(
         &self,
         (lx, x): (&StridedLayout, &CudaView<'_, f32>),
         (li, idx): (&StridedLayout, &CudaView<'_, i64>),
         dim: usize,
         y: &mut CudaSlice<f32>,
+        check: RangeCheck,
     ) -> Result<()> {
         let (over, size) = along(lx, li, dim, x.len(), idx.len())?;
         let n = li.elem_count();
         fits("gather", y.len(), n)?;
         let (d, s) = (dim as i32, u32_of("size", size)?);
-        let bad = self.bad_flag()?;
         let f = self.function(EMBEDDING, "gather_f32")?;
-        let mut b = self.stream().launch_builder(&f);
-        b.arg(&n)
-            .arg(&over)
-            .arg(li)
-            .arg(&d)
-            .arg(&s)
-            .arg(x)
-            .arg(idx)
-            .arg(y)
-            .arg(&bad);
-        // SAFETY: every view lies inside its buffer and moved positions stay inside x's
-        // extent along `dim` (checked in `along`; the kernel range-checks each index).
-        unsafe { b.launch(cfg_elems(n)) }?;
-        self.check_flag(&bad)
+        self.with_flag(check, |bad| {
+            let mut b = self.stream().launch_builder(&f);
+            b.arg(&n).arg(&over).arg(li).arg(&d).arg(&s);
+            b.arg(x).arg(idx).arg(y).arg(bad);
+            // SAFETY: every view lies inside its buffer and moved positions stay inside x's
+            // extent along `dim` (checked in `along`; the kernel range-checks each index).
+            unsafe { b.launch(cfg_elems(n)) }?;
+            Ok(())
+        })
     }
 
     /// torch.scatter_add along `dim` into `dst` (dense, of shape `dst_shape`): for every
     /// element t of the index, `dst[.., idx[t], ..] += src[t]`, `src` read through `ls` (no
-    /// smaller than the index). Range-checked unless `known_in_range`.
+    /// smaller than the index). Bad indices are reported under [`RangeCheck::Report`].
     #[allow(clippy::too_many_arguments)]
     pub fn scatter_add(
         &self,
@@ -185,7 +211,7 @@ impl Gpu {
         (ls, src): (&StridedLayout, &CudaView<'_, f32>),
         dim: usize,
         dst: &mut CudaSlice<f32>,
-        known_in_range: bool,
+        check: RangeCheck,
     ) -> Result<()> {
         let dense = StridedLayout::new(dst_shape, &contiguous_strides(dst_shape), 0)?;
         let (over, size) = along(&dense, li, dim, dst.len(), idx.len())?;
@@ -199,26 +225,16 @@ impl Gpu {
         let src_over = StridedLayout::new(&is, &ls.strides(), ls.offset())?;
         let n = li.elem_count();
         let (d, s) = (dim as i32, u32_of("size", size)?);
-        let bad = self.bad_flag()?;
         let f = self.function(EMBEDDING, "scatter_add_f32")?;
-        let mut b = self.stream().launch_builder(&f);
-        b.arg(&n)
-            .arg(&over)
-            .arg(li)
-            .arg(&src_over)
-            .arg(&d)
-            .arg(&s)
-            .arg(idx)
-            .arg(src)
-            .arg(dst);
-        b.arg(&bad);
-        // SAFETY: every view lies inside its buffer and moved positions stay inside dst
-        // (checked in `along`); the kernel range-checks each index.
-        unsafe { b.launch(cfg_elems(n)) }?;
-        if known_in_range {
-            return Ok(());
-        }
-        self.check_flag(&bad)
+        self.with_flag(check, |bad| {
+            let mut b = self.stream().launch_builder(&f);
+            b.arg(&n).arg(&over).arg(li).arg(&src_over).arg(&d).arg(&s);
+            b.arg(idx).arg(src).arg(dst).arg(bad);
+            // SAFETY: every view lies inside its buffer and moved positions stay inside dst
+            // (checked in `along`); the kernel range-checks each index.
+            unsafe { b.launch(cfg_elems(n)) }?;
+            Ok(())
+        })
     }
 }
 

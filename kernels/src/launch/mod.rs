@@ -9,14 +9,16 @@ mod embedding;
 mod gemm;
 mod optim;
 mod pool;
+mod range_check;
 mod reduce;
 
 pub use batch_norm::Running;
 pub use conv::ConvGeometry;
 pub use elementwise::{BinaryOp, CopyElem, UnaryOp};
-pub use embedding::Accumulate;
+pub use embedding::{Accumulate, Indices};
 pub use gemm::{Gemm, Operand};
 pub use pool::Windows;
+pub use range_check::RangeCheck;
 pub use reduce::Extremum;
 
 use crate::{Error, Result};

@@ -1,6 +1,6 @@
 //! Launchers of `pool.cu`: max and average pooling over windows given per output row and
 //! column, fixed (stride, padding) or adaptive alike.
-use super::{cfg_elems, fits, u32_of, u32s, NULL};
+use super::{cfg_elems, fits, u32_of, u32s, RangeCheck, NULL};
 use crate::sources::POOL;
 use crate::{Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, LaunchArgs, PushKernelArg};
@@ -84,33 +84,35 @@ impl Gpu {
         Ok(())
     }
 
-    /// Adds each `dy` to the input pixel its index names, in planes of `in_plane` pixels.
+    /// Adds each `dy` to the input pixel its index names, in planes of `in_plane` pixels
+    /// (indices of [`Gpu::max_pool`] are in range by construction: [`RangeCheck::Known`]).
     pub fn max_pool_backward(
         &self,
         [planes, out_plane, in_plane]: [usize; 3],
         dy: &CudaView<'_, f32>,
         idx: &CudaView<'_, i64>,
         dx: &mut CudaSlice<f32>,
+        check: RangeCheck,
     ) -> Result<()> {
         let n = (planes * out_plane) as u64;
         fits("max_pool_backward", dy.len(), n)?;
         fits("max_pool_backward", idx.len(), n)?;
         fits("max_pool_backward", dx.len(), (planes * in_plane) as u64)?;
         let (op32, ip32) = (u32_of("plane", out_plane)?, u32_of("plane", in_plane)?);
-        let bad = self.bad_flag()?;
         let f = self.function(POOL, "max_pool_backward_f32")?;
-        let mut b = self.stream().launch_builder(&f);
-        b.arg(&n)
-            .arg(&op32)
-            .arg(&ip32)
-            .arg(dy)
-            .arg(idx)
-            .arg(dx)
-            .arg(&bad);
-        // SAFETY: buffers checked; the kernel range-checks each index before its add.
-        unsafe { b.launch(cfg_elems(n)) }?;
-        self.check_flag(&bad)?;
-        Ok(())
+        self.with_flag(check, |bad| {
+            let mut b = self.stream().launch_builder(&f);
+            b.arg(&n)
+                .arg(&op32)
+                .arg(&ip32)
+                .arg(dy)
+                .arg(idx)
+                .arg(dx)
+                .arg(bad);
+            // SAFETY: buffers checked; the kernel range-checks each index before its add.
+            unsafe { b.launch(cfg_elems(n)) }?;
+            Ok(())
+        })
     }
 
     /// Average pooling (`area` > 0: divide by it; 0: by each window's own size), or, with

@@ -17,10 +17,15 @@ impl Embedding {
         })
     }
 
-    /// Looks up `indices` (an i64 tensor of any shape): `[.., dim]`.
+    /// Looks up `indices` (an i64 tensor of any shape): `[.., dim]`. 1-D indices are used
+    /// as they lie, so a column of a table of codes is looked up without a copy.
     pub fn lookup(&self, indices: &Var) -> Result<Var> {
         let idx = indices.tensor();
-        let flat = idx.reshape(&[idx.elem_count()])?;
+        let flat = if idx.rank() == 1 {
+            idx.clone()
+        } else {
+            idx.reshape(&[idx.elem_count()])?
+        };
         let rows = self.weight.var_for(indices).index_select(0, &flat)?;
         let mut shape = idx.shape().to_vec();
         shape.push(rows.shape()[1]);

@@ -110,11 +110,11 @@ impl TabularModel {
                 ),
             }));
         }
-        let n = x_cat.shape()[0];
         let mut parts = Vec::with_capacity(n_cat + 1);
         for (i, emb) in self.embeds.iter().enumerate() {
-            // Column i of the codes, on the input's tape so the embedding finds the tape.
-            let codes = x_cat.tensor().narrow(1, i, 1)?.reshape(&[n])?;
+            // Column i of the codes (a view, `n_cat` apart), on the input's tape so the
+            // embedding finds the tape.
+            let codes = x_cat.tensor().narrow(1, i, 1)?.squeeze(1)?;
             let codes = match x_cat.tape() {
                 Some(tape) => tape.input(codes),
                 None => Var::constant(codes),

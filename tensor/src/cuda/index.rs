@@ -1,8 +1,10 @@
 //! Index ops on the GPU: index_select (embedding lookups) and index_add (their gradient),
-//! range-checked by the kernels; gather and scatter_add along any dimension.
-use super::{alloc, copy_of, kernel_error, kernel_layout};
+//! range-checked by the kernels; gather and scatter_add along any dimension. Bad indices
+//! are reported (a copy back to the host, and a wait) unless they are known in range
+//! (`bounds.rs`).
+use super::{alloc, copy_of, kernel_error, kernel_layout, range_check};
 use crate::{Error, Result, Tensor};
-use kernels::{Accumulate, Gpu};
+use kernels::{Accumulate, Gpu, Indices};
 use std::sync::Arc;
 
 /// A kernel's report of an index out of range as the CPU path words it, with the index read
@@ -41,6 +43,27 @@ fn around(shape: &[usize], dim: usize) -> [usize; 3] {
     ]
 }
 
+/// The 1-D `indices` as the kernels read them: in place, however far apart (a column of a
+/// `[batch, n_cat]` table of codes is `n_cat` apart), with no copy.
+fn indices_of<'a>(op: &'static str, indices: &'a Tensor) -> Result<Indices<'a>> {
+    let buf = indices.cuda_index_buffer(op)?;
+    let n = indices.elem_count();
+    let start = indices.layout().offset();
+    let stride = indices.layout().strides().first().copied().unwrap_or(1);
+    let span = if n == 0 { 0 } else { (n - 1) * stride + 1 };
+    if start + span > buf.len() {
+        return Err(Error::index(
+            op,
+            "the indices' view lies outside its storage",
+        ));
+    }
+    Ok(Indices {
+        data: buf.slice(start..start + span),
+        n,
+        stride,
+    })
+}
+
 pub(crate) fn index_select(
     gpu: &Arc<Gpu>,
     x: &Tensor,
@@ -54,25 +77,13 @@ pub(crate) fn index_select(
     gpu.index_select(
         around(x.shape(), dim),
         &x.cuda_f32(OP)?.view(),
-        &indices.cuda_i64(OP)?.view(),
+        &indices_of(OP, indices)?,
         &mut out,
+        range_check(indices, x.shape()[dim]),
     )
     .map_err(bad_index(OP, indices, dim, x.shape()))?;
-    mark_checked(indices, x.shape()[dim]);
+    indices.mark_indices_below(x.shape()[dim]);
     Ok(Tensor::from_cuda_f32(gpu, out, &shape))
-}
-
-/// Records that every index of `indices` lies in `[0, size)`, when they are its whole
-/// storage (a view's check says nothing of the rest of its storage).
-fn mark_checked(indices: &Tensor, size: usize) {
-    if let Some(c) = indices.cuda_storage() {
-        let whole = indices.is_contiguous()
-            && indices.layout().offset() == 0
-            && indices.elem_count() == c.len();
-        if whole {
-            c.mark_indices_below(size);
-        }
-    }
 }
 
 pub(crate) fn index_add(
@@ -87,13 +98,14 @@ pub(crate) fn index_add(
     let mut out = copy_of(OP, gpu, &x.cuda_f32(OP)?.view())?;
     gpu.index_add(
         around(x.shape(), dim),
-        &indices.cuda_i64(OP)?.view(),
-        &src.cuda_f32(OP)?.view(),
+        &indices_of(OP, indices)?,
+        (
+            &kernel_layout(OP, src.layout())?,
+            &src.cuda_buffer(OP)?.as_view(),
+        ),
         &mut out,
         how,
-        indices
-            .cuda_storage()
-            .is_some_and(|c| c.indices_known_below(x.shape()[dim])),
+        range_check(indices, x.shape()[dim]),
     )
     .map_err(bad_index(OP, indices, dim, x.shape()))?;
     Ok(Tensor::from_cuda_f32(gpu, out, x.shape()))
@@ -114,9 +126,10 @@ pub(crate) fn gather(gpu: &Arc<Gpu>, x: &Tensor, dim: usize, index: &Tensor) -> 
         ),
         dim,
         &mut out,
+        range_check(index, x.shape()[dim]),
     )
     .map_err(bad_index(OP, index, dim, x.shape()))?;
-    mark_checked(index, x.shape()[dim]);
+    index.mark_indices_below(x.shape()[dim]);
     Ok(Tensor::from_cuda_f32(gpu, out, index.shape()))
 }
 
@@ -130,9 +143,6 @@ pub(crate) fn scatter_add(
 ) -> Result<Tensor> {
     const OP: &str = "scatter_add";
     let mut out = copy_of(OP, gpu, &x.cuda_f32(OP)?.view())?;
-    let known = index
-        .cuda_storage()
-        .is_some_and(|c| c.indices_known_below(x.shape()[dim]));
     gpu.scatter_add(
         x.shape(),
         (
@@ -145,7 +155,7 @@ pub(crate) fn scatter_add(
         ),
         dim,
         &mut out,
-        known,
+        range_check(index, x.shape()[dim]),
     )
     .map_err(bad_index(OP, index, dim, x.shape()))?;
     Ok(Tensor::from_cuda_f32(gpu, out, x.shape()))

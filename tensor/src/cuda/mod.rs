@@ -7,6 +7,7 @@
 //! operands with an [`Error::Device`] too (through `storage_slice`), never by reading them
 //! as host memory. The GPU holds f32 (computation) and i64 (indices) tensors.
 mod batch_norm;
+mod bounds;
 mod cat;
 mod conv;
 mod dropout;
@@ -31,22 +32,21 @@ pub(crate) use pool::{
 };
 pub(crate) use reduce::{arg_extremum, extremum, softmax, sum, var, Divide};
 
+use kernels::RangeCheck;
 pub use kernels::{Accumulate, Gpu};
 
 use crate::{DType, Error, Layout, Result, Storage, Tensor};
+use bounds::IndexBounds;
 use kernels::{CudaSlice, CudaView, StridedLayout};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// A buffer on one GPU.
 pub struct CudaStorage {
     gpu: Arc<Gpu>,
     data: CudaData,
-    /// For index storage: a bound every index is known to lie below (and at or above 0),
-    /// once a kernel has checked it (u64::MAX: not known). Index storages are never written
-    /// after they are made, so the knowledge stays true; an embedding's backward pass then
-    /// need not check again what its forward pass checked.
-    checked_below: AtomicU64,
+    /// For index storage: what is known of its values without reading them back.
+    bounds: IndexBounds,
 }
 
 /// The element types a GPU tensor can hold.
@@ -89,16 +89,6 @@ impl CudaStorage {
     pub fn gpu(&self) -> &Arc<Gpu> {
         &self.gpu
     }
-
-    /// Whether every index here is known to lie in `[0, size)`.
-    pub(crate) fn indices_known_below(&self, size: usize) -> bool {
-        self.checked_below.load(Ordering::Relaxed) <= size as u64
-    }
-
-    /// Records that a kernel found every index here in `[0, size)`.
-    pub(crate) fn mark_indices_below(&self, size: usize) {
-        self.checked_below.fetch_min(size as u64, Ordering::Relaxed);
-    }
 }
 
 /// A kernel error as the tensor crate's: an index out of range stays an index error.
@@ -109,6 +99,15 @@ pub(crate) fn kernel_error(op: &'static str) -> impl Fn(kernels::Error) -> Error
             format!("the index at position {position} is out of range"),
         ),
         other => Error::device(op, other.to_string()),
+    }
+}
+
+/// Whether an op on `indices` against a dimension of `size` must report bad ones.
+pub(crate) fn range_check(indices: &Tensor, size: usize) -> RangeCheck {
+    if indices.indices_known_below(size) {
+        RangeCheck::Known
+    } else {
+        RangeCheck::Report
     }
 }
 
@@ -214,12 +213,44 @@ impl Tensor {
     }
 
     pub(crate) fn from_cuda(gpu: &Arc<Gpu>, data: CudaData, shape: &[usize]) -> Tensor {
+        Self::from_cuda_bounded(gpu, data, shape, IndexBounds::unknown())
+    }
+
+    /// A GPU tensor of indices whose `bounds` are known.
+    pub(crate) fn from_cuda_bounded(
+        gpu: &Arc<Gpu>,
+        data: CudaData,
+        shape: &[usize],
+        bounds: IndexBounds,
+    ) -> Tensor {
         let storage = Storage::Cuda(CudaStorage {
             gpu: gpu.clone(),
             data,
-            checked_below: AtomicU64::new(u64::MAX),
+            bounds,
         });
         Tensor::from_parts(Arc::new(storage), Layout::contiguous(shape))
+    }
+
+    /// Whether every index of this GPU tensor is known to lie in `[0, size)`, so that an op
+    /// can skip reporting bad ones (and the wait for the report).
+    pub(crate) fn indices_known_below(&self, size: usize) -> bool {
+        self.cuda_storage()
+            .is_some_and(|c| c.bounds.known_below(self.layout(), size))
+    }
+
+    /// Notes that a kernel found every index of this GPU tensor in `[0, size)`.
+    pub(crate) fn mark_indices_below(&self, size: usize) {
+        if let Some(c) = self.cuda_storage() {
+            c.bounds.mark(self.layout(), c.len(), size);
+        }
+    }
+
+    /// The bound known for this GPU index tensor's elements, for a copy of them.
+    pub(crate) fn index_bounds(&self) -> IndexBounds {
+        match self.cuda_storage() {
+            Some(c) => IndexBounds::single(c.bounds.of_view(self.layout())),
+            None => IndexBounds::unknown(),
+        }
     }
 
     pub(crate) fn from_cuda_f32(gpu: &Arc<Gpu>, data: CudaSlice<f32>, shape: &[usize]) -> Tensor {

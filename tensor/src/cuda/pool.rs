@@ -1,5 +1,5 @@
 //! Pooling on the GPU, over the windows the CPU path computes (fixed or adaptive alike).
-use super::{alloc, alloc_i64, kernel_error, zeros, CudaData};
+use super::{alloc, alloc_i64, kernel_error, range_check, zeros, CudaData, IndexBounds};
 use crate::{Result, Tensor};
 use kernels::{Gpu, Windows};
 use std::sync::Arc;
@@ -34,9 +34,15 @@ pub(crate) fn max_pool(
         idx.as_mut(),
     )
     .map_err(kernel_error(OP))?;
+    // Each index is the position of a pixel of its window, inside its plane of h x w: in
+    // range by construction, so the backward pass need not report bad ones.
+    let in_plane = (s[2] * s[3]) as u64;
     Ok((
         Tensor::from_cuda_f32(gpu, y, &out_shape),
-        idx.map(|i| Tensor::from_cuda(gpu, CudaData::I64(i), &out_shape)),
+        idx.map(|i| {
+            let bounds = IndexBounds::single(in_plane);
+            Tensor::from_cuda_bounded(gpu, CudaData::I64(i), &out_shape, bounds)
+        }),
     ))
 }
 
@@ -55,6 +61,7 @@ pub(crate) fn max_pool_backward(
         &dy.cuda_f32(OP)?.view(),
         &indices.cuda_i64(OP)?.view(),
         &mut dx,
+        range_check(indices, h * w),
     )
     .map_err(kernel_error(OP))?;
     Ok(Tensor::from_cuda_f32(gpu, dx, input_shape))

@@ -1,5 +1,5 @@
 //! Moving tensors between the host and a GPU, and GPU copies and conversions.
-use super::{alloc, alloc_i64, kernel_error, CudaData, DeviceData};
+use super::{alloc, alloc_i64, kernel_error, CudaData, DeviceData, IndexBounds};
 use crate::{DType, Device, Error, Result, Tensor};
 use kernels::Gpu;
 
@@ -19,25 +19,29 @@ impl Tensor {
                     return Ok(Tensor::from_cuda(&gpu, data, self.shape()));
                 }
                 let stream = gpu.stream();
-                let data = match self.dtype() {
-                    DType::F32 => CudaData::F32(
-                        stream
+                let to_err =
+                    |e: kernels::cudarc::driver::DriverError| Error::device(OP, e.to_string());
+                match self.dtype() {
+                    DType::F32 => {
+                        let data = stream
                             .clone_htod(&*self.contiguous_data::<f32>(OP)?)
-                            .map_err(|e| Error::device(OP, e.to_string()))?,
-                    ),
-                    DType::I64 => CudaData::I64(
-                        stream
-                            .clone_htod(&*self.contiguous_data::<i64>(OP)?)
-                            .map_err(|e| Error::device(OP, e.to_string()))?,
-                    ),
-                    other => {
-                        return Err(Error::device(
-                            OP,
-                            format!("the GPU holds f32 and i64 tensors, not {other}: convert with to_dtype first"),
-                        ))
+                            .map_err(to_err)?;
+                        Ok(Tensor::from_cuda_f32(&gpu, data, self.shape()))
                     }
-                };
-                Ok(Tensor::from_cuda(&gpu, data, self.shape()))
+                    DType::I64 => {
+                        // The values pass through the host's hands here: noting their bounds
+                        // now spares the GPU's index ops a copy back (bounds.rs).
+                        let values = self.contiguous_data::<i64>(OP)?;
+                        let cols = self.shape().last().copied().unwrap_or(1);
+                        let bounds = IndexBounds::from_host(&values, cols);
+                        let data = CudaData::I64(stream.clone_htod(&*values).map_err(to_err)?);
+                        Ok(Tensor::from_cuda_bounded(&gpu, data, self.shape(), bounds))
+                    }
+                    other => Err(Error::device(
+                        OP,
+                        format!("the GPU holds f32 and i64 tensors, not {other}: convert with to_dtype first"),
+                    )),
+                }
             }
             (Device::Cuda(_), Device::Cpu) => self.cuda_to_host(OP),
             (Device::Cuda(_), Device::Cuda(_)) => self.cuda_to_host(OP)?.to_device(device),
@@ -80,7 +84,12 @@ impl Tensor {
                 DeviceData::Borrowed(_) => return Ok(self.clone()),
             },
         };
-        Ok(Tensor::from_cuda(&gpu, data, self.shape()))
+        Ok(Tensor::from_cuda_bounded(
+            &gpu,
+            data,
+            self.shape(),
+            self.index_bounds(),
+        ))
     }
 
     /// A device-to-device copy of a GPU tensor's elements.
@@ -99,7 +108,12 @@ impl Tensor {
                     .map_err(to_err)?,
             ),
         };
-        Ok(Tensor::from_cuda(&gpu, data, self.shape()))
+        Ok(Tensor::from_cuda_bounded(
+            &gpu,
+            data,
+            self.shape(),
+            self.index_bounds(),
+        ))
     }
 
     /// f32 <-> i64 on the GPU (the dtypes it holds).

@@ -28,6 +28,7 @@ static thread_local bool sequential_block = false;
 
 struct Kernel {
     std::function<void(unsigned, unsigned, void **)> launch;
+    std::string name;
 };
 
 template <class... P, size_t... I>
@@ -59,6 +60,25 @@ template <class... P> static Kernel kernel(void (*k)(P...)) {
         }
     }};
 }
+
+// With LESSON6_STAND_IN_COUNTS set, the stand-in counts what a program asks of the driver and
+// prints it when the program exits: launches by kernel, and copies each way (a copy to the
+// host is where a real GPU makes the program wait). Launch and copy counts are the same on a
+// real GPU; times are not measured here.
+struct Counts {
+    bool on = getenv("LESSON6_STAND_IN_COUNTS") != nullptr;
+    std::map<std::string, long> launches;
+    long to_host = 0, to_device = 0;
+    ~Counts() {
+        if (!on) return;
+        long total = 0;
+        for (auto &[name, n] : launches) total += n;
+        fprintf(stderr, "stand-in counts: %ld launches, %ld copies to the host, %ld to the device\n",
+                total, to_host, to_device);
+        for (auto &[name, n] : launches) fprintf(stderr, "stand-in counts: %8ld %s\n", n, name.c_str());
+    }
+};
+static Counts counts;
 
 static std::map<std::string, Kernel> &kernels() {
     static std::map<std::string, Kernel> k = {
@@ -113,8 +133,16 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
 CUresult cuMemFree_v2(CUdeviceptr p) { free((void *)p); return 0; }
 CUresult cuMemAllocAsync(CUdeviceptr *p, size_t bytes, CUhandle) { return cuMemAlloc_v2(p, bytes); }
 CUresult cuMemFreeAsync(CUdeviceptr p, CUhandle) { return cuMemFree_v2(p); }
-CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *h, size_t n) { memcpy((void *)d, h, n); return 0; }
-CUresult cuMemcpyDtoH_v2(void *h, CUdeviceptr d, size_t n) { memcpy(h, (void *)d, n); return 0; }
+CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *h, size_t n) {
+    ++counts.to_device;
+    memcpy((void *)d, h, n);
+    return 0;
+}
+CUresult cuMemcpyDtoH_v2(void *h, CUdeviceptr d, size_t n) {
+    ++counts.to_host;
+    memcpy(h, (void *)d, n);
+    return 0;
+}
 CUresult cuMemcpyDtoD_v2(CUdeviceptr d, CUdeviceptr s, size_t n) { memmove((void *)d, (void *)s, n); return 0; }
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *h, size_t n, CUhandle) { return cuMemcpyHtoD_v2(d, h, n); }
 CUresult cuMemcpyDtoHAsync_v2(void *h, CUdeviceptr d, size_t n, CUhandle) { return cuMemcpyDtoH_v2(h, d, n); }
@@ -128,13 +156,16 @@ CUresult cuModuleUnload(CUhandle) { return 0; }
 CUresult cuModuleGetFunction(CUhandle *f, CUhandle, const char *name) {
     auto it = kernels().find(name);
     if (it == kernels().end()) return 500;  // CUDA_ERROR_NOT_FOUND
+    it->second.name = it->first;
     *f = &it->second;
     return 0;
 }
 CUresult cuLaunchKernel(CUhandle f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                         unsigned bz, unsigned, CUhandle, void **params, void **) {
     if (gy != 1 || gz != 1 || by != 1 || bz != 1) return 1;  // lesson6 launches 1-D grids only
-    ((Kernel *)f)->launch(gx, bx, params);
+    Kernel *k = (Kernel *)f;
+    if (counts.on) ++counts.launches[k->name];
+    k->launch(gx, bx, params);
     return 0;
 }
 
