@@ -86,6 +86,11 @@ impl Gpu {
             )));
         }
         let ctx = CudaContext::new(ordinal)?;
+        // SAFETY: every buffer of this context is allocated, used and freed on its one
+        // stream (below; cuBLAS runs on it too), whose order already orders all uses.
+        // cudarc's per-buffer events exist for contexts with several streams; here they
+        // would only cost two event creations and two destructions per tensor.
+        unsafe { ctx.disable_event_tracking() };
         let stream = ctx.default_stream();
         let blas = CudaBlas::new(stream.clone())?;
         let (major, minor) = ctx.compute_capability()?;

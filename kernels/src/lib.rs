@@ -21,6 +21,6 @@ pub use cudarc::driver::{CudaSlice, CudaView, CudaViewMut};
 pub use error::{Error, Result};
 pub use gpu::{libraries_present, Gpu};
 pub use launch::{
-    Accumulate, BinaryOp, ConvGeometry, CopyElem, Extremum, Gemm, Indices, Operand, RangeCheck,
-    Running, StridedLayout, UnaryOp, Windows, MAX_DIMS,
+    Accumulate, AdamParam, AdamStep, BinaryOp, ConvGeometry, CopyElem, Extremum, Gemm, Indices,
+    Operand, RangeCheck, Running, StridedLayout, UnaryOp, Windows, ADAM_GROUP, MAX_DIMS,
 };

@@ -25,36 +25,56 @@ fn close(what: &str, a: &[f32], b: &[f32]) {
     }
 }
 
+/// 30 parameters of odd sizes (more than one launch's group of 24), each with its own step.
 #[test]
 fn adamw_matches_the_host_arithmetic() {
     let Some(gpu) = gpu() else { return };
     let s = gpu.stream();
-    for n in [1, 255, 257, 100_003] {
-        let (mut p, g, mut m, mut v) = (values(n, 1), values(n, 2), values(n, 3), values(n, 4));
-        v.iter_mut().for_each(|x| *x = x.abs());
-        let (dp, dg) = (s.clone_htod(&p).unwrap(), s.clone_htod(&g).unwrap());
-        let (mut dp, mut dm, mut dv) = (dp, s.clone_htod(&m).unwrap(), s.clone_htod(&v).unwrap());
-        let (lr, wd, b1, b2, eps) = (1e-2f32, 0.2f32, 0.9f32, 0.99f32, 1e-8f32);
-        let decay = 1.0 - lr * wd;
-        let step_size = lr * (1.0 - b2.powi(3)).sqrt() / (1.0 - b1.powi(3));
-        gpu.adamw(
-            &mut dp,
-            &dg.as_view(),
-            (&mut dm, &mut dv),
-            decay,
-            (b1, b2),
-            step_size,
+    let sizes: Vec<usize> = [1, 255, 257, 100_003]
+        .into_iter()
+        .chain((0..26).map(|j| 3 + 37 * j))
+        .collect();
+    assert!(sizes.len() > kernels::ADAM_GROUP);
+    let (lr, wd, b1, b2, eps) = (1e-2f32, 0.2f32, 0.9f32, 0.99f32, 1e-8f32);
+    let mut host = Vec::new();
+    let mut dev = Vec::new();
+    for (j, &n) in sizes.iter().enumerate() {
+        let seed = 4 * j as u32;
+        let (p, g, m) = (values(n, seed), values(n, seed + 1), values(n, seed + 2));
+        let v: Vec<f32> = values(n, seed + 3).iter().map(|x| x.abs()).collect();
+        let t = 1 + (j % 5) as i32;
+        let step = kernels::AdamStep {
+            decay: 1.0 - lr * wd,
+            beta1: b1,
+            beta2: b2,
+            step_size: lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t)),
             eps,
-        )
-        .unwrap();
-        for i in 0..n {
-            m[i] = b1 * m[i] + (1.0 - b1) * g[i];
-            v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
-            p[i] = p[i] * decay - step_size * m[i] / (v[i].sqrt() + eps);
+        };
+        let up = |x: &Vec<f32>| s.clone_htod(x).unwrap();
+        dev.push((up(&p), up(&g), up(&m), up(&v), step));
+        host.push((p, g, m, v, step));
+    }
+    let mut params: Vec<kernels::AdamParam> = dev
+        .iter_mut()
+        .map(|(p, g, m, v, step)| kernels::AdamParam {
+            p,
+            g: g.as_view(),
+            m,
+            v,
+            step: *step,
+        })
+        .collect();
+    gpu.adamw(&mut params).unwrap();
+    drop(params);
+    for ((p, g, m, v, h), (dp, _, dm, dv, _)) in host.iter_mut().zip(&dev) {
+        for i in 0..p.len() {
+            m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * g[i];
+            v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * g[i] * g[i];
+            p[i] = p[i] * h.decay - h.step_size * m[i] / (v[i].sqrt() + h.eps);
         }
-        close("p", &s.clone_dtoh(&dp).unwrap(), &p);
-        close("m", &s.clone_dtoh(&dm).unwrap(), &m);
-        close("v", &s.clone_dtoh(&dv).unwrap(), &v);
+        close("p", &s.clone_dtoh(dp).unwrap(), p);
+        close("m", &s.clone_dtoh(dm).unwrap(), m);
+        close("v", &s.clone_dtoh(dv).unwrap(), v);
     }
 }
 

@@ -727,6 +727,80 @@ fn optimiser_steps_match_the_cpu() {
     close("sgd buf", &gb, &cb);
 }
 
+/// AdamW over 30 parameters in one call (two launches: groups of 24), each with its own
+/// step, against the CPU; a call with one bad operand is refused and changes nothing.
+#[test]
+fn grouped_adamw_matches_the_cpu_and_refuses_as_a_whole() {
+    let Some(dev) = gpu() else { return };
+    let sizes: Vec<usize> = [1usize, 255, 257, 20_011]
+        .into_iter()
+        .chain((0..26).map(|j| 3 + 37 * j))
+        .collect();
+    let mut cpu = Vec::new();
+    let mut gpu_side = Vec::new();
+    for (j, &n) in sizes.iter().enumerate() {
+        let s = 100 + 4 * j as u64;
+        let (p, g, m) = (rand(&[n], s), rand(&[n], s + 1), rand(&[n], s + 2));
+        let v = rand(&[n], s + 3).abs().unwrap();
+        let h = tensor::AdamStep {
+            decay: 0.998,
+            beta1: 0.9,
+            beta2: 0.99,
+            step_size: 1e-3 * (1 + j % 4) as f32,
+            eps: 1e-8,
+        };
+        gpu_side.push((on(&p, dev), on(&g, dev), on(&m, dev), on(&v, dev), h));
+        let (mut cp, mut cm, mut cv) = (p, m, v);
+        cp.adamw_step(&g, &mut cm, &mut cv, h).unwrap();
+        cpu.push((cp, cm, cv));
+    }
+    let before: Vec<Vec<f32>> = gpu_side
+        .iter()
+        .map(|(p, ..)| p.to_vec::<f32>().unwrap())
+        .collect();
+    // A gradient of the wrong shape in the last update: nothing may move.
+    let wrong = on(&rand(&[2], 9), dev);
+    let refused = {
+        let mut updates: Vec<tensor::AdamUpdate> = gpu_side
+            .iter_mut()
+            .enumerate()
+            .map(|(j, (p, g, m, v, h))| tensor::AdamUpdate {
+                param: p,
+                grad: if j + 1 == sizes.len() { &wrong } else { g },
+                m,
+                v,
+                step: *h,
+            })
+            .collect();
+        tensor::adamw_steps(&mut updates)
+    };
+    assert!(matches!(refused, Err(Error::Shape { .. })), "{refused:?}");
+    for ((p, ..), b) in gpu_side.iter().zip(&before) {
+        assert_eq!(
+            &p.to_vec::<f32>().unwrap(),
+            b,
+            "a refused step changed a parameter"
+        );
+    }
+    let mut updates: Vec<tensor::AdamUpdate> = gpu_side
+        .iter_mut()
+        .map(|(p, g, m, v, h)| tensor::AdamUpdate {
+            param: p,
+            grad: g,
+            m,
+            v,
+            step: *h,
+        })
+        .collect();
+    tensor::adamw_steps(&mut updates).unwrap();
+    drop(updates);
+    for ((gp, _, gm, gv, _), (cp, cm, cv)) in gpu_side.iter().zip(&cpu) {
+        close("grouped adamw p", gp, cp);
+        close("grouped adamw m", gm, cm);
+        close("grouped adamw v", gv, cv);
+    }
+}
+
 #[test]
 fn devices_do_not_mix_and_unported_ops_say_so() {
     let Some(dev) = gpu() else { return };

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use tensor::random::Philox;
-use tensor::{AdamStep, Conv2dParams, PadMode, Tensor};
+use tensor::{Conv2dParams, PadMode, Tensor};
 
 /// The emulator, compiled once per test run (None where there is no C++ compiler).
 fn emulator() -> Option<&'static Path> {
@@ -772,37 +772,43 @@ fn pooling_kernels_match_the_cpu() {
     );
 }
 
+/// One launch over a group of two parameters of different lengths and steps.
 #[test]
-fn adamw_kernel_matches_the_tensor_step() {
+fn grouped_adamw_kernel_matches_the_tensor_step() {
     let exe = emulator_or_skip!();
-    let n = 1001;
-    let (p, g, m) = (rand(&[n], 19), rand(&[n], 20), rand(&[n], 21));
-    let v = rand(&[n], 22).abs().unwrap();
-    let h = AdamStep {
-        decay: 0.998,
-        beta1: 0.9,
-        beta2: 0.99,
-        step_size: 1e-3,
-        eps: 1e-8,
-    };
-    let (mut gp, mut gm, mut gv) = (f32s(&p), f32s(&m), f32s(&v));
-    Launch::new(exe, "adamw_f32", 2, 64)
-        .num(n)
-        .f32_out(&mut gp)
-        .f32s(&f32s(&g))
-        .f32_out(&mut gm)
-        .f32_out(&mut gv)
-        .num(format!("{:e}", h.decay))
-        .num(h.beta1)
-        .num(h.beta2)
-        .num(format!("{:e}", h.step_size))
-        .num(format!("{:e}", h.eps))
-        .run();
-    let (mut cp, mut cm, mut cv) = (p, m, v);
-    cp.adamw_step(&g, &mut cm, &mut cv, h).unwrap();
-    close("adamw p", &gp, &f32s(&cp));
-    close("adamw m", &gm, &f32s(&cm));
-    close("adamw v", &gv, &f32s(&cv));
+    let mut launch = Launch::new(exe, "adamw_f32", 2, 64).num(2);
+    let mut want = Vec::new();
+    let mut outs: Vec<[Vec<f32>; 3]> = Vec::new();
+    let mut grads = Vec::new();
+    for (j, n) in [1001usize, 37].into_iter().enumerate() {
+        let s = 19 + 4 * j as u64;
+        let (p, g, m) = (rand(&[n], s), rand(&[n], s + 1), rand(&[n], s + 2));
+        let v = rand(&[n], s + 3).abs().unwrap();
+        let h = tensor::AdamStep {
+            decay: 0.998,
+            beta1: 0.9,
+            beta2: 0.99 - 0.01 * j as f32,
+            step_size: 1e-3 * (1 + j) as f32,
+            eps: 1e-8,
+        };
+        outs.push([f32s(&p), f32s(&m), f32s(&v)]);
+        grads.push((f32s(&g), h));
+        let (mut cp, mut cm, mut cv) = (p, m, v);
+        cp.adamw_step(&g, &mut cm, &mut cv, h).unwrap();
+        want.push([f32s(&cp), f32s(&cm), f32s(&cv)]);
+    }
+    for ([p, m, v], (g, h)) in outs.iter_mut().zip(&grads) {
+        launch = launch.f32_out(p).f32s(g).f32_out(m).f32_out(v).num(format!(
+            "{:e},{:e},{:e},{:e},{:e}",
+            h.decay, h.beta1, h.beta2, h.step_size, h.eps
+        ));
+    }
+    launch.run();
+    for (got, want) in outs.iter().zip(&want) {
+        close("adamw p", &got[0], &want[0]);
+        close("adamw m", &got[1], &want[1]);
+        close("adamw v", &got[2], &want[2]);
+    }
 }
 
 /// A padding's source maps as the GPU path hands them over (-1: zero).

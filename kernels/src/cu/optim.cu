@@ -3,16 +3,37 @@
 
 // AdamW: p <- p (1 - lr wd); m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2;
 // p <- p - step_size m / (sqrt(v) + eps), step_size = lr sqrt(1 - b2^t) / (1 - b1^t).
-extern "C" __global__ void adamw_f32(unsigned long long n, float *p, const float *g, float *m,
-                                     float *v, float decay, float b1, float b2, float step_size,
-                                     float eps) {
-    GRID_STRIDE(i, n) {
-        float gi = g[i];
-        float mi = b1 * m[i] + (1.0f - b1) * gi;
-        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = p[i] * decay - step_size * mi / (sqrtf(vi) + eps);
+//
+// One launch updates a group of up to ADAM_GROUP parameters, as PyTorch's multi_tensor_apply
+// does for its foreach optimisers: a Rossmann step updates 35 parameters, most of them
+// embeddings of a few hundred numbers, for which a launch each costs more than the update.
+// The group's elements are numbered one after another; element e belongs to the parameter j
+// with start[j] <= e < start[j + 1].
+#define ADAM_GROUP 24
+struct AdamGroup {
+    unsigned int count;
+    unsigned long long start[ADAM_GROUP + 1];
+    float *p[ADAM_GROUP];
+    const float *g[ADAM_GROUP];
+    float *m[ADAM_GROUP];
+    float *v[ADAM_GROUP];
+    float decay[ADAM_GROUP], b1[ADAM_GROUP], b2[ADAM_GROUP], step_size[ADAM_GROUP], eps[ADAM_GROUP];
+};
+
+extern "C" __global__ void adamw_f32(AdamGroup t) {
+    GRID_STRIDE(e, t.start[t.count]) {
+        unsigned int j = 0, hi = t.count - 1;  // binary search: the last start <= e
+        while (j < hi) {
+            unsigned int mid = (j + hi + 1) / 2;
+            if (t.start[mid] <= e) j = mid; else hi = mid - 1;
+        }
+        unsigned long long i = e - t.start[j];
+        float b1 = t.b1[j], b2 = t.b2[j], gi = t.g[j][i];
+        float mi = b1 * t.m[j][i] + (1.0f - b1) * gi;
+        float vi = b2 * t.v[j][i] + (1.0f - b2) * gi * gi;
+        t.m[j][i] = mi;
+        t.v[j][i] = vi;
+        t.p[j][i] = t.p[j][i] * t.decay[j] - t.step_size[j] * mi / (sqrtf(vi) + t.eps[j]);
     }
 }
 

@@ -17,6 +17,7 @@ pub use conv::ConvGeometry;
 pub use elementwise::{BinaryOp, CopyElem, UnaryOp};
 pub use embedding::{Accumulate, Indices};
 pub use gemm::{Gemm, Operand};
+pub use optim::{AdamParam, AdamStep, ADAM_GROUP};
 pub use pool::Windows;
 pub use range_check::RangeCheck;
 pub use reduce::Extremum;

@@ -75,7 +75,7 @@ mod unary;
 pub use batch_norm::RunningStats;
 pub use conv::Conv2dParams;
 pub(crate) use conv::Geometry;
-pub use optim::{AdamStep, SgdStep};
+pub use optim::{adamw_steps, AdamStep, AdamUpdate, SgdStep};
 pub use pad::PadMode;
 pub use unary::sigmoid_f32;
 

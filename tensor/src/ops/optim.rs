@@ -9,16 +9,16 @@ use rayon::prelude::*;
 /// Elements per parallel chunk; smaller tensors are updated on the calling thread.
 const CHUNK: usize = 1 << 14;
 
-/// One AdamW step: `m ← β1 m + (1-β1) g`, `v ← β2 v + (1-β2) g²`,
-/// `p ← p · decay - step_size · m / (sqrt(v) + eps)`, with
-/// `step_size = lr · sqrt(1 - β2^t) / (1 - β1^t)` (PyTorch 1.0's Adam, as fastai v1 ran it).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AdamStep {
-    pub decay: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub step_size: f32,
-    pub eps: f32,
+pub use kernels::AdamStep;
+
+/// One parameter's part of [`adamw_steps`]: the parameter, its gradient, its moments (all
+/// updated in place but the gradient) and its step.
+pub struct AdamUpdate<'a> {
+    pub param: &'a mut Tensor,
+    pub grad: &'a Tensor,
+    pub m: &'a mut Tensor,
+    pub v: &'a mut Tensor,
+    pub step: AdamStep,
 }
 
 /// One SGD-with-momentum step: `buf ← first ? g : momentum · buf + g`,
@@ -92,48 +92,13 @@ impl Tensor {
         v: &mut Tensor,
         h: AdamStep,
     ) -> Result<()> {
-        const OP: &str = "adamw_step";
-        check(OP, &[self, grad, m, v])?;
-        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
-            let g = grad.cuda_f32(OP)?;
-            let (p, m, v) = (
-                self.cuda_unique(OP)?,
-                m.cuda_unique(OP)?,
-                v.cuda_unique(OP)?,
-            );
-            return gpu
-                .adamw(
-                    p,
-                    &g.view(),
-                    (m, v),
-                    h.decay,
-                    (h.beta1, h.beta2),
-                    h.step_size,
-                    h.eps,
-                )
-                .map_err(crate::cuda::kernel_error(OP));
-        }
-        let shape = self.shape().to_vec();
-        let (mut p, mut mv, mut vv) = (take(self)?, take(m)?, take(v)?);
-        let g = grad.contiguous_data::<f32>(OP)?;
-        let AdamStep {
-            decay,
-            beta1: b1,
-            beta2: b2,
-            step_size,
-            eps,
-        } = h;
-        chunked(&mut p, &g, [&mut mv, &mut vv], |p, g, [m, v]| {
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *p = *p * decay - step_size * *m / (v.sqrt() + eps);
-            }
-        });
-        *self = Tensor::from_vec(p, &shape)?;
-        *m = Tensor::from_vec(mv, &shape)?;
-        *v = Tensor::from_vec(vv, &shape)?;
-        Ok(())
+        adamw_steps(&mut [AdamUpdate {
+            param: self,
+            grad,
+            m,
+            v,
+            step: h,
+        }])
     }
 
     /// One SGD-with-momentum step on `self` with gradient `grad` and momentum buffer `buf`,
@@ -167,4 +132,70 @@ impl Tensor {
         *buf = Tensor::from_vec(b, &shape)?;
         Ok(())
     }
+}
+
+/// One AdamW step on each of `updates`, in place. Every update is checked before any
+/// buffer is touched, so a refused call changes nothing. On a GPU one launch updates up to
+/// [`kernels::ADAM_GROUP`] parameters (a Rossmann step's 35 take two), where one launch
+/// each would cost more than the arithmetic of most of them.
+pub fn adamw_steps(updates: &mut [AdamUpdate<'_>]) -> Result<()> {
+    const OP: &str = "adamw_step";
+    for u in updates.iter() {
+        check(OP, &[u.param, u.grad, u.m, u.v])?;
+    }
+    let all: Vec<&Tensor> = updates.iter().map(|u| &*u.param).collect();
+    if all.is_empty() {
+        return Ok(());
+    }
+    if let Some(gpu) = crate::cuda::gpu_of(OP, &all)? {
+        let grads = updates
+            .iter()
+            .map(|u| {
+                let g: &Tensor = u.grad;
+                g.cuda_f32(OP)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut params = Vec::with_capacity(updates.len());
+        for (u, g) in updates.iter_mut().zip(&grads) {
+            params.push(kernels::AdamParam {
+                p: u.param.cuda_unique(OP)?,
+                g: g.view(),
+                m: u.m.cuda_unique(OP)?,
+                v: u.v.cuda_unique(OP)?,
+                step: u.step,
+            });
+        }
+        return gpu
+            .adamw(&mut params)
+            .map_err(crate::cuda::kernel_error(OP));
+    }
+    for u in updates.iter_mut() {
+        adamw_on_host(u)?;
+    }
+    Ok(())
+}
+
+fn adamw_on_host(u: &mut AdamUpdate<'_>) -> Result<()> {
+    const OP: &str = "adamw_step";
+    let shape = u.param.shape().to_vec();
+    let (mut p, mut mv, mut vv) = (take(u.param)?, take(u.m)?, take(u.v)?);
+    let g = u.grad.contiguous_data::<f32>(OP)?;
+    let AdamStep {
+        decay,
+        beta1: b1,
+        beta2: b2,
+        step_size,
+        eps,
+    } = u.step;
+    chunked(&mut p, &g, [&mut mv, &mut vv], |p, g, [m, v]| {
+        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            *p = *p * decay - step_size * *m / (v.sqrt() + eps);
+        }
+    });
+    *u.param = Tensor::from_vec(p, &shape)?;
+    *u.m = Tensor::from_vec(mv, &shape)?;
+    *u.v = Tensor::from_vec(vv, &shape)?;
+    Ok(())
 }

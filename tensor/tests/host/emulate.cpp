@@ -4,7 +4,7 @@
 // buffer file (`f32:PATH`, `i64:PATH`, `u64:PATH`, `u32:PATH`, `i32:PATH`, raw little-endian
 // elements; buffers the kernel may write are written back after the launch), `null`, or a
 // struct given as its fields separated by commas (StridedLayout: rank, contiguous, 8 sizes,
-// 8 strides, offset; ConvGeometry: its 11 fields). The sources are concatenated in front of
+// 8 strides, offset; ConvGeometry: its 11 fields; AdamGroup: see its parser). The sources are concatenated in front of
 // this file by the test (common.cuh, then every .cu).
 #include <cstdio>
 #include <cstdlib>
@@ -69,6 +69,24 @@ template <> struct Parse<ConvGeometry> {
         unsigned int f[11];
         sscanf(s.c_str(), "%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u", f, f + 1, f + 2, f + 3, f + 4, f + 5, f + 6, f + 7, f + 8, f + 9, f + 10);
         return ConvGeometry{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10]};
+    }
+};
+
+// AdamGroup: its count, then for each parameter its four buffers (p, g, m, v) and its step
+// as "decay,b1,b2,step_size,eps"; `start` follows from the parameters' lengths.
+template <> struct Parse<AdamGroup> {
+    static AdamGroup get() {
+        AdamGroup t{};
+        t.count = std::stoul(next_arg());
+        for (unsigned j = 0; j < t.count; ++j) {
+            t.p[j] = buffer<float>(true);
+            t.start[j + 1] = t.start[j] + (buffers.back()->bytes.size() - 64) / sizeof(float);
+            t.g[j] = buffer<float>(false);
+            t.m[j] = buffer<float>(true);
+            t.v[j] = buffer<float>(true);
+            sscanf(next_arg(), "%f,%f,%f,%f,%f", &t.decay[j], &t.b1[j], &t.b2[j], &t.step_size[j], &t.eps[j]);
+        }
+        return t;
     }
 };
 
