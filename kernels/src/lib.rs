@@ -22,5 +22,5 @@ pub use error::{Error, Result};
 pub use gpu::{libraries_present, Gpu};
 pub use launch::{
     Accumulate, AdamParam, AdamStep, BinaryOp, ConvGeometry, CopyElem, Extremum, Gemm, Indices,
-    Operand, RangeCheck, Running, StridedLayout, UnaryOp, Windows, ADAM_GROUP, MAX_DIMS,
+    Operand, RangeCheck, Running, StridedLayout, UnaryOp, Windows, ADAM_GROUP, CAT_GROUP, MAX_DIMS,
 };

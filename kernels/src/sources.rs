@@ -24,6 +24,8 @@ pub const ELEMENTWISE: Source = Source {
     kernels: &[
         "copy_strided_f32",
         "copy_strided_i64",
+        "cat_f32",
+        "cat_i64",
         "fill_f32",
         "i64_to_f32",
         "f32_to_i64",

@@ -675,6 +675,26 @@ fn cat_where_and_constants_match_the_cpu() {
         let g = Tensor::cat(&[&on(&a, dev), &on(second, dev)], 1).unwrap();
         close("cat", &g, &c);
     }
+    // The Rossmann model's cat: 23 blocks of different widths along dimension 1 (two
+    // launches of up to 16), some of them views, one empty.
+    let parts: Vec<Tensor> = (0..23)
+        .map(|j| match j % 3 {
+            0 => rand(&[7, 1 + j % 5], 60 + j as u64),
+            1 => rand(&[1 + j % 4, 7], 60 + j as u64)
+                .transpose(0, 1)
+                .unwrap(),
+            _ => rand(&[7, (j / 3) % 3 * 2], 60 + j as u64),
+        })
+        .collect();
+    let cpu_parts: Vec<&Tensor> = parts.iter().collect();
+    let gpu_parts: Vec<Tensor> = parts.iter().map(|p| on(p, dev)).collect();
+    let gpu_refs: Vec<&Tensor> = gpu_parts.iter().collect();
+    assert_eq!(parts[2].elem_count(), 0, "one empty block");
+    close(
+        "cat of 23",
+        &Tensor::cat(&gpu_refs, 1).unwrap(),
+        &Tensor::cat(&cpu_parts, 1).unwrap(),
+    );
     let ids = Tensor::from_indices(&[1, 2], &[2]).unwrap();
     let gi = Tensor::cat(&[&on(&ids, dev), &on(&ids, dev)], 0).unwrap();
     assert_eq!(gi.to_vec::<i64>().unwrap(), [1, 2, 1, 2]);

@@ -268,6 +268,31 @@ fn strided_copies_and_broadcast_binary_ops_match_the_cpu() {
         .run();
     let want = Tensor::cat(&[&Tensor::zeros(&[5, 2]), &src, &Tensor::zeros(&[5, 4])], 1).unwrap();
     close("copy into a slab", &out, &f32s(&want));
+    // cat in one launch: [5, 2] (a transposed view), [5, 3] and [5, 4] along dimension 1.
+    let first_base = rand(&[2, 5], 5);
+    let first = first_base.permute(&[1, 0]).unwrap();
+    let (second, third) = (rand(&[5, 3], 6), rand(&[5, 4], 7));
+    let mut out = nan(45);
+    Launch::new(exe, "cat_f32", 2, 32)
+        .num(3)
+        .num(1)
+        .num(9)
+        .f32s(&storage_of(&first_base))
+        .num(layout(&first))
+        .num(0)
+        .num(2)
+        .f32s(&f32s(&second))
+        .num(layout(&second))
+        .num(2)
+        .num(3)
+        .f32s(&f32s(&third))
+        .num(layout(&third))
+        .num(5)
+        .num(4)
+        .f32_out(&mut out)
+        .run();
+    let want = Tensor::cat(&[&first, &second, &third], 1).unwrap();
+    close("cat", &out, &f32s(&want));
 
     let (a, b) = (rand(&[5, 1, 7], 3), rand(&[4, 7], 4));
     let shape = [5, 4, 7];

@@ -30,6 +30,19 @@ __device__ __forceinline__ long long strided_offset(const StridedLayout &l, unsi
     for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; \
          i < (unsigned long long)(n); i += (unsigned long long)gridDim.x * blockDim.x)
 
+// The member j of a group launch (several tensors, one launch) that element e belongs to:
+// members' elements are numbered one after another, member j's from start[j] to
+// start[j + 1] (count + 1 entries), so j is the last with start[j] <= e.
+__device__ __forceinline__ unsigned int group_member(const unsigned long long *start, unsigned int count,
+                                                     unsigned long long e) {
+    unsigned int j = 0, hi = count - 1;
+    while (j < hi) {
+        unsigned int mid = (j + hi + 1) / 2;
+        if (start[mid] <= e) j = mid; else hi = mid - 1;
+    }
+    return j;
+}
+
 #define F32_INF __int_as_float(0x7f800000)
 #define F32_NAN __int_as_float(0x7fffffff)
 

@@ -12,6 +12,30 @@ extern "C" __global__ void NAME(unsigned long long n, StridedLayout src, Strided
 COPY(copy_strided_f32, float)
 COPY(copy_strided_i64, long long)
 
+// cat: up to CAT_GROUP inputs a launch (the Rossmann model concatenates 23 embeddings), each
+// [outer, len[j], inner] read through its own layout, into its block [at[j], at[j] + len[j])
+// along the concatenated dimension of the dense [outer, total, inner] output.
+#define CAT_GROUP 16
+struct CatGroup {
+    unsigned int count;
+    unsigned long long inner, total;
+    unsigned long long start[CAT_GROUP + 1];
+    unsigned long long at[CAT_GROUP], len[CAT_GROUP];
+    unsigned long long x[CAT_GROUP];  // the inputs' buffers (device addresses)
+    StridedLayout src[CAT_GROUP];
+};
+#define CAT(NAME, T) \
+extern "C" __global__ void NAME(CatGroup g, T *y) { \
+    GRID_STRIDE(e, g.start[g.count]) { \
+        unsigned int j = group_member(g.start, g.count, e); \
+        unsigned long long t = e - g.start[j], block = g.len[j] * g.inner; \
+        unsigned long long o = t / block, r = t % block; \
+        y[(o * g.total + g.at[j]) * g.inner + r] = ((const T *)g.x[j])[strided_offset(g.src[j], t)]; \
+    } \
+}
+CAT(cat_f32, float)
+CAT(cat_i64, long long)
+
 extern "C" __global__ void fill_f32(unsigned long long n, float value, float *y) {
     GRID_STRIDE(i, n) y[i] = value;
 }

@@ -7,8 +7,6 @@
 // One launch updates a group of up to ADAM_GROUP parameters, as PyTorch's multi_tensor_apply
 // does for its foreach optimisers: a Rossmann step updates 35 parameters, most of them
 // embeddings of a few hundred numbers, for which a launch each costs more than the update.
-// The group's elements are numbered one after another; element e belongs to the parameter j
-// with start[j] <= e < start[j + 1].
 #define ADAM_GROUP 24
 struct AdamGroup {
     unsigned int count;
@@ -22,11 +20,7 @@ struct AdamGroup {
 
 extern "C" __global__ void adamw_f32(AdamGroup t) {
     GRID_STRIDE(e, t.start[t.count]) {
-        unsigned int j = 0, hi = t.count - 1;  // binary search: the last start <= e
-        while (j < hi) {
-            unsigned int mid = (j + hi + 1) / 2;
-            if (t.start[mid] <= e) j = mid; else hi = mid - 1;
-        }
+        unsigned int j = group_member(t.start, t.count, e);
         unsigned long long i = e - t.start[j];
         float b1 = t.b1[j], b2 = t.b2[j], gi = t.g[j][i];
         float mi = b1 * t.m[j][i] + (1.0f - b1) * gi;

@@ -3,7 +3,7 @@
 use super::{cfg_elems, fits, StridedLayout};
 use crate::sources::ELEMENTWISE;
 use crate::{Error, Gpu, Result};
-use cudarc::driver::{CudaSlice, CudaView, DeviceRepr, PushKernelArg, ValidAsZeroBits};
+use cudarc::driver::{CudaSlice, CudaView, DevicePtr, DeviceRepr, PushKernelArg, ValidAsZeroBits};
 
 /// The element-wise binary ops, each a kernel `NAME_f32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,13 +92,37 @@ impl UnaryOp {
 /// An element type the copy kernels move: f32 or i64.
 pub trait CopyElem: DeviceRepr + ValidAsZeroBits {
     const COPY_KERNEL: &'static str;
+    const CAT_KERNEL: &'static str;
 }
 impl CopyElem for f32 {
     const COPY_KERNEL: &'static str = "copy_strided_f32";
+    const CAT_KERNEL: &'static str = "cat_f32";
 }
 impl CopyElem for i64 {
     const COPY_KERNEL: &'static str = "copy_strided_i64";
+    const CAT_KERNEL: &'static str = "cat_i64";
 }
+
+/// Inputs a `cat` launch copies (`CAT_GROUP` in `elementwise.cu`).
+pub const CAT_GROUP: usize = 16;
+
+/// `CatGroup` of `elementwise.cu`, field for field.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CatGroup {
+    count: u32,
+    inner: u64,
+    total: u64,
+    start: [u64; CAT_GROUP + 1],
+    at: [u64; CAT_GROUP],
+    len: [u64; CAT_GROUP],
+    x: [u64; CAT_GROUP],
+    src: [StridedLayout; CAT_GROUP],
+}
+
+// SAFETY: `repr(C)` plain data with the field order, types and alignment of the C struct
+// (device addresses as `u64`; `StridedLayout` is itself the C struct's twin).
+unsafe impl DeviceRepr for CatGroup {}
 
 fn check_view(what: &str, l: &StridedLayout, len: usize, n: u64) -> Result<()> {
     if l.elem_count() != n {
@@ -133,6 +157,65 @@ impl Gpu {
         // SAFETY: the arguments match the kernel's signature; both views lie inside their
         // buffers and the destination names each element once (checked above).
         unsafe { b.launch(cfg_elems(n)) }?;
+        Ok(())
+    }
+
+    /// torch.cat: `y`, dense `[outer, total, inner]`, holds each input in turn along its
+    /// middle dimension; input j is `[outer, len_j, inner]` seen through its own layout
+    /// (`len_j` follows from its size), `total` the sum of the `len_j`. [`CAT_GROUP`]
+    /// inputs a launch, where one strided copy each would cost a launch per input.
+    pub fn cat<T: CopyElem>(
+        &self,
+        inputs: &[(&StridedLayout, CudaView<'_, T>)],
+        [outer, inner]: [usize; 2],
+        y: &mut CudaSlice<T>,
+    ) -> Result<()> {
+        let row = (outer * inner) as u64;
+        let mut lens = Vec::with_capacity(inputs.len());
+        for (l, x) in inputs {
+            let n = l.elem_count();
+            if row == 0 || n % row != 0 {
+                return Err(Error::Invalid(format!(
+                    "cat: an input of shape {:?} is not [{outer}, _, {inner}]",
+                    l.shape()
+                )));
+            }
+            fits("cat input", x.len(), l.span())?;
+            lens.push(n / row);
+        }
+        let total: u64 = lens.iter().sum();
+        fits("cat output", y.len(), total * row)?;
+        let f = self.function(ELEMENTWISE, T::CAT_KERNEL)?;
+        let mut at = 0u64;
+        for (group, lens) in inputs.chunks(CAT_GROUP).zip(lens.chunks(CAT_GROUP)) {
+            let mut g = CatGroup {
+                count: group.len() as u32,
+                inner: inner as u64,
+                total,
+                start: [0; CAT_GROUP + 1],
+                at: [0; CAT_GROUP],
+                len: [0; CAT_GROUP],
+                x: [0; CAT_GROUP],
+                src: [StridedLayout::default(); CAT_GROUP],
+            };
+            for (j, ((l, x), &len)) in group.iter().zip(lens).enumerate() {
+                g.start[j + 1] = g.start[j] + len * row;
+                (g.at[j], g.len[j], g.src[j]) = (at, len, **l);
+                // The guard only orders uses across streams (event tracking is off).
+                g.x[j] = x.device_ptr(self.stream()).0;
+                at += len;
+            }
+            let n = g.start[group.len()];
+            if n == 0 {
+                continue;
+            }
+            let mut b = self.stream().launch_builder(&f);
+            b.arg(&g).arg(&mut *y);
+            // SAFETY: every input's view lies inside its buffer, which is live and freed only
+            // in stream order; the blocks [at, at + len) tile the output, which holds
+            // outer x total x inner elements (checked), so each is written once.
+            unsafe { b.launch(cfg_elems(n)) }?;
+        }
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 // buffer file (`f32:PATH`, `i64:PATH`, `u64:PATH`, `u32:PATH`, `i32:PATH`, raw little-endian
 // elements; buffers the kernel may write are written back after the launch), `null`, or a
 // struct given as its fields separated by commas (StridedLayout: rank, contiguous, 8 sizes,
-// 8 strides, offset; ConvGeometry: its 11 fields; AdamGroup: see its parser). The sources are concatenated in front of
+// 8 strides, offset; ConvGeometry: its 11 fields; AdamGroup and CatGroup: see their parsers). The sources are concatenated in front of
 // this file by the test (common.cuh, then every .cu).
 #include <cstdio>
 #include <cstdlib>
@@ -87,6 +87,28 @@ template <> struct Parse<AdamGroup> {
             sscanf(next_arg(), "%f,%f,%f,%f,%f", &t.decay[j], &t.b1[j], &t.b2[j], &t.step_size[j], &t.eps[j]);
         }
         return t;
+    }
+};
+
+// CatGroup: its count, inner and total, then for each input its buffer (read-only), its
+// layout (as StridedLayout's) and its block's `at` and `len`; `start` follows from the
+// layouts' sizes.
+template <> struct Parse<CatGroup> {
+    static CatGroup get() {
+        CatGroup g{};
+        g.count = std::stoul(next_arg());
+        g.inner = std::stoull(next_arg());
+        g.total = std::stoull(next_arg());
+        for (unsigned j = 0; j < g.count; ++j) {
+            g.x[j] = (unsigned long long)buffer<char>(false);
+            g.src[j] = Parse<StridedLayout>::get();
+            g.at[j] = std::stoull(next_arg());
+            g.len[j] = std::stoull(next_arg());
+            unsigned long long n = 1;
+            for (unsigned d = 0; d < g.src[j].rank; ++d) n *= g.src[j].shape[d];
+            g.start[j + 1] = g.start[j] + n;
+        }
+        return g;
     }
 };
 
