@@ -88,16 +88,27 @@ impl IndexBounds {
     }
 
     /// Notes that a kernel found every element of the view `l` (of a storage of
-    /// `storage_len` elements) in `[0, size)`: the view's column learns the bound, or every
-    /// column when the view is the whole storage. Other views teach nothing about the rest.
+    /// `storage_len` elements) in `[0, size)`: every column learns the bound when the view
+    /// is the whole storage, one column when the view is all of that column (as many
+    /// distinct elements as the column has, all in it). A part teaches nothing of the rest.
     pub(crate) fn mark(&self, l: &Layout, storage_len: usize, size: usize) {
+        let cols = self.below.len();
         let whole = l.is_contiguous() && l.offset() == 0 && l.elem_count() == storage_len;
-        if whole {
-            for b in self.below.iter() {
-                b.fetch_min(size as u64, Ordering::Relaxed);
+        let distinct = l
+            .shape()
+            .iter()
+            .zip(l.strides())
+            .all(|(&n, &s)| n <= 1 || s != 0);
+        let marked = if whole {
+            0..cols
+        } else {
+            match self.column_of(l) {
+                Some(c) if distinct && l.elem_count() * cols == storage_len => c..c + 1,
+                _ => return,
             }
-        } else if let Some(c) = self.column_of(l) {
-            self.below[c].fetch_min(size as u64, Ordering::Relaxed);
+        };
+        for b in &self.below[marked] {
+            b.fetch_min(size as u64, Ordering::Relaxed);
         }
     }
 }
@@ -141,5 +152,14 @@ mod tests {
         assert!(b.known_below(&l, 10));
         b.mark(&l, 4, 20);
         assert!(b.known_below(&l, 10), "bounds only tighten");
+        // A whole column of a [3, 2] table teaches that column; half of it does not.
+        let b = IndexBounds::from_host(&[4, 0, 1, 1, 0, 9], 2);
+        let table = Layout::contiguous(&[3, 2]);
+        let col1 = table.narrow(1, 1, 1).unwrap();
+        b.mark(&col1.narrow(0, 0, 2).unwrap(), 6, 5);
+        assert!(!b.known_below(&col1, 5));
+        b.mark(&col1, 6, 10);
+        assert!(b.known_below(&col1, 10));
+        assert!(!b.known_below(&table.narrow(1, 0, 1).unwrap(), 4));
     }
 }
