@@ -116,23 +116,26 @@ impl AdamW {
         lr: f32,
         beta1: f32,
     ) -> Result<()> {
-        // Each trainable parameter with a gradient, its state taken out of the map (fresh
-        // zeros on its first step) while the step borrows it.
-        let mut work = Vec::new();
-        for param in params {
-            let Some(g) = grad_of(param, grads) else {
-                continue;
-            };
-            let st = match self.state.remove(&param.id()) {
-                Some(st) => st,
-                None => AdamState {
+        // Each trainable parameter with a gradient and its state: fresh zeros on its first
+        // step (made first, so that a failure leaves every state in the map), then taken out
+        // of the map while the step borrows it.
+        let with_grads: Vec<(&Param, Tensor)> = params
+            .iter()
+            .filter_map(|p| grad_of(p, grads).map(|g| (*p, g)))
+            .collect();
+        for (param, _) in &with_grads {
+            if let Entry::Vacant(e) = self.state.entry(param.id()) {
+                e.insert(AdamState {
                     m: zeros_like(param)?,
                     v: zeros_like(param)?,
                     step: 0,
-                },
-            };
-            work.push((*param, g, st));
+                });
+            }
         }
+        let mut work: Vec<(&Param, Tensor, AdamState)> = with_grads
+            .into_iter()
+            .filter_map(|(p, g)| self.state.remove(&p.id()).map(|st| (p, g, st)))
+            .collect();
         // Values taken out, so that each is the only owner of its buffer (in place, no copy).
         let mut values: Vec<Tensor> = work.iter().map(|(p, _, _)| p.take()).collect();
         let (b2, eps, wd) = (self.beta2, self.eps, self.wd);
