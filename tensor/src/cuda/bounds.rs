@@ -15,7 +15,8 @@ use crate::Layout;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// `below[c]`: every index in column `c` (the elements at storage positions `c`, `c + cols`,
-/// `c + 2 cols`, ...) lies in `[0, below[c])`; `u64::MAX` when nothing is known.
+/// `c + 2 cols`, ...) lies in `[0, below[c])`; `u64::MAX` when nothing is known. Empty for
+/// f32 data, which holds no indices (and so costs no allocation).
 #[derive(Debug)]
 pub(crate) struct IndexBounds {
     below: Box<[AtomicU64]>,
@@ -23,8 +24,19 @@ pub(crate) struct IndexBounds {
 
 const UNKNOWN: u64 = u64::MAX;
 
+/// The most columns given bounds of their own: a table of categorical codes has a few dozen;
+/// wider index tensors get one bound for all rather than a bound per element.
+const MAX_COLUMNS: usize = 256;
+
 impl IndexBounds {
-    /// Nothing known (f32 data, or indices a kernel made).
+    /// For f32 data: no bounds, nothing to learn.
+    pub(crate) fn none() -> Self {
+        IndexBounds {
+            below: Box::new([]),
+        }
+    }
+
+    /// Nothing known yet (indices a kernel made).
     pub(crate) fn unknown() -> Self {
         Self::single(UNKNOWN)
     }
@@ -36,10 +48,14 @@ impl IndexBounds {
         }
     }
 
-    /// The bounds of `values` (row-major) in columns of `cols` (the last dimension's size):
-    /// one past each column's largest value, or unknown for a column holding a negative one.
-    pub(crate) fn from_host(values: &[i64], cols: usize) -> Self {
-        let cols = cols.max(1);
+    /// The bounds of `values` (row-major, of `shape`) in the columns of its last dimension
+    /// (one column for a vector, or for more than [`MAX_COLUMNS`]): one past each column's
+    /// largest value, or unknown for a column holding a negative one.
+    pub(crate) fn from_host(values: &[i64], shape: &[usize]) -> Self {
+        let cols = match shape {
+            [_, .., last] if (1..=MAX_COLUMNS).contains(last) => *last,
+            _ => 1,
+        };
         let mut max = vec![0i64; cols];
         let mut negative = vec![false; cols];
         for row in values.chunks(cols) {
@@ -60,7 +76,7 @@ impl IndexBounds {
     /// The one column every element of the view `l` lies in, if there is one: its offset's,
     /// when each stride it moves by is a whole number of rows.
     fn column_of(&self, l: &Layout) -> Option<usize> {
-        let cols = self.below.len();
+        let cols = self.below.len().max(1);
         let whole_rows = l
             .shape()
             .iter()
@@ -72,7 +88,8 @@ impl IndexBounds {
     /// A bound on every element of the view `l`.
     pub(crate) fn of_view(&self, l: &Layout) -> u64 {
         match self.column_of(l) {
-            Some(c) => self.below[c].load(Ordering::Relaxed),
+            Some(c) if c < self.below.len() => self.below[c].load(Ordering::Relaxed),
+            Some(_) => UNKNOWN,
             None => self
                 .below
                 .iter()
@@ -93,6 +110,9 @@ impl IndexBounds {
     /// distinct elements as the column has, all in it). A part teaches nothing of the rest.
     pub(crate) fn mark(&self, l: &Layout, storage_len: usize, size: usize) {
         let cols = self.below.len();
+        if cols == 0 {
+            return; // f32 data
+        }
         let whole = l.is_contiguous() && l.offset() == 0 && l.elem_count() == storage_len;
         let distinct = l
             .shape()
@@ -120,7 +140,7 @@ mod tests {
     #[test]
     fn columns_of_codes_have_their_own_bounds() {
         // Two categorical variables, 3 rows: codes below 5 and below 2.
-        let b = IndexBounds::from_host(&[4, 0, 1, 1, 0, 0], 2);
+        let b = IndexBounds::from_host(&[4, 0, 1, 1, 0, 0], &[3, 2]);
         let col = |c| Layout::contiguous(&[3, 2]).narrow(1, c, 1).unwrap();
         assert!(b.known_below(&col(0), 5));
         assert!(!b.known_below(&col(0), 4));
@@ -135,10 +155,21 @@ mod tests {
 
     #[test]
     fn a_negative_index_leaves_its_column_unknown() {
-        let b = IndexBounds::from_host(&[1, -1, 2, 0], 2);
+        let b = IndexBounds::from_host(&[1, -1, 2, 0], &[2, 2]);
         let col = |c| Layout::contiguous(&[2, 2]).narrow(1, c, 1).unwrap();
         assert!(b.known_below(&col(0), 3));
         assert!(!b.known_below(&col(1), 1 << 40));
+    }
+
+    #[test]
+    fn vectors_and_wide_tables_get_one_bound() {
+        let v = IndexBounds::from_host(&[3, 7, 1], &[3]);
+        assert_eq!(v.below.len(), 1);
+        assert!(v.known_below(&Layout::contiguous(&[3]), 8));
+        let wide: Vec<i64> = (0..2 * (MAX_COLUMNS as i64 + 1)).collect();
+        let w = IndexBounds::from_host(&wide, &[2, MAX_COLUMNS + 1]);
+        assert_eq!(w.below.len(), 1);
+        assert!(IndexBounds::none().of_view(&Layout::contiguous(&[2])) == UNKNOWN);
     }
 
     #[test]
@@ -153,7 +184,7 @@ mod tests {
         b.mark(&l, 4, 20);
         assert!(b.known_below(&l, 10), "bounds only tighten");
         // A whole column of a [3, 2] table teaches that column; half of it does not.
-        let b = IndexBounds::from_host(&[4, 0, 1, 1, 0, 9], 2);
+        let b = IndexBounds::from_host(&[4, 0, 1, 1, 0, 9], &[3, 2]);
         let table = Layout::contiguous(&[3, 2]);
         let col1 = table.narrow(1, 1, 1).unwrap();
         b.mark(&col1.narrow(0, 0, 2).unwrap(), 6, 5);

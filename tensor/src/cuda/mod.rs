@@ -213,7 +213,11 @@ impl Tensor {
     }
 
     pub(crate) fn from_cuda(gpu: &Arc<Gpu>, data: CudaData, shape: &[usize]) -> Tensor {
-        Self::from_cuda_bounded(gpu, data, shape, IndexBounds::unknown())
+        let bounds = match data {
+            CudaData::F32(_) => IndexBounds::none(),
+            CudaData::I64(_) => IndexBounds::unknown(),
+        };
+        Self::from_cuda_bounded(gpu, data, shape, bounds)
     }
 
     /// A GPU tensor of indices whose `bounds` are known.
@@ -245,10 +249,11 @@ impl Tensor {
         }
     }
 
-    /// The bound known for this GPU index tensor's elements, for a copy of them.
+    /// The bound known for this GPU tensor's elements, for a copy of them (none for f32).
     pub(crate) fn index_bounds(&self) -> IndexBounds {
-        match self.cuda_storage() {
-            Some(c) => IndexBounds::single(c.bounds.of_view(self.layout())),
+        match self.cuda_storage().map(|c| (&c.data, &c.bounds)) {
+            Some((CudaData::I64(_), b)) => IndexBounds::single(b.of_view(self.layout())),
+            Some((CudaData::F32(_), _)) => IndexBounds::none(),
             None => IndexBounds::unknown(),
         }
     }

@@ -32,8 +32,7 @@ impl Tensor {
                         // The values pass through the host's hands here: noting their bounds
                         // now spares the GPU's index ops a copy back (bounds.rs).
                         let values = self.contiguous_data::<i64>(OP)?;
-                        let cols = self.shape().last().copied().unwrap_or(1);
-                        let bounds = IndexBounds::from_host(&values, cols);
+                        let bounds = IndexBounds::from_host(&values, self.shape());
                         let data = CudaData::I64(stream.clone_htod(&*values).map_err(to_err)?);
                         Ok(Tensor::from_cuda_bounded(&gpu, data, self.shape(), bounds))
                     }
