@@ -391,6 +391,65 @@ fn embedding_lookup_and_gradient_match_the_cpu_and_refuse_bad_indices() {
     }
 }
 
+/// `into_index_add` and `into_scatter_add` add in place only into a storage no other tensor
+/// holds: a kept clone, the rest of a narrowed storage and a tensor whose call failed all
+/// read as before, and every result equals the CPU's.
+#[test]
+fn adding_into_a_consumed_tensor_changes_no_other() {
+    let Some(dev) = gpu() else { return };
+    let (base, grad) = (rand(&[10, 81], 60), rand(&[7, 81], 61));
+    let idx = Tensor::from_indices(&[0, 3, 5, 3, 1, 0, 4], &[7]).unwrap();
+    let (gbase, ggrad, gidx) = (on(&base, dev), on(&grad, dev), on(&idx, dev));
+    let want = base.index_add(0, &idx, &grad).unwrap();
+    let kept = gbase.clone();
+    let added = gbase
+        .into_index_add(0, &gidx, &ggrad, Accumulate::Atomic)
+        .unwrap();
+    close("into_index_add of a shared storage", &added, &want);
+    close("the clone kept", &kept, &base);
+    let alone = on(&base, dev)
+        .into_index_add(0, &gidx, &ggrad, Accumulate::Sorted)
+        .unwrap();
+    close("into_index_add in place", &alone, &want);
+    let rows = on(&base, dev);
+    let part = rows
+        .narrow(0, 2, 6)
+        .unwrap()
+        .into_index_add(0, &gidx, &ggrad, Accumulate::Atomic)
+        .unwrap();
+    let part_want = base
+        .narrow(0, 2, 6)
+        .unwrap()
+        .index_add(0, &idx, &grad)
+        .unwrap();
+    close("into_index_add of a narrowed view", &part, &part_want);
+    close("the storage around the view", &rows, &base);
+    let bad = on(
+        &Tensor::from_indices(&[0, 3, 10, 3, 1, 0, 4], &[7]).unwrap(),
+        dev,
+    );
+    let target = on(&base, dev);
+    let err = target
+        .clone()
+        .into_index_add(0, &bad, &ggrad, Accumulate::Atomic)
+        .unwrap_err();
+    assert!(matches!(err, Error::Index { .. }), "{err}");
+    close("a refused call's target", &target, &base);
+
+    let index = Tensor::from_indices(&[2, 0, 1, 2, 2, 0], &[2, 3]).unwrap();
+    let src = rand(&[2, 3], 62);
+    let x = rand(&[2, 3], 63);
+    let gx = on(&x, dev);
+    let kept = gx.clone();
+    close(
+        "into_scatter_add",
+        &gx.into_scatter_add(1, &on(&index, dev), &on(&src, dev))
+            .unwrap(),
+        &x.scatter_add(1, &index, &src).unwrap(),
+    );
+    close("the clone kept", &kept, &x);
+}
+
 /// The Rossmann model's pattern: one upload of a `[batch, n_cat]` table of codes, each
 /// column looked up where it lies (stride n_cat), each gradient read from its block of the
 /// concatenation's gradient. The host notes each column's bound on upload, so the lookups

@@ -3,7 +3,7 @@
 //! accumulating). `gather` is undone by `scatter_add` the same way. Only the indices are kept.
 use crate::var::{record, zeros, Var};
 use crate::Result;
-use tensor::Tensor;
+use tensor::{Accumulate, Tensor};
 
 impl Var {
     /// Rows (along `dim`) of `self` picked by the 1-D i64 `indices` (an embedding lookup when
@@ -12,7 +12,10 @@ impl Var {
         let y = self.tensor().index_select(dim, indices)?;
         let (input, indices) = (self.shape().to_vec(), indices.clone());
         record("index_select", &[self], y, move |_, _| {
-            Box::new(move |g| Ok(vec![Some(zeros(&input, g)?.index_add(dim, &indices, g)?)]))
+            Box::new(move |g| {
+                let dw = zeros(&input, g)?.into_index_add(dim, &indices, g, Accumulate::default());
+                Ok(vec![Some(dw?)])
+            })
         })
     }
 
@@ -22,7 +25,11 @@ impl Var {
         let y = self.tensor().gather(dim, index)?;
         let (input, index) = (self.shape().to_vec(), index.clone());
         record("gather", &[self], y, move |_, _| {
-            Box::new(move |g| Ok(vec![Some(zeros(&input, g)?.scatter_add(dim, &index, g)?)]))
+            Box::new(move |g| {
+                Ok(vec![Some(
+                    zeros(&input, g)?.into_scatter_add(dim, &index, g)?,
+                )])
+            })
         })
     }
 }

@@ -2,7 +2,7 @@
 //! range-checked by the kernels; gather and scatter_add along any dimension. Bad indices
 //! are reported (a copy back to the host, and a wait) unless they are known in range
 //! (`bounds.rs`).
-use super::{alloc, copy_of, kernel_error, kernel_layout, range_check};
+use super::{alloc, kernel_error, kernel_layout, range_check};
 use crate::{Error, Result, Tensor};
 use kernels::{Accumulate, Gpu, Indices};
 use std::sync::Arc;
@@ -86,29 +86,31 @@ pub(crate) fn index_select(
     Ok(Tensor::from_cuda_f32(gpu, out, &shape))
 }
 
+/// `x` with `src`'s slices added at `indices`, in place when `x` owns its storage alone.
 pub(crate) fn index_add(
     gpu: &Arc<Gpu>,
-    x: &Tensor,
+    mut x: Tensor,
     dim: usize,
     indices: &Tensor,
     src: &Tensor,
     how: Accumulate,
 ) -> Result<Tensor> {
     const OP: &str = "index_add";
-    let mut out = copy_of(OP, gpu, &x.cuda_f32(OP)?.view())?;
+    let sizes = around(x.shape(), dim);
+    let shape = x.shape().to_vec();
     gpu.index_add(
-        around(x.shape(), dim),
+        sizes,
         &indices_of(OP, indices)?,
         (
             &kernel_layout(OP, src.layout())?,
             &src.cuda_buffer(OP)?.as_view(),
         ),
-        &mut out,
+        x.cuda_unique(OP)?,
         how,
-        range_check(indices, x.shape()[dim]),
+        range_check(indices, shape[dim]),
     )
-    .map_err(bad_index(OP, indices, dim, x.shape()))?;
-    Ok(Tensor::from_cuda_f32(gpu, out, x.shape()))
+    .map_err(bad_index(OP, indices, dim, &shape))?;
+    Ok(x)
 }
 
 /// torch.gather along `dim` (shapes checked by the caller): the result has the index's shape.
@@ -133,18 +135,19 @@ pub(crate) fn gather(gpu: &Arc<Gpu>, x: &Tensor, dim: usize, index: &Tensor) -> 
     Ok(Tensor::from_cuda_f32(gpu, out, index.shape()))
 }
 
-/// A copy of `x` with torch.scatter_add's sums along `dim` (shapes checked by the caller).
+/// `x` with torch.scatter_add's sums along `dim` (shapes checked by the caller), in place
+/// when `x` owns its storage alone.
 pub(crate) fn scatter_add(
     gpu: &Arc<Gpu>,
-    x: &Tensor,
+    mut x: Tensor,
     dim: usize,
     index: &Tensor,
     src: &Tensor,
 ) -> Result<Tensor> {
     const OP: &str = "scatter_add";
-    let mut out = copy_of(OP, gpu, &x.cuda_f32(OP)?.view())?;
+    let shape = x.shape().to_vec();
     gpu.scatter_add(
-        x.shape(),
+        &shape,
         (
             &kernel_layout(OP, index.layout())?,
             &index.cuda_index_buffer(OP)?.as_view(),
@@ -154,9 +157,9 @@ pub(crate) fn scatter_add(
             &src.cuda_buffer(OP)?.as_view(),
         ),
         dim,
-        &mut out,
-        range_check(index, x.shape()[dim]),
+        x.cuda_unique(OP)?,
+        range_check(index, shape[dim]),
     )
-    .map_err(bad_index(OP, index, dim, x.shape()))?;
-    Ok(Tensor::from_cuda_f32(gpu, out, x.shape()))
+    .map_err(bad_index(OP, index, dim, &shape))?;
+    Ok(x)
 }

@@ -168,17 +168,6 @@ pub(crate) fn alloc_i64(op: &'static str, gpu: &Gpu, n: usize) -> Result<CudaSli
     unsafe { gpu.stream().alloc::<i64>(n.max(1)) }.map_err(|e| Error::device(op, e.to_string()))
 }
 
-/// A new buffer holding a copy of `data`.
-pub(crate) fn copy_of(
-    op: &'static str,
-    gpu: &Gpu,
-    data: &CudaView<'_, f32>,
-) -> Result<CudaSlice<f32>> {
-    gpu.stream()
-        .clone_dtod(data)
-        .map_err(|e| Error::device(op, e.to_string()))
-}
-
 /// A GPU tensor's elements in row-major order: borrowed when contiguous, copied otherwise.
 pub(crate) enum DeviceData<'a, T> {
     Borrowed(CudaView<'a, T>),

@@ -275,6 +275,20 @@ impl Tensor {
         src: &Tensor,
         how: Accumulate,
     ) -> Result<Tensor> {
+        self.clone().into_index_add(dim, indices, src, how)
+    }
+
+    /// [`Tensor::index_add_with`], consuming `self`: on a GPU, when `self` is the only owner
+    /// of its storage, the slices are added into it in place, with no copy (as PyTorch's
+    /// `index_add_`); otherwise into a copy, so no other tensor sees a change. The
+    /// embedding's backward pass adds into fresh zeros this way.
+    pub fn into_index_add(
+        self,
+        dim: usize,
+        indices: &Tensor,
+        src: &Tensor,
+        how: Accumulate,
+    ) -> Result<Tensor> {
         const OP: &str = "index_add";
         check_dim(OP, dim, self.shape())?;
         let mut expected = self.shape().to_vec();
@@ -294,7 +308,7 @@ impl Tensor {
                 ),
             ))
         };
-        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, indices, src])? {
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[&self, indices, src])? {
             one_dimensional(OP, indices)?;
             check_src()?;
             return crate::cuda::index_add(&gpu, self, dim, indices, src, how);
@@ -327,7 +341,7 @@ impl Tensor {
             inner,
             len,
         };
-        with_float!(OP, self.dtype(), T => add_slices::<T>(OP, self, src, &groups))
+        with_float!(OP, self.dtype(), T => add_slices::<T>(OP, &self, src, &groups))
     }
 
     /// `out[..., i, ...] = self[..., index[..., i, ...], ...]` along `dim` (torch.gather):
@@ -351,14 +365,20 @@ impl Tensor {
     /// no larger than `src` anywhere and than `self` outside `dim`. The adjoint of
     /// [`Tensor::gather`].
     pub fn scatter_add(&self, dim: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        self.clone().into_scatter_add(dim, index, src)
+    }
+
+    /// [`Tensor::scatter_add`], consuming `self`: added into in place on a GPU when `self` is
+    /// the only owner of its storage, into a copy otherwise (see [`Tensor::into_index_add`]).
+    pub fn into_scatter_add(self, dim: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
         const OP: &str = "scatter_add";
         check_dim(OP, dim, self.shape())?;
-        check_fits(OP, index, "self", self, dim, true)?;
+        check_fits(OP, index, "self", &self, dim, true)?;
         check_fits(OP, index, "src", src, dim, false)?;
-        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, index, src])? {
+        if let Some(gpu) = crate::cuda::gpu_of(OP, &[&self, index, src])? {
             return crate::cuda::scatter_add(&gpu, self, dim, index, src);
         }
         let idx = checked_indices(OP, &index.contiguous_data::<i64>(OP)?, dim, self.shape())?;
-        with_float!(OP, self.dtype(), T => scatter_add::<T>(OP, self, dim, index, &idx, src))
+        with_float!(OP, self.dtype(), T => scatter_add::<T>(OP, &self, dim, index, &idx, src))
     }
 }

@@ -62,21 +62,25 @@ template <class... P> static Kernel kernel(void (*k)(P...)) {
 }
 
 // With LESSON6_STAND_IN_COUNTS set, the stand-in counts what a program asks of the driver and
-// prints it when the program exits: launches by kernel, and copies each way (a copy to the
-// host is where a real GPU makes the program wait). Launch and copy counts are the same on a
-// real GPU; times are not measured here.
+// prints it when the program exits: launches by kernel, copies each way (a copy to the host is
+// where a real GPU makes the program wait), copies and memsets on the device, allocations and
+// events; the copy loaded as cuBLAS counts its products. These counts are the same on a real
+// GPU; times are not measured here.
 struct Counts {
     bool on = getenv("LESSON6_STAND_IN_COUNTS") != nullptr;
     std::map<std::string, long> launches;
-    long to_host = 0, to_device = 0, events = 0;
+    long to_host = 0, to_device = 0, on_device = 0, memsets = 0, allocations = 0, events = 0;
+    long products = 0;
     ~Counts() {
         if (!on) return;
+        if (products) fprintf(stderr, "stand-in counts: %ld cuBLAS products\n", products);
         long total = 0;
         for (auto &[name, n] : launches) total += n;
-        if (total + to_host + to_device + events == 0) return;  // the copy loaded as cuBLAS
+        if (total + to_host + to_device + on_device + memsets + allocations + events == 0) return;
         fprintf(stderr,
-                "stand-in counts: %ld launches, %ld copies to the host, %ld to the device, %ld events made\n",
-                total, to_host, to_device, events);
+                "stand-in counts: %ld launches, %ld copies to the host, %ld to the device, %ld on the "
+                "device, %ld memsets, %ld allocations, %ld events made\n",
+                total, to_host, to_device, on_device, memsets, allocations, events);
         for (auto &[name, n] : launches) fprintf(stderr, "stand-in counts: %8ld %s\n", n, name.c_str());
     }
 };
@@ -133,6 +137,7 @@ CUresult cuStreamWaitEvent(CUhandle, CUhandle, unsigned) { return 0; }
 CUresult cuGetErrorName(CUresult, const char **s) { *s = "CUDA_ERROR_FAKE"; return 0; }
 
 CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
+    ++counts.allocations;
     *p = (CUdeviceptr)aligned_alloc(256, (bytes + 255) / 256 * 256);
     return *p ? 0 : 2;
 }
@@ -149,11 +154,19 @@ CUresult cuMemcpyDtoH_v2(void *h, CUdeviceptr d, size_t n) {
     memcpy(h, (void *)d, n);
     return 0;
 }
-CUresult cuMemcpyDtoD_v2(CUdeviceptr d, CUdeviceptr s, size_t n) { memmove((void *)d, (void *)s, n); return 0; }
+CUresult cuMemcpyDtoD_v2(CUdeviceptr d, CUdeviceptr s, size_t n) {
+    ++counts.on_device;
+    memmove((void *)d, (void *)s, n);
+    return 0;
+}
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *h, size_t n, CUhandle) { return cuMemcpyHtoD_v2(d, h, n); }
 CUresult cuMemcpyDtoHAsync_v2(void *h, CUdeviceptr d, size_t n, CUhandle) { return cuMemcpyDtoH_v2(h, d, n); }
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, CUhandle) { return cuMemcpyDtoD_v2(d, s, n); }
-CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) { memset((void *)d, v, n); return 0; }
+CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) {
+    ++counts.memsets;
+    memset((void *)d, v, n);
+    return 0;
+}
 CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUhandle) { return cuMemsetD8_v2(d, v, n); }
 
 static int the_module;
@@ -187,6 +200,7 @@ cublasStatus_t cublasSetMathMode(CUhandle, int) { return 0; }
 // beta is 0 (as cuBLAS: it may hold anything, NaN included).
 static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                  const float *b, int ldb, float beta, float *c, int ldc) {
+    ++counts.products;
     for (int j = 0; j < n; ++j)
         for (int i = 0; i < m; ++i) {
             double acc = 0.0;
