@@ -482,7 +482,7 @@ fn im2col_and_col2im_match_the_cpu() {
 #[test]
 fn batch_norm_kernels_match_the_cpu() {
     let exe = emulator_or_skip!();
-    for shape in [&[5, 3, 7, 9][..], &[64, 17], &[3, 2, 31, 3]] {
+    for shape in [&[5, 3, 7, 9][..], &[64, 17], &[3, 2, 31, 3], &[2, 3, 8, 8]] {
         let (n, c) = (shape[0], shape[1]);
         let s: usize = shape[2..].iter().product();
         let x = rand(shape, 9).affine(3.0, 5.0).unwrap();

@@ -14,10 +14,37 @@
 // the compiler within 64 registers a thread, or such a launch would be refused.
 #define CHANNEL_BLOCK __launch_bounds__(1024)
 
-__device__ __forceinline__ unsigned long long bn_at(unsigned long long j, unsigned int c,
-                                                    unsigned int ch, unsigned int s) {
-    return (j / s) * c * s + (unsigned long long)ch * s + j % s;
-}
+// The elements of channel ch of [N, C, S] that one thread visits: positions j = threadIdx.x,
+// threadIdx.x + blockDim.x, ... below N*S of the channel's own order (j = image * S + q), as
+// offsets into the tensor. A GPU has no integer divider (a 64-bit division costs it dozens of
+// instructions, more than the element's memory traffic), so the walk divides once, at the
+// start: a step of blockDim.x positions is `whole` planes and `dq` more, and the offset moves
+// by `jump`, or by one plane of all C channels more when q passes the end of its plane.
+struct ChannelWalk {
+    unsigned long long at, j, m, jump, wrap;
+    unsigned int q, s, dq;
+    __device__ ChannelWalk(unsigned int n, unsigned int c, unsigned int ch, unsigned int s_)
+        : at(0), j(threadIdx.x), m((unsigned long long)n * s_), jump(0), wrap(0), q(0), s(s_), dq(0) {
+        if (s == 0) return;  // no elements
+        unsigned long long image = j / s;
+        q = (unsigned int)(j - image * s);
+        at = (image * c + ch) * s + q;
+        unsigned int whole = blockDim.x / s;
+        dq = blockDim.x - whole * s;
+        jump = (unsigned long long)whole * c * s + dq;
+        wrap = ((unsigned long long)c - 1) * s;
+    }
+    __device__ bool more() const { return j < m; }
+    __device__ void next() {
+        j += blockDim.x;
+        at += jump;
+        q += dq;
+        if (q >= s) {
+            q -= s;
+            at += wrap;
+        }
+    }
+};
 
 extern "C" __global__ void CHANNEL_BLOCK batch_norm_forward_f32(
         unsigned int n, unsigned int c, unsigned int s, const float *x, const float *gamma,
@@ -26,8 +53,8 @@ extern "C" __global__ void CHANNEL_BLOCK batch_norm_forward_f32(
     unsigned int ch = blockIdx.x;
     unsigned long long m = (unsigned long long)n * s;
     double sum = 0.0, sq = 0.0;
-    for (unsigned long long j = threadIdx.x; j < m; j += blockDim.x) {
-        double v = x[bn_at(j, c, ch, s)];
+    for (ChannelWalk e(n, c, ch, s); e.more(); e.next()) {
+        double v = x[e.at];
         sum += v;
         sq += v * v;
     }
@@ -37,10 +64,7 @@ extern "C" __global__ void CHANNEL_BLOCK batch_norm_forward_f32(
     double var = fmax(sq / m - mean * mean, 0.0);
     float k = (float)((double)gamma[ch] / sqrt(var + eps));
     float shift = (float)((double)beta[ch] - mean * k);
-    for (unsigned long long j = threadIdx.x; j < m; j += blockDim.x) {
-        unsigned long long at = bn_at(j, c, ch, s);
-        y[at] = x[at] * k + shift;
-    }
+    for (ChannelWalk e(n, c, ch, s); e.more(); e.next()) y[e.at] = x[e.at] * k + shift;
     if (threadIdx.x == 0) {
         mean_out[ch] = (float)mean;
         var_out[ch] = (float)var;
@@ -60,11 +84,10 @@ extern "C" __global__ void CHANNEL_BLOCK batch_norm_backward_f32(
     unsigned long long m = (unsigned long long)n * s;
     double mean = mean_in[ch], sigma = sqrt((double)var_in[ch] + eps);
     double sdy = 0.0, sdyx = 0.0;
-    for (unsigned long long j = threadIdx.x; j < m; j += blockDim.x) {
-        unsigned long long at = bn_at(j, c, ch, s);
-        double g = dy[at];
+    for (ChannelWalk e(n, c, ch, s); e.more(); e.next()) {
+        double g = dy[e.at];
         sdy += g;
-        sdyx += g * x[at];
+        sdyx += g * x[e.at];
     }
     sdy = block_sum(sdy);
     sdyx = block_sum(sdyx);
@@ -74,10 +97,7 @@ extern "C" __global__ void CHANNEL_BLOCK batch_norm_backward_f32(
     float a = (float)k;
     float bx = (float)(-k * dg / (m * sigma));
     float c0 = (float)(k * (mean * dg / sigma - sdy) / m);
-    for (unsigned long long j = threadIdx.x; j < m; j += blockDim.x) {
-        unsigned long long at = bn_at(j, c, ch, s);
-        dx[at] = (bx * x[at] + c0) + a * dy[at];
-    }
+    for (ChannelWalk e(n, c, ch, s); e.more(); e.next()) dx[e.at] = (bx * x[e.at] + c0) + a * dy[e.at];
     if (threadIdx.x == 0) {
         dgamma[ch] = (float)dg;
         dbeta[ch] = (float)sdy;
@@ -99,12 +119,10 @@ extern "C" __global__ void CHANNEL_BLOCK channel_sums_f32(unsigned int n, unsign
                                             const float *dy, const float *x, float *sum_dy,
                                             float *sum_dyx) {
     unsigned int ch = blockIdx.x;
-    unsigned long long m = (unsigned long long)n * s;
     double a = 0.0, b = 0.0;
-    for (unsigned long long j = threadIdx.x; j < m; j += blockDim.x) {
-        unsigned long long at = bn_at(j, c, ch, s);
-        a += dy[at];
-        if (x) b += (double)dy[at] * x[at];
+    for (ChannelWalk e(n, c, ch, s); e.more(); e.next()) {
+        a += dy[e.at];
+        if (x) b += (double)dy[e.at] * x[e.at];
     }
     a = block_sum(a);
     b = block_sum(b);

@@ -44,6 +44,13 @@ impl ConvGeometry {
     }
 }
 
+/// The thread count of a convolution kernel, which splits each thread's number in 32 bits
+/// (`conv.cu`): refused beyond 2^32 (tensor's convolution cuts the batch into chunks far
+/// below it).
+fn threads_of(what: &str, n: usize) -> Result<u64> {
+    u32_of(&format!("{what} threads"), n).map(u64::from)
+}
+
 impl Gpu {
     /// The column matrices of `images` images `[C, H, W]`: `[images, C*kh*kw, oh*ow]`, or
     /// with `wide` one matrix `[C*kh*kw, images * oh*ow]` (the images side by side).
@@ -59,6 +66,7 @@ impl Gpu {
         fits("im2col input", x.len(), (images * g.image_len()) as u64)?;
         fits("im2col output", cols.len(), n)?;
         let imgs = u32_of("images", images)?;
+        let threads = threads_of("im2col", images * g.c as usize * g.pixels())?;
         let name = if wide {
             "im2col_wide_f32"
         } else {
@@ -68,7 +76,7 @@ impl Gpu {
         let mut b = self.stream().launch_builder(&f);
         b.arg(&imgs).arg(g).arg(x).arg(cols);
         // SAFETY: both buffers hold what the geometry reads and writes (checked).
-        unsafe { b.launch(cfg_elems(n)) }?;
+        unsafe { b.launch(cfg_elems(threads)) }?;
         Ok(())
     }
 
@@ -88,6 +96,7 @@ impl Gpu {
         )?;
         fits("col2im output", x.len(), n)?;
         let imgs = u32_of("images", images)?;
+        threads_of("col2im", images * g.image_len())?;
         let f = self.function(CONV, "col2im_f32")?;
         let mut b = self.stream().launch_builder(&f);
         b.arg(&imgs).arg(g).arg(cols).arg(x);
