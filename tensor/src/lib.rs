@@ -26,7 +26,7 @@ mod tensor;
 mod threads;
 
 pub use buffer_cache::release_cached_memory;
-pub use cuda::{poison_outputs, Accumulate, CudaStorage, Gpu};
+pub use cuda::{poison_outputs, set_deterministic, Accumulate, CudaStorage, Gpu};
 pub use dtype::DType;
 pub use error::{Error, Result};
 pub use float::Float;

@@ -391,6 +391,37 @@ fn embedding_lookup_and_gradient_match_the_cpu_and_refuse_bad_indices() {
     }
 }
 
+/// After `set_deterministic(true)` the default index_add along dimension 0 (the embedding's
+/// backward) is the sorted one, the CPU's sum bit for bit; along another dimension, where
+/// only atomics exist, it still runs. (Other tests may run meanwhile: their sums are
+/// compared within a tolerance, which both forms meet.)
+#[test]
+fn the_deterministic_switch_makes_the_default_sum_the_cpus() {
+    let Some(dev) = gpu() else { return };
+    let grad = rand(&[700, 81], 64);
+    let ids: Vec<i64> = (0..700).map(|i| (i * 31 % 9) as i64).collect();
+    let idx = Tensor::from_indices(&ids, &[700]).unwrap();
+    let zeros = Tensor::zeros(&[9, 81]);
+    let want = zeros.index_add(0, &idx, &grad).unwrap();
+    let other = rand(&[4, 9, 3], 65);
+    let src = rand(&[4, 700, 3], 66);
+    let want_dim1 = other.index_add(1, &idx, &src).unwrap();
+    tensor::set_deterministic(true);
+    let got = on(&zeros, dev).index_add(0, &on(&idx, dev), &on(&grad, dev));
+    let got_dim1 = on(&other, dev).index_add(1, &on(&idx, dev), &on(&src, dev));
+    tensor::set_deterministic(false);
+    assert_eq!(
+        got.unwrap().to_vec::<f32>().unwrap(),
+        want.to_vec::<f32>().unwrap(),
+        "the default sum under the switch is the CPU's, bit for bit"
+    );
+    close_sums(
+        "index_add along dimension 1",
+        &got_dim1.unwrap(),
+        &want_dim1,
+    );
+}
+
 /// `into_index_add` and `into_scatter_add` add in place only into a storage no other tensor
 /// holds: a kept clone, the rest of a narrowed storage and a tensor whose call failed all
 /// read as before, and every result equals the CPU's.

@@ -8,6 +8,7 @@ use super::{
 use crate::sources::EMBEDDING;
 use crate::{Error, Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Threads per segment block of the sorted index_add.
 const SEG_THREADS: u32 = 128;
@@ -15,12 +16,28 @@ const SEG_THREADS: u32 = 128;
 /// How [`Gpu::index_add`] adds rows that share an index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Accumulate {
-    /// Atomic adds: fastest; rows sharing an index are summed in any order.
+    /// The process's choice: `Sorted` for an add along dimension 0 (an embedding's
+    /// gradient) once [`set_deterministic`] asked for it, `Atomic` otherwise.
     #[default]
+    Auto,
+    /// Atomic adds: fastest; rows sharing an index are summed in any order, so the last bits
+    /// of a sum can differ from run to run.
     Atomic,
     /// Positions sorted by index, each index's rows summed in position order by one thread:
-    /// the same result on every run, and the CPU's order.
+    /// the same result on every run, and the CPU's order. The indices are sorted on the
+    /// host, which waits for the GPU to reach them.
     Sorted,
+}
+
+/// The process's choice for [`Accumulate::Auto`] (see [`set_deterministic`]).
+static DETERMINISTIC: AtomicBool = AtomicBool::new(false);
+
+/// Makes [`Accumulate::Auto`] (the default) sum an index_add along dimension 0, the
+/// embedding's backward, in sorted order, so that a model gives the same figures on every
+/// run, as `torch.use_deterministic_algorithms` does for PyTorch's; atomics, the faster,
+/// otherwise. scatter_add and the pooling backwards have only their atomic form.
+pub fn set_deterministic(on: bool) {
+    DETERMINISTIC.store(on, Ordering::Relaxed);
 }
 
 /// The indices of [`Gpu::index_select`] and [`Gpu::index_add`]: `n` of them, `stride`
@@ -94,6 +111,13 @@ impl Gpu {
         }
         fits("index_add src", src.len(), ls.span())?;
         fits("index_add", dst.len(), (outer * size * inner) as u64)?;
+        let how = match how {
+            Accumulate::Auto if outer == 1 && DETERMINISTIC.load(Ordering::Relaxed) => {
+                Accumulate::Sorted
+            }
+            Accumulate::Auto => Accumulate::Atomic,
+            chosen => chosen,
+        };
         if how == Accumulate::Sorted {
             if outer != 1 {
                 return Err(Error::Invalid(

@@ -15,7 +15,7 @@ mod reduce;
 pub use batch_norm::Running;
 pub use conv::ConvGeometry;
 pub use elementwise::{BinaryOp, CopyElem, UnaryOp, CAT_GROUP};
-pub use embedding::{Accumulate, Indices};
+pub use embedding::{set_deterministic, Accumulate, Indices};
 pub use gemm::{Gemm, Operand};
 pub use optim::{AdamParam, AdamStep, ADAM_GROUP};
 pub use pool::Windows;

@@ -33,7 +33,7 @@ pub(crate) use pool::{
 pub(crate) use reduce::{arg_extremum, extremum, softmax, sum, var, Divide};
 
 use kernels::RangeCheck;
-pub use kernels::{Accumulate, Gpu};
+pub use kernels::{set_deterministic, Accumulate, Gpu};
 
 use crate::{DType, Error, Layout, Result, Storage, Tensor};
 use bounds::IndexBounds;

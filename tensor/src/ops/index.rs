@@ -266,8 +266,9 @@ impl Tensor {
     }
 
     /// [`Tensor::index_add`], choosing on a GPU how rows that share an index are added:
-    /// [`Accumulate::Atomic`] (fastest, in any order) or [`Accumulate::Sorted`] (the same
-    /// order on every run, the CPU's). On the host the sum is always in the CPU's order.
+    /// [`Accumulate::Atomic`] (fastest, in any order), [`Accumulate::Sorted`] (the same
+    /// order on every run, the CPU's) or [`Accumulate::Auto`] (the default: the one
+    /// [`crate::set_deterministic`] chose). On the host the sum is always in the CPU's order.
     pub fn index_add_with(
         &self,
         dim: usize,

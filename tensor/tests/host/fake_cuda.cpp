@@ -20,10 +20,10 @@ typedef int CUdevice;
 typedef unsigned long long CUdeviceptr;
 typedef void *CUhandle;
 
-// A block's threads run one after another in one OS thread unless the kernel waits on a
-// barrier: the first __syncthreads (or shuffle) in that mode throws, and the launch is run
-// again with real threads, one warp a block (kernels that synchronise write nothing before
-// their first barrier).
+// A block's threads run one after another in one OS thread (the last first) unless the kernel
+// waits on a barrier: the first __syncthreads (or shuffle) in that mode throws, and the launch
+// is run again with real threads, one warp a block (kernels that synchronise write nothing
+// before their first barrier).
 static thread_local bool sequential_block = false;
 
 struct Kernel {
@@ -44,8 +44,10 @@ template <class... P> static Kernel kernel(void (*k)(P...)) {
             blockDim = {block, 1, 1};
             sequential_block = true;
             no_barriers = &sequential_block;
-            for (unsigned b = 0; b < grid; ++b)
-                for (unsigned t = 0; t < block; ++t) {
+            // Last block and last thread first: a GPU keeps no order, and a kernel whose
+            // result leans on one (atomics summed in position order) shows it here.
+            for (unsigned b = grid; b-- > 0;)
+                for (unsigned t = block; t-- > 0;) {
                     blockIdx = {b, 1, 1};
                     threadIdx = {t, 1, 1};
                     body();
