@@ -14,7 +14,10 @@
 //! screen. `--no-augment` trains without augmentation (a random crop only), to see what
 //! augmentation buys. Outputs in `--out` (default `out/pets`): metrics.json (`error_rate`,
 //! `stages`, `seconds`, `classes`), losses.png, model.safetensors.
+mod common;
+
 use clap::Parser;
+use common::DeviceArgs;
 use lesson6::nn::init::Init;
 use lesson6::nn::learner::{Learner, Lr};
 use lesson6::nn::loss::cross_entropy;
@@ -24,7 +27,6 @@ use lesson6::nn::state_dict;
 use lesson6::nn::vision::{
     write_shapes, ImageData, ImageFolder, Padding, Transforms, PETS_PATTERN,
 };
-use lesson6::tensor::Device;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -62,9 +64,8 @@ struct Args {
     /// Images per class in the embedded default.
     #[arg(long, default_value_t = 60)]
     per_class: usize,
-    /// Where to train: cpu, cuda or cuda:N (a GPU needs the CUDA driver, NVRTC and cuBLAS).
-    #[arg(long, default_value = "cpu")]
-    device: Device,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 fn main() {
@@ -90,6 +91,7 @@ struct Stage {
 
 fn run(args: &Args) -> Result<(), String> {
     let start = Instant::now();
+    let device = args.device.open()?;
     let embedded = args.data.is_none();
     let dir = match &args.data {
         Some(d) => d.clone(),
@@ -143,7 +145,7 @@ fn run(args: &Args) -> Result<(), String> {
     let data = ImageData::new(&folder, tfms, size, Padding::Reflection, bs, args.seed);
     let mut learn = Learner::new(model, Box::new(data.resized(size, bs)), cross_entropy)
         .metric("error_rate", error_rate)
-        .to_device(args.device)
+        .to_device(device)
         .map_err(|e| e.to_string())?;
     learn.split(
         CNN_GROUPS

@@ -11,7 +11,10 @@
 //! files where present). Everything goes to `--out` (default `out/rossmann`): metrics.json,
 //! losses.png, model.safetensors, procs.json, lr_find.png with `--lr-find`, and, with a test
 //! set, submission.csv.
+mod common;
+
 use clap::Parser;
+use common::DeviceArgs;
 use lesson6::autograd::Var;
 use lesson6::nn::init::Init;
 use lesson6::nn::learner::{plot_lr_find, Learner, Lr, TensorData};
@@ -20,7 +23,6 @@ use lesson6::nn::metrics::exp_rmspe;
 use lesson6::nn::module::param_count;
 use lesson6::nn::tabular::rossmann::{Rossmann, Synth, Truth};
 use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
-use lesson6::tensor::Device;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -56,9 +58,13 @@ struct Args {
     /// An embedding width instead of the rule's, as `--emb-sz Store=50` (repeatable).
     #[arg(long, value_parser = parse_emb_sz)]
     emb_sz: Vec<(String, usize)>,
-    /// Where to train: cpu, cuda or cuda:N (a GPU needs the CUDA driver, NVRTC and cuBLAS).
-    #[arg(long, default_value = "cpu")]
-    device: Device,
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// On a GPU, sum each embedding's gradient in a fixed order (the CPU's) instead of by
+    /// atomics, so that every run gives the same figures to the last bit; slower (the
+    /// indices are sorted on the host), as PyTorch's `torch.use_deterministic_algorithms`.
+    #[arg(long)]
+    deterministic: bool,
 }
 
 fn parse_emb_sz(s: &str) -> Result<(String, usize), String> {
@@ -85,6 +91,8 @@ fn main() {
 
 fn run(args: &Args) -> Result<(), String> {
     let start = Instant::now();
+    let device = args.device.open()?;
+    lesson6::tensor::set_deterministic(args.deterministic);
     let (data, truth) = load(args)?;
     for notice in &data.notices {
         println!("note: {notice}");
@@ -127,7 +135,7 @@ fn run(args: &Args) -> Result<(), String> {
     })
     .with_forward(|m: &TabularModel, x, mode| m.forward2(&x[0], &x[1], mode))
     .metric("exp_rmspe", exp_rmspe)
-    .to_device(args.device)
+    .to_device(device)
     .map_err(|e| e.to_string())?;
     learn.wd = args.wd;
     let sweep = if args.lr_find {

@@ -64,8 +64,9 @@ template <class T> T __shfl_xor_sync(unsigned int, T v, int lane_mask) {
 }
 
 // Runs `body` as a grid of `grid` blocks of `block` threads: one OS thread per thread of a
-// block, each running its part of every block in turn, with a barrier between blocks (so a
-// block's __shared__ statics are free again before the next block starts).
+// block, each running its part of every block in turn (the last block first: a GPU keeps no
+// order), with a barrier between blocks (so a block's __shared__ statics are free again
+// before the next block starts).
 template <class F> void emulate_launch(unsigned int grid, unsigned int block, F body) {
     gridDim = {grid, 1, 1};
     blockDim = {block, 1, 1};
@@ -76,7 +77,7 @@ template <class F> void emulate_launch(unsigned int grid, unsigned int block, F 
     for (unsigned int t = 0; t < block; ++t)
         threads.emplace_back([&, t] {
             threadIdx = {t, 1, 1};
-            for (unsigned int b = 0; b < grid; ++b) {
+            for (unsigned int b = grid; b-- > 0;) {
                 blockIdx = {b, 1, 1};
                 body();
                 bar.arrive_and_wait();
