@@ -1,5 +1,6 @@
 //! GPU kernels against the device's own copy bandwidth, measured in the same run: dropout
-//! forward (its backward is the same kernel), batch norm forward + backward on
+//! forward (its backward is the same kernel), a permuted (strided) copy, batch norm forward +
+//! backward on
 //! (64, 256, 56, 56), and the Rossmann store embedding's backward (1116 x 81, batch 512) by
 //! atomics and by sorted segments; then whole models: a Rossmann training epoch at batch 512
 //! through the `Learner` (the same case as `compare.rs`'s `tabular_epoch_bs512`) and a
@@ -114,6 +115,20 @@ fn main() {
         drop * 1e3,
         gb(bytes, drop),
         100.0 * gb(bytes, drop) / copy_bw
+    );
+
+    // A strided copy (NCHW to NHWC) divides each element's index by the sizes: by magic
+    // numbers since StridedLayout carries them, so it should run near copy speed.
+    let nhwc = x.permute(&[0, 2, 3, 1]).unwrap();
+    let permuted = time(&gpu, reps(20), || {
+        nhwc.contiguous().unwrap();
+    });
+    println!(
+        "{:<44} {:>9.3} {:>10.0} {:>7.0}%",
+        &format!("permuted copy NCHW -> NHWC, {n} f32"),
+        permuted * 1e3,
+        gb(bytes, permuted),
+        100.0 * gb(bytes, permuted) / copy_bw
     );
 
     let (w, b) = (

@@ -4,7 +4,7 @@
     python3 benches/gpu_torch.py          # on the GPU machine, with a CUDA build of torch
 
 Prints a table in the layout of gpu.rs: the device-to-device copy and the bandwidth share of
-dropout and batch norm (64, 256, 56, 56), the Rossmann store embedding's backward
+dropout, a permuted copy and batch norm (64, 256, 56, 56), the Rossmann store embedding's backward
 (1116 x 81, batch 512), a Rossmann epoch at batch 512 (the model, data and schedule of
 compare_torch.py's tabular_epoch_bs512, each batch moved to the GPU before its step, as the
 Learner does) and a ResNet-34 training step at batch 64, 224 x 224 (cuDNN, benchmark mode,
@@ -62,6 +62,9 @@ print(f"{'kernel':<44} {'ms':>9} {'GB/s':>10} {'of copy':>8}")
 row("device-to-device copy, 51M f32", copy, copy_bw, 100)
 drop = timed(20, lambda: F.dropout(x, 0.5, training=True))
 row("dropout forward, 51M f32", drop, nbytes / drop / 1e9, 100 * nbytes / drop / 1e9 / copy_bw)
+nhwc = x.permute(0, 2, 3, 1)
+permuted = timed(20, lambda: nhwc.contiguous())
+row("permuted copy NCHW -> NHWC, 51M f32", permuted, nbytes / permuted / 1e9, 100 * nbytes / permuted / 1e9 / copy_bw)
 
 xb = x.clone().requires_grad_(True)
 w = torch.ones(256, device=dev, requires_grad=True)

@@ -160,23 +160,19 @@ fn unique() -> usize {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// A tensor's layout as the kernels' `StridedLayout` fields.
+/// A tensor's layout as the kernels' `StridedLayout`.
 fn layout(t: &Tensor) -> String {
     layout_of(t.shape(), t.strides(), t.layout().offset())
 }
 
-/// `StridedLayout` fields of a view of `shape` with `strides` from `offset`.
+/// The launcher's `StridedLayout` of a view of `shape` with `strides` from `offset`, as the
+/// hex of its bytes (what the emulator reads).
 fn layout_of(shape: &[usize], strides: &[usize], offset: usize) -> String {
-    let dense = tensor::contiguous_strides(shape);
-    let contiguous = shape
+    let l = kernels::StridedLayout::new(shape, strides, offset).unwrap();
+    bytemuck::bytes_of(&l)
         .iter()
-        .zip(strides.iter().zip(&dense))
-        .all(|(&n, (&s, &c))| n == 1 || s == c);
-    let mut f: Vec<String> = vec![shape.len().to_string(), u8::from(contiguous).to_string()];
-    f.extend((0..8).map(|d| shape.get(d).copied().unwrap_or(0).to_string()));
-    f.extend((0..8).map(|d| strides.get(d).copied().unwrap_or(0).to_string()));
-    f.push(offset.to_string());
-    f.join(",")
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The whole buffer under a view (what a kernel is handed with the view's layout).

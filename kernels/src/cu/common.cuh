@@ -4,19 +4,40 @@
 
 // A strided view of up to MAX_DIMS dimensions, the layout of a lesson6 tensor: element i of
 // the row-major order lives at offset + sum(index_d * strides[d]). `contiguous` != 0 says the
-// view is row-major and dense, so the offset of element i is offset + i.
+// view is row-major and dense, so the offset of element i is offset + i. `magic` and `shift`
+// divide by each size with a multiply-high (see `quotient`), computed by the host.
 #define MAX_DIMS 8
 struct StridedLayout {
     unsigned int rank;
     unsigned int contiguous;
     unsigned int shape[MAX_DIMS];
+    unsigned int magic[MAX_DIMS];
+    unsigned char shift[MAX_DIMS];
     long long strides[MAX_DIMS];
     long long offset;
 };
 
+// n / shape[d] for n < 2^32. A GPU has no integer divider: a 64-bit division is a routine of
+// dozens of instructions, and a strided view divides twice a dimension per element. With
+// the host's m = floor(2^32 (2^s - d) / d) + 1, s = ceil(log2 d), the quotient is
+// (umulhi(n, m) + n) >> s for every n < 2^32 (Granlund & Montgomery, "Division by invariant
+// integers using multiplication", PLDI 1994, section 4; PyTorch's IntDivider is the same).
+__device__ __forceinline__ unsigned int quotient(const StridedLayout &l, int d, unsigned int n) {
+    return (unsigned int)(((unsigned long long)__umulhi(n, l.magic[d]) + n) >> l.shift[d]);
+}
+
 __device__ __forceinline__ long long strided_offset(const StridedLayout &l, unsigned long long i) {
     if (l.contiguous) return l.offset + (long long)i;
     long long off = l.offset;
+    if (i <= 0xffffffffull) {
+        unsigned int r = (unsigned int)i;
+        for (int d = (int)l.rank - 1; d >= 0; --d) {
+            unsigned int q = quotient(l, d, r);
+            off += (long long)(r - q * l.shape[d]) * l.strides[d];
+            r = q;
+        }
+        return off;
+    }
     for (int d = (int)l.rank - 1; d >= 0; --d) {
         unsigned long long size = l.shape[d];
         off += (long long)(i % size) * l.strides[d];

@@ -28,13 +28,16 @@ use cudarc::driver::{DeviceRepr, LaunchConfig};
 /// The most dimensions a strided kernel takes (`MAX_DIMS` in `common.cuh`).
 pub const MAX_DIMS: usize = 8;
 
-/// A strided view as the kernels read it (`StridedLayout` in `common.cuh`, field for field).
+/// A strided view as the kernels read it (`StridedLayout` in `common.cuh`, field for field;
+/// `Pod`, so it has no padding and its bytes are what a launch hands the driver).
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct StridedLayout {
     rank: u32,
     contiguous: u32,
     shape: [u32; MAX_DIMS],
+    magic: [u32; MAX_DIMS],
+    shift: [u8; MAX_DIMS],
     strides: [i64; MAX_DIMS],
     offset: i64,
 }
@@ -60,6 +63,7 @@ impl StridedLayout {
             l.shape[d] = u32::try_from(n)
                 .map_err(|_| Error::Invalid(format!("dimension {d} of {shape:?} exceeds 2^32")))?;
             l.strides[d] = s as i64;
+            (l.magic[d], l.shift[d]) = divisor_magic(l.shape[d]);
         }
         let dense = crate::launch::contiguous_strides(shape);
         l.contiguous = u32::from(
@@ -115,6 +119,18 @@ impl StridedLayout {
             .sum();
         (self.offset + last) as u64 + 1
     }
+}
+
+/// The multiplier and shift with which `quotient` in `common.cuh` divides by `d` (see there):
+/// `s = ceil(log2 d)`, `m = floor(2^32 (2^s - d) / d) + 1`, which fits 32 bits because
+/// `2^s - d < d`. A size of 0 gets none (its view selects nothing, so no kernel divides by it).
+fn divisor_magic(d: u32) -> (u32, u8) {
+    if d == 0 {
+        return (0, 0);
+    }
+    let s = 32 - (d - 1).leading_zeros();
+    let m = ((1u64 << 32) * ((1u64 << s) - u64::from(d))) / u64::from(d) + 1;
+    (m as u32, s as u8)
 }
 
 /// Row-major strides of `shape`.
@@ -177,3 +193,45 @@ pub(crate) fn u32s<const N: usize>(what: &str, v: [usize; N]) -> Result<[u32; N]
 
 /// A null device pointer, for a kernel's optional argument.
 pub(crate) const NULL: u64 = 0;
+
+#[cfg(test)]
+mod tests {
+    use super::divisor_magic;
+
+    /// `quotient` in `common.cuh`, with the sum in 64 bits as there.
+    fn quotient(n: u32, (m, s): (u32, u8)) -> u32 {
+        ((((u64::from(n) * u64::from(m)) >> 32) + u64::from(n)) >> s) as u32
+    }
+
+    #[test]
+    fn magic_divisors_divide_exactly_across_the_32_bit_range() {
+        let mut divisors: Vec<u32> = (1..=2050).collect();
+        for p in 1..32 {
+            let two = 1u32 << p;
+            divisors.extend([two - 1, two, two + 1]);
+        }
+        divisors.extend([
+            3 * 3 * 56 * 56,
+            1116 * 81,
+            1_000_003,
+            u32::MAX - 1,
+            u32::MAX,
+        ]);
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for &d in &divisors {
+            let magic = divisor_magic(d);
+            let mut numerators = vec![0, 1, d - 1, d, d.wrapping_add(1), u32::MAX, u32::MAX - 1];
+            numerators.extend((1..8).map(|k| d.saturating_mul(k)));
+            numerators.extend((1..8).map(|k| d.saturating_mul(k).saturating_sub(1)));
+            for _ in 0..64 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                numerators.push(state as u32);
+            }
+            for n in numerators {
+                assert_eq!(quotient(n, magic), n / d, "{n} / {d} with {magic:?}");
+            }
+        }
+    }
+}

@@ -3,8 +3,8 @@
 // Each ARG is, in the kernel's parameter order: a number (its type is the parameter's), a
 // buffer file (`f32:PATH`, `i64:PATH`, `u64:PATH`, `u32:PATH`, `i32:PATH`, raw little-endian
 // elements; buffers the kernel may write are written back after the launch), `null`, or a
-// struct given as its fields separated by commas (StridedLayout: rank, contiguous, 8 sizes,
-// 8 strides, offset; ConvGeometry: its 11 fields; AdamGroup and CatGroup: see their parsers). The sources are concatenated in front of
+// struct given as its fields separated by commas (ConvGeometry: its 11 fields; StridedLayout,
+// AdamGroup and CatGroup: see their parsers). The sources are concatenated in front of
 // this file by the test (common.cuh, then every .cu).
 #include <cstdio>
 #include <cstdlib>
@@ -43,23 +43,19 @@ NUMBER(int, std::stoll)
 NUMBER(float, std::stod)
 template <class T> struct Parse<T *> { static T *get() { return buffer<T>(true); } };
 template <class T> struct Parse<const T *> { static const T *get() { return buffer<T>(false); } };
+// A StridedLayout comes as the bytes of the Rust launcher's own struct, in hex, so the host
+// emulation reads what the driver is handed (magic divisors included) and a struct that no
+// longer matches its Rust twin is refused.
 template <> struct Parse<StridedLayout> {
     static StridedLayout get() {
-        StridedLayout l{};
         std::string s = next_arg();
-        std::vector<long long> v;
-        for (size_t at = 0; at < s.size();) {
-            size_t end = s.find(',', at);
-            v.push_back(std::stoll(s.substr(at, end - at)));
-            at = end == std::string::npos ? s.size() : end + 1;
+        if (s.size() != 2 * sizeof(StridedLayout)) {
+            fprintf(stderr, "a StridedLayout of %zu hex digits, %zu expected\n", s.size(), 2 * sizeof(StridedLayout));
+            exit(2);
         }
-        l.rank = v[0];
-        l.contiguous = v[1];
-        for (int d = 0; d < MAX_DIMS; ++d) {
-            l.shape[d] = v[2 + d];
-            l.strides[d] = v[2 + MAX_DIMS + d];
-        }
-        l.offset = v[2 + 2 * MAX_DIMS];
+        StridedLayout l;
+        unsigned char *bytes = (unsigned char *)&l;
+        for (size_t b = 0; b < sizeof l; ++b) bytes[b] = (unsigned char)std::stoul(s.substr(2 * b, 2), nullptr, 16);
         return l;
     }
 };
