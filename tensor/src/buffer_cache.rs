@@ -67,12 +67,14 @@ pub(crate) fn recycle(v: Vec<f32>) {
     }
 }
 
-/// Frees every cached buffer (for a program that is done with large tensors and wants the
-/// memory back).
-pub fn release_cached_memory() {
-    if let Ok(mut pool) = POOL.lock() {
-        pool.clear();
-    }
+/// Frees every cached buffer, on the host and on every GPU (`cuda/cache.rs`), for a program
+/// that is done with large tensors and wants the memory back; returns how many bytes.
+pub fn release_cached_memory() -> usize {
+    let host = match POOL.lock() {
+        Ok(mut pool) => pool.drain(..).map(|v| v.capacity() * 4).sum(),
+        Err(_) => 0,
+    };
+    host + crate::cuda::release_cached_buffers(None)
 }
 
 #[cfg(test)]

@@ -422,6 +422,42 @@ fn the_deterministic_switch_makes_the_default_sum_the_cpus() {
     );
 }
 
+/// A dead GPU tensor's buffer is kept for the next output of its length (cuda/cache.rs): an
+/// op that accumulates gets it cleared, so the stale NaNs left in it never show, and
+/// `release_cached_memory` frees it, counting its bytes.
+#[test]
+fn a_cached_gpu_buffer_comes_back_cleared_and_is_released() {
+    let Some(dev) = gpu() else { return };
+    // [1, 1, 37, 41]: a length (1517) no other test's outputs have.
+    let x = rand(&[1, 1, 37, 41], 71);
+    let p = Conv2dParams::new(2, 0);
+    let (v, i) = x.max_pool2d([2, 2], p).unwrap();
+    let dy = rand(v.shape(), 72);
+    let want = dy.max_pool2d_backward(&i, x.shape()).unwrap();
+    let (gx, gdy) = (on(&x, dev), on(&dy, dev));
+    let (_, gi) = gx.max_pool2d([2, 2], p).unwrap();
+    for round in 0..3 {
+        let stale = gx
+            .mul_scalar(0.0)
+            .unwrap()
+            .log()
+            .unwrap()
+            .mul_scalar(0.0)
+            .unwrap();
+        assert!(stale.to_vec::<f32>().unwrap().iter().all(|v| v.is_nan()));
+        drop(stale);
+        let got = gdy.max_pool2d_backward(&gi, x.shape()).unwrap();
+        assert_eq!(
+            got.to_vec::<f32>().unwrap(),
+            want.to_vec::<f32>().unwrap(),
+            "round {round}: the gradient in a reused buffer is the CPU's"
+        );
+    }
+    drop(gx);
+    let released = tensor::release_cached_memory();
+    assert!(released >= 1517 * 4, "{released} bytes released");
+}
+
 /// `into_index_add` and `into_scatter_add` add in place only into a storage no other tensor
 /// holds: a kept clone, the rest of a narrowed storage and a tensor whose call failed all
 /// read as before, and every result equals the CPU's.

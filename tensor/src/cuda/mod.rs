@@ -8,6 +8,7 @@
 //! as host memory. The GPU holds f32 (computation) and i64 (indices) tensors.
 mod batch_norm;
 mod bounds;
+mod cache;
 mod cat;
 mod conv;
 mod dropout;
@@ -21,6 +22,7 @@ mod transfer;
 pub(crate) use batch_norm::{
     batch_norm, batch_norm_backward, channel_affine, channel_affine_backward,
 };
+pub(crate) use cache::release as release_cached_buffers;
 pub(crate) use cat::cat;
 pub(crate) use conv::{col2im, conv2d, conv2d_backward_input, conv2d_backward_weight, im2col};
 pub(crate) use dropout::dropout;
@@ -44,9 +46,18 @@ use std::sync::Arc;
 /// A buffer on one GPU.
 pub struct CudaStorage {
     gpu: Arc<Gpu>,
-    data: CudaData,
+    /// `None` only while being dropped, when the buffer goes back to the cache (cache.rs).
+    data: Option<CudaData>,
     /// For index storage: what is known of its values without reading them back.
     bounds: IndexBounds,
+}
+
+impl Drop for CudaStorage {
+    fn drop(&mut self) {
+        if let Some(data) = self.data.take() {
+            cache::give(&self.gpu, data);
+        }
+    }
 }
 
 /// The element types a GPU tensor can hold.
@@ -70,15 +81,16 @@ impl std::fmt::Debug for CudaStorage {
 impl CudaStorage {
     pub fn dtype(&self) -> DType {
         match self.data {
-            CudaData::F32(_) => DType::F32,
-            CudaData::I64(_) => DType::I64,
+            Some(CudaData::I64(_)) => DType::I64,
+            Some(CudaData::F32(_)) | None => DType::F32,
         }
     }
 
     pub fn len(&self) -> usize {
         match &self.data {
-            CudaData::F32(s) => s.len(),
-            CudaData::I64(s) => s.len(),
+            Some(CudaData::F32(s)) => s.len(),
+            Some(CudaData::I64(s)) => s.len(),
+            None => 0,
         }
     }
 
@@ -140,32 +152,62 @@ pub fn poison_outputs(on: bool) {
     POISON.store(on, Ordering::Relaxed);
 }
 
-/// A fresh f32 buffer of `n` elements (at least one: the driver allocates no empty buffers)
-/// for an output the op writes entirely. It is left uninitialised, which saves a memset
-/// pass (a third of dropout's memory traffic); under [`poison_outputs`] it starts as NaN, so
-/// a kernel that misses an element fails the GPU tests instead of reading stale memory.
+/// A buffer of `n` elements of `T` (at least one: the driver allocates no empty buffers)
+/// whose contents are unspecified: a cached one (cache.rs) or a fresh one. When the GPU is
+/// out of memory, its cached buffers are freed and the allocation tried once more.
+fn uninit<T: cache::Element>(op: &'static str, gpu: &Gpu, n: usize) -> Result<CudaSlice<T>> {
+    let n = n.max(1);
+    if let Some(s) = cache::take::<T>(gpu, n) {
+        return Ok(s);
+    }
+    // SAFETY: the memory is uninitialised; every caller either has a kernel write each of
+    // the n elements before anything reads them or fills them first (`alloc`, `zeros`).
+    let fresh = || unsafe { gpu.stream().alloc::<T>(n) };
+    fresh()
+        .or_else(|_| {
+            cache::release(Some(gpu.ordinal()));
+            fresh()
+        })
+        .map_err(|e| Error::device(op, e.to_string()))
+}
+
+/// An f32 buffer of `n` elements for an output the op writes entirely. It is not cleared,
+/// which saves a memset pass (a third of dropout's memory traffic); under [`poison_outputs`]
+/// it starts as NaN, so a kernel that misses an element fails the GPU tests instead of
+/// reading stale memory.
 pub(crate) fn alloc(op: &'static str, gpu: &Gpu, n: usize) -> Result<CudaSlice<f32>> {
-    // SAFETY: the memory is uninitialised; every caller is an op whose kernels write each of
-    // the n elements before anything reads them (or poisoning fills them first).
-    let mut s = unsafe { gpu.stream().alloc::<f32>(n.max(1)) }
-        .map_err(|e| Error::device(op, e.to_string()))?;
+    let mut s = uninit::<f32>(op, gpu, n)?;
     if POISON.load(Ordering::Relaxed) {
         gpu.fill(&mut s, f32::NAN).map_err(kernel_error(op))?;
     }
     Ok(s)
 }
 
-/// A fresh f32 buffer of `n` zeros, for an output the op accumulates into.
+/// An f32 buffer of `n` zeros, for an output the op accumulates into.
 pub(crate) fn zeros(op: &'static str, gpu: &Gpu, n: usize) -> Result<CudaSlice<f32>> {
+    let mut s = uninit::<f32>(op, gpu, n)?;
     gpu.stream()
-        .alloc_zeros::<f32>(n.max(1))
-        .map_err(|e| Error::device(op, e.to_string()))
+        .memset_zeros(&mut s)
+        .map_err(|e| Error::device(op, e.to_string()))?;
+    Ok(s)
 }
 
-/// A fresh i64 buffer of `n` elements for an output the op writes entirely (indices).
+/// An i64 buffer of `n` elements for an output the op writes entirely (indices).
 pub(crate) fn alloc_i64(op: &'static str, gpu: &Gpu, n: usize) -> Result<CudaSlice<i64>> {
-    // SAFETY: as in `alloc`: every caller's kernel writes each of the n elements.
-    unsafe { gpu.stream().alloc::<i64>(n.max(1)) }.map_err(|e| Error::device(op, e.to_string()))
+    uninit::<i64>(op, gpu, n)
+}
+
+/// A GPU buffer holding a copy of `values`.
+pub(crate) fn upload<T: cache::Element>(
+    op: &'static str,
+    gpu: &Gpu,
+    values: &[T],
+) -> Result<CudaSlice<T>> {
+    let mut s = uninit::<T>(op, gpu, values.len())?;
+    gpu.stream()
+        .memcpy_htod(values, &mut s)
+        .map_err(|e| Error::device(op, e.to_string()))?;
+    Ok(s)
 }
 
 /// A GPU tensor's elements in row-major order: borrowed when contiguous, copied otherwise.
@@ -218,7 +260,7 @@ impl Tensor {
     ) -> Tensor {
         let storage = Storage::Cuda(CudaStorage {
             gpu: gpu.clone(),
-            data,
+            data: Some(data),
             bounds,
         });
         Tensor::from_parts(Arc::new(storage), Layout::contiguous(shape))
@@ -240,7 +282,10 @@ impl Tensor {
 
     /// The bound known for this GPU tensor's elements, for a copy of them (none for f32).
     pub(crate) fn index_bounds(&self) -> IndexBounds {
-        match self.cuda_storage().map(|c| (&c.data, &c.bounds)) {
+        match self
+            .cuda_storage()
+            .and_then(|c| Some((c.data.as_ref()?, &c.bounds)))
+        {
             Some((CudaData::I64(_), b)) => IndexBounds::single(b.of_view(self.layout())),
             Some((CudaData::F32(_), _)) => IndexBounds::none(),
             None => IndexBounds::unknown(),
@@ -253,7 +298,7 @@ impl Tensor {
 
     /// The whole f32 buffer of a GPU tensor (its layout says which elements are its own).
     pub(crate) fn cuda_buffer(&self, op: &'static str) -> Result<&CudaSlice<f32>> {
-        match self.cuda_storage().map(|c| &c.data) {
+        match self.cuda_storage().and_then(|c| c.data.as_ref()) {
             Some(CudaData::F32(s)) => Ok(s),
             _ => Err(self.not_f32_on_gpu(op)),
         }
@@ -261,7 +306,7 @@ impl Tensor {
 
     /// The whole i64 buffer of a GPU index tensor.
     pub(crate) fn cuda_index_buffer(&self, op: &'static str) -> Result<&CudaSlice<i64>> {
-        match self.cuda_storage().map(|c| &c.data) {
+        match self.cuda_storage().and_then(|c| c.data.as_ref()) {
             Some(CudaData::I64(s)) => Ok(s),
             _ => Err(Error::DType {
                 op,
@@ -297,7 +342,7 @@ impl Tensor {
         self.row_major(op, buf)
     }
 
-    fn row_major<'a, T: kernels::CopyElem>(
+    fn row_major<'a, T: cache::Element>(
         &self,
         op: &'static str,
         buf: &'a CudaSlice<T>,
@@ -310,10 +355,7 @@ impl Tensor {
             ));
         }
         let gpu = &self.gpu_storage(op)?.gpu;
-        let mut out = gpu
-            .stream()
-            .alloc_zeros::<T>(self.elem_count().max(1))
-            .map_err(|e| Error::device(op, e.to_string()))?;
+        let mut out = uninit::<T>(op, gpu, self.elem_count())?;
         let dense = kernel_layout(op, &Layout::contiguous(self.shape()))?;
         gpu.copy_strided((&kernel_layout(op, l)?, &buf.as_view()), (&dense, &mut out))
             .map_err(kernel_error(op))?;
@@ -332,7 +374,7 @@ impl Tensor {
         if !whole || !self.storage_is_unique() {
             *self = self.copy()?;
         }
-        match self.storage_mut().map(|s| &mut s.data) {
+        match self.storage_mut().and_then(|s| s.data.as_mut()) {
             Some(CudaData::F32(s)) => Ok(s),
             _ => Err(Error::device(op, "expected an f32 tensor on a GPU")),
         }

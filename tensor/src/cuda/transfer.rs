@@ -1,5 +1,5 @@
 //! Moving tensors between the host and a GPU, and GPU copies and conversions.
-use super::{alloc, alloc_i64, kernel_error, CudaData, DeviceData, IndexBounds};
+use super::{alloc, alloc_i64, kernel_error, upload, CudaData, DeviceData, IndexBounds};
 use crate::{DType, Device, Error, Result, Tensor};
 use kernels::Gpu;
 
@@ -18,14 +18,9 @@ impl Tensor {
                     let data = empty(OP, &gpu, self.dtype())?;
                     return Ok(Tensor::from_cuda(&gpu, data, self.shape()));
                 }
-                let stream = gpu.stream();
-                let to_err =
-                    |e: kernels::cudarc::driver::DriverError| Error::device(OP, e.to_string());
                 match self.dtype() {
                     DType::F32 => {
-                        let data = stream
-                            .clone_htod(&*self.contiguous_data::<f32>(OP)?)
-                            .map_err(to_err)?;
+                        let data = upload(OP, &gpu, &self.contiguous_data::<f32>(OP)?)?;
                         Ok(Tensor::from_cuda_f32(&gpu, data, self.shape()))
                     }
                     DType::I64 => {
@@ -33,7 +28,7 @@ impl Tensor {
                         // now spares the GPU's index ops a copy back (bounds.rs).
                         let values = self.contiguous_data::<i64>(OP)?;
                         let bounds = IndexBounds::from_host(&values, self.shape());
-                        let data = CudaData::I64(stream.clone_htod(&*values).map_err(to_err)?);
+                        let data = CudaData::I64(upload(OP, &gpu, &values)?);
                         Ok(Tensor::from_cuda_bounded(&gpu, data, self.shape(), bounds))
                     }
                     other => Err(Error::device(
