@@ -63,6 +63,15 @@ echo "== benchmark"
 
 echo "== the Rossmann example on the GPU (the CPU gives valid exp_rmspe 0.1085 on this data)"
 "$bins/lesson6-rossmann" --device cuda --out "$(mktemp -d)" 2>&1 | tail -3 | tee "$log.rossmann"
+echo "== reproducibility: one Rossmann epoch twice with --deterministic (the saved models should be equal to the bit), once with atomics"
+runs=$(mktemp -d)
+for r in det1 det2 atomic; do
+    flag=$([ "$r" = atomic ] || echo --deterministic)
+    "$bins/lesson6-rossmann" --device cuda --epochs 1 $flag --out "$runs/$r" >/dev/null 2>&1 || echo "the $r run failed"
+done
+same() { cmp -s "$runs/$1/model.safetensors" "$runs/$2/model.safetensors" && echo equal || echo DIFFERENT; }
+{ echo "deterministic twice: models $(same det1 det2)"
+  echo "deterministic against atomics: models $(same det1 atomic) (atomics may differ in the last bits)"; } | tee "$log.repro"
 echo "== PyTorch on the same cases (needs a CUDA build of torch on this machine)"
 python3 benches/gpu_torch.py 2>&1 | tee "$log.torch" || true
 
@@ -72,6 +81,6 @@ grep -E "^test result" "$log" | awk '{p+=$4; f+=$6} END {printf "tests: %d passe
 skips=$(grep -c "skipped:" "$log" || true)
 [ "$skips" -gt 0 ] && echo "skipped (no GPU): $skips tests, so nothing above was verified on a GPU"
 echo "lesson6:"; grep -vE "^skipped" "$log.bench" || true
-echo "Rossmann on the GPU:"; cat "$log.rossmann"
+echo "Rossmann on the GPU:"; cat "$log.rossmann" "$log.repro"
 echo "PyTorch:"; cat "$log.torch"
 exit $status

@@ -4,7 +4,7 @@
 //! the dropout mask. Without a GPU every test prints why and passes: CI has none, and
 //! `scripts/gpu-check.sh` runs them where one is lent.
 use tensor::random::Philox;
-use tensor::{Accumulate, Conv2dParams, Device, Error, Gpu, Tensor};
+use tensor::{Accumulate, Conv2dParams, DType, Device, Error, Gpu, Tensor};
 
 /// The GPU to test on, or `None` (after saying why) where there is none.
 fn gpu() -> Option<Device> {
@@ -392,29 +392,42 @@ fn embedding_lookup_and_gradient_match_the_cpu_and_refuse_bad_indices() {
 }
 
 /// After `set_deterministic(true)` the default index_add along dimension 0 (the embedding's
-/// backward) is the sorted one, the CPU's sum bit for bit; along another dimension, where
-/// only atomics exist, it still runs. (Other tests may run meanwhile: their sums are
-/// compared within a tolerance, which both forms meet.)
+/// backward) is the sorted one, the CPU's sum bit for bit, whether the indices were uploaded
+/// (their host copy is sorted) or made on the GPU (read back to be sorted); along another
+/// dimension, where only atomics exist, it still runs. (Other tests may run meanwhile:
+/// their sums are compared within a tolerance, which both forms meet.)
 #[test]
 fn the_deterministic_switch_makes_the_default_sum_the_cpus() {
     let Some(dev) = gpu() else { return };
     let grad = rand(&[700, 81], 64);
-    let ids: Vec<i64> = (0..700).map(|i| (i * 31 % 9) as i64).collect();
-    let idx = Tensor::from_indices(&ids, &[700]).unwrap();
+    // Column 1 of a [700, 3] table, as an embedding reads its codes: in place, 3 apart.
+    let ids: Vec<i64> = (0..2100).map(|i| (i * 31 % 9) as i64).collect();
+    let table = Tensor::from_indices(&ids, &[700, 3]).unwrap();
+    let column = |t: &Tensor| t.narrow(1, 1, 1).unwrap().squeeze(1).unwrap();
+    let idx = column(&table);
     let zeros = Tensor::zeros(&[9, 81]);
     let want = zeros.index_add(0, &idx, &grad).unwrap();
     let other = rand(&[4, 9, 3], 65);
     let src = rand(&[4, 700, 3], 66);
     let want_dim1 = other.index_add(1, &idx, &src).unwrap();
-    tensor::set_deterministic(true);
-    let got = on(&zeros, dev).index_add(0, &on(&idx, dev), &on(&grad, dev));
-    let got_dim1 = on(&other, dev).index_add(1, &on(&idx, dev), &on(&src, dev));
-    tensor::set_deterministic(false);
-    assert_eq!(
-        got.unwrap().to_vec::<f32>().unwrap(),
-        want.to_vec::<f32>().unwrap(),
-        "the default sum under the switch is the CPU's, bit for bit"
+    let uploaded = column(&on(&table, dev));
+    let made_on_gpu = column(
+        &on(&table.to_dtype(DType::F32).unwrap(), dev)
+            .to_dtype(DType::I64)
+            .unwrap(),
     );
+    tensor::set_deterministic(true);
+    let got = on(&zeros, dev).index_add(0, &uploaded, &on(&grad, dev));
+    let got_read_back = on(&zeros, dev).index_add(0, &made_on_gpu, &on(&grad, dev));
+    let got_dim1 = on(&other, dev).index_add(1, &uploaded, &on(&src, dev));
+    tensor::set_deterministic(false);
+    for (how, got) in [("uploaded", got), ("made on the GPU", got_read_back)] {
+        assert_eq!(
+            got.unwrap().to_vec::<f32>().unwrap(),
+            want.to_vec::<f32>().unwrap(),
+            "indices {how}: the default sum under the switch is the CPU's, bit for bit"
+        );
+    }
     close_sums(
         "index_add along dimension 1",
         &got_dim1.unwrap(),

@@ -25,7 +25,8 @@ pub enum Accumulate {
     Atomic,
     /// Positions sorted by index, each index's rows summed in position order by one thread:
     /// the same result on every run, and the CPU's order. The indices are sorted on the
-    /// host, which waits for the GPU to reach them.
+    /// host: from [`Indices::host`] when the caller has them there, otherwise read back,
+    /// which waits for the GPU to reach them.
     Sorted,
 }
 
@@ -47,6 +48,10 @@ pub struct Indices<'a> {
     pub data: CudaView<'a, i64>,
     pub n: usize,
     pub stride: usize,
+    /// The same elements as `data`, on the host, when the caller has them (indices uploaded
+    /// from the host keep their values there): the sorted index_add then sorts them without
+    /// copying them back, and the host does not wait for the GPU.
+    pub host: Option<&'a [i64]>,
 }
 
 impl Indices<'_> {
@@ -89,7 +94,8 @@ impl Gpu {
 
     /// `dst[o, idx[k], i] += src[o, k, i]`, `src` (of shape `[outer, k, inner]` flattened
     /// any way) read through its layout `ls`. `Sorted` needs `outer` = 1 (an embedding's
-    /// gradient) and sorts the indices on the host. An index out of range is skipped by the
+    /// gradient) and sorts the indices on the host (reading them back unless `idx.host` has
+    /// them). An index out of range is skipped by the
     /// kernel either way, and reported under [`RangeCheck::Report`].
     #[allow(clippy::too_many_arguments)]
     pub fn index_add(
@@ -151,7 +157,14 @@ impl Gpu {
         (ls, src): (&StridedLayout, &CudaView<'_, f32>),
         dst: &mut CudaSlice<f32>,
     ) -> Result<()> {
-        let all = self.stream().clone_dtoh(&idx.data)?;
+        let read_back;
+        let all = match idx.host {
+            Some(h) if h.len() == idx.data.len() => h,
+            _ => {
+                read_back = self.stream().clone_dtoh(&idx.data)?;
+                &read_back[..]
+            }
+        };
         let host: Vec<i64> = all
             .iter()
             .step_by(idx.stride.max(1))

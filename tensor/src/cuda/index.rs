@@ -61,6 +61,9 @@ fn indices_of<'a>(op: &'static str, indices: &'a Tensor) -> Result<Indices<'a>> 
         data: buf.slice(start..start + span),
         n,
         stride,
+        host: indices
+            .host_indices()
+            .and_then(|h| h.get(start..start + span)),
     })
 }
 

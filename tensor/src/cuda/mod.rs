@@ -50,7 +50,15 @@ pub struct CudaStorage {
     data: Option<CudaData>,
     /// For index storage: what is known of its values without reading them back.
     bounds: IndexBounds,
+    /// For index storage uploaded from the host, up to [`HOST_INDICES`] of them: their values,
+    /// kept there, so that the sorted index_add (`--deterministic`) sorts a batch's codes
+    /// without copying them back and waiting. GPU index storage is never written in place,
+    /// so the copy stays true.
+    host: Option<Vec<i64>>,
 }
+
+/// The most indices whose host copy an upload keeps (8 MiB).
+pub(crate) const HOST_INDICES: usize = 1 << 20;
 
 impl Drop for CudaStorage {
     fn drop(&mut self) {
@@ -262,8 +270,31 @@ impl Tensor {
             gpu: gpu.clone(),
             data: Some(data),
             bounds,
+            host: None,
         });
         Tensor::from_parts(Arc::new(storage), Layout::contiguous(shape))
+    }
+
+    /// A GPU tensor of indices uploaded from `values`, which it keeps a copy of when they
+    /// are few enough ([`HOST_INDICES`]).
+    pub(crate) fn from_cuda_uploaded(
+        gpu: &Arc<Gpu>,
+        data: CudaSlice<i64>,
+        values: &[i64],
+        shape: &[usize],
+    ) -> Tensor {
+        let storage = Storage::Cuda(CudaStorage {
+            gpu: gpu.clone(),
+            data: Some(CudaData::I64(data)),
+            bounds: IndexBounds::from_host(values, shape),
+            host: (values.len() <= HOST_INDICES).then(|| values.to_vec()),
+        });
+        Tensor::from_parts(Arc::new(storage), Layout::contiguous(shape))
+    }
+
+    /// The host's copy of this GPU index tensor's whole storage, when its upload kept one.
+    pub(crate) fn host_indices(&self) -> Option<&[i64]> {
+        self.cuda_storage().and_then(|c| c.host.as_deref())
     }
 
     /// Whether every index of this GPU tensor is known to lie in `[0, size)`, so that an op

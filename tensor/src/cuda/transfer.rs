@@ -1,5 +1,5 @@
 //! Moving tensors between the host and a GPU, and GPU copies and conversions.
-use super::{alloc, alloc_i64, kernel_error, upload, CudaData, DeviceData, IndexBounds};
+use super::{alloc, alloc_i64, kernel_error, upload, CudaData, DeviceData};
 use crate::{DType, Device, Error, Result, Tensor};
 use kernels::Gpu;
 
@@ -25,11 +25,10 @@ impl Tensor {
                     }
                     DType::I64 => {
                         // The values pass through the host's hands here: noting their bounds
-                        // now spares the GPU's index ops a copy back (bounds.rs).
+                        // (bounds.rs) and keeping them spares the GPU's index ops copies back.
                         let values = self.contiguous_data::<i64>(OP)?;
-                        let bounds = IndexBounds::from_host(&values, self.shape());
-                        let data = CudaData::I64(upload(OP, &gpu, &values)?);
-                        Ok(Tensor::from_cuda_bounded(&gpu, data, self.shape(), bounds))
+                        let data = upload(OP, &gpu, &values)?;
+                        Ok(Tensor::from_cuda_uploaded(&gpu, data, &values, self.shape()))
                     }
                     other => Err(Error::device(
                         OP,
