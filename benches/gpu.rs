@@ -1,6 +1,6 @@
 //! GPU kernels against the device's own copy bandwidth, measured in the same run: dropout
 //! forward (its backward is the same kernel), a permuted (strided) copy, batch norm forward +
-//! backward on
+//! backward and at inference on
 //! (64, 256, 56, 56), and the Rossmann store embedding's backward (1116 x 81, batch 512) by
 //! atomics and by sorted segments; then whole models: a Rossmann training epoch at batch 512
 //! through the `Learner` (the same case as `compare.rs`'s `tabular_epoch_bs512`) and a
@@ -94,27 +94,29 @@ fn main() {
         x.copy().unwrap();
     });
     let copy_bw = gb(bytes, copy);
+    // A kernel's time, the bandwidth its `moved` bytes make, and its share of the copy's.
+    let row = |name: &str, seconds: f64, moved: f64| {
+        println!(
+            "{:<44} {:>9.3} {:>10.0} {:>7.0}%",
+            name,
+            seconds * 1e3,
+            gb(moved, seconds),
+            100.0 * gb(moved, seconds) / copy_bw
+        )
+    };
     println!(
         "{:<44} {:>9} {:>10} {:>8}",
         "kernel", "ms", "GB/s", "of copy"
     );
-    println!(
-        "{:<44} {:>9.3} {:>10.0} {:>7.0}%",
-        &format!("device-to-device copy, {n} f32"),
-        copy * 1e3,
-        copy_bw,
-        100.0
-    );
+    row(&format!("device-to-device copy, {n} f32"), copy, bytes);
 
     let drop = time(&gpu, reps(20), || {
         x.dropout(0.5, Philox::new(3, 1)).unwrap();
     });
-    println!(
-        "{:<44} {:>9.3} {:>10.0} {:>7.0}%",
+    row(
         &format!("dropout forward (= backward), {n} f32"),
-        drop * 1e3,
-        gb(bytes, drop),
-        100.0 * gb(bytes, drop) / copy_bw
+        drop,
+        bytes,
     );
 
     // A strided copy (NCHW to NHWC) divides each element's index by the sizes: by magic
@@ -123,12 +125,10 @@ fn main() {
     let permuted = time(&gpu, reps(20), || {
         nhwc.contiguous().unwrap();
     });
-    println!(
-        "{:<44} {:>9.3} {:>10.0} {:>7.0}%",
+    row(
         &format!("permuted copy NCHW -> NHWC, {n} f32"),
-        permuted * 1e3,
-        gb(bytes, permuted),
-        100.0 * gb(bytes, permuted) / copy_bw
+        permuted,
+        bytes,
     );
 
     let (w, b) = (
@@ -143,13 +143,18 @@ fn main() {
     // The bytes the two fused kernels must move: forward reads x twice and writes y; backward
     // reads dy and x twice and writes dx.
     let bn_bytes = 8.0 * 4.0 * n as f64;
-    println!(
-        "{:<44} {:>9.3} {:>10.0} {:>7.0}%",
+    row(
         &format!("batch norm fwd+bwd {:?}", sizes.image),
-        bn * 1e3,
-        gb(bn_bytes, bn),
-        100.0 * gb(bn_bytes, bn) / copy_bw
+        bn,
+        bn_bytes,
     );
+
+    // Batch norm at inference: the running statistics folded into a scale and a shift per
+    // channel, then one pass (one read, one write).
+    let eval = time(&gpu, reps(20), || {
+        x.channel_affine(&w, &b).unwrap();
+    });
+    row(&format!("batch norm eval {:?}", sizes.image), eval, bytes);
 
     let ids: Vec<i64> = (0..512).map(|i| (i * 7919 % 1116) as i64).collect();
     let idx = Tensor::from_indices(&ids, &[512])

@@ -4,7 +4,7 @@
     python3 benches/gpu_torch.py          # on the GPU machine, with a CUDA build of torch
 
 Prints a table in the layout of gpu.rs: the device-to-device copy and the bandwidth share of
-dropout, a permuted copy and batch norm (64, 256, 56, 56), the Rossmann store embedding's backward
+dropout, a permuted copy and batch norm (64, 256, 56, 56; training and inference), the Rossmann store embedding's backward
 (1116 x 81, batch 512), a Rossmann epoch at batch 512 (the model, data and schedule of
 compare_torch.py's tabular_epoch_bs512, each batch moved to the GPU before its step, as the
 Learner does) and a ResNet-34 training step at batch 64, 224 x 224 (cuDNN, benchmark mode,
@@ -81,6 +81,9 @@ def bn():
 t = timed(10, bn)
 bn_bytes = 8 * 4 * n
 row("batch norm fwd+bwd (64,256,56,56)", t, bn_bytes / t / 1e9, 100 * bn_bytes / t / 1e9 / copy_bw)
+with torch.no_grad():
+    t = timed(20, lambda: F.batch_norm(x, rm, rv, w, b, training=False))
+row("batch norm eval (64,256,56,56)", t, nbytes / t / 1e9, 100 * nbytes / t / 1e9 / copy_bw)
 
 emb = torch.nn.Embedding(1116, 81).to(dev)
 ids = (torch.arange(512, device=dev) * 7919) % 1116

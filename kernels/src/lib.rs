@@ -21,7 +21,7 @@ pub use cudarc::driver::{CudaSlice, CudaView, CudaViewMut};
 pub use error::{Error, Result};
 pub use gpu::{libraries_present, Gpu};
 pub use launch::{
-    set_deterministic, Accumulate, AdamParam, AdamStep, BinaryOp, ConvGeometry, CopyElem, Extremum,
-    Gemm, Indices, Operand, RangeCheck, Running, StridedLayout, UnaryOp, Windows, ADAM_GROUP,
-    CAT_GROUP, MAX_DIMS,
+    set_deterministic, Accumulate, AdamParam, AdamStep, BinaryOp, ConvGeometry, CopyElem, Divisor,
+    Extremum, Gemm, Indices, Operand, RangeCheck, Running, StridedLayout, UnaryOp, Windows,
+    ADAM_GROUP, CAT_GROUP, MAX_DIMS,
 };

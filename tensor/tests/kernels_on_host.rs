@@ -175,6 +175,15 @@ fn layout_of(shape: &[usize], strides: &[usize], offset: usize) -> String {
         .collect()
 }
 
+/// The launcher's `Divisor` of `d`, as the hex of its bytes.
+fn divisor(d: usize) -> String {
+    let v = kernels::Divisor::new("test", d).unwrap();
+    bytemuck::bytes_of(&v)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The whole buffer under a view (what a kernel is handed with the view's layout).
 fn storage_of(t: &Tensor) -> Vec<f32> {
     // Views here are made from a fresh contiguous tensor, so its elements in order are the
@@ -559,8 +568,8 @@ fn batch_norm_kernels_match_the_cpu() {
         let mut ax = nan(x.elem_count());
         Launch::new(exe, "channel_affine_f32", 2, 64)
             .num(x.elem_count())
-            .num(c)
-            .num(s)
+            .num(divisor(c))
+            .num(divisor(s))
             .f32s(&f32s(&dy))
             .f32s(&f32s(&w))
             .f32s(&vec![0.0; c])
@@ -731,8 +740,8 @@ fn pooling_kernels_match_the_cpu() {
         .num(6)
         .num(9)
         .num(8)
-        .num(oh)
-        .num(ow)
+        .num(divisor(oh))
+        .num(divisor(ow))
         .i32s(&rows)
         .i32s(&cols)
         .f32s(&f32s(&x))
@@ -746,7 +755,7 @@ fn pooling_kernels_match_the_cpu() {
     let mut flag = vec![0u64];
     Launch::new(exe, "max_pool_backward_f32", 2, 32)
         .num(v.elem_count())
-        .num(oh * ow)
+        .num(divisor(oh * ow))
         .num(72)
         .f32s(&f32s(&dy))
         .i64s(&gi)
@@ -764,8 +773,8 @@ fn pooling_kernels_match_the_cpu() {
         .num(6)
         .num(9)
         .num(8)
-        .num(oh)
-        .num(ow)
+        .num(divisor(oh))
+        .num(divisor(ow))
         .i32s(&rows)
         .i32s(&cols)
         .num(9.0)
@@ -778,8 +787,8 @@ fn pooling_kernels_match_the_cpu() {
         .num(6)
         .num(9)
         .num(8)
-        .num(oh)
-        .num(ow)
+        .num(divisor(oh))
+        .num(divisor(ow))
         .i32s(&rows)
         .i32s(&cols)
         .num(9.0)
@@ -864,8 +873,8 @@ fn padding_kernels_match_the_cpu() {
             .num(6)
             .num(5)
             .num(4)
-            .num(rows.len())
-            .num(cols.len())
+            .num(divisor(rows.len()))
+            .num(divisor(cols.len()))
             .i32s(&rows)
             .i32s(&cols)
             .f32s(&f32s(&x))
@@ -878,8 +887,8 @@ fn padding_kernels_match_the_cpu() {
             .num(6)
             .num(5)
             .num(4)
-            .num(rows.len())
-            .num(cols.len())
+            .num(divisor(rows.len()))
+            .num(divisor(cols.len()))
             .i32s(&rows)
             .i32s(&cols)
             .f32s(&f32s(&dy))

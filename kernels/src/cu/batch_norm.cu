@@ -105,11 +105,12 @@ extern "C" __global__ void CHANNEL_BLOCK batch_norm_backward_f32(
 }
 
 // y = x * scale[ch] + shift[ch]: batch norm at inference (running statistics folded in).
-extern "C" __global__ void channel_affine_f32(unsigned long long total, unsigned int c,
-                                              unsigned int s, const float *x, const float *scale,
+extern "C" __global__ void channel_affine_f32(unsigned long long total, Divisor c, Divisor s,
+                                              const float *x, const float *scale,
                                               const float *shift, float *y) {
     GRID_STRIDE(i, total) {
-        unsigned int ch = (i / s) % c;
+        unsigned long long plane = divide(i, s);
+        unsigned int ch = (unsigned int)(plane - divide(plane, c) * c.d);
         y[i] = x[i] * scale[ch] + shift[ch];
     }
 }

@@ -17,13 +17,29 @@ struct StridedLayout {
     long long offset;
 };
 
-// n / shape[d] for n < 2^32. A GPU has no integer divider: a 64-bit division is a routine of
-// dozens of instructions, and a strided view divides twice a dimension per element. With
-// the host's m = floor(2^32 (2^s - d) / d) + 1, s = ceil(log2 d), the quotient is
-// (umulhi(n, m) + n) >> s for every n < 2^32 (Granlund & Montgomery, "Division by invariant
-// integers using multiplication", PLDI 1994, section 4; PyTorch's IntDivider is the same).
+// n / d for n < 2^32, with the multiplier m and shift s the host computed for d. A GPU has
+// no integer divider: a 64-bit division is a routine of dozens of instructions, and an
+// element's coordinates take one or two a dimension. With m = floor(2^32 (2^s - d) / d) + 1,
+// s = ceil(log2 d), the quotient is (umulhi(n, m) + n) >> s for every n < 2^32 (Granlund &
+// Montgomery, "Division by invariant integers using multiplication", PLDI 1994, section 4;
+// PyTorch's IntDivider is the same).
+__device__ __forceinline__ unsigned int magic_quotient(unsigned int n, unsigned int m, unsigned int s) {
+    return (unsigned int)(((unsigned long long)__umulhi(n, m) + n) >> s);
+}
+
+// n / shape[d] for n < 2^32.
 __device__ __forceinline__ unsigned int quotient(const StridedLayout &l, int d, unsigned int n) {
-    return (unsigned int)(((unsigned long long)__umulhi(n, l.magic[d]) + n) >> l.shift[d]);
+    return magic_quotient(n, l.magic[d], l.shift[d]);
+}
+
+// A size fixed for a launch, with its multiplier and shift (`Divisor` in the launchers).
+struct Divisor {
+    unsigned int d, magic, shift;
+};
+
+// n / v.d: a multiply-high below 2^32, the division routine above.
+__device__ __forceinline__ unsigned long long divide(unsigned long long n, Divisor v) {
+    return n <= 0xffffffffull ? magic_quotient((unsigned int)n, v.magic, v.shift) : n / v.d;
 }
 
 __device__ __forceinline__ long long strided_offset(const StridedLayout &l, unsigned long long i) {

@@ -103,7 +103,10 @@ extern "C" __global__ void col2im_f32(unsigned int images, ConvGeometry g, const
 }
 
 // Adds a bias per output channel to [N, C, pixels] in place.
-extern "C" __global__ void add_channel_bias_f32(unsigned long long n, unsigned int c,
-                                                unsigned int pixels, const float *bias, float *y) {
-    GRID_STRIDE(i, n) y[i] += bias[(i / pixels) % c];
+extern "C" __global__ void add_channel_bias_f32(unsigned long long n, Divisor c, Divisor pixels,
+                                                const float *bias, float *y) {
+    GRID_STRIDE(i, n) {
+        unsigned long long plane = divide(i, pixels);
+        y[i] += bias[plane - divide(plane, c) * c.d];
+    }
 }

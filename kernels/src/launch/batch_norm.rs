@@ -1,6 +1,6 @@
 //! Launchers of `batch_norm.cu`: the fused training forward (with the running statistics'
 //! update), the fused backward, and the inference affine with its channel sums.
-use super::{cfg_blocks, cfg_elems, fits, u32_of, NULL};
+use super::{cfg_blocks, cfg_elems, fits, u32_of, Divisor, NULL};
 use crate::sources::BATCH_NORM;
 use crate::{Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
@@ -126,7 +126,7 @@ impl Gpu {
             &[scale.len(), shift.len()],
         )?;
         fits("channel_affine", y.len(), total)?;
-        let (c32, s32) = (u32_of("C", c)?, u32_of("S", s.max(1))?);
+        let (c32, s32) = (Divisor::new("C", c)?, Divisor::new("S", s.max(1))?);
         let f = self.function(BATCH_NORM, "channel_affine_f32")?;
         let mut b = self.stream().launch_builder(&f);
         b.arg(&total)

@@ -1,5 +1,5 @@
 //! Launchers of `conv.cu`: im2col, col2im (gather form) and the per-channel bias.
-use super::{cfg_elems, fits, u32_of};
+use super::{cfg_elems, fits, u32_of, Divisor};
 use crate::sources::CONV;
 use crate::{Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, DeviceRepr, PushKernelArg};
@@ -114,7 +114,10 @@ impl Gpu {
     ) -> Result<()> {
         fits("bias", bias.len(), c as u64)?;
         let n = y.len() as u64;
-        let (c32, p32) = (u32_of("channels", c)?, u32_of("pixels", pixels.max(1))?);
+        let (c32, p32) = (
+            Divisor::new("channels", c)?,
+            Divisor::new("pixels", pixels.max(1))?,
+        );
         let f = self.function(CONV, "add_channel_bias_f32")?;
         let mut b = self.stream().launch_builder(&f);
         b.arg(&n).arg(&c32).arg(&p32).arg(bias).arg(y);

@@ -121,7 +121,33 @@ impl StridedLayout {
     }
 }
 
-/// The multiplier and shift with which `quotient` in `common.cuh` divides by `d` (see there):
+/// A size fixed for a launch, with the multiplier and shift with which `divide` in
+/// `common.cuh` divides by it in a multiply-high (`Divisor` there, field for field).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Divisor {
+    d: u32,
+    magic: u32,
+    shift: u32,
+}
+
+// SAFETY: `repr(C)` plain data with the field order, types and alignment of the C struct.
+unsafe impl DeviceRepr for Divisor {}
+
+impl Divisor {
+    /// The divisor `d`; an error beyond 32 bits.
+    pub fn new(what: &str, d: usize) -> Result<Self> {
+        let d = u32_of(what, d)?;
+        let (magic, shift) = divisor_magic(d);
+        Ok(Divisor {
+            d,
+            magic,
+            shift: u32::from(shift),
+        })
+    }
+}
+
+/// The multiplier and shift with which `magic_quotient` in `common.cuh` divides by `d` (see there):
 /// `s = ceil(log2 d)`, `m = floor(2^32 (2^s - d) / d) + 1`, which fits 32 bits because
 /// `2^s - d < d`. A size of 0 gets none (its view selects nothing, so no kernel divides by it).
 fn divisor_magic(d: u32) -> (u32, u8) {

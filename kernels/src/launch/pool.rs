@@ -1,6 +1,6 @@
 //! Launchers of `pool.cu`: max and average pooling over windows given per output row and
 //! column, fixed (stride, padding) or adaptive alike.
-use super::{cfg_elems, fits, u32_of, u32s, RangeCheck, NULL};
+use super::{cfg_elems, fits, u32_of, u32s, Divisor, RangeCheck, NULL};
 use crate::sources::POOL;
 use crate::{Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, LaunchArgs, PushKernelArg};
@@ -19,21 +19,37 @@ impl Windows {
     }
 }
 
-/// The leading arguments of the pooling and padding kernels: the sizes `planes, H, W, oh,
-/// ow` and, on the device, a pair of ints per output row and column (a window's bounds, or a
-/// padding's source), checked to lie inside the plane.
+/// The leading arguments of the pooling and padding kernels: the sizes `planes, H, W`, the
+/// output's `oh, ow` as divisors and, on the device, a pair of ints per output row and
+/// column (a window's bounds, or a padding's source), checked to lie inside the plane.
 struct PlaneArgs {
-    sizes: [u32; 5],
+    sizes: [u32; 3],
+    out: [Divisor; 2],
     rows: CudaSlice<i32>,
     cols: CudaSlice<i32>,
 }
 
 impl PlaneArgs {
+    fn new(
+        what: &str,
+        [planes, h, w, oh, ow]: [usize; 5],
+        rows: CudaSlice<i32>,
+        cols: CudaSlice<i32>,
+    ) -> Result<Self> {
+        Ok(PlaneArgs {
+            sizes: u32s(what, [planes, h, w])?,
+            out: [Divisor::new(what, oh)?, Divisor::new(what, ow)?],
+            rows,
+            cols,
+        })
+    }
+
     /// Pushes them, in the kernels' order.
     fn push<'a>(&'a self, b: &mut LaunchArgs<'a>) {
         for s in &self.sizes {
             b.arg(s);
         }
+        b.arg(&self.out[0]).arg(&self.out[1]);
         b.arg(&self.rows).arg(&self.cols);
     }
 }
@@ -47,11 +63,12 @@ impl Gpu {
             )));
         }
         let (oh, ow) = (win.rows.len(), win.cols.len());
-        Ok(PlaneArgs {
-            sizes: u32s("pooling size", [planes, h, w, oh, ow])?,
-            rows: self.stream().clone_htod(&Windows::flat(&win.rows))?,
-            cols: self.stream().clone_htod(&Windows::flat(&win.cols))?,
-        })
+        PlaneArgs::new(
+            "pooling size",
+            [planes, h, w, oh, ow],
+            self.stream().clone_htod(&Windows::flat(&win.rows))?,
+            self.stream().clone_htod(&Windows::flat(&win.cols))?,
+        )
     }
 
     /// Max pooling of `planes` planes `[H, W]`: the maxima and, when asked, their positions.
@@ -98,7 +115,10 @@ impl Gpu {
         fits("max_pool_backward", dy.len(), n)?;
         fits("max_pool_backward", idx.len(), n)?;
         fits("max_pool_backward", dx.len(), (planes * in_plane) as u64)?;
-        let (op32, ip32) = (u32_of("plane", out_plane)?, u32_of("plane", in_plane)?);
+        let (op32, ip32) = (
+            Divisor::new("plane", out_plane)?,
+            u32_of("plane", in_plane)?,
+        );
         let f = self.function(POOL, "max_pool_backward_f32")?;
         self.with_flag(check, |bad| {
             let mut b = self.stream().launch_builder(&f);
@@ -183,11 +203,12 @@ impl Gpu {
                 })
                 .collect()
         };
-        let args = PlaneArgs {
-            sizes: u32s("pad size", [planes, h, w, oh, ow])?,
-            rows: self.stream().clone_htod(&map(rows, h)?)?,
-            cols: self.stream().clone_htod(&map(cols, w)?)?,
-        };
+        let args = PlaneArgs::new(
+            "pad size",
+            [planes, h, w, oh, ow],
+            self.stream().clone_htod(&map(rows, h)?)?,
+            self.stream().clone_htod(&map(cols, w)?)?,
+        )?;
         let name = if backward {
             "pad_backward_f32"
         } else {

@@ -4,7 +4,7 @@
 // buffer file (`f32:PATH`, `i64:PATH`, `u64:PATH`, `u32:PATH`, `i32:PATH`, raw little-endian
 // elements; buffers the kernel may write are written back after the launch), `null`, or a
 // struct given as its fields separated by commas (ConvGeometry: its 11 fields; StridedLayout,
-// AdamGroup and CatGroup: see their parsers). The sources are concatenated in front of
+// Divisor, AdamGroup and CatGroup: see their parsers). The sources are concatenated in front of
 // this file by the test (common.cuh, then every .cu).
 #include <cstdio>
 #include <cstdlib>
@@ -43,21 +43,25 @@ NUMBER(int, std::stoll)
 NUMBER(float, std::stod)
 template <class T> struct Parse<T *> { static T *get() { return buffer<T>(true); } };
 template <class T> struct Parse<const T *> { static const T *get() { return buffer<T>(false); } };
-// A StridedLayout comes as the bytes of the Rust launcher's own struct, in hex, so the host
-// emulation reads what the driver is handed (magic divisors included) and a struct that no
-// longer matches its Rust twin is refused.
-template <> struct Parse<StridedLayout> {
-    static StridedLayout get() {
-        std::string s = next_arg();
-        if (s.size() != 2 * sizeof(StridedLayout)) {
-            fprintf(stderr, "a StridedLayout of %zu hex digits, %zu expected\n", s.size(), 2 * sizeof(StridedLayout));
-            exit(2);
-        }
-        StridedLayout l;
-        unsigned char *bytes = (unsigned char *)&l;
-        for (size_t b = 0; b < sizeof l; ++b) bytes[b] = (unsigned char)std::stoul(s.substr(2 * b, 2), nullptr, 16);
-        return l;
+// A StridedLayout or a Divisor comes as the bytes of the Rust launcher's own struct, in hex,
+// so the host emulation reads what the driver is handed (magic divisors included) and a
+// struct that no longer matches its Rust twin is refused.
+template <class T> static T from_hex() {
+    std::string s = next_arg();
+    if (s.size() != 2 * sizeof(T)) {
+        fprintf(stderr, "a struct of %zu hex digits, %zu expected\n", s.size(), 2 * sizeof(T));
+        exit(2);
     }
+    T v;
+    unsigned char *bytes = (unsigned char *)&v;
+    for (size_t b = 0; b < sizeof v; ++b) bytes[b] = (unsigned char)std::stoul(s.substr(2 * b, 2), nullptr, 16);
+    return v;
+}
+template <> struct Parse<StridedLayout> {
+    static StridedLayout get() { return from_hex<StridedLayout>(); }
+};
+template <> struct Parse<Divisor> {
+    static Divisor get() { return from_hex<Divisor>(); }
 };
 template <> struct Parse<ConvGeometry> {
     static ConvGeometry get() {
