@@ -9,18 +9,29 @@
 // the device (no copy from the host) and reads back, turning it into an error naming the
 // index, as the CPU path does; or does not read back, when the indices are known in range.
 
-extern "C" __global__ void index_select_f32(unsigned int outer, unsigned int size, unsigned int inner,
-                                            unsigned int n_idx, const float *x, const long long *idx,
+// Element t of [outer, n_idx, inner] as its (o, k, i), by multiply-highs (common.cuh).
+struct Around {
+    unsigned long long o, k, i;
+};
+
+__device__ __forceinline__ Around around(unsigned long long t, Divisor n_idx, Divisor inner) {
+    unsigned long long row = divide(t, inner), o = divide(row, n_idx);
+    return {o, row - o * n_idx.d, t - row * inner.d};
+}
+
+extern "C" __global__ void index_select_f32(unsigned int outer, unsigned int size, Divisor inner,
+                                            Divisor n_idx, const float *x, const long long *idx,
                                             unsigned long long idx_stride, float *y,
                                             unsigned long long *bad) {
-    GRID_STRIDE(t, (unsigned long long)outer * n_idx * inner) {
-        unsigned long long i = t % inner, k = (t / inner) % n_idx, o = t / ((unsigned long long)inner * n_idx);
+    GRID_STRIDE(t, (unsigned long long)outer * n_idx.d * inner.d) {
+        Around a = around(t, n_idx, inner);
+        unsigned long long o = a.o, k = a.k, i = a.i;
         long long row = idx[k * idx_stride];
         if (row < 0 || row >= (long long)size) {
             atomicMax(bad, ~k);
             y[t] = 0.0f;
         } else {
-            y[t] = x[(o * size + row) * inner + i];
+            y[t] = x[(o * size + row) * inner.d + i];
         }
     }
 }
@@ -28,17 +39,18 @@ extern "C" __global__ void index_select_f32(unsigned int outer, unsigned int siz
 // dst[o, idx[k], i] += src[o, k, i] with atomics: any order, so the last bits of a row that
 // many positions share may differ from run to run. `src` is read through its layout `ls` (the
 // gradient of one embedding is a column block of the concatenation's gradient).
-extern "C" __global__ void index_add_atomic_f32(unsigned int outer, unsigned int size, unsigned int inner,
-                                                unsigned int n_idx, const long long *idx,
+extern "C" __global__ void index_add_atomic_f32(unsigned int outer, unsigned int size, Divisor inner,
+                                                Divisor n_idx, const long long *idx,
                                                 unsigned long long idx_stride, StridedLayout ls,
                                                 const float *src, float *dst, unsigned long long *bad) {
-    GRID_STRIDE(t, (unsigned long long)outer * n_idx * inner) {
-        unsigned long long i = t % inner, k = (t / inner) % n_idx, o = t / ((unsigned long long)inner * n_idx);
+    GRID_STRIDE(t, (unsigned long long)outer * n_idx.d * inner.d) {
+        Around a = around(t, n_idx, inner);
+        unsigned long long o = a.o, k = a.k, i = a.i;
         long long row = idx[k * idx_stride];
         if (row < 0 || row >= (long long)size) {
             atomicMax(bad, ~k);
         } else {
-            atomicAdd(dst + (o * size + row) * inner + i, src[strided_offset(ls, t)]);
+            atomicAdd(dst + (o * size + row) * inner.d + i, src[strided_offset(ls, t)]);
         }
     }
 }

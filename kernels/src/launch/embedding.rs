@@ -3,7 +3,8 @@
 //! sorted segments, and gather and scatter_add along any dimension (cross-entropy's pick of
 //! each target and its gradient).
 use super::{
-    cfg_blocks, cfg_elems, contiguous_strides, fits, u32_of, u32s, RangeCheck, StridedLayout,
+    cfg_blocks, cfg_elems, contiguous_strides, fits, u32_of, u32s, Divisor, RangeCheck,
+    StridedLayout,
 };
 use crate::sources::EMBEDDING;
 use crate::{Error, Gpu, Result};
@@ -79,12 +80,16 @@ impl Gpu {
         idx.check("index_select indices")?;
         fits("index_select", x.len(), (outer * size * inner) as u64)?;
         fits("index_select", y.len(), (outer * k * inner) as u64)?;
-        let dims = u32s("index_select size", [outer, size, inner, k])?;
+        let dims = u32s("index_select size", [outer, size])?;
+        let (inner_d, k_d) = (
+            Divisor::new("index_select size", inner)?,
+            Divisor::new("index_select size", k)?,
+        );
         let stride = idx.stride as u64;
         let f = self.function(EMBEDDING, "index_select_f32")?;
         self.with_flag(check, |bad| {
             let mut b = self.stream().launch_builder(&f);
-            b.arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]);
+            b.arg(&dims[0]).arg(&dims[1]).arg(&inner_d).arg(&k_d);
             b.arg(x).arg(&idx.data).arg(&stride).arg(y).arg(bad);
             // SAFETY: buffers checked; indices are range-checked in the kernel before any read.
             unsafe { b.launch(cfg_elems((outer * k * inner) as u64)) }?;
@@ -132,12 +137,16 @@ impl Gpu {
             }
             return self.index_add_sorted([size, inner], idx, (ls, src), dst);
         }
-        let dims = u32s("index_add size", [outer, size, inner, k])?;
+        let dims = u32s("index_add size", [outer, size])?;
+        let (inner_d, k_d) = (
+            Divisor::new("index_add size", inner)?,
+            Divisor::new("index_add size", k)?,
+        );
         let stride = idx.stride as u64;
         let f = self.function(EMBEDDING, "index_add_atomic_f32")?;
         self.with_flag(check, |bad| {
             let mut b = self.stream().launch_builder(&f);
-            b.arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]);
+            b.arg(&dims[0]).arg(&dims[1]).arg(&inner_d).arg(&k_d);
             b.arg(&idx.data)
                 .arg(&stride)
                 .arg(ls)
