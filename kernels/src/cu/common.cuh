@@ -2,21 +2,6 @@
 // (NVRTC has no file system, so an #include would need the header handed over by name;
 // prepending keeps each source readable on its own).
 
-// A strided view of up to MAX_DIMS dimensions, the layout of a lesson6 tensor: element i of
-// the row-major order lives at offset + sum(index_d * strides[d]). `contiguous` != 0 says the
-// view is row-major and dense, so the offset of element i is offset + i. `magic` and `shift`
-// divide by each size with a multiply-high (see `quotient`), computed by the host.
-#define MAX_DIMS 8
-struct StridedLayout {
-    unsigned int rank;
-    unsigned int contiguous;
-    unsigned int shape[MAX_DIMS];
-    unsigned int magic[MAX_DIMS];
-    unsigned char shift[MAX_DIMS];
-    long long strides[MAX_DIMS];
-    long long offset;
-};
-
 // n / d for n < 2^32, with the multiplier m and shift s the host computed for d. A GPU has
 // no integer divider: a 64-bit division is a routine of dozens of instructions, and an
 // element's coordinates take one or two a dimension. With m = floor(2^32 (2^s - d) / d) + 1,
@@ -27,12 +12,7 @@ __device__ __forceinline__ unsigned int magic_quotient(unsigned int n, unsigned 
     return (unsigned int)(((unsigned long long)__umulhi(n, m) + n) >> s);
 }
 
-// n / shape[d] for n < 2^32.
-__device__ __forceinline__ unsigned int quotient(const StridedLayout &l, int d, unsigned int n) {
-    return magic_quotient(n, l.magic[d], l.shift[d]);
-}
-
-// A size fixed for a launch, with its multiplier and shift (`Divisor` in the launchers).
+// A size known to the host, with its multiplier and shift (`Divisor` in the launchers).
 struct Divisor {
     unsigned int d, magic, shift;
 };
@@ -42,22 +22,26 @@ __device__ __forceinline__ unsigned long long divide(unsigned long long n, Divis
     return n <= 0xffffffffull ? magic_quotient((unsigned int)n, v.magic, v.shift) : n / v.d;
 }
 
+// A strided view of up to MAX_DIMS dimensions, the layout of a lesson6 tensor: element i of
+// the row-major order lives at offset + sum(index_d * strides[d]). `contiguous` != 0 says the
+// view is row-major and dense, so the offset of element i is offset + i. Each size is a
+// Divisor, so that an element's coordinates cost multiply-highs.
+#define MAX_DIMS 8
+struct StridedLayout {
+    unsigned int rank;
+    unsigned int contiguous;
+    Divisor shape[MAX_DIMS];
+    long long strides[MAX_DIMS];
+    long long offset;
+};
+
 __device__ __forceinline__ long long strided_offset(const StridedLayout &l, unsigned long long i) {
     if (l.contiguous) return l.offset + (long long)i;
     long long off = l.offset;
-    if (i <= 0xffffffffull) {
-        unsigned int r = (unsigned int)i;
-        for (int d = (int)l.rank - 1; d >= 0; --d) {
-            unsigned int q = quotient(l, d, r);
-            off += (long long)(r - q * l.shape[d]) * l.strides[d];
-            r = q;
-        }
-        return off;
-    }
     for (int d = (int)l.rank - 1; d >= 0; --d) {
-        unsigned long long size = l.shape[d];
-        off += (long long)(i % size) * l.strides[d];
-        i /= size;
+        unsigned long long q = divide(i, l.shape[d]);
+        off += (long long)(i - q * l.shape[d].d) * l.strides[d];
+        i = q;
     }
     return off;
 }

@@ -83,13 +83,8 @@ extern "C" __global__ void index_add_sorted_f32(unsigned int inner, unsigned int
 
 // Coordinate along dimension d of element i in the row-major order of l's shape.
 __device__ __forceinline__ long long coord_of(const StridedLayout &l, unsigned long long i, int d) {
-    if (i <= 0xffffffffull) {
-        unsigned int r = (unsigned int)i;
-        for (int k = (int)l.rank - 1; k > d; --k) r = quotient(l, k, r);
-        return r - quotient(l, d, r) * l.shape[d];
-    }
-    for (int k = (int)l.rank - 1; k > d; --k) i /= l.shape[k];
-    return (long long)(i % l.shape[d]);
+    for (int k = (int)l.rank - 1; k > d; --k) i = divide(i, l.shape[k]);
+    return (long long)(i - divide(i, l.shape[d]) * l.shape[d].d);
 }
 
 __device__ __forceinline__ long long moved(const StridedLayout &lx, unsigned long long t, int dim, long long k) {

@@ -28,6 +28,42 @@ use cudarc::driver::{DeviceRepr, LaunchConfig};
 /// The most dimensions a strided kernel takes (`MAX_DIMS` in `common.cuh`).
 pub const MAX_DIMS: usize = 8;
 
+/// A size known to the host, with the multiplier and shift with which `divide` in
+/// `common.cuh` divides by it in a multiply-high (`Divisor` there, field for field):
+/// `shift = ceil(log2 d)`, `magic = floor(2^32 (2^shift - d) / d) + 1`, which fits 32 bits
+/// because `2^shift - d < d`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Divisor {
+    d: u32,
+    magic: u32,
+    shift: u32,
+}
+
+// SAFETY: `repr(C)` plain data with the field order, types and alignment of the C struct.
+unsafe impl DeviceRepr for Divisor {}
+
+impl Divisor {
+    /// The divisor `d`; an error beyond 32 bits.
+    pub fn new(what: &str, d: usize) -> Result<Self> {
+        Ok(Self::of(u32_of(what, d)?))
+    }
+
+    /// A size of 0 gets no multiplier: a view with one selects nothing, so no kernel divides.
+    fn of(d: u32) -> Self {
+        if d == 0 {
+            return Divisor::default();
+        }
+        let shift = 32 - (d - 1).leading_zeros();
+        let magic = ((1u64 << 32) * ((1u64 << shift) - u64::from(d))) / u64::from(d) + 1;
+        Divisor {
+            d,
+            magic: magic as u32,
+            shift,
+        }
+    }
+}
+
 /// A strided view as the kernels read it (`StridedLayout` in `common.cuh`, field for field;
 /// `Pod`, so it has no padding and its bytes are what a launch hands the driver).
 #[repr(C)]
@@ -35,9 +71,7 @@ pub const MAX_DIMS: usize = 8;
 pub struct StridedLayout {
     rank: u32,
     contiguous: u32,
-    shape: [u32; MAX_DIMS],
-    magic: [u32; MAX_DIMS],
-    shift: [u8; MAX_DIMS],
+    shape: [Divisor; MAX_DIMS],
     strides: [i64; MAX_DIMS],
     offset: i64,
 }
@@ -60,10 +94,11 @@ impl StridedLayout {
             ..Default::default()
         };
         for (d, (&n, &s)) in shape.iter().zip(strides).enumerate() {
-            l.shape[d] = u32::try_from(n)
-                .map_err(|_| Error::Invalid(format!("dimension {d} of {shape:?} exceeds 2^32")))?;
+            l.shape[d] =
+                Divisor::of(u32::try_from(n).map_err(|_| {
+                    Error::Invalid(format!("dimension {d} of {shape:?} exceeds 2^32"))
+                })?);
             l.strides[d] = s as i64;
-            (l.magic[d], l.shift[d]) = divisor_magic(l.shape[d]);
         }
         let dense = crate::launch::contiguous_strides(shape);
         l.contiguous = u32::from(
@@ -79,7 +114,7 @@ impl StridedLayout {
     pub fn shape(&self) -> Vec<usize> {
         self.shape[..self.rank as usize]
             .iter()
-            .map(|&n| n as usize)
+            .map(|n| n.d as usize)
             .collect()
     }
 
@@ -100,13 +135,13 @@ impl StridedLayout {
     pub fn elem_count(&self) -> u64 {
         self.shape[..self.rank as usize]
             .iter()
-            .map(|&n| n as u64)
+            .map(|n| u64::from(n.d))
             .product()
     }
 
     /// True when a dimension of more than one element has stride 0 (a broadcast view).
     pub fn broadcasts(&self) -> bool {
-        (0..self.rank as usize).any(|d| self.shape[d] > 1 && self.strides[d] == 0)
+        (0..self.rank as usize).any(|d| self.shape[d].d > 1 && self.strides[d] == 0)
     }
 
     /// One past the largest element offset the view reads (0 when it selects nothing).
@@ -115,48 +150,10 @@ impl StridedLayout {
             return 0;
         }
         let last: i64 = (0..self.rank as usize)
-            .map(|d| (self.shape[d] as i64 - 1) * self.strides[d])
+            .map(|d| (i64::from(self.shape[d].d) - 1) * self.strides[d])
             .sum();
         (self.offset + last) as u64 + 1
     }
-}
-
-/// A size fixed for a launch, with the multiplier and shift with which `divide` in
-/// `common.cuh` divides by it in a multiply-high (`Divisor` there, field for field).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct Divisor {
-    d: u32,
-    magic: u32,
-    shift: u32,
-}
-
-// SAFETY: `repr(C)` plain data with the field order, types and alignment of the C struct.
-unsafe impl DeviceRepr for Divisor {}
-
-impl Divisor {
-    /// The divisor `d`; an error beyond 32 bits.
-    pub fn new(what: &str, d: usize) -> Result<Self> {
-        let d = u32_of(what, d)?;
-        let (magic, shift) = divisor_magic(d);
-        Ok(Divisor {
-            d,
-            magic,
-            shift: u32::from(shift),
-        })
-    }
-}
-
-/// The multiplier and shift with which `magic_quotient` in `common.cuh` divides by `d` (see there):
-/// `s = ceil(log2 d)`, `m = floor(2^32 (2^s - d) / d) + 1`, which fits 32 bits because
-/// `2^s - d < d`. A size of 0 gets none (its view selects nothing, so no kernel divides by it).
-fn divisor_magic(d: u32) -> (u32, u8) {
-    if d == 0 {
-        return (0, 0);
-    }
-    let s = 32 - (d - 1).leading_zeros();
-    let m = ((1u64 << 32) * ((1u64 << s) - u64::from(d))) / u64::from(d) + 1;
-    (m as u32, s as u8)
 }
 
 /// Row-major strides of `shape`.
@@ -222,11 +219,11 @@ pub(crate) const NULL: u64 = 0;
 
 #[cfg(test)]
 mod tests {
-    use super::divisor_magic;
+    use super::Divisor;
 
-    /// `quotient` in `common.cuh`, with the sum in 64 bits as there.
-    fn quotient(n: u32, (m, s): (u32, u8)) -> u32 {
-        ((((u64::from(n) * u64::from(m)) >> 32) + u64::from(n)) >> s) as u32
+    /// `divide` in `common.cuh` below 2^32, with the sum in 64 bits as there.
+    fn divide(n: u32, v: Divisor) -> u32 {
+        ((((u64::from(n) * u64::from(v.magic)) >> 32) + u64::from(n)) >> v.shift) as u32
     }
 
     #[test]
@@ -245,7 +242,7 @@ mod tests {
         ]);
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         for &d in &divisors {
-            let magic = divisor_magic(d);
+            let v = Divisor::of(d);
             let mut numerators = vec![0, 1, d - 1, d, d.wrapping_add(1), u32::MAX, u32::MAX - 1];
             numerators.extend((1..8).map(|k| d.saturating_mul(k)));
             numerators.extend((1..8).map(|k| d.saturating_mul(k).saturating_sub(1)));
@@ -256,7 +253,7 @@ mod tests {
                 numerators.push(state as u32);
             }
             for n in numerators {
-                assert_eq!(quotient(n, magic), n / d, "{n} / {d} with {magic:?}");
+                assert_eq!(divide(n, v), n / d, "{n} / {d} with {v:?}");
             }
         }
     }

@@ -266,13 +266,7 @@ impl Tensor {
         shape: &[usize],
         bounds: IndexBounds,
     ) -> Tensor {
-        let storage = Storage::Cuda(CudaStorage {
-            gpu: gpu.clone(),
-            data: Some(data),
-            bounds,
-            host: None,
-        });
-        Tensor::from_parts(Arc::new(storage), Layout::contiguous(shape))
+        Self::from_cuda_storage(gpu, data, shape, bounds, None)
     }
 
     /// A GPU tensor of indices uploaded from `values`, which it keeps a copy of when they
@@ -283,11 +277,23 @@ impl Tensor {
         values: &[i64],
         shape: &[usize],
     ) -> Tensor {
+        let bounds = IndexBounds::from_host(values, shape);
+        let host = (values.len() <= HOST_INDICES).then(|| values.to_vec());
+        Self::from_cuda_storage(gpu, CudaData::I64(data), shape, bounds, host)
+    }
+
+    fn from_cuda_storage(
+        gpu: &Arc<Gpu>,
+        data: CudaData,
+        shape: &[usize],
+        bounds: IndexBounds,
+        host: Option<Vec<i64>>,
+    ) -> Tensor {
         let storage = Storage::Cuda(CudaStorage {
             gpu: gpu.clone(),
-            data: Some(CudaData::I64(data)),
-            bounds: IndexBounds::from_host(values, shape),
-            host: (values.len() <= HOST_INDICES).then(|| values.to_vec()),
+            data: Some(data),
+            bounds,
+            host,
         });
         Tensor::from_parts(Arc::new(storage), Layout::contiguous(shape))
     }

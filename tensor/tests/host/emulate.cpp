@@ -105,7 +105,7 @@ template <> struct Parse<CatGroup> {
             g.at[j] = std::stoull(next_arg());
             g.len[j] = std::stoull(next_arg());
             unsigned long long n = 1;
-            for (unsigned d = 0; d < g.src[j].rank; ++d) n *= g.src[j].shape[d];
+            for (unsigned d = 0; d < g.src[j].rank; ++d) n *= g.src[j].shape[d].d;
             g.start[j + 1] = g.start[j] + n;
         }
         return g;
