@@ -1,11 +1,12 @@
 //! GPU kernels against the device's own copy bandwidth, measured in the same run: dropout
-//! forward (its backward is the same kernel), a permuted (strided) copy, batch norm forward +
-//! backward and at inference on
-//! (64, 256, 56, 56), and the Rossmann store embedding's backward (1116 x 81, batch 512) by
-//! atomics and by sorted segments; then whole models: a Rossmann training epoch at batch 512
-//! through the `Learner` (the same case as `compare.rs`'s `tabular_epoch_bs512`) and a
-//! ResNet-34 training step at batch 64, 224 x 224. Prints one table; skips, saying why,
-//! without a GPU. Run: `cargo bench --bench gpu` (scripts/gpu-check.sh runs it on a lent GPU).
+//! forward (its backward is the same kernel), a permuted (strided) copy, batch norm forward and
+//! backward and at inference on (64, 256, 56, 56), ResNet's stem max pool (3x3, stride 2, on
+//! (64, 64, 112, 112)) forward and backward, and the Rossmann store embedding's backward
+//! (1116 x 81, batch 512) by atomics and by sorted segments; then whole models: a Rossmann
+//! training epoch at batch 512 through the `Learner` (the same case as `compare.rs`'s
+//! `tabular_epoch_bs512`) and a ResNet-34 training step at batch 64, 224 x 224. Prints one
+//! table; skips, saying why, without a GPU. Run: `cargo bench --bench gpu`
+//! (scripts/gpu-check.sh runs it on a lent GPU).
 use lesson6::autograd::{Tape, Var};
 use lesson6::nn::init::Init;
 use lesson6::nn::learner::{Learner, Lr, TensorData};
@@ -16,7 +17,7 @@ use lesson6::nn::optim::Sgd;
 use lesson6::nn::tabular::TabularModel;
 use lesson6::nn::{Mode, Module};
 use lesson6::tensor::random::Philox;
-use lesson6::tensor::{Accumulate, Device, Gpu, Tensor};
+use lesson6::tensor::{Accumulate, Conv2dParams, Device, Gpu, Tensor};
 use std::time::Instant;
 
 #[path = "shared/mod.rs"]
@@ -43,6 +44,7 @@ fn time(gpu: &Gpu, reps: usize, mut f: impl FnMut()) -> f64 {
 /// that every case runs (on the host's stand-in GPU, before a real one is spent on it).
 struct Sizes {
     image: [usize; 4],
+    stem: [usize; 4],
     rows: usize,
     resnet: (usize, usize),
     reps: usize,
@@ -53,6 +55,7 @@ impl Sizes {
         if std::env::var_os("LESSON6_BENCH_SMOKE").is_some() {
             Sizes {
                 image: [2, 8, 6, 6],
+                stem: [2, 4, 9, 9],
                 rows: 1024,
                 resnet: (2, 32),
                 reps: 1,
@@ -60,6 +63,7 @@ impl Sizes {
         } else {
             Sizes {
                 image: [64, 256, 56, 56],
+                stem: [64, 64, 112, 112],
                 rows: EPOCH_ROWS,
                 resnet: (64, 224),
                 reps: 20,
@@ -155,6 +159,30 @@ fn main() {
         x.channel_affine(&w, &b).unwrap();
     });
     row(&format!("batch norm eval {:?}", sizes.image), eval, bytes);
+
+    // The stem's max pool with its indices, then its gradient gathered per input pixel. The
+    // bytes it must move: x read and the maxima (f32) and indices (i64) written, a quarter
+    // of x's count each; then dy and the indices read and dx written.
+    let stem = Philox::new(6, 0)
+        .uniform(&sizes.stem, -1.0, 1.0)
+        .unwrap()
+        .to_device(dev)
+        .unwrap();
+    let pool = Conv2dParams::new(2, 1);
+    let pooled = stem.max_pool2d_values([3, 3], pool).unwrap();
+    let pool_dy = pooled.mul_scalar(0.5).unwrap();
+    let max_pool = time(&gpu, reps(20), || {
+        let (_, i) = stem.max_pool2d([3, 3], pool).unwrap();
+        pool_dy
+            .max_pool2d_backward(&i, &sizes.stem, [3, 3], pool)
+            .unwrap();
+    });
+    let (x_bytes, y_elems) = (4.0 * stem.elem_count() as f64, pooled.elem_count() as f64);
+    row(
+        &format!("max pool 3x3/2 fwd+bwd {:?}", sizes.stem),
+        max_pool,
+        2.0 * x_bytes + 2.0 * 12.0 * y_elems,
+    );
 
     let ids: Vec<i64> = (0..512).map(|i| (i * 7919 % 1116) as i64).collect();
     let idx = Tensor::from_indices(&ids, &[512])

@@ -4,8 +4,9 @@
     python3 benches/gpu_torch.py          # on the GPU machine, with a CUDA build of torch
 
 Prints a table in the layout of gpu.rs: the device-to-device copy and the bandwidth share of
-dropout, a permuted copy and batch norm (64, 256, 56, 56; training and inference), the Rossmann store embedding's backward
-(1116 x 81, batch 512), a Rossmann epoch at batch 512 (the model, data and schedule of
+dropout, a permuted copy and batch norm (64, 256, 56, 56; training and inference), ResNet's
+stem max pool (3x3/2 on (64, 64, 112, 112), forward + backward), the Rossmann store
+embedding's backward (1116 x 81, batch 512), a Rossmann epoch at batch 512 (the model, data and schedule of
 compare_torch.py's tabular_epoch_bs512, each batch moved to the GPU before its step, as the
 Learner does) and a ResNet-34 training step at batch 64, 224 x 224 (cuDNN, benchmark mode,
 TF32 off as on our side). Exits with a one-line reason where torch or CUDA is missing.
@@ -84,6 +85,19 @@ row("batch norm fwd+bwd (64,256,56,56)", t, bn_bytes / t / 1e9, 100 * bn_bytes /
 with torch.no_grad():
     t = timed(20, lambda: F.batch_norm(x, rm, rv, w, b, training=False))
 row("batch norm eval (64,256,56,56)", t, nbytes / t / 1e9, 100 * nbytes / t / 1e9 / copy_bw)
+
+stem = (torch.rand(64, 64, 112, 112, device=dev) * 2 - 1).requires_grad_(True)
+pool_dy = torch.rand(64, 64, 56, 56, device=dev) * 0.5
+
+
+def max_pool():
+    # autograd.grad, not backward: nothing accumulates into stem.grad between runs.
+    torch.autograd.grad(F.max_pool2d(stem, 3, 2, 1), stem, pool_dy)
+
+
+t = timed(20, max_pool)
+pool_bytes = 2 * 4 * stem.numel() + 2 * 12 * pool_dy.numel()
+row("max pool 3x3/2 fwd+bwd (64,64,112,112)", t, pool_bytes / t / 1e9, 100 * pool_bytes / t / 1e9 / copy_bw)
 
 emb = torch.nn.Embedding(1116, 81).to(dev)
 ids = (torch.arange(512, device=dev) * 7919) % 1116

@@ -22,6 +22,6 @@ pub use error::{Error, Result};
 pub use gpu::{libraries_present, Gpu};
 pub use launch::{
     set_deterministic, Accumulate, AdamParam, AdamStep, BinaryOp, ConvGeometry, CopyElem, Divisor,
-    Extremum, Gemm, Indices, Operand, RangeCheck, Running, StridedLayout, UnaryOp, Windows,
-    ADAM_GROUP, CAT_GROUP, MAX_DIMS,
+    Extremum, Gemm, Indices, Operand, PlaneSizes, RangeCheck, Running, StridedLayout, UnaryOp,
+    Windows, ADAM_GROUP, CAT_GROUP, MAX_DIMS,
 };

@@ -4,7 +4,7 @@
 //! the dropout mask. Without a GPU every test prints why and passes: CI has none, and
 //! `scripts/gpu-check.sh` runs them where one is lent.
 use tensor::random::Philox;
-use tensor::{Accumulate, Conv2dParams, DType, Device, Error, Gpu, Tensor};
+use tensor::{Accumulate, Conv2dParams, DType, Device, Error, Gpu, PadMode, Tensor};
 
 /// The GPU to test on, or `None` (after saying why) where there is none.
 fn gpu() -> Option<Device> {
@@ -441,14 +441,14 @@ fn the_deterministic_switch_makes_the_default_sum_the_cpus() {
 #[test]
 fn a_cached_gpu_buffer_comes_back_cleared_and_is_released() {
     let Some(dev) = gpu() else { return };
-    // [1, 1, 37, 41]: a length (1517) no other test's outputs have.
+    // [1, 1, 37, 41]: a length (1517) no other test's outputs have. Zero padding's
+    // adjoint adds one gradient onto each input pixel: exact, and accumulated in a cleared
+    // buffer.
     let x = rand(&[1, 1, 37, 41], 71);
-    let p = Conv2dParams::new(2, 0);
-    let (v, i) = x.max_pool2d([2, 2], p).unwrap();
-    let dy = rand(v.shape(), 72);
-    let want = dy.max_pool2d_backward(&i, x.shape()).unwrap();
+    let pads = [1, 2, 3, 1];
+    let dy = rand(x.pad2d(pads, PadMode::Zeros).unwrap().shape(), 72);
+    let want = dy.pad2d_backward(x.shape(), pads, PadMode::Zeros).unwrap();
     let (gx, gdy) = (on(&x, dev), on(&dy, dev));
-    let (_, gi) = gx.max_pool2d([2, 2], p).unwrap();
     for round in 0..3 {
         let stale = gx
             .mul_scalar(0.0)
@@ -459,7 +459,7 @@ fn a_cached_gpu_buffer_comes_back_cleared_and_is_released() {
             .unwrap();
         assert!(stale.to_vec::<f32>().unwrap().iter().all(|v| v.is_nan()));
         drop(stale);
-        let got = gdy.max_pool2d_backward(&gi, x.shape()).unwrap();
+        let got = gdy.pad2d_backward(x.shape(), pads, PadMode::Zeros).unwrap();
         assert_eq!(
             got.to_vec::<f32>().unwrap(),
             want.to_vec::<f32>().unwrap(),
@@ -762,45 +762,57 @@ fn pooling_and_its_gradients_match_the_cpu() {
         &gx.max_pool2d_values([3, 3], p).unwrap(),
         &v,
     );
+    // The gradients are gathered in the CPU path's order of additions: the same bits, and
+    // over overlapping 3x3/2 windows, so some pixels sum several.
     let dy = rand(v.shape(), 30);
-    close(
-        "max_pool dx",
-        &on(&dy, dev).max_pool2d_backward(&gi, x.shape()).unwrap(),
-        &dy.max_pool2d_backward(&i, x.shape()).unwrap(),
+    let gdy = on(&dy, dev);
+    let bits = |t: Tensor| t.to_vec::<f32>().unwrap();
+    assert_eq!(
+        bits(gdy.max_pool2d_backward(&gi, x.shape(), [3, 3], p).unwrap()),
+        bits(dy.max_pool2d_backward(&i, x.shape(), [3, 3], p).unwrap()),
+        "max_pool dx"
     );
     close(
         "avg_pool",
         &gx.avg_pool2d([3, 3], p).unwrap(),
         &x.avg_pool2d([3, 3], p).unwrap(),
     );
-    close(
-        "avg_pool dx",
-        &on(&dy, dev)
-            .avg_pool2d_backward(x.shape(), [3, 3], p)
-            .unwrap(),
-        &dy.avg_pool2d_backward(x.shape(), [3, 3], p).unwrap(),
+    assert_eq!(
+        bits(gdy.avg_pool2d_backward(x.shape(), [3, 3], p).unwrap()),
+        bits(dy.avg_pool2d_backward(x.shape(), [3, 3], p).unwrap()),
+        "avg_pool dx"
     );
-    let wrong = on(
-        &Tensor::from_indices(&vec![10_000; i.elem_count()], i.shape()).unwrap(),
-        dev,
-    );
-    let err = on(&dy, dev)
-        .max_pool2d_backward(&wrong, x.shape())
-        .unwrap_err();
-    assert!(matches!(err, Error::Index { .. }), "{err}");
-    for out in [[1, 1], [5, 3]] {
+    // Indices out of their plane, and in it but out of their window (each index moved two
+    // pixels right, which takes many out of their 3-pixel-wide windows), on both devices.
+    let shifted: Vec<i64> = i.to_vec::<i64>().unwrap().iter().map(|&a| a + 2).collect();
+    for bad in [vec![10_000; i.elem_count()], shifted] {
+        let wrong = Tensor::from_indices(&bad, i.shape()).unwrap();
+        let err = gdy
+            .max_pool2d_backward(&on(&wrong, dev), x.shape(), [3, 3], p)
+            .unwrap_err();
+        assert!(matches!(err, Error::Index { .. }), "{err}");
+        let cpu = dy.max_pool2d_backward(&wrong, x.shape(), [3, 3], p);
+        assert!(matches!(cpu, Err(Error::Index { .. })), "{cpu:?}");
+    }
+    for out in [[1, 1], [5, 3], [17, 14], [6, 9]] {
         let a = x.adaptive_avg_pool2d(out).unwrap();
         close("adaptive avg", &gx.adaptive_avg_pool2d(out).unwrap(), &a);
         let d = rand(a.shape(), 31);
-        close(
-            "adaptive avg dx",
-            &on(&d, dev).adaptive_avg_pool2d_backward(x.shape()).unwrap(),
-            &d.adaptive_avg_pool2d_backward(x.shape()).unwrap(),
+        let gd = on(&d, dev);
+        assert_eq!(
+            bits(gd.adaptive_avg_pool2d_backward(x.shape()).unwrap()),
+            bits(d.adaptive_avg_pool2d_backward(x.shape()).unwrap()),
+            "adaptive avg dx to {out:?}"
         );
         let (m, mi) = x.adaptive_max_pool2d(out).unwrap();
         let (gm, gmi) = gx.adaptive_max_pool2d(out).unwrap();
         close("adaptive max", &gm, &m);
         assert_eq!(gmi.to_vec::<i64>().unwrap(), mi.to_vec::<i64>().unwrap());
+        assert_eq!(
+            bits(gd.adaptive_max_pool2d_backward(&gmi, x.shape()).unwrap()),
+            bits(d.adaptive_max_pool2d_backward(&mi, x.shape()).unwrap()),
+            "adaptive max dx to {out:?}"
+        );
     }
 }
 

@@ -365,7 +365,7 @@ fn pooling_agrees() {
     let dy = rand(y.shape(), 201);
     // Backward passes add gradients up (with cancellation): reduction tolerance.
     agree_reduction("max_pool2d_backward", &[&dy], |t| {
-        t[0].max_pool2d_backward(&idx, x.shape())
+        t[0].max_pool2d_backward(&idx, x.shape(), k, p)
     });
     agree_reduction("avg_pool2d", &[&x], |t| t[0].avg_pool2d(k, p));
     agree_reduction("avg_pool2d_backward", &[&dy], |t| {
@@ -781,12 +781,16 @@ proptest! {
             let _ = x.col2im(&b, 2, 2, p);
             let _ = x.conv2d_backward_input(&y, &b, p);
             let _ = x.conv2d_backward_weight(&y, [2, 2], p);
-            let _ = x.max_pool2d([d, 2], p).and_then(|(v, i)| v.max_pool2d_backward(&i, &a));
+            let _ = x
+                .max_pool2d([d, 2], p)
+                .and_then(|(v, i)| v.max_pool2d_backward(&i, &a, [d, 2], p));
+            let _ = x
+                .adaptive_max_pool2d([2, d])
+                .and_then(|(v, i)| v.adaptive_max_pool2d_backward(&i, &a));
             let _ = x.avg_pool2d([2, d], p);
             let _ = x.avg_pool2d_backward(&b, [2, 2], p);
             let _ = x.adaptive_avg_pool2d([d, 2]);
             let _ = x.adaptive_avg_pool2d_backward(&b);
-            let _ = x.adaptive_max_pool2d([2, d]);
         }
     }
 }

@@ -168,17 +168,18 @@ fn layout(t: &Tensor) -> String {
 /// The launcher's `StridedLayout` of a view of `shape` with `strides` from `offset`, as the
 /// hex of its bytes (what the emulator reads).
 fn layout_of(shape: &[usize], strides: &[usize], offset: usize) -> String {
-    let l = kernels::StridedLayout::new(shape, strides, offset).unwrap();
-    bytemuck::bytes_of(&l)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex_of(&kernels::StridedLayout::new(shape, strides, offset).unwrap())
 }
 
 /// The launcher's `Divisor` of `d`, as the hex of its bytes.
 fn divisor(d: usize) -> String {
-    let v = kernels::Divisor::new("test", d).unwrap();
-    bytemuck::bytes_of(&v)
+    hex_of(&kernels::Divisor::new("test", d).unwrap())
+}
+
+/// A launcher's struct as the hex of its bytes: what the emulator reads, so that it runs on
+/// what the driver would be handed.
+fn hex_of<T: bytemuck::Pod>(v: &T) -> String {
+    bytemuck::bytes_of(v)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -716,90 +717,123 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
     }
 }
 
-/// Windows as the GPU path hands them over: `[start, end)` per output row and column.
-fn windows(n: usize, k: usize, s: usize, pad: usize) -> Vec<i32> {
-    let out = (n + 2 * pad - k) / s + 1;
-    (0..out)
-        .flat_map(|o| {
-            let start = (o * s) as i64 - pad as i64;
-            [start.max(0) as i32, (start + k as i64).min(n as i64) as i32]
-        })
+/// The windows of an axis of `n` pixels, fixed (kernel `k`, stride `s`, padding `pad`) or
+/// adaptive (`out` of them), as the GPU path hands them over: `[start, end)` per output.
+fn fixed_windows(n: usize, k: usize, s: usize, pad: usize) -> Vec<(usize, usize)> {
+    (0..(n + 2 * pad - k) / s + 1)
+        .map(|o| ((o * s).saturating_sub(pad), (o * s + k - pad).min(n)))
         .collect()
 }
 
+fn adaptive_windows(n: usize, out: usize) -> Vec<(usize, usize)> {
+    (0..out)
+        .map(|i| (i * n / out, ((i + 1) * n).div_ceil(out)))
+        .collect()
+}
+
+/// Max and average pooling and their gathered gradients, over overlapping fixed 3x3/2
+/// windows and overlapping adaptive ones (9 -> 4 rows, 8 -> 3 columns): every output is
+/// poisoned, and all four match the CPU path bit for bit (the gradients add in its order).
+/// Indices moved out of their windows are reported at the first such output.
 #[test]
 fn pooling_kernels_match_the_cpu() {
     let exe = emulator_or_skip!();
     let x = rand(&[2, 3, 9, 8], 17);
     let p = Conv2dParams::new(2, 1);
-    let (rows, cols) = (windows(9, 3, 2, 1), windows(8, 3, 2, 1));
-    let (oh, ow) = (rows.len() / 2, cols.len() / 2);
-    let (v, i) = x.max_pool2d([3, 3], p).unwrap();
-    let (mut gv, mut gi) = (nan(v.elem_count()), vec![-1i64; v.elem_count()]);
-    Launch::new(exe, "max_pool_f32", 2, 32)
-        .num(6)
-        .num(9)
-        .num(8)
-        .num(divisor(oh))
-        .num(divisor(ow))
-        .i32s(&rows)
-        .i32s(&cols)
-        .f32s(&f32s(&x))
-        .f32_out(&mut gv)
-        .out(Out::I64(&mut gi))
-        .run();
-    close("max_pool", &gv, &f32s(&v));
-    assert_eq!(gi, i.to_vec::<i64>().unwrap());
-    let dy = rand(v.shape(), 18);
-    let mut dx = vec![0.0f32; x.elem_count()];
-    let mut flag = vec![0u64];
-    Launch::new(exe, "max_pool_backward_f32", 2, 32)
-        .num(v.elem_count())
-        .num(divisor(oh * ow))
-        .num(72)
-        .f32s(&f32s(&dy))
-        .i64s(&gi)
-        .f32_out(&mut dx)
-        .out(Out::U64(&mut flag))
-        .run();
-    assert_eq!(flag, [0], "no index out of its plane");
-    close(
-        "max_pool dx",
-        &dx,
-        &f32s(&dy.max_pool2d_backward(&i, x.shape()).unwrap()),
-    );
-    let mut a = nan(v.elem_count());
-    Launch::new(exe, "avg_pool_f32", 2, 32)
-        .num(6)
-        .num(9)
-        .num(8)
-        .num(divisor(oh))
-        .num(divisor(ow))
-        .i32s(&rows)
-        .i32s(&cols)
-        .num(9.0)
-        .f32s(&f32s(&x))
-        .f32_out(&mut a)
-        .run();
-    close("avg_pool", &a, &f32s(&x.avg_pool2d([3, 3], p).unwrap()));
-    let mut da = vec![0.0f32; x.elem_count()];
-    Launch::new(exe, "avg_pool_backward_f32", 2, 32)
-        .num(6)
-        .num(9)
-        .num(8)
-        .num(divisor(oh))
-        .num(divisor(ow))
-        .i32s(&rows)
-        .i32s(&cols)
-        .num(9.0)
-        .f32s(&f32s(&dy))
-        .f32_out(&mut da)
-        .run();
-    close(
-        "avg_pool dx",
-        &da,
-        &f32s(&dy.avg_pool2d_backward(x.shape(), [3, 3], p).unwrap()),
-    );
+    for adaptive in [false, true] {
+        let win = if adaptive {
+            kernels::Windows {
+                rows: adaptive_windows(9, 4),
+                cols: adaptive_windows(8, 3),
+            }
+        } else {
+            kernels::Windows {
+                rows: fixed_windows(9, 3, 2, 1),
+                cols: fixed_windows(8, 3, 2, 1),
+            }
+        };
+        let (oh, ow) = (win.rows.len(), win.cols.len());
+        let geo = win.geometry([9, 8]).unwrap();
+        let sizes = hex_of(&kernels::PlaneSizes::new([6, 9, 8], [oh, ow]).unwrap());
+        let (v, i) = if adaptive {
+            x.adaptive_max_pool2d([oh, ow]).unwrap()
+        } else {
+            x.max_pool2d([3, 3], p).unwrap()
+        };
+        let (mut gv, mut gi) = (nan(v.elem_count()), vec![-1i64; v.elem_count()]);
+        Launch::new(exe, "max_pool_f32", 2, 32)
+            .num(&sizes)
+            .i32s(&geo)
+            .f32s(&f32s(&x))
+            .f32_out(&mut gv)
+            .out(Out::I64(&mut gi))
+            .run();
+        assert_eq!(gv, f32s(&v), "max_pool, adaptive: {adaptive}");
+        assert_eq!(gi, i.to_vec::<i64>().unwrap());
+        let dy = rand(v.shape(), 18);
+        let max_backward = |idx: &[i64]| {
+            let (mut dx, mut flag) = (nan(x.elem_count()), vec![0u64]);
+            Launch::new(exe, "max_pool_backward_f32", 2, 32)
+                .num(&sizes)
+                .i32s(&geo)
+                .f32s(&f32s(&dy))
+                .i64s(idx)
+                .f32_out(&mut dx)
+                .out(Out::U64(&mut flag))
+                .run();
+            (dx, flag[0])
+        };
+        let (dx, flag) = max_backward(&gi);
+        assert_eq!(flag, 0, "no index out of its window");
+        let want = if adaptive {
+            dy.adaptive_max_pool2d_backward(&i, x.shape())
+        } else {
+            dy.max_pool2d_backward(&i, x.shape(), [3, 3], p)
+        };
+        assert_eq!(
+            dx,
+            f32s(&want.unwrap()),
+            "max_pool dx, adaptive: {adaptive}"
+        );
+        // Every index two pixels right: the first output whose window that leaves.
+        let shifted: Vec<i64> = gi.iter().map(|&a| a + 2).collect();
+        let first_out = shifted.iter().enumerate().position(|(o, &a)| {
+            let (oy, ox) = ((o / ow) % oh, o % ow);
+            let inside = |v: i64, (s, e): (usize, usize)| (s as i64..e as i64).contains(&v);
+            !(0..72).contains(&a) || !inside(a / 8, win.rows[oy]) || !inside(a % 8, win.cols[ox])
+        });
+        assert_eq!(Some(!max_backward(&shifted).1 as usize), first_out);
+        let area = if adaptive { 0.0 } else { 9.0 };
+        let (a, da) = if adaptive {
+            (
+                x.adaptive_avg_pool2d([oh, ow]).unwrap(),
+                dy.adaptive_avg_pool2d_backward(x.shape()).unwrap(),
+            )
+        } else {
+            (
+                x.avg_pool2d([3, 3], p).unwrap(),
+                dy.avg_pool2d_backward(x.shape(), [3, 3], p).unwrap(),
+            )
+        };
+        let mut ga = nan(v.elem_count());
+        Launch::new(exe, "avg_pool_f32", 2, 32)
+            .num(&sizes)
+            .i32s(&geo)
+            .num(area)
+            .f32s(&f32s(&x))
+            .f32_out(&mut ga)
+            .run();
+        close("avg_pool", &ga, &f32s(&a));
+        let mut gda = nan(x.elem_count());
+        Launch::new(exe, "avg_pool_backward_f32", 2, 32)
+            .num(&sizes)
+            .i32s(&geo)
+            .num(area)
+            .f32s(&f32s(&dy))
+            .f32_out(&mut gda)
+            .run();
+        assert_eq!(gda, f32s(&da), "avg_pool dx, adaptive: {adaptive}");
+    }
 }
 
 /// One launch over a group of two parameters of different lengths and steps.
@@ -868,15 +902,12 @@ fn padding_kernels_match_the_cpu() {
     for mode in [PadMode::Zeros, PadMode::Reflect, PadMode::Replicate] {
         let (rows, cols) = (pad_map(5, 3, 2, mode), pad_map(4, 2, 1, mode));
         let want = x.pad2d(pads, mode).unwrap();
+        let sizes = hex_of(&kernels::PlaneSizes::new([6, 5, 4], [rows.len(), cols.len()]).unwrap());
+        let geo = [rows, cols].concat();
         let mut y = nan(want.elem_count());
         Launch::new(exe, "pad_f32", 2, 32)
-            .num(6)
-            .num(5)
-            .num(4)
-            .num(divisor(rows.len()))
-            .num(divisor(cols.len()))
-            .i32s(&rows)
-            .i32s(&cols)
+            .num(&sizes)
+            .i32s(&geo)
             .f32s(&f32s(&x))
             .f32_out(&mut y)
             .run();
@@ -884,13 +915,8 @@ fn padding_kernels_match_the_cpu() {
         let dy = rand(want.shape(), 25);
         let mut dx = vec![0.0f32; x.elem_count()];
         Launch::new(exe, "pad_backward_f32", 2, 32)
-            .num(6)
-            .num(5)
-            .num(4)
-            .num(divisor(rows.len()))
-            .num(divisor(cols.len()))
-            .i32s(&rows)
-            .i32s(&cols)
+            .num(&sizes)
+            .i32s(&geo)
             .f32s(&f32s(&dy))
             .f32_out(&mut dx)
             .run();

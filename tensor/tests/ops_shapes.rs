@@ -75,7 +75,7 @@ fn max_pool_4x4_values_and_indices() {
     assert_eq!(i64s(&i), [5, 6, 9, 11]);
     // The backward pass puts each gradient at its index.
     let dx = t(&[1., 2., 3., 4.], &[1, 1, 2, 2])
-        .max_pool2d_backward(&i, &[1, 1, 4, 4])
+        .max_pool2d_backward(&i, &[1, 1, 4, 4], [2, 2], Conv2dParams::new(2, 0))
         .unwrap();
     let mut want = vec![0f32; 16];
     for (&at, g) in [5, 6, 9, 11].iter().zip([1., 2., 3., 4.]) {
@@ -176,16 +176,34 @@ fn pooling_errors() {
     assert!(Tensor::zeros(&[1, 1, 0, 4])
         .adaptive_avg_pool2d([1, 1])
         .is_err());
-    // Indices outside the input plane.
+    // Indices outside the input plane, or inside it but outside their window (the one
+    // window of a 4x4 kernel over 4x4 holds all; the four of 2x2/2 hold a quarter each).
+    let whole = ([4, 4], Conv2dParams::new(1, 0));
     let e = Tensor::ones(&[1, 1, 1, 1])
-        .max_pool2d_backward(&ids(&[16], &[1, 1, 1, 1]), &[1, 1, 4, 4])
+        .max_pool2d_backward(&ids(&[16], &[1, 1, 1, 1]), &[1, 1, 4, 4], whole.0, whole.1)
         .unwrap_err();
     assert!(
         matches!(e, Error::Index { .. }) && e.to_string().contains("16"),
         "{e}"
     );
     assert!(Tensor::ones(&[1, 1, 1, 1])
-        .max_pool2d_backward(&ids(&[-1], &[1, 1, 1, 1]), &[1, 1, 4, 4])
+        .max_pool2d_backward(&ids(&[-1], &[1, 1, 1, 1]), &[1, 1, 4, 4], whole.0, whole.1)
+        .is_err());
+    let quarters = ([2, 2], Conv2dParams::new(2, 0));
+    let e = Tensor::ones(&[1, 1, 2, 2])
+        .max_pool2d_backward(
+            &ids(&[0, 2, 10, 15], &[1, 1, 2, 2]),
+            &[1, 1, 4, 4],
+            quarters.0,
+            quarters.1,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Index { .. }) && e.to_string().contains("index 10 (output 2"),
+        "{e}"
+    );
+    assert!(Tensor::ones(&[1, 1, 2, 2])
+        .adaptive_max_pool2d_backward(&ids(&[1, 0, 8, 15], &[1, 1, 2, 2]), &[1, 1, 4, 4])
         .is_err());
     // A gradient whose shape does not fit the input.
     assert!(Tensor::ones(&[1, 1, 3, 3])
@@ -489,7 +507,7 @@ proptest! {
             }
         }
         let g = rand(y.shape(), seed + 1);
-        let dx = g.max_pool2d_backward(&idx, x.shape()).unwrap();
+        let dx = g.max_pool2d_backward(&idx, x.shape(), [kh, kw], params).unwrap();
         check_adjoint(&x, &dx, &y, &g)?;
     }
 
@@ -503,7 +521,7 @@ proptest! {
         let dx = g.adaptive_avg_pool2d_backward(x.shape()).unwrap();
         check_adjoint(&x, &dx, &y, &g)?;
         let (y, idx) = x.adaptive_max_pool2d([oh, ow]).unwrap();
-        let dx = g.max_pool2d_backward(&idx, x.shape()).unwrap();
+        let dx = g.adaptive_max_pool2d_backward(&idx, x.shape()).unwrap();
         check_adjoint(&x, &dx, &y, &g)?;
     }
 

@@ -21,8 +21,8 @@
 //!
 //! Backward building blocks checked against PyTorch's autograd gradients:
 //! conv2d_backward_input / conv2d_backward_weight / bias grad (`grad_out.sum(&[0, 2, 3])`),
-//! col2im (the gradient of im2col), max_pool2d_backward (also for adaptive max pooling's
-//! indices), avg_pool2d_backward, adaptive_avg_pool2d_backward, index_add (index_select's
+//! col2im (the gradient of im2col), max_pool2d_backward, adaptive_max_pool2d_backward,
+//! avg_pool2d_backward, adaptive_avg_pool2d_backward, index_add (index_select's
 //! gradient), scatter_add (gather's gradient), index_select (index_add's gradient), gather
 //! (scatter_add's gradient), pad2d_backward, and matmul with transposed views (matmul's
 //! gradients), narrow (cat's and stack's gradients).
@@ -381,7 +381,8 @@ fn pool() {
         let (out, g) = (c.stored("out"), c.stored("grad_out"));
         match c.op.as_str() {
             "max_pool2d" | "adaptive_max_pool2d" => {
-                let (values, indices) = if c.op == "max_pool2d" {
+                let fixed = c.op == "max_pool2d";
+                let (values, indices) = if fixed {
                     x.max_pool2d(c.pair("kernel"), c.conv_params())?
                 } else {
                     x.adaptive_max_pool2d(c.pair("size"))?
@@ -389,7 +390,16 @@ fn pool() {
                 let want_indices = c.stored("indices");
                 k.close(c, "out", &values, &out, EXACT);
                 k.close(c, "indices", &indices, &want_indices, EXACT);
-                let gx = g.max_pool2d_backward(&want_indices, x.shape())?;
+                let gx = if fixed {
+                    g.max_pool2d_backward(
+                        &want_indices,
+                        x.shape(),
+                        c.pair("kernel"),
+                        c.conv_params(),
+                    )?
+                } else {
+                    g.adaptive_max_pool2d_backward(&want_indices, x.shape())?
+                };
                 k.close(c, "grad_x", &gx, &c.grad("x"), REDUCTION);
             }
             "avg_pool2d" => {

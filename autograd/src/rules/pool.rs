@@ -15,7 +15,11 @@ impl Var {
         let (y, indices) = self.tensor().max_pool2d(kernel, p)?;
         let input = self.shape().to_vec();
         record("max_pool2d", &[self], y, move |_, _| {
-            Box::new(move |g| Ok(vec![Some(g.max_pool2d_backward(&indices, &input)?)]))
+            Box::new(move |g| {
+                Ok(vec![Some(
+                    g.max_pool2d_backward(&indices, &input, kernel, p)?,
+                )])
+            })
         })
     }
 
@@ -42,7 +46,11 @@ impl Var {
         let (y, indices) = self.tensor().adaptive_max_pool2d(out)?;
         let input = self.shape().to_vec();
         record("adaptive_max_pool2d", &[self], y, move |_, _| {
-            Box::new(move |g| Ok(vec![Some(g.max_pool2d_backward(&indices, &input)?)]))
+            Box::new(move |g| {
+                Ok(vec![Some(
+                    g.adaptive_max_pool2d_backward(&indices, &input)?,
+                )])
+            })
         })
     }
 }

@@ -18,7 +18,7 @@ pub use elementwise::{BinaryOp, CopyElem, UnaryOp, CAT_GROUP};
 pub use embedding::{set_deterministic, Accumulate, Indices};
 pub use gemm::{Gemm, Operand};
 pub use optim::{AdamParam, AdamStep, ADAM_GROUP};
-pub use pool::Windows;
+pub use pool::{PlaneSizes, Windows};
 pub use range_check::RangeCheck;
 pub use reduce::Extremum;
 

@@ -1,9 +1,10 @@
 //! Launchers of `pool.cu`: max and average pooling over windows given per output row and
-//! column, fixed (stride, padding) or adaptive alike.
-use super::{cfg_elems, fits, u32_of, u32s, Divisor, RangeCheck, NULL};
+//! column, fixed (stride, padding) or adaptive alike, their gradients gathered per input
+//! pixel, and padding through row and column maps.
+use super::{cfg_elems, fits, u32_of, Divisor};
 use crate::sources::POOL;
-use crate::{Gpu, Result};
-use cudarc::driver::{CudaSlice, CudaView, LaunchArgs, PushKernelArg};
+use crate::{Error, Gpu, Result};
+use cudarc::driver::{CudaSlice, CudaView, DeviceRepr, PushKernelArg};
 
 /// The pooling windows of one plane: `[start, end)` of each output row and each output
 /// column, in input pixels.
@@ -14,159 +15,170 @@ pub struct Windows {
 }
 
 impl Windows {
-    fn flat(v: &[(usize, usize)]) -> Vec<i32> {
-        v.iter().flat_map(|&(a, b)| [a as i32, b as i32]).collect()
+    /// The geometry `pool.cu` reads (`geo`) for a plane of `[h, w]`: each window's bounds,
+    /// rows then columns, and then, per input row and per input column, the `[first, end)`
+    /// outputs whose windows hold it. The gathers rely on every window being a non-empty
+    /// part of the plane and on the windows' starts and ends never decreasing (as fixed and
+    /// adaptive windows do: it makes the outputs holding a pixel a contiguous range), so
+    /// anything else is refused.
+    pub fn geometry(&self, [h, w]: [usize; 2]) -> Result<Vec<i32>> {
+        let axes = [(&self.rows, h), (&self.cols, w)];
+        for (axis, n) in axes {
+            i32::try_from(n.max(axis.len()))
+                .map_err(|_| Error::Invalid(format!("pooling size {n} exceeds 2^31")))?;
+            let inside = axis.iter().all(|&(a, b)| a < b && b <= n);
+            let sorted = axis
+                .windows(2)
+                .all(|p| p[0].0 <= p[1].0 && p[0].1 <= p[1].1);
+            if !inside || !sorted {
+                return Err(Error::Invalid(format!(
+                    "pooling windows {axis:?} are not non-empty, ordered parts of 0..{n}"
+                )));
+            }
+        }
+        let mut geo = Vec::with_capacity(2 * (self.rows.len() + self.cols.len() + h + w));
+        for (axis, _) in axes {
+            geo.extend(axis.iter().flat_map(|&(a, b)| [a as i32, b as i32]));
+        }
+        for (axis, n) in axes {
+            for i in 0..n {
+                let first = axis.partition_point(|&(_, end)| end <= i);
+                let end = axis.partition_point(|&(start, _)| start <= i);
+                geo.extend([first as i32, end as i32]);
+            }
+        }
+        Ok(geo)
     }
 }
 
-/// The leading arguments of the pooling and padding kernels: the sizes `planes, H, W`, the
-/// output's `oh, ow` as divisors and, on the device, a pair of ints per output row and
-/// column (a window's bounds, or a padding's source), checked to lie inside the plane.
-struct PlaneArgs {
-    sizes: [u32; 3],
-    out: [Divisor; 2],
-    rows: CudaSlice<i32>,
-    cols: CudaSlice<i32>,
+/// The sizes of a pooling or padding as the kernels take them (`PlaneSizes` in `pool.cu`,
+/// field for field): the number of planes, the input's `H, W` and the output's `oh, ow`,
+/// each a [`Divisor`], so that a position's plane, row and column cost multiply-highs.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct PlaneSizes {
+    planes: u32,
+    h: Divisor,
+    w: Divisor,
+    oh: Divisor,
+    ow: Divisor,
 }
 
-impl PlaneArgs {
-    fn new(
-        what: &str,
-        [planes, h, w, oh, ow]: [usize; 5],
-        rows: CudaSlice<i32>,
-        cols: CudaSlice<i32>,
-    ) -> Result<Self> {
-        Ok(PlaneArgs {
-            sizes: u32s(what, [planes, h, w])?,
-            out: [Divisor::new(what, oh)?, Divisor::new(what, ow)?],
-            rows,
-            cols,
+// SAFETY: `repr(C)` plain data with the field order, types and alignment of the C struct.
+unsafe impl DeviceRepr for PlaneSizes {}
+
+impl PlaneSizes {
+    /// `planes` planes of `[h, w]` pooled or padded to `[oh, ow]`; an error beyond 32 bits.
+    pub fn new([planes, h, w]: [usize; 3], [oh, ow]: [usize; 2]) -> Result<Self> {
+        let what = "pooling size";
+        Ok(PlaneSizes {
+            planes: u32_of(what, planes)?,
+            h: Divisor::new(what, h)?,
+            w: Divisor::new(what, w)?,
+            oh: Divisor::new(what, oh)?,
+            ow: Divisor::new(what, ow)?,
         })
     }
 
-    /// Pushes them, in the kernels' order.
-    fn push<'a>(&'a self, b: &mut LaunchArgs<'a>) {
-        for s in &self.sizes {
-            b.arg(s);
-        }
-        b.arg(&self.out[0]).arg(&self.out[1]);
-        b.arg(&self.rows).arg(&self.cols);
+    fn inputs(&self) -> u64 {
+        u64::from(self.planes) * u64::from(self.h.d) * u64::from(self.w.d)
+    }
+
+    fn outputs(&self) -> u64 {
+        u64::from(self.planes) * u64::from(self.oh.d) * u64::from(self.ow.d)
     }
 }
 
 impl Gpu {
-    fn plane_args(&self, [planes, h, w]: [usize; 3], win: &Windows) -> Result<PlaneArgs> {
-        let inside = |v: &[(usize, usize)], n: usize| v.iter().all(|&(a, b)| a <= b && b <= n);
-        if !inside(&win.rows, h) || !inside(&win.cols, w) {
-            return Err(crate::Error::Invalid(format!(
-                "pooling windows reach outside a {h}x{w} plane"
-            )));
-        }
-        let (oh, ow) = (win.rows.len(), win.cols.len());
-        PlaneArgs::new(
-            "pooling size",
-            [planes, h, w, oh, ow],
-            self.stream().clone_htod(&Windows::flat(&win.rows))?,
-            self.stream().clone_htod(&Windows::flat(&win.cols))?,
-        )
+    /// The sizes and the uploaded geometry of a pooling of `planes` planes `[H, W]`.
+    fn pooling(
+        &self,
+        [planes, h, w]: [usize; 3],
+        win: &Windows,
+    ) -> Result<(PlaneSizes, CudaSlice<i32>)> {
+        let s = PlaneSizes::new([planes, h, w], [win.rows.len(), win.cols.len()])?;
+        Ok((s, self.stream().clone_htod(&win.geometry([h, w])?)?))
     }
 
     /// Max pooling of `planes` planes `[H, W]`: the maxima and, when asked, their positions.
     pub fn max_pool(
         &self,
-        [planes, h, w]: [usize; 3],
+        dims: [usize; 3],
         win: &Windows,
         x: &CudaView<'_, f32>,
         y: &mut CudaSlice<f32>,
         idx: Option<&mut CudaSlice<i64>>,
     ) -> Result<()> {
-        let (oh, ow) = (win.rows.len(), win.cols.len());
-        let outputs = (planes * oh * ow) as u64;
-        fits("max_pool", x.len(), (planes * h * w) as u64)?;
-        fits("max_pool", y.len(), outputs)?;
-        let args = self.plane_args([planes, h, w], win)?;
+        let (s, geo) = self.pooling(dims, win)?;
+        fits("max_pool", x.len(), s.inputs())?;
+        fits("max_pool", y.len(), s.outputs())?;
         let f = self.function(POOL, "max_pool_f32")?;
         let mut b = self.stream().launch_builder(&f);
-        args.push(&mut b);
-        b.arg(x).arg(y);
+        b.arg(&s).arg(&geo).arg(x).arg(y);
         match idx {
             Some(i) => {
-                fits("max_pool indices", i.len(), outputs)?;
+                fits("max_pool indices", i.len(), s.outputs())?;
                 b.arg(i)
             }
-            None => b.arg(&NULL),
+            None => b.arg(&super::NULL),
         };
-        // SAFETY: windows lie inside the plane (checked); buffers checked.
-        unsafe { b.launch(cfg_elems(outputs)) }?;
+        // SAFETY: the geometry was checked against the plane; buffers checked.
+        unsafe { b.launch(cfg_elems(s.outputs())) }?;
         Ok(())
     }
 
-    /// Adds each `dy` to the input pixel its index names, in planes of `in_plane` pixels
-    /// (indices of [`Gpu::max_pool`] are in range by construction: [`RangeCheck::Known`]).
+    /// The gradient of [`Gpu::max_pool`] with the same windows: each input pixel of `dx`
+    /// (written whole) gets the `dy` of the outputs whose index names it. An index outside
+    /// its window is an [`Error::IndexOutOfRange`] at that output: a bound on the indices
+    /// cannot show they lie in their windows, so this launch always reads its flag back
+    /// (one wait per backward pass, near its end in a network that pools once, as ResNet).
     pub fn max_pool_backward(
         &self,
-        [planes, out_plane, in_plane]: [usize; 3],
+        dims: [usize; 3],
+        win: &Windows,
         dy: &CudaView<'_, f32>,
         idx: &CudaView<'_, i64>,
         dx: &mut CudaSlice<f32>,
-        check: RangeCheck,
     ) -> Result<()> {
-        let n = (planes * out_plane) as u64;
-        fits("max_pool_backward", dy.len(), n)?;
-        fits("max_pool_backward", idx.len(), n)?;
-        fits("max_pool_backward", dx.len(), (planes * in_plane) as u64)?;
-        let (op32, ip32) = (
-            Divisor::new("plane", out_plane)?,
-            u32_of("plane", in_plane)?,
-        );
+        let (s, geo) = self.pooling(dims, win)?;
+        fits("max_pool_backward", dy.len(), s.outputs())?;
+        fits("max_pool_backward", idx.len(), s.outputs())?;
+        fits("max_pool_backward", dx.len(), s.inputs())?;
         let f = self.function(POOL, "max_pool_backward_f32")?;
-        self.with_flag(check, |bad| {
+        self.with_flag(super::RangeCheck::Report, |bad| {
             let mut b = self.stream().launch_builder(&f);
-            b.arg(&n)
-                .arg(&op32)
-                .arg(&ip32)
-                .arg(dy)
-                .arg(idx)
-                .arg(dx)
-                .arg(bad);
-            // SAFETY: buffers checked; the kernel range-checks each index before its add.
-            unsafe { b.launch(cfg_elems(n)) }?;
+            b.arg(&s).arg(&geo).arg(dy).arg(idx).arg(dx).arg(bad);
+            // SAFETY: the geometry was checked against the plane; buffers checked; indices
+            // are only compared, never followed.
+            unsafe { b.launch(cfg_elems(s.inputs())) }?;
             Ok(())
         })
     }
 
     /// Average pooling (`area` > 0: divide by it; 0: by each window's own size), or, with
-    /// `backward`, its gradient (`x` = dy `[planes, oh, ow]`, `y` = dx, zeroed by the caller).
+    /// `backward`, its gradient (`x` = dy `[planes, oh, ow]`, `y` = dx, written whole).
     pub fn avg_pool(
         &self,
-        [planes, h, w]: [usize; 3],
+        dims: [usize; 3],
         win: &Windows,
         area: f32,
         x: &CudaView<'_, f32>,
         y: &mut CudaSlice<f32>,
         backward: bool,
     ) -> Result<()> {
-        let (oh, ow) = (win.rows.len(), win.cols.len());
-        let (image, pooled) = ((planes * h * w) as u64, (planes * oh * ow) as u64);
-        let (x_need, y_need) = if backward {
-            (pooled, image)
+        let (s, geo) = self.pooling(dims, win)?;
+        let (x_need, y_need, name) = if backward {
+            (s.outputs(), s.inputs(), "avg_pool_backward_f32")
         } else {
-            (image, pooled)
+            (s.inputs(), s.outputs(), "avg_pool_f32")
         };
         fits("avg_pool", x.len(), x_need)?;
         fits("avg_pool", y.len(), y_need)?;
-        let args = self.plane_args([planes, h, w], win)?;
-        let name = if backward {
-            "avg_pool_backward_f32"
-        } else {
-            "avg_pool_f32"
-        };
         let f = self.function(POOL, name)?;
         let mut b = self.stream().launch_builder(&f);
-        args.push(&mut b);
-        b.arg(&area).arg(x).arg(y);
-        // SAFETY: windows lie inside the plane (checked); buffers checked.
-        unsafe { b.launch(cfg_elems(pooled)) }?;
+        b.arg(&s).arg(&geo).arg(&area).arg(x).arg(y);
+        // SAFETY: the geometry was checked against the plane; buffers checked.
+        unsafe { b.launch(cfg_elems(y_need)) }?;
         Ok(())
     }
 
@@ -174,7 +186,6 @@ impl Gpu {
     /// the maps `rows` (`oh` entries) and `cols` (`ow`): output (oy, ox) copies input
     /// (rows[oy], cols[ox]), or is zero where either is `None`. Backward adds into `y` = dx,
     /// zeroed by the caller; `x` is then dy.
-    #[allow(clippy::too_many_arguments)]
     pub fn pad(
         &self,
         [planes, h, w]: [usize; 3],
@@ -183,43 +194,63 @@ impl Gpu {
         y: &mut CudaSlice<f32>,
         backward: bool,
     ) -> Result<()> {
-        let (oh, ow) = (rows.len(), cols.len());
-        let (image, padded) = ((planes * h * w) as u64, (planes * oh * ow) as u64);
-        let (x_need, y_need) = if backward {
-            (padded, image)
+        let s = PlaneSizes::new([planes, h, w], [rows.len(), cols.len()])?;
+        let (x_need, y_need, name) = if backward {
+            (s.outputs(), s.inputs(), "pad_backward_f32")
         } else {
-            (image, padded)
+            (s.inputs(), s.outputs(), "pad_f32")
         };
         fits("pad", x.len(), x_need)?;
         fits("pad", y.len(), y_need)?;
-        let map = |m: &[Option<usize>], n: usize| -> Result<Vec<i32>> {
-            m.iter()
-                .map(|s| match *s {
-                    None => Ok(-1),
-                    Some(i) if i < n => Ok(i as i32),
-                    Some(i) => Err(crate::Error::Invalid(format!(
-                        "pad: source {i} outside 0..{n}"
-                    ))),
-                })
-                .collect()
-        };
-        let args = PlaneArgs::new(
-            "pad size",
-            [planes, h, w, oh, ow],
-            self.stream().clone_htod(&map(rows, h)?)?,
-            self.stream().clone_htod(&map(cols, w)?)?,
-        )?;
-        let name = if backward {
-            "pad_backward_f32"
-        } else {
-            "pad_f32"
-        };
+        let mut geo = Vec::with_capacity(rows.len() + cols.len());
+        for (map, n) in [(rows, h), (cols, w)] {
+            for s in map {
+                geo.push(match *s {
+                    None => -1,
+                    Some(i) if i < n => i as i32,
+                    Some(i) => {
+                        return Err(Error::Invalid(format!("pad: source {i} outside 0..{n}")))
+                    }
+                });
+            }
+        }
+        let geo = self.stream().clone_htod(&geo)?;
         let f = self.function(POOL, name)?;
         let mut b = self.stream().launch_builder(&f);
-        args.push(&mut b);
-        b.arg(x).arg(y);
+        b.arg(&s).arg(&geo).arg(x).arg(y);
         // SAFETY: every map entry is -1 or inside its axis (checked); buffers checked.
-        unsafe { b.launch(cfg_elems(padded)) }?;
+        unsafe { b.launch(cfg_elems(s.outputs())) }?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Windows;
+
+    /// The covering ranges of 3x3 windows at stride 2, padding 1 over 5 pixels (outputs
+    /// 0..3 hold rows 0..2, 1..4, 3..5), then of windows skipping a pixel.
+    #[test]
+    fn geometry_lists_the_outputs_holding_each_pixel() {
+        let w = Windows {
+            rows: vec![(0, 2), (1, 4), (3, 5)],
+            cols: vec![(0, 1), (2, 3)],
+        };
+        let geo = w.geometry([5, 3]).unwrap();
+        let (bounds, cover) = geo.split_at(10);
+        assert_eq!(bounds, [0, 2, 1, 4, 3, 5, 0, 1, 2, 3]);
+        assert_eq!(cover, [0, 1, 0, 2, 1, 2, 1, 3, 2, 3, 0, 1, 1, 1, 1, 2]);
+    }
+
+    #[test]
+    fn geometry_refuses_windows_the_gathers_cannot_use() {
+        let cols = vec![(0, 1)];
+        for rows in [vec![(0, 0)], vec![(0, 3)], vec![(1, 2), (0, 2)]] {
+            let w = Windows {
+                rows,
+                cols: cols.clone(),
+            };
+            assert!(w.geometry([2, 1]).is_err(), "{w:?}");
+        }
     }
 }

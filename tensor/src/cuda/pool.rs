@@ -1,6 +1,6 @@
 //! Pooling on the GPU, over the windows the CPU path computes (fixed or adaptive alike).
-use super::{alloc, alloc_i64, kernel_error, range_check, zeros, CudaData, IndexBounds};
-use crate::{Result, Tensor};
+use super::{alloc, alloc_i64, kernel_error, zeros, CudaData, IndexBounds};
+use crate::{Error, Result, Tensor};
 use kernels::{Gpu, Windows};
 use std::sync::Arc;
 
@@ -34,8 +34,9 @@ pub(crate) fn max_pool(
         idx.as_mut(),
     )
     .map_err(kernel_error(OP))?;
-    // Each index is the position of a pixel of its window, inside its plane of h x w: in
-    // range by construction, so the backward pass need not report bad ones.
+    // Each index is the position of a pixel of its window, inside its plane of h x w: a
+    // bound that spares any index op taking them a check (the backward pass checks more
+    // than a bound can tell: that each index lies in its own window).
     let in_plane = (s[2] * s[3]) as u64;
     Ok((
         Tensor::from_cuda_f32(gpu, y, &out_shape),
@@ -46,24 +47,31 @@ pub(crate) fn max_pool(
     ))
 }
 
+/// The gradient of max pooling over `win`, gathered per input pixel (`dx` is written
+/// whole, so it needs no clearing).
 pub(crate) fn max_pool_backward(
     gpu: &Arc<Gpu>,
     dy: &Tensor,
     indices: &Tensor,
     input_shape: &[usize],
+    win: &Windows,
 ) -> Result<Tensor> {
     const OP: &str = "max_pool2d_backward";
-    let [p, h, w] = planes(input_shape);
-    let out_plane = dy.shape()[2] * dy.shape()[3];
-    let mut dx = zeros(OP, gpu, p * h * w)?;
+    let mut dx = alloc(OP, gpu, input_shape.iter().product())?;
     gpu.max_pool_backward(
-        [p, out_plane, h * w],
+        planes(input_shape),
+        win,
         &dy.cuda_f32(OP)?.view(),
         &indices.cuda_i64(OP)?.view(),
         &mut dx,
-        range_check(indices, h * w),
     )
-    .map_err(kernel_error(OP))?;
+    .map_err(|e| match e {
+        kernels::Error::IndexOutOfRange { position } => Error::index(
+            OP,
+            format!("the index at position {position} is not in its pooling window"),
+        ),
+        other => kernel_error(OP)(other),
+    })?;
     Ok(Tensor::from_cuda_f32(gpu, dx, input_shape))
 }
 
@@ -86,7 +94,7 @@ pub(crate) fn avg_pool_backward(
     area: f32,
 ) -> Result<Tensor> {
     const OP: &str = "avg_pool2d_backward";
-    let mut dx = zeros(OP, gpu, input_shape.iter().product())?;
+    let mut dx = alloc(OP, gpu, input_shape.iter().product())?;
     gpu.avg_pool(
         planes(input_shape),
         win,

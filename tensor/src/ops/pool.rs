@@ -8,6 +8,10 @@
 //! - max pooling pads with -inf (padding is never selected), picks the first maximum of a
 //!   window in row-major order, and a NaN in the window wins (NaN propagates);
 //! - indices are flat positions `y * W + x` within each input plane, as `return_indices=True`;
+//!   the backward passes take the forward's windows (`kernel` and `p`, or the adaptive
+//!   output size), and an index outside its own window is an error (PyTorch does not check;
+//!   the GPU's gradient is gathered per input pixel from the windows holding it, so it
+//!   could not see such an index at all);
 //! - average pooling counts the padding (`count_include_pad=True`, the default), so the divisor
 //!   is always `kh * kw`;
 //! - adaptive window `i` along an axis of size `H` with `out` windows covers
@@ -16,7 +20,8 @@
 //! Every pooling reduces to one loop: per plane, per output pixel, over a window of rows x
 //! columns clamped to the image. The windows are computed once per axis. Planes are
 //! independent, so they run in parallel, and each backward pass writes one input plane per
-//! task: deterministic, no atomics. Values and gradients are f32 or f64 (indices i64).
+//! task, adding in row-major output order: deterministic, no atomics, and the GPU's gathers
+//! add in the same order, so the two agree to the bit. Values and gradients are f32 or f64 (indices i64).
 use super::min_items_per_task;
 use crate::{Conv2dParams, Error, Float, Result, Tensor};
 use rayon::prelude::*;
@@ -319,12 +324,14 @@ fn avg_pool_backward<T: Float>(
     }
     let dy = grad.contiguous_data::<T>(op)?;
     let (pi, po) = (g.in_plane(), g.out_plane());
-    let mut dx = vec![T::ZERO; input_shape.iter().product()];
+    // A reused buffer, each plane cleared by its own task (as in max_pool_backward).
+    let mut dx = T::output_buffer(input_shape.iter().product());
     if pi > 0 {
         dx.par_chunks_mut(pi)
             .enumerate()
             .with_min_len(g.min_planes())
             .for_each(|(plane, dx)| {
+                dx.fill(T::ZERO);
                 let dy = &dy[plane * po..(plane + 1) * po];
                 for ((rows, cols), &d) in g.pixels().zip(dy) {
                     let share = d / divisor(rows, cols);
@@ -340,38 +347,85 @@ fn avg_pool_backward<T: Float>(
 }
 
 /// The adjoint of [`max_pool`]: each gradient of `grad` (`[N, C, H_out, W_out]`, shapes
-/// already checked against `indices` and `input_shape`) is added to the input pixel its
-/// window selected. One task per input plane.
+/// already checked against `indices` and `g`) is added to the input pixel its index names,
+/// which must lie in its window (an index from elsewhere is refused: the GPU's gather would
+/// not find it). One task per input plane, adding in row-major output order.
 fn max_pool_backward<T: Float>(
     op: &'static str,
     grad: &Tensor,
     indices: &Tensor,
     input_shape: &[usize],
+    g: &Windows,
 ) -> Result<Tensor> {
-    let [n, c, ho, wo] = dims4(op, "grad_output", grad.shape())?;
-    let [_, _, h, w] = dims4(op, "input shape", input_shape)?;
     let dy = grad.contiguous_data::<T>(op)?;
     let idx = indices.contiguous_data::<i64>(op)?;
-    let (pi, po) = (h * w, ho * wo);
-    if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as u64 >= pi as u64) {
-        return Err(Error::index(
+    let (pi, po) = (g.in_plane(), g.out_plane());
+    // A reused buffer, each plane cleared by its own task: a fresh one of zeros costs a page
+    // fault per 4 KiB at first touch (about half this op's time at ResNet's stem).
+    let mut dx = T::output_buffer(input_shape.iter().product());
+    if pi == 0 {
+        return Ok(Tensor::from_op(dx, input_shape));
+    }
+    dx.par_chunks_mut(pi)
+        .enumerate()
+        .with_min_len(g.min_planes())
+        .try_for_each(|(plane, dx)| {
+            dx.fill(T::ZERO);
+            let range = plane * po..(plane + 1) * po;
+            let windows = g.pixels().zip(&dy[range.clone()]).zip(&idx[range]);
+            for (out, (((rows, cols), &d), &i)) in windows.enumerate() {
+                let at = usize::try_from(i).unwrap_or(usize::MAX);
+                let (y, x) = (at / g.w, at % g.w);
+                if !(rows.0..rows.1).contains(&y) || !(cols.0..cols.1).contains(&x) {
+                    return Err(Error::index(
+                        op,
+                        format!(
+                            "index {i} (output {out} of plane {plane}) is not in its window: \
+                             rows {}..{}, columns {}..{} of a {}x{} plane",
+                            rows.0, rows.1, cols.0, cols.1, g.h, g.w
+                        ),
+                    ));
+                }
+                dx[i as usize] += d;
+            }
+            Ok(())
+        })?;
+    Ok(Tensor::from_op(dx, input_shape))
+}
+
+/// The gradient of a max pooling over the windows `g`, shared by the fixed and adaptive forms.
+fn max_pool2d_backward(
+    op: &'static str,
+    grad: &Tensor,
+    indices: &Tensor,
+    input_shape: &[usize],
+    g: &Windows,
+) -> Result<Tensor> {
+    let [n, c, _, _] = dims4(op, "input shape", input_shape)?;
+    let expected = [n, c, g.rows.len(), g.cols.len()];
+    if grad.shape() != expected || indices.shape() != expected {
+        return Err(Error::shape(
             op,
-            format!("index {bad} is out of range for an input plane of {h}x{w} = {pi} pixels"),
+            format!(
+                "grad_output {:?} and indices {:?} do not match input {input_shape:?}: \
+                 expected {expected:?}",
+                grad.shape(),
+                indices.shape()
+            ),
         ));
     }
-    let mut dx = vec![T::ZERO; n * c * pi];
-    if pi > 0 {
-        dx.par_chunks_mut(pi)
-            .enumerate()
-            .with_min_len(min_items_per_task(po + pi))
-            .for_each(|(plane, dx)| {
-                let range = plane * po..(plane + 1) * po;
-                for (&d, &i) in dy[range.clone()].iter().zip(&idx[range]) {
-                    dx[i as usize] += d;
-                }
-            });
+    if let Some(gpu) = crate::cuda::gpu_of(op, &[grad, indices])? {
+        return crate::cuda::max_pool_backward(
+            &gpu,
+            grad,
+            indices,
+            input_shape,
+            &g.kernel_windows(),
+        );
     }
-    Ok(Tensor::from_op(dx, input_shape))
+    with_float!(op, grad.dtype(), T => {
+        max_pool_backward::<T>(op, grad, indices, input_shape, g)
+    })
 }
 
 impl Tensor {
@@ -405,30 +459,23 @@ impl Tensor {
         with_float!(OP, self.dtype(), T => max_pool::<T>(OP, self, &g, false)).map(|(v, _)| v)
     }
 
-    /// Gradient of max pooling (fixed or adaptive) with respect to its input: `self` is
+    /// Gradient of [`Tensor::max_pool2d`] with respect to its input: `self` is
     /// `grad_output` `[N, C, H_out, W_out]`, `indices` the forward's indices of the same
-    /// shape; each gradient is added to the input pixel its window selected (windows that
-    /// overlap may select the same pixel, whose gradients then add up).
-    pub fn max_pool2d_backward(&self, indices: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
+    /// shape, `kernel` and `p` the forward's; each gradient is added to the input pixel its
+    /// window selected (overlapping windows may select the same pixel, whose gradients then
+    /// add up). An index outside its window is an error.
+    pub fn max_pool2d_backward(
+        &self,
+        indices: &Tensor,
+        input_shape: &[usize],
+        kernel: [usize; 2],
+        p: Conv2dParams,
+    ) -> Result<Tensor> {
         const OP: &str = "max_pool2d_backward";
-        let [n, c, _, _] = dims4(OP, "grad_output", self.shape())?;
-        dims4(OP, "input shape", input_shape)?;
-        if indices.shape() != self.shape() || input_shape[..2] != [n, c] {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "grad_output {:?}, indices {:?} and input {input_shape:?} do not match",
-                    self.shape(),
-                    indices.shape()
-                ),
-            ));
-        }
-        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, indices])? {
-            return crate::cuda::max_pool_backward(&gpu, self, indices, input_shape);
-        }
-        with_float!(OP, self.dtype(), T => {
-            max_pool_backward::<T>(OP, self, indices, input_shape)
-        })
+        let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
+        nonempty_image(OP, input_shape)?;
+        let g = Windows::fixed(OP, h, w, kernel, &p)?;
+        max_pool2d_backward(OP, self, indices, input_shape, &g)
     }
 
     /// Average pooling of `self` `[N, C, H, W]` with a `kernel` window, stride and zero
@@ -513,8 +560,7 @@ impl Tensor {
     }
 
     /// Adaptive max pooling of `self` `[N, C, H, W]` to `[N, C, out[0], out[1]]`: maxima and
-    /// their i64 positions in each input plane, as [`Tensor::max_pool2d`]; its backward pass
-    /// is [`Tensor::max_pool2d_backward`].
+    /// their i64 positions in each input plane, as [`Tensor::max_pool2d`].
     pub fn adaptive_max_pool2d(&self, out: [usize; 2]) -> Result<(Tensor, Tensor)> {
         const OP: &str = "adaptive_max_pool2d";
         let [_, _, h, w] = dims4(OP, "input", self.shape())?;
@@ -528,6 +574,21 @@ impl Tensor {
         let (v, i) = with_float!(OP, self.dtype(), T => max_pool::<T>(OP, self, &g, true))?;
         let i = Tensor::from_op(i, v.shape());
         Ok((v, i))
+    }
+
+    /// Gradient of [`Tensor::adaptive_max_pool2d`] with respect to its input, as
+    /// [`Tensor::max_pool2d_backward`] (the output size is read from `self`'s shape).
+    pub fn adaptive_max_pool2d_backward(
+        &self,
+        indices: &Tensor,
+        input_shape: &[usize],
+    ) -> Result<Tensor> {
+        const OP: &str = "adaptive_max_pool2d_backward";
+        let [_, _, oh, ow] = dims4(OP, "grad_output", self.shape())?;
+        let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
+        nonempty_image(OP, input_shape)?;
+        let g = Windows::adaptive(OP, h, w, [oh, ow])?;
+        max_pool2d_backward(OP, self, indices, input_shape, &g)
     }
 }
 

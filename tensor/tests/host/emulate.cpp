@@ -4,8 +4,8 @@
 // buffer file (`f32:PATH`, `i64:PATH`, `u64:PATH`, `u32:PATH`, `i32:PATH`, raw little-endian
 // elements; buffers the kernel may write are written back after the launch), `null`, or a
 // struct given as its fields separated by commas (ConvGeometry: its 11 fields; StridedLayout,
-// Divisor, AdamGroup and CatGroup: see their parsers). The sources are concatenated in front of
-// this file by the test (common.cuh, then every .cu).
+// Divisor, PlaneSizes, AdamGroup and CatGroup: see their parsers). The sources are
+// concatenated in front of this file by the test (common.cuh, then every .cu).
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -43,7 +43,7 @@ NUMBER(int, std::stoll)
 NUMBER(float, std::stod)
 template <class T> struct Parse<T *> { static T *get() { return buffer<T>(true); } };
 template <class T> struct Parse<const T *> { static const T *get() { return buffer<T>(false); } };
-// A StridedLayout or a Divisor comes as the bytes of the Rust launcher's own struct, in hex,
+// A StridedLayout, a Divisor or a PlaneSizes comes as the bytes of the Rust launcher's own struct, in hex,
 // so the host emulation reads what the driver is handed (magic divisors included) and a
 // struct that no longer matches its Rust twin is refused.
 template <class T> static T from_hex() {
@@ -62,6 +62,9 @@ template <> struct Parse<StridedLayout> {
 };
 template <> struct Parse<Divisor> {
     static Divisor get() { return from_hex<Divisor>(); }
+};
+template <> struct Parse<PlaneSizes> {
+    static PlaneSizes get() { return from_hex<PlaneSizes>(); }
 };
 template <> struct Parse<ConvGeometry> {
     static ConvGeometry get() {
