@@ -745,7 +745,8 @@ impl Tensor {
         let dy = self.contiguous_data::<f32>(OP)?;
         let wt = weight.contiguous_data::<f32>(OP)?;
         let (k, px) = (g.k(), g.pixels());
-        let mut dx = vec![0f32; n * c * h * w];
+        // col2im clears each plane before adding into it: a reused buffer will do.
+        let mut dx = crate::buffer_cache::take(n * c * h * w);
         // Images with few pixels go a group at a time, as in the forward: one GEMM of
         // W^T [k, co] by the group's gradients side by side [co, images * px].
         let group = GROUP_COLUMNS.div_ceil(px).max(1);

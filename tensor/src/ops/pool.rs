@@ -281,7 +281,7 @@ fn avg_pool<T: Float>(
     let s = x.shape();
     let data = x.contiguous_data::<T>(op)?;
     let (pi, po) = (g.in_plane(), g.out_plane());
-    let mut out = vec![T::ZERO; s[0] * s[1] * po];
+    let mut out = T::output_buffer(s[0] * s[1] * po);
     if po > 0 {
         out.par_chunks_mut(po)
             .enumerate()
