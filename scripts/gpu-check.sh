@@ -45,11 +45,29 @@ case "${1:-}" in
     *) bins="$1" ;;
 esac
 
-# The machine's own CUDA libraries (driver, NVRTC, cuBLAS), wherever its toolkit put them.
-for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu; do
-    [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The machine's own CUDA libraries, first found first: the driver's (a container's mounted
+# /usr/local/nvidia), the toolkit's NVRTC and cuBLAS, then those of its Python's torch
+# wheels; the default search (ldconfig) after all of them.
+py_cuda=$(python3 -c 'import nvidia, os; print(os.path.join(nvidia.__path__[0], "cu13", "lib"))' 2>/dev/null || true)
+search=""
+for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/local/cuda/lib64 \
+         /usr/local/cuda/targets/x86_64-linux/lib "$py_cuda"; do
+    [ -n "$d" ] && [ -d "$d" ] && search="${search:+$search:}$d"
 done
+export LD_LIBRARY_PATH="$search${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: no GPU seen"
+# Which file each library the engine opens resolves to (cudarc tries these names among
+# others), so that a run where none is found says where it looked.
+IFS=: read -ra dirs <<< "$LD_LIBRARY_PATH"
+for lib in cuda:1 nvrtc:13 cublas:13; do
+    name="lib${lib%:*}.so" found=""
+    for f in "$name" "$name.${lib#*:}"; do
+        for d in "${dirs[@]}"; do [ -e "$d/$f" ] && { found="$d/$f"; break 2; }; done
+        found=$(ldconfig -p 2>/dev/null | awk -v l="$f" '$1 == l {print $NF; exit}')
+        [ -n "$found" ] && break
+    done
+    echo "$name: ${found:-NOT FOUND (searched $LD_LIBRARY_PATH and ldconfig)}"
+done
 log=$(mktemp)
 status=0
 for t in tensor-cuda nn-cuda kernels-compile kernels-optim; do
