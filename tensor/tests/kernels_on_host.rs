@@ -717,6 +717,64 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
     }
 }
 
+/// `strided_offset` in `common.cuh` on views of more than 2^32 elements (none allocated: the
+/// emulator computes offsets alone), where `divide` takes its 64-bit division above 2^32 and
+/// its multiply-high below, against the row-major decomposition in u64. The element indices
+/// straddle 2^32 and reach the last element; the sizes include ones near 2^32 themselves.
+#[test]
+fn strided_offsets_are_exact_beyond_2_to_the_32() {
+    let exe = emulator_or_skip!();
+    let views: [(&[usize], &[usize], usize); 4] = [
+        // A transpose of [65539, 65537]: rows 65539 apart, columns 1.
+        (&[65537, 65539], &[1, 65537], 0),
+        // A permuted [3, 65537, 21851] with an offset.
+        (&[21851, 3, 65537], &[1, 65537 * 21851, 21851], 7),
+        // Sizes near 2^32: a column of 2^32 - 1 elements, twice, strides 2 and 1.
+        (&[2, u32::MAX as usize], &[1, 2], 0),
+        (&[3, 1 << 31, 2], &[1 << 33, 3, 1 << 32], 5),
+    ];
+    for (shape, strides, offset) in views {
+        let total: u64 = shape.iter().map(|&s| s as u64).product();
+        let mut indices = vec![0, 1, (1 << 32) - 2, (1 << 32) - 1, 1 << 32, (1 << 32) + 1];
+        indices.extend([total / 3, total / 2 + 12345, total - 2, total - 1]);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..32 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            indices.push(state % total);
+        }
+        let out = Command::new(exe)
+            .arg("offsets")
+            .arg(layout_of(shape, strides, offset))
+            .args(indices.iter().map(u64::to_string))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: Vec<u64> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect();
+        let want: Vec<u64> = indices
+            .iter()
+            .map(|&i| {
+                let (mut rest, mut at) = (i, offset as u64);
+                for (&size, &stride) in shape.iter().zip(strides).rev() {
+                    at += (rest % size as u64) * stride as u64;
+                    rest /= size as u64;
+                }
+                at
+            })
+            .collect();
+        assert_eq!(got, want, "view {shape:?} strides {strides:?}");
+    }
+}
+
 /// The windows of an axis of `n` pixels, fixed (kernel `k`, stride `s`, padding `pad`) or
 /// adaptive (`out` of them), as the GPU path hands them over: `[start, end)` per output.
 fn fixed_windows(n: usize, k: usize, s: usize, pad: usize) -> Vec<(usize, usize)> {

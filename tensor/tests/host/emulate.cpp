@@ -1,5 +1,6 @@
 // Runs one lesson6 kernel on the host through cuda_shim.h:
 //   emulate KERNEL GRID BLOCK ARG...
+// (or, `emulate offsets LAYOUT I...`, prints the offsets of elements of a strided view).
 // Each ARG is, in the kernel's parameter order: a number (its type is the parameter's), a
 // buffer file (`f32:PATH`, `i64:PATH`, `u64:PATH`, `u32:PATH`, `i32:PATH`, raw little-endian
 // elements; buffers the kernel may write are written back after the launch), `null`, or a
@@ -123,6 +124,15 @@ template <class... P> static std::function<void(unsigned, unsigned)> runner(void
 }
 
 int main(int argc, char **argv) {
+    // `emulate offsets LAYOUT I...`: strided_offset of each element index I, one a line (no
+    // launch, no buffers), so that views of more than 2^32 elements, where `divide` leaves
+    // its multiply-high for a 64-bit division, are checked without allocating them.
+    if (argc >= 3 && std::string(argv[1]) == "offsets") {
+        argv_at = argv + 2;
+        StridedLayout l = from_hex<StridedLayout>();
+        for (; *argv_at; ++argv_at) printf("%lld\n", strided_offset(l, std::stoull(*argv_at)));
+        return 0;
+    }
     std::map<std::string, std::function<void(unsigned, unsigned)>> kernels = {
 #define K(name) {#name, runner(name)},
         KERNELS
