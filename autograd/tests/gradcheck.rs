@@ -166,7 +166,10 @@ proptest! {
         check(|v| Ok(v[0].batch_norm(&v[1], &v[2], 1e-5, None)?.0), &[x4.clone(), w.clone(), b.clone()])?;
         check(|v| v[0].channel_affine(&v[1], &v[2]), &[x4, w.clone(), b.clone()])?;
         let x3 = rand(&[n, c, hw], seed + 4, -2.0, 2.0);
-        check(|v| v[0].channel_affine(&v[1], &v[2]), &[x3, w, b])?;
+        check(|v| v[0].channel_affine(&v[1], &v[2]), &[x3.clone(), w.clone(), b.clone()])?;
+        // At inference, with running statistics as constants.
+        let (mean, var) = (rand(&[c], seed + 5, -1.0, 1.0), rand(&[c], seed + 6, 0.2, 2.0));
+        check(|v| v[0].batch_norm_eval(&v[1], &v[2], (&mean, &var), 1e-5), &[x3, w, b])?;
     }
 
     #[test]

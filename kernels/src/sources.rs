@@ -89,6 +89,7 @@ pub const BATCH_NORM: Source = Source {
         "batch_norm_forward_f32",
         "batch_norm_backward_f32",
         "channel_affine_f32",
+        "batch_norm_fold_f32",
         "channel_sums_f32",
     ],
 };

@@ -691,6 +691,15 @@ fn batch_norm_forward_and_backward_match_the_cpu() {
         close("affine dx", &gdx, &cdx);
         close("affine dscale", &gds.unwrap(), &cds.unwrap());
         close("affine dshift", &gdb, &cdb);
+        // Inference's constants from running statistics: the CPU's operations in its order,
+        // so the same bits.
+        let (rm, rv) = (rand(&[c], 27), rand(&[c], 28).abs().unwrap());
+        let (scale, shift) = Tensor::batch_norm_fold(&w, &b, &rm, &rv, 1e-5).unwrap();
+        let (gscale, gshift) =
+            Tensor::batch_norm_fold(&gw, &gb, &on(&rm, dev), &on(&rv, dev), 1e-5).unwrap();
+        let bits = |t: &Tensor| t.to_vec::<f32>().unwrap();
+        assert_eq!(bits(&gscale), bits(&scale), "fold scale");
+        assert_eq!(bits(&gshift), bits(&shift), "fold shift");
     }
 }
 

@@ -577,6 +577,21 @@ fn batch_norm_kernels_match_the_cpu() {
             .f32_out(&mut ax)
             .run();
         close("channel affine", &ax, &f32s(&cdx));
+        let (rm, rv) = (rand(&[c], 13), rand(&[c], 14).abs().unwrap());
+        let (scale, shift) = Tensor::batch_norm_fold(&w, &b, &rm, &rv, 1e-5).unwrap();
+        let (mut gs, mut gb) = (nan(c), nan(c));
+        Launch::new(exe, "batch_norm_fold_f32", 1, 32)
+            .num(c)
+            .num(1e-5)
+            .f32s(&f32s(&w))
+            .f32s(&f32s(&b))
+            .f32s(&f32s(&rm))
+            .f32s(&f32s(&rv))
+            .f32_out(&mut gs)
+            .f32_out(&mut gb)
+            .run();
+        assert_eq!(gs, f32s(&scale), "fold scale");
+        assert_eq!(gb, f32s(&shift), "fold shift");
     }
 }
 

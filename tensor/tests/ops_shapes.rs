@@ -712,3 +712,26 @@ fn channel_affine_names_mismatched_shapes() {
         .unwrap_err();
     assert!(e.to_string().contains("shift"), "{e}");
 }
+
+/// Batch norm's fold at inference: the composite it replaces, bit for bit, and a statistic
+/// of the wrong length named.
+#[test]
+fn batch_norm_fold_is_the_composite_and_names_mismatched_shapes() {
+    let c = [0.5f32, 2.0, 1.25];
+    let (w, b) = (t(&c, &[3]), t(&[0.1, -0.2, 0.3], &[3]));
+    let (mean, var) = (t(&[1.0, -3.0, 0.7], &[3]), t(&[0.9, 0.01, 4.0], &[3]));
+    let (scale, shift) = Tensor::batch_norm_fold(&w, &b, &mean, &var, 1e-5).unwrap();
+    let want_scale = w
+        .div(&var.add_scalar(1e-5).unwrap().sqrt().unwrap())
+        .unwrap();
+    let want_shift = b.sub(&mean.mul(&want_scale).unwrap()).unwrap();
+    assert_eq!(f32s(&scale), f32s(&want_scale));
+    assert_eq!(f32s(&shift), f32s(&want_shift));
+    let e = Tensor::batch_norm_fold(&w, &b, &mean, &Tensor::ones(&[4]), 1e-5).unwrap_err();
+    assert!(
+        e.to_string().contains("running var") && e.to_string().contains("[4]"),
+        "{e}"
+    );
+    let e = Tensor::batch_norm_fold(&Tensor::ones(&[1, 3]), &b, &mean, &var, 1e-5).unwrap_err();
+    assert!(e.to_string().contains("[1, 3]"), "{e}");
+}

@@ -61,7 +61,8 @@ extern "C" __global__ void max_pool_f32(PlaneSizes s, const int *geo, const floa
 __device__ __forceinline__ bool in_window(long long at, Divisor w, const int *rw, const int *cw) {
     if (at < 0) return false;
     unsigned long long r = divide((unsigned long long)at, w), c = (unsigned long long)at - r * w.d;
-    return r >= (unsigned)rw[0] && r < (unsigned)rw[1] && c >= (unsigned)cw[0] && c < (unsigned)cw[1];
+    return r >= (unsigned)rw[0] && r < (unsigned)rw[1] &&
+           c >= (unsigned)cw[0] && c < (unsigned)cw[1];
 }
 
 // The gradient of max pooling, gathered: each input pixel sums the gradients of the outputs

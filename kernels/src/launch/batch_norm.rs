@@ -141,6 +141,28 @@ impl Gpu {
         Ok(())
     }
 
+    /// Batch norm's inference constants from its weight `w`, bias `b` and running `mean`
+    /// and `var` (each `[C]`): `scale = w / sqrt(var + eps)`, `shift = b - mean * scale`.
+    pub fn batch_norm_fold(
+        &self,
+        eps: f32,
+        [w, b, mean, var]: [&CudaView<'_, f32>; 4],
+        (scale, shift): (&mut CudaSlice<f32>, &mut CudaSlice<f32>),
+    ) -> Result<()> {
+        let c = w.len();
+        for len in [b.len(), mean.len(), var.len(), scale.len(), shift.len()] {
+            fits("batch_norm_fold", len, c as u64)?;
+        }
+        let c32 = u32_of("C", c)?;
+        let f = self.function(BATCH_NORM, "batch_norm_fold_f32")?;
+        let mut l = self.stream().launch_builder(&f);
+        l.arg(&c32).arg(&eps).arg(w).arg(b).arg(mean).arg(var);
+        l.arg(scale).arg(shift);
+        // SAFETY: every buffer holds at least C elements (checked).
+        unsafe { l.launch(cfg_elems(c as u64)) }?;
+        Ok(())
+    }
+
     /// Per-channel `sum dy` and, when `x` is given, `sum dy * x`.
     pub fn channel_sums(
         &self,

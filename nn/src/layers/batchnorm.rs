@@ -111,14 +111,11 @@ impl Module for BatchNorm {
                 Ok(y)
             }
             // The running statistics and the affine weights as one scale and shift per
-            // channel (small [C] ops, still differentiable in γ and β), then one pass.
+            // channel (still differentiable in γ and β), then one pass.
             Mode::Eval => {
                 let (w, b) = (self.weight.var_for(x), self.bias.var_for(x));
-                let mean = Var::constant(self.running_mean.value());
-                let var = Var::constant(self.running_var.value());
-                let scale = w.div(&var.add_scalar(self.eps)?.sqrt()?)?;
-                let shift = b.sub(&mean.mul(&scale)?)?;
-                x.channel_affine(&scale, &shift)
+                let stats = (self.running_mean.value(), self.running_var.value());
+                x.batch_norm_eval(&w, &b, (&stats.0, &stats.1), self.eps)
             }
         }
     }

@@ -101,6 +101,33 @@ pub(crate) fn channel_affine(
     Ok(Tensor::from_cuda_f32(gpu, y, x.shape()))
 }
 
+/// Batch norm's inference constants `(scale, shift)` from `[weight, bias, mean, var]`.
+pub(crate) fn batch_norm_fold(
+    gpu: &Arc<Gpu>,
+    stats: [&Tensor; 4],
+    eps: f32,
+) -> Result<(Tensor, Tensor)> {
+    const OP: &str = "batch_norm_fold";
+    let c = stats[0].elem_count();
+    let [w, b, m, v] = [
+        stats[0].cuda_f32(OP)?,
+        stats[1].cuda_f32(OP)?,
+        stats[2].cuda_f32(OP)?,
+        stats[3].cuda_f32(OP)?,
+    ];
+    let (mut scale, mut shift) = (alloc(OP, gpu, c)?, alloc(OP, gpu, c)?);
+    gpu.batch_norm_fold(
+        eps,
+        [&w.view(), &b.view(), &m.view(), &v.view()],
+        (&mut scale, &mut shift),
+    )
+    .map_err(kernel_error(OP))?;
+    Ok((
+        Tensor::from_cuda_f32(gpu, scale, &[c]),
+        Tensor::from_cuda_f32(gpu, shift, &[c]),
+    ))
+}
+
 /// `(dx, d_scale, d_shift)` of [`channel_affine`]: `dx = dy * scale[c]`, the sums per channel.
 pub(crate) fn channel_affine_backward(
     gpu: &Arc<Gpu>,

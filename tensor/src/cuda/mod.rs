@@ -20,7 +20,7 @@ mod reduce;
 mod transfer;
 
 pub(crate) use batch_norm::{
-    batch_norm, batch_norm_backward, channel_affine, channel_affine_backward,
+    batch_norm, batch_norm_backward, batch_norm_fold, channel_affine, channel_affine_backward,
 };
 pub(crate) use cache::release as release_cached_buffers;
 pub(crate) use cat::cat;
