@@ -157,6 +157,14 @@ proptest! {
     }
 
     #[test]
+    fn embeddings_cat(n in 1usize..6, w0 in 1usize..4, w1 in 1usize..3, seed in 0u64..1000) {
+        let (t0, t1) = (rand(&[4, w0], seed, -1.0, 1.0), rand(&[3, w1], seed + 1, -1.0, 1.0));
+        let codes: Vec<i64> = (0..n as i64).flat_map(|b| [(b * 3) % 4, (b * 2 + 1) % 3]).collect();
+        let codes = Tensor::from_indices(&codes, &[n, 2]).unwrap();
+        check(|v| Var::embeddings_cat(&[&v[0], &v[1]], &codes), &[t0, t1])?;
+    }
+
+    #[test]
     fn batch_norm_fused(n in 2usize..4, c in 1usize..4, hw in 1usize..4, seed in 0u64..1000) {
         let w = rand(&[c], seed + 1, 0.5, 1.5);
         let b = rand(&[c], seed + 2, -0.5, 0.5);

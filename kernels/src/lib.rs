@@ -21,7 +21,7 @@ pub use cudarc::driver::{CudaSlice, CudaView, CudaViewMut};
 pub use error::{Error, Result};
 pub use gpu::{libraries_present, Gpu};
 pub use launch::{
-    set_deterministic, Accumulate, AdamParam, AdamStep, BinaryOp, ConvGeometry, CopyElem, Divisor,
-    Extremum, Gemm, Indices, Operand, PlaneSizes, RangeCheck, Running, StridedLayout, UnaryOp,
-    Windows, ADAM_GROUP, CAT_GROUP, MAX_DIMS,
+    deterministic, set_deterministic, Accumulate, AdamParam, AdamStep, BinaryOp, CodeBlock, Codes,
+    ConvGeometry, CopyElem, Divisor, Extremum, Gemm, Indices, Operand, PlaneSizes, RangeCheck,
+    Running, StridedLayout, UnaryOp, Windows, ADAM_GROUP, CAT_GROUP, EMB_GROUP, MAX_DIMS,
 };

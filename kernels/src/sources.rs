@@ -107,6 +107,8 @@ pub const EMBEDDING: Source = Source {
         "index_add_sorted_f32",
         "gather_f32",
         "scatter_add_f32",
+        "embeddings_cat_f32",
+        "embeddings_cat_backward_f32",
     ],
 };
 pub const POOL: Source = Source {

@@ -391,6 +391,65 @@ fn embedding_lookup_and_gradient_match_the_cpu_and_refuse_bad_indices() {
     }
 }
 
+/// The grouped lookup on the GPU: the CPU's rows (from codes uploaded, so known in range,
+/// and from codes made on the GPU, so checked), its adjoint by atomics within the sums'
+/// tolerance and, under the deterministic switch, bit for bit; a code out of range named.
+/// 40 tables, so that two launches share the output.
+#[test]
+fn embeddings_cat_matches_the_cpu() {
+    let Some(dev) = gpu() else { return };
+    let sizes: Vec<[usize; 2]> = (0..40).map(|j| [3 + j % 7, 1 + j % 5]).collect();
+    let tables: Vec<Tensor> = sizes
+        .iter()
+        .enumerate()
+        .map(|(j, s)| rand(s, 80 + j as u64))
+        .collect();
+    let n = 53;
+    let codes: Vec<i64> = (0..n)
+        .flat_map(|b| {
+            sizes
+                .iter()
+                .enumerate()
+                .map(move |(j, s)| ((b * 7 + j * 3) % s[0]) as i64)
+        })
+        .collect();
+    let codes = Tensor::from_indices(&codes, &[n, 40]).unwrap();
+    let refs: Vec<&Tensor> = tables.iter().collect();
+    let want = Tensor::embeddings_cat(&refs, &codes).unwrap();
+    let gtables: Vec<Tensor> = tables.iter().map(|t| on(t, dev)).collect();
+    let grefs: Vec<&Tensor> = gtables.iter().collect();
+    let made_on_gpu = on(&codes.to_dtype(DType::F32).unwrap(), dev)
+        .to_dtype(DType::I64)
+        .unwrap();
+    for gcodes in [on(&codes, dev), made_on_gpu] {
+        let got = Tensor::embeddings_cat(&grefs, &gcodes).unwrap();
+        assert_eq!(got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap());
+    }
+    let dy = rand(want.shape(), 79);
+    let cpu = dy.embeddings_cat_backward(&codes, &sizes).unwrap();
+    let gcodes = on(&codes, dev);
+    let atomic = on(&dy, dev)
+        .embeddings_cat_backward(&gcodes, &sizes)
+        .unwrap();
+    tensor::set_deterministic(true);
+    let sorted = on(&dy, dev).embeddings_cat_backward(&gcodes, &sizes);
+    tensor::set_deterministic(false);
+    for ((a, s), c) in atomic.iter().zip(sorted.unwrap()).zip(&cpu) {
+        close_sums("embeddings_cat gradient", a, c);
+        assert_eq!(s.to_vec::<f32>().unwrap(), c.to_vec::<f32>().unwrap());
+    }
+    let mut bad = codes.to_vec::<i64>().unwrap();
+    bad[40 * 9 + 33] = -1;
+    let bad = on(&Tensor::from_indices(&bad, &[n, 40]).unwrap(), dev);
+    let made_on_gpu = on(&bad.to_dtype(DType::F32).unwrap(), dev)
+        .to_dtype(DType::I64)
+        .unwrap();
+    for codes in [bad, made_on_gpu] {
+        let e = Tensor::embeddings_cat(&grefs, &codes).unwrap_err();
+        assert!(e.to_string().contains("code -1 at [9, 33]"), "{e}");
+    }
+}
+
 /// After `set_deterministic(true)` the default index_add along dimension 0 (the embedding's
 /// backward) is the sorted one, the CPU's sum bit for bit, whether the indices were uploaded
 /// (their host copy is sorted) or made on the GPU (read back to be sorted); along another

@@ -732,6 +732,78 @@ fn index_kernels_match_the_cpu_and_flag_bad_indices() {
     }
 }
 
+/// The grouped lookup and its adjoint, three tables in one launch reading a column each of
+/// codes held in a wider table (strides 5 and 2: codes read in place), writing columns
+/// 2.. of a wider output; the CPU's rows exactly and its gradients within the sums'
+/// tolerance; a code out of range reported at its position.
+#[test]
+fn grouped_embedding_kernels_match_the_cpu() {
+    let exe = emulator_or_skip!();
+    let sizes = [[6usize, 3usize], [2, 1], [9, 4]];
+    let tables: Vec<Tensor> = sizes
+        .iter()
+        .zip(50..)
+        .map(|(s, seed)| rand(s, seed))
+        .collect();
+    let n = 29;
+    let flat: Vec<i64> = (0..n)
+        .flat_map(|b| {
+            sizes
+                .iter()
+                .enumerate()
+                .map(move |(j, s)| ((b * 5 + j) % s[0]) as i64)
+        })
+        .collect();
+    let codes = Tensor::from_indices(&flat, &[n, 3]).unwrap();
+    let refs: Vec<&Tensor> = tables.iter().collect();
+    let want = Tensor::embeddings_cat(&refs, &codes).unwrap();
+    // The codes at columns 0, 2, 4 of rows 5 apart; the output 2 columns wider on the left.
+    let mut wide = vec![-7i64; n * 5];
+    for (p, &c) in flat.iter().enumerate() {
+        wide[(p / 3) * 5 + 2 * (p % 3)] = c;
+    }
+    let block = hex_of(&kernels::CodeBlock::new([5, 2, 3], [10, 2, 8]).unwrap());
+    let grouped = |name: &str, tabs: &mut [Vec<f32>], codes: &[i64], y: &mut Vec<f32>| {
+        let mut bad = vec![0u64];
+        let mut l = Launch::new(exe, name, 2, 32).num(3);
+        for (t, s) in tabs.iter_mut().zip(&sizes) {
+            l = l.f32_out(t).num(s[0]).num(s[1]);
+        }
+        l.num(&block)
+            .num(n)
+            .i64s(codes)
+            .f32_out(y)
+            .out(Out::U64(&mut bad))
+            .run();
+        bad[0]
+    };
+    let mut tabs: Vec<Vec<f32>> = tables.iter().map(f32s).collect();
+    let mut y = nan(n * 10);
+    assert_eq!(grouped("embeddings_cat_f32", &mut tabs, &wide, &mut y), 0);
+    let got: Vec<f32> = y.chunks(10).flat_map(|r| r[2..].to_vec()).collect();
+    assert_eq!(got, f32s(&want));
+    assert!(
+        y.chunks(10).all(|r| r[..2].iter().all(|v| v.is_nan())),
+        "columns 0..2 untouched"
+    );
+    let dy = rand(&[n, 10], 60);
+    let mut grads: Vec<Vec<f32>> = sizes.iter().map(|s| vec![0.0; s[0] * s[1]]).collect();
+    let mut dys = f32s(&dy);
+    assert_eq!(
+        grouped("embeddings_cat_backward_f32", &mut grads, &wide, &mut dys),
+        0
+    );
+    let block_dy = dy.narrow(1, 2, 8).unwrap();
+    let cpu = block_dy.embeddings_cat_backward(&codes, &sizes).unwrap();
+    for (g, c) in grads.iter().zip(&cpu) {
+        close("embeddings_cat gradient", g, &f32s(c));
+    }
+    let mut bad = wide.clone();
+    bad[7 * 5 + 2 * 2] = 9;
+    let flag = grouped("embeddings_cat_f32", &mut tabs, &bad, &mut y);
+    assert_eq!(!flag, 7 * 3 + 2, "the first bad code's position in [n, 3]");
+}
+
 /// `strided_offset` in `common.cuh` on views of more than 2^32 elements (none allocated: the
 /// emulator computes offsets alone), where `divide` takes its 64-bit division above 2^32 and
 /// its multiply-high below, against the row-major decomposition in u64. The element indices

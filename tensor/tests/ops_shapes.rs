@@ -735,3 +735,59 @@ fn batch_norm_fold_is_the_composite_and_names_mismatched_shapes() {
     let e = Tensor::batch_norm_fold(&Tensor::ones(&[1, 3]), &b, &mean, &var, 1e-5).unwrap_err();
     assert!(e.to_string().contains("[1, 3]"), "{e}");
 }
+
+/// The grouped lookup is the per-table `index_select` and a `cat`, bit for bit, and its
+/// adjoint each table's `index_add`; codes out of range and shapes that do not fit are
+/// errors naming them.
+#[test]
+fn embeddings_cat_is_the_lookups_and_their_cat() {
+    let tables = [rand(&[7, 3], 40), rand(&[2, 1], 41), rand(&[11, 4], 42)];
+    let refs: Vec<&Tensor> = tables.iter().collect();
+    let n = 37;
+    let cols = [rand_ids(n, 7, 43), rand_ids(n, 2, 44), rand_ids(n, 11, 45)];
+    let flat: Vec<i64> = (0..n)
+        .flat_map(|b| cols.iter().map(move |c| c[b]))
+        .collect();
+    let codes = ids(&flat, &[n, 3]);
+    let y = Tensor::embeddings_cat(&refs, &codes).unwrap();
+    let parts: Vec<Tensor> = tables
+        .iter()
+        .zip(&cols)
+        .map(|(t, c)| t.index_select(0, &ids(c, &[n])).unwrap())
+        .collect();
+    let want = Tensor::cat(&parts.iter().collect::<Vec<_>>(), 1).unwrap();
+    assert_eq!(f32s(&y), f32s(&want));
+    let dy = rand(y.shape(), 46);
+    let sizes = [[7, 3], [2, 1], [11, 4]];
+    let grads = dy.embeddings_cat_backward(&codes, &sizes).unwrap();
+    let mut at = 0;
+    for ((g, c), &[rows, w]) in grads.iter().zip(&cols).zip(&sizes) {
+        let block = dy.narrow(1, at, w).unwrap();
+        let want = Tensor::zeros(&[rows, w])
+            .index_add(0, &ids(c, &[n]), &block)
+            .unwrap();
+        assert_eq!(f32s(g), f32s(&want), "table of {rows} rows");
+        at += w;
+    }
+    let mut bad = flat.clone();
+    bad[3 * 5 + 2] = 11;
+    let e = Tensor::embeddings_cat(&refs, &ids(&bad, &[n, 3])).unwrap_err();
+    assert!(
+        matches!(e, Error::Index { .. }) && e.to_string().contains("code 11 at [5, 2]"),
+        "{e}"
+    );
+    assert!(dy
+        .embeddings_cat_backward(&ids(&bad, &[n, 3]), &sizes)
+        .is_err());
+    let e = Tensor::embeddings_cat(&refs, &ids(&flat[..2 * n], &[n, 2])).unwrap_err();
+    assert!(e.to_string().contains("[37, 2]"), "{e}");
+    let e = Tensor::embeddings_cat(&refs, &t(&[0.0; 3], &[1, 3])).unwrap_err();
+    assert!(matches!(e, Error::DType { .. }), "{e}");
+    let flat_table = rand(&[5], 47);
+    let e = Tensor::embeddings_cat(&[&tables[0], &flat_table, &tables[2]], &codes).unwrap_err();
+    assert!(e.to_string().contains("table 1 [5]"), "{e}");
+    let e = dy
+        .embeddings_cat_backward(&codes, &[[7, 3], [2, 1], [11, 5]])
+        .unwrap_err();
+    assert!(e.to_string().contains("[37, 9]"), "{e}");
+}

@@ -19,6 +19,31 @@ impl Var {
         })
     }
 
+    /// fastai's tabular input: each of `tables` (`[rows_j, width_j]`) looked up by its column
+    /// of the i64 `codes` `[N, tables.len()]`, side by side (`Tensor::embeddings_cat`: the
+    /// lookups and their concatenation in one op); each table's gradient from its block of
+    /// the output's.
+    pub fn embeddings_cat(tables: &[&Var], codes: &Tensor) -> Result<Var> {
+        let values: Vec<&Tensor> = tables.iter().map(|t| t.tensor()).collect();
+        let y = Tensor::embeddings_cat(&values, codes)?;
+        let sizes: Vec<[usize; 2]> = values
+            .iter()
+            .map(|t| [t.shape()[0], t.shape()[1]])
+            .collect();
+        let codes = codes.clone();
+        record("embeddings_cat", tables, y, move |_, needs| {
+            let needs = needs.to_vec();
+            Box::new(move |g| {
+                let grads = g.embeddings_cat_backward(&codes, &sizes)?;
+                Ok(grads
+                    .into_iter()
+                    .zip(needs)
+                    .map(|(g, n)| n.then_some(g))
+                    .collect())
+            })
+        })
+    }
+
     /// `self[i][index[i][j]]` along `dim` (torch.gather): cross-entropy picks the target's
     /// log-probability this way.
     pub fn gather(&self, dim: usize, index: &Tensor) -> Result<Var> {

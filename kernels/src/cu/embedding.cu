@@ -120,3 +120,74 @@ extern "C" __global__ void scatter_add_f32(unsigned long long n, StridedLayout l
         }
     }
 }
+
+// fastai's tabular input in one launch: the rows of up to EMB_GROUP embedding tables, each
+// picked by its own column of a [n, n_codes] table of codes, laid side by side into
+// columns [col0, col0 + width of the group) of y [n, y_width]: where 23 lookups and their
+// concatenation took 24 launches (Rossmann's model), this takes one, and its adjoint one.
+#define EMB_GROUP 32
+struct EmbeddingGroup {
+    unsigned int count;
+    unsigned long long start[EMB_GROUP + 1];  // each table's first column in the group's block
+    unsigned long long rows[EMB_GROUP];       // each table's row count
+    unsigned long long code[EMB_GROUP];       // the column of codes each table reads
+    unsigned long long table[EMB_GROUP];      // each table [rows, width], dense (device address)
+};
+
+// The codes' layout and where the group's block lies in the output.
+struct CodeBlock {
+    unsigned long long code_row, code_col;  // strides of the codes between rows and columns
+    unsigned long long n_codes;             // columns of codes, to name a bad one's position
+    unsigned long long y_width, col0;       // the output's row length and the block's first column
+    Divisor width;                          // the block's width (its tables' widths summed)
+    unsigned int unused;                    // (so that the struct has no hidden padding)
+};
+
+// Output element t of the group's [n, width] block: its row b, its table j, the column c in
+// that table, the code, and the code's row-major position in [n, n_codes] (for a report).
+struct EmbeddingPos {
+    unsigned long long b, j, c, position;
+    long long code;
+};
+
+__device__ __forceinline__ EmbeddingPos embedding_pos(const EmbeddingGroup &g, const CodeBlock &k,
+                                                      const long long *codes, unsigned long long t) {
+    unsigned long long b = divide(t, k.width), col = t - b * k.width.d;
+    unsigned int j = group_member(g.start, g.count, col);
+    return {b, j, col - g.start[j], b * k.n_codes + g.code[j],
+            codes[b * k.code_row + g.code[j] * k.code_col]};
+}
+
+extern "C" __global__ void embeddings_cat_f32(EmbeddingGroup g, CodeBlock k, unsigned long long n,
+                                              const long long *codes, float *y,
+                                              unsigned long long *bad) {
+    GRID_STRIDE(t, n * k.width.d) {
+        EmbeddingPos p = embedding_pos(g, k, codes, t);
+        unsigned long long width = g.start[p.j + 1] - g.start[p.j];
+        float *out = y + p.b * k.y_width + k.col0 + g.start[p.j] + p.c;
+        if (p.code < 0 || (unsigned long long)p.code >= g.rows[p.j]) {
+            atomicMax(bad, ~p.position);
+            *out = 0.0f;
+        } else {
+            *out = ((const float *)g.table[p.j])[p.code * width + p.c];
+        }
+    }
+}
+
+// Its adjoint: dy's block added into the tables' gradients (`table` holds them, zeroed by
+// the caller) by atomics, as index_add_atomic_f32 does for one table.
+extern "C" __global__ void embeddings_cat_backward_f32(EmbeddingGroup g, CodeBlock k,
+                                                       unsigned long long n,
+                                                       const long long *codes, const float *dy,
+                                                       unsigned long long *bad) {
+    GRID_STRIDE(t, n * k.width.d) {
+        EmbeddingPos p = embedding_pos(g, k, codes, t);
+        unsigned long long width = g.start[p.j + 1] - g.start[p.j];
+        if (p.code < 0 || (unsigned long long)p.code >= g.rows[p.j]) {
+            atomicMax(bad, ~p.position);
+        } else {
+            atomicAdd((float *)g.table[p.j] + p.code * width + p.c,
+                      dy[p.b * k.y_width + k.col0 + g.start[p.j] + p.c]);
+        }
+    }
+}

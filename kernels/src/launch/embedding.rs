@@ -37,9 +37,15 @@ static DETERMINISTIC: AtomicBool = AtomicBool::new(false);
 /// Makes [`Accumulate::Auto`] (the default) sum an index_add along dimension 0, the
 /// embedding's backward, in sorted order, so that a model gives the same figures on every
 /// run, as `torch.use_deterministic_algorithms` does for PyTorch's; atomics, the faster,
-/// otherwise. scatter_add and the pooling backwards have only their atomic form.
+/// otherwise. scatter_add has only its atomic form (the pooling gradients are gathered, the
+/// same on every run anyway).
 pub fn set_deterministic(on: bool) {
     DETERMINISTIC.store(on, Ordering::Relaxed);
+}
+
+/// Whether [`set_deterministic`] asked for sums in a fixed order.
+pub fn deterministic() -> bool {
+    DETERMINISTIC.load(Ordering::Relaxed)
 }
 
 /// The indices of [`Gpu::index_select`] and [`Gpu::index_add`]: `n` of them, `stride`

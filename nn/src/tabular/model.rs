@@ -110,22 +110,19 @@ impl TabularModel {
                 ),
             }));
         }
-        let mut parts = Vec::with_capacity(n_cat + 1);
-        for (i, emb) in self.embeds.iter().enumerate() {
-            // Column i of the codes (a view, `n_cat` apart), on the input's tape so the
-            // embedding finds the tape.
-            let codes = x_cat.tensor().narrow(1, i, 1)?.squeeze(1)?;
-            let codes = match x_cat.tape() {
-                Some(tape) => tape.input(codes),
-                None => Var::constant(codes),
-            };
-            parts.push(emb.lookup(&codes)?);
-        }
-        let mut x = if parts.is_empty() {
+        // Every embedding looked up by its column of codes, side by side, in one op (one
+        // launch on a GPU, where 23 lookups and a cat took 24).
+        let mut x = if self.embeds.is_empty() {
             None
         } else {
-            let refs: Vec<&Var> = parts.iter().collect();
-            Some(self.emb_drop.forward(&Var::cat(&refs, 1)?, mode)?)
+            let tables: Vec<Var> = self
+                .embeds
+                .iter()
+                .map(|e| e.weight.var_for(x_cat))
+                .collect();
+            let refs: Vec<&Var> = tables.iter().collect();
+            let embedded = Var::embeddings_cat(&refs, x_cat.tensor())?;
+            Some(self.emb_drop.forward(&embedded, mode)?)
         };
         if self.bn_cont.weight.value().elem_count() > 0 {
             let cont = self.bn_cont.forward(x_cont, mode)?;

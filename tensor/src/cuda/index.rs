@@ -2,9 +2,9 @@
 //! range-checked by the kernels; gather and scatter_add along any dimension. Bad indices
 //! are reported (a copy back to the host, and a wait) unless they are known in range
 //! (`bounds.rs`).
-use super::{alloc, kernel_error, kernel_layout, range_check};
+use super::{alloc, kernel_error, kernel_layout, range_check, zeros};
 use crate::{Error, Result, Tensor};
-use kernels::{Accumulate, Gpu, Indices};
+use kernels::{Accumulate, Gpu, Indices, RangeCheck};
 use std::sync::Arc;
 
 /// A kernel's report of an index out of range as the CPU path words it, with the index read
@@ -165,4 +165,144 @@ pub(crate) fn scatter_add(
     )
     .map_err(bad_index(OP, index, dim, &shape))?;
     Ok(x)
+}
+
+/// The `[n, t]` codes as the grouped lookup reads them, in place through their strides.
+fn codes_of<'a>(op: &'static str, codes: &'a Tensor) -> Result<kernels::Codes<'a>> {
+    let buf = codes.cuda_index_buffer(op)?;
+    let (l, [n, t]) = (codes.layout(), [codes.shape()[0], codes.shape()[1]]);
+    let (row, col) = (l.strides()[0], l.strides()[1]);
+    let span = if n * t == 0 {
+        0
+    } else {
+        (n - 1) * row + (t - 1) * col + 1
+    };
+    if l.offset() + span > buf.len() {
+        return Err(Error::index(op, "the codes' view lies outside its storage"));
+    }
+    Ok(kernels::Codes {
+        data: buf.slice(l.offset()..l.offset() + span),
+        n,
+        count: t,
+        row,
+        col,
+    })
+}
+
+/// Whether the codes must be reported (unless every column is known to lie in its table),
+/// and each column as a view, to note what a kernel checked.
+fn code_columns(codes: &Tensor, sizes: &[[usize; 2]]) -> Result<(RangeCheck, Vec<Tensor>)> {
+    let columns = (0..sizes.len())
+        .map(|j| codes.narrow(1, j, 1))
+        .collect::<Result<Vec<_>>>()?;
+    let known = columns
+        .iter()
+        .zip(sizes)
+        .all(|(c, s)| range_check(c, s[0]) == RangeCheck::Known);
+    Ok((
+        if known {
+            RangeCheck::Known
+        } else {
+            RangeCheck::Report
+        },
+        columns,
+    ))
+}
+
+/// A kernel's report of a code out of its table as the CPU path words it (the code read
+/// back from the GPU, only on this error path).
+fn bad_code<'a>(
+    op: &'static str,
+    codes: &'a Tensor,
+    sizes: &'a [[usize; 2]],
+) -> impl Fn(kernels::Error) -> Error + 'a {
+    move |e| match e {
+        kernels::Error::IndexOutOfRange { position } => {
+            let (b, j) = (
+                position as usize / sizes.len(),
+                position as usize % sizes.len(),
+            );
+            let code = codes
+                .narrow(0, b, 1)
+                .and_then(|r| r.narrow(1, j, 1))
+                .and_then(|c| c.to_vec::<i64>())
+                .map_or_else(|_| "?".to_string(), |v| v[0].to_string());
+            Error::index(
+                op,
+                format!(
+                    "code {code} at [{b}, {j}] is out of range for table {j} of {} rows",
+                    sizes[j][0]
+                ),
+            )
+        }
+        other => kernel_error(op)(other),
+    }
+}
+
+/// The tables' rows picked by the codes, side by side, in one launch per group of tables.
+pub(crate) fn embeddings_cat(
+    gpu: &Arc<Gpu>,
+    tables: &[&Tensor],
+    codes: &Tensor,
+    sizes: &[[usize; 2]],
+) -> Result<Tensor> {
+    const OP: &str = "embeddings_cat";
+    let width: usize = sizes.iter().map(|s| s[1]).sum();
+    let n = codes.shape()[0];
+    let data = tables
+        .iter()
+        .map(|t| t.cuda_f32(OP))
+        .collect::<Result<Vec<_>>>()?;
+    let views: Vec<_> = data.iter().map(|d| d.view()).collect();
+    let with_sizes: Vec<_> = views.iter().zip(sizes).map(|(v, &s)| (v, s)).collect();
+    let (check, columns) = code_columns(codes, sizes)?;
+    let mut y = alloc(OP, gpu, n * width)?;
+    gpu.embeddings_cat(&with_sizes, &codes_of(OP, codes)?, &mut y, check)
+        .map_err(bad_code(OP, codes, sizes))?;
+    for (c, s) in columns.iter().zip(sizes) {
+        c.mark_indices_below(s[0]);
+    }
+    Ok(Tensor::from_cuda_f32(gpu, y, &[n, width]))
+}
+
+/// The tables' gradients: one atomic launch per group of tables into zeroed gradients, or,
+/// under `set_deterministic`, each table's sorted index_add.
+pub(crate) fn embeddings_cat_backward(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    codes: &Tensor,
+    sizes: &[[usize; 2]],
+) -> Result<Vec<Tensor>> {
+    const OP: &str = "embeddings_cat_backward";
+    let (check, columns) = code_columns(codes, sizes)?;
+    if kernels::deterministic() {
+        let mut at = 0;
+        return columns
+            .iter()
+            .zip(sizes)
+            .map(|(c, &[rows, w])| {
+                let block = dy.narrow(1, at, w)?;
+                at += w;
+                let zeros = Tensor::from_cuda_f32(gpu, zeros(OP, gpu, rows * w)?, &[rows, w]);
+                zeros.into_index_add(0, &c.squeeze(1)?, &block, Accumulate::Sorted)
+            })
+            .collect();
+    }
+    let dy = dy.contiguous()?;
+    let mut grads = sizes
+        .iter()
+        .map(|&[rows, w]| Ok((zeros(OP, gpu, rows * w)?, [rows, w])))
+        .collect::<Result<Vec<_>>>()?;
+    let mut refs: Vec<_> = grads.iter_mut().map(|(g, s)| (g, *s)).collect();
+    gpu.embeddings_cat_backward(
+        &mut refs,
+        &codes_of(OP, codes)?,
+        &dy.cuda_f32(OP)?.view(),
+        check,
+    )
+    .map_err(bad_code(OP, codes, sizes))?;
+    Ok(grads
+        .into_iter()
+        .map(|(g, s)| Tensor::from_cuda_f32(gpu, g, &s))
+        .collect())
 }

@@ -27,7 +27,9 @@ pub(crate) use cat::cat;
 pub(crate) use conv::{col2im, conv2d, conv2d_backward_input, conv2d_backward_weight, im2col};
 pub(crate) use dropout::dropout;
 pub(crate) use elementwise::{binary, full, unary, where_cond};
-pub(crate) use index::{gather, index_add, index_select, scatter_add};
+pub(crate) use index::{
+    embeddings_cat, embeddings_cat_backward, gather, index_add, index_select, scatter_add,
+};
 pub(crate) use matmul::matmul;
 pub(crate) use pool::{
     avg_pool, avg_pool_backward, max_pool, max_pool_backward, pad, pad_backward,

@@ -62,6 +62,7 @@ mod conv_matrix;
 mod dropout;
 #[cfg(target_arch = "x86_64")]
 mod dropout_avx512;
+mod embeddings_cat;
 mod index;
 mod matmul;
 mod optim;

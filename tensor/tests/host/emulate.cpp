@@ -5,7 +5,7 @@
 // buffer file (`f32:PATH`, `i64:PATH`, `u64:PATH`, `u32:PATH`, `i32:PATH`, raw little-endian
 // elements; buffers the kernel may write are written back after the launch), `null`, or a
 // struct given as its fields separated by commas (ConvGeometry: its 11 fields; StridedLayout,
-// Divisor, PlaneSizes, AdamGroup and CatGroup: see their parsers). The sources are
+// Divisor, PlaneSizes, CodeBlock, AdamGroup, CatGroup and EmbeddingGroup: see their parsers). The sources are
 // concatenated in front of this file by the test (common.cuh, then every .cu).
 #include <cstdio>
 #include <cstdlib>
@@ -67,6 +67,9 @@ template <> struct Parse<Divisor> {
 template <> struct Parse<PlaneSizes> {
     static PlaneSizes get() { return from_hex<PlaneSizes>(); }
 };
+template <> struct Parse<CodeBlock> {
+    static CodeBlock get() { return from_hex<CodeBlock>(); }
+};
 template <> struct Parse<ConvGeometry> {
     static ConvGeometry get() {
         std::string s = next_arg();
@@ -111,6 +114,23 @@ template <> struct Parse<CatGroup> {
             unsigned long long n = 1;
             for (unsigned d = 0; d < g.src[j].rank; ++d) n *= g.src[j].shape[d].d;
             g.start[j + 1] = g.start[j] + n;
+        }
+        return g;
+    }
+};
+
+// EmbeddingGroup: its count, then for each table its buffer (written back: the backward's
+// gradients are the tables), its rows and its width; `start` follows from the widths and
+// each table reads the column of codes of its place.
+template <> struct Parse<EmbeddingGroup> {
+    static EmbeddingGroup get() {
+        EmbeddingGroup g{};
+        g.count = std::stoul(next_arg());
+        for (unsigned j = 0; j < g.count; ++j) {
+            g.table[j] = (unsigned long long)buffer<char>(true);
+            g.rows[j] = std::stoull(next_arg());
+            g.start[j + 1] = g.start[j] + std::stoull(next_arg());
+            g.code[j] = j;
         }
         return g;
     }

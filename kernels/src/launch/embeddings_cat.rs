@@ -1,0 +1,211 @@
+//! Launchers of `embedding.cu`'s grouped lookup: the rows of many embedding tables, each
+//! picked by its own column of a table of categorical codes, written side by side in one
+//! launch (fastai's `torch.cat([e(x[:, i]) for i, e in enumerate(embeds)], 1)`), and its
+//! adjoint, every table's gradient in one launch.
+use super::{cfg_elems, fits, Divisor, RangeCheck};
+use crate::sources::EMBEDDING;
+use crate::{Error, Gpu, Result};
+use cudarc::driver::{CudaSlice, CudaView, DevicePtr, DevicePtrMut, DeviceRepr, PushKernelArg};
+
+/// Tables a launch reads (`EMB_GROUP` in `embedding.cu`).
+pub const EMB_GROUP: usize = 32;
+
+/// `EmbeddingGroup` of `embedding.cu`, field for field.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct EmbeddingGroup {
+    count: u32,
+    start: [u64; EMB_GROUP + 1],
+    rows: [u64; EMB_GROUP],
+    code: [u64; EMB_GROUP],
+    table: [u64; EMB_GROUP],
+}
+
+// SAFETY: `repr(C)` plain data with the field order, types and alignment of the C struct
+// (device addresses as `u64`).
+unsafe impl DeviceRepr for EmbeddingGroup {}
+
+/// `CodeBlock` of `embedding.cu`, field for field: the codes' strides and where a group's
+/// block lies in the output. `Pod`, so the host emulation reads its bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct CodeBlock {
+    code_row: u64,
+    code_col: u64,
+    n_codes: u64,
+    y_width: u64,
+    col0: u64,
+    width: Divisor,
+    unused: u32,
+}
+
+// SAFETY: as above; `unused` fills what would otherwise be padding.
+unsafe impl DeviceRepr for CodeBlock {}
+
+impl CodeBlock {
+    /// Codes `[n, n_codes]` whose element (b, j) is `code_row * b + code_col * j` from their
+    /// start; a group's block of `width` columns from column `col0` of an output
+    /// `y_width` wide.
+    pub fn new(
+        [code_row, code_col, n_codes]: [usize; 3],
+        [y_width, col0, width]: [usize; 3],
+    ) -> Result<Self> {
+        Ok(CodeBlock {
+            code_row: code_row as u64,
+            code_col: code_col as u64,
+            n_codes: n_codes as u64,
+            y_width: y_width as u64,
+            col0: col0 as u64,
+            width: Divisor::new("embedding widths", width)?,
+            unused: 0,
+        })
+    }
+}
+
+/// The categorical codes of [`Gpu::embeddings_cat`]: `[n, count]` i64, element (b, j) at
+/// `row * b + col * j` in `data` (a batch's codes as uploaded, or any view of them).
+pub struct Codes<'a> {
+    pub data: CudaView<'a, i64>,
+    pub n: usize,
+    pub count: usize,
+    pub row: usize,
+    pub col: usize,
+}
+
+impl Codes<'_> {
+    fn check(&self, tables: usize) -> Result<()> {
+        if self.count != tables {
+            return Err(Error::Invalid(format!(
+                "embeddings_cat: {} columns of codes for {tables} tables",
+                self.count
+            )));
+        }
+        if self.n > 0 && self.count > 0 {
+            let last = (self.n - 1) * self.row + (self.count - 1) * self.col;
+            fits("embeddings_cat codes", self.data.len(), last as u64 + 1)?;
+        }
+        Ok(())
+    }
+}
+
+impl Gpu {
+    /// Launches `kernel` once per group of [`EMB_GROUP`] tables `[rows_j, width_j]` (`dims`,
+    /// table j at device address `address(j)`) over the output `y` or the gradient `dy`
+    /// `[n, Σ width_j]` at device address `out` (each launch its group's block of columns).
+    fn embedding_groups(
+        &self,
+        kernel: &str,
+        dims: &[[usize; 2]],
+        codes: &Codes<'_>,
+        (address, out): (impl Fn(usize) -> u64, u64),
+        check: RangeCheck,
+    ) -> Result<()> {
+        let y_width: usize = dims.iter().map(|d| d[1]).sum();
+        let f = self.function(EMBEDDING, kernel)?;
+        let n = codes.n as u64;
+        self.with_flag(check, |bad| {
+            let mut col0 = 0;
+            for (g0, group) in (0..dims.len())
+                .step_by(EMB_GROUP)
+                .zip(dims.chunks(EMB_GROUP))
+            {
+                let mut g = EmbeddingGroup {
+                    count: group.len() as u32,
+                    start: [0; EMB_GROUP + 1],
+                    rows: [0; EMB_GROUP],
+                    code: [0; EMB_GROUP],
+                    table: [0; EMB_GROUP],
+                };
+                for (j, &[rows, width]) in group.iter().enumerate() {
+                    g.start[j + 1] = g.start[j] + width as u64;
+                    (g.rows[j], g.code[j], g.table[j]) =
+                        (rows as u64, (g0 + j) as u64, address(g0 + j));
+                }
+                let width = g.start[group.len()] as usize;
+                let block =
+                    CodeBlock::new([codes.row, codes.col, codes.count], [y_width, col0, width])?;
+                col0 += width;
+                if n * width as u64 == 0 {
+                    continue;
+                }
+                let mut b = self.stream().launch_builder(&f);
+                b.arg(&g)
+                    .arg(&block)
+                    .arg(&n)
+                    .arg(&codes.data)
+                    .arg(&out)
+                    .arg(bad);
+                // SAFETY: every table holds rows x width elements and the output (or dy)
+                // n x Σ width (checked by the callers); a code is range-checked against its
+                // table before any access; the group's blocks tile the output, each element
+                // written by one thread.
+                unsafe { b.launch(cfg_elems(n * width as u64)) }?;
+            }
+            Ok(())
+        })
+    }
+
+    /// `y[b, off_j + c] = tables[j][codes[b, j], c]`, `off_j` the widths of the tables before
+    /// j: the embeddings of a batch, concatenated, in one launch per [`EMB_GROUP`] tables. A
+    /// code outside its table reads nothing (its outputs are 0) and, under
+    /// [`RangeCheck::Report`], is an [`Error::IndexOutOfRange`] at its position in the codes.
+    pub fn embeddings_cat(
+        &self,
+        tables: &[(&CudaView<'_, f32>, [usize; 2])],
+        codes: &Codes<'_>,
+        y: &mut CudaSlice<f32>,
+        check: RangeCheck,
+    ) -> Result<()> {
+        codes.check(tables.len())?;
+        let dims: Vec<[usize; 2]> = tables.iter().map(|t| t.1).collect();
+        for (t, [rows, width]) in tables {
+            fits("embeddings_cat table", t.len(), (rows * width) as u64)?;
+        }
+        let y_width: usize = dims.iter().map(|d| d[1]).sum();
+        fits("embeddings_cat", y.len(), (codes.n * y_width) as u64)?;
+        let stream = self.stream();
+        let address = |j: usize| tables[j].0.device_ptr(stream).0;
+        let out = y.device_ptr_mut(stream).0;
+        self.embedding_groups("embeddings_cat_f32", &dims, codes, (address, out), check)
+    }
+
+    /// The adjoint of [`Gpu::embeddings_cat`]: `grads[j][codes[b, j], c] += dy[b, off_j + c]`
+    /// by atomics, into gradients the caller zeroed, one launch per [`EMB_GROUP`] tables.
+    pub fn embeddings_cat_backward(
+        &self,
+        grads: &mut [(&mut CudaSlice<f32>, [usize; 2])],
+        codes: &Codes<'_>,
+        dy: &CudaView<'_, f32>,
+        check: RangeCheck,
+    ) -> Result<()> {
+        codes.check(grads.len())?;
+        let dims: Vec<[usize; 2]> = grads.iter().map(|g| g.1).collect();
+        for (g, [rows, width]) in grads.iter() {
+            fits(
+                "embeddings_cat_backward gradient",
+                g.len(),
+                (rows * width) as u64,
+            )?;
+        }
+        let y_width: usize = dims.iter().map(|d| d[1]).sum();
+        fits(
+            "embeddings_cat_backward",
+            dy.len(),
+            (codes.n * y_width) as u64,
+        )?;
+        let stream = self.stream();
+        let addresses: Vec<u64> = grads
+            .iter_mut()
+            .map(|g| g.0.device_ptr_mut(stream).0)
+            .collect();
+        let out = dy.device_ptr(stream).0;
+        let address = |j: usize| addresses[j];
+        self.embedding_groups(
+            "embeddings_cat_backward_f32",
+            &dims,
+            codes,
+            (address, out),
+            check,
+        )
+    }
+}
