@@ -2,7 +2,8 @@
 //! forward (its backward is the same kernel), a permuted (strided) copy, batch norm forward and
 //! backward and at inference on (64, 256, 56, 56), ResNet's stem max pool (3x3, stride 2, on
 //! (64, 64, 112, 112)) forward and backward, and the Rossmann store embedding's backward
-//! (1116 x 81, batch 512) by atomics and by sorted segments; then whole models: a Rossmann
+//! (1116 x 81, batch 512) by atomics and by sorted segments, and all 24 of the model's
+//! embeddings looked up and back at batch 512 (the grouped lookup); then whole models: a Rossmann
 //! training epoch at batch 512 through the `Learner` (the same case as `compare.rs`'s
 //! `tabular_epoch_bs512`) and a ResNet-34 training step at batch 64, 224 x 224. Prints one
 //! table; skips, saying why, without a GPU. Run: `cargo bench --bench gpu`
@@ -205,6 +206,42 @@ fn main() {
             t * 1e3
         );
     }
+
+    // All 24 of the Rossmann model's embeddings at batch 512: the grouped lookup of every
+    // table and its adjoint (one launch each), as the model's step runs them.
+    let emb_sizes: Vec<[usize; 2]> = rossmann_config()
+        .embeddings
+        .iter()
+        .map(|&(n, d)| [n, d])
+        .collect();
+    let tables: Vec<Tensor> = emb_sizes
+        .iter()
+        .zip(7..)
+        .map(|(s, seed)| {
+            Philox::new(seed, 0)
+                .uniform(s, -0.01, 0.01)
+                .unwrap()
+                .to_device(dev)
+                .unwrap()
+        })
+        .collect();
+    let refs: Vec<&Tensor> = tables.iter().collect();
+    let codes = rossmann_rows(512, 40).0[0].to_device(dev).unwrap();
+    let width: usize = emb_sizes.iter().map(|s| s[1]).sum();
+    let emb_dy = Philox::new(6, 1)
+        .uniform(&[512, width], -1.0, 1.0)
+        .unwrap()
+        .to_device(dev)
+        .unwrap();
+    let grouped = time(&gpu, reps(50), || {
+        Tensor::embeddings_cat(&refs, &codes).unwrap();
+        emb_dy.embeddings_cat_backward(&codes, &emb_sizes).unwrap();
+    });
+    println!(
+        "{:<44} {:>9.3}",
+        "24 embeddings lookup + backward, batch 512",
+        grouped * 1e3
+    );
 
     // A Rossmann epoch at batch 512 through the Learner, as compare.rs times it on the CPU.
     let model = TabularModel::new(&Init::new(0), &rossmann_config(), 0).unwrap();

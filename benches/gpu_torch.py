@@ -6,7 +6,8 @@
 Prints a table in the layout of gpu.rs: the device-to-device copy and the bandwidth share of
 dropout, a permuted copy and batch norm (64, 256, 56, 56; training and inference), ResNet's
 stem max pool (3x3/2 on (64, 64, 112, 112), forward + backward), the Rossmann store
-embedding's backward (1116 x 81, batch 512), a Rossmann epoch at batch 512 (the model, data and schedule of
+embedding's backward (1116 x 81, batch 512), all 24 of the model's embeddings looked up and
+back (batch 512), a Rossmann epoch at batch 512 (the model, data and schedule of
 compare_torch.py's tabular_epoch_bs512, each batch moved to the GPU before its step, as the
 Learner does) and a ResNet-34 training step at batch 64, 224 x 224 (cuDNN, benchmark mode,
 TF32 off as on our side). Exits with a one-line reason where torch or CUDA is missing.
@@ -104,6 +105,19 @@ ids = (torch.arange(512, device=dev) * 7919) % 1116
 grad = torch.rand(512, 81, device=dev) * 2 - 1
 out = emb(ids)
 row("embedding backward 1116x81, batch 512", timed(50, lambda: torch.autograd.grad(out, emb.weight, grad, retain_graph=True)))
+
+tab = Tabular().to(dev)
+codes = torch.stack([torch.randint(0, n, (512,)) for n in ROSSMANN], 1).to(dev)
+emb_params = [e.weight for e in tab.embeds]
+emb_dy = torch.rand(512, sum(p.shape[1] for p in emb_params), device=dev) * 2 - 1
+
+
+def embeddings():
+    x = torch.cat([e(codes[:, i]) for i, e in enumerate(tab.embeds)], 1)
+    torch.autograd.grad(x, emb_params, emb_dy)
+
+
+row("24 embeddings lookup + backward, batch 512", timed(50, embeddings))
 
 model = Tabular().to(dev)
 opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.95, 0.99), eps=1e-8, weight_decay=1e-2)
