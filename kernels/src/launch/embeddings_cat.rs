@@ -170,23 +170,23 @@ impl Gpu {
     }
 
     /// The adjoint of [`Gpu::embeddings_cat`]: `grads[j][codes[b, j], c] += dy[b, off_j + c]`
-    /// by atomics, into gradients the caller zeroed, one launch per [`EMB_GROUP`] tables.
+    /// by atomics, one launch per [`EMB_GROUP`] tables. The gradients of tables `[rows_j,
+    /// width_j]` (`dims`) lie one after another in `grads`, zeroed by the caller: one
+    /// buffer, so that one memset clears them all.
     pub fn embeddings_cat_backward(
         &self,
-        grads: &mut [(&mut CudaSlice<f32>, [usize; 2])],
+        (grads, dims): (&mut CudaSlice<f32>, &[[usize; 2]]),
         codes: &Codes<'_>,
         dy: &CudaView<'_, f32>,
         check: RangeCheck,
     ) -> Result<()> {
-        codes.check(grads.len())?;
-        let dims: Vec<[usize; 2]> = grads.iter().map(|g| g.1).collect();
-        for (g, [rows, width]) in grads.iter() {
-            fits(
-                "embeddings_cat_backward gradient",
-                g.len(),
-                (rows * width) as u64,
-            )?;
-        }
+        codes.check(dims.len())?;
+        let sizes: Vec<u64> = dims.iter().map(|[rows, w]| (rows * w) as u64).collect();
+        fits(
+            "embeddings_cat_backward gradients",
+            grads.len(),
+            sizes.iter().sum(),
+        )?;
         let y_width: usize = dims.iter().map(|d| d[1]).sum();
         fits(
             "embeddings_cat_backward",
@@ -194,15 +194,19 @@ impl Gpu {
             (codes.n * y_width) as u64,
         )?;
         let stream = self.stream();
-        let addresses: Vec<u64> = grads
-            .iter_mut()
-            .map(|g| g.0.device_ptr_mut(stream).0)
+        let mut at = grads.device_ptr_mut(stream).0;
+        let starts: Vec<u64> = sizes
+            .iter()
+            .map(|&len| {
+                at += 4 * len;
+                at - 4 * len
+            })
             .collect();
         let out = dy.device_ptr(stream).0;
-        let address = |j: usize| addresses[j];
+        let address = |j: usize| starts[j];
         self.embedding_groups(
             "embeddings_cat_backward_f32",
-            &dims,
+            dims,
             codes,
             (address, out),
             check,

@@ -288,21 +288,24 @@ pub(crate) fn embeddings_cat_backward(
             })
             .collect();
     }
+    // One buffer for every table's gradient, cleared by one memset; each gradient a view.
     let dy = dy.contiguous()?;
-    let mut grads = sizes
-        .iter()
-        .map(|&[rows, w]| Ok((zeros(OP, gpu, rows * w)?, [rows, w])))
-        .collect::<Result<Vec<_>>>()?;
-    let mut refs: Vec<_> = grads.iter_mut().map(|(g, s)| (g, *s)).collect();
+    let total: usize = sizes.iter().map(|[rows, w]| rows * w).sum();
+    let mut grads = zeros(OP, gpu, total)?;
     gpu.embeddings_cat_backward(
-        &mut refs,
+        (&mut grads, sizes),
         &codes_of(OP, codes)?,
         &dy.cuda_f32(OP)?.view(),
         check,
     )
     .map_err(bad_code(OP, codes, sizes))?;
-    Ok(grads
-        .into_iter()
-        .map(|(g, s)| Tensor::from_cuda_f32(gpu, g, &s))
-        .collect())
+    let all = Tensor::from_cuda_f32(gpu, grads, &[total]);
+    let mut at = 0;
+    sizes
+        .iter()
+        .map(|&[rows, w]| {
+            at += rows * w;
+            all.narrow(0, at - rows * w, rows * w)?.reshape(&[rows, w])
+        })
+        .collect()
 }
