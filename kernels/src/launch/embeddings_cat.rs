@@ -91,16 +91,16 @@ impl Codes<'_> {
 impl Gpu {
     /// Launches `kernel` once per group of [`EMB_GROUP`] tables `[rows_j, width_j]` (`dims`,
     /// table j at device address `address(j)`) over the output `y` or the gradient `dy`
-    /// `[n, Σ width_j]` at device address `out` (each launch its group's block of columns).
+    /// `[n, Σ width_j]` at device address `out`, its rows `out_row` apart (each launch its
+    /// group's block of columns).
     fn embedding_groups(
         &self,
         kernel: &str,
         dims: &[[usize; 2]],
         codes: &Codes<'_>,
-        (address, out): (impl Fn(usize) -> u64, u64),
+        (address, out, out_row): (impl Fn(usize) -> u64, u64, usize),
         check: RangeCheck,
     ) -> Result<()> {
-        let y_width: usize = dims.iter().map(|d| d[1]).sum();
         let f = self.function(EMBEDDING, kernel)?;
         let n = codes.n as u64;
         self.with_flag(check, |bad| {
@@ -123,7 +123,7 @@ impl Gpu {
                 }
                 let width = g.start[group.len()] as usize;
                 let block =
-                    CodeBlock::new([codes.row, codes.col, codes.count], [y_width, col0, width])?;
+                    CodeBlock::new([codes.row, codes.col, codes.count], [out_row, col0, width])?;
                 col0 += width;
                 if n * width as u64 == 0 {
                     continue;
@@ -166,18 +166,20 @@ impl Gpu {
         let stream = self.stream();
         let address = |j: usize| tables[j].0.device_ptr(stream).0;
         let out = y.device_ptr_mut(stream).0;
-        self.embedding_groups("embeddings_cat_f32", &dims, codes, (address, out), check)
+        let dense = (address, out, y_width);
+        self.embedding_groups("embeddings_cat_f32", &dims, codes, dense, check)
     }
 
     /// The adjoint of [`Gpu::embeddings_cat`]: `grads[j][codes[b, j], c] += dy[b, off_j + c]`
     /// by atomics, one launch per [`EMB_GROUP`] tables. The gradients of tables `[rows_j,
     /// width_j]` (`dims`) lie one after another in `grads`, zeroed by the caller: one
-    /// buffer, so that one memset clears them all.
+    /// buffer, so that one memset clears them all. `dy`'s rows are `dy_row` apart (a block
+    /// of columns of a wider gradient is read in place).
     pub fn embeddings_cat_backward(
         &self,
         (grads, dims): (&mut CudaSlice<f32>, &[[usize; 2]]),
         codes: &Codes<'_>,
-        dy: &CudaView<'_, f32>,
+        (dy, dy_row): (&CudaView<'_, f32>, usize),
         check: RangeCheck,
     ) -> Result<()> {
         codes.check(dims.len())?;
@@ -188,11 +190,15 @@ impl Gpu {
             sizes.iter().sum(),
         )?;
         let y_width: usize = dims.iter().map(|d| d[1]).sum();
-        fits(
-            "embeddings_cat_backward",
-            dy.len(),
-            (codes.n * y_width) as u64,
-        )?;
+        if dy_row < y_width {
+            return Err(Error::Invalid(format!(
+                "embeddings_cat_backward: rows {dy_row} apart overlap rows {y_width} wide"
+            )));
+        }
+        if codes.n > 0 {
+            let span = (codes.n - 1) * dy_row + y_width;
+            fits("embeddings_cat_backward", dy.len(), span as u64)?;
+        }
         let stream = self.stream();
         let mut at = grads.device_ptr_mut(stream).0;
         let starts: Vec<u64> = sizes
@@ -208,7 +214,7 @@ impl Gpu {
             "embeddings_cat_backward_f32",
             dims,
             codes,
-            (address, out),
+            (address, out, dy_row),
             check,
         )
     }
