@@ -783,6 +783,9 @@ fn embeddings_cat_is_the_lookups_and_their_cat() {
     assert!(e.to_string().contains("[37, 2]"), "{e}");
     let e = Tensor::embeddings_cat(&refs, &t(&[0.0; 3], &[1, 3])).unwrap_err();
     assert!(matches!(e, Error::DType { .. }), "{e}");
+    let f64_table = tables[1].to_dtype(DType::F64).unwrap();
+    let e = Tensor::embeddings_cat(&[&tables[0], &f64_table, &tables[2]], &codes).unwrap_err();
+    assert!(matches!(e, Error::DType { .. }), "{e}");
     let flat_table = rand(&[5], 47);
     let e = Tensor::embeddings_cat(&[&tables[0], &flat_table, &tables[2]], &codes).unwrap_err();
     assert!(e.to_string().contains("table 1 [5]"), "{e}");

@@ -9,8 +9,8 @@ use super::min_items_per_task;
 use crate::{DType, Error, Float, Result, Tensor};
 use rayon::prelude::*;
 
-/// The batch size, after checking `codes` (i64 `[n, tables]`) and every table (`[rows,
-/// width]`, one float dtype); with the tables' sizes.
+/// The batch size, after checking that `codes` is i64 `[n, t]` with a column for each of
+/// the `t` tables.
 fn check(op: &'static str, tables: &[[usize; 2]], codes: &Tensor) -> Result<usize> {
     if codes.dtype() != DType::I64 {
         return Err(Error::DType {
@@ -32,21 +32,18 @@ fn check(op: &'static str, tables: &[[usize; 2]], codes: &Tensor) -> Result<usiz
     }
 }
 
-/// Each table's `[rows, width]`, or an error naming the first that is not a matrix of the
-/// first's dtype.
+/// Each table's `[rows, width]`, or an error naming the first that is not a matrix, or not
+/// of the first's dtype.
 fn table_sizes(op: &'static str, tables: &[&Tensor]) -> Result<Vec<[usize; 2]>> {
     tables
         .iter()
         .enumerate()
         .map(|(j, t)| match *t.shape() {
-            [_, _] if t.dtype() != tables[0].dtype() => Err(Error::shape(
+            [_, _] if t.dtype() != tables[0].dtype() => Err(Error::DType {
                 op,
-                format!(
-                    "table {j} is {:?}, table 0 {:?}",
-                    t.dtype(),
-                    tables[0].dtype()
-                ),
-            )),
+                expected: tables[0].dtype(),
+                got: t.dtype(),
+            }),
             [rows, width] => Ok([rows, width]),
             _ => Err(Error::shape(
                 op,
