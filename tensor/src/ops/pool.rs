@@ -347,25 +347,22 @@ fn avg_pool_backward<T: Float>(
     Ok(Tensor::from_op(dx, input_shape))
 }
 
-/// The adjoint of [`max_pool`]: each gradient of `grad` (`[N, C, H_out, W_out]`, shapes
-/// already checked against `indices` and `g`) is added to the input pixel its index names,
-/// which must lie in its window (an index from elsewhere is refused: the GPU's gather would
-/// not find it). One task per input plane, adding in row-major output order.
+/// The adjoint of [`max_pool`] on the host: each gradient of `dy` (the planes' outputs in
+/// row-major order, as `idx`) is added to the input pixel its index names, which must lie
+/// in its window (an index from elsewhere is refused: the GPU's gather would not find it).
+/// One task per input plane, adding in row-major output order.
 fn max_pool_backward<T: Float>(
     op: &'static str,
-    grad: &Tensor,
-    indices: &Tensor,
-    input_shape: &[usize],
+    dy: &[T],
+    idx: &[i64],
     g: &Windows,
-) -> Result<Tensor> {
-    let dy = grad.contiguous_data::<T>(op)?;
-    let idx = indices.contiguous_data::<i64>(op)?;
+) -> Result<Vec<T>> {
     let (pi, po) = (g.in_plane(), g.out_plane());
     // A reused buffer, each plane cleared by its own task: a fresh one of zeros costs a page
     // fault per 4 KiB at first touch (about half this op's time at ResNet's stem).
-    let mut dx = T::output_buffer(input_shape.iter().product());
+    let mut dx = T::output_buffer(dy.len() / po.max(1) * pi);
     if pi == 0 {
-        return Ok(Tensor::from_op(dx, input_shape));
+        return Ok(dx);
     }
     dx.par_chunks_mut(pi)
         .enumerate()
@@ -391,7 +388,7 @@ fn max_pool_backward<T: Float>(
             }
             Ok(())
         })?;
-    Ok(Tensor::from_op(dx, input_shape))
+    Ok(dx)
 }
 
 /// The gradient of a max pooling over the windows `g`, shared by the fixed and adaptive forms.
@@ -425,7 +422,9 @@ fn max_pool2d_backward(
         );
     }
     with_float!(op, grad.dtype(), T => {
-        max_pool_backward::<T>(op, grad, indices, input_shape, g)
+        let (dy, idx) = (grad.contiguous_data::<T>(op)?, indices.contiguous_data::<i64>(op)?);
+        let dx = max_pool_backward::<T>(op, &dy, &idx, g)?;
+        Ok(Tensor::from_op(dx, input_shape))
     })
 }
 
