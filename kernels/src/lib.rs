@@ -8,9 +8,11 @@
 //! Nothing here needs a CUDA toolkit to build. The libraries are opened at run time, and
 //! [`Gpu::new`] says "no CUDA driver found" (or which library is missing) instead of letting
 //! `cudarc` panic on a machine without one. [`sources::compile_all`] compiles every kernel
-//! to PTX with NVRTC alone, which needs no GPU: CI does this with NVRTC from PyPI. The same
-//! sources also compile as C++ (with `tensor/tests/host/cuda_shim.h`), so their logic is
-//! tested on the host too.
+//! to PTX with NVRTC alone, which needs no GPU: CI does this with NVRTC from PyPI, and
+//! [`assemble::assemble`] has NVRTC's `ptxas` report each kernel's registers for sm_80 and
+//! sm_90. The same sources also compile as C++ (with `tensor/tests/host/cuda_shim.h`), so
+//! their logic is tested on the host too.
+pub mod assemble;
 mod error;
 mod gpu;
 mod launch;

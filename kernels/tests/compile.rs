@@ -2,6 +2,7 @@
 //! installs from PyPI (`nvidia-cuda-nvrtc`) and points `LD_LIBRARY_PATH` at. Without the
 //! library the test says so and passes, unless `LESSON6_REQUIRE_NVRTC` is set (CI sets it),
 //! where a missing library is a failure: a skipped check must not pass for a done one.
+use kernels::assemble::assemble;
 use kernels::sources::{self, compile, nvrtc_present};
 
 fn nvrtc_or_skip() -> bool {
@@ -57,6 +58,43 @@ fn each_source_defines_exactly_the_kernels_it_lists() {
             "{}.cu defines kernels its list does not name",
             source.name
         );
+    }
+}
+
+#[test]
+fn every_kernel_assembles_for_a100_and_h100_without_spills_and_fits_its_block() {
+    if !nvrtc_or_skip() {
+        return;
+    }
+    // The SM's 65,536 registers must hold a whole block: the launchers' largest blocks are
+    // 1,024 threads (batch norm's, declared with `__launch_bounds__(1024)`), so 64 registers
+    // a thread is the bound that holds for every launch. Spills and a stack frame would put
+    // a kernel's values in local memory (DRAM behind the caches): none of these needs any.
+    for sm in ["sm_80", "sm_90"] {
+        for source in sources::ALL {
+            let report = assemble(source, sm).unwrap_or_else(|e| panic!("{sm}: {e}"));
+            for k in source.kernels {
+                let r = report
+                    .iter()
+                    .find(|r| r.kernel == *k)
+                    .unwrap_or_else(|| panic!("{sm}: ptxas did not report {k}: {report:?}"));
+                assert!(
+                    r.registers > 0 && r.registers <= 64,
+                    "{sm}: {k} takes {} registers a thread; a block of 1024 would not launch",
+                    r.registers
+                );
+                assert_eq!(
+                    (r.stack_bytes, r.spill_stores, r.spill_loads),
+                    (0, 0, 0),
+                    "{sm}: {k} uses local memory (stack, spill stores, spill loads)"
+                );
+                assert!(
+                    r.shared_bytes <= 48 << 10,
+                    "{sm}: {k}: {} bytes of static shared memory",
+                    r.shared_bytes
+                );
+            }
+        }
     }
 }
 
