@@ -313,17 +313,36 @@ fn strided_copies_and_broadcast_binary_ops_match_the_cpu() {
         ("relu_backward_f32", Tensor::relu_backward),
         ("gt_f32", Tensor::gt),
     ];
+    // Each case: the two views and the buffers under them. Broadcast operands go through their
+    // layouts; dense ones four at a time when aligned: from offset 4 (aligned, with a tail of
+    // 3) and from offset 1 (not aligned: one at a time).
+    let (da, db) = (rand(&[148], 8), rand(&[147], 9));
+    let dense = |at| {
+        (
+            da.narrow(0, at, 143).unwrap(),
+            db.narrow(0, 4, 143).unwrap(),
+        )
+    };
+    let ((a4, b4), (a1, b1)) = (dense(4), dense(1));
+    let cases = [
+        (&ea, &a, &eb, &b),
+        (&a4, &da, &b4, &db),
+        (&a1, &da, &b1, &db),
+    ];
     for (kernel, f) in ops {
-        let mut y = nan(140);
-        Launch::new(exe, kernel, 2, 32)
-            .num(140)
-            .num(layout(&ea))
-            .num(layout(&eb))
-            .f32s(&f32s(&a))
-            .f32s(&f32s(&b))
-            .f32_out(&mut y)
-            .run();
-        close(kernel, &y, &f32s(&f(&a, &b).unwrap()));
+        for (va, sa, vb, sb) in cases {
+            let n = va.elem_count();
+            let mut y = nan(n);
+            Launch::new(exe, kernel, 2, 32)
+                .num(n)
+                .num(layout(va))
+                .num(layout(vb))
+                .f32s(&f32s(sa))
+                .f32s(&f32s(sb))
+                .f32_out(&mut y)
+                .run();
+            close(kernel, &y, &f32s(&f(va, vb).unwrap()));
+        }
     }
 }
 

@@ -54,12 +54,43 @@ extern "C" __global__ void f32_to_i64(unsigned long long n, const float *x, long
     }
 }
 
+// The dense case of the maps below, four elements a thread: with every buffer 16 bytes
+// aligned, one float4 load per operand and one float4 store, as the dropout kernel does. A
+// thread's next load waits on its last through the loop, so about one load is in flight a
+// thread; at 4 bytes that carries a third to a half of an H100's DRAM bandwidth, at 16 all
+// of it (ResNet's relu, its gradient and the residual sums are such maps over whole
+// activations). The launchers size the grid for n / 4 threads; unaligned buffers take the
+// scalar loop, which the grid-stride covers all the same. f is the same per element either
+// way, so the result is too.
+__device__ __forceinline__ bool aligned16(const float *a, const float *b, const float *c) {
+    return ((((unsigned long long)a | (unsigned long long)b | (unsigned long long)c) & 15) == 0);
+}
+
+template <typename F>
+__device__ void dense_map2(unsigned long long n, const float *a, const float *b, float *out, F f) {
+    if (aligned16(a, b, out)) {
+        GRID_STRIDE(v, n / 4) {
+            float4 x = ((const float4 *)a)[v], y = ((const float4 *)b)[v];
+            ((float4 *)out)[v] = float4{f(x.x, y.x), f(x.y, y.y), f(x.z, y.z), f(x.w, y.w)};
+        }
+        GRID_STRIDE(t, n % 4) {
+            unsigned long long i = n / 4 * 4 + t;
+            out[i] = f(a[i], b[i]);
+        }
+    } else {
+        GRID_STRIDE(i, n) out[i] = f(a[i], b[i]);
+    }
+}
+
+// out = f(a, b): on dense operands four at a time, else each through its layout.
 #define BINARY(NAME, EXPR) \
 extern "C" __global__ void NAME(unsigned long long n, StridedLayout la, StridedLayout lb, \
                                 const float *a_data, const float *b_data, float *out) { \
-    GRID_STRIDE(i, n) { \
-        float a = a_data[strided_offset(la, i)], b = b_data[strided_offset(lb, i)]; \
-        out[i] = (EXPR); \
+    auto f = [](float a, float b) { return (EXPR); }; \
+    if (la.contiguous && lb.contiguous) { \
+        dense_map2(n, a_data + la.offset, b_data + lb.offset, out, f); \
+    } else { \
+        GRID_STRIDE(i, n) out[i] = f(a_data[strided_offset(la, i)], b_data[strided_offset(lb, i)]); \
     } \
 }
 BINARY(add_f32, a + b)
@@ -86,13 +117,11 @@ extern "C" __global__ void where_f32(unsigned long long n, StridedLayout lc, Str
     }
 }
 
-// Unary maps on contiguous data; `p` and `q` are the op's scalars where it has any.
+// Unary maps on contiguous data; `p` and `q` are the op's scalars where it has any. The
+// second operand of `dense_map2` is x again (its load is the same address, read once).
 #define UNARY(NAME, EXPR) \
 extern "C" __global__ void NAME(unsigned long long n, const float *x_data, float *y, float p, float q) { \
-    GRID_STRIDE(i, n) { \
-        float x = x_data[i]; \
-        y[i] = (EXPR); \
-    } \
+    dense_map2(n, x_data, x_data, y, [=](float x, float) { return (EXPR); }); \
 }
 UNARY(exp_f32, expf(x))
 UNARY(log_f32, logf(x))

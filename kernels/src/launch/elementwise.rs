@@ -246,7 +246,8 @@ impl Gpu {
         let mut l = self.stream().launch_builder(&f);
         l.arg(&n).arg(la).arg(lb).arg(a).arg(b).arg(out);
         // SAFETY: signature matched; both views read inside their buffers, out holds n.
-        unsafe { l.launch(cfg_elems(n)) }?;
+        // A quarter of n threads: dense operands go four a thread (`dense_map2`).
+        unsafe { l.launch(cfg_elems(n.div_ceil(4))) }?;
         Ok(())
     }
 
@@ -286,8 +287,8 @@ impl Gpu {
         let f = self.function(ELEMENTWISE, name)?;
         let mut b = self.stream().launch_builder(&f);
         b.arg(&n).arg(x).arg(y).arg(&p).arg(&q);
-        // SAFETY: signature matched; x and y hold n elements.
-        unsafe { b.launch(cfg_elems(n)) }?;
+        // SAFETY: signature matched; x and y hold n elements. Four a thread, as `binary`.
+        unsafe { b.launch(cfg_elems(n.div_ceil(4))) }?;
         Ok(())
     }
 
