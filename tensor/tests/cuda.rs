@@ -874,6 +874,15 @@ fn pooling_and_its_gradients_match_the_cpu() {
         let cpu = dy.max_pool2d_backward(&wrong, x.shape(), [3, 3], p);
         assert!(matches!(cpu, Err(Error::Index { .. })), "{cpu:?}");
     }
+    // The forward's own indices skip the backward's check only for the forward's windows:
+    // handed to the adaptive pool's backward (to the same [9, 7], over 2-pixel-wide column
+    // windows where the forward's were 3), many lie outside, and it says so.
+    let err = gdy
+        .adaptive_max_pool2d_backward(&gi, x.shape())
+        .unwrap_err();
+    assert!(matches!(err, Error::Index { .. }), "{err}");
+    let cpu = dy.adaptive_max_pool2d_backward(&i, x.shape());
+    assert!(matches!(cpu, Err(Error::Index { .. })), "{cpu:?}");
     for out in [[1, 1], [5, 3], [17, 14], [6, 9]] {
         let a = x.adaptive_avg_pool2d(out).unwrap();
         close("adaptive avg", &gx.adaptive_avg_pool2d(out).unwrap(), &a);

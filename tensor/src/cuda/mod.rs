@@ -43,7 +43,7 @@ use crate::{DType, Error, Layout, Result, Storage, Tensor};
 use bounds::IndexBounds;
 use kernels::{CudaSlice, CudaView, StridedLayout};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A buffer on one GPU.
 pub struct CudaStorage {
@@ -57,6 +57,8 @@ pub struct CudaStorage {
     /// without copying them back and waiting. GPU index storage is never written in place,
     /// so the copy stays true.
     host: Option<Vec<i64>>,
+    /// For a max pool's indices: the geometry of the forward that wrote them (`pool.rs`).
+    pooled: OnceLock<Box<pool::PooledBy>>,
 }
 
 /// The most indices whose host copy an upload keeps (8 MiB).
@@ -296,6 +298,7 @@ impl Tensor {
             data: Some(data),
             bounds,
             host,
+            pooled: OnceLock::new(),
         });
         Tensor::from_parts(Arc::new(storage), Layout::contiguous(shape))
     }
