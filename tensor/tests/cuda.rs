@@ -338,6 +338,17 @@ fn dropout_mask_is_the_cpus_bit_for_bit() {
         g.to_vec::<f32>().unwrap(),
         view.dropout(0.3, rng).unwrap().to_vec::<f32>().unwrap()
     );
+    // A block of columns (emb_drop's backward on the cat's gradient), read in place.
+    let block = x.narrow(1, 2, 20).unwrap();
+    let g = on(&x, dev)
+        .narrow(1, 2, 20)
+        .unwrap()
+        .dropout(0.3, rng)
+        .unwrap();
+    assert_eq!(
+        g.to_vec::<f32>().unwrap(),
+        block.dropout(0.3, rng).unwrap().to_vec::<f32>().unwrap()
+    );
     assert_eq!(on(&x, dev).dropout(1.0, rng).unwrap().device(), dev);
 }
 

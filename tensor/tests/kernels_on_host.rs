@@ -221,27 +221,33 @@ fn dropout_draws_the_cpus_mask_bit_for_bit() {
         (1023, 0.5, 7, 1 << 33),
         (4097, 0.9, u64::MAX, 9),
     ] {
-        let x = rand(&[n], n as u64);
         let keep = 1.0 - p;
         let threshold = (keep as f64 * (1u32 << 24) as f64).ceil() as u32;
         let scale = (1.0 / keep as f64) as f32;
-        let mut y = nan(n);
-        Launch::new(exe, "dropout_f32", 3, 32)
-            .num(n)
-            .f32s(&f32s(&x))
-            .f32_out(&mut y)
-            .num(seed as u32)
-            .num((seed >> 32) as u32)
-            .num(offset as u32)
-            .num((offset >> 32) as u32)
-            .num(threshold)
-            .num(format!("{scale:e}"))
-            .run();
-        let want = f32s(&x.dropout(p, Philox::new(seed, offset)).unwrap());
-        assert!(
-            y.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
-            "n {n} p {p}"
-        );
+        // Dense, and a column of a wider tensor (read in place through its layout).
+        let (x, wide) = (rand(&[n], n as u64), rand(&[n, 3], 1));
+        let column = wide.narrow(1, 1, 1).unwrap();
+        for (view, base) in [(&x, &x), (&column, &wide)] {
+            let mut y = nan(n);
+            Launch::new(exe, "dropout_f32", 3, 32)
+                .num(n)
+                .num(layout(view))
+                .f32s(&f32s(base))
+                .f32_out(&mut y)
+                .num(seed as u32)
+                .num((seed >> 32) as u32)
+                .num(offset as u32)
+                .num((offset >> 32) as u32)
+                .num(threshold)
+                .num(format!("{scale:e}"))
+                .run();
+            let want = f32s(&view.dropout(p, Philox::new(seed, offset)).unwrap());
+            assert!(
+                y.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "n {n} p {p} {:?}",
+                view.shape()
+            );
+        }
     }
 }
 

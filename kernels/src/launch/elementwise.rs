@@ -1,6 +1,6 @@
 //! Launchers of `elementwise.cu`: strided copies, broadcast binary ops, comparisons, `where`,
 //! unary maps and dtype conversions.
-use super::{cfg_elems, fits, StridedLayout};
+use super::{cfg_elems, check_view, fits, StridedLayout};
 use crate::sources::ELEMENTWISE;
 use crate::{Error, Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, DevicePtr, DeviceRepr, PushKernelArg, ValidAsZeroBits};
@@ -123,16 +123,6 @@ struct CatGroup {
 // SAFETY: `repr(C)` plain data with the field order, types and alignment of the C struct
 // (device addresses as `u64`; `StridedLayout` is itself the C struct's twin).
 unsafe impl DeviceRepr for CatGroup {}
-
-fn check_view(what: &str, l: &StridedLayout, len: usize, n: u64) -> Result<()> {
-    if l.elem_count() != n {
-        return Err(Error::Invalid(format!(
-            "{what}: a view of {} elements where {n} are needed",
-            l.elem_count()
-        )));
-    }
-    fits(what, len, l.span())
-}
 
 impl Gpu {
     /// `y` viewed through `dst` = `x` viewed through `src`, element by element in row-major

@@ -192,6 +192,18 @@ pub(crate) fn cfg_blocks(blocks: usize, threads: u32) -> Result<LaunchConfig> {
     })
 }
 
+/// Checks that a view `l` has the `n` elements a launch needs and reads inside a buffer of
+/// `len`.
+pub(crate) fn check_view(what: &str, l: &StridedLayout, len: usize, n: u64) -> Result<()> {
+    if l.elem_count() != n {
+        return Err(Error::Invalid(format!(
+            "{what}: a view of {} elements where {n} are needed",
+            l.elem_count()
+        )));
+    }
+    fits(what, len, l.span())
+}
+
 /// Checks that a buffer of `len` elements holds at least `need`.
 pub(crate) fn fits(what: &str, len: usize, need: u64) -> Result<()> {
     if (len as u64) < need {

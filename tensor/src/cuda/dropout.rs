@@ -1,6 +1,6 @@
 //! Dropout on the GPU: the same Philox stream, threshold and scale as the CPU path
 //! (`ops/dropout.rs`), so both devices drop the same elements of the same stream.
-use super::{alloc, kernel_error};
+use super::{alloc, kernel_error, kernel_layout};
 use crate::random::Philox;
 use crate::{Result, Tensor};
 use kernels::Gpu;
@@ -14,10 +14,12 @@ pub(crate) fn dropout(
     rng: Philox,
 ) -> Result<Tensor> {
     const OP: &str = "dropout";
-    let data = x.cuda_f32(OP)?;
+    // Read through its layout: `emb_drop`'s backward gets a block of columns of the `cat`'s
+    // gradient, which a dense copy would cost a launch and a buffer.
+    let data = x.cuda_buffer(OP)?;
     let mut out = alloc(OP, gpu, x.elem_count())?;
     gpu.dropout(
-        &data.view(),
+        (&kernel_layout(OP, x.layout())?, &data.as_view()),
         &mut out,
         (rng.seed, rng.offset),
         threshold,
