@@ -109,6 +109,7 @@ pub const EMBEDDING: Source = Source {
         "scatter_add_f32",
         "embeddings_cat_f32",
         "embeddings_cat_backward_f32",
+        "embeddings_cat_backward_sorted_f32",
     ],
 };
 pub const POOL: Source = Source {

@@ -191,3 +191,32 @@ extern "C" __global__ void embeddings_cat_backward_f32(EmbeddingGroup g, CodeBlo
         }
     }
 }
+
+// Its deterministic form: for each table of the group, the batch's rows sorted by their code
+// (stable, so each segment lists its rows in increasing order) and cut into segments of equal
+// code. A block per segment (one warp: most tables are narrower than 32 columns) sums the
+// segment's rows of dy in that order, the CPU's index_add order from zero, and writes the sum
+// into the code's row of the table's gradient (zeroed by the caller: rows no code names stay
+// zero). `order` lists each table's n rows, table after table; segment s covers
+// order[seg_start[s] .. seg_start[s + 1]) and belongs to table seg_table[s]. Every code was
+// checked on the host, which sorted them.
+extern "C" __global__ void embeddings_cat_backward_sorted_f32(EmbeddingGroup g, CodeBlock k,
+                                                              unsigned int n_seg,
+                                                              const unsigned int *order,
+                                                              const unsigned int *seg_start,
+                                                              const unsigned int *seg_table,
+                                                              const long long *codes,
+                                                              const float *dy) {
+    for (unsigned int s = blockIdx.x; s < n_seg; s += gridDim.x) {
+        unsigned int j = seg_table[s], first = seg_start[s], end = seg_start[s + 1];
+        unsigned long long width = g.start[j + 1] - g.start[j];
+        long long code = codes[order[first] * k.code_row + g.code[j] * k.code_col];
+        float *grad = (float *)g.table[j] + code * width;
+        const float *column = dy + k.col0 + g.start[j];
+        for (unsigned long long c = threadIdx.x; c < width; c += blockDim.x) {
+            float acc = 0.0f;
+            for (unsigned int p = first; p < end; ++p) acc += column[order[p] * k.y_width + c];
+            grad[c] = acc;
+        }
+    }
+}

@@ -71,6 +71,23 @@ impl Indices<'_> {
 }
 
 impl Gpu {
+    /// The values of `data`: the caller's host copy when it has one of them all, else read
+    /// back into `read_back` (a wait for the GPU).
+    pub(crate) fn host_values<'a>(
+        &self,
+        host: Option<&'a [i64]>,
+        data: &CudaView<'_, i64>,
+        read_back: &'a mut Vec<i64>,
+    ) -> Result<&'a [i64]> {
+        match host {
+            Some(h) if h.len() == data.len() => Ok(h),
+            _ => {
+                *read_back = self.stream().clone_dtoh(data)?;
+                Ok(read_back)
+            }
+        }
+    }
+
     /// `y[o, k, i] = x[o, idx[k], i]` for `x` `[outer, size, inner]`. An index outside
     /// `[0, size)` reads nothing and, under [`RangeCheck::Report`], is an
     /// [`Error::IndexOutOfRange`].
@@ -172,14 +189,8 @@ impl Gpu {
         (ls, src): (&StridedLayout, &CudaView<'_, f32>),
         dst: &mut CudaSlice<f32>,
     ) -> Result<()> {
-        let read_back;
-        let all = match idx.host {
-            Some(h) if h.len() == idx.data.len() => h,
-            _ => {
-                read_back = self.stream().clone_dtoh(&idx.data)?;
-                &read_back[..]
-            }
-        };
+        let mut read_back = Vec::new();
+        let all = self.host_values(idx.host, &idx.data, &mut read_back)?;
         let host: Vec<i64> = all
             .iter()
             .step_by(idx.stride.max(1))

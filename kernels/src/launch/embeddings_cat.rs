@@ -2,7 +2,7 @@
 //! picked by its own column of a table of categorical codes, written side by side in one
 //! launch (fastai's `torch.cat([e(x[:, i]) for i, e in enumerate(embeds)], 1)`), and its
 //! adjoint, every table's gradient in one launch.
-use super::{cfg_elems, fits, Divisor, RangeCheck};
+use super::{cfg_blocks, cfg_elems, fits, u32_of, Divisor, RangeCheck};
 use crate::sources::EMBEDDING;
 use crate::{Error, Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, DevicePtr, DevicePtrMut, DeviceRepr, PushKernelArg};
@@ -70,6 +70,10 @@ pub struct Codes<'a> {
     pub count: usize,
     pub row: usize,
     pub col: usize,
+    /// The same elements as `data`, on the host, when the caller has them (codes uploaded
+    /// from the host keep their values there): the sorted adjoint sorts them without
+    /// copying them back and waiting for the GPU.
+    pub host: Option<&'a [i64]>,
 }
 
 impl Codes<'_> {
@@ -86,6 +90,76 @@ impl Codes<'_> {
         }
         Ok(())
     }
+
+    /// Code (b, j) of `all`, the codes' elements as laid out in `data`.
+    fn at(&self, all: &[i64], b: usize, j: usize) -> i64 {
+        all[b * self.row + j * self.col]
+    }
+}
+
+/// The `EmbeddingGroup` of tables `g0..g0 + dims.len()` (at most [`EMB_GROUP`]), table j at
+/// device address `address(j)`.
+fn group_of(g0: usize, dims: &[[usize; 2]], address: &impl Fn(usize) -> u64) -> EmbeddingGroup {
+    let mut g = EmbeddingGroup {
+        count: dims.len() as u32,
+        start: [0; EMB_GROUP + 1],
+        rows: [0; EMB_GROUP],
+        code: [0; EMB_GROUP],
+        table: [0; EMB_GROUP],
+    };
+    for (j, &[rows, width]) in dims.iter().enumerate() {
+        g.start[j + 1] = g.start[j] + width as u64;
+        (g.rows[j], g.code[j], g.table[j]) = (rows as u64, (g0 + j) as u64, address(g0 + j));
+    }
+    g
+}
+
+/// Each group of [`EMB_GROUP`] tables in turn: its first table, its `EmbeddingGroup`, and
+/// the `CodeBlock` of its block of columns of an output (or gradient) whose rows are
+/// `out_row` apart, the groups' blocks side by side.
+fn groups<'a, F: Fn(usize) -> u64>(
+    dims: &'a [[usize; 2]],
+    codes: &'a Codes<'_>,
+    out_row: usize,
+    address: &'a F,
+) -> impl Iterator<Item = Result<(usize, EmbeddingGroup, CodeBlock)>> + 'a {
+    let mut col0 = 0;
+    (0..dims.len())
+        .step_by(EMB_GROUP)
+        .zip(dims.chunks(EMB_GROUP))
+        .map(move |(g0, group)| {
+            let g = group_of(g0, group, address);
+            let width = g.start[group.len()] as usize;
+            let block = CodeBlock::new([codes.row, codes.col, codes.count], [out_row, col0, width]);
+            col0 += width;
+            Ok((g0, g, block?))
+        })
+}
+
+/// The sorted adjoint's plan for one group: each table's rows sorted by code (stable), then
+/// the segments' starts into that list (one past the last at the end), then each segment's
+/// table, all in one buffer so that one copy uploads them.
+fn sorted_plan(codes: &Codes<'_>, all: &[i64], g0: usize, count: usize) -> (Vec<u32>, usize) {
+    let n = codes.n;
+    let mut order = Vec::with_capacity(n * count);
+    let (mut seg_start, mut seg_table) = (Vec::new(), Vec::new());
+    for j in 0..count {
+        let code = |b: u32| codes.at(all, b as usize, g0 + j);
+        let first = order.len();
+        order.extend(0..n as u32);
+        order[first..].sort_by_key(|&b| code(b));
+        for p in first..order.len() {
+            if p == first || code(order[p]) != code(order[p - 1]) {
+                seg_start.push(p as u32);
+                seg_table.push(j as u32);
+            }
+        }
+    }
+    let n_seg = seg_table.len();
+    seg_start.push(order.len() as u32);
+    order.extend(seg_start);
+    order.extend(seg_table);
+    (order, n_seg)
 }
 
 impl Gpu {
@@ -104,27 +178,9 @@ impl Gpu {
         let f = self.function(EMBEDDING, kernel)?;
         let n = codes.n as u64;
         self.with_flag(check, |bad| {
-            let mut col0 = 0;
-            for (g0, group) in (0..dims.len())
-                .step_by(EMB_GROUP)
-                .zip(dims.chunks(EMB_GROUP))
-            {
-                let mut g = EmbeddingGroup {
-                    count: group.len() as u32,
-                    start: [0; EMB_GROUP + 1],
-                    rows: [0; EMB_GROUP],
-                    code: [0; EMB_GROUP],
-                    table: [0; EMB_GROUP],
-                };
-                for (j, &[rows, width]) in group.iter().enumerate() {
-                    g.start[j + 1] = g.start[j] + width as u64;
-                    (g.rows[j], g.code[j], g.table[j]) =
-                        (rows as u64, (g0 + j) as u64, address(g0 + j));
-                }
-                let width = g.start[group.len()] as usize;
-                let block =
-                    CodeBlock::new([codes.row, codes.col, codes.count], [out_row, col0, width])?;
-                col0 += width;
+            for group in groups(dims, codes, out_row, &address) {
+                let (_, g, block) = group?;
+                let width = g.start[g.count as usize] as usize;
                 if n * width as u64 == 0 {
                     continue;
                 }
@@ -182,6 +238,83 @@ impl Gpu {
         (dy, dy_row): (&CudaView<'_, f32>, usize),
         check: RangeCheck,
     ) -> Result<()> {
+        let starts = self.gradient_starts((grads, dims), codes, (dy, dy_row))?;
+        let out = dy.device_ptr(self.stream()).0;
+        let address = |j: usize| starts[j];
+        self.embedding_groups(
+            "embeddings_cat_backward_f32",
+            dims,
+            codes,
+            (address, out, dy_row),
+            check,
+        )
+    }
+
+    /// [`Gpu::embeddings_cat_backward`] in the CPU's order of additions, the same bits every
+    /// run (`set_deterministic`): the host sorts each table's codes (from `codes.host`, or
+    /// read back) and checks them, so a code out of its table is an
+    /// [`Error::IndexOutOfRange`] at its position before anything is launched; then one
+    /// upload and one launch per [`EMB_GROUP`] tables.
+    pub fn embeddings_cat_backward_sorted(
+        &self,
+        (grads, dims): (&mut CudaSlice<f32>, &[[usize; 2]]),
+        codes: &Codes<'_>,
+        (dy, dy_row): (&CudaView<'_, f32>, usize),
+    ) -> Result<()> {
+        let starts = self.gradient_starts((grads, dims), codes, (dy, dy_row))?;
+        let mut read_back = Vec::new();
+        let all = self.host_values(codes.host, &codes.data, &mut read_back)?;
+        u32_of("rows of codes", codes.n * dims.len())?;
+        let bad = (0..codes.n * dims.len()).find(|&p| {
+            let (b, j) = (p / dims.len(), p % dims.len());
+            let code = codes.at(all, b, j);
+            code < 0 || code as u64 >= dims[j][0] as u64
+        });
+        if let Some(position) = bad {
+            return Err(Error::IndexOutOfRange {
+                position: position as u64,
+            });
+        }
+        let f = self.function(EMBEDDING, "embeddings_cat_backward_sorted_f32")?;
+        let out = dy.device_ptr(self.stream()).0;
+        let address = |j: usize| starts[j];
+        for group in groups(dims, codes, dy_row, &address) {
+            let (g0, g, block) = group?;
+            let count = g.count as usize;
+            let (plan, n_seg) = sorted_plan(codes, all, g0, count);
+            if n_seg == 0 {
+                continue;
+            }
+            let plan = self.stream().clone_htod(&plan)?;
+            let order_len = codes.n * count;
+            let (order, seg_start) = (plan.slice(..order_len), plan.slice(order_len..));
+            let seg_table = plan.slice(order_len + n_seg + 1..);
+            let n_seg32 = n_seg as u32;
+            let mut b = self.stream().launch_builder(&f);
+            b.arg(&g)
+                .arg(&block)
+                .arg(&n_seg32)
+                .arg(&order)
+                .arg(&seg_start)
+                .arg(&seg_table)
+                .arg(&codes.data)
+                .arg(&out);
+            // SAFETY: every code was checked against its table above; the plan's segments
+            // cover each table's n rows of dy, whose span was checked; each (table, code) row
+            // of the gradients is one segment's, written by its block alone.
+            unsafe { b.launch(cfg_blocks(n_seg.min(1 << 16), 32)?) }?;
+        }
+        Ok(())
+    }
+
+    /// Checks the adjoint's buffers and returns the device address of each table's gradient
+    /// in `grads`.
+    fn gradient_starts(
+        &self,
+        (grads, dims): (&mut CudaSlice<f32>, &[[usize; 2]]),
+        codes: &Codes<'_>,
+        (dy, dy_row): (&CudaView<'_, f32>, usize),
+    ) -> Result<Vec<u64>> {
         codes.check(dims.len())?;
         let sizes: Vec<u64> = dims.iter().map(|[rows, w]| (rows * w) as u64).collect();
         fits(
@@ -199,23 +332,13 @@ impl Gpu {
             let span = (codes.n - 1) * dy_row + y_width;
             fits("embeddings_cat_backward", dy.len(), span as u64)?;
         }
-        let stream = self.stream();
-        let mut at = grads.device_ptr_mut(stream).0;
-        let starts: Vec<u64> = sizes
+        let mut at = grads.device_ptr_mut(self.stream()).0;
+        Ok(sizes
             .iter()
             .map(|&len| {
                 at += 4 * len;
                 at - 4 * len
             })
-            .collect();
-        let out = dy.device_ptr(stream).0;
-        let address = |j: usize| starts[j];
-        self.embedding_groups(
-            "embeddings_cat_backward_f32",
-            dims,
-            codes,
-            (address, out, dy_row),
-            check,
-        )
+            .collect())
     }
 }

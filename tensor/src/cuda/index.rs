@@ -180,12 +180,14 @@ fn codes_of<'a>(op: &'static str, codes: &'a Tensor) -> Result<kernels::Codes<'a
     if l.offset() + span > buf.len() {
         return Err(Error::index(op, "the codes' view lies outside its storage"));
     }
+    let view = l.offset()..l.offset() + span;
     Ok(kernels::Codes {
-        data: buf.slice(l.offset()..l.offset() + span),
+        data: buf.slice(view.clone()),
         n,
         count: t,
         row,
         col,
+        host: codes.host_indices().and_then(|h| h.get(view)),
     })
 }
 
@@ -266,7 +268,7 @@ pub(crate) fn embeddings_cat(
 }
 
 /// The tables' gradients: one atomic launch per group of tables into zeroed gradients, or,
-/// under `set_deterministic`, each table's sorted index_add.
+/// under `set_deterministic`, one sorted launch per group (the CPU's order of additions).
 pub(crate) fn embeddings_cat_backward(
     gpu: &Arc<Gpu>,
     dy: &Tensor,
@@ -274,20 +276,6 @@ pub(crate) fn embeddings_cat_backward(
     sizes: &[[usize; 2]],
 ) -> Result<Vec<Tensor>> {
     const OP: &str = "embeddings_cat_backward";
-    let (check, columns) = code_columns(codes, sizes)?;
-    if kernels::deterministic() {
-        let mut at = 0;
-        return columns
-            .iter()
-            .zip(sizes)
-            .map(|(c, &[rows, w])| {
-                let block = dy.narrow(1, at, w)?;
-                at += w;
-                let zeros = Tensor::from_cuda_f32(gpu, zeros(OP, gpu, rows * w)?, &[rows, w]);
-                zeros.into_index_add(0, &c.squeeze(1)?, &block, Accumulate::Sorted)
-            })
-            .collect();
-    }
     // One buffer for every table's gradient, cleared by one memset; each gradient a view.
     // dy in place when its rows are dense (a block of columns of a wider gradient is), else
     // a dense copy. (In the tabular model dy comes dense, from emb_drop's backward.)
@@ -306,12 +294,13 @@ pub(crate) fn embeddings_cat_backward(
             "the gradient's view lies outside its storage",
         ));
     }
-    gpu.embeddings_cat_backward(
-        (&mut grads, sizes),
-        &codes_of(OP, codes)?,
-        (&buf.slice(start..), row),
-        check,
-    )
+    let (dy_rows, codes_in) = ((&buf.slice(start..), row), codes_of(OP, codes)?);
+    if kernels::deterministic() {
+        gpu.embeddings_cat_backward_sorted((&mut grads, sizes), &codes_in, dy_rows)
+    } else {
+        let (check, _) = code_columns(codes, sizes)?;
+        gpu.embeddings_cat_backward((&mut grads, sizes), &codes_in, dy_rows, check)
+    }
     .map_err(bad_code(OP, codes, sizes))?;
     let all = Tensor::from_cuda_f32(gpu, grads, &[total]);
     let mut at = 0;
