@@ -22,6 +22,8 @@ pub struct Gpu {
     tf32: AtomicBool,
     /// The flag of launches whose indices are known in range (`launch/range_check.rs`).
     pub(crate) unread_flag: OnceLock<CudaSlice<u64>>,
+    /// Pooling and padding geometries already uploaded, by content (`launch/pool.rs`).
+    pub(crate) geometries: Mutex<HashMap<Vec<i32>, Arc<CudaSlice<i32>>>>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -103,6 +105,7 @@ impl Gpu {
             functions: Mutex::new(HashMap::new()),
             tf32: AtomicBool::new(false),
             unread_flag: OnceLock::new(),
+            geometries: Mutex::new(HashMap::new()),
         };
         gpu.set_tf32(false)?;
         gpu.keep_freed_memory()?;

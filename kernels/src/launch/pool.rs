@@ -5,6 +5,7 @@ use super::{cfg_elems, fits, u32_of, Divisor};
 use crate::sources::POOL;
 use crate::{Error, Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, DeviceRepr, PushKernelArg};
+use std::sync::Arc;
 
 /// The pooling windows of one plane: `[start, end)` of each output row and each output
 /// column, in input pixels.
@@ -89,15 +90,35 @@ impl PlaneSizes {
     }
 }
 
+/// The most geometries kept uploaded; past it the cache starts again (a network pools over a
+/// handful of geometries, the same every step).
+const GEOMETRIES: usize = 256;
+
 impl Gpu {
+    /// `geo` on the GPU: uploaded the first time, then the same buffer (nothing writes it),
+    /// so that a training step's pools and pads make no copy and no allocation. Keyed by
+    /// content, so equal geometries share a buffer whichever op made them.
+    fn geometry(&self, geo: Vec<i32>) -> Result<Arc<CudaSlice<i32>>> {
+        let mut cache = self.geometries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = cache.get(&geo) {
+            return Ok(g.clone());
+        }
+        if cache.len() >= GEOMETRIES {
+            cache.clear();
+        }
+        let g = Arc::new(self.stream().clone_htod(&geo)?);
+        cache.insert(geo, g.clone());
+        Ok(g)
+    }
+
     /// The sizes and the uploaded geometry of a pooling of `planes` planes `[H, W]`.
     fn pooling(
         &self,
         [planes, h, w]: [usize; 3],
         win: &Windows,
-    ) -> Result<(PlaneSizes, CudaSlice<i32>)> {
+    ) -> Result<(PlaneSizes, Arc<CudaSlice<i32>>)> {
         let s = PlaneSizes::new([planes, h, w], [win.rows.len(), win.cols.len()])?;
-        Ok((s, self.stream().clone_htod(&win.geometry([h, w])?)?))
+        Ok((s, self.geometry(win.geometry([h, w])?)?))
     }
 
     /// Max pooling of `planes` planes `[H, W]`: the maxima and, when asked, their positions.
@@ -114,7 +135,7 @@ impl Gpu {
         fits("max_pool", y.len(), s.outputs())?;
         let f = self.function(POOL, "max_pool_f32")?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&s).arg(&geo).arg(x).arg(y);
+        b.arg(&s).arg(geo.as_ref()).arg(x).arg(y);
         match idx {
             Some(i) => {
                 fits("max_pool indices", i.len(), s.outputs())?;
@@ -148,7 +169,12 @@ impl Gpu {
         let f = self.function(POOL, "max_pool_backward_f32")?;
         self.with_flag(check, |bad| {
             let mut b = self.stream().launch_builder(&f);
-            b.arg(&s).arg(&geo).arg(dy).arg(idx).arg(dx).arg(bad);
+            b.arg(&s)
+                .arg(geo.as_ref())
+                .arg(dy)
+                .arg(idx)
+                .arg(dx)
+                .arg(bad);
             // SAFETY: the geometry was checked against the plane; buffers checked; indices
             // are only compared, never followed.
             unsafe { b.launch(cfg_elems(s.inputs())) }?;
@@ -177,7 +203,7 @@ impl Gpu {
         fits("avg_pool", y.len(), y_need)?;
         let f = self.function(POOL, name)?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&s).arg(&geo).arg(&area).arg(x).arg(y);
+        b.arg(&s).arg(geo.as_ref()).arg(&area).arg(x).arg(y);
         // SAFETY: the geometry was checked against the plane; buffers checked.
         unsafe { b.launch(cfg_elems(y_need)) }?;
         Ok(())
@@ -215,10 +241,10 @@ impl Gpu {
                 });
             }
         }
-        let geo = self.stream().clone_htod(&geo)?;
+        let geo = self.geometry(geo)?;
         let f = self.function(POOL, name)?;
         let mut b = self.stream().launch_builder(&f);
-        b.arg(&s).arg(&geo).arg(x).arg(y);
+        b.arg(&s).arg(geo.as_ref()).arg(x).arg(y);
         // SAFETY: every map entry is -1 or inside its axis (checked); buffers checked.
         unsafe { b.launch(cfg_elems(s.outputs())) }?;
         Ok(())
