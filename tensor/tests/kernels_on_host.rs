@@ -403,17 +403,27 @@ fn reductions_and_softmax_match_the_cpu() {
         .num(1.0)
         .run();
     close("sum_rows", &y, &f32s(&rows.sum(&[1], false).unwrap()));
-    // Columns (inner > 1), as a mean.
-    let mut y = nan(15);
-    Launch::new(exe, "sum_cols_f32", 1, 32)
-        .num(3)
-        .num(333)
-        .num(5)
-        .f32s(&f32s(&x))
+    // Columns (inner > 1), as a mean: a block per (outer, tile of 32 columns), in 2 and 8
+    // lanes, and over two tiles of columns.
+    let wide = rand(&[2, 77, 45], 24);
+    for (t, lanes) in [(&x, 2), (&x, 8), (&wide, 8)] {
+        let [outer, r, inner] = [t.shape()[0], t.shape()[1], t.shape()[2]];
+        let mut y = nan(outer * inner);
+        Launch::new(
+            exe,
+            "sum_cols_f32",
+            (outer * inner.div_ceil(32)) as u32,
+            32 * lanes,
+        )
+        .num(outer)
+        .num(r)
+        .num(inner)
+        .f32s(&f32s(t))
         .f32_out(&mut y)
-        .num(1.0 / 333.0)
+        .num(1.0 / r as f32)
         .run();
-    close("sum_cols mean", &y, &f32s(&x.mean(&[1], false).unwrap()));
+        close("sum_cols mean", &y, &f32s(&t.mean(&[1], false).unwrap()));
+    }
     let (mut v, mut i) = (nan(15), vec![-1i64; 15]);
     Launch::new(exe, "max_mid_f32", 1, 32)
         .num(3)

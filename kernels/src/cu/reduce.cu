@@ -12,16 +12,31 @@ extern "C" __global__ void sum_rows_f32(unsigned int r, const float *x, float *y
     if (threadIdx.x == 0) y[blockIdx.x] = (float)(acc * scale);
 }
 
-// inner > 1: one thread per output (o, i), walking r with stride inner; neighbouring
-// threads read neighbouring addresses.
+// inner > 1: a block per (o, tile of 32 neighbouring columns i), its threads in lanes of 32:
+// lane l sums rows l, l + lanes, ... of its column (a lane's threads read neighbouring
+// addresses), then each column's partial sums are added in lane order, so the result is the
+// same every run. A thread per output walking all r rows left a bias gradient (one row of
+// outputs, r = the batch: 1000 columns over 512 rows in the Rossmann model) with a few
+// blocks of threads each waiting on 512 loads in turn; lanes cut that wait by their number
+// and spread the work over as many times more threads.
+#define COL_TILE 32
 extern "C" __global__ void sum_cols_f32(unsigned int outer, unsigned int r, unsigned int inner,
                                         const float *x, float *y, float scale) {
-    GRID_STRIDE(t, (unsigned long long)outer * inner) {
-        unsigned long long o = t / inner, i = t % inner;
-        const float *p = x + o * r * inner + i;
-        double acc = 0.0;
-        for (unsigned int j = 0; j < r; ++j) acc += p[(unsigned long long)j * inner];
-        y[t] = (float)(acc * scale);
+    __shared__ double partial[1024 / COL_TILE][COL_TILE];
+    unsigned int tiles = (inner + COL_TILE - 1) / COL_TILE, lanes = blockDim.x / COL_TILE;
+    unsigned int o = blockIdx.x / tiles, c = threadIdx.x % COL_TILE, lane = threadIdx.x / COL_TILE;
+    unsigned int i = (blockIdx.x - o * tiles) * COL_TILE + c;
+    double acc = 0.0;
+    if (i < inner) {
+        const float *p = x + (unsigned long long)o * r * inner + i;
+        for (unsigned int j = lane; j < r; j += lanes) acc += p[(unsigned long long)j * inner];
+    }
+    partial[lane][c] = acc;
+    __syncthreads();
+    if (lane == 0 && i < inner) {
+        double sum = 0.0;
+        for (unsigned int l = 0; l < lanes; ++l) sum += partial[l][c];
+        y[(unsigned long long)o * inner + i] = (float)(sum * scale);
     }
 }
 

@@ -5,8 +5,11 @@ use crate::sources::REDUCE;
 use crate::{Error, Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
 
-/// Threads per block of the row reductions.
+/// Threads per block of the row reductions (and of the column sums: 8 lanes of 32).
 const ROW_THREADS: u32 = 256;
+
+/// Columns a block of the column sums takes (`COL_TILE` in `reduce.cu`).
+const COL_TILE: usize = 32;
 
 /// Which extremum [`Gpu::extremum`] finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +41,10 @@ impl Gpu {
             let f = self.function(REDUCE, "sum_cols_f32")?;
             let mut b = self.stream().launch_builder(&f);
             b.arg(&o32).arg(&r32).arg(&i32).arg(x).arg(y).arg(&scale);
-            // SAFETY: sizes checked against both buffers above.
-            unsafe { b.launch(cfg_elems((outer * inner) as u64)) }?;
+            // SAFETY: sizes checked against both buffers above; a block per (outer, tile of
+            // COL_TILE columns), as the kernel expects.
+            let blocks = outer * inner.div_ceil(COL_TILE);
+            unsafe { b.launch(cfg_blocks(blocks, ROW_THREADS)?) }?;
         }
         Ok(())
     }
