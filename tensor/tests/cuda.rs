@@ -765,6 +765,22 @@ fn batch_norm_forward_and_backward_match_the_cpu() {
         close("bn dx", &gdx, &dx);
         close("bn dgamma", &gdw, &dw);
         close("bn dbeta", &gdb, &db);
+        // dy as a block of channels of a wider gradient (bn_cont's in the tabular model's
+        // cat), read in place.
+        let mut wider = shape.to_vec();
+        wider[1] += 3;
+        let wide = rand(&wider, 20);
+        let (block, gblock) = (
+            wide.narrow(1, 2, c).unwrap(),
+            on(&wide, dev).narrow(1, 2, c).unwrap(),
+        );
+        let want = block.batch_norm_backward(&x, &w, &m, &v, 1e-5).unwrap();
+        let got = gblock
+            .batch_norm_backward(&gx, &gw, &gm, &gv, 1e-5)
+            .unwrap();
+        close("bn dx of a block", &got.0, &want.0);
+        close("bn dgamma of a block", &got.1, &want.1);
+        close("bn dbeta of a block", &got.2, &want.2);
         let ya = x.channel_affine(&w, &b).unwrap();
         close("channel_affine", &gx.channel_affine(&gw, &gb).unwrap(), &ya);
         let (cdx, cds, cdb) = dy.channel_affine_backward(Some(&x), &w).unwrap();

@@ -566,25 +566,38 @@ fn batch_norm_kernels_match_the_cpu() {
         close("running mean", &rm, &f32s(&m.mul_scalar(0.1).unwrap()));
         close("running var", &rv, &want_rv);
         let dy = rand(shape, 12);
-        let (dx, dg, db) = dy.batch_norm_backward(&x, &w, &m, &v, 1e-5).unwrap();
-        let (mut gdx, mut gdg, mut gdb) = (nan(x.elem_count()), nan(c), nan(c));
-        Launch::new(exe, "batch_norm_backward_f32", c as u32, 64)
-            .num(n)
-            .num(c)
-            .num(s)
-            .f32s(&f32s(&dy))
-            .f32s(&f32s(&x))
-            .f32s(&f32s(&w))
-            .f32s(&f32s(&m))
-            .f32s(&f32s(&v))
-            .num(1e-5)
-            .f32_out(&mut gdx)
-            .f32_out(&mut gdg)
-            .f32_out(&mut gdb)
-            .run();
-        close("bn dx", &gdx, &f32s(&dx));
-        close("bn dgamma", &gdg, &f32s(&dg));
-        close("bn dbeta", &gdb, &f32s(&db));
+        // dy dense, and as channels 1..=C of a gradient of C + 1 channels: its images one
+        // plane further apart, read from its offset (s floats in).
+        let mut wider = shape.to_vec();
+        wider[1] += 1;
+        let wide = rand(&wider, 13);
+        let block = wide.narrow(1, 1, c).unwrap();
+        let wide_from_block = f32s(&wide)[s..].to_vec();
+        for (dy, buffer, image) in [
+            (&dy, f32s(&dy), c * s),
+            (&block, wide_from_block, (c + 1) * s),
+        ] {
+            let (dx, dg, db) = dy.batch_norm_backward(&x, &w, &m, &v, 1e-5).unwrap();
+            let (mut gdx, mut gdg, mut gdb) = (nan(x.elem_count()), nan(c), nan(c));
+            Launch::new(exe, "batch_norm_backward_f32", c as u32, 64)
+                .num(n)
+                .num(c)
+                .num(s)
+                .f32s(&buffer)
+                .num(image)
+                .f32s(&f32s(&x))
+                .f32s(&f32s(&w))
+                .f32s(&f32s(&m))
+                .f32s(&f32s(&v))
+                .num(1e-5)
+                .f32_out(&mut gdx)
+                .f32_out(&mut gdg)
+                .f32_out(&mut gdb)
+                .run();
+            close("bn dx", &gdx, &f32s(&dx));
+            close("bn dgamma", &gdg, &f32s(&dg));
+            close("bn dbeta", &gdb, &f32s(&db));
+        }
         let (cdx, cds, cdb) = dy.channel_affine_backward(Some(&x), &w).unwrap();
         let (mut sdy, mut sdyx) = (nan(c), nan(c));
         Launch::new(exe, "channel_sums_f32", c as u32, 64)

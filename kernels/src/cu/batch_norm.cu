@@ -19,29 +19,36 @@
 // offsets into the tensor. A GPU has no integer divider (a 64-bit division costs it dozens of
 // instructions, more than the element's memory traffic), so the walk divides once, at the
 // start: a step of blockDim.x positions is `whole` planes and `dq` more, and the offset moves
-// by `jump`, or by one plane of all C channels more when q passes the end of its plane.
+// by `jump`, or by one plane of all C channels more when q passes the end of its plane. It
+// also counts the image, for an operand whose images lie `skew` elements further apart than
+// a dense tensor's (a block of columns of a wider gradient, read in place).
 struct ChannelWalk {
-    unsigned long long at, j, m, jump, wrap;
-    unsigned int q, s, dq;
+    unsigned long long at, j, m, jump, wrap, image;
+    unsigned int q, s, dq, whole;
     __device__ ChannelWalk(unsigned int n, unsigned int c, unsigned int ch, unsigned int s_)
-        : at(0), j(threadIdx.x), m((unsigned long long)n * s_), jump(0), wrap(0), q(0), s(s_), dq(0) {
+        : at(0), j(threadIdx.x), m((unsigned long long)n * s_), jump(0), wrap(0), image(0), q(0),
+          s(s_), dq(0), whole(0) {
         if (s == 0) return;  // no elements
-        unsigned long long image = j / s;
+        image = j / s;
         q = (unsigned int)(j - image * s);
         at = (image * c + ch) * s + q;
-        unsigned int whole = blockDim.x / s;
+        whole = blockDim.x / s;
         dq = blockDim.x - whole * s;
         jump = (unsigned long long)whole * c * s + dq;
         wrap = ((unsigned long long)c - 1) * s;
     }
     __device__ bool more() const { return j < m; }
+    // The offset of the element in an operand whose images are `skew` further apart.
+    __device__ unsigned long long skewed(unsigned long long skew) const { return at + image * skew; }
     __device__ void next() {
         j += blockDim.x;
         at += jump;
+        image += whole;
         q += dq;
         if (q >= s) {
             q -= s;
             at += wrap;
+            image += 1;
         }
     }
 };
@@ -61,18 +68,20 @@ __device__ __forceinline__ bool packs(unsigned int s, const float *a, const floa
     return s % 4 == 0 && (bits & 15) == 0;
 }
 
-// f(a, b) for each pair of channel ch's elements of x and z (z may be null: then b is 0).
+// f(a, b) for each pair of channel ch's elements of x (its images `skew` further apart than
+// dense) and z (dense; may be null: then b is 0).
 template <typename F>
 __device__ void channel_each(unsigned int n, unsigned int c, unsigned int ch, unsigned int s,
-                              bool packed, const float *x, const float *z, F f) {
+                             bool packed, const float *x, unsigned long long skew,
+                             const float *z, F f) {
     if (packed) {
         const float4 *x4 = (const float4 *)x, *z4 = (const float4 *)z;
         for (ChannelWalk e(n, c, ch, s / 4); e.more(); e.next()) {
-            float4 a = x4[e.at], b = z ? z4[e.at] : float4{0.0f, 0.0f, 0.0f, 0.0f};
+            float4 a = x4[e.skewed(skew / 4)], b = z ? z4[e.at] : float4{0.0f, 0.0f, 0.0f, 0.0f};
             f(a.x, b.x), f(a.y, b.y), f(a.z, b.z), f(a.w, b.w);
         }
     } else {
-        for (ChannelWalk e(n, c, ch, s); e.more(); e.next()) f(x[e.at], z ? z[e.at] : 0.0f);
+        for (ChannelWalk e(n, c, ch, s); e.more(); e.next()) f(x[e.skewed(skew)], z ? z[e.at] : 0.0f);
     }
 }
 
@@ -92,19 +101,21 @@ __device__ void channel_map(unsigned int n, unsigned int c, unsigned int ch, uns
     }
 }
 
-// y = f(a, b) for each pair of channel ch's elements of x and z.
+// y = f(a, b) for each pair of channel ch's elements of x and z (its images `skew` further
+// apart than dense).
 template <typename F>
 __device__ void channel_map2(unsigned int n, unsigned int c, unsigned int ch, unsigned int s,
-                             bool packed, const float *x, const float *z, float *y, F f) {
+                             bool packed, const float *x, const float *z, unsigned long long skew,
+                             float *y, F f) {
     if (packed) {
         const float4 *x4 = (const float4 *)x, *z4 = (const float4 *)z;
         float4 *y4 = (float4 *)y;
         for (ChannelWalk e(n, c, ch, s / 4); e.more(); e.next()) {
-            float4 a = x4[e.at], b = z4[e.at];
+            float4 a = x4[e.at], b = z4[e.skewed(skew / 4)];
             y4[e.at] = float4{f(a.x, b.x), f(a.y, b.y), f(a.z, b.z), f(a.w, b.w)};
         }
     } else {
-        for (ChannelWalk e(n, c, ch, s); e.more(); e.next()) y[e.at] = f(x[e.at], z[e.at]);
+        for (ChannelWalk e(n, c, ch, s); e.more(); e.next()) y[e.at] = f(x[e.at], z[e.skewed(skew)]);
     }
 }
 
@@ -116,7 +127,7 @@ extern "C" __global__ void CHANNEL_BLOCK batch_norm_forward_f32(
     unsigned long long m = (unsigned long long)n * s;
     bool packed = packs(s, x, y, nullptr);
     double sum = 0.0, sq = 0.0;
-    channel_each(n, c, ch, s, packed, x, nullptr, [&](double v, double) {
+    channel_each(n, c, ch, s, packed, x, 0, nullptr, [&](double v, double) {
         sum += v;
         sq += v * v;
     });
@@ -138,16 +149,19 @@ extern "C" __global__ void CHANNEL_BLOCK batch_norm_forward_f32(
     }
 }
 
+// dy's images lie dy_image elements apart (c * s when dense; more for a block of columns of
+// a wider gradient, which is read in place).
 extern "C" __global__ void CHANNEL_BLOCK batch_norm_backward_f32(
-        unsigned int n, unsigned int c, unsigned int s, const float *dy, const float *x,
-        const float *gamma, const float *mean_in, const float *var_in, float eps, float *dx,
-        float *dgamma, float *dbeta) {
+        unsigned int n, unsigned int c, unsigned int s, const float *dy,
+        unsigned long long dy_image, const float *x, const float *gamma, const float *mean_in,
+        const float *var_in, float eps, float *dx, float *dgamma, float *dbeta) {
     unsigned int ch = blockIdx.x;
     unsigned long long m = (unsigned long long)n * s;
-    bool packed = packs(s, dy, x, dx);
+    unsigned long long skew = dy_image - (unsigned long long)c * s;
+    bool packed = packs(s, dy, x, dx) && skew % 4 == 0;
     double mean = mean_in[ch], sigma = sqrt((double)var_in[ch] + eps);
     double sdy = 0.0, sdyx = 0.0;
-    channel_each(n, c, ch, s, packed, dy, x, [&](double g, double v) {
+    channel_each(n, c, ch, s, packed, dy, skew, x, [&](double g, double v) {
         sdy += g;
         sdyx += g * v;
     });
@@ -159,7 +173,8 @@ extern "C" __global__ void CHANNEL_BLOCK batch_norm_backward_f32(
     float a = (float)k;
     float bx = (float)(-k * dg / (m * sigma));
     float c0 = (float)(k * (mean * dg / sigma - sdy) / m);
-    channel_map2(n, c, ch, s, packed, x, dy, dx, [&](float v, float g) { return (bx * v + c0) + a * g; });
+    channel_map2(n, c, ch, s, packed, x, dy, skew, dx,
+                 [&](float v, float g) { return (bx * v + c0) + a * g; });
     if (threadIdx.x == 0) {
         dgamma[ch] = (float)dg;
         dbeta[ch] = (float)sdy;
@@ -197,7 +212,7 @@ extern "C" __global__ void CHANNEL_BLOCK channel_sums_f32(unsigned int n, unsign
                                             float *sum_dyx) {
     unsigned int ch = blockIdx.x;
     double a = 0.0, b = 0.0;
-    channel_each(n, c, ch, s, packs(s, dy, x, nullptr), dy, x, [&](double g, double v) {
+    channel_each(n, c, ch, s, packs(s, dy, x, nullptr), dy, 0, x, [&](double g, double v) {
         a += g;
         b += g * v;
     });

@@ -2,7 +2,7 @@
 //! update), the fused backward, and the inference affine with its channel sums.
 use super::{cfg_blocks, cfg_elems, fits, u32_of, Divisor, NULL};
 use crate::sources::BATCH_NORM;
-use crate::{Gpu, Result};
+use crate::{Error, Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
 
 /// Threads of a channel's block: enough for its `n * s` elements, in whole warps, at most
@@ -70,11 +70,13 @@ impl Gpu {
     }
 
     /// Backward from `dy` with the forward's saved mean and variance: `dx`, `dgamma`, `dbeta`.
+    /// `dy`'s images (each `[C, S]`, dense) lie `dy_image` elements apart: `C * S` when it
+    /// is dense, more for a block of columns of a wider gradient, read in place.
     #[allow(clippy::too_many_arguments)]
     pub fn batch_norm_backward(
         &self,
         dims: [usize; 3],
-        (dy, x): (&CudaView<'_, f32>, &CudaView<'_, f32>),
+        ((dy, dy_image), x): ((&CudaView<'_, f32>, usize), &CudaView<'_, f32>),
         gamma: &CudaView<'_, f32>,
         (mean, var): (&CudaView<'_, f32>, &CudaView<'_, f32>),
         eps: f32,
@@ -90,9 +92,21 @@ impl Gpu {
         ];
         check("batch_norm_backward", dims, x.len(), &lens)?;
         let total = (dims[0] * dims[1] * dims[2]) as u64;
-        fits("batch_norm_backward", dy.len(), total)?;
-        fits("batch_norm_backward", dx.len(), total)?;
         let [n, c, s] = dims;
+        if dy_image < c * s {
+            return Err(Error::Invalid(format!(
+                "batch_norm_backward: images {dy_image} apart overlap images of {}",
+                c * s
+            )));
+        }
+        let dy_span = if n == 0 {
+            0
+        } else {
+            (n - 1) * dy_image + c * s
+        };
+        let dy_image = dy_image as u64;
+        fits("batch_norm_backward", dy.len(), dy_span as u64)?;
+        fits("batch_norm_backward", dx.len(), total)?;
         let (n32, c32, s32) = (u32_of("N", n)?, u32_of("C", c)?, u32_of("S", s)?);
         let f = self.function(BATCH_NORM, "batch_norm_backward_f32")?;
         let mut b = self.stream().launch_builder(&f);
@@ -100,6 +114,7 @@ impl Gpu {
             .arg(&c32)
             .arg(&s32)
             .arg(dy)
+            .arg(&dy_image)
             .arg(x)
             .arg(gamma)
             .arg(mean)

@@ -1,7 +1,7 @@
 //! Batch norm on the GPU: the fused forward (statistics and normalisation in one launch)
 //! and backward (dx, dgamma, dbeta from the saved statistics), and the inference affine.
 use super::{alloc, kernel_error, zeros};
-use crate::{Result, RunningStats, Tensor};
+use crate::{Layout, Result, RunningStats, Tensor};
 use kernels::{Gpu, Running};
 use std::sync::Arc;
 
@@ -62,11 +62,25 @@ pub(crate) fn batch_norm_backward(
     let c = dims[1];
     let mut dx = alloc(OP, gpu, x.elem_count())?;
     let (mut dg, mut db) = (alloc(OP, gpu, c)?, alloc(OP, gpu, c)?);
-    let (dys, xs, g) = (dy.cuda_f32(OP)?, x.cuda_f32(OP)?, weight.cuda_f32(OP)?);
+    let (xs, g) = (x.cuda_f32(OP)?, weight.cuda_f32(OP)?);
     let (m, v) = (mean.cuda_f32(OP)?, var.cuda_f32(OP)?);
+    // dy in place when its images are dense and only further apart (the bn_cont block of the
+    // tabular model's `cat` gradient), else a dense copy.
+    let image = dims[1] * dims[2];
+    let l = dy.layout();
+    let dense_images = l.strides()[1..] == Layout::contiguous(&dy.shape()[1..]).strides()[..]
+        && l.strides()[0] >= image;
+    let dense;
+    let (dys, dy_image) = if dense_images {
+        let buf = dy.cuda_buffer(OP)?;
+        (buf.slice(l.offset().min(buf.len())..), l.strides()[0])
+    } else {
+        dense = dy.cuda_f32(OP)?;
+        (dense.view(), image)
+    };
     gpu.batch_norm_backward(
         dims,
-        (&dys.view(), &xs.view()),
+        ((&dys, dy_image), &xs.view()),
         &g.view(),
         (&m.view(), &v.view()),
         eps,
