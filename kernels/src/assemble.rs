@@ -43,7 +43,8 @@ pub fn assemble(source: Source, sm: &str) -> Result<Vec<Resources>> {
     };
     let code = CString::new(format!("{COMMON}\n{}", source.code))
         .map_err(|_| compile_error("the source holds a NUL byte".into()))?;
-    let name = CString::new(format!("{}.cu", source.name)).expect("names hold no NUL");
+    let name = CString::new(format!("{}.cu", source.name))
+        .map_err(|_| compile_error("the source's name holds a NUL byte".into()))?;
     let prog =
         nvrtc::create_program(&code, Some(&name)).map_err(|e| compile_error(format!("{e:?}")))?;
     let options = [

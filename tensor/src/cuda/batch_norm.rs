@@ -1,7 +1,7 @@
 //! Batch norm on the GPU: the fused forward (statistics and normalisation in one launch)
 //! and backward (dx, dgamma, dbeta from the saved statistics), and the inference affine.
 use super::{alloc, kernel_error, zeros};
-use crate::{Layout, Result, RunningStats, Tensor};
+use crate::{Result, RunningStats, Tensor};
 use kernels::{Gpu, Running};
 use std::sync::Arc;
 
@@ -65,22 +65,11 @@ pub(crate) fn batch_norm_backward(
     let (xs, g) = (x.cuda_f32(OP)?, weight.cuda_f32(OP)?);
     let (m, v) = (mean.cuda_f32(OP)?, var.cuda_f32(OP)?);
     // dy in place when its images are dense and only further apart (the bn_cont block of the
-    // tabular model's `cat` gradient), else a dense copy.
-    let image = dims[1] * dims[2];
-    let l = dy.layout();
-    let dense_images = l.strides()[1..] == Layout::contiguous(&dy.shape()[1..]).strides()[..]
-        && l.strides()[0] >= image;
-    let dense;
-    let (dys, dy_image) = if dense_images {
-        let buf = dy.cuda_buffer(OP)?;
-        (buf.slice(l.offset().min(buf.len())..), l.strides()[0])
-    } else {
-        dense = dy.cuda_f32(OP)?;
-        (dense.view(), image)
-    };
+    // tabular model's `cat` gradient).
+    let (dys, dy_image) = dy.cuda_rows(OP)?;
     gpu.batch_norm_backward(
         dims,
-        ((&dys, dy_image), &xs.view()),
+        ((&dys.view(), dy_image), &xs.view()),
         &g.view(),
         (&m.view(), &v.view()),
         eps,

@@ -279,22 +279,10 @@ pub(crate) fn embeddings_cat_backward(
     // One buffer for every table's gradient, cleared by one memset; each gradient a view.
     // dy in place when its rows are dense (a block of columns of a wider gradient is), else
     // a dense copy. (In the tabular model dy comes dense, from emb_drop's backward.)
-    let width: usize = sizes.iter().map(|s| s[1]).sum();
-    let dy = match *dy.strides() {
-        [row, 1] if row >= width => dy.clone(),
-        _ => dy.contiguous()?,
-    };
-    let (row, start) = (dy.strides()[0], dy.layout().offset());
+    let (dys, row) = dy.cuda_rows(OP)?;
     let total: usize = sizes.iter().map(|[rows, w]| rows * w).sum();
     let mut grads = zeros(OP, gpu, total)?;
-    let buf = dy.cuda_buffer(OP)?;
-    if start > buf.len() {
-        return Err(Error::device(
-            OP,
-            "the gradient's view lies outside its storage",
-        ));
-    }
-    let (dy_rows, codes_in) = ((&buf.slice(start..), row), codes_of(OP, codes)?);
+    let (dy_rows, codes_in) = ((&dys.view(), row), codes_of(OP, codes)?);
     if kernels::deterministic() {
         gpu.embeddings_cat_backward_sorted((&mut grads, sizes), &codes_in, dy_rows)
     } else {

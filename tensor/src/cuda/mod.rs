@@ -378,6 +378,32 @@ impl Tensor {
         self.row_major(op, buf)
     }
 
+    /// The f32 elements of a GPU tensor as rows (the dimensions after the first) and the
+    /// distance between them, for kernels that take that distance: in place when each row is
+    /// dense and they only lie further apart (a block of columns of a wider gradient, as the
+    /// tabular model's `cat` hands its parts back), else a dense copy.
+    pub(crate) fn cuda_rows(&self, op: &'static str) -> Result<(DeviceData<'_, f32>, usize)> {
+        let (l, shape) = (self.layout(), self.shape());
+        let row: usize = shape.iter().skip(1).product();
+        let in_place = !shape.is_empty()
+            && l.strides()[1..] == Layout::contiguous(&shape[1..]).strides()[..]
+            && l.strides()[0] >= row;
+        if !in_place {
+            return Ok((self.cuda_f32(op)?, row));
+        }
+        let buf = self.cuda_buffer(op)?;
+        let apart = l.strides()[0];
+        let span = if shape[0] * row == 0 {
+            0
+        } else {
+            (shape[0] - 1) * apart + row
+        };
+        let view = buf
+            .try_slice(l.offset()..l.offset() + span)
+            .ok_or_else(|| Error::device(op, "the view lies outside its storage"))?;
+        Ok((DeviceData::Borrowed(view), apart))
+    }
+
     /// The i64 elements of a GPU tensor in row-major order.
     pub(crate) fn cuda_i64(&self, op: &'static str) -> Result<DeviceData<'_, i64>> {
         let buf = self.cuda_index_buffer(op)?;
