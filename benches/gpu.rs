@@ -3,7 +3,8 @@
 //! backward and at inference on (64, 256, 56, 56), ResNet's stem max pool (3x3, stride 2, on
 //! (64, 64, 112, 112)) forward and backward, and the Rossmann store embedding's backward
 //! (1116 x 81, batch 512) by atomics and by sorted segments, and all 24 of the model's
-//! embeddings looked up and back at batch 512 (the grouped lookup); then whole models: a Rossmann
+//! embeddings looked up and back at batch 512 (the grouped lookup); ResNet-34's convolutions
+//! shape by shape (forward, input and weight gradients); then whole models: a Rossmann
 //! training epoch at batch 512 through the `Learner` (the same case as `compare.rs`'s
 //! `tabular_epoch_bs512`) and a ResNet-34 training step at batch 64, 224 x 224. Prints one
 //! table; skips, saying why, without a GPU. Run: `cargo bench --bench gpu`
@@ -266,6 +267,60 @@ fn main() {
         format!("Rossmann epoch, {} rows, batch 512", sizes.rows),
         epoch * 1e3
     );
+
+    // ResNet-34's convolutions one shape at a time (its stem and the 3x3 convolution of each
+    // stage, at the step's batch), forward, input gradient and weight gradient each: where a
+    // step's time goes, against cuDNN's on the same shapes in gpu_torch.py. The count says
+    // how many of a step's convolutions have that shape (a stage's first, strided one aside).
+    println!(
+        "{:<44} {:>9} {:>9} {:>9} {:>9}",
+        "convolution (batch, c -> co, size, count)", "fwd ms", "dx ms", "dw ms", "TFLOP/s"
+    );
+    let side = sizes.resnet.1;
+    for (c, co, k, stride, hw, count) in [
+        (3, 64, 7, 2, side, 1),
+        (64, 64, 3, 1, side / 4, 6),
+        (128, 128, 3, 1, side / 8, 7),
+        (256, 256, 3, 1, side / 16, 11),
+        (512, 512, 3, 1, side / 32, 5),
+    ] {
+        let p = Conv2dParams::new(stride, k / 2);
+        let shape = [sizes.resnet.0, c, hw, hw];
+        let x = Philox::new(41, 0)
+            .uniform(&shape, -1.0, 1.0)
+            .unwrap()
+            .to_device(dev)
+            .unwrap();
+        let w = Philox::new(42, 0)
+            .uniform(&[co, c, k, k], -0.1, 0.1)
+            .unwrap()
+            .to_device(dev)
+            .unwrap();
+        let y = x.conv2d(&w, None, p).unwrap();
+        let dy = y.mul_scalar(0.5).unwrap();
+        let fwd = time(&gpu, reps(10), || {
+            x.conv2d(&w, None, p).unwrap();
+        });
+        let dx = time(&gpu, reps(10), || {
+            dy.conv2d_backward_input(&w, &shape, p).unwrap();
+        });
+        let dw = time(&gpu, reps(10), || {
+            dy.conv2d_backward_weight(&x, [k, k], p).unwrap();
+        });
+        // Each pass is one product of 2 * (c k k) * co * (batch * out pixels) flops.
+        let flops = 2.0 * (c * k * k * co) as f64 * (y.elem_count() / co) as f64;
+        println!(
+            "{:<44} {:>9.3} {:>9.3} {:>9.3} {:>9.1}",
+            format!(
+                "{k}x{k}/{stride}, {}, {c} -> {co}, {hw}, x{count}",
+                shape[0]
+            ),
+            fwd * 1e3,
+            dx * 1e3,
+            dw * 1e3,
+            3.0 * flops / (fwd + dx + dw) / 1e12
+        );
+    }
 
     // ResNet-34 at batch 64, 224 x 224: forward, cross-entropy, backward, SGD step.
     let model = resnet34(&Init::new(0), 1000).unwrap();

@@ -7,7 +7,8 @@ Prints a table in the layout of gpu.rs: the device-to-device copy and the bandwi
 dropout, a permuted copy and batch norm (64, 256, 56, 56; training and inference), ResNet's
 stem max pool (3x3/2 on (64, 64, 112, 112), forward + backward), the Rossmann store
 embedding's backward (1116 x 81, batch 512), all 24 of the model's embeddings looked up and
-back (batch 512), a Rossmann epoch at batch 512 (the model, data and schedule of
+back (batch 512), ResNet-34's convolutions shape by shape (forward, input and weight
+gradients), a Rossmann epoch at batch 512 (the model, data and schedule of
 compare_torch.py's tabular_epoch_bs512, each batch moved to the GPU before its step, as the
 Learner does) and a ResNet-34 training step at batch 64, 224 x 224 (cuDNN, benchmark mode,
 TF32 off as on our side). Exits with a one-line reason where torch or CUDA is missing.
@@ -143,6 +144,21 @@ def epoch():
 row(f"Rossmann epoch, {EPOCH_ROWS} rows, batch 512", timed(5, epoch))
 
 import torchvision  # noqa: E402
+
+print(f"{'convolution (batch, c -> co, size, count)':<44} {'fwd ms':>9} {'dx ms':>9} {'dw ms':>9} {'TFLOP/s':>9}")
+for c, co, k, stride, hw, count in [(3, 64, 7, 2, 224, 1), (64, 64, 3, 1, 56, 6), (128, 128, 3, 1, 28, 7),
+                                    (256, 256, 3, 1, 14, 11), (512, 512, 3, 1, 7, 5)]:
+    xc = (torch.rand(64, c, hw, hw, device=dev) * 2 - 1).requires_grad_(True)
+    wc = ((torch.rand(co, c, k, k, device=dev) * 2 - 1) * 0.1).requires_grad_(True)
+    yc = F.conv2d(xc, wc, None, stride, k // 2)
+    dyc = yc.detach() * 0.5
+    fwd = timed(10, lambda: F.conv2d(xc, wc, None, stride, k // 2))
+    dx = timed(10, lambda: torch.autograd.grad(yc, xc, dyc, retain_graph=True))
+    dw = timed(10, lambda: torch.autograd.grad(yc, wc, dyc, retain_graph=True))
+    flops = 2 * c * k * k * co * yc.numel() / co
+    print(f"{f'{k}x{k}/{stride}, 64, {c} -> {co}, {hw}, x{count}':<44} {fwd * 1e3:>9.3f} {dx * 1e3:>9.3f} "
+          f"{dw * 1e3:>9.3f} {3 * flops / (fwd + dx + dw) / 1e12:>9.1f}")
+    del xc, wc, yc, dyc
 
 resnet = torchvision.models.resnet34().to(dev)
 sgd = torch.optim.SGD(resnet.parameters(), lr=1e-3, momentum=0.9)

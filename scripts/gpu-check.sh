@@ -68,37 +68,61 @@ for lib in cuda:1 nvrtc:13 cublas:13; do
     done
     echo "$name: ${found:-NOT FOUND (searched $LD_LIBRARY_PATH and ldconfig)}"
 done
-log=$(mktemp)
+# Logs: under $OUT when the device tool runs this (what is written there comes back, even
+# when a stage is cut short), else in a fresh folder.
+logs=${OUT:-$(mktemp -d)}
+mkdir -p "$logs"
+log="$logs/tests.log"
+: > "$log"
+# Every stage is bounded, so that a hang in one leaves the others their time: each gets at most
+# its own cap and never more than what is left of the whole run's budget (the device tool
+# stops a command after 600 s).
+deadline=$((SECONDS + ${LESSON6_GPU_CHECK_BUDGET:-560}))
+bounded() {
+    local cap=$1 left=$((deadline - SECONDS))
+    shift
+    [ "$left" -lt "$cap" ] && cap=$left
+    if [ "$cap" -le 5 ]; then echo "not run, no time left: $*"; return 124; fi
+    timeout -k 5 "$cap" "$@"
+    local rc=$?
+    [ "$rc" -eq 124 ] && echo "cut short after ${cap} s: $*"
+    return "$rc"
+}
 status=0
-for t in tensor-cuda nn-cuda kernels-compile kernels-optim; do
+for t in kernels-compile kernels-optim tensor-cuda nn-cuda; do
     [ -x "$bins/$t" ] || { echo "missing $bins/$t (run scripts/gpu-check.sh --build first)"; status=1; continue; }
     echo "== $t"
-    "$bins/$t" --test-threads=1 --nocapture --skip on_a_stand_in_gpu 2>&1 | tee -a "$log" | grep -E "^test |skipped|panicked|result" || true
+    bounded 150 "$bins/$t" --test-threads=1 --nocapture --skip on_a_stand_in_gpu 2>&1 | tee -a "$log" | grep -E "^test |skipped|panicked|result|cut short|not run" || true
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
 echo "== benchmark"
-"$bins/lesson6-gpu" 2>&1 | tee "$log.bench"
+bounded 150 "$bins/lesson6-gpu" 2>&1 | tee "$logs/bench.log"
+echo "== PyTorch on the same cases (needs a CUDA build of torch on this machine)"
+PYTHONUNBUFFERED=1 bounded 150 python3 benches/gpu_torch.py 2>&1 | tee "$logs/torch.log" || true
 
 echo "== the Rossmann example on the GPU (the CPU gives valid exp_rmspe 0.1085 on this data)"
-"$bins/lesson6-rossmann" --device cuda --out "$(mktemp -d)" 2>&1 | tail -3 | tee "$log.rossmann"
+bounded 90 "$bins/lesson6-rossmann" --device cuda --out "$(mktemp -d)" 2>&1 | tail -3 | tee "$logs/rossmann.log"
 echo "== reproducibility: one Rossmann epoch twice with --deterministic (the saved models should be equal to the bit), once with atomics"
 runs=$(mktemp -d)
 for r in det1 det2 atomic; do
     flag=$([ "$r" = atomic ] || echo --deterministic)
-    "$bins/lesson6-rossmann" --device cuda --epochs 1 $flag --out "$runs/$r" >/dev/null 2>&1 || echo "the $r run failed"
+    bounded 60 "$bins/lesson6-rossmann" --device cuda --epochs 1 $flag --out "$runs/$r" >/dev/null 2>&1 || echo "the $r run failed"
 done
-same() { cmp -s "$runs/$1/model.safetensors" "$runs/$2/model.safetensors" && echo equal || echo DIFFERENT; }
+same() {
+    local a="$runs/$1/model.safetensors" b="$runs/$2/model.safetensors"
+    if [ ! -f "$a" ] || [ ! -f "$b" ]; then echo "not compared (a run did not finish)"
+    elif cmp -s "$a" "$b"; then echo equal
+    else echo DIFFERENT; fi
+}
 { echo "deterministic twice: models $(same det1 det2)"
-  echo "deterministic against atomics: models $(same det1 atomic) (atomics may differ in the last bits)"; } | tee "$log.repro"
-echo "== PyTorch on the same cases (needs a CUDA build of torch on this machine)"
-python3 benches/gpu_torch.py 2>&1 | tee "$log.torch" || true
-
+  echo "deterministic against atomics: models $(same det1 atomic) (atomics may differ in the last bits)"; } | tee "$logs/repro.log"
 echo
 echo "================ summary ================"
 grep -E "^test result" "$log" | awk '{p+=$4; f+=$6} END {printf "tests: %d passed, %d failed\n", p, f}'
 skips=$(grep -c "skipped:" "$log" || true)
 [ "$skips" -gt 0 ] && echo "skipped (no GPU): $skips tests, so nothing above was verified on a GPU"
-echo "lesson6:"; grep -vE "^skipped" "$log.bench" || true
-echo "Rossmann on the GPU:"; cat "$log.rossmann" "$log.repro"
-echo "PyTorch:"; cat "$log.torch"
+echo "lesson6:"; grep -vE "^skipped" "$logs/bench.log" || true
+echo "Rossmann on the GPU:"; cat "$logs/rossmann.log" "$logs/repro.log"
+echo "PyTorch:"; cat "$logs/torch.log"
+echo "logs: $logs"
 exit $status
