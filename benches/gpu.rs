@@ -272,6 +272,9 @@ fn main() {
     // stage, at the step's batch), forward, input gradient and weight gradient each: where a
     // step's time goes, against cuDNN's on the same shapes in gpu_torch.py. The count says
     // how many of a step's convolutions have that shape (a stage's first, strided one aside).
+    // Each shape twice: with the default chunks of columns (256 MiB, the batch in one or two
+    // products) and with chunks that stay in the L2 cache (24 MiB), to see which is faster.
+    let default_columns = gpu.conv_columns();
     println!(
         "{:<44} {:>9} {:>9} {:>9} {:>9}",
         "convolution (batch, c -> co, size, count)", "fwd ms", "dx ms", "dw ms", "TFLOP/s"
@@ -298,28 +301,32 @@ fn main() {
             .unwrap();
         let y = x.conv2d(&w, None, p).unwrap();
         let dy = y.mul_scalar(0.5).unwrap();
-        let fwd = time(&gpu, reps(10), || {
-            x.conv2d(&w, None, p).unwrap();
-        });
-        let dx = time(&gpu, reps(10), || {
-            dy.conv2d_backward_input(&w, &shape, p).unwrap();
-        });
-        let dw = time(&gpu, reps(10), || {
-            dy.conv2d_backward_weight(&x, [k, k], p).unwrap();
-        });
         // Each pass is one product of 2 * (c k k) * co * (batch * out pixels) flops.
         let flops = 2.0 * (c * k * k * co) as f64 * (y.elem_count() / co) as f64;
-        println!(
-            "{:<44} {:>9.3} {:>9.3} {:>9.3} {:>9.1}",
-            format!(
-                "{k}x{k}/{stride}, {}, {c} -> {co}, {hw}, x{count}",
-                shape[0]
-            ),
-            fwd * 1e3,
-            dx * 1e3,
-            dw * 1e3,
-            3.0 * flops / (fwd + dx + dw) / 1e12
-        );
+        for (columns, chunks) in [(default_columns, ""), (24 << 20, ", L2 chunks")] {
+            gpu.set_conv_columns(columns);
+            let fwd = time(&gpu, reps(10), || {
+                x.conv2d(&w, None, p).unwrap();
+            });
+            let dx = time(&gpu, reps(10), || {
+                dy.conv2d_backward_input(&w, &shape, p).unwrap();
+            });
+            let dw = time(&gpu, reps(10), || {
+                dy.conv2d_backward_weight(&x, [k, k], p).unwrap();
+            });
+            println!(
+                "{:<44} {:>9.3} {:>9.3} {:>9.3} {:>9.1}",
+                format!(
+                    "{k}x{k}/{stride}, {}, {c} -> {co}, {hw}, x{count}{chunks}",
+                    shape[0]
+                ),
+                fwd * 1e3,
+                dx * 1e3,
+                dw * 1e3,
+                3.0 * flops / (fwd + dx + dw) / 1e12
+            );
+        }
+        gpu.set_conv_columns(default_columns);
     }
 
     // ResNet-34 at batch 64, 224 x 224: forward, cross-entropy, backward, SGD step.

@@ -7,7 +7,7 @@ use crate::{Error, Result};
 use cudarc::cublas::CudaBlas;
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// A GPU ready to run lesson6's kernels. Shared: [`Gpu::get`] hands out one per ordinal.
@@ -20,6 +20,8 @@ pub struct Gpu {
     /// Kernels already looked up, by name: a launch costs a map lookup, not a driver call.
     functions: Mutex<HashMap<String, CudaFunction>>,
     tf32: AtomicBool,
+    /// The most bytes of column matrices a convolution builds at once ([`Gpu::set_conv_columns`]).
+    conv_columns: AtomicUsize,
     /// The flag of launches whose indices are known in range (`launch/range_check.rs`).
     pub(crate) unread_flag: OnceLock<CudaSlice<u64>>,
     /// Pooling and padding geometries already uploaded, by content (`launch/pool.rs`).
@@ -59,6 +61,10 @@ pub fn libraries_present() -> Result<()> {
         Err(Error::Unavailable(missing.join("; ")))
     }
 }
+
+/// [`Gpu::conv_columns`] until set: 256 MiB, so that ResNet-34's layers at batch 64 take
+/// their batch in two chunks or fewer.
+const DEFAULT_CONV_COLUMNS: usize = 256 << 20;
 
 /// The virtual architecture to compile for, from the device's compute capability.
 fn arch_of(major: i32, minor: i32) -> Option<&'static str> {
@@ -104,6 +110,7 @@ impl Gpu {
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             tf32: AtomicBool::new(false),
+            conv_columns: AtomicUsize::new(DEFAULT_CONV_COLUMNS),
             unread_flag: OnceLock::new(),
             geometries: Mutex::new(HashMap::new()),
         };
@@ -191,6 +198,24 @@ impl Gpu {
 
     pub fn tf32(&self) -> bool {
         self.tf32.load(Ordering::Relaxed)
+    }
+
+    /// Sets the most bytes of column matrices (im2col's output, or the input gradient's
+    /// columns before col2im) a convolution builds at once: the batch is cut into chunks of
+    /// whole images below it, one image at least, and each chunk is one im2col and one
+    /// product. Large chunks make large products, which cuBLAS runs nearest its peak; chunks
+    /// that fit in the L2 cache (50 MB on an H100, 60 MB on an H200) could spare the columns'
+    /// round trip through DRAM between the kernel that writes them and the product that reads
+    /// them, at the price of smaller products (`benches/gpu.rs` times both). The result is
+    /// the same up to the order of the weight gradient's sums (one product per chunk, added).
+    pub fn set_conv_columns(&self, bytes: usize) {
+        self.conv_columns.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The most bytes of column matrices a convolution builds at once
+    /// (256 MiB unless [`Gpu::set_conv_columns`] changed it).
+    pub fn conv_columns(&self) -> usize {
+        self.conv_columns.load(Ordering::Relaxed)
     }
 
     /// Kernel `name` of `source`, compiling and loading the source on first use.

@@ -802,57 +802,82 @@ fn batch_norm_forward_and_backward_match_the_cpu() {
     }
 }
 
+/// The convolution of `x_shape` by `w_shape` (with a bias), im2col, col2im and both
+/// gradients on the GPU against the CPU.
+fn check_convolution(dev: Device, x_shape: [usize; 4], w_shape: [usize; 4], p: Conv2dParams) {
+    let (x, w, b) = (
+        rand(&x_shape, 25),
+        rand(&w_shape, 26),
+        rand(&[w_shape[0]], 27),
+    );
+    let (gx, gw) = (on(&x, dev), on(&w, dev));
+    let y = x.conv2d(&w, Some(&b), p).unwrap();
+    close_sums(
+        "conv2d",
+        &gx.conv2d(&gw, Some(&on(&b, dev)), p).unwrap(),
+        &y,
+    );
+    let cols = x.im2col(w_shape[2], w_shape[3], p).unwrap();
+    close(
+        "im2col",
+        &gx.im2col(w_shape[2], w_shape[3], p).unwrap(),
+        &cols,
+    );
+    let back = cols.col2im(x.shape(), w_shape[2], w_shape[3], p).unwrap();
+    let gcols = on(&cols, dev);
+    close(
+        "col2im",
+        &gcols.col2im(x.shape(), w_shape[2], w_shape[3], p).unwrap(),
+        &back,
+    );
+    let dy = rand(y.shape(), 28);
+    let dx = dy.conv2d_backward_input(&w, x.shape(), p).unwrap();
+    close_sums(
+        "conv dx",
+        &on(&dy, dev)
+            .conv2d_backward_input(&gw, x.shape(), p)
+            .unwrap(),
+        &dx,
+    );
+    let k = [w_shape[2], w_shape[3]];
+    let dw = dy.conv2d_backward_weight(&x, k, p).unwrap();
+    close_sums(
+        "conv dw",
+        &on(&dy, dev).conv2d_backward_weight(&gx, k, p).unwrap(),
+        &dw,
+    );
+}
+
 #[test]
 fn convolution_and_its_gradients_match_the_cpu() {
     let Some(dev) = gpu() else { return };
     // ResNet's stem (7x7, stride 2, padding 3), a 3x3 block, a 1x1 downsample, odd sizes.
-    for (x_shape, w_shape, p) in [
-        ([2, 3, 37, 29], [5, 3, 7, 7], Conv2dParams::new(2, 3)),
-        ([3, 8, 13, 11], [6, 8, 3, 3], Conv2dParams::new(1, 1)),
-        ([2, 6, 9, 9], [4, 6, 1, 1], Conv2dParams::new(2, 0)),
-    ] {
-        let (x, w, b) = (
-            rand(&x_shape, 25),
-            rand(&w_shape, 26),
-            rand(&[w_shape[0]], 27),
-        );
-        let (gx, gw) = (on(&x, dev), on(&w, dev));
-        let y = x.conv2d(&w, Some(&b), p).unwrap();
-        close_sums(
-            "conv2d",
-            &gx.conv2d(&gw, Some(&on(&b, dev)), p).unwrap(),
-            &y,
-        );
-        let cols = x.im2col(w_shape[2], w_shape[3], p).unwrap();
-        close(
-            "im2col",
-            &gx.im2col(w_shape[2], w_shape[3], p).unwrap(),
-            &cols,
-        );
-        let back = cols.col2im(x.shape(), w_shape[2], w_shape[3], p).unwrap();
-        let gcols = on(&cols, dev);
-        close(
-            "col2im",
-            &gcols.col2im(x.shape(), w_shape[2], w_shape[3], p).unwrap(),
-            &back,
-        );
-        let dy = rand(y.shape(), 28);
-        let dx = dy.conv2d_backward_input(&w, x.shape(), p).unwrap();
-        close_sums(
-            "conv dx",
-            &on(&dy, dev)
-                .conv2d_backward_input(&gw, x.shape(), p)
-                .unwrap(),
-            &dx,
-        );
-        let k = [w_shape[2], w_shape[3]];
-        let dw = dy.conv2d_backward_weight(&x, k, p).unwrap();
-        close_sums(
-            "conv dw",
-            &on(&dy, dev).conv2d_backward_weight(&gx, k, p).unwrap(),
-            &dw,
-        );
+    check_convolution(dev, [2, 3, 37, 29], [5, 3, 7, 7], Conv2dParams::new(2, 3));
+    check_convolution(dev, [3, 8, 13, 11], [6, 8, 3, 3], Conv2dParams::new(1, 1));
+    check_convolution(dev, [2, 6, 9, 9], [4, 6, 1, 1], Conv2dParams::new(2, 0));
+}
+
+/// Puts the GPU's convolution chunk size back when dropped (also when a test fails).
+struct ConvColumns(std::sync::Arc<Gpu>, usize);
+
+impl Drop for ConvColumns {
+    fn drop(&mut self) {
+        self.0.set_conv_columns(self.1);
     }
+}
+
+#[test]
+fn convolution_in_chunks_of_images_matches_the_cpu() {
+    let Some(dev) = gpu() else { return };
+    let g = Gpu::get(0).unwrap();
+    let _restore = ConvColumns(g.clone(), g.conv_columns());
+    // Columns of two images of the 3x3 case (72 rows, 143 pixels, f32) a chunk: five images
+    // go as 2, 2 and 1, and the weight gradient adds three products. Then one image a chunk
+    // for the strided stem (any size below an image's columns still takes one).
+    g.set_conv_columns(2 * 72 * 143 * 4);
+    check_convolution(dev, [5, 8, 13, 11], [6, 8, 3, 3], Conv2dParams::new(1, 1));
+    g.set_conv_columns(1);
+    check_convolution(dev, [3, 3, 37, 29], [5, 3, 7, 7], Conv2dParams::new(2, 3));
 }
 
 #[test]

@@ -9,9 +9,6 @@ use crate::{Error, Layout, Result, Tensor};
 use kernels::{ConvGeometry, Gemm, Gpu, Operand};
 use std::sync::Arc;
 
-/// Largest column buffer, in f32 elements (256 MiB): the batch is cut into chunks below it.
-const MAX_COLS: usize = 64 << 20;
-
 fn geometry(g: &Geometry) -> Result<ConvGeometry> {
     let v = |n: usize| {
         u32::try_from(n).map_err(|_| Error::shape("conv2d", format!("size {n} exceeds 2^32")))
@@ -31,9 +28,11 @@ fn geometry(g: &Geometry) -> Result<ConvGeometry> {
     })
 }
 
-/// Images per chunk so that a chunk's columns fit in [`MAX_COLS`].
-fn chunk(g: &ConvGeometry) -> usize {
-    (MAX_COLS / (g.k() * g.pixels()).max(1)).max(1)
+/// Images per chunk, so that a chunk's columns fit in the GPU's [`Gpu::conv_columns`] bytes
+/// (one image at least).
+fn chunk(gpu: &Gpu, g: &ConvGeometry) -> usize {
+    let image = g.k() * g.pixels() * std::mem::size_of::<f32>();
+    (gpu.conv_columns() / image.max(1)).max(1)
 }
 
 pub(crate) fn conv2d(
@@ -51,7 +50,7 @@ pub(crate) fn conv2d(
     let xs = x.cuda_f32(OP)?;
     let w = weight.cuda_f32(OP)?;
     let mut out = alloc(OP, gpu, n * co * px)?;
-    let step = chunk(&cg);
+    let step = chunk(gpu, &cg);
     let mut cols = alloc(OP, gpu, step.min(n) * k * px)?;
     for n0 in (0..n).step_by(step) {
         let imgs = step.min(n - n0);
@@ -104,7 +103,7 @@ pub(crate) fn conv2d_backward_input(
     let dys = dy.cuda_f32(OP)?;
     let w = weight.cuda_f32(OP)?;
     let mut dx = alloc(OP, gpu, n * cg.image_len())?;
-    let step = chunk(&cg);
+    let step = chunk(gpu, &cg);
     let mut cols = alloc(OP, gpu, step.min(n) * k * px)?;
     for n0 in (0..n).step_by(step) {
         let imgs = step.min(n - n0);
@@ -157,7 +156,7 @@ pub(crate) fn conv2d_backward_weight(
     let xs = x.cuda_f32(OP)?;
     let dy = dy.reshape(&[n, co, px])?;
     let mut dw = alloc(OP, gpu, co * k)?;
-    let step = chunk(&cg);
+    let step = chunk(gpu, &cg);
     // A chunk's columns side by side, [k, imgs*px], and its dy as [co, imgs*px]: the weight
     // gradient is one product per chunk, dW += dY cols^T, not one small product per image.
     let mut cols = alloc(OP, gpu, step.min(n) * k * px)?;
