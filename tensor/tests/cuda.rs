@@ -851,10 +851,13 @@ fn check_convolution(dev: Device, x_shape: [usize; 4], w_shape: [usize; 4], p: C
 #[test]
 fn convolution_and_its_gradients_match_the_cpu() {
     let Some(dev) = gpu() else { return };
-    // ResNet's stem (7x7, stride 2, padding 3), a 3x3 block, a 1x1 downsample, odd sizes.
+    // ResNet's stem (7x7, stride 2, padding 3), a 3x3 block, a 1x1 downsample, odd sizes;
+    // a 1x1 of stride 1 (its columns are its input, read in place) and one padded (not so).
     check_convolution(dev, [2, 3, 37, 29], [5, 3, 7, 7], Conv2dParams::new(2, 3));
     check_convolution(dev, [3, 8, 13, 11], [6, 8, 3, 3], Conv2dParams::new(1, 1));
     check_convolution(dev, [2, 6, 9, 9], [4, 6, 1, 1], Conv2dParams::new(2, 0));
+    check_convolution(dev, [3, 6, 5, 7], [4, 6, 1, 1], Conv2dParams::new(1, 0));
+    check_convolution(dev, [3, 6, 5, 7], [4, 6, 1, 1], Conv2dParams::new(1, 1));
 }
 
 /// Puts the GPU's convolution chunk size back when dropped (also when a test fails).

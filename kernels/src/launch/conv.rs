@@ -38,6 +38,11 @@ impl ConvGeometry {
     pub fn pixels(&self) -> usize {
         (self.oh * self.ow) as usize
     }
+    /// Whether im2col is the identity: a 1x1 kernel of stride 1 without padding, whose
+    /// column matrix of an image `[C, H*W]` is the image itself.
+    pub fn columns_are_input(&self) -> bool {
+        (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw) == (1, 1, 1, 1, 0, 0)
+    }
     /// Input elements per image.
     pub fn image_len(&self) -> usize {
         (self.c * self.h * self.w) as usize

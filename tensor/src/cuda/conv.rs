@@ -2,11 +2,13 @@
 //! batched cuBLAS product with the weight (repeated with batch stride 0); the input gradient
 //! is the transposed product followed by col2im (gather form, no atomics); the weight
 //! gradient is one product per chunk of images, their columns side by side (accumulated
-//! over chunks with beta = 1).
+//! over chunks with beta = 1). A 1x1 convolution of stride 1 without padding builds no
+//! columns: its columns are its input, so its products read the input and write the input
+//! gradient in place, with no im2col or col2im.
 use super::{alloc, kernel_error, kernel_layout, zeros};
 use crate::ops::Geometry;
 use crate::{Error, Layout, Result, Tensor};
-use kernels::{ConvGeometry, Gemm, Gpu, Operand};
+use kernels::{ConvGeometry, CudaSlice, Gemm, Gpu, Operand};
 use std::sync::Arc;
 
 fn geometry(g: &Geometry) -> Result<ConvGeometry> {
@@ -35,6 +37,25 @@ fn chunk(gpu: &Gpu, g: &ConvGeometry) -> usize {
     (gpu.conv_columns() / image.max(1)).max(1)
 }
 
+/// Images per chunk and a buffer for a chunk's column matrices; or the whole batch and no
+/// buffer when the columns are the images themselves (a 1x1 convolution of stride 1 without
+/// padding): the products then read the input, or write the input gradient, where it is.
+fn chunks(
+    op: &'static str,
+    gpu: &Arc<Gpu>,
+    g: &ConvGeometry,
+    n: usize,
+) -> Result<(usize, Option<CudaSlice<f32>>)> {
+    if g.columns_are_input() {
+        return Ok((n.max(1), None));
+    }
+    let step = chunk(gpu, g);
+    Ok((
+        step,
+        Some(alloc(op, gpu, step.min(n) * g.k() * g.pixels())?),
+    ))
+}
+
 pub(crate) fn conv2d(
     gpu: &Arc<Gpu>,
     x: &Tensor,
@@ -50,15 +71,20 @@ pub(crate) fn conv2d(
     let xs = x.cuda_f32(OP)?;
     let w = weight.cuda_f32(OP)?;
     let mut out = alloc(OP, gpu, n * co * px)?;
-    let step = chunk(gpu, &cg);
-    let mut cols = alloc(OP, gpu, step.min(n) * k * px)?;
+    let (step, mut cols) = chunks(OP, gpu, &cg, n)?;
     for n0 in (0..n).step_by(step) {
         let imgs = step.min(n - n0);
         let xv = xs.view();
         let xv = xv.slice(n0 * cg.image_len()..);
-        gpu.im2col(imgs, &cg, &xv, &mut cols, false)
-            .map_err(kernel_error(OP))?;
-        let (wv, cv) = (w.view(), cols.as_view());
+        let cv = match &mut cols {
+            Some(cols) => {
+                gpu.im2col(imgs, &cg, &xv, cols, false)
+                    .map_err(kernel_error(OP))?;
+                cols.as_view()
+            }
+            None => xv,
+        };
+        let wv = w.view();
         let mut ov = out.slice_mut(n0 * co * px..(n0 + imgs) * co * px);
         gpu.gemm(
             Gemm {
@@ -103,12 +129,17 @@ pub(crate) fn conv2d_backward_input(
     let dys = dy.cuda_f32(OP)?;
     let w = weight.cuda_f32(OP)?;
     let mut dx = alloc(OP, gpu, n * cg.image_len())?;
-    let step = chunk(gpu, &cg);
-    let mut cols = alloc(OP, gpu, step.min(n) * k * px)?;
+    let (step, mut cols) = chunks(OP, gpu, &cg, n)?;
     for n0 in (0..n).step_by(step) {
         let imgs = step.min(n - n0);
         let (wv, dv) = (w.view(), dys.view());
         let dv = dv.slice(n0 * co * px..);
+        let chunk_dx = n0 * cg.image_len()..(n0 + imgs) * cg.image_len();
+        // The product's columns, then folded onto the images; or the images' gradient itself.
+        let mut cv = match &mut cols {
+            Some(cols) => cols.as_view_mut(),
+            None => dx.slice_mut(chunk_dx.clone()),
+        };
         gpu.gemm(
             Gemm {
                 batch: imgs,
@@ -126,13 +157,14 @@ pub(crate) fn conv2d_backward_input(
                 transposed: false,
                 batch_stride: co * px,
             },
-            &mut cols.as_view_mut(),
+            &mut cv,
             0.0,
         )
         .map_err(kernel_error(OP))?;
-        let mut chunk_dx = dx.slice_mut(n0 * cg.image_len()..(n0 + imgs) * cg.image_len());
-        gpu.col2im(imgs, &cg, &cols.as_view(), &mut chunk_dx)
-            .map_err(kernel_error(OP))?;
+        if let Some(cols) = &cols {
+            gpu.col2im(imgs, &cg, &cols.as_view(), &mut dx.slice_mut(chunk_dx))
+                .map_err(kernel_error(OP))?;
+        }
     }
     Ok(Tensor::from_cuda_f32(gpu, dx, &[n, g.c, g.h, g.w]))
 }
