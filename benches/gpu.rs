@@ -6,9 +6,9 @@
 //! embeddings looked up and back at batch 512 (the grouped lookup); ResNet-34's convolutions
 //! shape by shape (forward, input and weight gradients); then whole models: a Rossmann
 //! training epoch at batch 512 through the `Learner` (the same case as `compare.rs`'s
-//! `tabular_epoch_bs512`) and a ResNet-34 training step at batch 64, 224 x 224. Prints one
-//! table; skips, saying why, without a GPU. Run: `cargo bench --bench gpu`
-//! (scripts/gpu-check.sh runs it on a lent GPU).
+//! `tabular_epoch_bs512`) and a ResNet-34 training step at batch 64, 224 x 224 (with the
+//! most device memory it held). Prints one table; skips, saying why, without a GPU. Run:
+//! `cargo bench --bench gpu` (scripts/gpu-check.sh runs it on a lent GPU).
 use lesson6::autograd::{Tape, Var};
 use lesson6::nn::init::Init;
 use lesson6::nn::learner::{Learner, Lr, TensorData};
@@ -349,6 +349,7 @@ fn main() {
         .unwrap();
     let mut sgd = Sgd::new(0.9, 0.0);
     let params: Vec<_> = named_params(&model).into_iter().map(|(_, p)| p).collect();
+    gpu.reset_memory_high_water().unwrap();
     let step = time(&gpu, reps(5), || {
         let tape = Tape::new();
         let out = model.forward(&tape.input(x.clone()), Mode::Train).unwrap();
@@ -361,4 +362,14 @@ fn main() {
         step * 1e3,
         batch as f64 / step
     );
+    // The most device memory held at once over those steps (live tensors and the freed
+    // buffers kept for reuse), against PyTorch's max_memory_reserved in gpu_torch.py.
+    match gpu.memory_high_water().unwrap() {
+        Some(bytes) => println!(
+            "{:<44} {:>9.2} GiB",
+            "ResNet-34 step, device memory high-water",
+            bytes as f64 / (1u64 << 30) as f64
+        ),
+        None => println!("ResNet-34 step, device memory high-water: no memory pool to ask"),
+    }
 }

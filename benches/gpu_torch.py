@@ -11,7 +11,8 @@ back (batch 512), ResNet-34's convolutions shape by shape (forward, input and we
 gradients), a Rossmann epoch at batch 512 (the model, data and schedule of
 compare_torch.py's tabular_epoch_bs512, each batch moved to the GPU before its step, as the
 Learner does) and a ResNet-34 training step at batch 64, 224 x 224 (cuDNN, benchmark mode,
-TF32 off as on our side). Exits with a one-line reason where torch or CUDA is missing.
+TF32 off as on our side; with the most memory it reserved and allocated). Exits with a
+one-line reason where torch or CUDA is missing.
 """
 import os
 import statistics
@@ -172,5 +173,8 @@ def step():
     sgd.step()
 
 
+torch.cuda.reset_peak_memory_stats()
 t = timed(5, step)
 row("ResNet-34 training step, batch 64, 224", t, extra=f" {64 / t:>10.0f} img/s")
+print(f"{'ResNet-34 step, device memory high-water':<44} {torch.cuda.max_memory_reserved() / 2**30:>9.2f} GiB"
+      f" reserved, {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB allocated")

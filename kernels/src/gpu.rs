@@ -5,6 +5,7 @@
 use crate::sources::{self, Source};
 use crate::{Error, Result};
 use cudarc::cublas::CudaBlas;
+use cudarc::driver::sys::{self, CUmemPool_attribute};
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -41,7 +42,7 @@ pub fn libraries_present() -> Result<()> {
     // SAFETY: each check only tries to open a shared library; it calls nothing in it.
     let (driver, nvrtc, cublas) = unsafe {
         (
-            cudarc::driver::sys::is_culib_present(),
+            sys::is_culib_present(),
             cudarc::nvrtc::sys::is_culib_present(),
             cudarc::cublas::sys::is_culib_present(),
         )
@@ -119,31 +120,67 @@ impl Gpu {
         Ok(gpu)
     }
 
+    /// The device's default memory pool, which stream-ordered allocations (`cuMemAllocAsync`)
+    /// draw from; `None` where the device has none (outputs then come from `cuMemAlloc`).
+    fn memory_pool(&self) -> Result<Option<sys::CUmemoryPool>> {
+        if !self.ctx.has_async_alloc() {
+            return Ok(None);
+        }
+        self.ctx.bind_to_thread()?;
+        let mut pool = std::ptr::null_mut();
+        // SAFETY: FFI call on this context's device with a valid out-pointer.
+        unsafe { sys::cuDeviceGetDefaultMemPool(&mut pool, self.ctx.cu_device()) }.result()?;
+        Ok(Some(pool))
+    }
+
+    /// Sets a u64 attribute of the default memory pool, where there is one.
+    fn set_pool_attribute(&self, attribute: CUmemPool_attribute, mut value: u64) -> Result<()> {
+        if let Some(pool) = self.memory_pool()? {
+            // SAFETY: FFI call on the device's own pool; the attributes set here take a u64
+            // (cuuint64_t) by pointer.
+            unsafe { sys::cuMemPoolSetAttribute(pool, attribute, (&mut value as *mut u64).cast()) }
+                .result()?;
+        }
+        Ok(())
+    }
+
     /// Lets the device's memory pool keep what is freed instead of returning it to the driver
     /// at every synchronisation (its default threshold is 0). Outputs are allocated
     /// stream-ordered from this pool (`cuMemAllocAsync`), so a training step reuses the
     /// previous step's memory, as PyTorch's caching allocator does, instead of mapping fresh
     /// pages after each loss is read back.
     fn keep_freed_memory(&self) -> Result<()> {
-        use cudarc::driver::sys;
-        if !self.ctx.has_async_alloc() {
-            return Ok(());
-        }
-        self.ctx.bind_to_thread()?;
-        let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
-        let mut keep = u64::MAX;
-        // SAFETY: FFI calls on this context's device with valid out-pointers; the attribute
-        // takes a u64 (cuuint64_t) by pointer.
+        self.set_pool_attribute(
+            CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+            u64::MAX,
+        )
+    }
+
+    /// The most bytes of device memory in use at once since the last
+    /// [`Gpu::reset_memory_high_water`] (or since the GPU was opened): live tensors and the
+    /// freed buffers the tensor crate keeps for reuse, the counterpart of PyTorch's
+    /// `torch.cuda.max_memory_reserved`. `None` where the device has no memory pool.
+    pub fn memory_high_water(&self) -> Result<Option<u64>> {
+        let Some(pool) = self.memory_pool()? else {
+            return Ok(None);
+        };
+        let mut bytes = 0u64;
+        // SAFETY: FFI call on the device's own pool; this attribute is a u64 read by pointer.
         unsafe {
-            sys::cuDeviceGetDefaultMemPool(&mut pool, self.ctx.cu_device()).result()?;
-            sys::cuMemPoolSetAttribute(
+            sys::cuMemPoolGetAttribute(
                 pool,
-                sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
-                (&mut keep as *mut u64).cast(),
+                CUmemPool_attribute::CU_MEMPOOL_ATTR_USED_MEM_HIGH,
+                (&mut bytes as *mut u64).cast(),
             )
-            .result()?;
         }
-        Ok(())
+        .result()?;
+        Ok(Some(bytes))
+    }
+
+    /// Starts [`Gpu::memory_high_water`] again from the memory in use now.
+    pub fn reset_memory_high_water(&self) -> Result<()> {
+        // The driver takes only 0 here, meaning "from now".
+        self.set_pool_attribute(CUmemPool_attribute::CU_MEMPOOL_ATTR_USED_MEM_HIGH, 0)
     }
 
     /// The shared [`Gpu`] for `ordinal`, opened on first use. A failure is not cached, so a

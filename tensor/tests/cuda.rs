@@ -884,6 +884,37 @@ fn convolution_in_chunks_of_images_matches_the_cpu() {
 }
 
 #[test]
+fn the_memory_high_water_mark_counts_what_is_allocated() {
+    let Some(dev) = gpu() else { return };
+    let g = Gpu::get(0).unwrap();
+    let Some(start) = g.memory_high_water().unwrap() else {
+        eprintln!("skipped: this GPU has no memory pool");
+        return;
+    };
+    g.reset_memory_high_water().unwrap();
+    let before = g.memory_high_water().unwrap().unwrap();
+    assert!(
+        before <= start,
+        "a reset raised the mark: {start} -> {before}"
+    );
+    // A length no other test uses, so that no freed buffer is at hand for it.
+    let n = (1 << 20) + 4099;
+    let t = Tensor::zeros(&[n]).to_device(dev).unwrap();
+    let after = g.memory_high_water().unwrap().unwrap();
+    assert!(
+        after >= before + 4 * n as u64,
+        "{n} f32 allocated, the mark moved {before} -> {after}"
+    );
+    drop(t);
+    g.reset_memory_high_water().unwrap();
+    let reset = g.memory_high_water().unwrap().unwrap();
+    assert!(
+        reset <= after,
+        "a reset raised the mark: {after} -> {reset}"
+    );
+}
+
+#[test]
 fn pooling_and_its_gradients_match_the_cpu() {
     let Some(dev) = gpu() else { return };
     let x = rand(&[2, 3, 17, 14], 29);

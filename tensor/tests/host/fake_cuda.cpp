@@ -63,11 +63,21 @@ template <class... P> static Kernel kernel(void (*k)(P...)) {
     }};
 }
 
+// The device's default memory pool, which stream-ordered allocations draw from: the bytes
+// it has handed out and not had back, their high-water mark and the release threshold, the
+// attributes the Gpu sets and reads (CUmemPool_attribute's numbers). The stand-in's own
+// buffers are host memory all the same; the pool only keeps the books, as a real one would.
+struct Pool {
+    std::map<CUdeviceptr, size_t> sizes;
+    unsigned long long used = 0, high = 0, release_threshold = 0;
+};
+static Pool the_pool;
+
 // With LESSON6_STAND_IN_COUNTS set, the stand-in counts what a program asks of the driver and
 // prints it when the program exits: launches by kernel, copies each way (a copy to the host is
 // where a real GPU makes the program wait), copies and memsets on the device, allocations and
-// events; the copy loaded as cuBLAS counts its products. These counts are the same on a real
-// GPU; times are not measured here.
+// events, and the pool's high-water mark; the copy loaded as cuBLAS counts its products.
+// These counts are the same on a real GPU; times are not measured here.
 struct Counts {
     bool on = getenv("LESSON6_STAND_IN_COUNTS") != nullptr;
     std::map<std::string, long> launches;
@@ -83,6 +93,8 @@ struct Counts {
                 "stand-in counts: %ld launches, %ld copies to the host, %ld to the device, %ld on the "
                 "device, %ld memsets, %ld allocations, %ld events made\n",
                 total, to_host, to_device, on_device, memsets, allocations, events);
+        fprintf(stderr, "stand-in counts: %.1f MiB at most in use at once (pool's high-water mark)\n",
+                the_pool.high / 1048576.0);
         for (auto &[name, n] : launches) fprintf(stderr, "stand-in counts: %8ld %s\n", n, name.c_str());
     }
 };
@@ -112,7 +124,7 @@ CUresult cuDeviceGetAttribute(int *v, int attribute, CUdevice) {
     switch (attribute) {
         case 75: *v = 9; break;   // compute capability major
         case 76: *v = 0; break;   // minor
-        case 115: *v = 0; break;  // memory pools: no (plain cuMemAlloc)
+        case 115: *v = 1; break;  // memory pools: yes, as on the GPUs lent (cuMemAllocAsync)
         default: *v = 0;
     }
     return 0;
@@ -144,8 +156,45 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
     return *p ? 0 : 2;
 }
 CUresult cuMemFree_v2(CUdeviceptr p) { free((void *)p); return 0; }
-CUresult cuMemAllocAsync(CUdeviceptr *p, size_t bytes, CUhandle) { return cuMemAlloc_v2(p, bytes); }
-CUresult cuMemFreeAsync(CUdeviceptr p, CUhandle) { return cuMemFree_v2(p); }
+enum { RELEASE_THRESHOLD = 4, USED_MEM_CURRENT = 7, USED_MEM_HIGH = 8 };
+CUresult cuMemAllocAsync(CUdeviceptr *p, size_t bytes, CUhandle) {
+    CUresult r = cuMemAlloc_v2(p, bytes);
+    if (r == 0) {
+        the_pool.sizes[*p] = bytes;
+        the_pool.used += bytes;
+        if (the_pool.used > the_pool.high) the_pool.high = the_pool.used;
+    }
+    return r;
+}
+CUresult cuMemFreeAsync(CUdeviceptr p, CUhandle) {
+    auto at = the_pool.sizes.find(p);
+    if (at == the_pool.sizes.end()) return 1;  // CUDA_ERROR_INVALID_VALUE: not the pool's
+    the_pool.used -= at->second;
+    the_pool.sizes.erase(at);
+    return cuMemFree_v2(p);
+}
+CUresult cuDeviceGetDefaultMemPool(CUhandle *pool, CUdevice) { *pool = &the_pool; return 0; }
+CUresult cuMemPoolSetAttribute(CUhandle pool, int attribute, void *value) {
+    unsigned long long v = *(unsigned long long *)value;
+    if (pool != &the_pool) return 1;
+    switch (attribute) {
+        case RELEASE_THRESHOLD: the_pool.release_threshold = v; return 0;
+        // As the driver: the high-water mark can only be reset to 0, which starts it again
+        // from the bytes in use now.
+        case USED_MEM_HIGH: if (v != 0) return 1; the_pool.high = the_pool.used; return 0;
+        default: return 1;
+    }
+}
+CUresult cuMemPoolGetAttribute(CUhandle pool, int attribute, void *value) {
+    unsigned long long *v = (unsigned long long *)value;
+    if (pool != &the_pool) return 1;
+    switch (attribute) {
+        case RELEASE_THRESHOLD: *v = the_pool.release_threshold; return 0;
+        case USED_MEM_CURRENT: *v = the_pool.used; return 0;
+        case USED_MEM_HIGH: *v = the_pool.high; return 0;
+        default: return 1;
+    }
+}
 CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *h, size_t n) {
     ++counts.to_device;
     memcpy((void *)d, h, n);
