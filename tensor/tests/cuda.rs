@@ -257,6 +257,80 @@ fn reductions_and_softmax_match_the_cpu() {
 }
 
 #[test]
+fn empty_tensors_give_the_cpus_results() {
+    let Some(dev) = gpu() else { return };
+    // An empty batch: every output of these is empty (or of empty sums), and no kernel may
+    // touch a row that is not there (the stand-in faults on any access past a buffer's end).
+    let rows = rand(&[0, 70], 40);
+    let g = on(&rows, dev);
+    for dims in [&[1][..], &[0], &[0, 1]] {
+        close(
+            "sum",
+            &g.sum(dims, false).unwrap(),
+            &rows.sum(dims, false).unwrap(),
+        );
+    }
+    close("softmax", &g.softmax(1).unwrap(), &rows.softmax(1).unwrap());
+    close(
+        "log_softmax",
+        &g.log_softmax(1).unwrap(),
+        &rows.log_softmax(1).unwrap(),
+    );
+    let cols = rand(&[0, 5, 40], 41);
+    close(
+        "sum of columns",
+        &on(&cols, dev).sum(&[1], false).unwrap(),
+        &cols.sum(&[1], false).unwrap(),
+    );
+    let w = rand(&[70, 5], 42);
+    close_sums(
+        "matmul",
+        &g.matmul(&on(&w, dev)).unwrap(),
+        &rows.matmul(&w).unwrap(),
+    );
+    let t = rows.transpose(0, 1).unwrap();
+    close_sums(
+        "matmul with an empty inner size",
+        &on(&t, dev).matmul(&g).unwrap(),
+        &t.matmul(&rows).unwrap(),
+    );
+    // An empty batch of images through a convolution, its gradients and pooling; batch norm
+    // refuses it on both devices, in training and at inference (no values per channel).
+    let images = rand(&[0, 3, 9, 9], 43);
+    let gi = on(&images, dev);
+    let (w, p) = (rand(&[4, 3, 3, 3], 44), Conv2dParams::new(2, 1));
+    let y = images.conv2d(&w, None, p).unwrap();
+    let gw = on(&w, dev);
+    close("conv2d", &gi.conv2d(&gw, None, p).unwrap(), &y);
+    close(
+        "conv dx",
+        &on(&y, dev)
+            .conv2d_backward_input(&gw, images.shape(), p)
+            .unwrap(),
+        &y.conv2d_backward_input(&w, images.shape(), p).unwrap(),
+    );
+    close(
+        "conv dw",
+        &on(&y, dev).conv2d_backward_weight(&gi, [3, 3], p).unwrap(),
+        &y.conv2d_backward_weight(&images, [3, 3], p).unwrap(),
+    );
+    close(
+        "max pool",
+        &gi.max_pool2d_values([3, 3], p).unwrap(),
+        &images.max_pool2d_values([3, 3], p).unwrap(),
+    );
+    let (scale, shift) = (rand(&[3], 45), rand(&[3], 46));
+    assert!(images.channel_affine(&scale, &shift).is_err());
+    assert!(gi
+        .channel_affine(&on(&scale, dev), &on(&shift, dev))
+        .is_err());
+    assert!(images.batch_norm(&scale, &shift, 1e-5, None).is_err());
+    assert!(gi
+        .batch_norm(&on(&scale, dev), &on(&shift, dev), 1e-5, None)
+        .is_err());
+}
+
+#[test]
 fn matmul_matches_the_cpu_for_views_batches_and_vectors() {
     let Some(dev) = gpu() else { return };
     let (a, b) = (rand(&[37, 19], 9), rand(&[19, 23], 10));

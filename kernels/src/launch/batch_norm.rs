@@ -1,6 +1,6 @@
 //! Launchers of `batch_norm.cu`: the fused training forward (with the running statistics'
 //! update), the fused backward, and the inference affine with its channel sums.
-use super::{cfg_blocks, cfg_elems, fits, u32_of, Divisor, NULL};
+use super::{cfg_elems, fits, launch_blocks, u32_of, Divisor, NULL};
 use crate::sources::BATCH_NORM;
 use crate::{Error, Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
@@ -65,7 +65,7 @@ impl Gpu {
             None => b.arg(&NULL).arg(&NULL).arg(&0f32),
         };
         // SAFETY: one block per channel; every buffer checked against N, C, S above.
-        unsafe { b.launch(cfg_blocks(c, threads(n, s))?) }?;
+        unsafe { launch_blocks(&mut b, c, threads(n, s)) }?;
         Ok(())
     }
 
@@ -121,7 +121,7 @@ impl Gpu {
             .arg(var);
         b.arg(&eps).arg(dx).arg(dgamma).arg(dbeta);
         // SAFETY: one block per channel; every buffer checked above.
-        unsafe { b.launch(cfg_blocks(c, threads(n, s))?) }?;
+        unsafe { launch_blocks(&mut b, c, threads(n, s)) }?;
         Ok(())
     }
 
@@ -201,7 +201,7 @@ impl Gpu {
             _ => b.arg(&NULL).arg(sum_dy).arg(&NULL),
         };
         // SAFETY: one block per channel; buffers checked; null x skips the product.
-        unsafe { b.launch(cfg_blocks(c, threads(n, s))?) }?;
+        unsafe { launch_blocks(&mut b, c, threads(n, s)) }?;
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 //! sorted segments, and gather and scatter_add along any dimension (cross-entropy's pick of
 //! each target and its gradient).
 use super::{
-    cfg_blocks, cfg_elems, contiguous_strides, fits, u32_of, u32s, Divisor, RangeCheck,
+    cfg_elems, contiguous_strides, fits, launch_blocks, u32_of, u32s, Divisor, RangeCheck,
     StridedLayout,
 };
 use crate::sources::EMBEDDING;
@@ -231,7 +231,7 @@ impl Gpu {
             .arg(src)
             .arg(dst);
         // SAFETY: every index was checked in range on the host; segments cover `order`.
-        unsafe { b.launch(cfg_blocks(n_seg.min(1 << 16), SEG_THREADS)?) }?;
+        unsafe { launch_blocks(&mut b, n_seg.min(1 << 16), SEG_THREADS) }?;
         Ok(())
     }
 

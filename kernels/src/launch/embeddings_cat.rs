@@ -2,7 +2,7 @@
 //! picked by its own column of a table of categorical codes, written side by side in one
 //! launch (fastai's `torch.cat([e(x[:, i]) for i, e in enumerate(embeds)], 1)`), and its
 //! adjoint, every table's gradient in one launch.
-use super::{cfg_blocks, cfg_elems, fits, u32_of, Divisor, RangeCheck};
+use super::{cfg_elems, fits, launch_blocks, u32_of, Divisor, RangeCheck};
 use crate::sources::EMBEDDING;
 use crate::{Error, Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, DevicePtr, DevicePtrMut, DeviceRepr, PushKernelArg};
@@ -302,7 +302,7 @@ impl Gpu {
             // SAFETY: every code was checked against its table above; the plan's segments
             // cover each table's n rows of dy, whose span was checked; each (table, code) row
             // of the gradients is one segment's, written by its block alone.
-            unsafe { b.launch(cfg_blocks(n_seg.min(1 << 16), 32)?) }?;
+            unsafe { launch_blocks(&mut b, n_seg.min(1 << 16), 32) }?;
         }
         Ok(())
     }

@@ -25,7 +25,7 @@ pub use range_check::RangeCheck;
 pub use reduce::Extremum;
 
 use crate::{Error, Result};
-use cudarc::driver::{DeviceRepr, LaunchConfig};
+use cudarc::driver::{DeviceRepr, LaunchArgs, LaunchConfig};
 
 /// The most dimensions a strided kernel takes (`MAX_DIMS` in `common.cuh`).
 pub const MAX_DIMS: usize = 8;
@@ -181,15 +181,34 @@ pub(crate) fn cfg_elems(n: u64) -> LaunchConfig {
     }
 }
 
-/// One block of `threads` (a multiple of 32, at most 1024) per item: the reductions.
-pub(crate) fn cfg_blocks(blocks: usize, threads: u32) -> Result<LaunchConfig> {
-    let blocks = u32::try_from(blocks.max(1))
-        .map_err(|_| Error::Invalid(format!("{blocks} blocks exceed a grid's 2^31")))?;
-    Ok(LaunchConfig {
-        grid_dim: (blocks, 1, 1),
+/// Launches `b` with one block of `threads` (a multiple of 32, at most 1024) per item: the
+/// reductions, batch norm's channels, the sorted segments. No items, no launch: such a
+/// kernel's block 0 would read and write item 0, which is not there (a sum over the rows of
+/// an empty batch would read a row past the end of its input).
+///
+/// # Safety
+/// As [`cudarc::driver::LaunchArgs::launch`]: `b`'s arguments match the kernel's parameters,
+/// and every buffer holds what `blocks` blocks read and write.
+pub(crate) unsafe fn launch_blocks(
+    b: &mut LaunchArgs<'_>,
+    blocks: usize,
+    threads: u32,
+) -> Result<()> {
+    if blocks == 0 {
+        return Ok(());
+    }
+    // A grid holds at most 2^31 - 1 blocks along x.
+    let grid = i32::try_from(blocks)
+        .map_err(|_| Error::Invalid(format!("{blocks} blocks exceed a grid's 2^31 - 1")))?
+        as u32;
+    let cfg = LaunchConfig {
+        grid_dim: (grid, 1, 1),
         block_dim: (threads, 1, 1),
         shared_mem_bytes: 0,
-    })
+    };
+    // SAFETY: the caller's promise, for a grid of at least one block.
+    unsafe { b.launch(cfg) }?;
+    Ok(())
 }
 
 /// Checks that a view `l` has the `n` elements a launch needs and reads inside a buffer of

@@ -1,6 +1,6 @@
 //! Launchers of `reduce.cu`: sums, extrema and softmax over the middle axis of a contiguous
 //! `[outer, r, inner]` tensor.
-use super::{cfg_blocks, cfg_elems, fits, u32_of, NULL};
+use super::{cfg_elems, fits, launch_blocks, u32_of, NULL};
 use crate::sources::REDUCE;
 use crate::{Error, Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
@@ -35,7 +35,7 @@ impl Gpu {
             let mut b = self.stream().launch_builder(&f);
             b.arg(&r32).arg(x).arg(y).arg(&scale);
             // SAFETY: one block per row of r elements; x holds outer rows, y outer outputs.
-            unsafe { b.launch(cfg_blocks(outer, ROW_THREADS)?) }?;
+            unsafe { launch_blocks(&mut b, outer, ROW_THREADS) }?;
         } else {
             let (o32, i32) = (u32_of("outer", outer)?, u32_of("inner", inner)?);
             let f = self.function(REDUCE, "sum_cols_f32")?;
@@ -44,7 +44,7 @@ impl Gpu {
             // SAFETY: sizes checked against both buffers above; a block per (outer, tile of
             // COL_TILE columns), as the kernel expects.
             let blocks = outer * inner.div_ceil(COL_TILE);
-            unsafe { b.launch(cfg_blocks(blocks, ROW_THREADS)?) }?;
+            unsafe { launch_blocks(&mut b, blocks, ROW_THREADS) }?;
         }
         Ok(())
     }
@@ -110,7 +110,7 @@ impl Gpu {
         let mut b = self.stream().launch_builder(&f);
         b.arg(&c32).arg(x).arg(y).arg(&take_log);
         // SAFETY: one block per row of cols elements, both buffers checked.
-        unsafe { b.launch(cfg_blocks(rows, ROW_THREADS)?) }?;
+        unsafe { launch_blocks(&mut b, rows, ROW_THREADS) }?;
         Ok(())
     }
 }

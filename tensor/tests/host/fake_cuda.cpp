@@ -11,9 +11,14 @@
 #include <cstdlib>
 #include <exception>
 #include <map>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <utility>
+
+#include <csignal>
+#include <sys/mman.h>
+#include <unistd.h>
 
 typedef int CUresult;
 typedef int CUdevice;
@@ -150,15 +155,76 @@ CUresult cuEventQuery(CUhandle) { return 0; }
 CUresult cuStreamWaitEvent(CUhandle, CUhandle, unsigned) { return 0; }
 CUresult cuGetErrorName(CUresult, const char **s) { *s = "CUDA_ERROR_FAKE"; return 0; }
 
-CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
-    ++counts.allocations;
-    *p = (CUdeviceptr)aligned_alloc(256, (bytes + 255) / 256 * 256);
-    return *p ? 0 : 2;
+// Each buffer ends where a page nobody may touch begins (an "electric fence", as Bruce
+// Perens's malloc debugger placed them): a kernel that reads or writes past the end of its
+// buffer faults here, where a GPU would report an illegal address or, worse, silently
+// overwrite a neighbour in its memory pool. Buffers start 16 bytes aligned (a float4), so
+// at most 15 bytes past the end go unseen; an empty buffer starts on the fence itself.
+struct Mapping {
+    void *base;
+    size_t length;
+};
+static std::map<CUdeviceptr, Mapping> mappings;
+static std::mutex memory_lock;
+static const char *last_kernel = "none yet";
+
+// A fault on a fence names the buffer and the last kernel launched before the process dies
+// (a product of the cuBLAS stand-in may be the culprit too). Best effort, as a signal handler
+// can be: the table is read without its lock, and the message is written by write(2).
+static void on_fault(int, siginfo_t *info, void *) {
+    CUdeviceptr at = (CUdeviceptr)info->si_addr;
+    char text[400];
+    int len = snprintf(text, sizeof text, "the stand-in GPU: a fault at %#llx, ", at);
+    auto after = mappings.upper_bound(at);
+    if (after != mappings.begin()) {
+        auto &[start, m] = *std::prev(after);
+        CUdeviceptr fence = (CUdeviceptr)m.base + m.length - (CUdeviceptr)sysconf(_SC_PAGESIZE);
+        if (at >= fence && at < (CUdeviceptr)m.base + m.length)
+            len += snprintf(text + len, sizeof text - len,
+                            "%llu bytes past the end of the buffer at %#llx of %llu bytes: ",
+                            at - fence, start, fence - start);
+    }
+    len += snprintf(text + len, sizeof text - len,
+                    "something read or wrote outside its buffer (last kernel launched: %s)\n",
+                    last_kernel);
+    if (write(2, text, len) < 0) {}
+    signal(SIGSEGV, SIG_DFL);  // returning re-runs the access, which now ends the process
 }
-CUresult cuMemFree_v2(CUdeviceptr p) { free((void *)p); return 0; }
+
+CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
+    std::lock_guard<std::mutex> hold(memory_lock);
+    // Installed by the first allocation, so by the copy of this file built as libcuda (the
+    // one that knows the buffers), not by the one built as libcublas.
+    static bool watching = [] {
+        struct sigaction act = {};
+        act.sa_sigaction = on_fault;
+        act.sa_flags = SA_SIGINFO;
+        return sigaction(SIGSEGV, &act, nullptr) == 0;
+    }();
+    (void)watching;
+    ++counts.allocations;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), used = (bytes + 15) / 16 * 16;
+    size_t length = (used + page - 1) / page * page + page;
+    void *base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return 2;  // CUDA_ERROR_OUT_OF_MEMORY
+    char *fence = (char *)base + length - page;
+    mprotect(fence, page, PROT_NONE);
+    *p = (CUdeviceptr)(fence - used);
+    mappings[*p] = {base, length};
+    return 0;
+}
+CUresult cuMemFree_v2(CUdeviceptr p) {
+    std::lock_guard<std::mutex> hold(memory_lock);
+    auto at = mappings.find(p);
+    if (at == mappings.end()) return 1;  // CUDA_ERROR_INVALID_VALUE: not a buffer of ours
+    munmap(at->second.base, at->second.length);
+    mappings.erase(at);
+    return 0;
+}
 enum { RELEASE_THRESHOLD = 4, USED_MEM_CURRENT = 7, USED_MEM_HIGH = 8 };
 CUresult cuMemAllocAsync(CUdeviceptr *p, size_t bytes, CUhandle) {
     CUresult r = cuMemAlloc_v2(p, bytes);
+    std::lock_guard<std::mutex> hold(memory_lock);
     if (r == 0) {
         the_pool.sizes[*p] = bytes;
         the_pool.used += bytes;
@@ -167,14 +233,18 @@ CUresult cuMemAllocAsync(CUdeviceptr *p, size_t bytes, CUhandle) {
     return r;
 }
 CUresult cuMemFreeAsync(CUdeviceptr p, CUhandle) {
-    auto at = the_pool.sizes.find(p);
-    if (at == the_pool.sizes.end()) return 1;  // CUDA_ERROR_INVALID_VALUE: not the pool's
-    the_pool.used -= at->second;
-    the_pool.sizes.erase(at);
+    {
+        std::lock_guard<std::mutex> hold(memory_lock);
+        auto at = the_pool.sizes.find(p);
+        if (at == the_pool.sizes.end()) return 1;  // CUDA_ERROR_INVALID_VALUE: not the pool's
+        the_pool.used -= at->second;
+        the_pool.sizes.erase(at);
+    }
     return cuMemFree_v2(p);
 }
 CUresult cuDeviceGetDefaultMemPool(CUhandle *pool, CUdevice) { *pool = &the_pool; return 0; }
 CUresult cuMemPoolSetAttribute(CUhandle pool, int attribute, void *value) {
+    std::lock_guard<std::mutex> hold(memory_lock);
     unsigned long long v = *(unsigned long long *)value;
     if (pool != &the_pool) return 1;
     switch (attribute) {
@@ -186,6 +256,7 @@ CUresult cuMemPoolSetAttribute(CUhandle pool, int attribute, void *value) {
     }
 }
 CUresult cuMemPoolGetAttribute(CUhandle pool, int attribute, void *value) {
+    std::lock_guard<std::mutex> hold(memory_lock);
     unsigned long long *v = (unsigned long long *)value;
     if (pool != &the_pool) return 1;
     switch (attribute) {
@@ -235,6 +306,7 @@ CUresult cuLaunchKernel(CUhandle f, unsigned gx, unsigned gy, unsigned gz, unsig
     if (gy != 1 || gz != 1 || by != 1 || bz != 1) return 1;  // lesson6 launches 1-D grids only
     Kernel *k = (Kernel *)f;
     if (counts.on) ++counts.launches[k->name];
+    last_kernel = k->name.c_str();
     k->launch(gx, bx, params);
     return 0;
 }
@@ -265,9 +337,18 @@ static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *
         }
 }
 
+// cuBLAS's own argument checks (CUBLAS_STATUS_INVALID_VALUE, 7): no negative size, and each
+// leading dimension at least its matrix's stored rows and at least 1, even when a size is 0.
+static bool valid(int ta, int tb, int m, int n, int k, int lda, int ldb, int ldc) {
+    auto at_least = [](int ld, int rows) { return ld >= (rows > 1 ? rows : 1); };
+    return m >= 0 && n >= 0 && k >= 0 && at_least(lda, ta ? k : m) && at_least(ldb, tb ? n : k) &&
+           at_least(ldc, m);
+}
+
 cublasStatus_t cublasSgemm_v2(CUhandle, int ta, int tb, int m, int n, int k, const float *alpha,
                               const float *a, int lda, const float *b, int ldb, const float *beta,
                               float *c, int ldc) {
+    if (!valid(ta, tb, m, n, k, lda, ldb, ldc)) return 7;
     gemm(ta, tb, m, n, k, *alpha, a, lda, b, ldb, *beta, c, ldc);
     return 0;
 }
@@ -276,6 +357,7 @@ cublasStatus_t cublasSgemmStridedBatched(CUhandle, int ta, int tb, int m, int n,
                                          const float *alpha, const float *a, int lda, long long sa,
                                          const float *b, int ldb, long long sb, const float *beta,
                                          float *c, int ldc, long long sc, int batch) {
+    if (!valid(ta, tb, m, n, k, lda, ldb, ldc) || batch < 0) return 7;
     for (int i = 0; i < batch; ++i)
         gemm(ta, tb, m, n, k, *alpha, a + i * sa, lda, b + i * sb, ldb, *beta, c + i * sc, ldc);
     return 0;

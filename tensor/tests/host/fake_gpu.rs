@@ -101,7 +101,11 @@ pub fn run_this_binary_on_the_stand_in(this_test: &str) {
     if kept_dir().is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    assert!(out.status.success(), "on the stand-in GPU:\n{text}");
+    assert!(
+        out.status.success(),
+        "on the stand-in GPU ({}):\n{text}",
+        out.status
+    );
     assert!(
         !text.contains("skipped:"),
         "a test skipped on the stand-in GPU:\n{text}"
