@@ -9,6 +9,7 @@
 // judge of timing, memory model and NVRTC's code generation.
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -42,6 +43,9 @@ static void call_with(void (*k)(P...), void **params, std::index_sequence<I...>)
 }
 
 template <class... P> static Kernel kernel(void (*k)(P...)) {
+    // A launch's arguments travel in a constant bank of 4 KiB on drivers before CUDA 12.1
+    // (32 KiB since, on Volta and later): a kernel over it would be refused there.
+    static_assert((sizeof(P) + ... + 0) <= 4096, "kernel parameters over 4 KiB");
     return {[k](unsigned grid, unsigned block, void **params) {
         auto body = [&] { call_with(k, params, std::index_sequence_for<P...>{}); };
         try {
@@ -210,6 +214,10 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
     char *fence = (char *)base + length - page;
     mprotect(fence, page, PROT_NONE);
     *p = (CUdeviceptr)(fence - used);
+    // Fresh pages are zeros, a GPU's fresh memory is whatever its pool last held: all ones
+    // here (a NaN in every f32, -1 in every i64), so that a kernel leaning on memory it never
+    // cleared shows it.
+    memset((void *)*p, 0xff, used);
     mappings[*p] = {base, length};
     return 0;
 }
@@ -304,6 +312,9 @@ CUresult cuModuleGetFunction(CUhandle *f, CUhandle, const char *name) {
 CUresult cuLaunchKernel(CUhandle f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                         unsigned bz, unsigned, CUhandle, void **params, void **) {
     if (gy != 1 || gz != 1 || by != 1 || bz != 1) return 1;  // lesson6 launches 1-D grids only
+    // The driver's own limits (CUDA_ERROR_INVALID_VALUE): no empty grid or block, at most
+    // 1,024 threads a block and 2^31 - 1 blocks.
+    if (gx == 0 || gx > 0x7fffffffu || bx == 0 || bx > 1024) return 1;
     Kernel *k = (Kernel *)f;
     if (counts.on) ++counts.launches[k->name];
     last_kernel = k->name.c_str();

@@ -18,7 +18,8 @@ fn kept_dir() -> Option<PathBuf> {
     std::env::var_os("LESSON6_STAND_IN_DIR").map(PathBuf::from)
 }
 
-/// Builds the stand-in libraries into a fresh folder, or says why it cannot.
+/// Builds the stand-in libraries into a fresh folder, or says why this machine cannot (no
+/// compiler, no NVRTC). A stand-in that does not compile is a failure, not a reason to skip.
 fn build() -> Result<PathBuf, String> {
     if Command::new("c++").arg("--version").output().is_err() {
         return Err("no C++ compiler (c++)".into());
@@ -60,12 +61,11 @@ fn build() -> Result<PathBuf, String> {
         .arg(&cpp)
         .output()
         .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!(
-            "the stand-in does not compile:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    assert!(
+        out.status.success(),
+        "the stand-in does not compile:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::copy(&lib, dir.join("libcublas.so")).map_err(|e| e.to_string())?;
     Ok(dir)
 }
