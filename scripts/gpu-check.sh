@@ -23,7 +23,7 @@ build() {
       cargo test --release --no-run --message-format=json -p nn --test cuda 2>/dev/null
       cargo test --release --no-run --message-format=json -p kernels --tests 2>/dev/null
       cargo bench --no-run --bench gpu --message-format=json 2>/dev/null
-      cargo build --release --example rossmann --message-format=json 2>/dev/null; } | python3 -c '
+      cargo build --release --example rossmann --example pets --message-format=json 2>/dev/null; } | python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
@@ -31,7 +31,7 @@ for line in sys.stdin:
         t = m["target"]
         path, _, tail = m["package_id"].partition("#")
         pkg = tail.split("@")[0] if "@" in tail else path.rstrip("/").split("/")[-1]
-        if t["kind"] == ["test"] or t["name"] in ("gpu", "rossmann"):
+        if t["kind"] == ["test"] or t["name"] in ("gpu", "rossmann", "pets"):
             print(m["executable"], pkg + "-" + t["name"])' | while read -r exe name; do
         cp "$exe" "$bins/$name"
         strip "$bins/$name"   # 10 MB instead of 170: the device tool carries at most 64 MiB
@@ -116,6 +116,9 @@ same() {
 }
 { echo "deterministic twice: models $(same det1 det2)"
   echo "deterministic against atomics: models $(same det1 atomic) (atomics may differ in the last bits)"; } | tee "$logs/repro.log"
+echo "== the pets example on the GPU (ResNet-34 from scratch on the embedded shapes; the CPU gives error_rate 0.24)"
+bounded 150 "$bins/lesson6-pets" --device cuda --out "$(mktemp -d)" 2>&1 | tail -2 | tee "$logs/pets.log"
+
 echo
 echo "================ summary ================"
 grep -E "^test result" "$log" | awk '{p+=$4; f+=$6} END {printf "tests: %d passed, %d failed\n", p, f}'
@@ -123,6 +126,7 @@ skips=$(grep -c "skipped:" "$log" || true)
 [ "$skips" -gt 0 ] && echo "skipped (no GPU): $skips tests, so nothing above was verified on a GPU"
 echo "lesson6:"; grep -vE "^skipped" "$logs/bench.log" || true
 echo "Rossmann on the GPU:"; cat "$logs/rossmann.log" "$logs/repro.log"
+echo "Pets on the GPU:"; cat "$logs/pets.log"
 echo "PyTorch:"; cat "$logs/torch.log"
 echo "logs: $logs"
 exit $status
