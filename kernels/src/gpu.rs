@@ -212,6 +212,11 @@ impl Gpu {
         &self.stream
     }
 
+    /// The device's memory, in bytes.
+    pub fn total_memory(&self) -> Result<usize> {
+        Ok(self.ctx.total_mem()?)
+    }
+
     /// Waits for every launched kernel (timing needs it; copies to the host wait anyway).
     pub fn synchronize(&self) -> Result<()> {
         Ok(self.stream.synchronize()?)

@@ -331,6 +331,28 @@ fn empty_tensors_give_the_cpus_results() {
 }
 
 #[test]
+fn running_out_of_gpu_memory_is_an_error_that_leaves_the_gpu_usable() {
+    let Some(dev) = gpu() else { return };
+    let total = Gpu::get(0).unwrap().total_memory().unwrap();
+    // One row seen as more rows than the device can hold: `contiguous` asks for more memory
+    // than there is, and the allocation fails before anything is written.
+    let cols = 1024;
+    let x = rand(&[1, cols], 47);
+    let g = on(&x, dev);
+    let err = g
+        .expand(&[total / (4 * cols) + 1, cols])
+        .unwrap()
+        .contiguous()
+        .unwrap_err();
+    assert!(err.to_string().contains("out of GPU memory"), "{err}");
+    close(
+        "an op after it",
+        &g.add_scalar(1.0).unwrap(),
+        &x.add_scalar(1.0).unwrap(),
+    );
+}
+
+#[test]
 fn matmul_matches_the_cpu_for_views_batches_and_vectors() {
     let Some(dev) = gpu() else { return };
     let (a, b) = (rand(&[37, 19], 9), rand(&[19, 23], 10));

@@ -180,7 +180,25 @@ fn uninit<T: cache::Element>(op: &'static str, gpu: &Gpu, n: usize) -> Result<Cu
             cache::release(Some(gpu.ordinal()));
             fresh()
         })
-        .map_err(|e| Error::device(op, e.to_string()))
+        .map_err(|e| {
+            use kernels::cudarc::driver::sys::cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY;
+            if e.0 != CUDA_ERROR_OUT_OF_MEMORY {
+                return Error::device(op, e.to_string());
+            }
+            let bytes = n * std::mem::size_of::<T>();
+            let total = gpu.total_memory().map_or(String::new(), |t| {
+                format!("; the device has {:.2} GiB", t as f64 / (1u64 << 30) as f64)
+            });
+            Error::device(
+                op,
+                format!(
+                    "out of GPU memory for {bytes} bytes ({:.2} GiB{total}), \
+                     with the freed buffers kept for reuse already released: a smaller batch \
+                     or image size needs less",
+                    bytes as f64 / (1u64 << 30) as f64
+                ),
+            )
+        })
 }
 
 /// An f32 buffer of `n` elements for an output the op writes entirely. It is not cleared,

@@ -128,7 +128,9 @@ CUresult cuDeviceGetName(char *name, int len, CUdevice) {
     snprintf(name, len, "host emulation of a GPU (tests only)");
     return 0;
 }
-CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice) { *bytes = size_t(1) << 34; return 0; }
+// The memory the stand-in says it has (16 GiB), which its pool will not hand out more of.
+static const unsigned long long DEVICE_MEMORY = 1ull << 34;
+CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice) { *bytes = DEVICE_MEMORY; return 0; }
 CUresult cuDeviceGetAttribute(int *v, int attribute, CUdevice) {
     switch (attribute) {
         case 75: *v = 9; break;   // compute capability major
@@ -231,6 +233,10 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
 }
 enum { RELEASE_THRESHOLD = 4, USED_MEM_CURRENT = 7, USED_MEM_HIGH = 8 };
 CUresult cuMemAllocAsync(CUdeviceptr *p, size_t bytes, CUhandle) {
+    {
+        std::lock_guard<std::mutex> hold(memory_lock);
+        if (bytes > DEVICE_MEMORY - the_pool.used) return 2;  // CUDA_ERROR_OUT_OF_MEMORY
+    }
     CUresult r = cuMemAlloc_v2(p, bytes);
     std::lock_guard<std::mutex> hold(memory_lock);
     if (r == 0) {
