@@ -3,13 +3,15 @@
 //! concat pooling, cross-entropy) each train three AdamW steps from the same initial weights
 //! on both devices, and their losses and weights must agree within 1e-4 relative (the
 //! reductions add in different orders; dropout draws the same masks on both); the CNN, none of
-//! whose sums depends on the order atomics run in, also twice on the GPU, to the bit. Without a GPU
+//! whose sums depends on the order atomics run in, also twice on the GPU, to the bit; and the
+//! `Learner` fits an epoch, predicts and checkpoints the same on both. Without a GPU
 //! each test says why and passes; `scripts/gpu-check.sh` runs them where one is lent.
 use autograd::{Tape, Var};
 use nn::init::Init;
 use nn::layers::{
     AdaptiveConcatPool2d, BatchNorm, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,
 };
+use nn::learner::{Learner, Lr, TensorData};
 use nn::loss::{cross_entropy, mse_flat};
 use nn::models::BasicBlock;
 use nn::module::{named_params, to_device};
@@ -170,6 +172,74 @@ fn moving_to_the_host_changes_nothing() {
     let before = weights(&model);
     to_device(&model, Device::Cpu).unwrap();
     assert_eq!(weights(&model), before);
+}
+
+#[path = "shared/quadrants.rs"]
+mod shared;
+
+/// [`shared::quadrants`] as a Learner's data: the inputs and the labels.
+fn quadrants(n: usize, seed: u64) -> (Vec<Tensor>, Tensor) {
+    let (x, y) = shared::quadrants(n, seed);
+    (vec![x], y)
+}
+
+#[test]
+fn the_learner_fits_and_predicts_the_same_on_the_gpu() {
+    let Some(dev) = gpu() else { return };
+    // A one-cycle epoch through the Learner (batches moved to the device, the smoothed
+    // loss read each step, validation with a metric), then predictions and a checkpoint.
+    let fit = |device: Device| {
+        let init = Init::new(8);
+        // No bias before the batch norm, which would cancel it: its gradient would be
+        // rounding noise, whose sign AdamW's first steps turn into a full step either way.
+        let model = Sequential::new()
+            .push(Linear::new(&init, 2, 16, false).unwrap())
+            .push(BatchNorm::new_1d(16))
+            .push(ReLU)
+            .push(Linear::new(&init, 16, 2, true).unwrap());
+        let data = TensorData::new(quadrants(96, 1), quadrants(40, 2), 32, 7);
+        let mut learn = Learner::new(model, Box::new(data), cross_entropy)
+            .metric("accuracy", nn::metrics::accuracy)
+            .to_device(device)
+            .unwrap();
+        learn.verbose = false;
+        learn.fit_one_cycle(1, Lr::Single(1e-2), None).unwrap();
+        learn
+    };
+    let (cpu, on_gpu) = (fit(Device::Cpu), fit(dev));
+    let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
+    close(
+        "batch losses",
+        &f32s(&on_gpu.recorder.losses),
+        &f32s(&cpu.recorder.losses),
+    );
+    let epoch = |l: &Learner<Sequential>| {
+        let e = &l.recorder.epochs[0];
+        let mut v = vec![e.train_loss, e.valid_loss];
+        v.extend(&e.metrics);
+        f32s(&v)
+    };
+    close("epoch results", &epoch(&on_gpu), &epoch(&cpu));
+    for ((name, g), (_, c)) in weights(&on_gpu.model).iter().zip(&weights(&cpu.model)) {
+        close(name, g, c);
+    }
+    let (x, _) = quadrants(10, 3);
+    let predicted = on_gpu.predict(&x, 4).unwrap();
+    close(
+        "predictions",
+        &predicted.to_vec::<f32>().unwrap(),
+        &cpu.predict(&x, 4).unwrap().to_vec::<f32>().unwrap(),
+    );
+    // A checkpoint written from the GPU holds the CPU's weights and loads back.
+    let dir = std::env::temp_dir().join(format!("lesson6-gpu-learner-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors");
+    on_gpu.save(&path).unwrap();
+    cpu.load(&path).unwrap();
+    for ((name, g), (_, c)) in weights(&on_gpu.model).iter().zip(&weights(&cpu.model)) {
+        assert_eq!(g, c, "{name} after loading the GPU's checkpoint");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[path = "../../tensor/tests/host/fake_gpu.rs"]

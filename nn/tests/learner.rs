@@ -7,8 +7,6 @@ use nn::layers::{BatchNorm, Linear, ReLU, Sequential};
 use nn::learner::{even_mults, permutation, Learner, Lr, Smoothed, TensorData};
 use nn::loss::cross_entropy;
 use nn::state_dict::state_dict;
-use tensor::random::Philox;
-use tensor::Tensor;
 
 #[test]
 fn learning_rates_per_group_as_fastai() {
@@ -46,16 +44,9 @@ fn permutations_are_seeded_permutations() {
     assert_ne!(p, permutation(100, 3, 1));
 }
 
-fn problem(n: usize, seed: u64) -> (Tensor, Tensor) {
-    let x = Philox::new(seed, 0).uniform(&[n, 2], -1.0, 1.0).unwrap();
-    let y: Vec<i64> = x
-        .to_vec::<f32>()
-        .unwrap()
-        .chunks(2)
-        .map(|p| i64::from(p[0] * p[1] > 0.0))
-        .collect();
-    (x, Tensor::from_indices(&y, &[n]).unwrap())
-}
+#[path = "shared/quadrants.rs"]
+mod shared;
+use shared::quadrants;
 
 fn learner(seed: u64) -> Learner<Sequential> {
     let init = Init::new(seed);
@@ -64,8 +55,8 @@ fn learner(seed: u64) -> Learner<Sequential> {
         .push(ReLU)
         .push(BatchNorm::new_1d(32))
         .push(Linear::new(&init, 32, 2, true).unwrap());
-    let (xt, yt) = problem(512, 1);
-    let (xv, yv) = problem(256, 2);
+    let (xt, yt) = quadrants(512, 1);
+    let (xv, yv) = quadrants(256, 2);
     let data = TensorData::new((vec![xt], yt), (vec![xv], yv), 32, 7);
     let mut learn = Learner::new(model, Box::new(data), cross_entropy)
         .metric("accuracy", nn::metrics::accuracy);
