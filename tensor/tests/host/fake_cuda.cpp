@@ -17,6 +17,7 @@
 #include <tuple>
 #include <utility>
 
+#include <cmath>
 #include <csignal>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -336,21 +337,23 @@ cublasStatus_t cublasDestroy_v2(CUhandle) { return 0; }
 cublasStatus_t cublasSetStream_v2(CUhandle, CUhandle) { return 0; }
 cublasStatus_t cublasSetMathMode(CUhandle, int) { return 0; }
 
-// C = alpha op(A) op(B) + beta C, column-major, accumulated in double; C is not read when
-// beta is 0 (as cuBLAS: it may hold anything, NaN included).
+// C = alpha op(A) op(B) + beta C, column-major; C is not read when beta is 0 (as cuBLAS: it
+// may hold anything, NaN included). Accumulated as a GPU does, in f32 by fused
+// multiply-adds, but in the opposite order to the CPU's GEMM (the last term first), so that
+// the GPU tests' tolerances meet a product rounded differently from the CPU's, as cuBLAS's is.
 static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                  const float *b, int ldb, float beta, float *c, int ldc) {
     ++counts.products;
     for (int j = 0; j < n; ++j)
         for (int i = 0; i < m; ++i) {
-            double acc = 0.0;
-            for (int p = 0; p < k; ++p) {
+            float acc = 0.0f;
+            for (int p = k - 1; p >= 0; --p) {
                 float av = ta ? a[p + (long long)i * lda] : a[i + (long long)p * lda];
                 float bv = tb ? b[j + (long long)p * ldb] : b[p + (long long)j * ldb];
-                acc += (double)av * bv;
+                acc = fmaf(av, bv, acc);
             }
             float *out = c + i + (long long)j * ldc;
-            *out = (float)(alpha * acc + (beta == 0.0f ? 0.0 : (double)beta * *out));
+            *out = beta == 0.0f ? alpha * acc : fmaf(alpha, acc, beta * *out);
         }
 }
 
