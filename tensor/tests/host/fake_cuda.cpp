@@ -7,6 +7,8 @@
 // builds them and runs the GPU tests against them. It checks what the host can show
 // (arguments, layouts, indexing, the products' transpositions); a real GPU is still the only
 // judge of timing, memory model and NVRTC's code generation.
+#include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,8 +19,6 @@
 #include <tuple>
 #include <utility>
 
-#include <cmath>
-#include <csignal>
 #include <sys/mman.h>
 #include <unistd.h>
 
