@@ -185,9 +185,10 @@ fn uninit<T: cache::Element>(op: &'static str, gpu: &Gpu, n: usize) -> Result<Cu
             if e.0 != CUDA_ERROR_OUT_OF_MEMORY {
                 return Error::device(op, e.to_string());
             }
+            let gib = |b: usize| b as f64 / (1u64 << 30) as f64;
             let bytes = n * std::mem::size_of::<T>();
             let total = gpu.total_memory().map_or(String::new(), |t| {
-                format!("; the device has {:.2} GiB", t as f64 / (1u64 << 30) as f64)
+                format!("; the device has {:.2} GiB", gib(t))
             });
             Error::device(
                 op,
@@ -195,7 +196,7 @@ fn uninit<T: cache::Element>(op: &'static str, gpu: &Gpu, n: usize) -> Result<Cu
                     "out of GPU memory for {bytes} bytes ({:.2} GiB{total}), \
                      with the freed buffers kept for reuse already released: a smaller batch \
                      or image size needs less",
-                    bytes as f64 / (1u64 << 30) as f64
+                    gib(bytes)
                 ),
             )
         })

@@ -78,7 +78,6 @@ template <class... P> static Kernel kernel(void (*k)(P...)) {
 // attributes the Gpu sets and reads (CUmemPool_attribute's numbers). The stand-in's own
 // buffers are host memory all the same; the pool only keeps the books, as a real one would.
 struct Pool {
-    std::map<CUdeviceptr, size_t> sizes;
     unsigned long long used = 0, high = 0, release_threshold = 0;
 };
 static Pool the_pool;
@@ -170,6 +169,8 @@ CUresult cuGetErrorName(CUresult, const char **s) { *s = "CUDA_ERROR_FAKE"; retu
 struct Mapping {
     void *base;
     size_t length;
+    size_t bytes;  // as asked for
+    bool pooled;   // from the pool (cuMemAllocAsync), so counted in its books
 };
 static std::map<CUdeviceptr, Mapping> mappings;
 static std::mutex memory_lock;
@@ -198,8 +199,8 @@ static void on_fault(int, siginfo_t *info, void *) {
     signal(SIGSEGV, SIG_DFL);  // returning re-runs the access, which now ends the process
 }
 
-CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
-    std::lock_guard<std::mutex> hold(memory_lock);
+// A fresh fenced buffer of `bytes`, noted in `mappings` (the caller holds memory_lock).
+static CUresult fenced_alloc(CUdeviceptr *p, size_t bytes, bool pooled) {
     // Installed by the first allocation, so by the copy of this file built as libcuda (the
     // one that knows the buffers), not by the one built as libcublas.
     static bool watching = [] {
@@ -221,41 +222,43 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
     // here (a NaN in every f32, -1 in every i64), so that a kernel leaning on memory it never
     // cleared shows it.
     memset((void *)*p, 0xff, used);
-    mappings[*p] = {base, length};
+    mappings[*p] = {base, length, bytes, pooled};
     return 0;
 }
-CUresult cuMemFree_v2(CUdeviceptr p) {
-    std::lock_guard<std::mutex> hold(memory_lock);
+
+// Frees a buffer fenced_alloc made as `pooled` says (the caller holds memory_lock).
+static CUresult fenced_free(CUdeviceptr p, bool pooled) {
     auto at = mappings.find(p);
-    if (at == mappings.end()) return 1;  // CUDA_ERROR_INVALID_VALUE: not a buffer of ours
+    // CUDA_ERROR_INVALID_VALUE: not a buffer of ours, or freed the other way.
+    if (at == mappings.end() || at->second.pooled != pooled) return 1;
+    if (pooled) the_pool.used -= at->second.bytes;
     munmap(at->second.base, at->second.length);
     mappings.erase(at);
     return 0;
 }
+
+CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
+    std::lock_guard<std::mutex> hold(memory_lock);
+    return fenced_alloc(p, bytes, false);
+}
+CUresult cuMemFree_v2(CUdeviceptr p) {
+    std::lock_guard<std::mutex> hold(memory_lock);
+    return fenced_free(p, false);
+}
 enum { RELEASE_THRESHOLD = 4, USED_MEM_CURRENT = 7, USED_MEM_HIGH = 8 };
 CUresult cuMemAllocAsync(CUdeviceptr *p, size_t bytes, CUhandle) {
-    {
-        std::lock_guard<std::mutex> hold(memory_lock);
-        if (bytes > DEVICE_MEMORY - the_pool.used) return 2;  // CUDA_ERROR_OUT_OF_MEMORY
-    }
-    CUresult r = cuMemAlloc_v2(p, bytes);
     std::lock_guard<std::mutex> hold(memory_lock);
+    if (bytes > DEVICE_MEMORY - the_pool.used) return 2;  // CUDA_ERROR_OUT_OF_MEMORY
+    CUresult r = fenced_alloc(p, bytes, true);
     if (r == 0) {
-        the_pool.sizes[*p] = bytes;
         the_pool.used += bytes;
         if (the_pool.used > the_pool.high) the_pool.high = the_pool.used;
     }
     return r;
 }
 CUresult cuMemFreeAsync(CUdeviceptr p, CUhandle) {
-    {
-        std::lock_guard<std::mutex> hold(memory_lock);
-        auto at = the_pool.sizes.find(p);
-        if (at == the_pool.sizes.end()) return 1;  // CUDA_ERROR_INVALID_VALUE: not the pool's
-        the_pool.used -= at->second;
-        the_pool.sizes.erase(at);
-    }
-    return cuMemFree_v2(p);
+    std::lock_guard<std::mutex> hold(memory_lock);
+    return fenced_free(p, true);
 }
 CUresult cuDeviceGetDefaultMemPool(CUhandle *pool, CUdevice) { *pool = &the_pool; return 0; }
 CUresult cuMemPoolSetAttribute(CUhandle pool, int attribute, void *value) {
