@@ -166,9 +166,17 @@ CUresult cuGetErrorName(CUresult, const char **s) { *s = "CUDA_ERROR_FAKE"; retu
 // buffer faults here, where a GPU would report an illegal address or, worse, silently
 // overwrite a neighbour in its memory pool. Buffers start 16 bytes aligned (a float4), so
 // at most 15 bytes past the end go unseen; an empty buffer starts on the fence itself.
+// With LESSON6_STAND_IN_FENCE=front the page stands before each buffer instead, which then
+// starts a page aligned (as a GPU's start 256 bytes aligned or more): an access before the
+// start faults, one past the end does not. fake_gpu.rs runs the tests both ways.
+static const bool fence_in_front = [] {
+    const char *f = getenv("LESSON6_STAND_IN_FENCE");
+    return f && std::string(f) == "front";
+}();
 struct Mapping {
     void *base;
     size_t length;
+    CUdeviceptr fence;  // the page nobody may touch, after the buffer or before it
     size_t bytes;  // as asked for
     bool pooled;   // from the pool (cuMemAllocAsync), so counted in its books
 };
@@ -180,17 +188,22 @@ static const char *last_kernel = "none yet";
 // (a product of the cuBLAS stand-in may be the culprit too). Best effort, as a signal handler
 // can be: the table is read without its lock, and the message is written by write(2).
 static void on_fault(int, siginfo_t *info, void *) {
-    CUdeviceptr at = (CUdeviceptr)info->si_addr;
+    CUdeviceptr at = (CUdeviceptr)info->si_addr, page = (CUdeviceptr)sysconf(_SC_PAGESIZE);
     char text[400];
     int len = snprintf(text, sizeof text, "the stand-in GPU: a fault at %#llx, ", at);
-    auto after = mappings.upper_bound(at);
-    if (after != mappings.begin()) {
-        auto &[start, m] = *std::prev(after);
-        CUdeviceptr fence = (CUdeviceptr)m.base + m.length - (CUdeviceptr)sysconf(_SC_PAGESIZE);
-        if (at >= fence && at < (CUdeviceptr)m.base + m.length)
-            len += snprintf(text + len, sizeof text - len,
-                            "%llu bytes past the end of the buffer at %#llx of %llu bytes: ",
-                            at - fence, start, fence - start);
+    // The buffer whose fence was hit starts below the address (a fence after it) or above it
+    // (a fence before it).
+    auto above = mappings.upper_bound(at);
+    for (auto it : {above == mappings.begin() ? mappings.end() : std::prev(above), above}) {
+        if (it == mappings.end()) continue;
+        auto &[start, m] = *it;
+        if (at < m.fence || at >= m.fence + page) continue;
+        bool after = at >= start;
+        CUdeviceptr by = after ? at - start - m.bytes : start - at;
+        len += snprintf(text + len, sizeof text - len, "%llu byte%s %s", by, by == 1 ? "" : "s",
+                        after ? "past the end" : "before the start");
+        len += snprintf(text + len, sizeof text - len, " of the buffer at %#llx of %zu bytes: ", start, m.bytes);
+        break;
     }
     len += snprintf(text + len, sizeof text - len,
                     "something read or wrote outside its buffer (last kernel launched: %s)\n",
@@ -215,14 +228,14 @@ static CUresult fenced_alloc(CUdeviceptr *p, size_t bytes, bool pooled) {
     size_t length = (used + page - 1) / page * page + page;
     void *base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) return 2;  // CUDA_ERROR_OUT_OF_MEMORY
-    char *fence = (char *)base + length - page;
+    char *fence = fence_in_front ? (char *)base : (char *)base + length - page;
     mprotect(fence, page, PROT_NONE);
-    *p = (CUdeviceptr)(fence - used);
+    *p = fence_in_front ? (CUdeviceptr)fence + page : (CUdeviceptr)(fence - used);
     // Fresh pages are zeros, a GPU's fresh memory is whatever its pool last held: all ones
     // here (a NaN in every f32, -1 in every i64), so that a kernel leaning on memory it never
     // cleared shows it.
     memset((void *)*p, 0xff, used);
-    mappings[*p] = {base, length, bytes, pooled};
+    mappings[*p] = {base, length, (CUdeviceptr)fence, bytes, pooled};
     return 0;
 }
 

@@ -5,7 +5,8 @@
 //! the launchers and their argument lists, the kernels, the products' transpositions) instead
 //! of skipping. NVRTC is the real one: the sources are still compiled to PTX on the way.
 //! Included by the GPU test files with `#[path]`.
-use std::path::PathBuf;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The child's marker: set, the tests below run on the stand-in and this one stays out.
@@ -70,8 +71,57 @@ fn build() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// SIGSEGV's number on Linux, the one system the stand-in builds on (it maps pages itself).
+const SIGSEGV: i32 = 11;
+
+/// Checks that the stand-in's fence, in each place it can stand, lets a read inside a buffer
+/// through and stops one just outside it with a report naming the buffer (`fence_probe.cpp`):
+/// the GPU tests lean on it to catch a kernel that reads or writes out of bounds.
+fn check_fences(dir: &Path) {
+    let probe = dir.join("fence_probe");
+    let src = dir.join("fence_probe.cpp");
+    std::fs::write(&src, include_str!("fence_probe.cpp")).expect("the probe's source");
+    let built = Command::new("c++")
+        .arg("-o")
+        .arg(&probe)
+        .arg(&src)
+        .arg("-ldl")
+        .output()
+        .expect("c++ runs");
+    assert!(built.status.success(), "the fence probe does not compile");
+    let read = |fence: &str, offset: i64| {
+        let out = Command::new(&probe)
+            .arg(dir.join("libcuda.so"))
+            .args(["100", &offset.to_string()])
+            .env("LESSON6_STAND_IN_FENCE", fence)
+            .output()
+            .expect("the fence probe runs");
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // A 100-byte buffer: 16-byte alignment leaves bytes 100..112 unfenced at its end.
+    for (fence, inside, outside, report) in [
+        ("end", 99, 112, "12 bytes past the end of the buffer at"),
+        ("front", 0, -1, "1 byte before the start of the buffer at"),
+    ] {
+        let (status, text) = read(fence, inside);
+        assert!(
+            status.success(),
+            "the {fence} fence stopped a read inside the buffer: {text}"
+        );
+        let (status, text) = read(fence, outside);
+        assert!(
+            status.signal() == Some(SIGSEGV) && text.contains(report),
+            "the {fence} fence let a read at {outside} through, or did not say so ({status}): {text}"
+        );
+    }
+}
+
 /// Runs every other test of this binary in a child process on the stand-in, one at a time
-/// (the stand-in runs one launch at a time), and fails with the child's output if it fails.
+/// (the stand-in runs one launch at a time), and fails with the child's output if it fails;
+/// twice, with the fence after each buffer and then before it (`fake_cuda.cpp`).
 pub fn run_this_binary_on_the_stand_in(this_test: &str) {
     if std::env::var_os(CHILD).is_some() {
         return;
@@ -83,38 +133,39 @@ pub fn run_this_binary_on_the_stand_in(this_test: &str) {
             return;
         }
     };
+    check_fences(&dir);
     let path = match std::env::var("LD_LIBRARY_PATH") {
         Ok(p) if !p.is_empty() => format!("{}:{p}", dir.display()),
         _ => dir.display().to_string(),
     };
-    let out = Command::new(std::env::current_exe().expect("the test binary"))
-        .args(["--skip", this_test, "--test-threads", "1"])
-        .env("LD_LIBRARY_PATH", path)
-        .env(CHILD, "1")
-        .output()
-        .expect("the test binary runs again");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    for fence in ["end", "front"] {
+        let out = Command::new(std::env::current_exe().expect("the test binary"))
+            .args(["--skip", this_test, "--test-threads", "1"])
+            .env("LD_LIBRARY_PATH", &path)
+            .env("LESSON6_STAND_IN_FENCE", fence)
+            .env(CHILD, "1")
+            .output()
+            .expect("the test binary runs again");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "on the stand-in GPU, fenced at each buffer's {fence} ({}):\n{text}",
+            out.status
+        );
+        assert!(
+            !text.contains("skipped:"),
+            "a test skipped on the stand-in GPU:\n{text}"
+        );
+        eprintln!("fenced at each buffer's {fence}:");
+        for line in text.lines().filter(|l| l.starts_with("test ")) {
+            eprintln!("{line}");
+        }
+    }
     if kept_dir().is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    assert!(
-        out.status.success(),
-        "on the stand-in GPU ({}):\n{text}",
-        out.status
-    );
-    assert!(
-        !text.contains("skipped:"),
-        "a test skipped on the stand-in GPU:\n{text}"
-    );
-    eprintln!(
-        "{}",
-        text.lines()
-            .filter(|l| l.starts_with("test "))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
 }
