@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every GPU test and the GPU benchmark in one go, with a short table at the end.
+# Every GPU test and the GPU benchmark in one go, with a short table at the end; then, in the
+# time left, compute-sanitizer's memcheck and racecheck on the tensor GPU tests.
 #
 #   scripts/gpu-check.sh --build     here (with network): builds the test and bench binaries
 #                                    and copies them into device-bin/ (git-ignored)
@@ -118,6 +119,18 @@ same() {
   echo "deterministic against atomics: models $(same det1 atomic) (atomics may differ in the last bits)"; } | tee "$logs/repro.log"
 echo "== the pets example on the GPU (ResNet-34 from scratch on the embedded shapes; the CPU gives error_rate 0.24)"
 bounded 150 "$bins/lesson6-pets" --device cuda --out "$(mktemp -d)" 2>&1 | tail -2 | tee "$logs/pets.log"
+echo "== compute-sanitizer on the tensor GPU tests, in the time left: memcheck (an access outside"
+echo "   a buffer, as the stand-in's fences catch on the host), then racecheck on the kernels"
+echo "   that share memory in a block (reductions, softmax, batch norm, cross-entropy)"
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+if [ -z "$sanitizer" ]; then
+    echo "no compute-sanitizer on this machine" | tee "$logs/sanitizer.log"
+else
+    { bounded 90 "$sanitizer" --tool memcheck --leak-check no "$bins/tensor-cuda" --test-threads=1 --skip on_a_stand_in_gpu
+      bounded 45 "$sanitizer" --tool racecheck "$bins/tensor-cuda" --test-threads=1 reductions batch_norm cross_entropy; } 2>&1 |
+        grep -E "SUMMARY|^=+ +(Invalid|Race|Error|Program hit)|^test result|cut short|not run|not supported" |
+        head -40 | tee "$logs/sanitizer.log"
+fi
 
 echo
 echo "================ summary ================"
@@ -128,5 +141,6 @@ echo "lesson6:"; grep -vE "^skipped" "$logs/bench.log" || true
 echo "Rossmann on the GPU:"; cat "$logs/rossmann.log" "$logs/repro.log"
 echo "Pets on the GPU:"; cat "$logs/pets.log"
 echo "PyTorch:"; cat "$logs/torch.log"
+echo "compute-sanitizer:"; cat "$logs/sanitizer.log"
 echo "logs: $logs"
 exit $status
