@@ -7,6 +7,7 @@
 // builds them and runs the GPU tests against them. It checks what the host can show
 // (arguments, layouts, indexing, the products' transpositions); a real GPU is still the only
 // judge of timing, memory model and NVRTC's code generation.
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -167,7 +168,7 @@ CUresult cuGetErrorName(CUresult, const char **s) { *s = "CUDA_ERROR_FAKE"; retu
 // overwrite a neighbour in its memory pool. Buffers start 16 bytes aligned (a float4), so
 // at most 15 bytes past the end go unseen; an empty buffer starts on the fence itself.
 // With LESSON6_STAND_IN_FENCE=front the page stands before each buffer instead, which then
-// starts a page aligned (as a GPU's start 256 bytes aligned or more): an access before the
+// starts page-aligned (a GPU's buffers start 256-byte aligned or more): an access before the
 // start faults, one past the end does not. fake_gpu.rs runs the tests both ways.
 static const bool fence_in_front = [] {
     const char *f = getenv("LESSON6_STAND_IN_FENCE");
@@ -225,7 +226,8 @@ static CUresult fenced_alloc(CUdeviceptr *p, size_t bytes, bool pooled) {
     (void)watching;
     ++counts.allocations;
     size_t page = (size_t)sysconf(_SC_PAGESIZE), used = (bytes + 15) / 16 * 16;
-    size_t length = (used + page - 1) / page * page + page;
+    // At least one page beside the fence, so that even an empty buffer's address is ours.
+    size_t length = std::max<size_t>((used + page - 1) / page, 1) * page + page;
     void *base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) return 2;  // CUDA_ERROR_OUT_OF_MEMORY
     char *fence = fence_in_front ? (char *)base : (char *)base + length - page;
