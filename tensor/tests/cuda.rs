@@ -993,20 +993,29 @@ fn the_memory_high_water_mark_counts_what_is_allocated() {
         before <= start,
         "a reset raised the mark: {start} -> {before}"
     );
-    // A length no other test uses, so that no freed buffer is at hand for it.
-    let n = (1 << 20) + 4099;
+    // A length no other test uses, so that no freed buffer is at hand for it, and larger
+    // (64 MiB) than what the other tests, which may run beside this one, allocate at once.
+    let n = (1 << 24) + 4099;
     let t = Tensor::zeros(&[n]).to_device(dev).unwrap();
     let after = g.memory_high_water().unwrap().unwrap();
     assert!(
         after >= before + 4 * n as u64,
         "{n} f32 allocated, the mark moved {before} -> {after}"
     );
+    // A mark, not the bytes in use: freeing the buffer (out of the cache too) keeps it.
     drop(t);
+    tensor::release_cached_memory();
+    g.synchronize().unwrap();
+    let freed = g.memory_high_water().unwrap().unwrap();
+    assert!(
+        freed >= after,
+        "freeing {n} f32 lowered the mark: {after} -> {freed}"
+    );
     g.reset_memory_high_water().unwrap();
     let reset = g.memory_high_water().unwrap().unwrap();
     assert!(
-        reset <= after,
-        "a reset raised the mark: {after} -> {reset}"
+        reset + 2 * n as u64 <= after,
+        "a reset after freeing {n} f32 left the mark near them: {after} -> {reset}"
     );
 }
 
