@@ -71,9 +71,9 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>, String> {
 
 impl ImageFolder {
     /// Reads `dir` (recursively), labels with `pattern`, and holds out `valid_pct` of the
-    /// labelled images, chosen by `seed`. Fewer than two classes, or no training or no
-    /// validation images, is an error naming the counts: training would end in a meaningless
-    /// loss or an error rate measured on nothing.
+    /// labelled images, chosen by `seed`. Fewer than two classes, or no validation images,
+    /// is an error naming the counts: training would end in a meaningless loss or an error
+    /// rate measured on nothing.
     pub fn from_folder(
         dir: impl AsRef<Path>,
         pattern: &str,
@@ -129,11 +129,12 @@ impl ImageFolder {
         let mut train: Vec<usize> = order[n_valid..].iter().map(|&i| i as usize).collect();
         valid.sort_unstable();
         train.sort_unstable();
-        if classes.len() < 2 || valid.is_empty() || train.is_empty() {
+        // (A share below 1 always leaves training images.)
+        if classes.len() < 2 || valid.is_empty() {
             return Err(format!(
                 "{}: {} class(es), {} training and {} validation images (a validation share of \
                  {valid_pct} of {} labelled images): a classifier needs two classes at least and \
-                 images in both sets",
+                 validation images",
                 dir.display(),
                 classes.len(),
                 train.len(),

@@ -72,7 +72,8 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<Tensor, String> {
     let what = format!("{name} (read as {format:?})");
     if !reaches_its_end(bytes, format) {
         return Err(format!(
-            "{what}: cut short: its {} bytes end before the {} that closes the image",
+            "{what}: cut short (or corrupt): its {} bytes end before the {} that closes \
+             the image",
             bytes.len(),
             if format == ImageFormat::Png {
                 "IEND chunk"
