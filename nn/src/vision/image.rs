@@ -15,8 +15,8 @@ use tensor::Tensor;
 pub const MAX_IMAGE_BYTES: u64 = 128 << 20;
 
 /// The most pixels an image may have: 40 megapixels (a 7300 x 5500 photo). Decoding one takes
-/// about 15 bytes a pixel (the decoder's 3, the RGB copy's 3 and the f32 tensor's 12 at most
-/// together), so about 600 MB at the limit.
+/// from 15 to 23 bytes a pixel at most together (the decoder's 3 to 8, the RGB copy's 3, the
+/// f32 tensor's 12), so 0.6 to 0.9 GB at the limit.
 pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
 
 /// Decodes `path` into `[3, H, W]` f32 in [0, 1]. A missing, special (a device, a pipe, a
