@@ -49,7 +49,7 @@ fn a_jpeg_cut_short_is_an_error_not_a_grey_image() {
     assert_cut_short(
         &jpeg,
         &[jpeg.len() - 2, jpeg.len() - 1, jpeg.len() / 2],
-        "Jpeg",
+        "JPEG",
     );
     // Bytes after the end (a camera's trailer, even one holding markers) are allowed.
     let mut trailed = jpeg.clone();
@@ -74,7 +74,7 @@ fn an_end_marker_inside_a_segment_does_not_end_the_image() {
         pixels(decode_image(&with_app1, "app1.jpg").unwrap()),
         pixels(decode_image(&jpeg, "plain.jpg").unwrap())
     );
-    assert_cut_short(&with_app1, &[with_app1.len() / 2], "Jpeg");
+    assert_cut_short(&with_app1, &[with_app1.len() / 2], "JPEG");
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn a_png_cut_short_is_an_error() {
     let whole = pixels(decode_image(&png, "whole.png").unwrap());
     // All but the 12-byte IEND chunk, all but its last byte, and half the data (the decoder
     // alone says only "unexpected end of file").
-    assert_cut_short(&png, &[png.len() - 12, png.len() - 1, png.len() / 2], "Png");
+    assert_cut_short(&png, &[png.len() - 12, png.len() - 1, png.len() / 2], "PNG");
     let mut trailed = png.clone();
     trailed.extend_from_slice(b"trailing bytes");
     assert_eq!(
@@ -100,7 +100,7 @@ fn an_image_over_the_pixel_limit_is_refused_from_its_header() {
     let err = load_image(&path).unwrap_err();
     for part in [
         path.display().to_string(),
-        "Png".into(),
+        "PNG".into(),
         "12000 x 12000".into(),
         MAX_IMAGE_PIXELS.to_string(),
     ] {

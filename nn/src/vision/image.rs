@@ -69,17 +69,16 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<Tensor, String> {
         Some(f @ (ImageFormat::Jpeg | ImageFormat::Png)) => f,
         _ => return Err(format!("{name}: neither a JPEG nor a PNG image")),
     };
-    let what = format!("{name} (read as {format:?})");
+    let (kind, end) = match format {
+        ImageFormat::Png => ("PNG", "IEND chunk"),
+        _ => ("JPEG", "end-of-image marker"),
+    };
+    let what = format!("{name} (read as {kind})");
     if !reaches_its_end(bytes, format) {
         return Err(format!(
-            "{what}: cut short (or corrupt): its {} bytes end before the {} that closes \
-             the image",
-            bytes.len(),
-            if format == ImageFormat::Png {
-                "IEND chunk"
-            } else {
-                "end-of-image marker"
-            }
+            "{what}: cut short (or corrupt): its {} bytes end before the {end} that closes the \
+             image",
+            bytes.len()
         ));
     }
     let decoder = reader
