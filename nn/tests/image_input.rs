@@ -106,6 +106,7 @@ fn an_image_over_the_pixel_limit_is_refused_from_its_header() {
     ] {
         assert!(err.contains(&part), "{part} in: {err}");
     }
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -115,7 +116,8 @@ fn devices_folders_and_oversized_files_are_refused_before_reading() {
         assert!(err.contains("not a regular file"), "{err}");
     }
     // A sparse file one byte over the cap: refused from its length, never read.
-    let path = tmp("big").join("big.png");
+    let dir = tmp("big");
+    let path = dir.join("big.png");
     let f = std::fs::File::create(&path).unwrap();
     f.set_len(MAX_IMAGE_BYTES + 1).unwrap();
     let err = load_image(&path).unwrap_err();
@@ -123,6 +125,7 @@ fn devices_folders_and_oversized_files_are_refused_before_reading() {
         err.contains("big.png") && err.contains(&(MAX_IMAGE_BYTES + 1).to_string()),
         "{err}"
     );
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
