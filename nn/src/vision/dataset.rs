@@ -6,6 +6,7 @@
 //! seed picks other images than fastai's; the proportion is the same.)
 use crate::learner::permutation;
 use regex::Regex;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// The lesson's label pattern for the Oxford-IIIT Pet file names.
@@ -29,22 +30,50 @@ fn is_image(p: &Path) -> bool {
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for entry in entries {
-        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if is_image(&path) {
-            out.push(path);
+/// Every JPEG or PNG under `dir`, each real file once: the walk follows symbolic links but
+/// enters each real folder once (a link back up a tree would otherwise list its images again
+/// and again), and a file reached by two paths (a link beside its target) is listed once,
+/// under the first in sorted order.
+/// Entries are visited in sorted order, so the result does not depend on the file system's.
+fn walk(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let real = |p: &Path| std::fs::canonicalize(p).map_err(|e| format!("{}: {e}", p.display()));
+    let mut folders_seen = HashSet::from([real(dir)?]);
+    let mut files_seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut to_visit = vec![dir.to_path_buf()];
+    while let Some(dir) = to_visit.pop() {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            entries.push(entry.map_err(|e| format!("{}: {e}", dir.display()))?.path());
+        }
+        entries.sort();
+        // Folders go on the stack last first, so the first is visited next.
+        for path in entries.into_iter().rev() {
+            if path.is_dir() {
+                if folders_seen.insert(real(&path)?) {
+                    to_visit.push(path);
+                }
+            } else if is_image(&path) {
+                // A dangling link has no real path: it is listed, and fails when read.
+                let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                out.push((path, key));
+            }
         }
     }
-    Ok(())
+    // In sorted order, the first path of each real file.
+    out.sort();
+    Ok(out
+        .into_iter()
+        .filter(|(_, key)| files_seen.insert(key.clone()))
+        .map(|(path, _)| path)
+        .collect())
 }
 
 impl ImageFolder {
     /// Reads `dir` (recursively), labels with `pattern`, and holds out `valid_pct` of the
-    /// labelled images, chosen by `seed`.
+    /// labelled images, chosen by `seed`. Fewer than two classes, or no validation images,
+    /// is an error naming the counts: training would end in a meaningless loss or an error
+    /// rate measured on nothing.
     pub fn from_folder(
         dir: impl AsRef<Path>,
         pattern: &str,
@@ -63,9 +92,7 @@ impl ImageFolder {
                 "the validation share must be in [0, 1), not {valid_pct}"
             ));
         }
-        let mut paths = Vec::new();
-        walk(dir, &mut paths)?;
-        paths.sort();
+        let paths = walk(dir)?;
         if paths.is_empty() {
             return Err(format!("{}: no JPEG or PNG images", dir.display()));
         }
@@ -102,6 +129,19 @@ impl ImageFolder {
         let mut train: Vec<usize> = order[n_valid..].iter().map(|&i| i as usize).collect();
         valid.sort_unstable();
         train.sort_unstable();
+        // (A share below 1 always leaves training images.)
+        if classes.len() < 2 || valid.is_empty() {
+            return Err(format!(
+                "{}: {} class(es), {} training and {} validation images (a validation share of \
+                 {valid_pct} of {} labelled images): a classifier needs two classes at least and \
+                 validation images",
+                dir.display(),
+                classes.len(),
+                train.len(),
+                valid.len(),
+                items.len()
+            ));
+        }
         Ok(ImageFolder {
             items,
             classes,

@@ -1,20 +1,150 @@
 //! Images in and out: decoding with the `image` crate (JPEG and PNG; grayscale, CMYK and
 //! alpha converted to RGB, as PIL's `convert('RGB')` in fastai's `open_image`) into a CHW f32
 //! tensor in [0, 1], the layout the convolutions take; and writing a CHW tensor as PNG.
-use image::{DynamicImage, ImageReader, RgbImage};
+//!
+//! Reading is bounded before anything is allocated: a file must be a regular file of at most
+//! [`MAX_IMAGE_BYTES`], and an image at most [`MAX_IMAGE_PIXELS`] by its header. A file cut
+//! short is an error, not an image with a grey lower half: the JPEG decoder fills missing data
+//! silently, so the bytes must reach the marker that ends their format first.
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
+use std::io::{Cursor, Read};
 use std::path::Path;
 use tensor::Tensor;
 
-/// Decodes `path` into `[3, H, W]` f32 in [0, 1]. A missing, truncated or corrupt file, or
-/// a format it cannot read, is an error naming the file.
+/// The largest image file read: 128 MiB (a PNG of [`MAX_IMAGE_PIXELS`] photo pixels fits).
+pub const MAX_IMAGE_BYTES: u64 = 128 << 20;
+
+/// The most pixels an image may have: 40 megapixels (a 7300 x 5500 photo). Decoding one takes
+/// from 15 to 23 bytes a pixel at most together (the decoder's 3 to 8, the RGB copy's 3, the
+/// f32 tensor's 12), so 0.6 to 0.9 GB at the limit.
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+
+/// Decodes `path` into `[3, H, W]` f32 in [0, 1]. A missing, special (a device, a pipe, a
+/// folder), oversized, truncated or corrupt file, or a format it cannot read, is an error
+/// naming the file.
 pub fn load_image(path: impl AsRef<Path>) -> Result<Tensor, String> {
     let path = path.as_ref();
-    let img = ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .decode()
-        .map_err(|e| format!("{}: not a readable image: {e}", path.display()))?;
+    let bytes = read_bounded(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    decode_image(&bytes, &path.display().to_string())
+}
+
+/// The bytes of the regular file `path`, refused from its metadata (before it is opened, so a
+/// pipe never blocks) when it is something else or larger than [`MAX_IMAGE_BYTES`]; the read
+/// itself stops at the cap too, in case the file grows meanwhile.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err(
+            "not a regular file (an image is read from a file, not a device, pipe or folder)"
+                .into(),
+        );
+    }
+    if meta.len() > MAX_IMAGE_BYTES {
+        return Err(format!(
+            "{} bytes, more than the {MAX_IMAGE_BYTES} an image file may have",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_IMAGE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_IMAGE_BYTES {
+        return Err(format!(
+            "grew past the {MAX_IMAGE_BYTES} bytes an image file may have while being read"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Decodes the bytes of a JPEG or PNG file (`name` labels the errors) into `[3, H, W]` f32 in
+/// [0, 1]. An unknown format, a file cut short, an image of more than [`MAX_IMAGE_PIXELS`]
+/// (checked from the header, before the pixels are allocated) or corrupt data is an error
+/// naming the file and the format it was read as.
+pub fn decode_image(bytes: &[u8], name: &str) -> Result<Tensor, String> {
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| format!("{name}: {e}"))?;
+    let format = match reader.format() {
+        Some(f @ (ImageFormat::Jpeg | ImageFormat::Png)) => f,
+        _ => return Err(format!("{name}: neither a JPEG nor a PNG image")),
+    };
+    let (kind, end) = match format {
+        ImageFormat::Png => ("PNG", "IEND chunk"),
+        _ => ("JPEG", "end-of-image marker"),
+    };
+    let what = format!("{name} (read as {kind})");
+    if !reaches_its_end(bytes, format) {
+        return Err(format!(
+            "{what}: cut short (or corrupt): its {} bytes end before the {end} that closes the \
+             image",
+            bytes.len()
+        ));
+    }
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| format!("{what}: not a readable image: {e}"))?;
+    let (w, h) = decoder.dimensions();
+    let pixels = w as u64 * h as u64;
+    if pixels > MAX_IMAGE_PIXELS {
+        return Err(format!(
+            "{what}: {w} x {h} = {pixels} pixels, more than the {MAX_IMAGE_PIXELS} an image may have"
+        ));
+    }
+    let img = DynamicImage::from_decoder(decoder)
+        .map_err(|e| format!("{what}: not a readable image: {e}"))?;
     Ok(rgb_tensor(&img.to_rgb8()))
+}
+
+/// Whether `bytes`, read as `format`, reach the marker that ends it (bytes after the end are
+/// allowed: some cameras append data there).
+fn reaches_its_end(bytes: &[u8], format: ImageFormat) -> bool {
+    match format {
+        ImageFormat::Png => png_reaches_iend(bytes),
+        _ => jpeg_reaches_eoi(bytes),
+    }
+}
+
+/// Walks a PNG's chunks by their lengths, from after its 8-byte signature, to the IEND chunk.
+fn png_reaches_iend(bytes: &[u8]) -> bool {
+    let mut at = 8;
+    while at < bytes.len() {
+        // A chunk: its length (4 bytes), its type (4), its data, a CRC (4).
+        let Some(head) = bytes.get(at..at + 8) else {
+            return false;
+        };
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let end = at.saturating_add(12).saturating_add(len);
+        if &head[4..] == b"IEND" {
+            return end <= bytes.len();
+        }
+        at = end;
+    }
+    false
+}
+
+/// Walks a JPEG, from after its start-of-image marker, to its end-of-image marker: segments
+/// are skipped by their lengths (so the marker ending a thumbnail inside one does not count),
+/// and in entropy-coded data 0xFF is followed only by a stuffed 0 or a restart marker.
+fn jpeg_reaches_eoi(bytes: &[u8]) -> bool {
+    let mut at = 2;
+    while at + 1 < bytes.len() {
+        match (bytes[at], bytes[at + 1]) {
+            (0xFF, 0xD9) => return true,
+            // A stand-alone marker (start of image, TEM).
+            (0xFF, 0xD8 | 0x01) => at += 2,
+            // A marker with a segment, whose 2-byte length counts itself.
+            (0xFF, code) if !matches!(code, 0x00 | 0xD0..=0xD7 | 0xFF) => {
+                let Some(len) = bytes.get(at + 2..at + 4) else {
+                    return false;
+                };
+                at += 2 + u16::from_be_bytes([len[0], len[1]]) as usize;
+            }
+            // Entropy-coded data, a stuffed byte, a restart marker or a fill byte.
+            _ => at += 1,
+        }
+    }
+    false
 }
 
 /// An RGB image as `[3, H, W]` f32 in [0, 1].

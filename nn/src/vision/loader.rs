@@ -4,7 +4,8 @@
 //! the order is a seeded shuffle per epoch, and each image of each epoch draws its own
 //! transform from its own Philox stream, so a run is reproducible. Batches are normalised
 //! with ImageNet's statistics, as the pretrained body expects. An image that cannot be read
-//! is left out of its batch and counted, with a warning naming it, never a crash.
+//! is left out of its batch and counted, with a warning naming it, never a crash; a batch of
+//! which no image could be read is an error.
 use super::{load_image, Augment, ImageFolder, Padding, Transforms};
 use crate::learner::{permutation, Batch, DataBunch};
 use rayon::prelude::*;
@@ -36,32 +37,41 @@ struct Source {
 
 impl Source {
     /// Decodes, transforms, stacks and normalises the images `rows` of `items`; `draw(i)`
-    /// gives the transform of the i-th image of the batch.
-    fn batch(
-        &self,
-        rows: &[usize],
-        draw: impl Fn(usize) -> Augment + Sync,
-    ) -> Result<Option<Batch>> {
-        let images: Vec<Option<(Tensor, usize)>> = rows
+    /// gives the transform of the i-th image of the batch. An image that cannot be read is
+    /// left out, counted and named in a warning; a batch with none left is an error (naming
+    /// how many failed and the first reason), never an empty batch that averages to NaN.
+    fn batch(&self, rows: &[usize], draw: impl Fn(usize) -> Augment + Sync) -> Result<Batch> {
+        let read: Vec<std::result::Result<(Tensor, usize), String>> = rows
             .par_iter()
             .enumerate()
             .map(|(i, &r)| {
                 let (path, label) = &self.items[r];
                 let img =
                     load_image(path).and_then(|img| draw(i).apply(&img, self.size, self.padding));
-                match img {
-                    Ok(t) => Some((t, *label)),
-                    Err(e) => {
-                        self.skipped.fetch_add(1, Ordering::Relaxed);
-                        eprintln!("warning: skipping an image: {e}");
-                        None
-                    }
-                }
+                img.map(|t| (t, *label))
             })
             .collect();
-        let images: Vec<(Tensor, usize)> = images.into_iter().flatten().collect();
+        let mut images = Vec::with_capacity(read.len());
+        let mut first_failure = None;
+        for r in read {
+            match r {
+                Ok(image) => images.push(image),
+                Err(e) => {
+                    self.skipped.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("warning: skipping an image: {e}");
+                    first_failure.get_or_insert(e);
+                }
+            }
+        }
         if images.is_empty() {
-            return Ok(None);
+            return Err(Error::Invalid {
+                op: "image batch",
+                msg: format!(
+                    "none of its {} images could be read (the first: {})",
+                    rows.len(),
+                    first_failure.unwrap_or_default()
+                ),
+            });
         }
         let plane = self.size * self.size;
         let (mean, std) = self.stats;
@@ -74,10 +84,10 @@ impl Source {
         }
         let n = images.len();
         let labels: Vec<i64> = images.iter().map(|&(_, l)| l as i64).collect();
-        Ok(Some(Batch {
+        Ok(Batch {
             inputs: vec![Tensor::from_vec(data, &[n, 3, self.size, self.size])?],
             target: Tensor::from_indices(&labels, &[n])?,
-        }))
+        })
     }
 }
 
@@ -166,12 +176,7 @@ impl DataBunch for ImageData {
                 let batch = s.batch(&rows, |i| {
                     s.tfms.draw(Philox::new(s.seed ^ 0x7e57, first + i as u64))
                 });
-                let stop = match batch {
-                    Ok(None) => false,
-                    Ok(Some(batch)) => send.send(Ok(batch)).is_err(),
-                    Err(e) => send.send(Err(e)).is_err(),
-                };
-                if stop {
+                if send.send(batch).is_err() {
                     return;
                 }
             }
@@ -184,7 +189,7 @@ impl DataBunch for ImageData {
         Box::new(
             s.valid
                 .chunks(s.bs)
-                .filter_map(move |rows| s.batch(rows, |_| Augment::centre()).transpose()),
+                .map(move |rows| s.batch(rows, |_| Augment::centre())),
         )
     }
 

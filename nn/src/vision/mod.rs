@@ -7,9 +7,12 @@ mod loader;
 mod shapes;
 mod transforms;
 
-pub use self::image::{load_image, rgb_tensor, save_jpeg, save_png, tensor_rgb};
+pub use self::image::{
+    decode_image, load_image, rgb_tensor, save_jpeg, save_png, tensor_rgb, MAX_IMAGE_BYTES,
+    MAX_IMAGE_PIXELS,
+};
 pub use dataset::{ImageFolder, PETS_PATTERN};
 pub use heatmap::{activation_map, grad_cam, magma, overlay, upsample_bilinear};
 pub use loader::{ImageData, IMAGENET_STATS};
 pub use shapes::{draw_shape, write_shapes, SHAPES};
-pub use transforms::{grid_sample, Augment, Padding, Transforms};
+pub use transforms::{check_size, grid_sample, Augment, Padding, Transforms, MAX_SIZE};

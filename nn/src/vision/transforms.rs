@@ -14,6 +14,22 @@
 use tensor::random::Philox;
 use tensor::Tensor;
 
+/// The largest side an augmented image may have: 2048 pixels, a `[3, 2048, 2048]` f32 image
+/// of 48 MiB (the lesson trains at 224 and 352). A command line checks `--size` against it with
+/// [`check_size`] when it parses its arguments.
+pub const MAX_SIZE: usize = 2048;
+
+/// `size` if an augmentation can make images of `size` x `size`: from 1 to [`MAX_SIZE`].
+pub fn check_size(size: usize) -> Result<usize, String> {
+    if (1..=MAX_SIZE).contains(&size) {
+        Ok(size)
+    } else {
+        Err(format!(
+            "an image size is from 1 to {MAX_SIZE} pixels, not {size}"
+        ))
+    }
+}
+
 /// What a coordinate outside the source image samples.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Padding {
@@ -223,11 +239,13 @@ impl Augment {
     }
 
     /// Applies the transform to `img` (`[C, H, W]` f32 in [0, 1]): a `[C, size, size]` image.
+    /// A size outside 1 to [`MAX_SIZE`] is an error.
     pub fn apply(&self, img: &Tensor, size: usize, padding: Padding) -> Result<Tensor, String> {
         let s = img.shape();
-        if s.len() != 3 || s[1] == 0 || s[2] == 0 || size == 0 {
+        check_size(size).map_err(|e| format!("augment: {e}"))?;
+        if s.len() != 3 || s[1] == 0 || s[2] == 0 {
             return Err(format!(
-                "augment: an image is [C, H, W] with H, W > 0, not {s:?} (size {size})"
+                "augment: an image is [C, H, W] with H, W > 0, not {s:?}"
             ));
         }
         let (c, h, w) = (s[0], s[1], s[2]);

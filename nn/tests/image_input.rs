@@ -1,0 +1,238 @@
+//! Bad image input (issue 22, items 2 and 4): each case a hostile-input review found, as a
+//! user would meet it. A file cut short, an image over the pixel limit, a device or an
+//! oversized file, a size beyond the limit, a symlink loop, a dataset of one class or without
+//! validation images, and a batch of which no image can be read: each is a clear error, never
+//! a grey image, gigabytes, an abort, images counted twice or an empty batch.
+#[path = "shared/images.rs"]
+#[allow(dead_code)] // each test file uses part of it
+mod images;
+
+use image::ImageFormat;
+use images::{encoded, huge_black_png};
+use nn::learner::DataBunch;
+use nn::vision::{
+    check_size, decode_image, load_image, Augment, ImageData, ImageFolder, Padding, Transforms,
+    MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_SIZE, PETS_PATTERN,
+};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use tensor::Tensor;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lesson6-image-input-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn pixels(t: Tensor) -> Vec<f32> {
+    t.to_vec::<f32>().unwrap()
+}
+
+/// `bytes` cut at each of `cuts` must be refused as cut short, naming the file and format.
+fn assert_cut_short(bytes: &[u8], cuts: &[usize], format: &str) {
+    for &cut in cuts {
+        let err = decode_image(&bytes[..cut], "cut.img").unwrap_err();
+        assert!(
+            err.contains("cut.img") && err.contains(format) && err.contains("cut short"),
+            "cut at {cut} of {}: {err}",
+            bytes.len()
+        );
+    }
+}
+
+#[test]
+fn a_jpeg_cut_short_is_an_error_not_a_grey_image() {
+    let jpeg = encoded(ImageFormat::Jpeg, 1, 48, 64);
+    let whole = pixels(decode_image(&jpeg, "whole.jpg").unwrap());
+    // All but the end marker, all but its last byte, and half the scan.
+    assert_cut_short(
+        &jpeg,
+        &[jpeg.len() - 2, jpeg.len() - 1, jpeg.len() / 2],
+        "JPEG",
+    );
+    // Bytes after the end (a camera's trailer, even one holding markers) are allowed.
+    let mut trailed = jpeg.clone();
+    trailed.extend_from_slice(b"trailer \xff\xd8\xff\xe0 \xff\xd9");
+    assert_eq!(
+        pixels(decode_image(&trailed, "trailed.jpg").unwrap()),
+        whole
+    );
+}
+
+#[test]
+fn an_end_marker_inside_a_segment_does_not_end_the_image() {
+    // An APP1 segment right after the start marker holding a thumbnail's end marker: a cut
+    // file still lacks the image's own.
+    let jpeg = encoded(ImageFormat::Jpeg, 2, 32, 32);
+    let payload = b"Exif\0\0\xff\xd8 a thumbnail \xff\xd9";
+    let mut with_app1 = jpeg[..2].to_vec();
+    with_app1.extend_from_slice(&[0xFF, 0xE1, 0, payload.len() as u8 + 2]);
+    with_app1.extend_from_slice(payload);
+    with_app1.extend_from_slice(&jpeg[2..]);
+    assert_eq!(
+        pixels(decode_image(&with_app1, "app1.jpg").unwrap()),
+        pixels(decode_image(&jpeg, "plain.jpg").unwrap())
+    );
+    assert_cut_short(&with_app1, &[with_app1.len() / 2], "JPEG");
+}
+
+#[test]
+fn a_png_cut_short_is_an_error() {
+    let png = encoded(ImageFormat::Png, 3, 40, 30);
+    let whole = pixels(decode_image(&png, "whole.png").unwrap());
+    // All but the 12-byte IEND chunk, all but its last byte, and half the data (the decoder
+    // alone says only "unexpected end of file").
+    assert_cut_short(&png, &[png.len() - 12, png.len() - 1, png.len() / 2], "PNG");
+    let mut trailed = png.clone();
+    trailed.extend_from_slice(b"trailing bytes");
+    assert_eq!(
+        pixels(decode_image(&trailed, "trailed.png").unwrap()),
+        whole
+    );
+}
+
+#[test]
+fn an_image_over_the_pixel_limit_is_refused_from_its_header() {
+    let dir = tmp("huge");
+    let path = dir.join("black.png");
+    std::fs::write(&path, huge_black_png()).unwrap();
+    let err = load_image(&path).unwrap_err();
+    for part in [
+        path.display().to_string(),
+        "PNG".into(),
+        "12000 x 12000".into(),
+        MAX_IMAGE_PIXELS.to_string(),
+    ] {
+        assert!(err.contains(&part), "{part} in: {err}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn devices_folders_and_oversized_files_are_refused_before_reading() {
+    for special in [Path::new("/dev/zero"), Path::new("/")] {
+        let err = load_image(special).unwrap_err();
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+    // A sparse file one byte over the cap: refused from its length, never read.
+    let dir = tmp("big");
+    let path = dir.join("big.png");
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(MAX_IMAGE_BYTES + 1).unwrap();
+    let err = load_image(&path).unwrap_err();
+    assert!(
+        err.contains("big.png") && err.contains(&(MAX_IMAGE_BYTES + 1).to_string()),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn sizes_outside_one_to_max_size_are_refused() {
+    assert_eq!(check_size(224), Ok(224));
+    assert_eq!(check_size(MAX_SIZE), Ok(MAX_SIZE));
+    let img = Tensor::zeros(&[3, 8, 8]);
+    // `classify --size 100000` asked for a 120 GB tensor and aborted.
+    for size in [0, MAX_SIZE + 1, 100_000] {
+        assert!(check_size(size).is_err());
+        let err = Augment::centre()
+            .apply(&img, size, Padding::Zeros)
+            .unwrap_err();
+        assert!(
+            err.contains(&size.to_string()) && err.contains(&MAX_SIZE.to_string()),
+            "{err}"
+        );
+    }
+}
+
+/// Writes an 8 x 8 PNG under each name in `dir`.
+fn write_pngs(dir: &Path, names: &[&str]) {
+    let png = encoded(ImageFormat::Png, 4, 8, 8);
+    for n in names {
+        std::fs::write(dir.join(n), &png).unwrap();
+    }
+}
+
+const TWELVE: [&str; 12] = [
+    "cat_1.jpg",
+    "cat_2.jpg",
+    "cat_3.jpg",
+    "cat_4.jpg",
+    "cat_5.jpg",
+    "cat_6.jpg",
+    "dog_1.jpg",
+    "dog_2.jpg",
+    "dog_3.jpg",
+    "dog_4.jpg",
+    "dog_5.jpg",
+    "dog_6.jpg",
+];
+
+#[test]
+fn a_symlink_loop_lists_each_real_file_once() {
+    use std::os::unix::fs::symlink;
+    let dir = tmp("loop");
+    write_pngs(&dir, &TWELVE);
+    // A link back to the root from a subfolder (followed until the system's limit of 40
+    // links in a path, it made 492 images of 12), and a file's twin.
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    symlink(&dir, dir.join("sub").join("loop")).unwrap();
+    symlink(dir.join("cat_1.jpg"), dir.join("cat_7.jpg")).unwrap();
+    let f = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.25, 0).unwrap();
+    let names: Vec<_> = f.items.iter().map(|(p, _)| p.clone()).collect();
+    assert_eq!(names, TWELVE.map(|n| dir.join(n)), "each real file once");
+    let real = |set: &[usize]| -> HashSet<PathBuf> {
+        set.iter()
+            .map(|&i| std::fs::canonicalize(&f.items[i].0).unwrap())
+            .collect()
+    };
+    assert!(real(&f.train).is_disjoint(&real(&f.valid)));
+}
+
+#[test]
+fn one_class_or_no_validation_images_is_an_error_naming_the_counts() {
+    let dir = tmp("one-class");
+    write_pngs(&dir, &TWELVE[..6]);
+    let err = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.2, 0)
+        .err()
+        .unwrap();
+    assert!(
+        err.contains("1 class(es), 5 training and 1 validation images"),
+        "{err}"
+    );
+    let dir = tmp("no-valid");
+    write_pngs(&dir, &TWELVE);
+    // 12 images at 5%: 0.6 of an image held out, so none.
+    let err = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.05, 0)
+        .err()
+        .unwrap();
+    assert!(
+        err.contains("2 class(es), 12 training and 0 validation images"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_batch_of_which_no_image_can_be_read_is_an_error_naming_the_first_reason() {
+    let dir = tmp("all-corrupt");
+    for n in TWELVE {
+        std::fs::write(dir.join(n), b"not an image").unwrap();
+    }
+    let folder = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.25, 0).unwrap();
+    let data = ImageData::new(&folder, Transforms::lesson6(), 8, Padding::Zeros, 3, 0);
+    // 9 training images in batches of 3, 3 validation images in one.
+    for (batches, count) in [(data.train(0), 3), (data.valid(), 1)] {
+        let batches: Vec<_> = batches.collect();
+        assert_eq!(batches.len(), count, "every batch reported, none left out");
+        for b in batches {
+            let err = b.err().unwrap().to_string();
+            assert!(
+                err.contains("none of its 3 images could be read")
+                    && err.contains("neither a JPEG nor a PNG"),
+                "{err}"
+            );
+        }
+    }
+    assert_eq!(data.skipped(), 9 + 3);
+}

@@ -1,0 +1,40 @@
+//! Image files made in memory for the tests of bad image input: small noisy pictures as JPEG
+//! and PNG bytes (noise, so that every part of the file carries picture data), and a valid
+//! black PNG too large to decode within the pixel limit.
+use image::{DynamicImage, GrayImage, ImageFormat};
+use nn::vision::tensor_rgb;
+use std::io::Cursor;
+use tensor::random::Philox;
+
+/// An `h` x `w` RGB noise picture drawn from `seed`.
+pub fn picture(seed: u64, h: usize, w: usize) -> DynamicImage {
+    let t = Philox::new(seed, 0).uniform(&[3, h, w], 0.0, 1.0).unwrap();
+    DynamicImage::ImageRgb8(tensor_rgb(&t).unwrap())
+}
+
+/// `img` encoded as `format`.
+pub fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut bytes = Cursor::new(Vec::new());
+    img.write_to(&mut bytes, format).unwrap();
+    bytes.into_inner()
+}
+
+/// The bytes of an `h` x `w` noise picture drawn from `seed`, encoded as `format`.
+pub fn encoded(format: ImageFormat, seed: u64, h: usize, w: usize) -> Vec<u8> {
+    encode(&picture(seed, h, w), format)
+}
+
+/// A valid 12000 x 12000 black grayscale PNG (about 700 KB): 144 million pixels, which would
+/// take gigabytes decoded into an f32 tensor.
+pub fn huge_black_png() -> Vec<u8> {
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    let img = GrayImage::new(12000, 12000);
+    let mut bytes = Vec::new();
+    img.write_with_encoder(PngEncoder::new_with_quality(
+        &mut bytes,
+        CompressionType::Fast,
+        FilterType::NoFilter,
+    ))
+    .unwrap();
+    bytes
+}
