@@ -353,7 +353,7 @@ impl View {
                 self.size, self.stride
             ));
         }
-        if len % width != 0 {
+        if !len.is_multiple_of(width) {
             return Err(format!(
                 "its storage `{}` has {len} bytes, not a whole number of {width}-byte elements",
                 self.key

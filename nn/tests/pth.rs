@@ -9,10 +9,11 @@ mod crafted_pth;
 #[path = "../../tests/reference/support.rs"]
 mod support;
 
-use crafted_pth::{f32_bytes, state_dict_pickle, temp, write_pth, Entry};
+use crafted_pth::{create, f32_bytes, state_dict_pickle, temp, write_pth, Entry};
 use nn::layers::{BatchNorm, Linear, Sequential};
 use nn::pth::{read_pth, PthCheckpoint};
 use nn::state_dict::{load, state_dict, MAX_CHECKPOINT_BYTES};
+use std::io::Write;
 use support::load_tensors;
 
 fn fixture() -> String {
@@ -326,5 +327,51 @@ fn a_double_storage_loads_like_f64_safetensors() {
     load(&m, &path).unwrap();
     let loaded = state_dict(&m);
     assert_eq!(loaded[1].1.to_vec::<f32>().unwrap(), [7.0, -8.0]);
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn entries_sharing_their_bytes_cannot_read_past_the_file() {
+    // One 64 KB storage and 15 more central-directory entries pointing at the same bytes: a
+    // 64 KB file that would read as 1 MB (and a 1 GB one as 16 GB).
+    let names: Vec<String> = (0..16).map(|i| format!("w{i}")).collect();
+    let keys: Vec<String> = (0..16).map(|i| i.to_string()).collect();
+    let entries: Vec<Entry> = names
+        .iter()
+        .zip(&keys)
+        .map(|(name, key)| Entry {
+            name,
+            kind: "FloatStorage",
+            key,
+            offset: 0,
+            size: &[16384],
+            stride: &[1],
+        })
+        .collect();
+    let path = temp("aliased.pth");
+    let mut z = zip::ZipWriter::new(create(&path));
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    z.start_file("crafted/data.pkl", opts).unwrap();
+    z.write_all(&state_dict_pickle(&entries)).unwrap();
+    z.start_file("crafted/data/0", opts).unwrap();
+    z.write_all(&f32_bytes(&[1.0; 16384])).unwrap();
+    for key in &keys[1..] {
+        z.shallow_copy_file("crafted/data/0", &format!("crafted/data/{key}"))
+            .unwrap();
+    }
+    z.finish().unwrap();
+    let mut ck = PthCheckpoint::open(&path).unwrap();
+    let err = names
+        .iter()
+        .find_map(|n| ck.tensor(n).err())
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("would decompress to 65536 bytes, more than")
+            && err.contains("(the archive may not expand past its own size)"),
+        "{err}"
+    );
+    assert!(ck.bytes_read() <= std::fs::metadata(&path).unwrap().len());
     let _ = std::fs::remove_file(path);
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test binary uses part of it
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One tensor of a crafted state dict: a view of the storage `key` of `kind`
 /// (`"FloatStorage"`, `"DoubleStorage"`...).
@@ -63,11 +63,18 @@ pub fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("lesson6-pth-{}-{name}", std::process::id()))
 }
 
+/// Creates `path` afresh (the old file removed first: truncating a file makes ext4 flush it
+/// to disk, milliseconds a time, which thousands of fuzz cases cannot afford).
+pub fn create(path: &Path) -> std::fs::File {
+    let _ = std::fs::remove_file(path);
+    std::fs::File::create(path).unwrap()
+}
+
 /// Writes the zip `torch.save` would (entries stored, not compressed) of `pickle` and the
 /// `storages` by key to the temporary file `name`.
 pub fn write_pth(name: &str, pickle: &[u8], storages: &[(&str, &[u8])]) -> PathBuf {
     let path = temp(name);
-    let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let mut z = zip::ZipWriter::new(create(&path));
     let opts =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     z.start_file("crafted/data.pkl", opts).unwrap();
