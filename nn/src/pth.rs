@@ -285,15 +285,15 @@ fn unpickle(data: &[u8]) -> Result<(Vec<Value>, Id), String> {
     }
 }
 
-/// The named tensor views of the state dict `root`, in the pickle's order.
-fn views(values: &[Value], root: Id) -> Result<Vec<(String, View)>, String> {
+/// The tensor views of the state dict `root`, by name.
+fn views(values: &[Value], root: Id) -> Result<BTreeMap<String, View>, String> {
     let Value::Dict(items) = &values[root] else {
         return Err(format!(
             "the pickle holds {}, not a state dict",
             describe(values, root)
         ));
     };
-    let mut out: Vec<(String, View)> = Vec::with_capacity(items.len());
+    let mut out = BTreeMap::new();
     for &(k, v) in items {
         let (Value::Str(name), Value::Tensor(view)) = (&values[k], &values[v]) else {
             return Err(format!(
@@ -302,10 +302,9 @@ fn views(values: &[Value], root: Id) -> Result<Vec<(String, View)>, String> {
                 describe(values, v)
             ));
         };
-        if out.iter().any(|(n, _)| n == name) {
+        if out.insert(name.clone(), view.clone()).is_some() {
             return Err(format!("`{name}` appears twice in the state dict"));
         }
-        out.push((name.clone(), view.clone()));
     }
     Ok(out)
 }
@@ -418,8 +417,8 @@ pub struct PthCheckpoint {
     zip: zip::ZipArchive<File>,
     /// The folder of `data.pkl` inside the archive (`<name>/`).
     prefix: String,
-    /// Each tensor by name, in the pickle's order, with its kind and element count.
-    tensors: Vec<(String, View, Kind, usize)>,
+    /// Each tensor's view, kind and element count, by name.
+    tensors: BTreeMap<String, (View, Kind, usize)>,
     /// The storages read so far, by key, shared by all their views.
     storages: BTreeMap<String, Vec<u8>>,
     /// How many more bytes the archive's entries may decompress to: at first the file's size.
@@ -443,7 +442,7 @@ impl PthCheckpoint {
         len: u64,
         shown: &str,
     ) -> Result<PthCheckpoint, StateDictError> {
-        let bad = |msg: String| bad(shown, msg);
+        let bad = |msg: String| invalid(shown, msg);
         let zip = zip::ZipArchive::new(file).map_err(|e| bad(format!("not a zip archive: {e}")))?;
         let pkl = zip
             .file_names()
@@ -454,13 +453,15 @@ impl PthCheckpoint {
             shown: shown.to_string(),
             zip,
             prefix: pkl.trim_end_matches("data.pkl").to_string(),
-            tensors: Vec::new(),
+            tensors: BTreeMap::new(),
             storages: BTreeMap::new(),
             budget: len,
             bytes_read: 0,
         };
         let pickle = ck.read_entry(&pkl, MAX_PICKLE_BYTES)?;
         let (values, root) = unpickle(&pickle).map_err(bad)?;
+        // Each storage's size in the archive, looked up once however many views share it.
+        let mut stored: BTreeMap<String, u64> = BTreeMap::new();
         for (name, view) in views(&values, root).map_err(bad)? {
             let kind = Kind::of(&view.kind).ok_or_else(|| {
                 bad(format!(
@@ -468,41 +469,45 @@ impl PthCheckpoint {
                     view.kind
                 ))
             })?;
-            let entry = ck.entry_name(&view.key);
-            let stored = ck
-                .zip
-                .by_name(&entry)
-                .map_err(|e| bad(format!("`{name}`: {entry}: {e}")))?
-                .size();
+            let len = match stored.get(&view.key) {
+                Some(&len) => len,
+                None => {
+                    let entry = ck.entry_name(&view.key);
+                    let len = ck
+                        .zip
+                        .by_name(&entry)
+                        .map_err(|e| bad(format!("`{name}`: {entry}: {e}")))?
+                        .size();
+                    stored.insert(view.key.clone(), len);
+                    len
+                }
+            };
             let numel = view
-                .check(kind, stored)
+                .check(kind, len)
                 .map_err(|e| bad(format!("`{name}`: {e}")))?;
-            ck.tensors.push((name, view, kind, numel));
+            ck.tensors.insert(name, (view, kind, numel));
         }
         Ok(ck)
     }
 
-    /// Each tensor's name and shape, in the checkpoint's order.
+    /// Each tensor's name and shape, by name.
     pub fn shapes(&self) -> impl Iterator<Item = (&str, &[usize])> {
         self.tensors
             .iter()
-            .map(|(n, v, _, _)| (n.as_str(), v.size.as_slice()))
+            .map(|(n, (v, _, _))| (n.as_str(), v.size.as_slice()))
     }
 
     /// The tensor `name`, its storage read from the archive unless an earlier view read it.
     pub fn tensor(&mut self, name: &str) -> Result<Tensor, StateDictError> {
         let (view, kind, numel) = self
             .tensors
-            .iter()
-            .find(|(n, ..)| n == name)
-            .map(|(_, v, k, n)| (v.clone(), *k, *n))
-            .ok_or_else(|| bad(&self.shown, format!("no tensor `{name}`")))?;
+            .get(name)
+            .cloned()
+            .ok_or_else(|| invalid(&self.shown, format!("no tensor `{name}`")))?;
         if !self.storages.contains_key(&view.key) {
             let entry = self.entry_name(&view.key);
+            // As long as the size `check` saw: `read_entry` refuses an entry that is not.
             let bytes = self.read_entry(&entry, u64::MAX)?;
-            // The entry's size was checked against the view; a header that lies is caught here.
-            view.check(kind, bytes.len() as u64)
-                .map_err(|e| bad(&self.shown, format!("`{name}`: {e}")))?;
             self.storages.insert(view.key.clone(), bytes);
         }
         let bytes = &self.storages[&view.key];
@@ -544,10 +549,10 @@ impl PthCheckpoint {
         let mut f = self
             .zip
             .by_name(name)
-            .map_err(|e| bad(shown, format!("{name}: {e}")))?;
+            .map_err(|e| invalid(shown, format!("{name}: {e}")))?;
         let declared = f.size();
         if declared > cap.min(self.budget) {
-            return Err(bad(
+            return Err(invalid(
                 shown,
                 format!(
                     "{name} would decompress to {declared} bytes, more than {} allowed \
@@ -560,9 +565,9 @@ impl PthCheckpoint {
         (&mut f)
             .take(declared + 1)
             .read_to_end(&mut v)
-            .map_err(|e| bad(shown, format!("{name}: {e}")))?;
+            .map_err(|e| invalid(shown, format!("{name}: {e}")))?;
         if v.len() as u64 != declared {
-            return Err(bad(
+            return Err(invalid(
                 shown,
                 format!("{name} holds {} bytes, its header says {declared}", v.len()),
             ));
@@ -574,7 +579,7 @@ impl PthCheckpoint {
 }
 
 /// The error for a file that is not a valid `.pth` checkpoint.
-fn bad(shown: &str, msg: String) -> StateDictError {
+fn invalid(shown: &str, msg: String) -> StateDictError {
     StateDictError::Format {
         path: shown.to_string(),
         format: CheckpointFormat::Pth,

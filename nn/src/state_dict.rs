@@ -317,6 +317,7 @@ fn check_names_and_shapes<'a, M: Module + ?Sized>(
     };
     let declared: BTreeMap<&str, &[usize]> = declared.into_iter().collect();
     let mine = state_dict(m);
+    let names: std::collections::BTreeSet<&str> = mine.iter().map(|(n, _)| n.as_str()).collect();
     for (name, current) in &mine {
         let shape = declared
             .get(name.as_str())
@@ -328,10 +329,7 @@ fn check_names_and_shapes<'a, M: Module + ?Sized>(
             )));
         }
     }
-    let extra: Vec<&&str> = declared
-        .keys()
-        .filter(|n| !mine.iter().any(|(m, _)| m == *n))
-        .collect();
+    let extra: Vec<&&str> = declared.keys().filter(|n| !names.contains(**n)).collect();
     if let Some(first) = extra.first() {
         return Err(mismatch(format!(
             "the checkpoint has {} tensor(s) the model does not, e.g. `{first}`",

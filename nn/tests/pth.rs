@@ -88,6 +88,22 @@ fn pickles_that_are_not_state_dicts_are_refused() {
     let float = zip_with_pickle("float", b"\x80\x02G?\xf0\x00\x00\x00\x00\x00\x00.");
     let err = read_err(&float);
     assert!(err.contains("unexpected pickle opcode 0x47"), "{err}");
+    // A name twice: Python would keep the second silently.
+    let w = Entry {
+        name: "w",
+        kind: "FloatStorage",
+        key: "0",
+        offset: 0,
+        size: &[1],
+        stride: &[1],
+    };
+    let twice = write_pth(
+        "twice.pth",
+        &state_dict_pickle(&[w, Entry { offset: 1, ..w }]),
+        &[("0", &f32_bytes(&[1.0, 2.0]))],
+    );
+    let err = read_err(&twice);
+    assert!(err.contains("`w` appears twice in the state dict"), "{err}");
     let cut = zip_with_pickle("cut", b"\x80\x02cos\nsys");
     assert!(read_pth(&cut).is_err());
     // Not a zip at all, and a zip cut short.
@@ -104,7 +120,7 @@ fn pickles_that_are_not_state_dicts_are_refused() {
     let bytes = std::fs::read(fixture()).unwrap();
     std::fs::write(&junk, &bytes[..bytes.len() / 2]).unwrap();
     assert!(read_pth(&junk).is_err());
-    for p in [evil, float, cut, junk] {
+    for p in [evil, float, twice, cut, junk] {
         let _ = std::fs::remove_file(p);
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// One tensor of a crafted state dict: a view of the storage `key` of `kind`
 /// (`"FloatStorage"`, `"DoubleStorage"`...).
+#[derive(Clone, Copy)]
 pub struct Entry<'a> {
     pub name: &'a str,
     pub kind: &'a str,
