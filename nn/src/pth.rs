@@ -22,7 +22,7 @@ use std::path::Path;
 use tensor::Tensor;
 
 /// The largest pickle read, 64 MiB: a state dict's pickle holds only names and tensor
-/// metadata (resnet34's is 30 KB), so anything near this is not one.
+/// metadata, about a hundred bytes a tensor, so anything near this is not one.
 pub const MAX_PICKLE_BYTES: u64 = 64 << 20;
 
 /// A value's index in the pickle machine's arena.
@@ -309,7 +309,8 @@ fn views(values: &[Value], root: Id) -> Result<BTreeMap<String, View>, String> {
     Ok(out)
 }
 
-/// A storage's element type: its width in bytes, and the tensor its elements make.
+/// A storage's element type (`torch.FloatStorage`...), which fixes its width in bytes and
+/// the dtype of the tensors built from it.
 #[derive(Clone, Copy)]
 enum Kind {
     Float,
@@ -587,7 +588,9 @@ fn invalid(shown: &str, msg: String) -> StateDictError {
     }
 }
 
-/// Every tensor of the `torch.save`d state dict at `path`, by name.
+/// Every tensor of the `torch.save`d state dict at `path`, by name, each view built as the
+/// file asks (a stride-0 view of a few bytes may ask for gigabytes): to load into a model,
+/// use [`crate::state_dict::load`], which compares names and shapes first.
 pub fn read_pth(path: impl AsRef<Path>) -> Result<BTreeMap<String, Tensor>, StateDictError> {
     let mut ck = PthCheckpoint::open(path)?;
     let names: Vec<String> = ck.shapes().map(|(n, _)| n.to_string()).collect();

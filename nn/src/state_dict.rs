@@ -19,8 +19,8 @@ use std::path::Path;
 use tensor::{DType, Tensor};
 
 /// The largest checkpoint file read, 4 GiB: about fifty times the largest model the
-/// lesson's examples load (resnet34's 87 MB), checked from the file's metadata before
-/// reading, so a huge or endless file is refused rather than read.
+/// lesson's examples load (torchvision's resnet34, about 85 MB), checked from the file's
+/// metadata before reading, so a huge or endless file is refused rather than read.
 pub const MAX_CHECKPOINT_BYTES: u64 = 4 << 30;
 
 /// The format a checkpoint was read as, named in its errors.
