@@ -70,12 +70,17 @@ fn describe(values: &[Value], id: Id) -> String {
         Value::Bool => "a boolean".into(),
         Value::Int(n) => format!("the integer {n}"),
         Value::Str(s) => format!("the string {:?}", s.chars().take(40).collect::<String>()),
-        Value::Tuple(t) => format!("a tuple of {} items", t.len()),
-        Value::Dict(d) => format!("a dictionary of {} entries", d.len()),
+        Value::Tuple(t) => format!("a tuple of {}", count(t.len(), "item", "items")),
+        Value::Dict(d) => format!("a dictionary of {}", count(d.len(), "entry", "entries")),
         Value::Global(g) => format!("the global `{g}`"),
         Value::Storage { kind, .. } => format!("a {kind}"),
         Value::Tensor(_) => "a tensor".into(),
     }
+}
+
+/// `n` and the noun `one` or `many` that fits it ("1 item", "2 items").
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The non-negative integers of the tuple `id` (a tensor's size or stride).

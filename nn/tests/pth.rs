@@ -134,7 +134,7 @@ fn fifty_thousand_nested_tuples_are_refused_without_recursion() {
     let path = zip_with_pickle("nested", &pickle);
     let err = read_err(&path);
     assert!(
-        err.contains("the pickle holds a tuple of 1 items, not a state dict"),
+        err.contains("the pickle holds a tuple of 1 item, not a state dict"),
         "{err}"
     );
     let _ = std::fs::remove_file(path);
