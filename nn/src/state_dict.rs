@@ -5,13 +5,41 @@
 //! Saving writes a temporary file next to the target and renames it over the target, so an
 //! interrupted save never leaves a half-written checkpoint. Loading refuses a file that is
 //! not safetensors (or is truncated), and a state dict with a missing, unexpected or wrongly
-//! shaped tensor, naming it.
+//! shaped tensor, naming it. A checkpoint is bounded by its file: only a regular file no
+//! larger than [`MAX_CHECKPOINT_BYTES`] is read, and the names and shapes it declares are
+//! compared with the model's before any tensor is built.
 use crate::module::{Entry, Module};
+use crate::pth::PthCheckpoint;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 use tensor::{DType, Tensor};
+
+/// The largest checkpoint file read, 4 GiB: about fifty times the largest model the
+/// lesson's examples load (torchvision's resnet34, about 85 MB), checked from the file's
+/// metadata before reading, so a huge or endless file is refused rather than read.
+pub const MAX_CHECKPOINT_BYTES: u64 = 4 << 30;
+
+/// The format a checkpoint was read as, named in its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointFormat {
+    /// `.safetensors`, the format [`save`] writes.
+    Safetensors,
+    /// `.pth` or `.pt`: PyTorch's `torch.save` zip of a pickle and raw storages.
+    Pth,
+}
+
+impl std::fmt::Display for CheckpointFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CheckpointFormat::Safetensors => "safetensors checkpoint",
+            CheckpointFormat::Pth => "PyTorch .pth checkpoint (torch.save zip)",
+        })
+    }
+}
 
 /// An error of a state dict operation, with the file and the tensor it concerns.
 #[derive(Debug)]
@@ -20,8 +48,19 @@ pub enum StateDictError {
         path: String,
         source: std::io::Error,
     },
+    /// A directory, a device (`/dev/zero`), a pipe: not a file to read a checkpoint from.
+    NotAFile {
+        path: String,
+    },
+    /// A file larger than [`MAX_CHECKPOINT_BYTES`].
+    TooLarge {
+        path: String,
+        bytes: u64,
+    },
+    /// A file that is not a valid checkpoint of `format`.
     Format {
         path: String,
+        format: CheckpointFormat,
         msg: String,
     },
     Mismatch {
@@ -35,8 +74,15 @@ impl std::fmt::Display for StateDictError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StateDictError::Io { path, source } => write!(f, "{path}: {source}"),
-            StateDictError::Format { path, msg } => {
-                write!(f, "{path}: not a valid safetensors checkpoint: {msg}")
+            StateDictError::NotAFile { path } => {
+                write!(f, "{path}: not a regular file, so not a checkpoint")
+            }
+            StateDictError::TooLarge { path, bytes } => write!(
+                f,
+                "{path}: {bytes} bytes, more than the {MAX_CHECKPOINT_BYTES} a checkpoint may have"
+            ),
+            StateDictError::Format { path, format, msg } => {
+                write!(f, "{path}: not a valid {format}: {msg}")
             }
             StateDictError::Mismatch { path, msg } => write!(f, "{path}: {msg}"),
             StateDictError::Tensor(e) => e.fmt(f),
@@ -120,6 +166,7 @@ pub fn save<M: Module + ?Sized>(m: &M, path: impl AsRef<Path>) -> Result<(), Sta
             let view = TensorView::new(st_dtype(*d), s.clone(), b).map_err(|e| {
                 StateDictError::Format {
                     path: shown.clone(),
+                    format: CheckpointFormat::Safetensors,
                     msg: e.to_string(),
                 }
             })?;
@@ -128,6 +175,7 @@ pub fn save<M: Module + ?Sized>(m: &M, path: impl AsRef<Path>) -> Result<(), Sta
         .collect::<Result<_, StateDictError>>()?;
     let bytes = safetensors::serialize(&views, &None).map_err(|e| StateDictError::Format {
         path: shown.clone(),
+        format: CheckpointFormat::Safetensors,
         msg: e.to_string(),
     })?;
     crate::atomic::write_atomic(path, &bytes).map_err(|source| StateDictError::Io {
@@ -174,9 +222,38 @@ fn tensor_of(view: &TensorView<'_>) -> Option<tensor::Result<Tensor>> {
     })
 }
 
-/// Loads the state dict at `path` into `m`. Every name must match, with the same shape;
-/// floating-point tensors are converted to the module's dtype. Nothing is changed in `m`
-/// unless the whole file is valid.
+/// Opens the checkpoint at `path` after checking that it is a regular file of at most
+/// [`MAX_CHECKPOINT_BYTES`] (before opening: opening a pipe would wait for a writer; and
+/// after: the file opened is the one checked). Returns it with its length.
+pub(crate) fn open_checkpoint(path: &Path) -> Result<(File, u64), StateDictError> {
+    let shown = path.display().to_string();
+    let io = |source| StateDictError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let check = |meta: std::fs::Metadata| {
+        if !meta.is_file() {
+            Err(StateDictError::NotAFile {
+                path: shown.clone(),
+            })
+        } else if meta.len() > MAX_CHECKPOINT_BYTES {
+            Err(StateDictError::TooLarge {
+                path: shown.clone(),
+                bytes: meta.len(),
+            })
+        } else {
+            Ok(meta.len())
+        }
+    };
+    check(std::fs::metadata(path).map_err(io)?)?;
+    let file = File::open(path).map_err(io)?;
+    let len = check(file.metadata().map_err(io)?)?;
+    Ok((file, len))
+}
+
+/// Loads the state dict at `path` into `m`. Every name must match, with the same shape,
+/// which is checked before any tensor is built; floating-point tensors are converted to the
+/// module's dtype. Nothing is changed in `m` unless the whole file is valid.
 pub fn load<M: Module + ?Sized>(m: &M, path: impl AsRef<Path>) -> Result<(), StateDictError> {
     let path = path.as_ref();
     let shown = path.display().to_string();
@@ -184,76 +261,98 @@ pub fn load<M: Module + ?Sized>(m: &M, path: impl AsRef<Path>) -> Result<(), Sta
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e == "pth" || e == "pt");
+    let (file, len) = open_checkpoint(path)?;
     let tensors = if is_pth {
-        crate::pth::read_pth(path).map_err(|msg| StateDictError::Format {
-            path: shown.clone(),
-            msg,
-        })?
+        let mut ck = PthCheckpoint::from_file(file, len, &shown)?;
+        check_names_and_shapes(m, ck.shapes(), &shown)?;
+        let names: Vec<String> = ck.shapes().map(|(n, _)| n.to_string()).collect();
+        names
+            .into_iter()
+            .map(|n| Ok((n.clone(), ck.tensor(&n)?)))
+            .collect::<Result<_, StateDictError>>()?
     } else {
-        read_safetensors(path)?
-    };
-    assign(m, tensors, &shown)
-}
-
-/// Every tensor of a safetensors file, by name.
-fn read_safetensors(path: &Path) -> Result<BTreeMap<String, Tensor>, StateDictError> {
-    let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| StateDictError::Io {
-        path: shown.clone(),
-        source,
-    })?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| StateDictError::Format {
-        path: shown.clone(),
-        msg: e.to_string(),
-    })?;
-    st.tensors()
-        .into_iter()
-        .map(|(name, view)| {
-            let t = tensor_of(&view).ok_or_else(|| StateDictError::Mismatch {
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.take(len)
+            .read_to_end(&mut bytes)
+            .map_err(|source| StateDictError::Io {
                 path: shown.clone(),
-                msg: format!("`{name}` has unsupported dtype {:?}", view.dtype()),
-            })??;
-            Ok((name, t))
-        })
-        .collect()
+                source,
+            })?;
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| StateDictError::Format {
+            path: shown.clone(),
+            format: CheckpointFormat::Safetensors,
+            msg: e.to_string(),
+        })?;
+        let views = st.tensors();
+        check_names_and_shapes(
+            m,
+            views.iter().map(|(n, v)| (n.as_str(), v.shape())),
+            &shown,
+        )?;
+        views
+            .into_iter()
+            .map(|(name, view)| {
+                let t = tensor_of(&view).ok_or_else(|| StateDictError::Format {
+                    path: shown.clone(),
+                    format: CheckpointFormat::Safetensors,
+                    msg: format!("`{name}` has unsupported dtype {:?}", view.dtype()),
+                })??;
+                Ok((name, t))
+            })
+            .collect::<Result<_, StateDictError>>()?
+    };
+    assign(m, tensors)
 }
 
-/// Sets `m`'s parameters and buffers from `loaded` (read from `shown`), after checking that
-/// it has every one of them, with its shape, and nothing else; the dtype is converted when
-/// it differs (an f16 checkpoint into an f32 model).
-fn assign<M: Module + ?Sized>(
+/// Checks that the checkpoint `shown`, whose tensors have the names and shapes `declared`,
+/// holds every tensor of `m` with its shape, and nothing else.
+fn check_names_and_shapes<'a, M: Module + ?Sized>(
     m: &M,
-    mut loaded: BTreeMap<String, Tensor>,
+    declared: impl IntoIterator<Item = (&'a str, &'a [usize])>,
     shown: &str,
 ) -> Result<(), StateDictError> {
     let mismatch = |msg: String| StateDictError::Mismatch {
         path: shown.to_string(),
         msg,
     };
-    for (name, current) in &state_dict(m) {
-        let t = loaded
-            .get(name)
+    let declared: BTreeMap<&str, &[usize]> = declared.into_iter().collect();
+    let mine = state_dict(m);
+    let names: std::collections::BTreeSet<&str> = mine.iter().map(|(n, _)| n.as_str()).collect();
+    for (name, current) in &mine {
+        let shape = declared
+            .get(name.as_str())
             .ok_or_else(|| mismatch(format!("the checkpoint has no tensor `{name}`")))?;
-        if t.shape() != current.shape() {
+        if *shape != current.shape() {
             return Err(mismatch(format!(
-                "`{name}` has shape {:?} in the checkpoint but {:?} in the model",
-                t.shape(),
+                "`{name}` has shape {shape:?} in the checkpoint but {:?} in the model",
                 current.shape()
             )));
         }
-        if t.dtype() != current.dtype() || t.device() != current.device() {
-            // Loaded into the model's dtype and onto its device (a GPU model stays there).
-            let converted = t.to_dtype(current.dtype())?.to_device(current.device())?;
-            loaded.insert(name.clone(), converted);
-        }
     }
-    let mine: Vec<String> = state_dict(m).into_iter().map(|(n, _)| n).collect();
-    let extra: Vec<&String> = loaded.keys().filter(|n| !mine.contains(n)).collect();
+    let extra: Vec<&&str> = declared.keys().filter(|n| !names.contains(**n)).collect();
     if let Some(first) = extra.first() {
         return Err(mismatch(format!(
             "the checkpoint has {} tensor(s) the model does not, e.g. `{first}`",
             extra.len()
         )));
+    }
+    Ok(())
+}
+
+/// Sets `m`'s parameters and buffers from `loaded`, whose names and shapes
+/// `check_names_and_shapes` accepted; the dtype is converted when it differs (an f16
+/// checkpoint into an f32 model) and the tensor moved to the module's device.
+fn assign<M: Module + ?Sized>(
+    m: &M,
+    mut loaded: BTreeMap<String, Tensor>,
+) -> Result<(), StateDictError> {
+    for (name, current) in &state_dict(m) {
+        if let Some(t) = loaded.get(name) {
+            if t.dtype() != current.dtype() || t.device() != current.device() {
+                let converted = t.to_dtype(current.dtype())?.to_device(current.device())?;
+                loaded.insert(name.clone(), converted);
+            }
+        }
     }
     m.visit("", &mut |name, e| {
         if let Some(t) = loaded.remove(name) {
