@@ -52,8 +52,15 @@ fn print_matrix(name: &str, t: &Tensor) -> lesson6::tensor::Result<()> {
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() {
     let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     println!("== 1. the lesson's bottom-right-edge kernel ==");
     let k = Tensor::from_slice(
         &[
@@ -101,7 +108,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .squeeze(0)?
         .expand(&[3, edge.shape()[2], edge.shape()[3]])?
         .contiguous()?;
-    std::fs::create_dir_all(&args.out)?;
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     save_png(&picture, args.out.join("edges.png"))?;
     save_png(&t, args.out.join("input.png"))?;
     println!(

@@ -13,6 +13,7 @@
 //! (one the training never saw). A model trained on the embedded set at 32-50 px sees the
 //! shapes many times larger at 352: its maps show where its features fire, but its
 //! predictions at that size are less sure than at its own.
+use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use lesson6::autograd::{Tape, Var};
 use lesson6::nn::hooks::{hook_output, Hook};
@@ -48,8 +49,9 @@ struct Args {
     /// A class to explain besides the predicted one.
     #[arg(long)]
     class: Option<String>,
-    /// Side of the (centre-cropped) image: 352 gives the lesson's 11 x 11 activations.
-    #[arg(long, default_value_t = 352)]
+    /// Side of the (centre-cropped) image, from 32 to 1024: 352 gives the lesson's 11 x 11
+    /// activations.
+    #[arg(long, default_value_t = 352, value_parser = RangedU64ValueParser::<usize>::new().range(32..=1024))]
     size: usize,
     #[arg(long, default_value = "out/heatmap")]
     out: PathBuf,
@@ -106,9 +108,16 @@ fn prepare(image: &Tensor, size: usize) -> Res<(Tensor, Tensor)> {
     Ok((shown, x))
 }
 
-fn main() -> Res<()> {
+fn main() {
     let args = Args::parse();
-    std::fs::create_dir_all(&args.out)?;
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> Res<()> {
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let default = PathBuf::from("out/pets/model.safetensors");
     let weights = args
         .weights
