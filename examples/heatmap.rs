@@ -67,7 +67,8 @@ fn classes_beside(weights: &Path) -> Res<Vec<String>> {
     let path = weights.with_file_name("metrics.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("{}: {e} (pass --classes)", path.display()))?;
-    let json: serde_json::Value = serde_json::from_str(&text)?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let names = json["classes"]
         .as_array()
         .ok_or_else(|| format!("{}: no \"classes\" list (pass --classes)", path.display()))?;

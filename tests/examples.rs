@@ -11,6 +11,7 @@ use image::GenericImageView;
 use lesson6::nn::init::Init;
 use lesson6::nn::models::{cnn_model, resnet34};
 use lesson6::nn::state_dict;
+use lesson6::nn::tabular::rossmann::Synth;
 use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
 use lesson6::nn::vision::{draw_shape, save_png, SHAPES};
 use std::fs::File;
@@ -157,12 +158,13 @@ fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
     let args = [
         "--stores",
         "4",
+        "--seed",
+        "42",
         "--epochs",
         "1",
         "--lr-find",
-        "--out",
-        "out",
     ];
+    let args = [&args[..], &["--out", "out"]].concat();
     succeeds("rossmann", &args, &dir);
     let out = dir.join("out");
 
@@ -188,9 +190,19 @@ fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
     let model = TabularModel::new(&Init::new(0), &cfg, 0).expect("the model");
     state_dict::load(&model, out.join("model.safetensors")).expect("the checkpoint loads");
 
-    // One prediction for each test row, in test.csv's order, in sales (not their log).
-    let (test_header, test) = csv_rows(&out.join("data/test.csv"));
-    assert!(test_header.starts_with("Id,"), "{test_header}");
+    // One prediction for each row of the test.csv the generator writes for these flags, in
+    // its order, in sales (not their log), 0 on a closed day.
+    let expected = dir.join("expected");
+    Synth {
+        stores: 4,
+        seed: 42,
+    }
+    .write(&expected)
+    .expect("the embedded default");
+    let (test_header, test) = csv_rows(&expected.join("test.csv"));
+    let column = |name: &str| test_header.split(',').position(|c| c == name);
+    let (id, open) = (column("Id"), column("Open").expect("an Open column"));
+    assert_eq!(id, Some(0), "{test_header}");
     let (header, submission) = csv_rows(&out.join("submission.csv"));
     assert_eq!(header, "Id,Sales");
     assert!(!test.is_empty());
@@ -200,6 +212,11 @@ fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
         assert_eq!(row[0], test_row[0]);
         let sales: f64 = row[1].parse().expect("a number of sales");
         assert!(sales.is_finite() && sales >= 0.0, "{row:?}");
+        assert_eq!(
+            test_row[open] == "0",
+            sales == 0.0,
+            "{row:?} for {test_row:?}"
+        );
     }
 }
 
@@ -251,14 +268,13 @@ fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
         .expect("the checkpoint loads");
 
     // The heat map of the checkpoint just written, its classes read from the metrics.json
-    // beside it, for one of the drawn images and a class besides the predicted one.
-    let image = out.join("data/Disc_1.jpg");
-    let image = image.to_str().expect("a UTF-8 path");
+    // beside it, for a drawn image and a class besides the predicted one.
+    save_png(&draw_shape(0, 0, 5), dir.join("shape.png")).expect("an image");
     let args = [
         "--weights",
         "pets/model.safetensors",
         "--image",
-        image,
+        "shape.png",
         "--class",
         named[1],
         "--size",
@@ -458,6 +474,11 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
         1,
         &["--p must be in [0, 1)"],
     );
+    // A checkpoint whose metrics.json (where heatmap finds the class names) is not JSON.
+    std::fs::create_dir(dir.join("run")).expect("a folder");
+    std::fs::write(dir.join("run/metrics.json"), "{").expect("a file");
+    let beside = ["--weights", "run/model.safetensors"];
+    fails("heatmap", &beside, &dir, 1, &["run/metrics.json", "EOF"]);
 
     // Sizes the network or the grid cannot take, or whose buffers would not fit in memory,
     // are clap's refusals, naming the range.
