@@ -262,10 +262,7 @@ fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
     shapes.sort_unstable();
     assert_eq!(classes, shapes);
     assert_eq!(png_size(&out.join("losses.png")), (800, 500));
-    let init = Init::new(0);
-    let model = cnn_model(&init, resnet34(&init, 1000).expect("resnet34"), 6, 0);
-    state_dict::load(&model.expect("the model"), out.join("model.safetensors"))
-        .expect("the checkpoint loads");
+    loads_into_the_pets_model(&out.join("model.safetensors"));
 
     // The heat map of the checkpoint just written, its classes read from the metrics.json
     // beside it, for a drawn image and a class besides the predicted one.
@@ -282,21 +279,49 @@ fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
         "--out",
         "heatmap",
     ];
-    succeeds("heatmap", &args, &dir);
+    let stdout = succeeds("heatmap", &args, &dir);
     let out = dir.join("heatmap");
+    let explained = stdout.matches("Grad-CAM for ").count();
+    assert!(explained >= 1, "{stdout}");
+    assert_eq!(heat_maps(&out, 64), explained);
+    assert!(out.join(format!("gradcam_{}.png", named[1])).is_file());
+}
+
+#[test]
+fn heatmap_trains_briefly_without_a_checkpoint() {
+    let dir = scratch("heatmap");
+    let args = ["--per-class", "4", "--epochs", "1", "--size", "32"];
+    let stdout = succeeds("heatmap", &[&args[..], &["--out", "out"]].concat(), &dir);
+    assert!(stdout
+        .contains("training a model on the embedded default briefly (4 images a class, 1 epochs"));
+    let out = dir.join("out");
+    assert_eq!(heat_maps(&out, 32), 1);
+    loads_into_the_pets_model(&out.join("model.safetensors"));
+}
+
+/// Checks that the checkpoint at `path` loads into the model the pets and heatmap examples
+/// build for the six drawn shapes.
+fn loads_into_the_pets_model(path: &Path) {
+    let init = Init::new(0);
+    let model = cnn_model(&init, resnet34(&init, 1000).expect("resnet34"), 6, 0);
+    state_dict::load(&model.expect("the model"), path).expect("the checkpoint loads");
+}
+
+/// Checks the pictures heatmap wrote in `out` (the image, its heat map and a Grad-CAM for
+/// each class explained), all `size` pixels square; returns how many Grad-CAMs there are.
+fn heat_maps(out: &Path, size: u32) -> usize {
     for png in ["heatmap.png", "image.png"] {
-        assert_eq!(png_size(&out.join(png)), (64, 64), "{png}");
+        assert_eq!(png_size(&out.join(png)), (size, size), "{png}");
     }
-    let cams: Vec<PathBuf> = std::fs::read_dir(&out)
+    let cams: Vec<PathBuf> = std::fs::read_dir(out)
         .expect("the heat map's folder")
         .map(|e| e.expect("an entry").path())
         .filter(|p| p.to_string_lossy().contains("gradcam_"))
         .collect();
-    assert!((1..=2).contains(&cams.len()), "{cams:?}");
-    assert!(out.join(format!("gradcam_{}.png", named[1])).is_file());
     for cam in &cams {
-        assert_eq!(png_size(cam), (64, 64), "{}", cam.display());
+        assert_eq!(png_size(cam), (size, size), "{}", cam.display());
     }
+    cams.len()
 }
 
 #[test]
@@ -480,20 +505,21 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
     let beside = ["--weights", "run/model.safetensors"];
     fails("heatmap", &beside, &dir, 1, &["run/metrics.json", "EOF"]);
 
-    // Sizes the network or the grid cannot take, or whose buffers would not fit in memory,
-    // are clap's refusals, naming the range.
-    for (name, others, range) in [
-        ("classify", &["--weights", "w", "x.png"][..], "32..=1024"),
-        ("heatmap", &[][..], "32..=1024"),
-        ("augment", &[][..], "16..=1024"),
+    // Sizes the network or the grid cannot take, or whose buffers would not fit in memory
+    // (`classify --size 100000` aborted), and counts that leave nothing to do or to train
+    // on, are clap's refusals, naming the range.
+    for (name, flag, range, below, above) in [
+        ("classify", "--size", "32..=1024", "31", "100000"),
+        ("heatmap", "--size", "32..=1024", "31", "1025"),
+        ("augment", "--size", "16..=1024", "0", "1025"),
+        ("classify", "--classes", "1..=100000", "0", "100001"),
+        ("heatmap", "--per-class", "4..=1000", "3", "1001"),
+        ("heatmap", "--epochs", "1..=1000", "0", "1001"),
     ] {
-        for size in ["0", "100000"] {
-            let args = [&["--size", size][..], others].concat();
-            fails(name, &args, &dir, 2, &["--size", range]);
+        for value in [below, above] {
+            fails(name, &[flag, value], &dir, 2, &[flag, range]);
         }
     }
-    let classes = ["--classes", "0", "--weights", "w", "x.png"];
-    fails("classify", &classes, &dir, 2, &["--classes", "1..=100000"]);
 
     // classify checks its inputs before building the network: a device or a FIFO is never
     // opened (it would be read forever or block), the labels must name every class.
