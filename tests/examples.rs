@@ -59,12 +59,13 @@ struct Run {
     stderr: String,
 }
 
-/// Runs example `name` with `args` in `dir`; its output goes to files there (a pipe could
-/// fill and block a chatty example while the run is watched for a hang).
-fn run(name: &str, args: &[&str], dir: &Path) -> Run {
+/// Runs example `name` in `dir` with the command line `args` (split at spaces: no argument
+/// here has one); its output goes to files there (a pipe could fill and block a chatty
+/// example while the run is watched for a hang).
+fn run(name: &str, args: &str, dir: &Path) -> Run {
     let (out, err) = (dir.join("run.stdout"), dir.join("run.stderr"));
     let mut child = Command::new(example(name))
-        .args(args)
+        .args(args.split_whitespace())
         .current_dir(dir)
         .stdout(File::create(&out).expect("stdout file"))
         .stderr(File::create(&err).expect("stderr file"))
@@ -78,7 +79,7 @@ fn run(name: &str, args: &[&str], dir: &Path) -> Run {
         if start.elapsed() > HANG {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{name} {args:?} still ran after {HANG:?} and was killed: it hangs");
+            panic!("`{name} {args}` still ran after {HANG:?} and was killed: it hangs");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -91,24 +92,19 @@ fn run(name: &str, args: &[&str], dir: &Path) -> Run {
 }
 
 /// Runs an example that must succeed; its standard output.
-fn succeeds(name: &str, args: &[&str], dir: &Path) -> String {
+fn succeeds(name: &str, args: &str, dir: &Path) -> String {
     let r = run(name, args, dir);
-    assert_eq!(
-        r.code,
-        Some(0),
-        "{name} {args:?} failed:\n{}\n{}",
-        r.stdout,
-        r.stderr
-    );
+    let said = format!("`{name} {args}` failed:\n{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, Some(0), "{said}");
     r.stdout
 }
 
 /// Runs an example that must refuse its input with exit status `code` (1: ours, 2: clap's)
 /// and a message that starts `error: ` and contains each of `words`; a panic, an abort or
 /// Rust's `Debug` form of an error (`Error: Io { path: ... }`) fails.
-fn fails(name: &str, args: &[&str], dir: &Path, code: i32, words: &[&str]) {
+fn fails(name: &str, args: &str, dir: &Path, code: i32, words: &[&str]) {
     let r = run(name, args, dir);
-    let said = format!("{name} {args:?} said:\n{}", r.stderr);
+    let said = format!("`{name} {args}` said:\n{}", r.stderr);
     assert_eq!(r.code, Some(code), "{said}");
     assert!(r.stderr.starts_with("error: "), "{said}");
     assert!(!r.stderr.contains("panicked"), "{said}");
@@ -140,8 +136,8 @@ fn finite(json: &serde_json::Value, key: &str) -> f64 {
     v
 }
 
-/// The first column of each data row of a CSV file (no quoting: the generator's and the
-/// example's own files), and the header.
+/// The header and the cells of each row of a CSV file without quoting (the generator's and
+/// the example's own).
 fn csv_rows(path: &Path) -> (String, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(path).expect("a CSV file");
     let mut lines = text.lines();
@@ -155,17 +151,8 @@ fn csv_rows(path: &Path) -> (String, Vec<Vec<String>>) {
 #[test]
 fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
     let dir = scratch("rossmann");
-    let args = [
-        "--stores",
-        "4",
-        "--seed",
-        "42",
-        "--epochs",
-        "1",
-        "--lr-find",
-    ];
-    let args = [&args[..], &["--out", "out"]].concat();
-    succeeds("rossmann", &args, &dir);
+    let args = "--stores 4 --seed 42 --epochs 1 --lr-find --out out";
+    succeeds("rossmann", args, &dir);
     let out = dir.join("out");
 
     let m = metrics(&out);
@@ -223,17 +210,8 @@ fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
 #[test]
 fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
     let dir = scratch("pets");
-    let args = [
-        "--per-class",
-        "4",
-        "--size",
-        "16",
-        "--epochs",
-        "1",
-        "--bs",
-        "4",
-    ];
-    succeeds("pets", &[&args[..], &["--out", "pets"]].concat(), &dir);
+    let args = "--per-class 4 --size 16 --epochs 1 --bs 4 --out pets";
+    succeeds("pets", args, &dir);
     let out = dir.join("pets");
 
     let m = metrics(&out);
@@ -267,31 +245,21 @@ fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
     // The heat map of the checkpoint just written, its classes read from the metrics.json
     // beside it, for a drawn image and a class besides the predicted one.
     save_png(&draw_shape(0, 0, 5), dir.join("shape.png")).expect("an image");
-    let args = [
-        "--weights",
-        "pets/model.safetensors",
-        "--image",
-        "shape.png",
-        "--class",
-        named[1],
-        "--size",
-        "64",
-        "--out",
-        "heatmap",
-    ];
-    let stdout = succeeds("heatmap", &args, &dir);
+    let class = named[1];
+    let args = "--weights pets/model.safetensors --image shape.png --size 64 --out heatmap";
+    let stdout = succeeds("heatmap", &format!("{args} --class {class}"), &dir);
     let out = dir.join("heatmap");
     let explained = stdout.matches("Grad-CAM for ").count();
     assert!(explained >= 1, "{stdout}");
     assert_eq!(heat_maps(&out, 64), explained);
-    assert!(out.join(format!("gradcam_{}.png", named[1])).is_file());
+    assert!(out.join(format!("gradcam_{class}.png")).is_file());
 }
 
 #[test]
 fn heatmap_trains_briefly_without_a_checkpoint() {
     let dir = scratch("heatmap");
-    let args = ["--per-class", "4", "--epochs", "1", "--size", "32"];
-    let stdout = succeeds("heatmap", &[&args[..], &["--out", "out"]].concat(), &dir);
+    let args = "--per-class 4 --epochs 1 --size 32 --out out";
+    let stdout = succeeds("heatmap", args, &dir);
     assert!(stdout
         .contains("training a model on the embedded default briefly (4 images a class, 1 epochs"));
     let out = dir.join("out");
@@ -339,19 +307,11 @@ fn classify_prints_the_top_five_of_each_image_and_writes_its_logits() {
         save_png(&draw_shape(i % 6, i, 1), dir.join(name)).expect("an image");
     }
     images.push(images[0].clone());
-    let mut args = vec![
-        "--weights",
-        "resnet34.safetensors",
-        "--labels",
-        "labels.txt",
-        "--classes",
-        "10",
-        "--size",
-        "32",
-        "--logits-out",
-        "logits.safetensors",
-    ];
-    args.extend(images.iter().map(String::as_str));
+    let args = "--weights resnet34.safetensors --labels labels.txt --classes 10 --size 32";
+    let args = format!(
+        "{args} --logits-out logits.safetensors {}",
+        images.join(" ")
+    );
     let stdout = succeeds("classify", &args, &dir);
 
     let bytes = std::fs::read(dir.join("logits.safetensors")).expect("the logits file");
@@ -390,7 +350,7 @@ fn classify_prints_the_top_five_of_each_image_and_writes_its_logits() {
 #[test]
 fn convolution_finds_edges_of_the_drawn_or_given_image() {
     let dir = scratch("convolution");
-    let stdout = succeeds("convolution", &["--out", "drawn"], &dir);
+    let stdout = succeeds("convolution", "--out drawn", &dir);
     assert!(stdout.contains("equal: true") && stdout.contains("equal to conv2d: true"));
     assert!(!stdout.contains("false"), "{stdout}");
     assert_eq!(png_size(&dir.join("drawn/input.png")), (64, 64));
@@ -398,7 +358,7 @@ fn convolution_finds_edges_of_the_drawn_or_given_image() {
     // A given image: the 3x3 kernel without padding leaves it 2 pixels smaller each way.
     save_png(&draw_shape(2, 0, 1), dir.join("shape.png")).expect("an image");
     let (w, h) = png_size(&dir.join("shape.png"));
-    succeeds("convolution", &["shape.png", "--out", "given"], &dir);
+    succeeds("convolution", "shape.png --out given", &dir);
     assert_eq!(png_size(&dir.join("given/input.png")), (w, h));
     assert_eq!(png_size(&dir.join("given/edges.png")), (w - 2, h - 2));
 }
@@ -407,16 +367,13 @@ fn convolution_finds_edges_of_the_drawn_or_given_image() {
 fn augment_writes_a_grid_of_nine_per_padding_mode() {
     let dir = scratch("augment");
     save_png(&draw_shape(0, 0, 1), dir.join("shape.png")).expect("an image");
-    for (args, out) in [
-        (&["--size", "16"][..], "drawn"),
-        (&["shape.png"][..], "given"),
+    // Nine images a side with 4-pixel gaps: the default --size is 128.
+    for (args, side) in [
+        ("--size 16 --out drawn", 3 * 16 + 8),
+        ("shape.png --out given", 3 * 128 + 8),
     ] {
-        succeeds("augment", &[args, &["--out", out]].concat(), &dir);
-        let side = if out == "drawn" {
-            3 * 16 + 8
-        } else {
-            3 * 128 + 8
-        };
+        succeeds("augment", args, &dir);
+        let out = args.split(' ').next_back().expect("the --out folder");
         for mode in ["zeros", "border", "reflection"] {
             let png = dir.join(out).join(format!("augment_{mode}.png"));
             assert_eq!(png_size(&png), (side, side), "{}", png.display());
@@ -428,7 +385,7 @@ fn augment_writes_a_grid_of_nine_per_padding_mode() {
 fn dropout_by_hand_is_the_built_in_at_each_rate() {
     let dir = scratch("dropout");
     for p in ["0.5", "0.3", "0"] {
-        let stdout = succeeds("dropout", &["--p", p], &dir);
+        let stdout = succeeds("dropout", &format!("--p {p}"), &dir);
         assert!(stdout.contains("agree bit for bit: true"), "{stdout}");
         assert!(stdout.contains("equal to its input: true"), "{stdout}");
     }
@@ -437,7 +394,7 @@ fn dropout_by_hand_is_the_built_in_at_each_rate() {
 #[test]
 fn batchnorm_by_hand_is_the_layer() {
     let dir = scratch("batchnorm");
-    let stdout = succeeds("batchnorm", &[], &dir);
+    let stdout = succeeds("batchnorm", "", &dir);
     let diff: f32 = stdout
         .split("largest difference ")
         .nth(1)
@@ -450,7 +407,7 @@ fn batchnorm_by_hand_is_the_layer() {
 #[test]
 fn tensors_shows_views_and_a_shape_error() {
     let dir = scratch("tensors");
-    let stdout = succeeds("tensors", &[], &dir);
+    let stdout = succeeds("tensors", "", &dir);
     assert!(stdout.contains("same storage: true; contiguous() copies: true"));
     assert!(stdout.contains("lhs [4, 3] and rhs [5, 2] do not agree on the inner dimension"));
 }
@@ -461,49 +418,22 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
     std::fs::write(dir.join("file"), "not a folder").expect("a file");
     std::fs::write(dir.join("empty.safetensors"), "").expect("a file");
     let no_such = "No such file or directory";
-    fails(
-        "augment",
-        &["missing.png"],
-        &dir,
-        1,
-        &["missing.png", no_such],
-    );
-    fails(
-        "convolution",
-        &["missing.png"],
-        &dir,
-        1,
-        &["missing.png", no_such],
-    );
-    fails(
-        "convolution",
-        &["--out", "file/out"],
-        &dir,
-        1,
-        &["file/out"],
-    );
-    fails("augment", &["--out", "file/out"], &dir, 1, &["file/out"]);
-    fails("heatmap", &["--out", "file/out"], &dir, 1, &["file/out"]);
-    let weights = ["--weights", "missing.safetensors", "--classes", "a,b"];
-    fails(
-        "heatmap",
-        &weights,
-        &dir,
-        1,
-        &["missing.safetensors", no_such],
-    );
-    fails(
-        "dropout",
-        &["--p", "1"],
-        &dir,
-        1,
-        &["--p must be in [0, 1)"],
-    );
+    for name in ["augment", "convolution"] {
+        fails(name, "missing.png", &dir, 1, &["missing.png", no_such]);
+    }
+    for name in ["augment", "convolution", "heatmap"] {
+        let words = ["file/out", "Not a directory"];
+        fails(name, "--out file/out", &dir, 1, &words);
+    }
+    let weights = "--weights missing.safetensors --classes a,b";
+    let words = ["missing.safetensors", no_such];
+    fails("heatmap", weights, &dir, 1, &words);
+    fails("dropout", "--p 1", &dir, 1, &["--p must be in [0, 1)"]);
     // A checkpoint whose metrics.json (where heatmap finds the class names) is not JSON.
     std::fs::create_dir(dir.join("run")).expect("a folder");
     std::fs::write(dir.join("run/metrics.json"), "{").expect("a file");
-    let beside = ["--weights", "run/model.safetensors"];
-    fails("heatmap", &beside, &dir, 1, &["run/metrics.json", "EOF"]);
+    let beside = "--weights run/model.safetensors";
+    fails("heatmap", beside, &dir, 1, &["run/metrics.json", "EOF"]);
 
     // Sizes the network or the grid cannot take, or whose buffers would not fit in memory
     // (`classify --size 100000` aborted), and counts that leave nothing to do or to train
@@ -517,15 +447,15 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
         ("heatmap", "--epochs", "1..=1000", "0", "1001"),
     ] {
         for value in [below, above] {
-            fails(name, &[flag, value], &dir, 2, &[flag, range]);
+            fails(name, &format!("{flag} {value}"), &dir, 2, &[flag, range]);
         }
     }
 
     // classify checks its inputs before building the network: a device or a FIFO is never
     // opened (it would be read forever or block), the labels must name every class.
-    let classify = |args: &[&str], words: &[&str]| {
-        let base = ["--weights", "empty.safetensors", "--classes", "10"];
-        fails("classify", &[&base, args].concat(), &dir, 1, words);
+    let classify = |args: &str, words: &[&str]| {
+        let base = "--weights empty.safetensors --classes 10";
+        fails("classify", &format!("{base} {args}"), &dir, 1, words);
     };
     std::fs::write(dir.join("x.png"), "").expect("a file");
     let fifo = dir.join("fifo");
@@ -533,20 +463,12 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
     assert!(made.success());
     for device in ["/dev/zero", "fifo"] {
         let what = ["not a regular file", device];
-        classify(&["--labels", device, "x.png"], &what);
-        classify(&[device], &what);
+        classify(&format!("--labels {device} x.png"), &what);
+        classify(device, &what);
     }
     std::fs::write(dir.join("three.txt"), "a\nb\nc\n").expect("labels");
-    classify(
-        &["--labels", "three.txt", "x.png"],
-        &["3 names for 10 classes"],
-    );
-    let weights = ["--weights", "/dev/zero", "--classes", "10", "x.png"];
-    fails(
-        "classify",
-        &weights,
-        &dir,
-        1,
-        &["/dev/zero", "not a regular file"],
-    );
+    classify("--labels three.txt x.png", &["3 names for 10 classes"]);
+    let weights = "--weights /dev/zero x.png";
+    let words = ["--weights /dev/zero", "not a regular file"];
+    fails("classify", weights, &dir, 1, &words);
 }
