@@ -6,6 +6,8 @@
 //! like a real photo). The nine draws are the same in the three grids.
 //!
 //! `cargo run --release --example augment [-- IMAGE] [--size 128] [--out DIR]`
+mod inputs;
+
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use lesson6::nn::vision::{draw_shape, load_image, save_png, Padding, Transforms};
@@ -55,7 +57,7 @@ fn main() {
 
 fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let img = match &args.image {
-        Some(p) => load_image(p)?,
+        Some(p) => inputs::regular_file(p, "image").and_then(|()| load_image(p))?,
         None => draw_shape(4, 0, 2),
     };
     println!(

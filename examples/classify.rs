@@ -8,8 +8,11 @@
 //! `--logits-out FILE.safetensors` writes the raw logits `[images, classes]`). The images go
 //! through the network a few at a time, and every input is checked before the network is
 //! built: `--size` from 32 to 1024, regular files only, one label for each class.
+mod inputs;
+
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
+use inputs::regular_file;
 use lesson6::autograd::Var;
 use lesson6::nn::init::Init;
 use lesson6::nn::models::resnet34;
@@ -61,17 +64,6 @@ fn main() {
     if let Err(e) = run(&args) {
         eprintln!("error: {e}");
         std::process::exit(1);
-    }
-}
-
-/// Refuses anything but a regular file before it is opened: a FIFO would block the open and a
-/// device such as `/dev/zero` would be read forever.
-fn regular_file(path: &Path, what: &str) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
-    if meta.is_file() {
-        Ok(())
-    } else {
-        Err(format!("{what} {}: not a regular file", path.display()))
     }
 }
 

@@ -10,6 +10,8 @@
 //! 4. a stride-2 convolution halves height and width.
 //!
 //! `cargo run --release --example convolution [-- IMAGE] [--out DIR]`
+mod inputs;
+
 use clap::Parser;
 use lesson6::nn::vision::{load_image, save_png};
 use lesson6::tensor::{Conv2dParams, Tensor};
@@ -86,7 +88,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     );
     let k = expanded.mul_scalar(1.0 / 6.0)?;
     let t = match &args.image {
-        Some(path) => load_image(path)?,
+        Some(path) => inputs::regular_file(path, "image").and_then(|()| load_image(path))?,
         None => drawn_image()?,
     };
     let batch = t.unsqueeze(0)?;

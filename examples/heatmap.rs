@@ -13,6 +13,8 @@
 //! (one the training never saw). A model trained on the embedded set at 32-50 px sees the
 //! shapes many times larger at 352: its maps show where its features fire, but its
 //! predictions at that size are less sure than at its own.
+mod inputs;
+
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use lesson6::autograd::{Tape, Var};
@@ -126,6 +128,13 @@ fn main() {
 }
 
 fn run(args: &Args) -> Res<()> {
+    // The files given are checked before a model is trained or loaded.
+    if let Some(w) = &args.weights {
+        inputs::regular_file(w, "--weights")?;
+    }
+    if let Some(p) = &args.image {
+        inputs::regular_file(p, "--image")?;
+    }
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let default = PathBuf::from("out/pets/model.safetensors");
     let weights = args

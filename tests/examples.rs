@@ -432,6 +432,7 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
     // A checkpoint whose metrics.json (where heatmap finds the class names) is not JSON.
     std::fs::create_dir(dir.join("run")).expect("a folder");
     std::fs::write(dir.join("run/metrics.json"), "{").expect("a file");
+    std::fs::write(dir.join("run/model.safetensors"), "").expect("a file");
     let beside = "--weights run/model.safetensors";
     fails("heatmap", beside, &dir, 1, &["run/metrics.json", "EOF"]);
 
@@ -451,8 +452,9 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
         }
     }
 
-    // classify checks its inputs before building the network: a device or a FIFO is never
-    // opened (it would be read forever or block), the labels must name every class.
+    // Every file given is checked before it is opened, and before a network is built or
+    // trained: a device or a FIFO is never opened (it would be read forever or block); and
+    // classify's labels must name every class.
     let classify = |args: &str, words: &[&str]| {
         let base = "--weights empty.safetensors --classes 10";
         fails("classify", &format!("{base} {args}"), &dir, 1, words);
@@ -465,6 +467,17 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
         let what = ["not a regular file", device];
         classify(&format!("--labels {device} x.png"), &what);
         classify(device, &what);
+        fails("augment", device, &dir, 1, &what);
+        fails("convolution", device, &dir, 1, &what);
+        let tiny = "--per-class 4 --epochs 1 --size 32";
+        fails(
+            "heatmap",
+            &format!("{tiny} --image {device}"),
+            &dir,
+            1,
+            &what,
+        );
+        fails("heatmap", &format!("--weights {device}"), &dir, 1, &what);
     }
     std::fs::write(dir.join("three.txt"), "a\nb\nc\n").expect("labels");
     classify("--labels three.txt x.png", &["3 names for 10 classes"]);
