@@ -6,6 +6,9 @@
 //! like a real photo). The nine draws are the same in the three grids.
 //!
 //! `cargo run --release --example augment [-- IMAGE] [--size 128] [--out DIR]`
+mod inputs;
+
+use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use lesson6::nn::vision::{draw_shape, load_image, save_png, Padding, Transforms};
 use lesson6::tensor::random::Philox;
@@ -18,8 +21,8 @@ use std::path::PathBuf;
 struct Args {
     /// A JPEG or PNG; without one, a drawn cross from the pets example's embedded set.
     image: Option<PathBuf>,
-    /// Side of each augmented image.
-    #[arg(long, default_value_t = 128)]
+    /// Side of each augmented image, from 16 to 1024.
+    #[arg(long, default_value_t = 128, value_parser = RangedU64ValueParser::<usize>::new().range(16..=1024))]
     size: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -44,10 +47,17 @@ fn grid(images: &[Tensor], size: usize) -> Result<Tensor, Box<dyn Error>> {
     Ok(Tensor::from_vec(out, &[3, side, side])?)
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() {
     let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let img = match &args.image {
-        Some(p) => load_image(p)?,
+        Some(p) => inputs::regular_file(p, "image").and_then(|()| load_image(p))?,
         None => draw_shape(4, 0, 2),
     };
     println!(
@@ -61,7 +71,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     for (i, d) in draws.iter().enumerate() {
         println!("draw {i}: {d:?}");
     }
-    std::fs::create_dir_all(&args.out)?;
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     for (name, padding) in [
         ("zeros", Padding::Zeros),
         ("border", Padding::Border),

@@ -5,8 +5,14 @@
 //!
 //! `cargo run --release --example classify -- --weights resnet34-b627a593.pth cat.jpg`
 //! (`--weights` takes torchvision's `.pth` or a `.safetensors` file in its names;
-//! `--logits-out FILE.safetensors` writes the raw logits `[images, classes]`).
+//! `--logits-out FILE.safetensors` writes the raw logits `[images, classes]`). The images go
+//! through the network a few at a time, and every input is checked before the network is
+//! built: `--size` from 32 to 1024, regular files only, one label for each class.
+mod inputs;
+
+use clap::builder::RangedU64ValueParser;
 use clap::Parser;
+use inputs::regular_file;
 use lesson6::autograd::Var;
 use lesson6::nn::init::Init;
 use lesson6::nn::models::resnet34;
@@ -15,7 +21,8 @@ use lesson6::nn::state_dict;
 use lesson6::nn::vision::{load_image, Augment, Padding, IMAGENET_STATS};
 use lesson6::nn::{Mode, Module};
 use lesson6::tensor::{Device, Tensor};
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(about = "Top-5 classes of images under ResNet-34")]
@@ -23,13 +30,16 @@ struct Args {
     /// ResNet-34 weights in torchvision's names (`.pth` or `.safetensors`).
     #[arg(long)]
     weights: PathBuf,
-    /// Class names, one per line, in the order of the network's outputs.
+    /// Class names, one per line, in the order of the network's outputs (as many as
+    /// `--classes`; a regular file of at most 1 MiB).
     #[arg(long)]
     labels: Option<PathBuf>,
-    #[arg(long, default_value_t = 224)]
+    /// Side of the centre crop the network sees, from 32 to 1024 pixels (ResNet-34 halves it
+    /// five times; 224 is ImageNet's).
+    #[arg(long, default_value_t = 224, value_parser = RangedU64ValueParser::<usize>::new().range(32..=1024))]
     size: usize,
-    /// Number of classes the weights were trained for.
-    #[arg(long, default_value_t = 1000)]
+    /// Number of classes the weights were trained for, from 1 to 100,000.
+    #[arg(long, default_value_t = 1000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     classes: usize,
     /// Write the raw logits here as safetensors (`logits`, `[images, classes]`).
     #[arg(long)]
@@ -42,6 +52,13 @@ struct Args {
     images: Vec<PathBuf>,
 }
 
+/// Images that go through the network together: memory stays that of a few images however
+/// many are given.
+const BATCH: usize = 8;
+
+/// The largest labels file read (ImageNet's 1,000 names take 21 KB).
+const MAX_LABELS_BYTES: u64 = 1 << 20;
+
 fn main() {
     let args = Args::parse();
     if let Err(e) = run(&args) {
@@ -50,67 +67,95 @@ fn main() {
     }
 }
 
-fn run(args: &Args) -> Result<(), String> {
-    let model = resnet34(&Init::new(0), args.classes).map_err(|e| e.to_string())?;
-    state_dict::load(&model, &args.weights).map_err(|e| e.to_string())?;
-    to_device(&model, args.device).map_err(|e| e.to_string())?;
-    let names: Option<Vec<String>> = match &args.labels {
-        Some(p) => Some(
-            std::fs::read_to_string(p)
-                .map_err(|e| format!("{}: {e}", p.display()))?
-                .lines()
-                .map(|l| l.trim().to_string())
-                .collect(),
-        ),
-        None => None,
-    };
+/// The class names in `path`, one a line; there must be one for each of the `classes` outputs.
+fn read_labels(path: &Path, classes: usize) -> Result<Vec<String>, String> {
+    regular_file(path, "--labels")?;
+    let shown = path.display();
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_LABELS_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| format!("--labels {shown}: {e}"))?;
+    if text.len() as u64 > MAX_LABELS_BYTES {
+        return Err(format!(
+            "--labels {shown}: larger than {MAX_LABELS_BYTES} bytes, too large for a list of class names"
+        ));
+    }
+    let names: Vec<String> = text
+        .trim_end()
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect();
+    if names.len() != classes {
+        return Err(format!(
+            "--labels {shown}: {} names for {classes} classes (one name a line, in the order of the network's outputs; --classes sets their number)",
+            names.len()
+        ));
+    }
+    Ok(names)
+}
+
+/// The images at `paths`, centre-cropped to `size` and ImageNet-normalised, as one batch
+/// `[images, 3, size, size]`.
+fn batch_of(paths: &[PathBuf], size: usize) -> Result<Tensor, String> {
     let (mean, std) = IMAGENET_STATS;
-    let plane = args.size * args.size;
-    let mut batch = Vec::with_capacity(args.images.len() * 3 * plane);
-    for path in &args.images {
+    let plane = size * size;
+    let mut batch = Vec::with_capacity(paths.len() * 3 * plane);
+    for path in paths {
         let img = load_image(path)
-            .and_then(|i| Augment::centre().apply(&i, args.size, Padding::Reflection))?;
+            .and_then(|i| Augment::centre().apply(&i, size, Padding::Reflection))?;
         let v = img.to_vec::<f32>().map_err(|e| e.to_string())?;
         for (c, chunk) in v.chunks_exact(plane).enumerate() {
             batch.extend(chunk.iter().map(|&x| (x - mean[c]) / std[c]));
         }
     }
-    let n = args.images.len();
-    let x = Tensor::from_vec(batch, &[n, 3, args.size, args.size])
-        .and_then(|x| x.to_device(args.device))
-        .map_err(|e| e.to_string())?;
-    let logits = model
-        .forward(&Var::constant(x), Mode::Eval)
-        .map_err(|e| e.to_string())?;
-    let logits = logits.tensor().clone();
-    let probs = logits
-        .softmax(1)
-        .map_err(|e| e.to_string())?
-        .to_vec::<f32>()
-        .map_err(|e| e.to_string())?;
-    for (i, path) in args.images.iter().enumerate() {
+    Tensor::from_vec(batch, &[paths.len(), 3, size, size]).map_err(|e| e.to_string())
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    // Every input is checked before the network is built, so a bad path costs nothing.
+    regular_file(&args.weights, "--weights")?;
+    for path in &args.images {
+        regular_file(path, "image")?;
+    }
+    let names = match &args.labels {
+        Some(p) => Some(read_labels(p, args.classes)?),
+        None => None,
+    };
+    let model = resnet34(&Init::new(0), args.classes).map_err(|e| e.to_string())?;
+    state_dict::load(&model, &args.weights).map_err(|e| e.to_string())?;
+    to_device(&model, args.device).map_err(|e| e.to_string())?;
+    let (mut logits, mut probs) = (Vec::new(), Vec::new());
+    for paths in args.images.chunks(BATCH) {
+        let x = batch_of(paths, args.size)?
+            .to_device(args.device)
+            .map_err(|e| e.to_string())?;
+        let out = model
+            .forward(&Var::constant(x), Mode::Eval)
+            .map_err(|e| e.to_string())?;
+        let out = out.tensor();
+        logits.extend(out.to_vec::<f32>().map_err(|e| e.to_string())?);
+        probs.extend(
+            out.softmax(1)
+                .and_then(|p| p.to_vec::<f32>())
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    for (path, row) in args.images.iter().zip(probs.chunks_exact(args.classes)) {
         println!("{}:", path.display());
-        let row = &probs[i * args.classes..(i + 1) * args.classes];
         let mut order: Vec<usize> = (0..args.classes).collect();
         order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
         for &k in order.iter().take(5) {
             let name = names
                 .as_ref()
-                .and_then(|n| n.get(k))
-                .map_or(String::new(), |n| format!("  {n}"));
+                .map_or(String::new(), |n| format!("  {}", n[k]));
             println!("  {k:>4}  {:.4}{name}", row[k]);
         }
     }
     if let Some(out) = &args.logits_out {
-        let bytes: Vec<u8> = logits
-            .to_vec::<f32>()
-            .map_err(|e| e.to_string())?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
+        let bytes: Vec<u8> = logits.iter().flat_map(|v| v.to_le_bytes()).collect();
         let view = safetensors::tensor::TensorView::new(
             safetensors::Dtype::F32,
-            vec![n, args.classes],
+            vec![args.images.len(), args.classes],
             &bytes,
         )
         .map_err(|e| e.to_string())?;

@@ -10,6 +10,8 @@
 //! 4. a stride-2 convolution halves height and width.
 //!
 //! `cargo run --release --example convolution [-- IMAGE] [--out DIR]`
+mod inputs;
+
 use clap::Parser;
 use lesson6::nn::vision::{load_image, save_png};
 use lesson6::tensor::{Conv2dParams, Tensor};
@@ -52,8 +54,15 @@ fn print_matrix(name: &str, t: &Tensor) -> lesson6::tensor::Result<()> {
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() {
     let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     println!("== 1. the lesson's bottom-right-edge kernel ==");
     let k = Tensor::from_slice(
         &[
@@ -79,7 +88,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     let k = expanded.mul_scalar(1.0 / 6.0)?;
     let t = match &args.image {
-        Some(path) => load_image(path)?,
+        Some(path) => inputs::regular_file(path, "image").and_then(|()| load_image(path))?,
         None => drawn_image()?,
     };
     let batch = t.unsqueeze(0)?;
@@ -101,7 +110,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .squeeze(0)?
         .expand(&[3, edge.shape()[2], edge.shape()[3]])?
         .contiguous()?;
-    std::fs::create_dir_all(&args.out)?;
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     save_png(&picture, args.out.join("edges.png"))?;
     save_png(&t, args.out.join("input.png"))?;
     println!(

@@ -38,8 +38,15 @@ fn dropout_by_hand(input: &Tensor, p: f32, rng: Philox) -> Result<Tensor> {
     input.mul(&noise)
 }
 
-fn main() -> std::result::Result<(), Box<dyn Error>> {
+fn main() {
     let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> std::result::Result<(), Box<dyn Error>> {
     let p = args.p;
     if !(0.0..1.0).contains(&p) {
         return Err(format!(

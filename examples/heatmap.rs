@@ -8,11 +8,14 @@
 //! `cargo run --release --example heatmap [-- --weights out/pets/model.safetensors --image
 //! cat.jpg --class Bombay]`. With no `--weights` it uses the pets example's checkpoint
 //! (`out/pets/model.safetensors`, classes from the `metrics.json` beside it) when there is
-//! one, and otherwise trains a model on the embedded default briefly (about 2 minutes) so
-//! that the map means something. With no `--image` it draws a crescent of the embedded set
+//! one, and otherwise trains a model on the embedded default briefly (about 2 minutes;
+//! `--per-class` and `--epochs` make it briefer) so that the map means something. With no `--image` it draws a crescent of the embedded set
 //! (one the training never saw). A model trained on the embedded set at 32-50 px sees the
 //! shapes many times larger at 352: its maps show where its features fire, but its
 //! predictions at that size are less sure than at its own.
+mod inputs;
+
+use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use lesson6::autograd::{Tape, Var};
 use lesson6::nn::hooks::{hook_output, Hook};
@@ -48,11 +51,18 @@ struct Args {
     /// A class to explain besides the predicted one.
     #[arg(long)]
     class: Option<String>,
-    /// Side of the (centre-cropped) image: 352 gives the lesson's 11 x 11 activations.
-    #[arg(long, default_value_t = 352)]
+    /// Side of the (centre-cropped) image, from 32 to 1024: 352 gives the lesson's 11 x 11
+    /// activations.
+    #[arg(long, default_value_t = 352, value_parser = RangedU64ValueParser::<usize>::new().range(32..=1024))]
     size: usize,
     #[arg(long, default_value = "out/heatmap")]
     out: PathBuf,
+    /// Without a checkpoint: images of each class the brief training draws (4 to 1000).
+    #[arg(long, default_value_t = 120, value_parser = RangedU64ValueParser::<usize>::new().range(4..=1000))]
+    per_class: usize,
+    /// Without a checkpoint: epochs of the brief training (1 to 1000).
+    #[arg(long, default_value_t = 20, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    epochs: usize,
     /// Where to run (and, without --weights, train): cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: Device,
@@ -65,7 +75,8 @@ fn classes_beside(weights: &Path) -> Res<Vec<String>> {
     let path = weights.with_file_name("metrics.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("{}: {e} (pass --classes)", path.display()))?;
-    let json: serde_json::Value = serde_json::from_str(&text)?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let names = json["classes"]
         .as_array()
         .ok_or_else(|| format!("{}: no \"classes\" list (pass --classes)", path.display()))?;
@@ -80,18 +91,20 @@ fn model(classes: usize) -> Res<Sequential> {
     Ok(cnn_model(&init, resnet34(&init, 1000)?, classes, 0)?)
 }
 
-/// Trains the embedded default briefly (from scratch, at 32 px) and saves it in `out`.
-fn train_briefly(out: &Path, device: Device) -> Res<(Sequential, Vec<String>)> {
-    println!("no --weights and no out/pets/model.safetensors: training a model on the embedded default briefly (120 images a class, 20 epochs at 32 px without augmentation, which learns fastest in so short a budget; about 2 minutes) so that the map means something");
-    let dir = out.join("data");
-    write_shapes(&dir, 120, 2)?;
+/// Trains the embedded default briefly (from scratch, at 32 px, `--per-class` images of each
+/// shape for `--epochs`) and saves it in `--out`.
+fn train_briefly(args: &Args) -> Res<(Sequential, Vec<String>)> {
+    let (per_class, epochs) = (args.per_class, args.epochs);
+    println!("no --weights and no out/pets/model.safetensors: training a model on the embedded default briefly ({per_class} images a class, {epochs} epochs at 32 px without augmentation, which learns fastest in so short a budget; about 2 minutes with the defaults) so that the map means something");
+    let dir = args.out.join("data");
+    write_shapes(&dir, per_class, 2)?;
     let folder = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.2, 2)?;
     let data = ImageData::new(&folder, Transforms::none(), 32, Padding::Reflection, 16, 2);
     let mut learn = Learner::new(model(folder.classes.len())?, Box::new(data), cross_entropy)
         .metric("error_rate", error_rate)
-        .to_device(device)?;
-    learn.fit_one_cycle(20, Lr::Single(3e-3), None)?;
-    learn.save(out.join("model.safetensors"))?;
+        .to_device(args.device)?;
+    learn.fit_one_cycle(epochs, Lr::Single(3e-3), None)?;
+    learn.save(args.out.join("model.safetensors"))?;
     Ok((learn.model, folder.classes.clone()))
 }
 
@@ -106,9 +119,23 @@ fn prepare(image: &Tensor, size: usize) -> Res<(Tensor, Tensor)> {
     Ok((shown, x))
 }
 
-fn main() -> Res<()> {
+fn main() {
     let args = Args::parse();
-    std::fs::create_dir_all(&args.out)?;
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> Res<()> {
+    // The files given are checked before a model is trained or loaded.
+    if let Some(w) = &args.weights {
+        inputs::regular_file(w, "--weights")?;
+    }
+    if let Some(p) = &args.image {
+        inputs::regular_file(p, "--image")?;
+    }
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let default = PathBuf::from("out/pets/model.safetensors");
     let weights = args
         .weights
@@ -130,7 +157,7 @@ fn main() -> Res<()> {
             );
             (m, classes)
         }
-        None => train_briefly(&args.out, args.device)?,
+        None => train_briefly(args)?,
     };
     to_device(&model, args.device)?;
     let image = match &args.image {

@@ -1,0 +1,487 @@
+//! Every example, run as a user runs it but at a tiny size, and what it writes checked:
+//! `metrics.json`'s values finite, each PNG decoding at the size the example states,
+//! `submission.csv`'s header and rows, checkpoints loading back into the model the example
+//! builds. Then the examples' answers to bad input: one `error: ...` line and a failing exit
+//! status, never a panic, a Rust `Debug` dump or a hang.
+//!
+//! The binaries are the release examples beside this test (`target/release/examples`), built
+//! by `cargo build --release --examples` (and by `cargo test --workspace --release`). Each
+//! run works in its own folder under cargo's `CARGO_TARGET_TMPDIR`, never in the repository.
+use image::GenericImageView;
+use lesson6::nn::init::Init;
+use lesson6::nn::models::{cnn_model, resnet34};
+use lesson6::nn::state_dict;
+use lesson6::nn::tabular::rossmann::Synth;
+use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
+use lesson6::nn::vision::{draw_shape, save_png, SHAPES};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A run still going after this long is killed and fails its test: a hang must not stall the
+/// suite (the slowest run here takes a few seconds).
+const HANG: Duration = Duration::from_secs(120);
+
+/// The example binary `name`, in `target/release/examples` beside this test's `deps` folder.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test runs from target/<profile>/deps")
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --release --examples` first",
+        path.display()
+    );
+    path
+}
+
+/// An empty folder of this test's own, `name` under cargo's temporary folder for tests.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("examples")
+        .join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).expect("remove the last run's folder");
+    }
+    std::fs::create_dir_all(&dir).expect("create the test's folder");
+    dir
+}
+
+/// How a run of an example ended.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs example `name` in `dir` with the command line `args` (split at spaces: no argument
+/// here has one); its output goes to files there (a pipe could fill and block a chatty
+/// example while the run is watched for a hang).
+fn run(name: &str, args: &str, dir: &Path) -> Run {
+    let (out, err) = (dir.join("run.stdout"), dir.join("run.stderr"));
+    let mut child = Command::new(example(name))
+        .args(args.split_whitespace())
+        .current_dir(dir)
+        .stdout(File::create(&out).expect("stdout file"))
+        .stderr(File::create(&err).expect("stderr file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the example") {
+            break status;
+        }
+        if start.elapsed() > HANG {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`{name} {args}` still ran after {HANG:?} and was killed: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |p: &Path| std::fs::read_to_string(p).expect("the run's output");
+    Run {
+        code: status.code(),
+        stdout: read(&out),
+        stderr: read(&err),
+    }
+}
+
+/// Runs an example that must succeed; its standard output.
+fn succeeds(name: &str, args: &str, dir: &Path) -> String {
+    let r = run(name, args, dir);
+    let said = format!("`{name} {args}` failed:\n{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, Some(0), "{said}");
+    r.stdout
+}
+
+/// Runs an example that must refuse its input with exit status `code` (1: ours, 2: clap's)
+/// and a message that starts `error: ` and contains each of `words`; a panic, an abort or
+/// Rust's `Debug` form of an error (`Error: Io { path: ... }`) fails.
+fn fails(name: &str, args: &str, dir: &Path, code: i32, words: &[&str]) {
+    let r = run(name, args, dir);
+    let said = format!("`{name} {args}` said:\n{}", r.stderr);
+    assert_eq!(r.code, Some(code), "{said}");
+    assert!(r.stderr.starts_with("error: "), "{said}");
+    assert!(!r.stderr.contains("panicked"), "{said}");
+    assert!(!r.stderr.contains("Error: "), "{said}");
+    for w in words {
+        assert!(r.stderr.contains(w), "no `{w}`: {said}");
+    }
+}
+
+/// The width and height of the PNG at `path`, decoded whole.
+fn png_size(path: &Path) -> (u32, u32) {
+    image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .dimensions()
+}
+
+/// The `metrics.json` in `dir`.
+fn metrics(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("metrics.json")).expect("metrics.json");
+    serde_json::from_str(&text).expect("metrics.json is JSON")
+}
+
+/// The finite number under `key` of a JSON object.
+fn finite(json: &serde_json::Value, key: &str) -> f64 {
+    let v = json[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no number `{key}` in {json}"));
+    assert!(v.is_finite(), "`{key}` is {v} in {json}");
+    v
+}
+
+/// The header and the cells of each row of a CSV file without quoting (the generator's and
+/// the example's own).
+fn csv_rows(path: &Path) -> (String, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).expect("a CSV file");
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header").to_string();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
+    let dir = scratch("rossmann");
+    let args = "--stores 4 --seed 42 --epochs 1 --lr-find --out out";
+    succeeds("rossmann", args, &dir);
+    let out = dir.join("out");
+
+    let m = metrics(&out);
+    for key in [
+        "valid_exp_rmspe",
+        "valid_loss",
+        "oracle_rmspe",
+        "baseline_rmspe",
+    ] {
+        assert!(finite(&m, key) >= 0.0, "{key} in {m}");
+    }
+    finite(&m, "seconds");
+    assert_eq!(m["epochs"], 1, "{m}");
+    assert!(m["train_rows"].as_u64() > Some(0) && m["valid_rows"].as_u64() > Some(0));
+    assert_eq!(png_size(&out.join("losses.png")), (800, 500));
+    assert_eq!(png_size(&out.join("lr_find.png")), (800, 500));
+
+    // The checkpoint fits the model that procs.json describes (y_range has no weights).
+    let procs = Procs::load(out.join("procs.json")).expect("procs.json");
+    let embeddings = procs.emb_szs(&[]).expect("embedding sizes");
+    let cfg = TabularConfig::lesson6(embeddings, procs.cont_names.len(), (0.0, 1.0));
+    let model = TabularModel::new(&Init::new(0), &cfg, 0).expect("the model");
+    state_dict::load(&model, out.join("model.safetensors")).expect("the checkpoint loads");
+
+    // One prediction for each row of the test.csv the generator writes for these flags, in
+    // its order, in sales (not their log), 0 on a closed day.
+    let expected = dir.join("expected");
+    Synth {
+        stores: 4,
+        seed: 42,
+    }
+    .write(&expected)
+    .expect("the embedded default");
+    let (test_header, test) = csv_rows(&expected.join("test.csv"));
+    let column = |name: &str| test_header.split(',').position(|c| c == name);
+    let (id, open) = (column("Id"), column("Open").expect("an Open column"));
+    assert_eq!(id, Some(0), "{test_header}");
+    let (header, submission) = csv_rows(&out.join("submission.csv"));
+    assert_eq!(header, "Id,Sales");
+    assert!(!test.is_empty());
+    assert_eq!(submission.len(), test.len());
+    for (row, test_row) in submission.iter().zip(&test) {
+        assert_eq!(row.len(), 2, "{row:?}");
+        assert_eq!(row[0], test_row[0]);
+        let sales: f64 = row[1].parse().expect("a number of sales");
+        assert!(sales.is_finite() && sales >= 0.0, "{row:?}");
+        assert_eq!(
+            test_row[open] == "0",
+            sales == 0.0,
+            "{row:?} for {test_row:?}"
+        );
+    }
+}
+
+#[test]
+fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
+    let dir = scratch("pets");
+    let args = "--per-class 4 --size 16 --epochs 1 --bs 4 --out pets";
+    succeeds("pets", args, &dir);
+    let out = dir.join("pets");
+
+    let m = metrics(&out);
+    let rate = |v: &serde_json::Value| {
+        let r = finite(v, "error_rate");
+        assert!((0.0..=1.0).contains(&r), "{v}");
+        r
+    };
+    let stages = m["stages"].as_array().expect("stages");
+    assert_eq!(stages.len(), 3, "{m}");
+    for stage in stages {
+        rate(stage);
+    }
+    assert_eq!(rate(&m), rate(&stages[2]));
+    finite(&m, "seconds");
+    assert_eq!(m["augment"], true);
+    let mut classes: Vec<&str> = m["classes"]
+        .as_array()
+        .expect("classes")
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    let named = classes.clone();
+    classes.sort_unstable();
+    let mut shapes = SHAPES.to_vec();
+    shapes.sort_unstable();
+    assert_eq!(classes, shapes);
+    assert_eq!(png_size(&out.join("losses.png")), (800, 500));
+    loads_into_the_pets_model(&out.join("model.safetensors"));
+
+    // The heat map of the checkpoint just written, its classes read from the metrics.json
+    // beside it, for a drawn image and a class besides the predicted one.
+    save_png(&draw_shape(0, 0, 5), dir.join("shape.png")).expect("an image");
+    let class = named[1];
+    let args = "--weights pets/model.safetensors --image shape.png --size 64 --out heatmap";
+    let stdout = succeeds("heatmap", &format!("{args} --class {class}"), &dir);
+    let out = dir.join("heatmap");
+    let explained = stdout.matches("Grad-CAM for ").count();
+    assert!(explained >= 1, "{stdout}");
+    assert_eq!(heat_maps(&out, 64), explained);
+    assert!(out.join(format!("gradcam_{class}.png")).is_file());
+}
+
+#[test]
+fn heatmap_trains_briefly_without_a_checkpoint() {
+    let dir = scratch("heatmap");
+    let args = "--per-class 4 --epochs 1 --size 32 --out out";
+    let stdout = succeeds("heatmap", args, &dir);
+    assert!(stdout
+        .contains("training a model on the embedded default briefly (4 images a class, 1 epochs"));
+    let out = dir.join("out");
+    assert_eq!(heat_maps(&out, 32), 1);
+    loads_into_the_pets_model(&out.join("model.safetensors"));
+}
+
+/// Checks that the checkpoint at `path` loads into the model the pets and heatmap examples
+/// build for the six drawn shapes.
+fn loads_into_the_pets_model(path: &Path) {
+    let init = Init::new(0);
+    let model = cnn_model(&init, resnet34(&init, 1000).expect("resnet34"), 6, 0);
+    state_dict::load(&model.expect("the model"), path).expect("the checkpoint loads");
+}
+
+/// Checks the pictures heatmap wrote in `out` (the image, its heat map and a Grad-CAM for
+/// each class explained), all `size` pixels square; returns how many Grad-CAMs there are.
+fn heat_maps(out: &Path, size: u32) -> usize {
+    for png in ["heatmap.png", "image.png"] {
+        assert_eq!(png_size(&out.join(png)), (size, size), "{png}");
+    }
+    let cams: Vec<PathBuf> = std::fs::read_dir(out)
+        .expect("the heat map's folder")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.to_string_lossy().contains("gradcam_"))
+        .collect();
+    for cam in &cams {
+        assert_eq!(png_size(cam), (size, size), "{}", cam.display());
+    }
+    cams.len()
+}
+
+#[test]
+fn classify_prints_the_top_five_of_each_image_and_writes_its_logits() {
+    let dir = scratch("classify");
+    let classes = 10;
+    let model = resnet34(&Init::new(3), classes).expect("resnet34");
+    state_dict::save(&model, dir.join("resnet34.safetensors")).expect("save the weights");
+    let labels: Vec<String> = (0..classes).map(|k| format!("label{k}")).collect();
+    std::fs::write(dir.join("labels.txt"), labels.join("\n") + "\n").expect("labels");
+    // Nine images, so that the last goes through the network in a batch of its own; it is
+    // the first again, so its logits must come out the same.
+    let mut images: Vec<String> = (0..8).map(|i| format!("{i}.png")).collect();
+    for (i, name) in images.iter().enumerate() {
+        save_png(&draw_shape(i % 6, i, 1), dir.join(name)).expect("an image");
+    }
+    images.push(images[0].clone());
+    let args = "--weights resnet34.safetensors --labels labels.txt --classes 10 --size 32";
+    let args = format!(
+        "{args} --logits-out logits.safetensors {}",
+        images.join(" ")
+    );
+    let stdout = succeeds("classify", &args, &dir);
+
+    let bytes = std::fs::read(dir.join("logits.safetensors")).expect("the logits file");
+    let file = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
+    let view = file.tensor("logits").expect("a tensor `logits`");
+    assert_eq!(view.dtype(), safetensors::Dtype::F32);
+    assert_eq!(view.shape(), [images.len(), classes]);
+    let logits: Vec<f32> = view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert!(logits.iter().all(|v| v.is_finite()), "{logits:?}");
+    let rows: Vec<&[f32]> = logits.chunks_exact(classes).collect();
+    assert_eq!(rows[0], rows[8]);
+
+    // Each image's block: its path, then its five most likely classes by softmax, named.
+    let mut lines = stdout.lines().filter(|l| !l.starts_with("wrote "));
+    for (name, row) in images.iter().zip(&rows) {
+        assert_eq!(lines.next(), Some(format!("{name}:").as_str()), "{stdout}");
+        let most = row.iter().fold(f32::MIN, |m, &v| m.max(v));
+        let total: f32 = row.iter().map(|&v| (v - most).exp()).sum();
+        let mut order: Vec<usize> = (0..classes).collect();
+        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+        for &k in &order[..5] {
+            let line = lines.next().expect("a class line");
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            let p = (row[k] - most).exp() / total;
+            assert_eq!(cells[0], k.to_string(), "{stdout}");
+            assert!((cells[1].parse::<f32>().expect("a probability") - p).abs() < 1e-4);
+            assert_eq!(cells[2], labels[k]);
+        }
+    }
+}
+
+#[test]
+fn convolution_finds_edges_of_the_drawn_or_given_image() {
+    let dir = scratch("convolution");
+    let stdout = succeeds("convolution", "--out drawn", &dir);
+    assert!(stdout.contains("equal: true") && stdout.contains("equal to conv2d: true"));
+    assert!(!stdout.contains("false"), "{stdout}");
+    assert_eq!(png_size(&dir.join("drawn/input.png")), (64, 64));
+    assert_eq!(png_size(&dir.join("drawn/edges.png")), (62, 62));
+    // A given image: the 3x3 kernel without padding leaves it 2 pixels smaller each way.
+    save_png(&draw_shape(2, 0, 1), dir.join("shape.png")).expect("an image");
+    let (w, h) = png_size(&dir.join("shape.png"));
+    succeeds("convolution", "shape.png --out given", &dir);
+    assert_eq!(png_size(&dir.join("given/input.png")), (w, h));
+    assert_eq!(png_size(&dir.join("given/edges.png")), (w - 2, h - 2));
+}
+
+#[test]
+fn augment_writes_a_grid_of_nine_per_padding_mode() {
+    let dir = scratch("augment");
+    save_png(&draw_shape(0, 0, 1), dir.join("shape.png")).expect("an image");
+    // Nine images a side with 4-pixel gaps: the default --size is 128.
+    for (args, side) in [
+        ("--size 16 --out drawn", 3 * 16 + 8),
+        ("shape.png --out given", 3 * 128 + 8),
+    ] {
+        succeeds("augment", args, &dir);
+        let out = args.split(' ').next_back().expect("the --out folder");
+        for mode in ["zeros", "border", "reflection"] {
+            let png = dir.join(out).join(format!("augment_{mode}.png"));
+            assert_eq!(png_size(&png), (side, side), "{}", png.display());
+        }
+    }
+}
+
+#[test]
+fn dropout_by_hand_is_the_built_in_at_each_rate() {
+    let dir = scratch("dropout");
+    for p in ["0.5", "0.3", "0"] {
+        let stdout = succeeds("dropout", &format!("--p {p}"), &dir);
+        assert!(stdout.contains("agree bit for bit: true"), "{stdout}");
+        assert!(stdout.contains("equal to its input: true"), "{stdout}");
+    }
+}
+
+#[test]
+fn batchnorm_by_hand_is_the_layer() {
+    let dir = scratch("batchnorm");
+    let stdout = succeeds("batchnorm", "", &dir);
+    let diff: f32 = stdout
+        .split("largest difference ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no largest difference in {stdout}"));
+    assert!(diff < 1e-5, "{stdout}");
+}
+
+#[test]
+fn tensors_shows_views_and_a_shape_error() {
+    let dir = scratch("tensors");
+    let stdout = succeeds("tensors", "", &dir);
+    assert!(stdout.contains("same storage: true; contiguous() copies: true"));
+    assert!(stdout.contains("lhs [4, 3] and rhs [5, 2] do not agree on the inner dimension"));
+}
+
+#[test]
+fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
+    let dir = scratch("bad_input");
+    std::fs::write(dir.join("file"), "not a folder").expect("a file");
+    std::fs::write(dir.join("empty.safetensors"), "").expect("a file");
+    let no_such = "No such file or directory";
+    for name in ["augment", "convolution"] {
+        fails(name, "missing.png", &dir, 1, &["missing.png", no_such]);
+    }
+    for name in ["augment", "convolution", "heatmap"] {
+        let words = ["file/out", "Not a directory"];
+        fails(name, "--out file/out", &dir, 1, &words);
+    }
+    let weights = "--weights missing.safetensors --classes a,b";
+    let words = ["missing.safetensors", no_such];
+    fails("heatmap", weights, &dir, 1, &words);
+    fails("dropout", "--p 1", &dir, 1, &["--p must be in [0, 1)"]);
+    // A checkpoint whose metrics.json (where heatmap finds the class names) is not JSON.
+    std::fs::create_dir(dir.join("run")).expect("a folder");
+    std::fs::write(dir.join("run/metrics.json"), "{").expect("a file");
+    std::fs::write(dir.join("run/model.safetensors"), "").expect("a file");
+    let beside = "--weights run/model.safetensors";
+    fails("heatmap", beside, &dir, 1, &["run/metrics.json", "EOF"]);
+
+    // Sizes the network or the grid cannot take, or whose buffers would not fit in memory
+    // (`classify --size 100000` aborted), and counts that leave nothing to do or to train
+    // on, are clap's refusals, naming the range.
+    for (name, flag, range, below, above) in [
+        ("classify", "--size", "32..=1024", "31", "100000"),
+        ("heatmap", "--size", "32..=1024", "31", "1025"),
+        ("augment", "--size", "16..=1024", "0", "1025"),
+        ("classify", "--classes", "1..=100000", "0", "100001"),
+        ("heatmap", "--per-class", "4..=1000", "3", "1001"),
+        ("heatmap", "--epochs", "1..=1000", "0", "1001"),
+    ] {
+        for value in [below, above] {
+            fails(name, &format!("{flag} {value}"), &dir, 2, &[flag, range]);
+        }
+    }
+
+    // Every file given is checked before it is opened, and before a network is built or
+    // trained: a device or a FIFO is never opened (it would be read forever or block); and
+    // classify's labels must name every class.
+    let classify = |args: &str, words: &[&str]| {
+        let base = "--weights empty.safetensors --classes 10";
+        fails("classify", &format!("{base} {args}"), &dir, 1, words);
+    };
+    std::fs::write(dir.join("x.png"), "").expect("a file");
+    let fifo = dir.join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    for device in ["/dev/zero", "fifo"] {
+        let what = ["not a regular file", device];
+        classify(&format!("--labels {device} x.png"), &what);
+        classify(device, &what);
+        fails("augment", device, &dir, 1, &what);
+        fails("convolution", device, &dir, 1, &what);
+        let tiny = "--per-class 4 --epochs 1 --size 32";
+        fails(
+            "heatmap",
+            &format!("{tiny} --image {device}"),
+            &dir,
+            1,
+            &what,
+        );
+        fails("heatmap", &format!("--weights {device}"), &dir, 1, &what);
+    }
+    std::fs::write(dir.join("three.txt"), "a\nb\nc\n").expect("labels");
+    classify("--labels three.txt x.png", &["3 names for 10 classes"]);
+    let weights = "--weights /dev/zero x.png";
+    let words = ["--weights /dev/zero", "not a regular file"];
+    fails("classify", weights, &dir, 1, &words);
+}
