@@ -91,7 +91,11 @@ mod tests {
         recycle(v);
         let w = take(MIN_LEN * 2);
         assert_eq!(w.len(), MIN_LEN * 2);
-        assert_eq!(w.as_ptr(), ptr, "the recycled buffer was not handed out again");
+        assert_eq!(
+            w.as_ptr(),
+            ptr,
+            "the recycled buffer was not handed out again"
+        );
         assert_eq!(w.capacity(), MIN_LEN * 3);
         assert_eq!(w[0], 7.0, "a reused buffer keeps its old values");
     }

@@ -353,7 +353,11 @@ fn into_vec_takes_a_sole_owner_and_copies_a_shared_one() {
     let shared = t.clone();
     let copy = shared.into_vec::<f32>().unwrap();
     assert_eq!(copy, vec![1.0, 2.0, 3.0, 4.0]);
-    assert_ne!(copy.as_ptr(), ptr, "a shared storage was taken from its other owner");
+    assert_ne!(
+        copy.as_ptr(),
+        ptr,
+        "a shared storage was taken from its other owner"
+    );
     assert_eq!(t.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
     let taken = t.into_vec::<f32>().unwrap();
     assert_eq!(taken.as_ptr(), ptr, "the sole owner's buffer was copied");
