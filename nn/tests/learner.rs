@@ -89,35 +89,76 @@ fn fit_one_cycle_learns_and_records() {
     }
 }
 
+/// The model's weights and buffers, but for the batch norms' batch counts.
+fn weights(learn: &Learner<Sequential>) -> Vec<Vec<f32>> {
+    state_dict(&learn.model)
+        .iter()
+        .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
+        .map(|(_, t)| t.to_vec::<f32>().unwrap())
+        .collect()
+}
+
 #[test]
 fn lr_find_sweeps_and_restores_the_weights() {
     let mut learn = learner(1);
     let plot = std::env::temp_dir().join(format!("lesson6-lr-find-{}.png", std::process::id()));
-    let before: Vec<Vec<f32>> = state_dict(&learn.model)
-        .iter()
-        .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
-        .map(|(_, t)| t.to_vec::<f32>().unwrap())
-        .collect();
+    let before = weights(&learn);
     let sweep = learn.lr_find(1e-7, 10.0, 100).unwrap();
     nn::learner::plot_lr_find(&sweep, &plot).unwrap();
     assert!(std::fs::read(&plot).unwrap().starts_with(b"\x89PNG"));
     let _ = std::fs::remove_file(&plot);
-    assert!(sweep.len() > 10);
-    assert!(
-        sweep.windows(2).all(|w| w[1].0 > w[0].0),
-        "learning rates grow"
-    );
-    let after: Vec<Vec<f32>> = state_dict(&learn.model)
-        .iter()
-        .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
-        .map(|(_, t)| t.to_vec::<f32>().unwrap())
-        .collect();
+    let after = weights(&learn);
     assert_eq!(before, after);
-    // At lr = 10 the loss has diverged and the sweep stopped before its 100 iterations, or
-    // reached the end.
-    let (_, last) = *sweep.last().unwrap();
-    let best = sweep.iter().map(|&(_, l)| l).fold(f64::INFINITY, f64::min);
-    assert!(sweep.len() == 100 || last > 4.0 * best);
+    // By lr = 10 this model diverges: the sweep stops early, as fastai's rule says.
+    assert!(
+        sweep.len() > 10 && sweep.len() < 100,
+        "{} iterations",
+        sweep.len()
+    );
+    assert_exponential(&sweep, 1e-7, 10.0, 100);
+    assert_stops_as_fastai(&sweep, 100);
+}
+
+/// A sweep over rates too small to diverge runs all its iterations, from exactly `start` to
+/// exactly `end`.
+#[test]
+fn lr_find_runs_from_start_to_end_when_the_loss_holds() {
+    let mut learn = learner(3);
+    let sweep = learn.lr_find(1e-5, 1e-3, 40).unwrap();
+    assert_eq!(sweep.len(), 40);
+    assert_eq!(sweep[0].0, 1e-5);
+    assert!((sweep[39].0 - 1e-3).abs() < 1e-15, "last rate {}", sweep[39].0);
+    assert_exponential(&sweep, 1e-5, 1e-3, 40);
+    assert_stops_as_fastai(&sweep, 40);
+}
+
+/// fastai's `LRFinder` schedule: the i-th of `n` rates is `start * (end / start)^(i / (n -
+/// 1))`, evenly spaced on a log scale from `start` to `end`.
+fn assert_exponential(sweep: &[(f64, f64)], start: f64, end: f64, n: usize) {
+    for (i, &(lr, _)) in sweep.iter().enumerate() {
+        let want = start * (end / start).powf(i as f64 / (n - 1) as f64);
+        assert!(
+            (lr - want).abs() <= 1e-12 * want,
+            "rate {i}: {lr}, expected {want}"
+        );
+    }
+}
+
+/// fastai's `LRFinder` stopping rule, for a sweep of at most `iters` batches: it stops at the
+/// first smoothed loss that exceeds 4x the smallest so far, or is not finite. So every loss
+/// before the last keeps within that bound, and a sweep that ended early ended at one that
+/// broke it.
+fn assert_stops_as_fastai(sweep: &[(f64, f64)], iters: usize) {
+    let mut best = f64::INFINITY;
+    for (i, &(_, loss)) in sweep.iter().enumerate() {
+        best = best.min(loss);
+        let diverged = !loss.is_finite() || loss > 4.0 * best;
+        if i + 1 < sweep.len() {
+            assert!(!diverged, "went on past loss {loss} at {i} (best {best})");
+        } else if sweep.len() < iters {
+            assert!(diverged, "stopped at loss {loss} at {i} (best {best})");
+        }
+    }
 }
 
 #[test]
