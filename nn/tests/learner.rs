@@ -6,6 +6,7 @@ use nn::init::Init;
 use nn::layers::{BatchNorm, Linear, ReLU, Sequential};
 use nn::learner::{even_mults, permutation, Learner, Lr, Smoothed, TensorData};
 use nn::loss::cross_entropy;
+use nn::schedule::OneCycle;
 use nn::state_dict::state_dict;
 
 #[test]
@@ -158,6 +159,43 @@ fn assert_stops_as_fastai(sweep: &[(f64, f64)], iters: usize) {
         } else if sweep.len() < iters {
             assert!(diverged, "stopped at loss {loss} at {i} (best {best})");
         }
+    }
+}
+
+/// Each layer group trains at its own rate during a fit. With weight decay 0, AdamW's first
+/// step moves a weight by lr * |g| / (|g| + eps / sqrt(1 - beta2)): by its group's rate, to
+/// 1e-4, for any weight whose gradient is not tiny, and by less for the rest. So over a fit of
+/// one batch, where the schedule's first rate is each group's maximum, the largest move in the
+/// first group is 1e-3 and in the second 1e-1, for `Lr::Range(1e-3, 1e-1)`.
+#[test]
+fn each_layer_group_trains_at_its_own_rate() {
+    let mut learn = learner(4);
+    let (xt, yt) = quadrants(32, 3);
+    let (xv, yv) = quadrants(32, 4);
+    learn.data = Box::new(TensorData::new((vec![xt], yt), (vec![xv], yv), 32, 7));
+    learn.wd = 0.0;
+    learn.split(vec![vec!["0.".into()], vec!["2.".into(), "3.".into()]]);
+    let values = |learn: &Learner<Sequential>| -> Vec<Vec<f32>> {
+        learn
+            .group_params()
+            .iter()
+            .map(|g| g.iter().flat_map(|p| p.value().to_vec::<f32>().unwrap()).collect())
+            .collect()
+    };
+    let before = values(&learn);
+    learn.fit_one_cycle(1, Lr::Range(1e-3, 1e-1), None).unwrap();
+    let after = values(&learn);
+    for (g, lr) in [1e-3, 1e-1].into_iter().enumerate() {
+        let want = OneCycle::new(lr).at(0, 1).0;
+        let largest = before[g]
+            .iter()
+            .zip(&after[g])
+            .map(|(b, a)| (*a as f64 - *b as f64).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            (largest - want).abs() < 1e-3 * want,
+            "group {g}: largest move {largest}, its rate {want}"
+        );
     }
 }
 
