@@ -1,7 +1,7 @@
 //! Layers whose maths the tensor and autograd tests already check against PyTorch: here,
 //! that each layer wires it as PyTorch and fastai do (concat pooling puts max first, the
-//! sigmoid range, flatten, dropout only in training), and that initialisation draws from
-//! the right distributions.
+//! sigmoid range from either end, flatten, dropout only in training, keeping 1 - p scaled by
+//! 1 / (1 - p)), and that initialisation draws from the right distributions.
 use autograd::Var;
 use nn::init::Init;
 use nn::layers::{
@@ -127,27 +127,16 @@ fn dropout_only_in_training() {
     assert_eq!(a, again, "the same seed gives the same masks");
 }
 
-/// At p = 0.3 (where dropping p or keeping p would differ, unlike p = 0.5) a training pass
-/// keeps about 70% of 100,000 ones (the count's standard deviation is 0.14%: 1% is 7 of
-/// them), each divided by 1 - p = 0.7, and zeroes the rest.
+#[path = "shared/dropout_of_ones.rs"]
+mod dropout_of_ones;
+
+/// At p = 0.3, where dropping p and keeping p differ (unlike p = 0.5), a training pass keeps
+/// about 70% of 100,000 ones, each divided by 0.7, and zeroes the rest.
 #[test]
 fn dropout_keeps_one_minus_p_scaled_by_its_inverse() {
-    let n = 100_000;
-    let x = Var::constant(Tensor::ones(&[n]));
-    let y = Dropout::new(0.3, 2)
-        .forward(&x, Mode::Train)
-        .unwrap()
-        .tensor()
-        .to_vec::<f32>()
-        .unwrap();
-    let kept: Vec<f32> = y.iter().copied().filter(|&v| v != 0.0).collect();
-    let fraction = kept.len() as f64 / n as f64;
-    assert!((fraction - 0.7).abs() < 0.01, "kept {fraction} of the ones");
-    let scale = 1.0 / 0.7f32;
-    assert!(
-        kept.iter().all(|&v| (v - scale).abs() < 1e-6),
-        "a kept one is not 1 / 0.7"
-    );
+    let x = Var::constant(Tensor::ones(&[100_000]));
+    let y = Dropout::new(0.3, 2).forward(&x, Mode::Train).unwrap();
+    dropout_of_ones::assert_dropout_of_ones("Dropout(0.3)", &y.tensor().to_vec().unwrap(), 0.3);
 }
 
 #[test]

@@ -128,7 +128,11 @@ fn lr_find_runs_from_start_to_end_when_the_loss_holds() {
     let sweep = learn.lr_find(1e-5, 1e-3, 40).unwrap();
     assert_eq!(sweep.len(), 40);
     assert_eq!(sweep[0].0, 1e-5);
-    assert!((sweep[39].0 - 1e-3).abs() < 1e-15, "last rate {}", sweep[39].0);
+    assert!(
+        (sweep[39].0 - 1e-3).abs() < 1e-15,
+        "last rate {}",
+        sweep[39].0
+    );
     assert_exponential(&sweep, 1e-5, 1e-3, 40);
     assert_stops_as_fastai(&sweep, 40);
 }
@@ -179,7 +183,11 @@ fn each_layer_group_trains_at_its_own_rate() {
         learn
             .group_params()
             .iter()
-            .map(|g| g.iter().flat_map(|p| p.value().to_vec::<f32>().unwrap()).collect())
+            .map(|g| {
+                g.iter()
+                    .flat_map(|p| p.value().to_vec::<f32>().unwrap())
+                    .collect()
+            })
             .collect()
     };
     let before = values(&learn);

@@ -25,7 +25,11 @@ fn assert_close(what: &str, got: f32, want: f64) {
 fn exp_rmspe_by_hand() {
     let pred = f32s(&[90f32.ln(), 110f32.ln(), 50f32.ln()], &[3, 1]);
     let target = f32s(&[100f32.ln(), 100f32.ln(), 40f32.ln()], &[3]);
-    assert_close("exp_rmspe", exp_rmspe(&pred, &target).unwrap(), 0.0275f64.sqrt());
+    assert_close(
+        "exp_rmspe",
+        exp_rmspe(&pred, &target).unwrap(),
+        0.0275f64.sqrt(),
+    );
 }
 
 /// Four rows of three classes whose largest logits are classes 2, 0, 1 and 1, against
@@ -68,9 +72,5 @@ fn mse_flat_by_hand() {
     let pred = Var::constant(f32s(&[1.0, 2.0, 4.0], &[3, 1]));
     let target = Var::constant(f32s(&[1.5, 2.0, 1.0], &[3]));
     let loss = mse_flat(&pred, &target).unwrap();
-    assert_close(
-        "mse_flat",
-        loss.tensor().to_scalar().unwrap(),
-        9.25 / 3.0,
-    );
+    assert_close("mse_flat", loss.tensor().to_scalar().unwrap(), 9.25 / 3.0);
 }

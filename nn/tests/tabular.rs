@@ -1,7 +1,7 @@
 //! The tabular model of lesson 6: the embedding-size rule against the lesson's table, the
 //! Rossmann configuration's shapes and parameter count (LESSON6.md A5: 217 embedding
-//! columns, 233 inputs, 831,054 parameters), fastai's state-dict names and layer order, and a
-//! small fit through the Learner.
+//! columns, 233 inputs, 831,054 parameters), fastai's state-dict names and layer order, the
+//! configured dropout rates reaching their layers, and a small fit through the Learner.
 use autograd::Var;
 use nn::init::Init;
 use nn::learner::{Learner, Lr, TensorData};
@@ -147,4 +147,82 @@ fn a_small_tabular_model_learns_through_the_learner() {
         after < 0.02 && after < before / 20.0,
         "valid MSE {before} -> {after}"
     );
+}
+
+#[path = "shared/dropout_of_ones.rs"]
+mod dropout_of_ones;
+
+/// Sets the model's parameter `name` to `value`.
+fn set(model: &TabularModel, name: &str, value: Tensor) {
+    let params = nn::module::named_params(model);
+    let (_, p) = params.iter().find(|(n, _)| n == name).unwrap();
+    p.set(value);
+}
+
+/// The `[d, d]` identity matrix: a Linear layer that passes its input through.
+fn identity(d: usize) -> Tensor {
+    let eye: Vec<f32> = (0..d * d)
+        .map(|i| if i % (d + 1) == 0 { 1.0 } else { 0.0 })
+        .collect();
+    Tensor::from_vec(eye, &[d, d]).unwrap()
+}
+
+/// A model of one categorical column with a single level, whose layers after the dropout
+/// under test are set so that its training-time output is that dropout applied to ones.
+fn ones_through(cfg: TabularConfig, settings: &[(&str, Tensor)]) -> Vec<f32> {
+    let model = TabularModel::new(&Init::new(5), &cfg, 5).unwrap();
+    for (name, value) in settings {
+        set(&model, name, value.clone());
+    }
+    let rows = 50;
+    let codes = Var::constant(Tensor::from_indices(&vec![0; rows], &[rows, 1]).unwrap());
+    let y = nn::Module::forward(&model, &codes, Mode::Train).unwrap();
+    assert_eq!(y.shape(), &[rows, cfg.out]);
+    y.tensor().to_vec().unwrap()
+}
+
+/// The configuration's dropout rates reach the layers fastai puts them in: `emb_drop` on the
+/// embeddings, `ps[0]` after the first hidden layer's batch norm. Each is seen in the output
+/// of 50 rows of 400 values: the embedding is ones and the last Linear an identity, and for
+/// `ps`, the batch norm before the dropout has weight 0 and bias 1, so it outputs ones.
+#[test]
+fn the_configured_dropout_rates_reach_their_layers() {
+    let d = 400;
+    let cfg = TabularConfig {
+        embeddings: vec![(1, d)],
+        n_cont: 0,
+        out: d,
+        layers: vec![],
+        ps: vec![],
+        emb_drop: 0.3,
+        y_range: None,
+    };
+    let y = ones_through(
+        cfg,
+        &[
+            ("embeds.0.weight", Tensor::ones(&[1, d])),
+            ("layers.0.weight", identity(d)),
+            ("layers.0.bias", Tensor::zeros(&[d])),
+        ],
+    );
+    dropout_of_ones::assert_dropout_of_ones("emb_drop 0.3", &y, 0.3);
+    let cfg = TabularConfig {
+        embeddings: vec![(1, 8)],
+        n_cont: 0,
+        out: d,
+        layers: vec![d],
+        ps: vec![0.2],
+        emb_drop: 0.0,
+        y_range: None,
+    };
+    let y = ones_through(
+        cfg,
+        &[
+            ("layers.2.weight", Tensor::zeros(&[d])),
+            ("layers.2.bias", Tensor::ones(&[d])),
+            ("layers.4.weight", identity(d)),
+            ("layers.4.bias", Tensor::zeros(&[d])),
+        ],
+    );
+    dropout_of_ones::assert_dropout_of_ones("ps[0] 0.2", &y, 0.2);
 }
