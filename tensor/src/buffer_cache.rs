@@ -84,6 +84,7 @@ mod tests {
     // The sizes here (32 Ki floats and up) are beyond what the crate's other unit tests
     // allocate, and the two tests' ranges do not overlap, so no test running beside one of
     // these can take its buffers or slip its own in.
+    /// A dead buffer comes back, the same memory with its old values, cut to the length asked.
     #[test]
     fn a_recycled_buffer_is_reused_and_sized() {
         let v = vec![7.0f32; MIN_LEN * 3];
@@ -100,12 +101,16 @@ mod tests {
         assert_eq!(w[0], 7.0, "a reused buffer keeps its old values");
     }
 
+    /// A buffer more than twice the length asked is not handed out, but stays for a request
+    /// it fits.
     #[test]
     fn a_buffer_more_than_twice_too_big_is_kept_for_a_larger_request() {
         let big = vec![0.0f32; MIN_LEN * 20];
         let ptr = big.as_ptr();
         recycle(big);
-        assert_ne!(take(MIN_LEN * 9).as_ptr(), ptr);
-        assert_eq!(take(MIN_LEN * 10).as_ptr(), ptr);
+        let too_small = take(MIN_LEN * 9);
+        assert_ne!(too_small.as_ptr(), ptr);
+        let big_enough = take(MIN_LEN * 10);
+        assert_eq!(big_enough.as_ptr(), ptr);
     }
 }
