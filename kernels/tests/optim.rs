@@ -1,5 +1,6 @@
 //! The fused AdamW and SGD kernels against nn's arithmetic written out on the host, for sizes
-//! that are not multiples of a block. Skips, saying why, where there is no GPU.
+//! that are not multiples of a block. Skips, saying why, where there is no GPU; the last test
+//! runs them all again on the host's stand-in GPU, so that CI, which has none, runs them too.
 use kernels::Gpu;
 
 fn gpu() -> Option<std::sync::Arc<Gpu>> {
@@ -108,4 +109,14 @@ fn a_missing_gpu_is_an_error_not_a_panic() {
         Ok(_) => panic!("GPU 999 should not exist"),
         Err(e) => assert!(matches!(e, kernels::Error::Unavailable(_)), "{e}"),
     }
+}
+
+#[path = "../../tensor/tests/host/fake_gpu.rs"]
+mod fake_gpu;
+
+/// Every test above, run again on the host's stand-in for a GPU (see
+/// `tensor/tests/host/fake_gpu.rs`).
+#[test]
+fn every_test_above_on_a_stand_in_gpu() {
+    fake_gpu::run_this_binary_on_the_stand_in("every_test_above_on_a_stand_in_gpu");
 }

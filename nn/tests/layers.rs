@@ -1,7 +1,7 @@
 //! Layers whose maths the tensor and autograd tests already check against PyTorch: here,
 //! that each layer wires it as PyTorch and fastai do (concat pooling puts max first, the
-//! sigmoid range, flatten, dropout only in training), and that initialisation draws from
-//! the right distributions.
+//! sigmoid range from either end, flatten, dropout only in training, keeping 1 - p scaled by
+//! 1 / (1 - p)), and that initialisation draws from the right distributions.
 use autograd::Var;
 use nn::init::Init;
 use nn::layers::{
@@ -49,6 +49,20 @@ fn sigmoid_range_squeezes_into_the_range() {
         v[0].abs() < 1e-6 && (v[1] - 10.817 / 2.0).abs() < 1e-5 && (v[2] - 10.817).abs() < 1e-5,
         "{v:?}"
     );
+}
+
+/// fastai's `y_range` with a low end that is not 0: `(hi - lo) * sigmoid(x) + lo`, so that
+/// sigmoid(ln 3) = 3/4 lands three quarters of the way from -2 to 3.
+#[test]
+fn sigmoid_range_starts_at_its_low_end() {
+    let x = Tensor::from_slice(&[-100.0f32, 0.0, 3f32.ln(), 100.0], &[4]).unwrap();
+    let y = SigmoidRange { lo: -2.0, hi: 3.0 }
+        .forward(&Var::constant(x), Mode::Eval)
+        .unwrap();
+    let want = [-2.0, 0.5, 1.75, 3.0];
+    for (got, want) in y.tensor().to_vec::<f32>().unwrap().iter().zip(want) {
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+    }
 }
 
 #[test]
@@ -111,6 +125,18 @@ fn dropout_only_in_training() {
         .to_vec::<f32>()
         .unwrap();
     assert_eq!(a, again, "the same seed gives the same masks");
+}
+
+#[path = "shared/dropout_of_ones.rs"]
+mod dropout_of_ones;
+
+/// At p = 0.3, where dropping p and keeping p differ (unlike p = 0.5), a training pass keeps
+/// about 70% of 100,000 ones, each divided by 0.7, and zeroes the rest.
+#[test]
+fn dropout_keeps_one_minus_p_scaled_by_its_inverse() {
+    let x = Var::constant(Tensor::ones(&[100_000]));
+    let y = Dropout::new(0.3, 2).forward(&x, Mode::Train).unwrap();
+    dropout_of_ones::assert_dropout_of_ones("Dropout(0.3)", &y.tensor().to_vec().unwrap(), 0.3);
 }
 
 #[test]

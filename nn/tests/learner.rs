@@ -6,6 +6,7 @@ use nn::init::Init;
 use nn::layers::{BatchNorm, Linear, ReLU, Sequential};
 use nn::learner::{even_mults, permutation, Learner, Lr, Smoothed, TensorData};
 use nn::loss::cross_entropy;
+use nn::schedule::OneCycle;
 use nn::state_dict::state_dict;
 
 #[test]
@@ -89,35 +90,121 @@ fn fit_one_cycle_learns_and_records() {
     }
 }
 
+/// The model's weights and buffers, but for the batch norms' batch counts.
+fn weights(learn: &Learner<Sequential>) -> Vec<Vec<f32>> {
+    state_dict(&learn.model)
+        .iter()
+        .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
+        .map(|(_, t)| t.to_vec::<f32>().unwrap())
+        .collect()
+}
+
 #[test]
 fn lr_find_sweeps_and_restores_the_weights() {
     let mut learn = learner(1);
     let plot = std::env::temp_dir().join(format!("lesson6-lr-find-{}.png", std::process::id()));
-    let before: Vec<Vec<f32>> = state_dict(&learn.model)
-        .iter()
-        .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
-        .map(|(_, t)| t.to_vec::<f32>().unwrap())
-        .collect();
+    let before = weights(&learn);
     let sweep = learn.lr_find(1e-7, 10.0, 100).unwrap();
     nn::learner::plot_lr_find(&sweep, &plot).unwrap();
     assert!(std::fs::read(&plot).unwrap().starts_with(b"\x89PNG"));
     let _ = std::fs::remove_file(&plot);
-    assert!(sweep.len() > 10);
-    assert!(
-        sweep.windows(2).all(|w| w[1].0 > w[0].0),
-        "learning rates grow"
-    );
-    let after: Vec<Vec<f32>> = state_dict(&learn.model)
-        .iter()
-        .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
-        .map(|(_, t)| t.to_vec::<f32>().unwrap())
-        .collect();
+    let after = weights(&learn);
     assert_eq!(before, after);
-    // At lr = 10 the loss has diverged and the sweep stopped before its 100 iterations, or
-    // reached the end.
-    let (_, last) = *sweep.last().unwrap();
-    let best = sweep.iter().map(|&(_, l)| l).fold(f64::INFINITY, f64::min);
-    assert!(sweep.len() == 100 || last > 4.0 * best);
+    // By lr = 10 this model diverges: the sweep stops early, as fastai's rule says.
+    assert!(
+        sweep.len() > 10 && sweep.len() < 100,
+        "{} iterations",
+        sweep.len()
+    );
+    assert_exponential(&sweep, 1e-7, 10.0, 100);
+    assert_stops_as_fastai(&sweep, 100);
+}
+
+/// A sweep over rates too small to diverge runs all its iterations, from exactly `start` to
+/// exactly `end`.
+#[test]
+fn lr_find_runs_from_start_to_end_when_the_loss_holds() {
+    let mut learn = learner(3);
+    let sweep = learn.lr_find(1e-5, 1e-3, 40).unwrap();
+    assert_eq!(sweep.len(), 40);
+    assert_eq!(sweep[0].0, 1e-5);
+    assert!(
+        (sweep[39].0 - 1e-3).abs() < 1e-15,
+        "last rate {}",
+        sweep[39].0
+    );
+    assert_exponential(&sweep, 1e-5, 1e-3, 40);
+    assert_stops_as_fastai(&sweep, 40);
+}
+
+/// fastai's `LRFinder` schedule: the i-th of `n` rates is `start * (end / start)^(i / (n -
+/// 1))`, evenly spaced on a log scale from `start` to `end`.
+fn assert_exponential(sweep: &[(f64, f64)], start: f64, end: f64, n: usize) {
+    for (i, &(lr, _)) in sweep.iter().enumerate() {
+        let want = start * (end / start).powf(i as f64 / (n - 1) as f64);
+        assert!(
+            (lr - want).abs() <= 1e-12 * want,
+            "rate {i}: {lr}, expected {want}"
+        );
+    }
+}
+
+/// fastai's `LRFinder` stopping rule, for a sweep of at most `iters` batches: it stops at the
+/// first smoothed loss that exceeds 4x the smallest so far, or is not finite. So every loss
+/// before the last keeps within that bound, and a sweep that ended early ended at one that
+/// broke it.
+fn assert_stops_as_fastai(sweep: &[(f64, f64)], iters: usize) {
+    let mut best = f64::INFINITY;
+    for (i, &(_, loss)) in sweep.iter().enumerate() {
+        best = best.min(loss);
+        let diverged = !loss.is_finite() || loss > 4.0 * best;
+        if i + 1 < sweep.len() {
+            assert!(!diverged, "went on past loss {loss} at {i} (best {best})");
+        } else if sweep.len() < iters {
+            assert!(diverged, "stopped at loss {loss} at {i} (best {best})");
+        }
+    }
+}
+
+/// Each layer group trains at its own rate during a fit. With weight decay 0, AdamW's first
+/// step moves a weight by lr * |g| / (|g| + eps / sqrt(1 - beta2)): by its group's rate, to
+/// 1e-4, for any weight whose gradient is not tiny, and by less for the rest. So over a fit of
+/// one batch, where the schedule's first rate is each group's maximum, the largest move in the
+/// first group is 1e-3 and in the second 1e-1, for `Lr::Range(1e-3, 1e-1)`.
+#[test]
+fn each_layer_group_trains_at_its_own_rate() {
+    let mut learn = learner(4);
+    let (xt, yt) = quadrants(32, 3);
+    let (xv, yv) = quadrants(32, 4);
+    learn.data = Box::new(TensorData::new((vec![xt], yt), (vec![xv], yv), 32, 7));
+    learn.wd = 0.0;
+    learn.split(vec![vec!["0.".into()], vec!["2.".into(), "3.".into()]]);
+    let values = |learn: &Learner<Sequential>| -> Vec<Vec<f32>> {
+        learn
+            .group_params()
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .flat_map(|p| p.value().to_vec::<f32>().unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    let before = values(&learn);
+    learn.fit_one_cycle(1, Lr::Range(1e-3, 1e-1), None).unwrap();
+    let after = values(&learn);
+    for (g, lr) in [1e-3, 1e-1].into_iter().enumerate() {
+        let want = OneCycle::new(lr).at(0, 1).0;
+        let largest = before[g]
+            .iter()
+            .zip(&after[g])
+            .map(|(b, a)| (*a as f64 - *b as f64).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            (largest - want).abs() < 1e-3 * want,
+            "group {g}: largest move {largest}, its rate {want}"
+        );
+    }
 }
 
 #[test]

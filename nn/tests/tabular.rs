@@ -1,7 +1,8 @@
 //! The tabular model of lesson 6: the embedding-size rule against the lesson's table, the
 //! Rossmann configuration's shapes and parameter count (LESSON6.md A5: 217 embedding
-//! columns, 233 inputs, 831,054 parameters), fastai's state-dict names and layer order, and a
-//! small fit through the Learner.
+//! columns, 233 inputs, 831,054 parameters), fastai's state-dict names and layer order, the
+//! configured dropout rates and y_range reaching their layers, and a small fit through the
+//! Learner.
 use autograd::Var;
 use nn::init::Init;
 use nn::learner::{Learner, Lr, TensorData};
@@ -147,4 +148,110 @@ fn a_small_tabular_model_learns_through_the_learner() {
         after < 0.02 && after < before / 20.0,
         "valid MSE {before} -> {after}"
     );
+}
+
+#[path = "shared/dropout_of_ones.rs"]
+mod dropout_of_ones;
+
+/// Sets the model's parameter `name` to `value`.
+fn set(model: &TabularModel, name: &str, value: Tensor) {
+    let params = nn::module::named_params(model);
+    let (_, p) = params.iter().find(|(n, _)| n == name).unwrap();
+    p.set(value);
+}
+
+/// The `[d, d]` identity matrix: a Linear layer that passes its input through.
+fn identity(d: usize) -> Tensor {
+    let eye: Vec<f32> = (0..d * d)
+        .map(|i| if i % (d + 1) == 0 { 1.0 } else { 0.0 })
+        .collect();
+    Tensor::from_vec(eye, &[d, d]).unwrap()
+}
+
+/// The output in `mode`, for 50 rows, of a model of one categorical column with a single
+/// level, with the parameters named in `settings` set to their values.
+fn output_of(cfg: TabularConfig, settings: &[(&str, Tensor)], mode: Mode) -> Vec<f32> {
+    let model = TabularModel::new(&Init::new(5), &cfg, 5).unwrap();
+    for (name, value) in settings {
+        set(&model, name, value.clone());
+    }
+    let rows = 50;
+    let codes = Var::constant(Tensor::from_indices(&vec![0; rows], &[rows, 1]).unwrap());
+    let y = nn::Module::forward(&model, &codes, mode).unwrap();
+    assert_eq!(y.shape(), &[rows, cfg.out]);
+    y.tensor().to_vec().unwrap()
+}
+
+/// The configuration's dropout rates reach the layers fastai puts them in: `emb_drop` on the
+/// embeddings, `ps[0]` after the first hidden layer's batch norm. Each is seen in the
+/// training-time output of 50 rows of 400 values, which is that dropout of ones: the
+/// embedding is ones and the last Linear an identity, and for `ps`, the batch norm before the
+/// dropout has weight 0 and bias 1, so it outputs ones.
+#[test]
+fn the_configured_dropout_rates_reach_their_layers() {
+    let d = 400;
+    let cfg = TabularConfig {
+        embeddings: vec![(1, d)],
+        n_cont: 0,
+        out: d,
+        layers: vec![],
+        ps: vec![],
+        emb_drop: 0.3,
+        y_range: None,
+    };
+    let y = output_of(
+        cfg,
+        &[
+            ("embeds.0.weight", Tensor::ones(&[1, d])),
+            ("layers.0.weight", identity(d)),
+            ("layers.0.bias", Tensor::zeros(&[d])),
+        ],
+        Mode::Train,
+    );
+    dropout_of_ones::assert_dropout_of_ones("emb_drop 0.3", &y, 0.3);
+    let cfg = TabularConfig {
+        embeddings: vec![(1, 8)],
+        n_cont: 0,
+        out: d,
+        layers: vec![d],
+        ps: vec![0.2],
+        emb_drop: 0.0,
+        y_range: None,
+    };
+    let y = output_of(
+        cfg,
+        &[
+            ("layers.2.weight", Tensor::zeros(&[d])),
+            ("layers.2.bias", Tensor::ones(&[d])),
+            ("layers.4.weight", identity(d)),
+            ("layers.4.bias", Tensor::zeros(&[d])),
+        ],
+        Mode::Train,
+    );
+    dropout_of_ones::assert_dropout_of_ones("ps[0] 0.2", &y, 0.2);
+}
+
+/// The configuration's `y_range` reaches the model with its low end: with the last Linear's
+/// weights 0 and its bias ln 3, every output is -2 + (3 - (-2)) * sigmoid(ln 3) = -2 + 5 * 3/4
+/// = 1.75 for `y_range` (-2, 3).
+#[test]
+fn the_configured_y_range_keeps_its_low_end() {
+    let cfg = TabularConfig {
+        embeddings: vec![(1, 4)],
+        n_cont: 0,
+        out: 1,
+        layers: vec![],
+        ps: vec![],
+        emb_drop: 0.0,
+        y_range: Some((-2.0, 3.0)),
+    };
+    let y = output_of(
+        cfg,
+        &[
+            ("layers.0.weight", Tensor::zeros(&[1, 4])),
+            ("layers.0.bias", Tensor::full(3f32.ln(), &[1])),
+        ],
+        Mode::Eval,
+    );
+    assert!(y.iter().all(|v| (v - 1.75).abs() < 1e-5), "{:?}", &y[..3]);
 }

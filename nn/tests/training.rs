@@ -1,6 +1,6 @@
 //! State dicts (round trip, refusal of corrupt, foreign and mismatched files, atomic save),
-//! the one-cycle schedule at its landmarks, and two tiny end-to-end trainings whose losses
-//! must fall below stated values.
+//! the one-cycle schedule at its landmarks and along its cosines, and two tiny end-to-end
+//! trainings whose losses must fall below stated values.
 use autograd::{Tape, Var};
 use nn::init::Init;
 use nn::layers::{BatchNorm, Dropout, Linear, ReLU, Sequential};
@@ -129,6 +129,34 @@ fn one_cycle_landmarks() {
     assert!((lr_end - 1e-3 / 25.0 / 1e4).abs() < 1e-15 && (m_end - 0.95).abs() < 1e-12);
     let (lr_q, _) = oc.at(300 + 350, n); // halfway down
     assert!((lr_q - (1e-3 + 1e-3 / 25.0 / 1e4) / 2.0).abs() < 1e-12);
+}
+
+/// Between the landmarks, where a linear ramp and a cosine part: fastai's `annealing_cos`,
+/// `end + (start - end) / 2 * (1 + cos(pi * q))`, at q = 0.15 and 0.65 of each phase of
+/// 1000 iterations with fastai v1's defaults (div_factor 25, final_div 1e4, pct_start 0.3,
+/// moms (0.95, 0.85)), worked by hand: cos(0.15 pi) = 0.8910065 and cos(0.65 pi) =
+/// -0.4539905, so 1 + cos is 1.8910065 and 0.5460095. Up (300 iterations, lr 4e-5 -> 1e-3,
+/// momentum 0.95 -> 0.85): at t = 45, lr = 1e-3 - 4.8e-4 * 1.8910065 = 9.231687e-5 (a linear
+/// ramp: 1.84e-4), momentum = 0.85 + 0.05 * 1.8910065 = 0.9445503; at t = 195, lr = 1e-3 -
+/// 4.8e-4 * 0.5460095 = 7.379154e-4, momentum 0.8773005. Down (700 iterations, lr 1e-3 ->
+/// 4e-9, momentum 0.85 -> 0.95): at t = 300 + 105, lr = 4e-9 + 0.499998e-3 * 1.8910065 =
+/// 9.455035e-4, momentum = 0.95 - 0.05 * 1.8910065 = 0.8554497; at t = 300 + 455, lr = 4e-9 +
+/// 0.499998e-3 * 0.5460095 = 2.730077e-4, momentum 0.9226995.
+#[test]
+fn one_cycle_follows_fastais_cosine_between_the_landmarks() {
+    let oc = OneCycle::new(1e-3);
+    for (t, lr, mom) in [
+        (45, 9.231687e-5, 0.9445503),
+        (195, 7.379154e-4, 0.8773005),
+        (405, 9.455035e-4, 0.8554497),
+        (755, 2.730077e-4, 0.9226995),
+    ] {
+        let (got_lr, got_mom) = oc.at(t, 1000);
+        assert!(
+            (got_lr - lr).abs() < 1e-6 * lr && (got_mom - mom).abs() < 1e-6,
+            "iteration {t}: lr {got_lr}, momentum {got_mom}; by hand {lr}, {mom}"
+        );
+    }
 }
 
 fn train(

@@ -5,7 +5,7 @@
 //! work so that the grid-stride loops wrap. Exact where the CPU path is (dropout's mask,
 //! moves, indices, im2col, pooling), 1e-5 relative for arithmetic. This checks indexing,
 //! bounds and formulas; what only a GPU shows is `scripts/gpu-check.sh`'s job. Skips, saying
-//! so, where no C++ compiler is found.
+//! so, where no C++ compiler is found, unless `LESSON6_REQUIRE_CXX` is set (`host/require.rs`).
 use kernels::sources;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,11 +13,14 @@ use std::sync::OnceLock;
 use tensor::random::Philox;
 use tensor::{Conv2dParams, PadMode, Tensor};
 
+#[path = "host/require.rs"]
+mod require;
+
 /// The emulator, compiled once per test run (None where there is no C++ compiler).
 fn emulator() -> Option<&'static Path> {
     static EXE: OnceLock<Option<PathBuf>> = OnceLock::new();
     EXE.get_or_init(|| {
-        if Command::new("c++").arg("--version").output().is_err() {
+        if !require::cxx_present() {
             return None;
         }
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -60,7 +63,10 @@ macro_rules! emulator_or_skip {
         match emulator() {
             Some(e) => e,
             None => {
-                eprintln!("skipped: no C++ compiler (c++) to run the kernels on the host");
+                require::skip_unless_required(
+                    require::CXX,
+                    "no C++ compiler (c++) to run the kernels on the host",
+                );
                 return;
             }
         }

@@ -341,14 +341,26 @@ proptest! {
     }
 }
 
+/// `into_vec` hands back the very buffer of a tensor that owns its storage alone and covers
+/// it (no copy: the same address), and copies a view or a storage another tensor shares.
 #[test]
 fn into_vec_takes_a_sole_owner_and_copies_a_shared_one() {
-    let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    let data = vec![1.0f32, 2.0, 3.0, 4.0];
+    let ptr = data.as_ptr();
+    let t = Tensor::from_vec(data, &[2, 2]).unwrap();
     let view = t.t().unwrap();
     assert_eq!(view.into_vec::<f32>().unwrap(), vec![1.0, 3.0, 2.0, 4.0]);
     let shared = t.clone();
-    assert_eq!(shared.into_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
-    let ptr = t.to_vec::<f32>().unwrap();
-    assert_eq!(t.into_vec::<f32>().unwrap(), ptr);
+    let copy = shared.into_vec::<f32>().unwrap();
+    assert_eq!(copy, vec![1.0, 2.0, 3.0, 4.0]);
+    assert_ne!(
+        copy.as_ptr(),
+        ptr,
+        "a shared storage was taken from its other owner"
+    );
+    assert_eq!(t.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
+    let taken = t.into_vec::<f32>().unwrap();
+    assert_eq!(taken.as_ptr(), ptr, "the sole owner's buffer was copied");
+    assert_eq!(taken, vec![1.0, 2.0, 3.0, 4.0]);
     assert!(Tensor::ones(&[2]).into_vec::<i64>().is_err());
 }

@@ -4,13 +4,20 @@
 //! `LD_LIBRARY_PATH`. The GPU tests then run through the whole GPU path (tensor's dispatch,
 //! the launchers and their argument lists, the kernels, the products' transpositions) instead
 //! of skipping. NVRTC is the real one: the sources are still compiled to PTX on the way.
-//! Included by the GPU test files with `#[path]`.
+//! Without a C++ compiler or NVRTC the rerun says so and passes, unless CI asked for them
+//! (`require.rs`). Included by the GPU test files with `#[path]`.
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The child's marker: set, the tests below run on the stand-in and this one stays out.
 pub const CHILD: &str = "LESSON6_FAKE_GPU";
+
+#[path = "require.rs"]
+mod require;
+
+/// The variable that makes a missing NVRTC library a failure, as in `kernels/tests/compile.rs`.
+const REQUIRE_NVRTC: &str = "LESSON6_REQUIRE_NVRTC";
 
 /// Where to build the stand-in and leave it, when `LESSON6_STAND_IN_DIR` says so: then any
 /// program (an example with `--device cuda`) can run on it with that folder first on its
@@ -19,20 +26,32 @@ fn kept_dir() -> Option<PathBuf> {
     std::env::var_os("LESSON6_STAND_IN_DIR").map(PathBuf::from)
 }
 
-/// Builds the stand-in libraries into a fresh folder, or says why this machine cannot (no
-/// compiler, no NVRTC). A stand-in that does not compile is a failure, not a reason to skip.
-fn build() -> Result<PathBuf, String> {
-    if Command::new("c++").arg("--version").output().is_err() {
-        return Err("no C++ compiler (c++)".into());
+/// The tool this machine lacks to build the stand-in, as the variable that requires it and
+/// why the rerun cannot run; None where it has both.
+fn missing_tool() -> Option<(&'static str, &'static str)> {
+    if !require::cxx_present() {
+        return Some((
+            require::CXX,
+            "no C++ compiler (c++) to build the stand-in GPU",
+        ));
     }
     if !kernels::sources::nvrtc_present() {
-        return Err("no NVRTC library to compile the kernels with".into());
+        return Some((
+            REQUIRE_NVRTC,
+            "no NVRTC library to compile the kernels for the stand-in GPU",
+        ));
     }
+    None
+}
+
+/// Builds the stand-in libraries into a fresh folder. A stand-in that does not compile is a
+/// failure, not a reason to skip.
+fn build() -> PathBuf {
     let dir = kept_dir().unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("stand-in-gpu-{}", std::process::id()))
     });
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&dir).expect("the stand-in's folder");
     let mut src = String::from(include_str!("cuda_shim.h"));
     src.push_str(kernels::sources::COMMON);
     for s in kernels::sources::ALL {
@@ -46,7 +65,7 @@ fn build() -> Result<PathBuf, String> {
     src.push_str(&format!("\n#define KERNELS {list}\n"));
     src.push_str(include_str!("fake_cuda.cpp"));
     let cpp = dir.join("fake_cuda.cpp");
-    std::fs::write(&cpp, src).map_err(|e| e.to_string())?;
+    std::fs::write(&cpp, src).expect("the stand-in's source");
     let lib = dir.join("libcuda.so");
     let out = Command::new("c++")
         .args([
@@ -61,14 +80,14 @@ fn build() -> Result<PathBuf, String> {
         .arg(&lib)
         .arg(&cpp)
         .output()
-        .map_err(|e| e.to_string())?;
+        .expect("c++ runs");
     assert!(
         out.status.success(),
         "the stand-in does not compile:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::copy(&lib, dir.join("libcublas.so")).map_err(|e| e.to_string())?;
-    Ok(dir)
+    std::fs::copy(&lib, dir.join("libcublas.so")).expect("the stand-in's cuBLAS");
+    dir
 }
 
 /// SIGSEGV's number on Linux, the one system the stand-in builds on (it maps pages itself).
@@ -126,13 +145,11 @@ pub fn run_this_binary_on_the_stand_in(this_test: &str) {
     if std::env::var_os(CHILD).is_some() {
         return;
     }
-    let dir = match build() {
-        Ok(d) => d,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
-    };
+    if let Some((var, why)) = missing_tool() {
+        require::skip_unless_required(var, why);
+        return;
+    }
+    let dir = build();
     check_fences(&dir);
     let path = match std::env::var("LD_LIBRARY_PATH") {
         Ok(p) if !p.is_empty() => format!("{}:{p}", dir.display()),
