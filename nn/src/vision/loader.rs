@@ -6,7 +6,7 @@
 //! with ImageNet's statistics, as the pretrained body expects. An image that cannot be read
 //! is left out of its batch and counted, with a warning naming it, never a crash.
 use super::{load_image, Augment, ImageFolder, Padding, Transforms};
-use crate::learner::{permutation, Batch, DataBunch};
+use crate::learner::{permutation, Batch, DataBunch, Rows};
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -188,7 +188,12 @@ impl DataBunch for ImageData {
         )
     }
 
-    fn train_batches(&self) -> usize {
-        self.source.train.len() / self.source.bs
+    fn rows(&self) -> Rows {
+        let s = &self.source;
+        Rows {
+            train: s.train.len(),
+            valid: s.valid.len(),
+            bs: s.bs,
+        }
     }
 }
