@@ -106,7 +106,11 @@ fn a_nan_loss_in_a_later_epoch_names_it_and_keeps_the_last_finite_weights() {
     );
     // One epoch of 8 batches and two batches of the next were trained, and nothing else.
     assert_eq!(learn.recorder.losses.len(), 10);
-    assert_eq!(learn.recorder.epochs.len(), 1, "no row for the stopped epoch");
+    assert_eq!(
+        learn.recorder.epochs.len(),
+        1,
+        "no row for the stopped epoch"
+    );
     assert!(weights(&learn).iter().all(|w| w.is_finite()));
 }
 
@@ -138,7 +142,15 @@ fn a_nan_validation_loss_names_its_batch() {
     );
     let err = learn.fit_one_cycle(2, Lr::Single(1e-2), None).unwrap_err();
     assert!(
-        matches!(err, LearnerError::NonFiniteLoss { phase: Phase::Valid, epoch: Some(0), batch: 1, .. }),
+        matches!(
+            err,
+            LearnerError::NonFiniteLoss {
+                phase: Phase::Valid,
+                epoch: Some(0),
+                batch: 1,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("epoch 0, validation batch 1"));
@@ -222,7 +234,15 @@ fn lr_find_refuses_data_whose_first_loss_is_nan_and_restores_the_weights() {
     let before = weights(&learn);
     let err = learn.lr_find(1e-7, 10.0, 20).unwrap_err();
     assert!(
-        matches!(err, LearnerError::NonFiniteLoss { phase: Phase::Train, epoch: Some(0), batch: 0, .. }),
+        matches!(
+            err,
+            LearnerError::NonFiniteLoss {
+                phase: Phase::Train,
+                epoch: Some(0),
+                batch: 0,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert_eq!(weights(&learn), before);

@@ -34,7 +34,11 @@ pub enum LearnerError {
     },
     /// No full training batch (the incomplete last one is dropped, as in fastai) or no
     /// validation row, found before training.
-    TooFewRows { train: usize, valid: usize, bs: usize },
+    TooFewRows {
+        train: usize,
+        valid: usize,
+        bs: usize,
+    },
     /// Every batch of a pass was left out (all its images unreadable, say), so there is no
     /// loss to report; `epoch` as in `NonFiniteLoss`.
     NoBatchRead { phase: Phase, epoch: Option<usize> },
