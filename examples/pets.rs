@@ -62,10 +62,10 @@ struct Args {
     no_augment: bool,
     /// Peak learning rate of the first stage (the lesson's 1e-2; 3e-3 from scratch); the later
     /// stages use the lesson's ratios to it.
-    #[arg(long, value_parser = common::rate, allow_negative_numbers = true)]
+    #[arg(long, value_parser = common::rate, allow_hyphen_values = true)]
     lr: Option<f64>,
     /// Weight decay (fastai's default).
-    #[arg(long, default_value_t = 1e-2, value_parser = common::decay, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1e-2, value_parser = common::decay, allow_hyphen_values = true)]
     wd: f32,
     /// Images per class in the embedded default.
     #[arg(long, default_value_t = 60, value_parser = common::whole(1, usize::MAX))]

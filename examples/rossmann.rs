@@ -41,10 +41,10 @@ struct Args {
     #[arg(long, default_value_t = 5, value_parser = common::whole(1, usize::MAX))]
     epochs: usize,
     /// The one-cycle schedule's peak learning rate.
-    #[arg(long, default_value_t = 1e-3, value_parser = common::rate, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1e-3, value_parser = common::rate, allow_hyphen_values = true)]
     lr: f64,
     /// Weight decay (the lesson's first fit uses 0.2).
-    #[arg(long, default_value_t = 0.2, value_parser = common::decay, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0.2, value_parser = common::decay, allow_hyphen_values = true)]
     wd: f32,
     #[arg(long, default_value_t = 64, value_parser = common::whole(1, usize::MAX))]
     bs: usize,
