@@ -100,7 +100,8 @@ impl RunDir {
         }
         self.committed = true;
         if had_old {
-            std::fs::remove_dir_all(&old).map_err(|e| at(&old, e))?;
+            // The run is in place; an old folder that resists is deleted by the next run.
+            let _ = std::fs::remove_dir_all(&old);
         }
         Ok(())
     }
