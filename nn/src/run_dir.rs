@@ -131,7 +131,13 @@ fn absolute(out: &Path) -> Result<PathBuf, String> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(parent).map_err(|e| at(parent, e))?;
+    std::fs::create_dir_all(parent).map_err(|e| match e.kind() {
+        // A file where a folder of the path should be.
+        std::io::ErrorKind::AlreadyExists => {
+            at(parent, "cannot create this folder: a file is in the way")
+        }
+        _ => at(parent, e),
+    })?;
     Ok(parent.canonicalize().map_err(|e| at(parent, e))?.join(name))
 }
 

@@ -86,7 +86,7 @@ fn a_folder_that_is_not_a_run_is_refused_and_a_new_one_is_made() {
         .unwrap_err()
         .contains("not a folder"));
     let err = RunDir::open(&root.join("file/sub"), "test").unwrap_err();
-    assert!(err.contains("file"), "{err}");
+    assert!(err.contains("a file is in the way"), "{err}");
     let run = RunDir::open(&root.join("a/b/new"), "test").unwrap();
     run.commit().unwrap();
     assert_eq!(names(&root.join("a/b/new")), [MARKER]);
