@@ -46,11 +46,13 @@ fn weights(learn: &Learner<Linear>) -> Vec<f32> {
 
 /// A [`TensorData`] whose training batch `batch` of epoch `epoch` gets a NaN target, and which
 /// yields no training batch at all from epoch `empty_from` on (as an image folder whose images
-/// all fail to read). Asking for epoch 20 panics: a loop over epochs that never ends.
+/// all fail to read), nor any validation batch if `no_valid`. Asking for epoch 20 panics: a
+/// loop over epochs that never ends.
 struct Poisoned {
     inner: TensorData,
     nan_at: Option<(usize, usize)>,
     empty_from: usize,
+    no_valid: bool,
 }
 
 impl DataBunch for Poisoned {
@@ -69,7 +71,10 @@ impl DataBunch for Poisoned {
         }))
     }
     fn valid(&self) -> Box<dyn Iterator<Item = tensor::Result<Batch>> + '_> {
-        self.inner.valid()
+        match self.no_valid {
+            true => Box::new(std::iter::empty()),
+            false => self.inner.valid(),
+        }
     }
     fn rows(&self) -> Rows {
         self.inner.rows()
@@ -81,6 +86,7 @@ fn poisoned(nan_at: Option<(usize, usize)>, empty_from: usize) -> Poisoned {
         inner: TensorData::new(line(32, None), line(8, None), 4, 3),
         nan_at,
         empty_from,
+        no_valid: false,
     }
 }
 
@@ -251,4 +257,28 @@ fn lr_find_refuses_data_whose_first_loss_is_nan_and_restores_the_weights() {
     let sweep = learn.lr_find(1e-7, 1e-6, 20).unwrap();
     assert_eq!(sweep.len(), 4);
     assert!(sweep[3].1.is_nan() && sweep[..3].iter().all(|p| p.1.is_finite()));
+}
+
+#[test]
+fn a_validation_without_a_batch_is_an_error_not_a_nan() {
+    let mut learn = learner(Poisoned {
+        no_valid: true,
+        ..poisoned(None, usize::MAX)
+    });
+    let err = learn.validate().unwrap_err();
+    assert_eq!(
+        err,
+        LearnerError::NoBatchRead {
+            phase: Phase::Valid,
+            epoch: None
+        }
+    );
+    assert!(err.to_string().contains("no validation batch"), "{err}");
+    let err = learn.fit_one_cycle(1, Lr::Single(1e-2), None).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("epoch 0, no validation batch could be read"),
+        "{err}"
+    );
+    assert!(learn.recorder.epochs.is_empty());
 }
