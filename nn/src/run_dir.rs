@@ -50,8 +50,9 @@ impl RunDir {
             if entries.next().is_some() && !out.join(MARKER).exists() {
                 return Err(at(
                     &out,
-                    "holds files that are not a run's output (no .lesson6-run marker): \
-                     choose a new or empty folder",
+                    "holds files that are not a run's output (no .lesson6-run marker), and \
+                     a run replaces its folder whole: choose a new or empty folder (or delete \
+                     this one if an older version of the examples wrote it)",
                 ));
             }
             clean_stale(&out);
