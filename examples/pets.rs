@@ -13,7 +13,9 @@
 //! body starts from random initialisation and every stage trains it unfrozen, as it says on
 //! screen. `--no-augment` trains without augmentation (a random crop only), to see what
 //! augmentation buys. Outputs in `--out` (default `out/pets`): metrics.json (`error_rate`,
-//! `stages`, `seconds`, `classes`), losses.png, model.safetensors.
+//! `stages`, `seconds`, `classes`), losses.png, model.safetensors, and the embedded default's
+//! data/. A run writes them into a staging folder beside `--out` and swaps it in whole when it
+//! has finished (`nn::run_dir`), so a failed run leaves the previous one as it was.
 mod common;
 
 use clap::Parser;
@@ -23,6 +25,7 @@ use lesson6::nn::learner::{Learner, Lr};
 use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::metrics::error_rate;
 use lesson6::nn::models::{cnn_model, resnet34, CNN_GROUPS};
+use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::state_dict;
 use lesson6::nn::vision::{
     write_shapes, ImageData, ImageFolder, Padding, Transforms, PETS_PATTERN,
@@ -43,14 +46,14 @@ struct Args {
     /// The output folder.
     #[arg(long, default_value = "out/pets")]
     out: PathBuf,
-    /// Image size of the first two stages (224 with --data, 32 for the embedded default); the
-    /// last stage uses 352/224 of it.
-    #[arg(long)]
+    /// Image size of the first two stages (224 with --data, 32 for the embedded default; at
+    /// most 1024); the last stage uses 352/224 of it.
+    #[arg(long, value_parser = common::whole(1, common::MAX_SIZE))]
     size: Option<usize>,
     /// Epochs of every stage (default: the lesson's 3, 2, 2; 20 each for the embedded default).
-    #[arg(long)]
+    #[arg(long, value_parser = common::whole(1, usize::MAX))]
     epochs: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = common::whole(1, usize::MAX))]
     bs: Option<usize>,
     #[arg(long, default_value_t = 2)]
     seed: u64,
@@ -59,17 +62,20 @@ struct Args {
     no_augment: bool,
     /// Peak learning rate of the first stage (the lesson's 1e-2; 3e-3 from scratch); the later
     /// stages use the lesson's ratios to it.
-    #[arg(long)]
+    #[arg(long, value_parser = common::rate, allow_hyphen_values = true)]
     lr: Option<f64>,
+    /// Weight decay (fastai's default).
+    #[arg(long, default_value_t = 1e-2, value_parser = common::decay, allow_hyphen_values = true)]
+    wd: f32,
     /// Images per class in the embedded default.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = common::whole(1, usize::MAX))]
     per_class: usize,
     #[command(flatten)]
     device: DeviceArgs,
 }
 
 fn main() {
-    let args = Args::parse();
+    let args: Args = common::parse_args();
     if let Err(e) = lesson6::tensor::join_thread_pool() {
         eprintln!("note: {e}");
     }
@@ -93,14 +99,16 @@ fn run(args: &Args) -> Result<(), String> {
     let start = Instant::now();
     let device = args.device.open()?;
     let embedded = args.data.is_none();
+    let run = RunDir::open(&args.out, "pets")?;
     let dir = match &args.data {
         Some(d) => d.clone(),
         None => {
-            let d = args.out.join("data");
+            // Drawn afresh into the run's folder, so it always matches the run's seed.
+            let d = run.join("data");
             let n = write_shapes(&d, args.per_class, args.seed)?;
             println!(
                 "no --data: drew the embedded default ({n} images of 6 shapes) into {}",
-                d.display()
+                run.out().join("data").display()
             );
             d
         }
@@ -147,6 +155,7 @@ fn run(args: &Args) -> Result<(), String> {
         .metric("error_rate", error_rate)
         .to_device(device)
         .map_err(|e| e.to_string())?;
+    learn.wd = args.wd;
     learn.split(
         CNN_GROUPS
             .iter()
@@ -241,8 +250,7 @@ fn run(args: &Args) -> Result<(), String> {
         .last()
         .and_then(|r| r["error_rate"].as_f64())
         .unwrap_or(f64::NAN);
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let out = |name: &str| args.out.join(name);
+    let out = |name: &str| run.join(name);
     learn
         .save(out("model.safetensors"))
         .map_err(|e| e.to_string())?;
@@ -258,9 +266,11 @@ fn run(args: &Args) -> Result<(), String> {
         "seconds": start.elapsed().as_secs_f64(),
     });
     lesson6::nn::atomic::write_json(out("metrics.json"), &metrics)?;
+    let written = run.out().to_path_buf();
+    run.commit()?;
     println!(
         "error_rate {error:.4}; wrote {} in {:.0} s",
-        args.out.display(),
+        written.display(),
         start.elapsed().as_secs_f64()
     );
     Ok(())

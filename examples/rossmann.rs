@@ -9,8 +9,10 @@
 //! per-store baseline. `-- --data DIR` trains on Kaggle's files instead (train.csv and
 //! store.csv, plus the lesson's store_states, state_names, googletrend, weather and test
 //! files where present). Everything goes to `--out` (default `out/rossmann`): metrics.json,
-//! losses.png, model.safetensors, procs.json, lr_find.png with `--lr-find`, and, with a test
-//! set, submission.csv.
+//! losses.png, model.safetensors, procs.json, lr_find.png with `--lr-find`, with a test set
+//! submission.csv, and the embedded default's data/. A run writes them into a staging folder
+//! beside `--out` and swaps it in whole when it has finished (`nn::run_dir`), so the folder
+//! holds one run's files, and a run that fails leaves the previous one as it was.
 mod common;
 
 use clap::Parser;
@@ -21,9 +23,10 @@ use lesson6::nn::learner::{plot_lr_find, Learner, Lr, TensorData};
 use lesson6::nn::loss::mse_flat;
 use lesson6::nn::metrics::exp_rmspe;
 use lesson6::nn::module::param_count;
+use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::tabular::rossmann::{Rossmann, Synth, Truth};
 use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -35,21 +38,21 @@ struct Args {
     /// The output folder.
     #[arg(long, default_value = "out/rossmann")]
     out: PathBuf,
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = common::whole(1, usize::MAX))]
     epochs: usize,
     /// The one-cycle schedule's peak learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = common::rate, allow_hyphen_values = true)]
     lr: f64,
     /// Weight decay (the lesson's first fit uses 0.2).
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = common::decay, allow_hyphen_values = true)]
     wd: f32,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = common::whole(1, usize::MAX))]
     bs: usize,
     /// Seed of the generator, the initial weights, dropout and the shuffling.
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Stores in the embedded default (Kaggle has 1,115).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = common::whole(1, usize::MAX))]
     stores: usize,
     /// Run the learning-rate finder first, as the lesson does (weights restored after), and
     /// plot it to lr_find.png.
@@ -71,14 +74,13 @@ fn parse_emb_sz(s: &str) -> Result<(String, usize), String> {
     let (name, width) = s
         .split_once('=')
         .ok_or_else(|| format!("`{s}`: expected NAME=WIDTH, as Store=50"))?;
-    let width = width
-        .parse()
-        .map_err(|_| format!("`{s}`: the width `{width}` is not a whole number"))?;
+    let width = common::whole(1, usize::MAX)(width)
+        .map_err(|e| format!("`{s}`: the width `{width}`: {e}"))?;
     Ok((name.to_string(), width))
 }
 
 fn main() {
-    let args = Args::parse();
+    let args: Args = common::parse_args();
     // This thread drives training: inside rayon's pool, small ops skip a hand-off.
     if let Err(e) = lesson6::tensor::join_thread_pool() {
         eprintln!("note: {e}");
@@ -93,7 +95,8 @@ fn run(args: &Args) -> Result<(), String> {
     let start = Instant::now();
     let device = args.device.open()?;
     lesson6::tensor::set_deterministic(args.deterministic);
-    let (data, truth) = load(args)?;
+    let run = RunDir::open(&args.out, "rossmann")?;
+    let (data, truth) = load(args, &run)?;
     for notice in &data.notices {
         println!("note: {notice}");
     }
@@ -148,14 +151,9 @@ fn run(args: &Args) -> Result<(), String> {
         .fit_one_cycle(args.epochs, Lr::Single(args.lr), None)
         .map_err(|e| e.to_string())?;
 
-    let last = learn
-        .recorder
-        .epochs
-        .last()
-        .ok_or("no epoch was trained (--epochs 0)")?;
+    let last = learn.recorder.epochs.last().ok_or("no epoch was trained")?;
     let (valid_loss, valid_exp_rmspe) = (last.valid_loss, last.metrics[0]);
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let out = |name: &str| args.out.join(name);
+    let out = |name: &str| run.join(name);
     learn
         .save(out("model.safetensors"))
         .map_err(|e| e.to_string())?;
@@ -193,25 +191,28 @@ fn run(args: &Args) -> Result<(), String> {
         metrics["baseline_rmspe"] = baseline.into();
     }
     lesson6::nn::atomic::write_json(out("metrics.json"), &metrics)?;
+    let written = run.out().to_path_buf();
+    run.commit()?;
     println!(
         "wrote {} in {:.0} s",
-        args.out.display(),
+        written.display(),
         start.elapsed().as_secs_f64()
     );
     Ok(())
 }
 
-/// The user's data, or the embedded default generated into `<out>/data` with its truth.
-fn load(args: &Args) -> Result<(Rossmann, Option<Truth>), String> {
+/// The user's data, or the embedded default generated into the run's `data/` with its truth
+/// (drawn afresh by every run, so it always matches the run's seed and stores).
+fn load(args: &Args, run: &RunDir) -> Result<(Rossmann, Option<Truth>), String> {
     match &args.data {
         Some(dir) => Ok((Rossmann::load(dir)?, None)),
         None => {
-            let dir: &Path = &args.out.join("data");
+            let dir = &run.join("data");
             println!(
                 "no --data: generating the embedded default ({} stores, seed {}) into {}",
                 args.stores,
                 args.seed,
-                dir.display()
+                run.out().join("data").display()
             );
             let truth = Synth {
                 stores: args.stores,

@@ -1,6 +1,60 @@
 //! What the training examples share on the command line: where to train, and how a GPU may
-//! multiply. `#[command(flatten)]` puts these flags into an example's own.
+//! multiply (`#[command(flatten)]` puts these flags into an example's own); the checks that
+//! refuse a count, rate or size that cannot train, when the line is parsed; and parsing itself,
+//! which exits with 1 on a mistake, as every other error of the examples does.
+use clap::Parser;
 use lesson6::tensor::{Device, Gpu};
+
+/// The largest image side `--size` accepts. ImageNet models train at 224 and the lesson's last
+/// stage at 352; at 1024 one batch of 64 already holds 800 MB of pixels (and the last stage
+/// scales it by 352/224). Only the image examples read it (rossmann shares this file).
+#[allow(dead_code)]
+pub const MAX_SIZE: usize = 1024;
+
+/// The command line as `A` reads it. A mistake prints clap's message (`error: ...`) and exits
+/// with 1; `--help` and `--version` print and exit with 0.
+pub fn parse_args<A: Parser>() -> A {
+    A::try_parse().unwrap_or_else(|e| {
+        if e.use_stderr() {
+            let _ = e.print();
+            std::process::exit(1);
+        }
+        e.exit()
+    })
+}
+
+/// A value parser for a whole number from `min` to `max` (a batch size, a count of epochs,
+/// an image side).
+pub fn whole(
+    min: usize,
+    max: usize,
+) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
+    move |s| {
+        s.parse()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| match max {
+                usize::MAX => format!("expected a whole number of at least {min}"),
+                _ => format!("expected a whole number from {min} to {max}"),
+            })
+    }
+}
+
+/// A learning rate: a finite number above 0 (`NaN`, `inf`, 0 and negatives would not train).
+pub fn rate(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .ok_or_else(|| "expected a finite learning rate above 0, as 1e-3".to_string())
+}
+
+/// A weight decay: a finite number, 0 or more.
+pub fn decay(s: &str) -> Result<f32, String> {
+    s.parse::<f32>()
+        .ok()
+        .filter(|w| w.is_finite() && *w >= 0.0)
+        .ok_or_else(|| "expected a finite weight decay of 0 or more, as 0.01".to_string())
+}
 
 #[derive(clap::Args, Debug)]
 pub struct DeviceArgs {

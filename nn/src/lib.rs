@@ -17,6 +17,7 @@ pub mod module;
 pub mod optim;
 pub mod plot;
 pub mod pth;
+pub mod run_dir;
 pub mod schedule;
 pub mod state_dict;
 pub mod tabular;

@@ -33,14 +33,27 @@ impl Batch {
     }
 }
 
+/// How many samples a [`DataBunch`] holds and how many make a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rows {
+    pub train: usize,
+    pub valid: usize,
+    pub bs: usize,
+}
+
 /// Training and validation batches (fastai's `DataBunch`).
 pub trait DataBunch {
     /// The training batches of `epoch`, in that epoch's order.
     fn train(&self, epoch: usize) -> Box<dyn Iterator<Item = Result<Batch>> + '_>;
     /// The validation batches, in order.
     fn valid(&self) -> Box<dyn Iterator<Item = Result<Batch>> + '_>;
-    /// Number of training batches per epoch.
-    fn train_batches(&self) -> usize;
+    /// Training and validation samples, and the batch size.
+    fn rows(&self) -> Rows;
+    /// Number of training batches per epoch (full ones: the incomplete last one is dropped).
+    fn train_batches(&self) -> usize {
+        let rows = self.rows();
+        rows.train / rows.bs.max(1)
+    }
 }
 
 /// In-memory data: every tensor's first dimension is the sample. Training batches are drawn
@@ -108,7 +121,11 @@ impl DataBunch for TensorData {
         }))
     }
 
-    fn train_batches(&self) -> usize {
-        self.train.1.shape()[0] / self.bs
+    fn rows(&self) -> Rows {
+        Rows {
+            train: self.train.1.shape()[0],
+            valid: self.valid.1.shape()[0],
+            bs: self.bs,
+        }
     }
 }

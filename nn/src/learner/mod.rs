@@ -2,12 +2,15 @@
 //! schedule the way fastai v1 does it for lesson 6 — with a progress bar per epoch, the
 //! results table (epoch, smoothed train_loss, valid_loss, metrics, time), a [`Recorder`],
 //! `lr_find`, layer groups with discriminative learning rates and freezing, and
-//! checkpoints.
+//! checkpoints. A loss that stops being a number ends the fit with an error (fastai's
+//! `TerminateOnNaN`), and data without a full batch or a validation row is refused first.
 mod data;
+mod error;
 mod groups;
 mod recorder;
 
-pub use data::{permutation, Batch, DataBunch, TensorData};
+pub use data::{permutation, Batch, DataBunch, Rows, TensorData};
+pub use error::{LearnerError, Phase, Result};
 pub use groups::{even_mults, Lr};
 pub use recorder::{plot_lr_find, EpochResult, Recorder, Smoothed};
 
@@ -16,14 +19,14 @@ use crate::module::{named_params, Entry, Mode, Module, Param};
 use crate::optim::AdamW;
 use crate::schedule::OneCycle;
 use crate::state_dict::{self, StateDictError};
-use autograd::{Result, Tape, Var};
+use autograd::{Tape, Var};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::Path;
 use std::time::Instant;
 use tensor::{Device, Tensor};
 
-type Forward<M> = Box<dyn Fn(&M, &[Var], Mode) -> Result<Var>>;
-type Loss = Box<dyn Fn(&Var, &Tensor) -> Result<Var>>;
+type Forward<M> = Box<dyn Fn(&M, &[Var], Mode) -> autograd::Result<Var>>;
+type Loss = Box<dyn Fn(&Var, &Tensor) -> autograd::Result<Var>>;
 type Metric = Box<dyn Fn(&Tensor, &Tensor) -> tensor::Result<f32>>;
 
 pub struct Learner<M: Module> {
@@ -91,7 +94,8 @@ macro_rules! stepper {
 
 impl<M: Module> Stepper<'_, M> {
     /// One training step on `batch` with a learning rate per group and momentum `mom`;
-    /// returns the batch's loss.
+    /// returns the batch's loss. A loss that is not finite takes no step, so the weights stay
+    /// those of the last finite one (the caller decides whether that ends training).
     fn step(&mut self, batch: &Batch, lrs: &[f64], mom: f64) -> Result<f64> {
         let batch = batch.to_device(self.device)?;
         let tape = Tape::new();
@@ -99,6 +103,9 @@ impl<M: Module> Stepper<'_, M> {
         let out = (self.forward)(self.model, &inputs, Mode::Train)?;
         let loss = (self.loss)(&out, &batch.target)?;
         let value = loss.tensor().to_scalar()? as f64;
+        if !value.is_finite() {
+            return Ok(value);
+        }
         let grads = loss.backward()?;
         let mut groups: Vec<Vec<&Param>> = vec![Vec::new(); self.groups.len().max(1)];
         for (g, _, p) in grouped(self.model, self.groups) {
@@ -116,7 +123,7 @@ impl<M: Module> Learner<M> {
     pub fn new(
         model: M,
         data: Box<dyn DataBunch>,
-        loss: impl Fn(&Var, &Tensor) -> Result<Var> + 'static,
+        loss: impl Fn(&Var, &Tensor) -> autograd::Result<Var> + 'static,
     ) -> Self {
         Learner {
             model,
@@ -136,7 +143,7 @@ impl<M: Module> Learner<M> {
     /// How the model takes a batch with several inputs (a tabular model's codes and values).
     pub fn with_forward(
         mut self,
-        forward: impl Fn(&M, &[Var], Mode) -> Result<Var> + 'static,
+        forward: impl Fn(&M, &[Var], Mode) -> autograd::Result<Var> + 'static,
     ) -> Self {
         self.forward = Box::new(forward);
         self
@@ -211,19 +218,42 @@ impl<M: Module> Learner<M> {
         self.freeze_to(0);
     }
 
-    /// Validation loss and metrics, each averaged over batches weighted by batch size.
+    /// Validation loss and metrics, each averaged over batches weighted by batch size. A
+    /// batch whose loss is not finite is an error naming it.
     pub fn validate(&self) -> Result<(f64, Vec<f64>)> {
+        self.validate_in(None)
+    }
+
+    /// [`Learner::validate`] at the end of `epoch` of a fit (named in errors), or outside one.
+    fn validate_in(&self, epoch: Option<usize>) -> Result<(f64, Vec<f64>)> {
         let mut loss = Average::default();
         let mut metrics = vec![Average::default(); self.metrics.len()];
-        for batch in self.data.valid() {
+        let mut seen = 0;
+        for (b, batch) in self.data.valid().enumerate() {
             let batch = batch?.to_device(self.device)?;
             let inputs: Vec<Var> = batch.inputs.iter().cloned().map(Var::constant).collect();
             let out = (self.forward)(&self.model, &inputs, Mode::Eval)?;
             let n = batch.len();
-            loss.add((self.loss)(&out, &batch.target)?.tensor().to_scalar()?, n);
+            let value = (self.loss)(&out, &batch.target)?.tensor().to_scalar()?;
+            if !value.is_finite() {
+                return Err(LearnerError::NonFiniteLoss {
+                    phase: Phase::Valid,
+                    epoch,
+                    batch: b,
+                    value: value as f64,
+                });
+            }
+            loss.add(value, n);
+            seen += n;
             for ((_, f), avg) in self.metrics.iter().zip(&mut metrics) {
                 avg.add(f(out.tensor(), &batch.target)?, n);
             }
+        }
+        if seen == 0 {
+            return Err(LearnerError::NoBatchRead {
+                phase: Phase::Valid,
+                epoch,
+            });
         }
         Ok((
             loss.value() as f64,
@@ -247,7 +277,7 @@ impl<M: Module> Learner<M> {
                         t.narrow(0, start, len)?.to_device(self.device)?,
                     ))
                 })
-                .collect::<Result<_>>()?;
+                .collect::<autograd::Result<_>>()?;
             outs.push(
                 (self.forward)(&self.model, &batch, Mode::Eval)?
                     .tensor()
@@ -256,6 +286,19 @@ impl<M: Module> Learner<M> {
         }
         let refs: Vec<&Tensor> = outs.iter().collect();
         Ok(Tensor::cat(&refs, 0)?)
+    }
+
+    /// Refuses data with no full training batch or no validation row, before any step.
+    fn check_rows(&self) -> Result<()> {
+        let rows = self.data.rows();
+        if rows.train < rows.bs.max(1) || rows.valid == 0 {
+            return Err(LearnerError::TooFewRows {
+                train: rows.train,
+                valid: rows.valid,
+                bs: rows.bs,
+            });
+        }
+        Ok(())
     }
 
     fn bar(&self, len: usize) -> ProgressBar {
@@ -272,8 +315,10 @@ impl<M: Module> Learner<M> {
     }
 
     /// Trains for `epochs` with the one-cycle schedule peaking at `lr` (per group), printing
-    /// the results table as fastai does.
+    /// the results table as fastai does. A non-finite loss, in training or validation, stops
+    /// it with an error naming the epoch and the batch.
     pub fn fit_one_cycle(&mut self, epochs: usize, lr: Lr, pct_start: Option<f64>) -> Result<()> {
+        self.check_rows()?;
         let groups = self.group_params().len();
         let maxes = lr.per_group(groups);
         let per_epoch = self.data.train_batches();
@@ -303,12 +348,22 @@ impl<M: Module> Learner<M> {
             let bar = self.bar(per_epoch);
             self.opt.wd = self.wd;
             let mut stepper = stepper!(self);
-            for batch in self.data.train(epoch) {
+            let mut stepped = false;
+            for (b, batch) in self.data.train(epoch).enumerate() {
                 let batch = batch?;
                 let sched: Vec<(f64, f64)> = schedules.iter().map(|s| s.at(t, n)).collect();
                 let lrs: Vec<f64> = sched.iter().map(|&(l, _)| l).collect();
                 let mom = sched.last().map_or(0.9, |&(_, m)| m);
                 let loss = stepper.step(&batch, &lrs, mom)?;
+                if !loss.is_finite() {
+                    return Err(LearnerError::NonFiniteLoss {
+                        phase: Phase::Train,
+                        epoch: Some(epoch),
+                        batch: b,
+                        value: loss,
+                    });
+                }
+                stepped = true;
                 let s = smooth.add(loss);
                 self.recorder.losses.push(loss);
                 self.recorder.smooth_losses.push(s);
@@ -319,7 +374,13 @@ impl<M: Module> Learner<M> {
                 t += 1;
             }
             bar.finish_and_clear();
-            let (valid_loss, metrics) = self.validate()?;
+            if !stepped {
+                return Err(LearnerError::NoBatchRead {
+                    phase: Phase::Train,
+                    epoch: Some(epoch),
+                });
+            }
+            let (valid_loss, metrics) = self.validate_in(Some(epoch))?;
             let secs = start.elapsed().as_secs_f64();
             if self.verbose {
                 let m: String = metrics.iter().map(|v| format!("{v:<12.6}")).collect();
@@ -345,35 +406,14 @@ impl<M: Module> Learner<M> {
 
     /// fastai's learning-rate finder: trains with a learning rate growing exponentially from
     /// `start` to `end` over at most `iters` batches, stops when the smoothed loss exceeds 4x
-    /// its minimum, and restores the weights (and optimiser state) it started from. Returns
-    /// the (learning rate, smoothed loss) pairs.
+    /// its minimum or stops being finite, and restores the weights (and optimiser state) it
+    /// started from, also when it fails. Returns the (learning rate, smoothed loss) pairs. A
+    /// first loss that is not finite is an error: the data, not the rate, is at fault.
     pub fn lr_find(&mut self, start: f64, end: f64, iters: usize) -> Result<Vec<(f64, f64)>> {
+        self.check_rows()?;
         let saved: Vec<(String, Tensor)> = state_dict::state_dict(&self.model);
         let saved_opt = std::mem::replace(&mut self.opt, AdamW::new(self.wd));
-        let groups = self.group_params().len();
-        let mut smooth = Smoothed::new(0.98);
-        let mut best = f64::INFINITY;
-        let mut out = Vec::new();
-        let mut it = 0;
-        'epochs: for epoch in 0.. {
-            let mut stepper = stepper!(self);
-            for batch in self.data.train(epoch) {
-                if it >= iters {
-                    break 'epochs;
-                }
-                let lr = start * (end / start).powf(it as f64 / (iters.max(2) - 1) as f64);
-                let s = smooth.add(stepper.step(&batch?, &vec![lr; groups], 0.9)?);
-                out.push((lr, s));
-                best = best.min(s);
-                it += 1;
-                if s > 4.0 * best || !s.is_finite() {
-                    break 'epochs;
-                }
-            }
-            if self.data.train_batches() == 0 {
-                break;
-            }
-        }
+        let sweep = self.sweep(start, end, iters);
         // Put the weights and buffers back.
         let mut by_name: std::collections::HashMap<String, Tensor> = saved.into_iter().collect();
         self.model.visit("", &mut |name, e| {
@@ -385,6 +425,49 @@ impl<M: Module> Learner<M> {
             }
         });
         self.opt = saved_opt;
+        sweep
+    }
+
+    /// The steps of [`Learner::lr_find`], leaving the weights trained.
+    fn sweep(&mut self, start: f64, end: f64, iters: usize) -> Result<Vec<(f64, f64)>> {
+        let groups = self.group_params().len();
+        let mut smooth = Smoothed::new(0.98);
+        let mut best = f64::INFINITY;
+        let mut out = Vec::new();
+        let mut it = 0;
+        for epoch in 0.. {
+            let mut stepper = stepper!(self);
+            let mut stepped = false;
+            for (b, batch) in self.data.train(epoch).enumerate() {
+                if it >= iters {
+                    return Ok(out);
+                }
+                let lr = start * (end / start).powf(it as f64 / (iters.max(2) - 1) as f64);
+                let loss = stepper.step(&batch?, &vec![lr; groups], 0.9)?;
+                if it == 0 && !loss.is_finite() {
+                    return Err(LearnerError::NonFiniteLoss {
+                        phase: Phase::Train,
+                        epoch: Some(epoch),
+                        batch: b,
+                        value: loss,
+                    });
+                }
+                let s = smooth.add(loss);
+                out.push((lr, s));
+                best = best.min(s);
+                it += 1;
+                stepped = true;
+                if s > 4.0 * best || !s.is_finite() {
+                    return Ok(out);
+                }
+            }
+            if !stepped {
+                return Err(LearnerError::NoBatchRead {
+                    phase: Phase::Train,
+                    epoch: Some(epoch),
+                });
+            }
+        }
         Ok(out)
     }
 

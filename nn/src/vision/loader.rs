@@ -7,7 +7,7 @@
 //! is left out of its batch and counted, with a warning naming it, never a crash; a batch of
 //! which no image could be read is an error.
 use super::{load_image, Augment, ImageFolder, Padding, Transforms};
-use crate::learner::{permutation, Batch, DataBunch};
+use crate::learner::{permutation, Batch, DataBunch, Rows};
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -193,7 +193,12 @@ impl DataBunch for ImageData {
         )
     }
 
-    fn train_batches(&self) -> usize {
-        self.source.train.len() / self.source.bs
+    fn rows(&self) -> Rows {
+        let s = &self.source;
+        Rows {
+            train: s.train.len(),
+            valid: s.valid.len(),
+            bs: s.bs,
+        }
     }
 }
