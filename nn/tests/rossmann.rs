@@ -529,6 +529,22 @@ fn a_variable_without_any_value_is_an_error_naming_its_file() {
 }
 
 #[test]
+fn days_at_the_calendars_start_are_an_error_not_a_panic() {
+    // Without test.csv the validation window reaches 47 days before the last day, which for
+    // these dates is before the first day chrono knows.
+    let dir = variant("calendar-start", &["test.csv"], |d| {
+        let path = d.join("train.csv");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("2015-07-", "-262143-01-")).unwrap();
+    });
+    let e = Rossmann::load(&dir).err().unwrap();
+    assert!(
+        e.contains("days with sales are all within the last 48 days"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_test_csv_without_rows_means_no_submission() {
     let dir = synth("test-header", 3);
     keep_header(dir.join("test.csv"));

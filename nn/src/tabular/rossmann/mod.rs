@@ -253,7 +253,10 @@ impl Rossmann {
                     dates.len()
                 )
             })?,
-            None => dates[0] - Days::new(TEST_DAYS - 1),
+            // At the calendar's start, every day is within the window.
+            None => dates[0]
+                .checked_sub_days(Days::new(TEST_DAYS - 1))
+                .unwrap_or(NaiveDate::MIN),
         };
         let through = dates.partition_point(|d| *d >= boundary);
         let n_valid = match test_rows {
