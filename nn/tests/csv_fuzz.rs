@@ -272,7 +272,7 @@ proptest! {
             prop_assert!(lo.is_finite() && hi.is_finite() && hi.exp().is_finite());
             let y = Rossmann::log_sales(&r.rows).unwrap().to_vec::<f32>().unwrap();
             prop_assert!(y.iter().all(|v| v.is_finite()));
-            prop_assert!(r.test.as_ref().map_or(true, |t| t.rows() > 0));
+            prop_assert!(r.test.as_ref().is_none_or(|t| t.rows() > 0));
             let cats: Vec<&str> = r.cat_vars.iter().map(String::as_str).collect();
             let conts: Vec<&str> = r.cont_vars.iter().map(String::as_str).collect();
             let procs = Procs::fit(&r.train(), &cats, &conts).unwrap();

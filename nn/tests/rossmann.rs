@@ -545,6 +545,33 @@ fn days_at_the_calendars_start_are_an_error_not_a_panic() {
 }
 
 #[test]
+fn one_training_row_is_too_few_to_normalise() {
+    // Two days of store 1 and one test day: the later day is held out, one day is left to
+    // train on, and its standard deviation (ddof 1) would be 0 / 0.
+    let dir = variant("one-row", &[], |d| {
+        let train = std::fs::read_to_string(d.join("train.csv")).unwrap();
+        let lines: Vec<&str> = train.lines().collect();
+        std::fs::write(
+            d.join("train.csv"),
+            format!("{}\n{}\n{}\n", lines[0], lines[1], lines[4]),
+        )
+        .unwrap();
+        let test = std::fs::read_to_string(d.join("test.csv")).unwrap();
+        let lines: Vec<&str> = test.lines().collect();
+        std::fs::write(d.join("test.csv"), format!("{}\n{}\n", lines[0], lines[3])).unwrap();
+    });
+    let r = Rossmann::load(&dir).unwrap();
+    assert_eq!((r.rows.rows(), r.n_valid), (2, 1));
+    let cats: Vec<&str> = r.cat_vars.iter().map(String::as_str).collect();
+    let conts: Vec<&str> = r.cont_vars.iter().map(String::as_str).collect();
+    let e = Procs::fit(&r.train(), &cats, &conts).unwrap_err();
+    assert!(
+        e.contains("Normalize needs at least 2 training rows for a standard deviation, the training set has 1"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_test_csv_without_rows_means_no_submission() {
     let dir = synth("test-header", 3);
     keep_header(dir.join("test.csv"));
