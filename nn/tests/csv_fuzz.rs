@@ -4,7 +4,9 @@
 //! must return a value or an error, never panic (a panic fails the property), and a value
 //! must keep the loaders' promises: numbers finite and within f32, whole numbers whole; for a
 //! loaded folder, a finite target and `y_range`, and procs that turn the training rows into
-//! finite inputs. The seed is fixed, so CI runs the same cases every time; about 3 s in all.
+//! finite inputs (or refuse with an error). The seed is fixed, so CI runs the same cases every
+//! time (change it to explore further); a failure is shrunk to a minimal list of edits. About
+//! 1 s in release on 2 cores.
 use nn::tabular::rossmann::Rossmann;
 use nn::tabular::{read_csv, Column, Procs, Schema};
 use proptest::prelude::*;
@@ -93,6 +95,7 @@ enum Edit {
     Field(Index, Index, Index),
 }
 
+/// Any edit, field edits among them.
 fn edit() -> impl Strategy<Value = Edit> {
     let i = any::<Index>;
     prop_oneof![
@@ -106,11 +109,13 @@ fn edit() -> impl Strategy<Value = Edit> {
     ]
 }
 
+/// A bad value in a field.
 fn field() -> impl Strategy<Value = Edit> {
     let i = any::<Index>;
     (i(), i(), i()).prop_map(|(l, f, t)| Edit::Field(l, f, t))
 }
 
+/// The bytes of the sample file `name`.
 fn sample(name: &str) -> Vec<u8> {
     std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -185,7 +190,7 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// The columns of the sample files read as numbers and whole numbers (as the loader does).
+/// Columns of the sample files read as numbers, as the loader reads them.
 const NUMBERS: [&str; 5] = [
     "Sales",
     "CompetitionDistance",
@@ -193,6 +198,7 @@ const NUMBERS: [&str; 5] = [
     "Mean_TemperatureC",
     "CloudCover",
 ];
+/// Columns of the sample files read as whole numbers, as the loader reads them.
 const WHOLE: [&str; 8] = [
     "Store",
     "Id",
@@ -204,6 +210,14 @@ const WHOLE: [&str; 8] = [
     "CompetitionOpenSinceYear",
 ];
 
+/// Edits for a folder: one or two files (by index in [`FILES`]), each with one or two edits,
+/// mostly a bad value in a field so that the files still join and reach the later checks.
+fn folder_edits() -> impl Strategy<Value = Vec<(usize, Vec<Edit>)>> {
+    let edits = prop::collection::vec(prop_oneof![6 => field(), 1 => edit()], 1..3);
+    prop::collection::vec((0..FILES.len(), edits), 1..3)
+}
+
+/// `cases` cases from a fixed seed, nothing written beside the sources.
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
         cases,
@@ -251,7 +265,7 @@ proptest! {
 
     #[test]
     fn rossmann_load_returns_clean_data_or_an_error(
-        files in prop::collection::vec((0..FILES.len(), prop::collection::vec(prop_oneof![6 => field(), 1 => edit()], 1..3)), 1..3),
+        files in folder_edits(),
         drop in prop::option::weighted(0.2, 2..FILES.len()),
     ) {
         let dir = scratch("load");
@@ -275,10 +289,12 @@ proptest! {
             prop_assert!(r.test.as_ref().is_none_or(|t| t.rows() > 0));
             let cats: Vec<&str> = r.cat_vars.iter().map(String::as_str).collect();
             let conts: Vec<&str> = r.cont_vars.iter().map(String::as_str).collect();
-            let procs = Procs::fit(&r.train(), &cats, &conts).unwrap();
-            let (_, x) = procs.apply(&r.train()).unwrap();
-            let x = x.to_vec::<f32>().unwrap();
-            prop_assert!(x.iter().all(|v| v.is_finite()), "{:?}", files);
+            // Procs may refuse (too few training rows); what they give must be finite.
+            if let Ok(procs) = Procs::fit(&r.train(), &cats, &conts) {
+                let (_, x) = procs.apply(&r.train()).unwrap();
+                let x = x.to_vec::<f32>().unwrap();
+                prop_assert!(x.iter().all(|v| v.is_finite()), "{:?}", files);
+            }
         }
     }
 }
