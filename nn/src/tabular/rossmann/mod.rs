@@ -211,7 +211,7 @@ impl Rossmann {
         for var in &cont_vars {
             if rows.num(var)?[n_valid..].iter().all(|x| x.is_nan()) {
                 return Err(format!(
-                    "`{var}` has no value in any training row: its column in {} is empty, or none of its rows matches train.csv's days",
+                    "`{var}` has no value in any training row: its column in {} is empty, or none of its rows joins a training day",
                     source(var)
                 ));
             }
