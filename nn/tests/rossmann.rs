@@ -316,6 +316,277 @@ fn bad_input_is_a_clear_error() {
     );
 }
 
+/// Cuts the file at `path` to its header line.
+fn keep_header(path: PathBuf) {
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{}\n", text.lines().next().unwrap())).unwrap();
+}
+
+/// The embedded default's files for `stores` stores in a fresh folder.
+fn synth(name: &str, stores: usize) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lesson6-rossmann-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    Synth { stores, seed: 1 }.write(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn sales_must_be_finite_non_negative_and_within_f32() {
+    let e = |name: &str, sales: &str| {
+        let dir = variant(name, &[], |d| {
+            replace(
+                d.join("train.csv"),
+                "1,5,2015-07-31,8600,",
+                &format!("1,5,2015-07-31,{sales},"),
+            )
+        });
+        Rossmann::load(&dir).err().expect(sales)
+    };
+    for v in ["inf", "NaN", "1e400"] {
+        let err = e("sales-inf", v);
+        assert!(
+            err.contains(&format!(
+                "train.csv, line 2, column `Sales`: `{v}` is not a finite number"
+            )),
+            "{err}"
+        );
+    }
+    let err = e("sales-1e300", "1e300");
+    assert!(
+        err.contains("train.csv, line 2, column `Sales`: `1e300` is beyond f32's range"),
+        "{err}"
+    );
+    let err = e("sales-negative", "-8600");
+    assert!(
+        err.contains("train.csv, line 2, column `Sales`: `-8600` is negative"),
+        "{err}"
+    );
+    // Within f32, but 1.2 times it (the top of y_range, exponentiated by the metric) is not.
+    let err = e("sales-large", "3e38");
+    assert!(
+        err.contains("train.csv, line 2, column `Sales`: `3e38` is out of range"),
+        "{err}"
+    );
+    let err = e("sales-tiny", "1e-40");
+    assert!(err.contains("`1e-40` is out of range"), "{err}");
+    // The largest and smallest allowed load, with a finite y_range and target.
+    for ok in ["2.8e38", "1.2e-38"] {
+        let dir = variant("sales-edge", &[], |d| {
+            replace(
+                d.join("train.csv"),
+                "1,5,2015-07-31,8600,",
+                &format!("1,5,2015-07-31,{ok},"),
+            )
+        });
+        let r = Rossmann::load(&dir).unwrap();
+        let (lo, hi) = r.y_range().unwrap();
+        assert!(
+            lo.is_finite() && hi.is_finite() && hi.exp().is_finite(),
+            "{ok}"
+        );
+        let y = Rossmann::log_sales(&r.rows)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
+        assert!(y.iter().all(|v| v.is_finite() && v.exp() > 0.0), "{ok}");
+    }
+}
+
+#[test]
+fn every_store_of_train_csv_must_be_in_store_csv() {
+    // store.csv with only its header: every store is missing.
+    let dir = variant("store-header", &[], |d| keep_header(d.join("store.csv")));
+    let e = Rossmann::load(&dir).err().unwrap();
+    assert!(
+        e.contains("train.csv: store.csv lacks 3 of its stores (store.csv lists 0): 1, 2, 3"),
+        "{e}"
+    );
+    let dir = variant("store-lacking", &[], |d| {
+        replace(d.join("store.csv"), "\n3,d,", "\n4,d,")
+    });
+    let e = Rossmann::load(&dir).err().unwrap();
+    assert!(
+        e.contains("train.csv: store.csv lacks 1 of its stores (store.csv lists 3): 3"),
+        "{e}"
+    );
+    // The first five and the count.
+    let dir = synth("store-many", 12);
+    keep_header(dir.join("store.csv"));
+    let e = Rossmann::load(&dir).err().unwrap();
+    assert!(
+        e.contains("store.csv lacks 12 of its stores (store.csv lists 0): 1, 2, 3, 4, 5, ..."),
+        "{e}"
+    );
+    // test.csv's stores too: a test day without its store would be predicted from nothing.
+    let dir = variant("store-test", &[], |d| {
+        replace(d.join("test.csv"), "4,2,6,2015-08-01", "4,7,6,2015-08-01")
+    });
+    let e = Rossmann::load(&dir).err().unwrap();
+    assert!(
+        e.contains("test.csv: store.csv lacks 1 of its stores (store.csv lists 3): 7"),
+        "{e}"
+    );
+}
+
+#[test]
+fn ids_and_flags_must_be_whole_and_columns_named_once() {
+    let err = |name: &str, file: &str, from: &str, to: &str| {
+        let dir = variant(name, &[], |d| replace(d.join(file), from, to));
+        Rossmann::load(&dir).err().expect(name)
+    };
+    let e = err(
+        "store-1.7",
+        "train.csv",
+        "\n1,5,2015-07-31",
+        "\n1.7,5,2015-07-31",
+    );
+    assert!(
+        e.contains("train.csv, line 2, column `Store`: `1.7` is not a whole number"),
+        "{e}"
+    );
+    let e = err("store-csv-1.7", "store.csv", "\n1,c,a,", "\n1.7,c,a,");
+    assert!(
+        e.contains("store.csv, line 2, column `Store`: `1.7` is not a whole number"),
+        "{e}"
+    );
+    let e = err(
+        "promo-0.5",
+        "train.csv",
+        "1,5,2015-07-31,8600,860,1,1,",
+        "1,5,2015-07-31,8600,860,1,0.5,",
+    );
+    assert!(
+        e.contains("train.csv, line 2, column `Promo`: `0.5` is not a whole number"),
+        "{e}"
+    );
+    let e = err("id-2.5", "test.csv", "\n2,2,7,", "\n2.5,2,7,");
+    assert!(
+        e.contains("test.csv, line 3, column `Id`: `2.5` is not a whole number"),
+        "{e}"
+    );
+    let e = err(
+        "open-0.5",
+        "test.csv",
+        "\n1,1,7,2015-08-02,0,",
+        "\n1,1,7,2015-08-02,0.5,",
+    );
+    assert!(
+        e.contains("test.csv, line 2, column `Open`: `0.5` is not a whole number"),
+        "{e}"
+    );
+    let e = err("week-1.5", "store.csv", ",1,28,2015,", ",1,28.5,2015,");
+    assert!(
+        e.contains("store.csv, line 3, column `Promo2SinceWeek`: `28.5` is not a whole number"),
+        "{e}"
+    );
+    // A second `Sales` column no longer wins silently.
+    let e = err("sales-twice", "train.csv", ",Customers,", ",Sales,");
+    assert!(
+        e.contains("train.csv: column `Sales` appears twice in the header (columns 4 and 5)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_variable_without_any_value_is_an_error_naming_its_file() {
+    let e = |dir: PathBuf| Rossmann::load(&dir).err().expect("an error");
+    let err = e(variant("distance-empty", &[], |d| {
+        replace(d.join("store.csv"), "1270", "");
+        replace(d.join("store.csv"), "570", "");
+    }));
+    assert!(
+        err.contains("`CompetitionDistance` has no value in any training row: its column in store.csv is empty"),
+        "{err}"
+    );
+    let err = e(variant("weather-header", &[], |d| {
+        keep_header(d.join("weather.csv"))
+    }));
+    assert!(
+        err.contains(
+            "`Max_TemperatureC` has no value in any training row: its column in weather.csv"
+        ),
+        "{err}"
+    );
+    let err = e(variant("trend-header", &[], |d| {
+        keep_header(d.join("googletrend.csv"))
+    }));
+    assert!(
+        err.contains("`trend` has no value in any training row: its column in googletrend.csv"),
+        "{err}"
+    );
+    // A literal NaN is reported as what it is, not as an empty field.
+    let err = e(variant("store-nan", &[], |d| {
+        replace(
+            d.join("train.csv"),
+            "\n1,5,2015-07-31",
+            "\nNaN,5,2015-07-31",
+        )
+    }));
+    assert!(
+        err.contains("train.csv, line 2, column `Store`: `NaN` is not a finite number"),
+        "{err}"
+    );
+}
+
+#[test]
+fn days_at_the_calendars_start_are_an_error_not_a_panic() {
+    // Without test.csv the validation window reaches 47 days before the last day, which for
+    // these dates is before the first day chrono knows.
+    let dir = variant("calendar-start", &["test.csv"], |d| {
+        let path = d.join("train.csv");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("2015-07-", "-262143-01-")).unwrap();
+    });
+    let e = Rossmann::load(&dir).err().unwrap();
+    assert!(
+        e.contains("days with sales are all within the last 48 days"),
+        "{e}"
+    );
+}
+
+#[test]
+fn one_training_row_is_too_few_to_normalise() {
+    // Two days of store 1 and one test day: the later day is held out, one day is left to
+    // train on, and its standard deviation (ddof 1) would be 0 / 0.
+    let dir = variant("one-row", &[], |d| {
+        let train = std::fs::read_to_string(d.join("train.csv")).unwrap();
+        let lines: Vec<&str> = train.lines().collect();
+        std::fs::write(
+            d.join("train.csv"),
+            format!("{}\n{}\n{}\n", lines[0], lines[1], lines[4]),
+        )
+        .unwrap();
+        let test = std::fs::read_to_string(d.join("test.csv")).unwrap();
+        let lines: Vec<&str> = test.lines().collect();
+        std::fs::write(d.join("test.csv"), format!("{}\n{}\n", lines[0], lines[3])).unwrap();
+    });
+    let r = Rossmann::load(&dir).unwrap();
+    assert_eq!((r.rows.rows(), r.n_valid), (2, 1));
+    let cats: Vec<&str> = r.cat_vars.iter().map(String::as_str).collect();
+    let conts: Vec<&str> = r.cont_vars.iter().map(String::as_str).collect();
+    let e = Procs::fit(&r.train(), &cats, &conts).unwrap_err();
+    assert!(
+        e.contains("Normalize needs at least 2 training rows for a standard deviation, the training set has 1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_test_csv_without_rows_means_no_submission() {
+    let dir = synth("test-header", 3);
+    keep_header(dir.join("test.csv"));
+    let r = Rossmann::load(&dir).unwrap();
+    assert!(r.test.is_none());
+    assert!(
+        r.notices.iter().any(|n| n
+            == &format!("test.csv has no rows: no submission, and the validation set is the last {TEST_DAYS} days")),
+        "{:?}",
+        r.notices
+    );
+    assert!(r.write_submission(dir.join("submission.csv"), &[]).is_err());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn the_generator_is_deterministic_and_its_noise_floor_known() {
     let tmp =

@@ -9,7 +9,8 @@
 //! - Categorify: categories are the sorted distinct training values (numerically when they
 //!   are all numbers; a numeric column such as `Store` is categorised by its values); code = position + 1, with 0 for a missing or unseen value; `#na#`
 //!   heads each column's classes, so the cardinality is #categories + 1.
-//! - Normalize: `(x - mean) / (1e-7 + std)` with the training mean and sample std (ddof 1).
+//! - Normalize: `(x - mean) / (1e-7 + std)` with the training mean and sample std (ddof 1),
+//!   so it needs at least two training rows.
 use super::model::emb_sz_rule;
 use super::table::Table;
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,13 @@ fn flag(missing: bool) -> Option<String> {
 impl Procs {
     /// Fits the three procs on the training table.
     pub fn fit(train: &Table, cat_names: &[&str], cont_names: &[&str]) -> Result<Procs, String> {
+        // One row has no sample std (0 / 0): every normalised value would be NaN.
+        if !cont_names.is_empty() && train.rows() < 2 {
+            return Err(format!(
+                "Normalize needs at least 2 training rows for a standard deviation, the training set has {}",
+                train.rows()
+            ));
+        }
         let mut cats: Vec<String> = cat_names.iter().map(|s| s.to_string()).collect();
         let mut fill = Vec::new();
         let mut norm = Vec::new();

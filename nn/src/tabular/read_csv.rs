@@ -1,25 +1,80 @@
 //! Reading a CSV file into a [`Table`] with the `csv` crate, the way Kaggle's Rossmann files
 //! come: a header line, quoted fields where needed (`"Jan,Apr,Jul,Oct"`), empty fields for
-//! missing values. The caller says which columns are numbers; every other column is read as
-//! text. A malformed file is an error naming the file, the line, the column and the value.
+//! missing values. The caller's [`Schema`] says which columns are numbers and which of those
+//! whole numbers; every other column is read as text. A malformed file is an error naming the
+//! file, the line, the column and the value; only a regular file is read, and no further than
+//! the size it had when opened.
 use super::table::{Column, Table};
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
-/// Reads `path`. Columns in `numeric` become f64 (an empty field is NaN; `required` columns
-/// must exist). Every column of the file is kept.
-pub fn read_csv(
-    path: impl AsRef<Path>,
-    numeric: &[&str],
-    required: &[&str],
-) -> Result<Table, String> {
+/// What a file's columns must hold. Every number read must be finite and within f32's range
+/// (±3.4e38): the model computes in f32, where a larger value would become infinite.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Schema<'a> {
+    /// Columns of numbers, read as f64 (an empty field is missing: NaN).
+    pub numbers: &'a [&'a str],
+    /// Columns of whole numbers (ids, counts, flags, years): numbers without a fractional
+    /// part, below 2^53 in size so that f64 holds them (and all their neighbours) exactly.
+    pub whole: &'a [&'a str],
+    /// Columns the header must have.
+    pub required: &'a [&'a str],
+}
+
+/// 2^53: below it in size, f64 holds every whole number exactly (so ids convert to i64
+/// without two becoming one).
+const WHOLE_LIMIT: f64 = (1u64 << 53) as f64;
+
+/// The value of a non-empty numeric field, or why it is refused (the message's tail).
+fn parse_number(field: &str, whole: bool) -> Result<f64, String> {
+    let v: f64 = field.parse().map_err(|_| "is not a number".to_string())?;
+    if !v.is_finite() {
+        // `NaN`, `inf`, or digits too many for f64 (`1e400`).
+        return Err("is not a finite number".into());
+    }
+    if (v as f32).is_infinite() {
+        return Err(format!(
+            "is beyond f32's range (±{:.1e}), which the model computes in",
+            f32::MAX
+        ));
+    }
+    if whole && v.fract() != 0.0 {
+        return Err("is not a whole number".into());
+    }
+    if whole && v.abs() >= WHOLE_LIMIT {
+        return Err(
+            "is too large: whole numbers must be below 2^53 in size, where f64 holds each exactly"
+                .into(),
+        );
+    }
+    Ok(v)
+}
+
+/// Opens `path` if it is a regular file (a FIFO or a device such as /dev/zero could be read
+/// forever), as a reader that stops at the size the file had.
+fn open_regular(path: &Path) -> Result<impl Read, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{shown}: not a regular file (a folder, a FIFO or a device): refusing to read it as CSV"
+        ));
+    }
+    let file = File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+    Ok(file.take(meta.len()))
+}
+
+/// Reads `path` as `schema` says. Every column of the file is kept; a column named twice in
+/// the header is an error.
+pub fn read_csv(path: impl AsRef<Path>, schema: &Schema) -> Result<Table, String> {
     let path = path.as_ref();
     let shown = path.display();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         // Ragged lines are reported below, with their line number, in our words.
         .flexible(true)
-        .from_path(path)
-        .map_err(|e| format!("{shown}: {e}"))?;
+        .from_reader(open_regular(path)?);
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| format!("{shown}: {e}"))?
@@ -29,7 +84,16 @@ pub fn read_csv(
     if headers.iter().all(|h| h.is_empty()) {
         return Err(format!("{shown}: the file is empty (no header line)"));
     }
-    for &r in required {
+    for (j, h) in headers.iter().enumerate() {
+        if let Some(k) = headers[j + 1..].iter().position(|o| o == h) {
+            return Err(format!(
+                "{shown}: column `{h}` appears twice in the header (columns {} and {}): which one is meant is unclear",
+                j + 1,
+                j + k + 2
+            ));
+        }
+    }
+    for &r in schema.required {
         if !headers.iter().any(|h| h == r) {
             return Err(format!(
                 "{shown}: missing required column `{r}` (the header has {})",
@@ -37,9 +101,14 @@ pub fn read_csv(
             ));
         }
     }
-    let is_num: Vec<bool> = headers
+    // Per column: None for text, Some(whole?) for numbers.
+    let kind: Vec<Option<bool>> = headers
         .iter()
-        .map(|h| numeric.contains(&h.as_str()))
+        .map(|h| {
+            let h = h.as_str();
+            let whole = schema.whole.contains(&h);
+            (whole || schema.numbers.contains(&h)).then_some(whole)
+        })
         .collect();
     let mut nums: Vec<Vec<f64>> = vec![Vec::new(); headers.len()];
     let mut texts: Vec<Vec<Option<String>>> = vec![Vec::new(); headers.len()];
@@ -55,29 +124,23 @@ pub fn read_csv(
         }
         for (j, field) in record.iter().enumerate() {
             let field = field.trim();
-            if is_num[j] {
-                let v = if field.is_empty() {
-                    f64::NAN
-                } else {
-                    field.parse::<f64>().map_err(|_| {
-                        format!(
-                            "{shown}, line {line}, column `{}`: `{field}` is not a number",
-                            headers[j]
-                        )
-                    })?
-                };
-                nums[j].push(v);
-            } else {
-                texts[j].push((!field.is_empty()).then(|| field.to_string()));
+            match kind[j] {
+                Some(_) if field.is_empty() => nums[j].push(f64::NAN),
+                Some(whole) => nums[j].push(parse_number(field, whole).map_err(|why| {
+                    format!(
+                        "{shown}, line {line}, column `{}`: `{field}` {why}",
+                        headers[j]
+                    )
+                })?),
+                None => texts[j].push((!field.is_empty()).then(|| field.to_string())),
             }
         }
     }
     let mut table = Table::new();
     for (j, name) in headers.iter().enumerate() {
-        let column = if is_num[j] {
-            Column::Num(std::mem::take(&mut nums[j]))
-        } else {
-            Column::Cat(std::mem::take(&mut texts[j]))
+        let column = match kind[j] {
+            Some(_) => Column::Num(std::mem::take(&mut nums[j])),
+            None => Column::Cat(std::mem::take(&mut texts[j])),
         };
         table.set(name, column)?;
     }

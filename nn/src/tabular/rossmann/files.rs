@@ -2,7 +2,7 @@
 //! columns each must have, its numbers and its dates checked with file, line and column in
 //! every message. `train.csv` and `store.csv` are required; the others may be absent.
 use super::CONT_VARS;
-use crate::tabular::{parse_date, read_csv, Table};
+use crate::tabular::{parse_date, read_csv, Schema, Table};
 use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -27,10 +27,9 @@ pub(super) const STORE_COLUMNS: [&str; 10] = [
     "PromoInterval",
 ];
 
-/// The numeric ones.
-const STORE_NUMERIC: [&str; 7] = [
+/// The whole-number ones (ids, months, weeks, years, a flag).
+const STORE_WHOLE: [&str; 6] = [
     "Store",
-    "CompetitionDistance",
     "CompetitionOpenSinceMonth",
     "CompetitionOpenSinceYear",
     "Promo2",
@@ -52,6 +51,7 @@ pub(super) struct Files {
     pub state_names: Option<Table>,
     pub googletrend: Option<Table>,
     pub weather: Option<Dated>,
+    /// `None` when test.csv is absent or has no rows.
     pub test: Option<Dated>,
 }
 
@@ -60,26 +60,18 @@ pub(super) fn line(row: usize) -> usize {
     row + 2
 }
 
-fn read(
-    dir: &Path,
-    name: &str,
-    numeric: &[&str],
-    required: &[&str],
-) -> Result<Option<Table>, String> {
+/// The file `name` of `dir` read as `schema` says, or `None` when it is absent.
+fn read(dir: &Path, name: &str, schema: &Schema) -> Result<Option<Table>, String> {
     let path = dir.join(name);
     if !path.exists() {
         return Ok(None);
     }
-    read_csv(&path, numeric, required).map(Some)
+    read_csv(&path, schema).map(Some)
 }
 
-fn dated(
-    dir: &Path,
-    name: &str,
-    numeric: &[&str],
-    required: &[&str],
-) -> Result<Option<Dated>, String> {
-    let Some(table) = read(dir, name, numeric, required)? else {
+/// As [`read`], with the `Date` column parsed.
+fn dated(dir: &Path, name: &str, schema: &Schema) -> Result<Option<Dated>, String> {
+    let Some(table) = read(dir, name, schema)? else {
         return Ok(None);
     };
     let path = dir.join(name);
@@ -142,45 +134,79 @@ impl Files {
         if !dir.is_dir() {
             return Err(format!("{}: not a folder", dir.display()));
         }
-        for required in ["train.csv", "store.csv"] {
-            if !dir.join(required).exists() {
-                return Err(format!(
-                    "{} has no {required}: the Rossmann data needs at least Kaggle's train.csv and store.csv",
-                    dir.display()
-                ));
-            }
-        }
-        let train_num = [
-            "Store",
-            "DayOfWeek",
-            "Sales",
-            "Customers",
-            "Open",
-            "Promo",
-            "SchoolHoliday",
-        ];
-        let mut train_req = train_num.to_vec();
-        train_req.extend(["Date", "StateHoliday"]);
-        let train = dated(dir, "train.csv", &train_num, &train_req)?.expect("checked above");
-        let store = read(dir, "store.csv", &STORE_NUMERIC, &STORE_COLUMNS)?.expect("checked above");
-        let test_num = ["Id", "Store", "DayOfWeek", "Open", "Promo", "SchoolHoliday"];
-        let mut test_req = test_num.to_vec();
+        let needed = |name: &str| {
+            format!(
+                "{} has no {name}: the Rossmann data needs at least Kaggle's train.csv and store.csv",
+                dir.display()
+            )
+        };
+        // The days' flags and ids are whole numbers; `Sales` is money.
+        let days_whole = ["Store", "DayOfWeek", "Open", "Promo", "SchoolHoliday"];
+        let mut train_whole = days_whole.to_vec();
+        train_whole.push("Customers");
+        let mut train_req = train_whole.clone();
+        train_req.extend(["Sales", "Date", "StateHoliday"]);
+        let train = Schema {
+            numbers: &["Sales"],
+            whole: &train_whole,
+            required: &train_req,
+        };
+        let mut test_whole = days_whole.to_vec();
+        test_whole.push("Id");
+        let mut test_req = test_whole.clone();
         test_req.extend(["Date", "StateHoliday"]);
+        let test = Schema {
+            whole: &test_whole,
+            required: &test_req,
+            ..Schema::default()
+        };
         let mut weather_req = WEATHER.to_vec();
         weather_req.extend(["file", "Date", "Events"]);
+        let store = Schema {
+            numbers: &["CompetitionDistance"],
+            whole: &STORE_WHOLE,
+            required: &STORE_COLUMNS,
+        };
         Ok(Files {
-            train,
-            store,
-            store_states: read(dir, "store_states.csv", &["Store"], &["Store", "State"])?,
-            state_names: read(dir, "state_names.csv", &[], &["StateName", "State"])?,
+            train: dated(dir, "train.csv", &train)?.ok_or_else(|| needed("train.csv"))?,
+            store: read(dir, "store.csv", &store)?.ok_or_else(|| needed("store.csv"))?,
+            store_states: read(
+                dir,
+                "store_states.csv",
+                &Schema {
+                    whole: &["Store"],
+                    required: &["Store", "State"],
+                    ..Schema::default()
+                },
+            )?,
+            state_names: read(
+                dir,
+                "state_names.csv",
+                &Schema {
+                    required: &["StateName", "State"],
+                    ..Schema::default()
+                },
+            )?,
             googletrend: read(
                 dir,
                 "googletrend.csv",
-                &["trend"],
-                &["file", "week", "trend"],
+                &Schema {
+                    numbers: &["trend"],
+                    required: &["file", "week", "trend"],
+                    ..Schema::default()
+                },
             )?,
-            weather: dated(dir, "weather.csv", WEATHER, &weather_req)?,
-            test: dated(dir, "test.csv", &test_num, &test_req)?,
+            weather: dated(
+                dir,
+                "weather.csv",
+                &Schema {
+                    numbers: WEATHER,
+                    required: &weather_req,
+                    ..Schema::default()
+                },
+            )?,
+            // A test.csv with only its header is as good as none: nothing to submit.
+            test: dated(dir, "test.csv", &test)?.filter(|t| !t.dates.is_empty()),
         })
     }
 }

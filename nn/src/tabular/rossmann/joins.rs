@@ -8,6 +8,7 @@ use super::since::{competition_months_open, fill, promo2_weeks, year_week};
 use crate::tabular::{Column, Table};
 use chrono::NaiveDate;
 use std::collections::HashMap;
+use std::path::Path;
 
 /// (state, year, ISO week) -> trend.
 type TrendByState = HashMap<(String, i32, u32), f64>;
@@ -82,7 +83,7 @@ impl<'a> Joins<'a> {
     /// googletrend.csv: `Date` is the first day of `week` ("2012-12-02 - 2012-12-08"), the
     /// state is the third part of `file` ("Rossmann_DE_SN"), `NI` is the store table's
     /// `HB,NI`, and the rows of `file == "Rossmann_DE"` are Germany's trend.
-    fn googletrend(t: &Table, path: &std::path::Path) -> Result<(TrendByState, TrendDe), String> {
+    fn googletrend(t: &Table, path: &Path) -> Result<(TrendByState, TrendDe), String> {
         let files = t.cat("file")?;
         let weeks = t.cat("week")?;
         let trend = t.num("trend")?;
@@ -145,6 +146,38 @@ impl<'a> Joins<'a> {
         )
     }
 
+    /// An error naming the stores of `stores` (read from `path`) that store.csv lacks (their
+    /// `rows` are `None`), the first few and how many: a day without its store would train
+    /// on missing values.
+    fn all_stores_known(
+        &self,
+        stores: &[f64],
+        rows: &[Option<usize>],
+        path: &Path,
+    ) -> Result<(), String> {
+        let mut lacking: Vec<i64> = stores
+            .iter()
+            .zip(rows)
+            .filter(|(_, r)| r.is_none())
+            .map(|(&s, _)| s as i64)
+            .collect();
+        lacking.sort_unstable();
+        lacking.dedup();
+        if lacking.is_empty() {
+            return Ok(());
+        }
+        const SHOWN: usize = 5;
+        let first: Vec<String> = lacking.iter().take(SHOWN).map(i64::to_string).collect();
+        let more = if lacking.len() > SHOWN { ", ..." } else { "" };
+        Err(format!(
+            "{}: store.csv lacks {} of its stores (store.csv lists {}): {}{more}",
+            path.display(),
+            lacking.len(),
+            self.store.len(),
+            first.join(", ")
+        ))
+    }
+
     /// The joined columns for the days of `days`: its own (`Date`, `Store`, `DayOfWeek`,
     /// `Promo`, `SchoolHoliday`, `StateHoliday` as False/True), the store's, the state's,
     /// the trends, the weather, `CompetitionMonthsOpen` and `Promo2Weeks`.
@@ -156,6 +189,7 @@ impl<'a> Joins<'a> {
             .iter()
             .map(|&s| store_key(s).and_then(|s| self.store.get(&s).copied()))
             .collect();
+        self.all_stores_known(stores, &store_rows, path)?;
         let mut out = Table::new();
         out.set("Date", t.column("Date")?.clone())?;
         for name in ["Store", "DayOfWeek", "Promo", "SchoolHoliday"] {

@@ -88,6 +88,50 @@ fn brings(file: &str) -> Vec<&'static str> {
     }
 }
 
+/// The file a continuous variable comes from, and the files its join goes through.
+fn source(var: &str) -> &'static str {
+    match var {
+        "CompetitionDistance" => "store.csv",
+        "trend_DE" => "googletrend.csv",
+        "trend" => "googletrend.csv (joined through store_states.csv)",
+        v if WEATHER.contains(&v) => {
+            "weather.csv (joined through store_states.csv and state_names.csv)"
+        }
+        _ => "train.csv",
+    }
+}
+
+/// The smallest and largest sales a day may have besides 0 (a closed day): the model learns
+/// ln(Sales) in f32 within `[0, ln(1.2 max)]` and the metric takes the exp of both, which
+/// must stay finite and non-zero in f32.
+const SALES_RANGE: (f64, f64) = (f32::MIN_POSITIVE as f64, f32::MAX as f64 / 1.2);
+
+/// An error naming the first day of `sales` (read from `path`) that is negative or out of
+/// [`SALES_RANGE`].
+fn check_sales(sales: &[f64], path: &Path) -> Result<(), String> {
+    let (lo, hi) = SALES_RANGE;
+    let bad = |s: f64| s < 0.0 || (s != 0.0 && !(lo..=hi).contains(&s));
+    match sales.iter().position(|&s| bad(s)) {
+        None => Ok(()),
+        Some(i) => Err(format!(
+            "{}, line {}, column `Sales`: `{}` is {}",
+            path.display(),
+            files::line(i),
+            // As written in the file, near enough: 1e300 rather than its 301 digits.
+            if (1e-4..1e15).contains(&sales[i].abs()) {
+                sales[i].to_string()
+            } else {
+                format!("{:e}", sales[i])
+            },
+            if sales[i] < 0.0 {
+                "negative: sales are 0 (closed) or more".to_string()
+            } else {
+                format!("out of range: sales are 0 (closed) or from {lo:.1e} to {hi:.1e}, so that their log and its exp stay finite in f32")
+            }
+        )),
+    }
+}
+
 /// The cleaned Rossmann data.
 pub struct Rossmann {
     /// Open days (Sales > 0), most recent first, with `Date`, the variables and `Sales`.
@@ -134,13 +178,19 @@ impl Rossmann {
             }
         }
         if files.test.is_none() {
+            let why = if dir.as_ref().join("test.csv").exists() {
+                "test.csv has no rows"
+            } else {
+                "test.csv not found"
+            };
             notices.push(format!(
-                "test.csv not found: no submission, and the validation set is the last {TEST_DAYS} days"
+                "{why}: no submission, and the validation set is the last {TEST_DAYS} days"
             ));
         }
 
         // Closed days (Sales == 0) go; the rest, most recent first (train.csv's order).
         let sales = files::present(&files.train.table, "Sales", &files.train.path)?;
+        check_sales(sales, &files.train.path)?;
         train.set("Sales", Column::Num(sales.to_vec()))?;
         let mut keep: Vec<usize> = (0..sales.len()).filter(|&i| sales[i] != 0.0).collect();
         if keep.is_empty() {
@@ -158,6 +208,14 @@ impl Rossmann {
         let rows = train.select(&names)?.take(&keep);
         let kept_dates: Vec<NaiveDate> = keep.iter().map(|&i| dates[i]).collect();
         let n_valid = Self::valid_rows(&kept_dates, files.test.as_ref().map(|t| t.dates.len()))?;
+        for var in &cont_vars {
+            if rows.num(var)?[n_valid..].iter().all(|x| x.is_nan()) {
+                return Err(format!(
+                    "`{var}` has no value in any training row: its column in {} is empty, or none of its rows joins a training day",
+                    source(var)
+                ));
+            }
+        }
 
         let test = match (test, &files.test) {
             (Some(mut t), Some(src)) => {
@@ -195,7 +253,10 @@ impl Rossmann {
                     dates.len()
                 )
             })?,
-            None => dates[0] - Days::new(TEST_DAYS - 1),
+            // At the calendar's start, every day is within the window.
+            None => dates[0]
+                .checked_sub_days(Days::new(TEST_DAYS - 1))
+                .unwrap_or(NaiveDate::MIN),
         };
         let through = dates.partition_point(|d| *d >= boundary);
         let n_valid = match test_rows {
