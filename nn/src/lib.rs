@@ -21,6 +21,7 @@ pub mod run_dir;
 pub mod schedule;
 pub mod state_dict;
 pub mod tabular;
+pub mod user_file;
 pub mod vision;
 
 pub use autograd;

@@ -10,6 +10,7 @@
 //! compared with the model's before any tensor is built.
 use crate::module::{Entry, Module};
 use crate::pth::PthCheckpoint;
+use crate::user_file::FileError;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use std::collections::BTreeMap;
@@ -222,33 +223,21 @@ fn tensor_of(view: &TensorView<'_>) -> Option<tensor::Result<Tensor>> {
     })
 }
 
-/// Opens the checkpoint at `path` after checking that it is a regular file of at most
-/// [`MAX_CHECKPOINT_BYTES`] (before opening: opening a pipe would wait for a writer; and
-/// after: the file opened is the one checked). Returns it with its length.
+/// Opens the checkpoint at `path`, a regular file of at most [`MAX_CHECKPOINT_BYTES`]
+/// ([`crate::user_file::open`]). Returns it with its length.
 pub(crate) fn open_checkpoint(path: &Path) -> Result<(File, u64), StateDictError> {
-    let shown = path.display().to_string();
-    let io = |source| StateDictError::Io {
-        path: shown.clone(),
-        source,
-    };
-    let check = |meta: std::fs::Metadata| {
-        if !meta.is_file() {
-            Err(StateDictError::NotAFile {
-                path: shown.clone(),
-            })
-        } else if meta.len() > MAX_CHECKPOINT_BYTES {
-            Err(StateDictError::TooLarge {
-                path: shown.clone(),
-                bytes: meta.len(),
-            })
-        } else {
-            Ok(meta.len())
-        }
-    };
-    check(std::fs::metadata(path).map_err(io)?)?;
-    let file = File::open(path).map_err(io)?;
-    let len = check(file.metadata().map_err(io)?)?;
-    Ok((file, len))
+    let path_shown = || path.display().to_string();
+    crate::user_file::open(path, MAX_CHECKPOINT_BYTES).map_err(|e| match e {
+        FileError::Io(source) => StateDictError::Io {
+            path: path_shown(),
+            source,
+        },
+        FileError::NotARegularFile => StateDictError::NotAFile { path: path_shown() },
+        FileError::TooLarge { bytes, .. } => StateDictError::TooLarge {
+            path: path_shown(),
+            bytes,
+        },
+    })
 }
 
 /// Loads the state dict at `path` into `m`. Every name must match, with the same shape,

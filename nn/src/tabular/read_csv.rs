@@ -5,7 +5,6 @@
 //! file, the line, the column and the value; only a regular file is read, and no further than
 //! the size it had when opened.
 use super::table::{Column, Table};
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -51,18 +50,12 @@ fn parse_number(field: &str, whole: bool) -> Result<f64, String> {
     Ok(v)
 }
 
-/// Opens `path` if it is a regular file (a FIFO or a device such as /dev/zero could be read
-/// forever), as a reader that stops at the size the file had.
+/// Opens `path` if it is a regular file ([`crate::user_file::open`]: a FIFO or a device
+/// such as /dev/zero could be read forever), as a reader that stops at the size the file had.
 fn open_regular(path: &Path) -> Result<impl Read, String> {
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!(
-            "{shown}: not a regular file (a folder, a FIFO or a device): refusing to read it as CSV"
-        ));
-    }
-    let file = File::open(path).map_err(|e| format!("{shown}: {e}"))?;
-    Ok(file.take(meta.len()))
+    let (file, len) = crate::user_file::open(path, u64::MAX)
+        .map_err(|e| format!("{}: {e}: refusing to read it as CSV", path.display()))?;
+    Ok(file.take(len))
 }
 
 /// Reads `path` as `schema` says. Every column of the file is kept; a column named twice in

@@ -28,32 +28,14 @@ pub fn load_image(path: impl AsRef<Path>) -> Result<Tensor, String> {
     decode_image(&bytes, &path.display().to_string())
 }
 
-/// The bytes of the regular file `path`, refused from its metadata (before it is opened, so a
-/// pipe never blocks) when it is something else or larger than [`MAX_IMAGE_BYTES`]; the read
-/// itself stops at the cap too, in case the file grows meanwhile.
+/// The bytes of `path`, a regular file of at most [`MAX_IMAGE_BYTES`]
+/// ([`crate::user_file::open`]).
 fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err(
-            "not a regular file (an image is read from a file, not a device, pipe or folder)"
-                .into(),
-        );
-    }
-    if meta.len() > MAX_IMAGE_BYTES {
-        return Err(format!(
-            "{} bytes, more than the {MAX_IMAGE_BYTES} an image file may have",
-            meta.len()
-        ));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_IMAGE_BYTES + 1).read_to_end(&mut bytes))
+    let (file, len) = crate::user_file::open(path, MAX_IMAGE_BYTES).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(len)
+        .read_to_end(&mut bytes)
         .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_IMAGE_BYTES {
-        return Err(format!(
-            "grew past the {MAX_IMAGE_BYTES} bytes an image file may have while being read"
-        ));
-    }
     Ok(bytes)
 }
 
