@@ -10,6 +10,7 @@ mod inputs;
 
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
+use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::vision::{draw_shape, load_image, save_png, Padding, Transforms};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::Tensor;
@@ -71,7 +72,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     for (i, d) in draws.iter().enumerate() {
         println!("draw {i}: {d:?}");
     }
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let out_dir = RunDir::open(&args.out, "augment")?;
     for (name, padding) in [
         ("zeros", Padding::Zeros),
         ("border", Padding::Border),
@@ -81,14 +82,15 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             .iter()
             .map(|d| d.apply(&img, args.size, padding))
             .collect::<Result<Vec<_>, _>>()?;
-        let path = args.out.join(format!("augment_{name}.png"));
-        save_png(&grid(&images, args.size)?, &path)?;
+        let file = format!("augment_{name}.png");
+        save_png(&grid(&images, args.size)?, out_dir.join(&file))?;
         println!(
             "{name}: {} images of {:?} -> {}",
             images.len(),
             images[0].shape(),
-            path.display()
+            args.out.join(&file).display()
         );
     }
+    out_dir.commit()?;
     Ok(())
 }

@@ -13,6 +13,7 @@
 mod inputs;
 
 use clap::Parser;
+use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::vision::{load_image, save_png};
 use lesson6::tensor::{Conv2dParams, Tensor};
 use std::error::Error;
@@ -110,9 +111,10 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         .squeeze(0)?
         .expand(&[3, edge.shape()[2], edge.shape()[3]])?
         .contiguous()?;
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    save_png(&picture, args.out.join("edges.png"))?;
-    save_png(&t, args.out.join("input.png"))?;
+    let out_dir = RunDir::open(&args.out, "convolution")?;
+    save_png(&picture, out_dir.join("edges.png"))?;
+    save_png(&t, out_dir.join("input.png"))?;
+    out_dir.commit()?;
     println!(
         "wrote {} and input.png",
         args.out.join("edges.png").display()

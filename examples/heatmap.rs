@@ -26,6 +26,7 @@ use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::metrics::error_rate;
 use lesson6::nn::models::{cnn_model, resnet34};
 use lesson6::nn::module::to_device;
+use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::vision::{
     activation_map, draw_shape, grad_cam, load_image, overlay, save_png, write_shapes, Augment,
     ImageData, ImageFolder, Padding, Transforms, IMAGENET_STATS, PETS_PATTERN, SHAPES,
@@ -93,10 +94,10 @@ fn model(classes: usize) -> Res<Sequential> {
 
 /// Trains the embedded default briefly (from scratch, at 32 px, `--per-class` images of each
 /// shape for `--epochs`) and saves it in `--out`.
-fn train_briefly(args: &Args) -> Res<(Sequential, Vec<String>)> {
+fn train_briefly(args: &Args, out_dir: &RunDir) -> Res<(Sequential, Vec<String>)> {
     let (per_class, epochs) = (args.per_class, args.epochs);
     println!("no --weights and no out/pets/model.safetensors: training a model on the embedded default briefly ({per_class} images a class, {epochs} epochs at 32 px without augmentation, which learns fastest in so short a budget; about 2 minutes with the defaults) so that the map means something");
-    let dir = args.out.join("data");
+    let dir = out_dir.join("data");
     write_shapes(&dir, per_class, 2)?;
     let folder = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.2, 2)?;
     let data = ImageData::new(&folder, Transforms::none(), 32, Padding::Reflection, 16, 2);
@@ -104,7 +105,7 @@ fn train_briefly(args: &Args) -> Res<(Sequential, Vec<String>)> {
         .metric("error_rate", error_rate)
         .to_device(args.device)?;
     learn.fit_one_cycle(epochs, Lr::Single(3e-3), None)?;
-    learn.save(args.out.join("model.safetensors"))?;
+    learn.save(out_dir.join("model.safetensors"))?;
     Ok((learn.model, folder.classes.clone()))
 }
 
@@ -135,7 +136,7 @@ fn run(args: &Args) -> Res<()> {
     if let Some(p) = &args.image {
         inputs::regular_file(p, "--image")?;
     }
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let out_dir = RunDir::open(&args.out, "heatmap")?;
     let default = PathBuf::from("out/pets/model.safetensors");
     let weights = args
         .weights
@@ -157,7 +158,7 @@ fn run(args: &Args) -> Res<()> {
             );
             (m, classes)
         }
-        None => train_briefly(args)?,
+        None => train_briefly(args, &out_dir)?,
     };
     to_device(&model, args.device)?;
     let image = match &args.image {
@@ -202,9 +203,9 @@ fn run(args: &Args) -> Res<()> {
             weights.shape(),
             cam.shape()
         );
-        let path = args.out.join(format!("gradcam_{}.png", name(k)));
-        save_png(&overlay(&shown, &cam, 0.6)?, &path)?;
-        println!("wrote {}", path.display());
+        let file = format!("gradcam_{}.png", name(k));
+        save_png(&overlay(&shown, &cam, 0.6)?, out_dir.join(&file))?;
+        println!("wrote {}", args.out.join(&file).display());
         Ok(())
     };
 
@@ -226,8 +227,8 @@ fn run(args: &Args) -> Res<()> {
         map.shape(),
         &shown.shape()[1..]
     );
-    save_png(&overlay(&shown, &map, 0.6)?, args.out.join("heatmap.png"))?;
-    save_png(&shown, args.out.join("image.png"))?;
+    save_png(&overlay(&shown, &map, 0.6)?, out_dir.join("heatmap.png"))?;
+    save_png(&shown, out_dir.join("image.png"))?;
 
     grad_cam_png((hook, acts, out), order[0])?;
     if let Some(wanted) = &args.class {
@@ -239,6 +240,7 @@ fn run(args: &Args) -> Res<()> {
             grad_cam_png(run()?, k)?;
         }
     }
+    out_dir.commit()?;
     println!(
         "wrote {} (and image.png)",
         args.out.join("heatmap.png").display()

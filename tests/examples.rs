@@ -253,6 +253,18 @@ fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
     assert!(explained >= 1, "{stdout}");
     assert_eq!(heat_maps(&out, 64), explained);
     assert!(out.join(format!("gradcam_{class}.png")).is_file());
+
+    // Each run replaces the last whole. Of two runs explaining named[1] and then named[2]
+    // besides the prediction, one leaves two Grad-CAMs at least; a last run explaining only
+    // the prediction must leave its one alone.
+    let again = |class: Option<&str>| {
+        let extra = class.map_or(String::new(), |c| format!(" --class {c}"));
+        succeeds("heatmap", &format!("{args}{extra}"), &dir)
+    };
+    again(Some(named[2]));
+    let stdout = again(None);
+    assert_eq!(stdout.matches("Grad-CAM for ").count(), 1, "{stdout}");
+    assert_eq!(heat_maps(&out, 64), 1, "an earlier run's Grad-CAM was left");
 }
 
 #[test]
@@ -422,7 +434,7 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
         fails(name, "missing.png", &dir, 1, &["missing.png", no_such]);
     }
     for name in ["augment", "convolution", "heatmap"] {
-        let words = ["file/out", "Not a directory"];
+        let words = ["cannot create this folder", "a file is in the way"];
         fails(name, "--out file/out", &dir, 1, &words);
     }
     let weights = "--weights missing.safetensors --classes a,b";
