@@ -5,12 +5,6 @@
 use clap::Parser;
 use lesson6::tensor::{Device, Gpu};
 
-/// The largest image side `--size` accepts. ImageNet models train at 224 and the lesson's last
-/// stage at 352; at 1024 one batch of 64 already holds 800 MB of pixels (and the last stage
-/// scales it by 352/224). Only the image examples read it (rossmann shares this file).
-#[allow(dead_code)]
-pub const MAX_SIZE: usize = 1024;
-
 /// The command line as `A` reads it. A mistake prints clap's message (`error: ...`) and exits
 /// with 1; `--help` and `--version` print and exit with 0.
 pub fn parse_args<A: Parser>() -> A {
