@@ -21,6 +21,7 @@ use lesson6::nn::state_dict;
 use lesson6::nn::vision::{load_image, Augment, Padding, IMAGENET_STATS};
 use lesson6::nn::{Mode, Module};
 use lesson6::tensor::{Device, Tensor};
+use std::error::Error;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -96,22 +97,22 @@ fn read_labels(path: &Path, classes: usize) -> Result<Vec<String>, String> {
 
 /// The images at `paths`, centre-cropped to `size` and ImageNet-normalised, as one batch
 /// `[images, 3, size, size]`.
-fn batch_of(paths: &[PathBuf], size: usize) -> Result<Tensor, String> {
+fn batch_of(paths: &[PathBuf], size: usize) -> Result<Tensor, Box<dyn Error>> {
     let (mean, std) = IMAGENET_STATS;
     let plane = size * size;
     let mut batch = Vec::with_capacity(paths.len() * 3 * plane);
     for path in paths {
         let img = load_image(path)
             .and_then(|i| Augment::centre().apply(&i, size, Padding::Reflection))?;
-        let v = img.to_vec::<f32>().map_err(|e| e.to_string())?;
+        let v = img.to_vec::<f32>()?;
         for (c, chunk) in v.chunks_exact(plane).enumerate() {
             batch.extend(chunk.iter().map(|&x| (x - mean[c]) / std[c]));
         }
     }
-    Tensor::from_vec(batch, &[paths.len(), 3, size, size]).map_err(|e| e.to_string())
+    Ok(Tensor::from_vec(batch, &[paths.len(), 3, size, size])?)
 }
 
-fn run(args: &Args) -> Result<(), String> {
+fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     // Every input is checked before the network is built, so a bad path costs nothing.
     regular_file(&args.weights, "--weights")?;
     for path in &args.images {
@@ -121,24 +122,16 @@ fn run(args: &Args) -> Result<(), String> {
         Some(p) => Some(read_labels(p, args.classes)?),
         None => None,
     };
-    let model = resnet34(&Init::new(0), args.classes).map_err(|e| e.to_string())?;
-    state_dict::load(&model, &args.weights).map_err(|e| e.to_string())?;
-    to_device(&model, args.device).map_err(|e| e.to_string())?;
+    let model = resnet34(&Init::new(0), args.classes)?;
+    state_dict::load(&model, &args.weights)?;
+    to_device(&model, args.device)?;
     let (mut logits, mut probs) = (Vec::new(), Vec::new());
     for paths in args.images.chunks(BATCH) {
-        let x = batch_of(paths, args.size)?
-            .to_device(args.device)
-            .map_err(|e| e.to_string())?;
-        let out = model
-            .forward(&Var::constant(x), Mode::Eval)
-            .map_err(|e| e.to_string())?;
+        let x = batch_of(paths, args.size)?.to_device(args.device)?;
+        let out = model.forward(&Var::constant(x), Mode::Eval)?;
         let out = out.tensor();
-        logits.extend(out.to_vec::<f32>().map_err(|e| e.to_string())?);
-        probs.extend(
-            out.softmax(1)
-                .and_then(|p| p.to_vec::<f32>())
-                .map_err(|e| e.to_string())?,
-        );
+        logits.extend(out.to_vec::<f32>()?);
+        probs.extend(out.softmax(1).and_then(|p| p.to_vec::<f32>())?);
     }
     for (path, row) in args.images.iter().zip(probs.chunks_exact(args.classes)) {
         println!("{}:", path.display());
@@ -157,9 +150,8 @@ fn run(args: &Args) -> Result<(), String> {
             safetensors::Dtype::F32,
             vec![args.images.len(), args.classes],
             &bytes,
-        )
-        .map_err(|e| e.to_string())?;
-        let file = safetensors::serialize([("logits", view)], &None).map_err(|e| e.to_string())?;
+        )?;
+        let file = safetensors::serialize([("logits", view)], &None)?;
         lesson6::nn::atomic::write_atomic(out, &file)
             .map_err(|e| format!("{}: {e}", out.display()))?;
         println!("wrote the logits to {}", out.display());

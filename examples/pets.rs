@@ -30,6 +30,7 @@ use lesson6::nn::state_dict;
 use lesson6::nn::vision::{
     write_shapes, ImageData, ImageFolder, Padding, Transforms, PETS_PATTERN,
 };
+use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -100,7 +101,7 @@ struct Stage {
     frozen: bool,
 }
 
-fn run(args: &Args) -> Result<(), String> {
+fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let start = Instant::now();
     let device = args.device.open()?;
     let embedded = args.data.is_none();
@@ -141,10 +142,10 @@ fn run(args: &Args) -> Result<(), String> {
         Transforms::lesson6()
     };
     let init = Init::new(args.seed);
-    let resnet = resnet34(&init, 1000).map_err(|e| e.to_string())?;
+    let resnet = resnet34(&init, 1000)?;
     let pretrained = match &args.weights {
         Some(w) => {
-            state_dict::load(&resnet, w).map_err(|e| e.to_string())?;
+            state_dict::load(&resnet, w)?;
             println!("ResNet-34 body from {}", w.display());
             true
         }
@@ -153,13 +154,11 @@ fn run(args: &Args) -> Result<(), String> {
             false
         }
     };
-    let model =
-        cnn_model(&init, resnet, folder.classes.len(), args.seed).map_err(|e| e.to_string())?;
+    let model = cnn_model(&init, resnet, folder.classes.len(), args.seed)?;
     let data = ImageData::new(&folder, tfms, size, Padding::Reflection, bs, args.seed);
     let mut learn = Learner::new(model, Box::new(data.resized(size, bs)), cross_entropy)
         .metric("error_rate", error_rate)
-        .to_device(device)
-        .map_err(|e| e.to_string())?;
+        .to_device(device)?;
     learn.wd = args.wd;
     learn.split(
         CNN_GROUPS
@@ -242,9 +241,7 @@ fn run(args: &Args) -> Result<(), String> {
         } else {
             learn.unfreeze();
         }
-        learn
-            .fit_one_cycle(stage.epochs, stage.lr, stage.pct_start)
-            .map_err(|e| e.to_string())?;
+        learn.fit_one_cycle(stage.epochs, stage.lr, stage.pct_start)?;
         let last = learn.recorder.epochs.last().ok_or("a stage of 0 epochs")?;
         rates.push(serde_json::json!({ "stage": stage.name, "size": stage.size, "error_rate": last.metrics[0] }));
     }
@@ -256,9 +253,7 @@ fn run(args: &Args) -> Result<(), String> {
         .and_then(|r| r["error_rate"].as_f64())
         .unwrap_or(f64::NAN);
     let out = |name: &str| run.join(name);
-    learn
-        .save(out("model.safetensors"))
-        .map_err(|e| e.to_string())?;
+    learn.save(out("model.safetensors"))?;
     learn
         .recorder
         .plot_losses(out("losses.png"))

@@ -26,6 +26,7 @@ use lesson6::nn::module::param_count;
 use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::tabular::rossmann::{Rossmann, Synth, Truth};
 use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
+use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -91,7 +92,7 @@ fn main() {
     }
 }
 
-fn run(args: &Args) -> Result<(), String> {
+fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let start = Instant::now();
     let device = args.device.open()?;
     lesson6::tensor::set_deterministic(args.deterministic);
@@ -116,8 +117,7 @@ fn run(args: &Args) -> Result<(), String> {
     let y_range = data.y_range()?;
     let cfg = TabularConfig::lesson6(procs.emb_szs(&args.emb_sz)?, cont_vars.len(), y_range);
     let n_emb: usize = cfg.embeddings.iter().map(|e| e.1).sum();
-    let model =
-        TabularModel::new(&Init::new(args.seed), &cfg, args.seed).map_err(|e| e.to_string())?;
+    let model = TabularModel::new(&Init::new(args.seed), &cfg, args.seed)?;
     println!(
         "TabularModel: {} embeddings ({} wide) + {} continuous = {} inputs, layers [1000, 500], {} parameters, y_range [0, {:.3}]",
         cfg.embeddings.len(),
@@ -138,25 +138,20 @@ fn run(args: &Args) -> Result<(), String> {
     })
     .with_forward(|m: &TabularModel, x, mode| m.forward2(&x[0], &x[1], mode))
     .metric("exp_rmspe", exp_rmspe)
-    .to_device(device)
-    .map_err(|e| e.to_string())?;
+    .to_device(device)?;
     learn.wd = args.wd;
     let sweep = if args.lr_find {
         println!("lr_find: learning rates from 1e-7 to 10, weights restored afterwards");
-        Some(learn.lr_find(1e-7, 10.0, 100).map_err(|e| e.to_string())?)
+        Some(learn.lr_find(1e-7, 10.0, 100)?)
     } else {
         None
     };
-    learn
-        .fit_one_cycle(args.epochs, Lr::Single(args.lr), None)
-        .map_err(|e| e.to_string())?;
+    learn.fit_one_cycle(args.epochs, Lr::Single(args.lr), None)?;
 
     let last = learn.recorder.epochs.last().ok_or("no epoch was trained")?;
     let (valid_loss, valid_exp_rmspe) = (last.valid_loss, last.metrics[0]);
     let out = |name: &str| run.join(name);
-    learn
-        .save(out("model.safetensors"))
-        .map_err(|e| e.to_string())?;
+    learn.save(out("model.safetensors"))?;
     procs.save(out("procs.json"))?;
     learn
         .recorder
@@ -168,10 +163,8 @@ fn run(args: &Args) -> Result<(), String> {
     }
     if let Some(test) = &data.test {
         let (codes, conts) = procs.apply(test)?;
-        let preds = learn
-            .predict(&[codes, conts], 4096)
-            .map_err(|e| e.to_string())?;
-        let preds = preds.to_vec::<f32>().map_err(|e| e.to_string())?;
+        let preds = learn.predict(&[codes, conts], 4096)?;
+        let preds = preds.to_vec::<f32>()?;
         data.write_submission(out("submission.csv"), &preds)?;
     }
     let mut metrics = serde_json::json!({
@@ -203,7 +196,7 @@ fn run(args: &Args) -> Result<(), String> {
 
 /// The user's data, or the embedded default generated into the run's `data/` with its truth
 /// (drawn afresh by every run, so it always matches the run's seed and stores).
-fn load(args: &Args, run: &RunDir) -> Result<(Rossmann, Option<Truth>), String> {
+fn load(args: &Args, run: &RunDir) -> Result<(Rossmann, Option<Truth>), Box<dyn Error>> {
     match &args.data {
         Some(dir) => Ok((Rossmann::load(dir)?, None)),
         None => {

@@ -4,6 +4,7 @@
 //! which exits with 1 on a mistake, as every other error of the examples does.
 use clap::Parser;
 use lesson6::tensor::{Device, Gpu};
+use std::error::Error;
 
 /// The command line as `A` reads it. A mistake prints clap's message (`error: ...`) and exits
 /// with 1; `--help` and `--version` print and exit with 0.
@@ -64,22 +65,20 @@ pub struct DeviceArgs {
 
 impl DeviceArgs {
     /// The device, opened and set up as the flags say; an error names what is missing.
-    pub fn open(&self) -> Result<Device, String> {
+    pub fn open(&self) -> Result<Device, Box<dyn Error>> {
         match self.device {
             Device::Cuda(ordinal) => {
                 let gpu =
                     Gpu::get(ordinal).map_err(|e| format!("--device {}: {e}", self.device))?;
-                gpu.set_tf32(self.tf32).map_err(|e| e.to_string())?;
+                gpu.set_tf32(self.tf32)?;
                 println!(
                     "training on {} ({}), TF32 {}",
                     self.device,
-                    gpu.name().map_err(|e| e.to_string())?,
+                    gpu.name()?,
                     if self.tf32 { "on" } else { "off" }
                 );
             }
-            Device::Cpu if self.tf32 => {
-                return Err("--tf32 is for a GPU: add --device cuda".to_string())
-            }
+            Device::Cpu if self.tf32 => return Err("--tf32 is for a GPU: add --device cuda".into()),
             Device::Cpu => {}
         }
         Ok(self.device)
