@@ -60,8 +60,8 @@ struct ChannelWalk {
 // 8 KiB in flight per SM at 2048 threads, which by Little's law (about 600 ns from DRAM)
 // carries only a third to a half of an H100's bandwidth; 16 bytes each is enough for all of
 // it. The walks then count in float4s, S / 4 a plane, and the arithmetic runs on the four
-// lanes in order. ResNet's planes (112^2 down to 14^2) all pack; 7^2 and BatchNorm1d's S = 1
-// do not.
+// lanes in order. Planes whose size is a multiple of 4 (112^2 down to 14^2) pack; 7^2 and
+// a 1d batch norm's S = 1 do not.
 __device__ __forceinline__ bool packs(unsigned int s, const float *a, const float *b,
                                       const float *c) {
     unsigned long long bits = (unsigned long long)a | (unsigned long long)b | (unsigned long long)c;

@@ -3,9 +3,9 @@
 // stored: it is a pure function of (seed, offset, i), the same function as the CPU path's
 // (tensor/src/ops/dropout.rs), so the backward is this kernel on the gradient, and the GPU
 // drops exactly the elements the CPU drops. x is read through its layout: element i of its
-// row-major order takes word i, wherever it lies, so a block of columns of a wider gradient
-// (the embeddings' part of the Rossmann model's `cat`, where `emb_drop`'s backward runs) is
-// read in place; a dense x goes four at a time.
+// row-major order takes word i, wherever it lies, so a block of columns of a wider tensor
+// (a narrowed view of a concatenation's gradient) is read in place; a dense x goes four at
+// a time.
 extern "C" __global__ void dropout_f32(unsigned long long n, StridedLayout lx, const float *x_data,
                                        float *y, unsigned int seed_lo, unsigned int seed_hi,
                                        unsigned int offset_lo, unsigned int offset_hi,

@@ -12,7 +12,7 @@ extern "C" __global__ void NAME(unsigned long long n, StridedLayout src, Strided
 COPY(copy_strided_f32, float)
 COPY(copy_strided_i64, long long)
 
-// cat: up to CAT_GROUP inputs a launch (the Rossmann model concatenates 23 embeddings), each
+// cat: up to CAT_GROUP inputs a launch (a concatenation of 23 inputs takes two), each
 // [outer, len[j], inner] read through its own layout, into its block [at[j], at[j] + len[j])
 // along the concatenated dimension of the dense [outer, total, inner] output.
 #define CAT_GROUP 16
@@ -58,8 +58,8 @@ extern "C" __global__ void f32_to_i64(unsigned long long n, const float *x, long
 // aligned, one float4 load per operand and one float4 store, as the dropout kernel does. A
 // thread's next load waits on its last through the loop, so about one load is in flight a
 // thread; at 4 bytes that carries a third to a half of an H100's DRAM bandwidth, at 16 all
-// of it (ResNet's relu, its gradient and the residual sums are such maps over whole
-// activations). The launchers size the grid for n / 4 threads; unaligned buffers take the
+// of it (relu, its gradient and a residual sum are such maps over whole activations).
+// The launchers size the grid for n / 4 threads; unaligned buffers take the
 // scalar loop, which the grid-stride covers all the same. f is the same per element either
 // way, so the result is too.
 __device__ __forceinline__ bool aligned16(const float *a, const float *b, const float *c) {

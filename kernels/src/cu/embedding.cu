@@ -121,10 +121,10 @@ extern "C" __global__ void scatter_add_f32(unsigned long long n, StridedLayout l
     }
 }
 
-// fastai's tabular input in one launch: the rows of up to EMB_GROUP embedding tables, each
-// picked by its own column of a [n, n_codes] table of codes, laid side by side into
-// columns [col0, col0 + width of the group) of y [n, y_width]: where 23 lookups and their
-// concatenation took 24 launches (Rossmann's model), this takes one, and its adjoint one.
+// Many embedding lookups and their concatenation in one launch: the rows of up to EMB_GROUP
+// embedding tables, each picked by its own column of a [n, n_codes] table of codes, laid
+// side by side into columns [col0, col0 + width of the group) of y [n, y_width]. Where 23
+// lookups and their concatenation took 24 launches, this takes one, and its adjoint one.
 #define EMB_GROUP 32
 struct EmbeddingGroup {
     unsigned int count;

@@ -5,8 +5,8 @@
 // p <- p - step_size m / (sqrt(v) + eps), step_size = lr sqrt(1 - b2^t) / (1 - b1^t).
 //
 // One launch updates a group of up to ADAM_GROUP parameters, as PyTorch's multi_tensor_apply
-// does for its foreach optimisers: a Rossmann step updates 35 parameters, most of them
-// embeddings of a few hundred numbers, for which a launch each costs more than the update.
+// does for its foreach optimisers: for a parameter of a few hundred numbers (a small
+// embedding table) a launch of its own costs more than the update.
 #define ADAM_GROUP 24
 struct AdamGroup {
     unsigned int count;

@@ -68,8 +68,8 @@ __device__ __forceinline__ bool in_window(long long at, Divisor w, const int *rw
 // The gradient of max pooling, gathered: each input pixel sums the gradients of the outputs
 // whose windows hold it and chose it, in row-major output order. That is the order in which
 // the CPU path adds them, so the two agree bit for bit, and with no atomics every run gives
-// the same sums (overlapping 3x3/2 windows made the scatter form ResNet's one
-// nondeterministic step). Each output's index is also checked, once, by the thread of its
+// the same sums (with overlapping windows, such as 3x3 with stride 2, a scatter with
+// atomics adds in whatever order the threads run). Each output's index is also checked, once, by the thread of its
 // window's first pixel: an index outside its window would otherwise be lost without a word,
 // so it is reported as in embedding.cu (`bad` holds ~first output).
 extern "C" __global__ void max_pool_backward_f32(PlaneSizes s, const int *geo, const float *dy,

@@ -16,8 +16,8 @@ extern "C" __global__ void sum_rows_f32(unsigned int r, const float *x, float *y
 // lane l sums rows l, l + lanes, ... of its column (a lane's threads read neighbouring
 // addresses), then each column's partial sums are added in lane order, so the result is the
 // same every run. A thread per output walking all r rows left a bias gradient (one row of
-// outputs, r = the batch: 1000 columns over 512 rows in the Rossmann model) with a few
-// blocks of threads each waiting on 512 loads in turn; lanes cut that wait by their number
+// outputs, r = the batch: say 1000 columns over 512 rows) with a few blocks of threads each
+// waiting on 512 loads in turn; lanes cut that wait by their number
 // and spread the work over as many times more threads.
 #define COL_TILE 32
 extern "C" __global__ void sum_cols_f32(unsigned int outer, unsigned int r, unsigned int inner,
