@@ -25,14 +25,14 @@ THREADS = 2
 PEAK_GFLOPS = 340.0  # AVX-512 FMA peak measured on this 2-core machine (ARCHITECTURE.md)
 
 
-# Cardinalities of lesson 6's 24 Rossmann categorical columns (LESSON6.md A5), and the rows
-# of the table one timed epoch trains on (benches/shared/mod.rs has the same).
+# Cardinalities of lesson 6's 24 Rossmann categorical columns (docs/lesson6.md, Embedding sizes),
+# and the rows of the table one timed epoch trains on (benches/shared/mod.rs has the same).
 ROSSMANN = [1116, 8, 4, 13, 32, 3, 26, 27, 5, 4, 4, 24, 9, 13, 53, 22, 7, 7, 4, 4, 9, 9, 3, 3]
 EPOCH_ROWS = 16384
 
 
 class Tabular(torch.nn.Module):
-    """fastai v1's TabularModel for lesson 6 (LESSON6.md A6)."""
+    """fastai v1's TabularModel for lesson 6 (docs/lesson6.md, Tabular model)."""
 
     def __init__(self):
         super().__init__()

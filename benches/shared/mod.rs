@@ -4,7 +4,8 @@ use lesson6::nn::tabular::{emb_sz_rule, TabularConfig};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::Tensor;
 
-/// Cardinalities of the 24 categorical columns of lesson 6's Rossmann model (LESSON6.md A5).
+/// Cardinalities of the 24 categorical columns of lesson 6's Rossmann model (docs/lesson6.md,
+/// Embedding sizes).
 pub const ROSSMANN: [usize; 24] = [
     1116, 8, 4, 13, 32, 3, 26, 27, 5, 4, 4, 24, 9, 13, 53, 22, 7, 7, 4, 4, 9, 9, 3, 3,
 ];

@@ -4,7 +4,7 @@
 //!   default, kaiming_uniform with a = sqrt(5), which works out to this bound);
 //! - the fastai CNN head's linear layers: kaiming normal, N(0, 2/fan_in), bias 0;
 //! - embeddings: fastai's `trunc_normal_`: N(0, 1) with values beyond ±2 wrapped by fmod,
-//!   times 0.01 (LESSON6.md A6).
+//!   times 0.01 (docs/lesson6.md, Initialisation).
 use std::cell::Cell;
 use tensor::random::Philox;
 use tensor::{Result, Tensor};

@@ -1,6 +1,6 @@
 //! Metrics as fastai computes them: each is evaluated per batch, and an epoch's value is the
-//! batch-size-weighted average of the batch values ([`Average`], fastai's `AverageMetric`) —
-//! so `exp_rmspe` over an epoch is not a single global RMSPE (LESSON6.md A7).
+//! batch-size-weighted average of the batch values ([`Average`], fastai's `AverageMetric`) — so
+//! `exp_rmspe` over an epoch is not a single global RMSPE (docs/lesson6.md, Loss and metric).
 use tensor::{Result, Tensor};
 
 /// `exp_rmspe(pred, targ) = sqrt(mean(((e^t - e^p) / e^t)^2))`, for predictions and targets

@@ -1,6 +1,7 @@
 //! Optimisers: SGD with momentum and AdamW, with fastai's decoupled ("true") weight decay:
-//! before the step, every parameter with a gradient is shrunk, `p ← p (1 - lr·wd)`
-//! (Loshchilov & Hutter, "Decoupled weight decay regularization", 2019; LESSON6.md A7).
+//! before the step, every parameter with a gradient is shrunk, `p ← p (1 - lr·wd)` (Loshchilov
+//! & Hutter, "Decoupled weight decay regularization", 2019; docs/lesson6.md, AdamW and weight
+//! decay).
 //!
 //! Each step is fused per parameter: one pass over the parameter, its gradient and its state,
 //! no temporary tensors, in place, on the device the parameter lives on (the tensor ops

@@ -1,8 +1,9 @@
 //! The one-cycle policy (Smith, "Super-convergence", 2018), exactly as fastai v1's
-//! `OneCycleScheduler` (LESSON6.md A7): over n = batches × epochs iterations, the first
-//! a1 = int(n · pct_start) go from max_lr / div to max_lr while momentum goes from 0.95 down
-//! to 0.85, the rest from max_lr down to max_lr / (div · 1e4) while momentum climbs back,
-//! each along a cosine: `cos(s, e, q) = e + (s - e) / 2 · (1 + cos(π q))`.
+//! `OneCycleScheduler` (docs/lesson6.md, One-cycle schedule): over n = batches × epochs
+//! iterations, the first a1 = int(n · pct_start) go from max_lr / div to max_lr while momentum
+//! goes from 0.95 down to 0.85, the rest from max_lr down to max_lr / (div · 1e4) while
+//! momentum climbs back, each along a cosine:
+//! `cos(s, e, q) = e + (s - e) / 2 · (1 + cos(π q))`.
 use std::f64::consts::PI;
 
 /// The settings of a one-cycle run, with fastai's defaults.

@@ -11,8 +11,8 @@ use nn::state_dict::state_dict;
 
 #[test]
 fn learning_rates_per_group_as_fastai() {
-    // LESSON6.md B: slice(1e-6, 1e-3) over three groups is [1e-6, 3.16e-5, 1e-3];
-    // slice(1e-2) is [1e-3, 1e-3, 1e-2].
+    // docs/lesson6.md, Learning rates per layer group: slice(1e-6, 1e-3) over three groups is
+    // [1e-6, 3.16e-5, 1e-3]; slice(1e-2) is [1e-3, 1e-3, 1e-2].
     let r = Lr::Range(1e-6, 1e-3).per_group(3);
     assert!(
         (r[0] - 1e-6).abs() < 1e-18

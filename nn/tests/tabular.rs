@@ -1,8 +1,8 @@
 //! The tabular model of lesson 6: the embedding-size rule against the lesson's table, the
-//! Rossmann configuration's shapes and parameter count (LESSON6.md A5: 217 embedding
-//! columns, 233 inputs, 831,054 parameters), fastai's state-dict names and layer order, the
-//! configured dropout rates and y_range reaching their layers, and a small fit through the
-//! Learner.
+//! Rossmann configuration's shapes and parameter count (docs/lesson6.md, Embedding sizes: 217
+//! embedding columns, 233 inputs, 831,054 parameters), fastai's state-dict names and layer
+//! order, the configured dropout rates and y_range reaching their layers, and a small fit
+//! through the Learner.
 use autograd::Var;
 use nn::init::Init;
 use nn::learner::{Learner, Lr, TensorData};

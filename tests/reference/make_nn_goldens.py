@@ -14,9 +14,9 @@ Writes `tests/reference/goldens/nn.safetensors` (committed; CI needs no Python):
   num_batches_tracked after the 3 steps, the gradients of step 0, and an eval-mode output.
 * `sgd.*`, `adamw.*`: a parameter `p0` and gradients `g0..g9`; the parameter after each of
   10 steps `p1..p10`. SGD is torch.optim.SGD(momentum=0.9) after fastai's decoupled weight
-  decay p *= 1 - lr*wd. AdamW is PyTorch 1.0's Adam (as fastai v1 used it, LESSON6.md A7):
-  p -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v)+eps), after the same decay; written out here,
-  since today's torch.optim.Adam adds eps in a different place.
+  decay p *= 1 - lr*wd. AdamW is PyTorch 1.0's Adam (as fastai v1 used it; docs/lesson6.md,
+  AdamW and weight decay): p -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v)+eps), after the same
+  decay; written out here, since today's torch.optim.Adam adds eps in a different place.
 """
 import os
 

@@ -11,10 +11,11 @@ Writes `tests/reference/goldens/vision.safetensors`:
   `grid_<mode>`: `F.grid_sample(img, grid, 'bilinear', mode, align_corners=True)` for the
   padding modes zeros, border and reflection.
 * `aug_<mode>` [3, 8, 8]: one augmentation with fixed parameters, written out with torch ops
-  from LESSON6.md C (not with fastai): the resize target (shorter side 8: 8 x 11), the
-  symmetric warp's homography solved with `torch.linalg.solve`, rotation 15 degrees then zoom
-  1.2 about (row 0.3, column 0.7) with the aspect fix, `grid_sample`, brightness 0.6 and
-  contrast 1.3 in logit space, the horizontal flip, and the crop at (0.25, 0.8).
+  from docs/lesson6.md, Augmentation (not with fastai): the resize target (shorter side 8:
+  8 x 11), the symmetric warp's homography solved with `torch.linalg.solve`, rotation 15
+  degrees then zoom 1.2 about (row 0.3, column 0.7) with the aspect fix, `grid_sample`,
+  brightness 0.6 and contrast 1.3 in logit space, the horizontal flip, and the crop at
+  (0.25, 0.8).
 """
 import math
 import os

@@ -1,8 +1,8 @@
-//! The model of fastai's `cnn_learner(data, models.resnet34, bn_final=True)` (LESSON6.md B):
-//! `Sequential[body, head]`, so that `m[0]` is the pretrained body (whose output the heat map
-//! hooks) and `m[1]` the new head. The head pools each of the body's 512 feature maps two
-//! ways (max and average: 1024 features), then two `[BatchNorm1d, Dropout, Linear]` blocks
-//! with a ReLU between them, and a final batch norm on the class scores.
+//! The model of fastai's `cnn_learner(data, models.resnet34, bn_final=True)` (docs/lesson6.md,
+//! Pets model): `Sequential[body, head]`, so that `m[0]` is the pretrained body (whose output
+//! the heat map hooks) and `m[1]` the new head. The head pools each of the body's 512 feature
+//! maps two ways (max and average: 1024 features), then two `[BatchNorm1d, Dropout, Linear]`
+//! blocks with a ReLU between them, and a final batch norm on the class scores.
 use crate::init::Init;
 use crate::layers::{AdaptiveConcatPool2d, BatchNorm, Dropout, Flatten, Linear, ReLU, Sequential};
 use crate::models::ResNet;

@@ -1,5 +1,5 @@
-//! `add_datepart`: the calendar features fastai derives from a date column (LESSON6.md A1
-//! step 5), so that a model can learn day-of-week, month-end or holiday-season effects.
+//! `add_datepart`: the calendar features fastai derives from a date column (docs/lesson6.md,
+//! add_datepart), so that a model can learn day-of-week, month-end or holiday-season effects.
 use super::table::{Column, Table};
 use chrono::{Datelike, NaiveDate};
 

@@ -1,8 +1,8 @@
-//! fastai v1's `TabularModel` (LESSON6.md A6), the Rossmann model of lesson 6: one embedding
-//! per categorical column (in `cat_names` order), dropout on the concatenated embeddings,
-//! batch norm on the continuous columns, then `[Linear, ReLU, BatchNorm1d, Dropout]` blocks
-//! and a final Linear, squeezed into `y_range` by a sigmoid. The state dict uses fastai's
-//! names: `embeds.0.weight`, `bn_cont.running_mean`, `layers.0.weight`, ...
+//! fastai v1's `TabularModel` (docs/lesson6.md, Tabular model), the Rossmann model of lesson 6:
+//! one embedding per categorical column (in `cat_names` order), dropout on the concatenated
+//! embeddings, batch norm on the continuous columns, then `[Linear, ReLU, BatchNorm1d,
+//! Dropout]` blocks and a final Linear, squeezed into `y_range` by a sigmoid. The state dict
+//! uses fastai's names: `embeds.0.weight`, `bn_cont.running_mean`, `layers.0.weight`, ...
 use crate::init::Init;
 use crate::layers::{BatchNorm, Dropout, Embedding, Linear, ReLU, Sequential, SigmoidRange};
 use crate::module::{join, Entry, Mode, Module};

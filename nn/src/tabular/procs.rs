@@ -1,7 +1,7 @@
 //! fastai's tabular preprocessing, `[FillMissing, Categorify, Normalize]` in this order
-//! (LESSON6.md A4), fitted on the training split and applied unchanged to validation and test
-//! data. The fitted state is what inference needs besides the weights (fastai's
-//! `data.export`), saved as JSON.
+//! (docs/lesson6.md, Tabular preprocessing), fitted on the training split and applied unchanged
+//! to validation and test data. The fitted state is what inference needs besides the weights
+//! (fastai's `data.export`), saved as JSON.
 //!
 //! - FillMissing: each continuous column with a missing value in training is filled with its
 //!   training median, and a categorical column `<name>_na` (True/False) is appended to the

@@ -1,4 +1,5 @@
-//! fastai's data augmentation for images (LESSON6.md C), as one resample per image.
+//! fastai's data augmentation for images (docs/lesson6.md, Augmentation), as one resample per
+//! image.
 //!
 //! `get_transforms(max_rotate=20, max_zoom=1.3, max_lighting=0.4, max_warp=0.4, p_affine=1,
 //! p_lighting=1)` draws, per image and per epoch: a symmetric perspective warp, a rotation, a

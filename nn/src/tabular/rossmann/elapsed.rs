@@ -1,5 +1,5 @@
-//! Days before and after events (LESSON6.md A1 steps 11-12), computed on train and test
-//! together, store by store in date order, closed days included:
+//! Days before and after events (docs/lesson6.md, Before and after events), computed on train
+//! and test together, store by store in date order, closed days included:
 //!
 //! - `After<f>`: days since the last day on which the flag `f` was set (0 on that day and
 //!   before the store's first event), `Before<f>`: days until the next one, counted

@@ -1,8 +1,9 @@
-//! The joins of LESSON6.md A1 steps 2-10 for one table of days (train or test): each row
-//! gets its store's columns (`store.csv`), its state (`store_states.csv`), the Google trend
-//! of its state and of Germany for its week (`googletrend.csv`) and its state's weather that
-//! day (`weather.csv` through `state_names.csv`), then the competition and Promo2 features.
-//! pandas' left joins keep a row without a match, with missing values; so do these.
+//! The joins of lesson 6's cleaning notebook (docs/lesson6.md, Rossmann joins, and Competition
+//! and Promo2 durations) for one table of days (train or test): each row gets its store's
+//! columns (`store.csv`), its state (`store_states.csv`), the Google trend of its state and of
+//! Germany for its week (`googletrend.csv`) and its state's weather that day (`weather.csv`
+//! through `state_names.csv`), then the competition and Promo2 features. pandas' left joins
+//! keep a row without a match, with missing values; so do these.
 use super::files::{line, present, unique_index, Dated, Files, WEATHER};
 use super::since::{competition_months_open, fill, promo2_weeks, year_week};
 use crate::tabular::{Column, Table};

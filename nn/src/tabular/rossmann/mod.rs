@@ -1,4 +1,5 @@
-//! Lesson 6's Rossmann data, from Kaggle's files to the model's table (LESSON6.md A1-A3).
+//! Lesson 6's Rossmann data, from Kaggle's files to the model's table (docs/lesson6.md,
+//! Rossmann data).
 //!
 //! [`Rossmann::load`] reads a folder of the competition's files (`train.csv`, `store.csv`)
 //! and, where present, the lesson's extra ones (`store_states.csv`, `state_names.csv`,
@@ -26,7 +27,8 @@ use joins::Joins;
 use std::path::Path;
 use tensor::Tensor;
 
-/// The lesson's categorical variables (RN cell 22), in the model's order.
+/// The lesson's categorical variables (docs/lesson6.md, Rossmann variables), in the model's
+/// order.
 pub const CAT_VARS: [&str; 22] = [
     "Store",
     "DayOfWeek",

@@ -1,6 +1,6 @@
-//! How long a store has had a competitor and been in Promo2 (LESSON6.md A1 steps 8-10), as
-//! the lesson's notebook computes them: missing start dates are filled with 1900 (year) and
-//! 1 (month, week), which the "before 1990" rule then maps to 0.
+//! How long a store has had a competitor and been in Promo2 (docs/lesson6.md, Competition and
+//! Promo2 durations), as the lesson's notebook computes them: missing start dates are filled
+//! with 1900 (year) and 1 (month, week), which the "before 1990" rule then maps to 0.
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 
 /// `CompetitionMonthsOpen`: whole 30-day months since the 15th of the month the competitor
