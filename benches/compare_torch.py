@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 THREADS = 2
-PEAK_GFLOPS = 340.0  # AVX-512 FMA peak measured on this 2-core machine (ARCHITECTURE.md)
+PEAK_GFLOPS = 430.0  # AVX-512 FMA peak measured on the 2-core Intel Xeon (BENCHMARKS.md)
 
 
 # Cardinalities of lesson 6's 24 Rossmann categorical columns (docs/lesson6.md, Embedding sizes),
