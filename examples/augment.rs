@@ -58,7 +58,10 @@ fn main() {
 
 fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let img = match &args.image {
-        Some(p) => inputs::regular_file(p, "image").and_then(|()| load_image(p))?,
+        Some(p) => {
+            inputs::regular_file(p, "image")?;
+            load_image(p)?
+        }
         None => draw_shape(4, 0, 2),
     };
     println!(

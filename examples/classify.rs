@@ -102,8 +102,7 @@ fn batch_of(paths: &[PathBuf], size: usize) -> Result<Tensor, Box<dyn Error>> {
     let plane = size * size;
     let mut batch = Vec::with_capacity(paths.len() * 3 * plane);
     for path in paths {
-        let img = load_image(path)
-            .and_then(|i| Augment::centre().apply(&i, size, Padding::Reflection))?;
+        let img = Augment::centre().apply(&load_image(path)?, size, Padding::Reflection)?;
         let v = img.to_vec::<f32>()?;
         for (c, chunk) in v.chunks_exact(plane).enumerate() {
             batch.extend(chunk.iter().map(|&x| (x - mean[c]) / std[c]));

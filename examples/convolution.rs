@@ -89,7 +89,10 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     );
     let k = expanded.mul_scalar(1.0 / 6.0)?;
     let t = match &args.image {
-        Some(path) => inputs::regular_file(path, "image").and_then(|()| load_image(path))?,
+        Some(path) => {
+            inputs::regular_file(path, "image")?;
+            load_image(path)?
+        }
         None => drawn_image()?,
     };
     let batch = t.unsqueeze(0)?;

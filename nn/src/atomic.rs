@@ -19,11 +19,14 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> std::io::Result<()>
 }
 
 /// Writes `value` as pretty-printed JSON to `path` atomically; errors name the file.
-pub fn write_json(path: impl AsRef<Path>, value: &impl serde::Serialize) -> Result<(), String> {
+pub fn write_json(path: impl AsRef<Path>, value: &impl serde::Serialize) -> crate::Result<()> {
     let path = path.as_ref();
-    let json =
-        serde_json::to_string_pretty(value).map_err(|e| format!("{}: {e}", path.display()))?;
-    write_atomic(path, json.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+    let json = serde_json::to_string_pretty(value).map_err(|source| crate::Error::Json {
+        path: path.to_path_buf(),
+        expected: None,
+        source,
+    })?;
+    write_atomic(path, json.as_bytes()).map_err(|e| crate::Error::io(path, e))
 }
 
 /// Whether process `pid` has ended, read from `/proc` (Linux). Where there is no `/proc`,

@@ -6,6 +6,7 @@
 //! parameters and buffers ([`Module::visit`]), so that [`state_dict::save`] and
 //! [`state_dict::load`] round-trip weights with PyTorch through safetensors.
 pub mod atomic;
+pub mod error;
 pub mod hooks;
 pub mod init;
 pub mod layers;
@@ -25,5 +26,6 @@ pub mod user_file;
 pub mod vision;
 
 pub use autograd;
+pub use error::{Error, Result};
 pub use module::{Buffer, Entry, Mode, Module, Param, SummaryRow};
 pub use tensor;

@@ -10,6 +10,7 @@
 //! `.old-P` beside `runs/x` is left over (deleted). A run's folder holds a marker file, and a
 //! non-empty folder without one is refused rather than replaced: it is not a run's to delete.
 use crate::atomic::{clean_stale, is_dead};
+use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// The file that marks a folder as a run's output (it holds the name of what wrote it).
@@ -24,9 +25,12 @@ pub struct RunDir {
     committed: bool,
 }
 
-/// `path: error` for messages.
-fn at(path: &Path, e: impl std::fmt::Display) -> String {
-    format!("{}: {e}", path.display())
+/// A folder that cannot be a run's output, and why.
+fn refuse(path: &Path, msg: &str) -> Error {
+    Error::Folder {
+        path: path.to_path_buf(),
+        msg: msg.to_string(),
+    }
 }
 
 /// `.NAME.KIND-PID` beside `out`, the names of a run's staging (`new`) and old (`old`) folders.
@@ -39,16 +43,16 @@ impl RunDir {
     /// Checks and prepares `out` before a run of `example` trains: finishes or cleans what
     /// dead runs left beside it, refuses a non-empty folder that is not a run's, and creates
     /// the staging folder with the marker in it (which proves the place writable).
-    pub fn open(out: &Path, example: &str) -> Result<RunDir, String> {
+    pub fn open(out: &Path, example: &str) -> Result<RunDir> {
         let out = absolute(out)?;
         recover(&out)?;
         if out.exists() {
             if !out.is_dir() {
-                return Err(at(&out, "not a folder"));
+                return Err(refuse(&out, "not a folder"));
             }
-            let mut entries = std::fs::read_dir(&out).map_err(|e| at(&out, e))?;
+            let mut entries = std::fs::read_dir(&out).map_err(|e| Error::io(&out, e))?;
             if entries.next().is_some() && !out.join(MARKER).exists() {
-                return Err(at(
+                return Err(refuse(
                     &out,
                     "holds files that are not a run's output (no .lesson6-run marker), and \
                      a run replaces its folder whole: choose a new or empty folder (or delete \
@@ -65,9 +69,9 @@ impl RunDir {
         };
         // A folder of this process's id can only be a dead run's whose id came round again.
         let _ = std::fs::remove_dir_all(&run.staging);
-        std::fs::create_dir(&run.staging).map_err(|e| at(&run.staging, e))?;
+        std::fs::create_dir(&run.staging).map_err(|e| Error::io(&run.staging, e))?;
         let marker = run.staging.join(MARKER);
-        std::fs::write(&marker, format!("{example}\n")).map_err(|e| at(&marker, e))?;
+        std::fs::write(&marker, format!("{example}\n")).map_err(|e| Error::io(&marker, e))?;
         Ok(run)
     }
 
@@ -87,17 +91,17 @@ impl RunDir {
     }
 
     /// Moves the finished run into place, replacing the previous one whole.
-    pub fn commit(mut self) -> Result<(), String> {
+    pub fn commit(mut self) -> Result<()> {
         let old = sibling(&self.out, "old", std::process::id());
         let had_old = self.out.exists();
         if had_old {
-            std::fs::rename(&self.out, &old).map_err(|e| at(&self.out, e))?;
+            std::fs::rename(&self.out, &old).map_err(|e| Error::io(&self.out, e))?;
         }
         if let Err(e) = std::fs::rename(&self.staging, &self.out) {
             if had_old {
                 let _ = std::fs::rename(&old, &self.out);
             }
-            return Err(at(&self.out, e));
+            return Err(Error::io(&self.out, e));
         }
         self.committed = true;
         if had_old {
@@ -117,17 +121,17 @@ impl Drop for RunDir {
 }
 
 /// `out` as an absolute path with a real parent folder (created if missing) and a name.
-fn absolute(out: &Path) -> Result<PathBuf, String> {
+fn absolute(out: &Path) -> Result<PathBuf> {
     if out.exists() {
-        let real = out.canonicalize().map_err(|e| at(out, e))?;
+        let real = out.canonicalize().map_err(|e| Error::io(out, e))?;
         return match real.parent() {
             Some(_) => Ok(real),
-            None => Err(at(out, "the root folder cannot be a run's output")),
+            None => Err(refuse(out, "the root folder cannot be a run's output")),
         };
     }
     let name = out
         .file_name()
-        .ok_or_else(|| at(out, "not a folder name"))?;
+        .ok_or_else(|| refuse(out, "not a folder name"))?;
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -135,18 +139,21 @@ fn absolute(out: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(parent).map_err(|e| match e.kind() {
         // A file where a folder of the path should be.
         std::io::ErrorKind::AlreadyExists => {
-            at(parent, "cannot create this folder: a file is in the way")
+            refuse(parent, "cannot create this folder: a file is in the way")
         }
-        _ => at(parent, e),
+        _ => Error::io(parent, e),
     })?;
-    Ok(parent.canonicalize().map_err(|e| at(parent, e))?.join(name))
+    Ok(parent
+        .canonicalize()
+        .map_err(|e| Error::io(parent, e))?
+        .join(name))
 }
 
 /// Finishes or cleans what runs that died left beside `out` (see the module's rules).
-fn recover(out: &Path) -> Result<(), String> {
+fn recover(out: &Path) -> Result<()> {
     let parent = out.parent().unwrap_or(Path::new("/"));
     let name = out.file_name().unwrap_or_default().to_string_lossy();
-    let entries = std::fs::read_dir(parent).map_err(|e| at(parent, e))?;
+    let entries = std::fs::read_dir(parent).map_err(|e| Error::io(parent, e))?;
     let mut dead: Vec<u32> = entries
         .flatten()
         .filter_map(|e| {
@@ -166,11 +173,11 @@ fn recover(out: &Path) -> Result<(), String> {
         if old.exists() && !out.exists() {
             // The commit had begun, so the new folder was complete; without it, the old one.
             let done = if new.exists() { &new } else { &old };
-            std::fs::rename(done, out).map_err(|e| at(done, e))?;
+            std::fs::rename(done, out).map_err(|e| Error::io(done, e))?;
         }
         for left in [new, old] {
             if left.exists() {
-                std::fs::remove_dir_all(&left).map_err(|e| at(&left, e))?;
+                std::fs::remove_dir_all(&left).map_err(|e| Error::io(&left, e))?;
             }
         }
     }

@@ -49,7 +49,7 @@ fn datepart_features() {
     assert_eq!(col("Elapsed")[0], 1_438_300_800.0);
     let mut bad = Table::new();
     bad.set("SaleDate", cat(&["2015-13-01"])).unwrap();
-    let err = add_datepart(&mut bad, "SaleDate").unwrap_err();
+    let err = add_datepart(&mut bad, "SaleDate").unwrap_err().to_string();
     assert!(err.contains("row 0") && err.contains("2015-13-01"), "{err}");
     let mut ok = Table::new();
     ok.set("SaleDate", cat(&["2015-03-01"])).unwrap();
@@ -126,7 +126,7 @@ fn procs_fit_and_apply_as_fastai() {
     broken
         .set("Temp", Column::Num(vec![f64::NAN, 1.0]))
         .unwrap();
-    let err = p.apply(&broken).unwrap_err();
+    let err = p.apply(&broken).unwrap_err().to_string();
     assert!(
         err.contains("`Temp`") && err.contains("had none in training"),
         "{err}"
@@ -137,20 +137,27 @@ fn procs_fit_and_apply_as_fastai() {
     assert!(p
         .apply(&missing)
         .unwrap_err()
+        .to_string()
         .contains("no column `CompetitionDistance`"));
 
     let path = std::env::temp_dir().join(format!("lesson6-procs-{}.json", std::process::id()));
     p.save(&path).unwrap();
     assert_eq!(Procs::load(&path).unwrap(), p);
     std::fs::write(&path, "{ not json").unwrap();
-    assert!(Procs::load(&path).unwrap_err().contains("not a procs file"));
+    assert!(Procs::load(&path)
+        .unwrap_err()
+        .to_string()
+        .contains("not a procs file"));
     let _ = std::fs::remove_file(&path);
 }
 
 #[test]
 fn columns_must_have_the_table_length() {
     let mut t = train_table();
-    let err = t.set("Short", Column::Num(vec![1.0])).unwrap_err();
+    let err = t
+        .set("Short", Column::Num(vec![1.0]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`Short` has 1 rows, the table 5"), "{err}");
 }
 
@@ -168,6 +175,9 @@ fn embedding_sizes_by_rule_with_overrides() {
         p.emb_szs(&[("Store".to_string(), 50)]).unwrap(),
         [(4, 50), (4, 3), (3, 3)]
     );
-    let err = p.emb_szs(&[("Stores".to_string(), 50)]).unwrap_err();
+    let err = p
+        .emb_szs(&[("Stores".to_string(), 50)])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no categorical column `Stores`"), "{err}");
 }

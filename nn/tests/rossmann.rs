@@ -175,6 +175,7 @@ fn writes_kaggles_submission() {
     assert!(r
         .write_submission(&out, &preds[..3])
         .unwrap_err()
+        .to_string()
         .contains("3 predictions for 4"));
     let _ = std::fs::remove_file(out);
 }
@@ -222,7 +223,7 @@ fn absent_optional_files_leave_their_variables_out() {
         ],
         |_| {},
     );
-    let err = Rossmann::load(&dir).err().unwrap();
+    let err = Rossmann::load(&dir).err().unwrap().to_string();
     assert!(err.contains(&format!("last {TEST_DAYS} days")), "{err}");
     let dir = std::env::temp_dir().join(format!("lesson6-rossmann-{}-two", std::process::id()));
     Synth { stores: 3, seed: 1 }.write(&dir).unwrap();
@@ -250,7 +251,7 @@ fn absent_optional_files_leave_their_variables_out() {
 
 #[test]
 fn bad_input_is_a_clear_error() {
-    let err = |dir: PathBuf| Rossmann::load(&dir).err().expect("an error");
+    let err = |dir: PathBuf| Rossmann::load(&dir).err().expect("an error").to_string();
     let e = err(variant("no-train", &["train.csv"], |_| {}));
     assert!(e.contains("no train.csv"), "{e}");
     let e = err(variant("no-column", &[], |d| {
@@ -309,7 +310,7 @@ fn bad_input_is_a_clear_error() {
     let cats: Vec<&str> = r.cat_vars.iter().map(String::as_str).collect();
     let conts: Vec<&str> = r.cont_vars.iter().map(String::as_str).collect();
     let procs = Procs::fit(&r.train(), &cats, &conts).unwrap();
-    let e = procs.apply(&r.valid()).err().unwrap();
+    let e = procs.apply(&r.valid()).err().unwrap().to_string();
     assert!(
         e.contains("column `Mean_TemperatureC` has a missing value"),
         "{e}"
@@ -340,7 +341,7 @@ fn sales_must_be_finite_non_negative_and_within_f32() {
                 &format!("1,5,2015-07-31,{sales},"),
             )
         });
-        Rossmann::load(&dir).err().expect(sales)
+        Rossmann::load(&dir).err().expect(sales).to_string()
     };
     for v in ["inf", "NaN", "1e400"] {
         let err = e("sales-inf", v);
@@ -396,7 +397,7 @@ fn sales_must_be_finite_non_negative_and_within_f32() {
 fn every_store_of_train_csv_must_be_in_store_csv() {
     // store.csv with only its header: every store is missing.
     let dir = variant("store-header", &[], |d| keep_header(d.join("store.csv")));
-    let e = Rossmann::load(&dir).err().unwrap();
+    let e = Rossmann::load(&dir).err().unwrap().to_string();
     assert!(
         e.contains("train.csv: store.csv lacks 3 of its stores (store.csv lists 0): 1, 2, 3"),
         "{e}"
@@ -404,7 +405,7 @@ fn every_store_of_train_csv_must_be_in_store_csv() {
     let dir = variant("store-lacking", &[], |d| {
         replace(d.join("store.csv"), "\n3,d,", "\n4,d,")
     });
-    let e = Rossmann::load(&dir).err().unwrap();
+    let e = Rossmann::load(&dir).err().unwrap().to_string();
     assert!(
         e.contains("train.csv: store.csv lacks 1 of its stores (store.csv lists 3): 3"),
         "{e}"
@@ -412,7 +413,7 @@ fn every_store_of_train_csv_must_be_in_store_csv() {
     // The first five and the count.
     let dir = synth("store-many", 12);
     keep_header(dir.join("store.csv"));
-    let e = Rossmann::load(&dir).err().unwrap();
+    let e = Rossmann::load(&dir).err().unwrap().to_string();
     assert!(
         e.contains("store.csv lacks 12 of its stores (store.csv lists 0): 1, 2, 3, 4, 5, ..."),
         "{e}"
@@ -421,7 +422,7 @@ fn every_store_of_train_csv_must_be_in_store_csv() {
     let dir = variant("store-test", &[], |d| {
         replace(d.join("test.csv"), "4,2,6,2015-08-01", "4,7,6,2015-08-01")
     });
-    let e = Rossmann::load(&dir).err().unwrap();
+    let e = Rossmann::load(&dir).err().unwrap().to_string();
     assert!(
         e.contains("test.csv: store.csv lacks 1 of its stores (store.csv lists 3): 7"),
         "{e}"
@@ -432,7 +433,7 @@ fn every_store_of_train_csv_must_be_in_store_csv() {
 fn ids_and_flags_must_be_whole_and_columns_named_once() {
     let err = |name: &str, file: &str, from: &str, to: &str| {
         let dir = variant(name, &[], |d| replace(d.join(file), from, to));
-        Rossmann::load(&dir).err().expect(name)
+        Rossmann::load(&dir).err().expect(name).to_string()
     };
     let e = err(
         "store-1.7",
@@ -489,7 +490,7 @@ fn ids_and_flags_must_be_whole_and_columns_named_once() {
 
 #[test]
 fn a_variable_without_any_value_is_an_error_naming_its_file() {
-    let e = |dir: PathBuf| Rossmann::load(&dir).err().expect("an error");
+    let e = |dir: PathBuf| Rossmann::load(&dir).err().expect("an error").to_string();
     let err = e(variant("distance-empty", &[], |d| {
         replace(d.join("store.csv"), "1270", "");
         replace(d.join("store.csv"), "570", "");
@@ -537,7 +538,7 @@ fn days_at_the_calendars_start_are_an_error_not_a_panic() {
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, text.replace("2015-07-", "-262143-01-")).unwrap();
     });
-    let e = Rossmann::load(&dir).err().unwrap();
+    let e = Rossmann::load(&dir).err().unwrap().to_string();
     assert!(
         e.contains("days with sales are all within the last 48 days"),
         "{e}"
@@ -564,7 +565,9 @@ fn one_training_row_is_too_few_to_normalise() {
     assert_eq!((r.rows.rows(), r.n_valid), (2, 1));
     let cats: Vec<&str> = r.cat_vars.iter().map(String::as_str).collect();
     let conts: Vec<&str> = r.cont_vars.iter().map(String::as_str).collect();
-    let e = Procs::fit(&r.train(), &cats, &conts).unwrap_err();
+    let e = Procs::fit(&r.train(), &cats, &conts)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("Normalize needs at least 2 training rows for a standard deviation, the training set has 1"),
         "{e}"

@@ -76,7 +76,7 @@ fn a_folder_that_is_not_a_run_is_refused_and_a_new_one_is_made() {
     let mine = root.join("mine");
     fs::create_dir_all(&mine).unwrap();
     fs::write(mine.join("thesis.tex"), "...").unwrap();
-    let err = RunDir::open(&mine, "test").unwrap_err();
+    let err = RunDir::open(&mine, "test").unwrap_err().to_string();
     assert!(err.contains("not a run's output"), "{err}");
     assert_eq!(names(&mine), ["thesis.tex"]);
     assert_eq!(names(&root), ["mine"]);
@@ -84,8 +84,11 @@ fn a_folder_that_is_not_a_run_is_refused_and_a_new_one_is_made() {
     fs::write(root.join("file"), "").unwrap();
     assert!(RunDir::open(&root.join("file"), "test")
         .unwrap_err()
+        .to_string()
         .contains("not a folder"));
-    let err = RunDir::open(&root.join("file/sub"), "test").unwrap_err();
+    let err = RunDir::open(&root.join("file/sub"), "test")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("a file is in the way"), "{err}");
     let run = RunDir::open(&root.join("a/b/new"), "test").unwrap();
     run.commit().unwrap();

@@ -1,6 +1,7 @@
 //! `add_datepart`: the calendar features fastai derives from a date column (docs/lesson6.md,
 //! add_datepart), so that a model can learn day-of-week, month-end or holiday-season effects.
 use super::table::{Column, Table};
+use crate::{Error, Result};
 use chrono::{Datelike, NaiveDate};
 
 /// Parses `YYYY-MM-DD`.
@@ -14,7 +15,7 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
 /// `Is_year_start` (0 or 1), and `Elapsed` (seconds since 1970-01-01), each prefixed by the
 /// field's name without a trailing `Date`/`date` (so `Date` gives no prefix, as in the
 /// lesson). An unparsable date is an error naming the row and the value.
-pub fn add_datepart(table: &mut Table, field: &str) -> Result<(), String> {
+pub fn add_datepart(table: &mut Table, field: &str) -> Result<()> {
     let prefix = field
         .strip_suffix("Date")
         .or_else(|| field.strip_suffix("date"))
@@ -25,11 +26,13 @@ pub fn add_datepart(table: &mut Table, field: &str) -> Result<(), String> {
         .enumerate()
         .map(|(row, v)| {
             let s = v.as_deref().unwrap_or("");
-            parse_date(s).ok_or_else(|| {
-                format!("column `{field}`, row {row}: `{s}` is not a date (YYYY-MM-DD)")
+            parse_date(s).ok_or_else(|| Error::NotADate {
+                column: field.to_string(),
+                row,
+                value: s.to_string(),
             })
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_>>()?;
     for (name, f) in FEATURES {
         table.set(
             &format!("{prefix}{name}"),

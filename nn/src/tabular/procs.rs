@@ -13,6 +13,7 @@
 //!   so it needs at least two training rows.
 use super::model::emb_sz_rule;
 use super::table::Table;
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::path::Path;
@@ -50,13 +51,13 @@ fn flag(missing: bool) -> Option<String> {
 
 impl Procs {
     /// Fits the three procs on the training table.
-    pub fn fit(train: &Table, cat_names: &[&str], cont_names: &[&str]) -> Result<Procs, String> {
+    pub fn fit(train: &Table, cat_names: &[&str], cont_names: &[&str]) -> Result<Procs> {
         // One row has no sample std (0 / 0): every normalised value would be NaN.
         if !cont_names.is_empty() && train.rows() < 2 {
-            return Err(format!(
+            return Err(Error::Data(format!(
                 "Normalize needs at least 2 training rows for a standard deviation, the training set has {}",
                 train.rows()
-            ));
+            )));
         }
         let mut cats: Vec<String> = cat_names.iter().map(|s| s.to_string()).collect();
         let mut fill = Vec::new();
@@ -131,12 +132,12 @@ impl Procs {
     /// (cardinality, embedding width) of each categorical column: [`emb_sz_rule`], or the
     /// width given for the column in `overrides` (fastai's `emb_szs={'Store': 50}`). A name
     /// that is not a categorical column is an error.
-    pub fn emb_szs(&self, overrides: &[(String, usize)]) -> Result<Vec<(usize, usize)>, String> {
+    pub fn emb_szs(&self, overrides: &[(String, usize)]) -> Result<Vec<(usize, usize)>> {
         if let Some((name, _)) = overrides.iter().find(|(n, _)| !self.cat_names.contains(n)) {
-            return Err(format!(
+            return Err(Error::Invalid(format!(
                 "no categorical column `{name}` to size an embedding for (the columns are {})",
                 self.cat_names.join(", ")
-            ));
+            )));
         }
         Ok(self
             .classes
@@ -150,7 +151,7 @@ impl Procs {
 
     /// Applies the fitted procs: i64 codes `[N, n_cat]` and normalised f32 values
     /// `[N, n_cont]`.
-    pub fn apply(&self, table: &Table) -> Result<(Tensor, Tensor), String> {
+    pub fn apply(&self, table: &Table) -> Result<(Tensor, Tensor)> {
         let n = table.rows();
         let mut conts = vec![0f32; n * self.cont_names.len()];
         let mut na: Vec<(String, Vec<Option<String>>)> = Vec::new();
@@ -158,9 +159,9 @@ impl Procs {
             let v = table.num(name)?;
             let fill = self.fill.iter().find(|(f, _)| f == name).map(|&(_, m)| m);
             if let Some(row) = v.iter().position(|x| x.is_nan()).filter(|_| fill.is_none()) {
-                return Err(format!(
+                return Err(Error::Data(format!(
                     "column `{name}` has a missing value (row {row}) but had none in training: FillMissing cannot fill it"
-                ));
+                )));
             }
             for (i, &x) in v.iter().enumerate() {
                 let x = if x.is_nan() { fill.unwrap_or(x) } else { x };
@@ -192,23 +193,24 @@ impl Procs {
                     .unwrap_or(0);
             }
         }
-        let codes =
-            Tensor::from_vec(codes, &[n, self.cat_names.len()]).map_err(|e| e.to_string())?;
-        let conts =
-            Tensor::from_vec(conts, &[n, self.cont_names.len()]).map_err(|e| e.to_string())?;
+        let codes = Tensor::from_vec(codes, &[n, self.cat_names.len()])?;
+        let conts = Tensor::from_vec(conts, &[n, self.cont_names.len()])?;
         Ok((codes, conts))
     }
 
     /// Writes the state as JSON (a temporary file, then renamed).
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), String> {
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         crate::atomic::write_json(path, self)
     }
 
     /// Reads a state written by [`Procs::save`].
-    pub fn load(path: impl AsRef<Path>) -> Result<Procs, String> {
+    pub fn load(path: impl AsRef<Path>) -> Result<Procs> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not a procs file: {e}", path.display()))
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|source| Error::Json {
+            path: path.to_path_buf(),
+            expected: Some("procs file"),
+            source,
+        })
     }
 }

@@ -5,6 +5,7 @@
 //! file, the line, the column and the value; only a regular file is read, and no further than
 //! the size it had when opened.
 use super::table::{Column, Table};
+use crate::{Error, Result};
 use std::io::Read;
 use std::path::Path;
 
@@ -26,7 +27,7 @@ pub struct Schema<'a> {
 const WHOLE_LIMIT: f64 = (1u64 << 53) as f64;
 
 /// The value of a non-empty numeric field, or why it is refused (the message's tail).
-fn parse_number(field: &str, whole: bool) -> Result<f64, String> {
+fn parse_number(field: &str, whole: bool) -> std::result::Result<f64, String> {
     let v: f64 = field.parse().map_err(|_| "is not a number".to_string())?;
     if !v.is_finite() {
         // `NaN`, `inf`, or digits too many for f64 (`1e400`).
@@ -52,17 +53,19 @@ fn parse_number(field: &str, whole: bool) -> Result<f64, String> {
 
 /// Opens `path` if it is a regular file ([`crate::user_file::open`]: a FIFO or a device
 /// such as /dev/zero could be read forever), as a reader that stops at the size the file had.
-fn open_regular(path: &Path) -> Result<impl Read, String> {
-    let (file, len) = crate::user_file::open(path, u64::MAX)
-        .map_err(|e| format!("{}: {e}: refusing to read it as CSV", path.display()))?;
+fn open_regular(path: &Path) -> Result<impl Read> {
+    let (file, len) = crate::user_file::open(path, u64::MAX).map_err(|source| Error::File {
+        path: path.to_path_buf(),
+        source,
+        read_as: Some("CSV"),
+    })?;
     Ok(file.take(len))
 }
 
 /// Reads `path` as `schema` says. Every column of the file is kept; a column named twice in
 /// the header is an error.
-pub fn read_csv(path: impl AsRef<Path>, schema: &Schema) -> Result<Table, String> {
+pub fn read_csv(path: impl AsRef<Path>, schema: &Schema) -> Result<Table> {
     let path = path.as_ref();
-    let shown = path.display();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         // Ragged lines are reported below, with their line number, in our words.
@@ -70,28 +73,30 @@ pub fn read_csv(path: impl AsRef<Path>, schema: &Schema) -> Result<Table, String
         .from_reader(open_regular(path)?);
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| format!("{shown}: {e}"))?
+        .map_err(|e| Error::csv(path, e.to_string()))?
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
     if headers.iter().all(|h| h.is_empty()) {
-        return Err(format!("{shown}: the file is empty (no header line)"));
+        return Err(Error::csv(path, "the file is empty (no header line)"));
     }
     for (j, h) in headers.iter().enumerate() {
         if let Some(k) = headers[j + 1..].iter().position(|o| o == h) {
-            return Err(format!(
-                "{shown}: column `{h}` appears twice in the header (columns {} and {}): which one is meant is unclear",
+            let msg = format!(
+                "column `{h}` appears twice in the header (columns {} and {}): which one is meant is unclear",
                 j + 1,
                 j + k + 2
-            ));
+            );
+            return Err(Error::csv(path, msg));
         }
     }
     for &r in schema.required {
         if !headers.iter().any(|h| h == r) {
-            return Err(format!(
-                "{shown}: missing required column `{r}` (the header has {})",
+            let msg = format!(
+                "missing required column `{r}` (the header has {})",
                 headers.join(", ")
-            ));
+            );
+            return Err(Error::csv(path, msg));
         }
     }
     // Per column: None for text, Some(whole?) for numbers.
@@ -106,24 +111,22 @@ pub fn read_csv(path: impl AsRef<Path>, schema: &Schema) -> Result<Table, String
     let mut nums: Vec<Vec<f64>> = vec![Vec::new(); headers.len()];
     let mut texts: Vec<Vec<Option<String>>> = vec![Vec::new(); headers.len()];
     for record in reader.records() {
-        let record = record.map_err(|e| format!("{shown}: {e}"))?;
+        let record = record.map_err(|e| Error::csv(path, e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line());
         if record.len() != headers.len() {
-            return Err(format!(
-                "{shown}, line {line}: {} fields where the header has {}",
+            let msg = format!(
+                "{} fields where the header has {}",
                 record.len(),
                 headers.len()
-            ));
+            );
+            return Err(Error::csv_at(path, line, None, None, msg));
         }
         for (j, field) in record.iter().enumerate() {
             let field = field.trim();
             match kind[j] {
                 Some(_) if field.is_empty() => nums[j].push(f64::NAN),
                 Some(whole) => nums[j].push(parse_number(field, whole).map_err(|why| {
-                    format!(
-                        "{shown}, line {line}, column `{}`: `{field}` {why}",
-                        headers[j]
-                    )
+                    Error::csv_at(path, line, Some(&headers[j]), Some(field), why)
                 })?),
                 None => texts[j].push((!field.is_empty()).then(|| field.to_string())),
             }

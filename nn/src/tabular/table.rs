@@ -1,6 +1,7 @@
 //! A minimal column table, what the tabular preprocessing works on (pandas' DataFrame in
 //! fastai): numeric columns as f64 with NaN for missing values, categorical columns as
 //! optional strings.
+use crate::{Error, Result};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -74,14 +75,15 @@ impl Table {
     }
 
     /// Adds or replaces a column. Its length must match the table's.
-    pub fn set(&mut self, name: &str, column: Column) -> Result<(), String> {
+    pub fn set(&mut self, name: &str, column: Column) -> Result<()> {
         if let Some(other) = self.names.iter().find(|n| *n != name) {
-            let rows = self.columns[other].len();
-            if column.len() != rows {
-                return Err(format!(
-                    "column `{name}` has {} rows, the table {rows}",
-                    column.len()
-                ));
+            let table_rows = self.columns[other].len();
+            if column.len() != table_rows {
+                return Err(Error::ColumnLength {
+                    name: name.to_string(),
+                    rows: column.len(),
+                    table_rows,
+                });
             }
         }
         if !self.columns.contains_key(name) {
@@ -92,10 +94,10 @@ impl Table {
     }
 
     /// The column `name`, or an error naming it.
-    pub fn column(&self, name: &str) -> Result<&Column, String> {
-        self.columns
-            .get(name)
-            .ok_or_else(|| format!("no column `{name}`"))
+    pub fn column(&self, name: &str) -> Result<&Column> {
+        self.columns.get(name).ok_or_else(|| Error::MissingColumn {
+            name: name.to_string(),
+        })
     }
 
     /// The rows `rows` (indices below [`Table::rows`]) of every column, in that order.
@@ -111,7 +113,7 @@ impl Table {
     }
 
     /// The columns `names`, in that order, or an error naming the first one missing.
-    pub fn select(&self, names: &[&str]) -> Result<Table, String> {
+    pub fn select(&self, names: &[&str]) -> Result<Table> {
         let mut t = Table::new();
         for &n in names {
             t.set(n, self.column(n)?.clone())?;
@@ -120,20 +122,31 @@ impl Table {
     }
 
     /// The numeric column `name`, or an error naming it.
-    pub fn num(&self, name: &str) -> Result<&[f64], String> {
-        match self.columns.get(name) {
-            Some(Column::Num(v)) => Ok(v),
-            Some(Column::Cat(_)) => Err(format!("column `{name}` is categorical, not numeric")),
-            None => Err(format!("no column `{name}`")),
+    pub fn num(&self, name: &str) -> Result<&[f64]> {
+        match self.column(name)? {
+            Column::Num(v) => Ok(v),
+            Column::Cat(_) => Err(wrong_kind(name, CATEGORICAL, NUMERIC)),
         }
     }
 
     /// The categorical column `name`, or an error naming it.
-    pub fn cat(&self, name: &str) -> Result<&[Option<String>], String> {
-        match self.columns.get(name) {
-            Some(Column::Cat(v)) => Ok(v),
-            Some(Column::Num(_)) => Err(format!("column `{name}` is numeric, not categorical")),
-            None => Err(format!("no column `{name}`")),
+    pub fn cat(&self, name: &str) -> Result<&[Option<String>]> {
+        match self.column(name)? {
+            Column::Cat(v) => Ok(v),
+            Column::Num(_) => Err(wrong_kind(name, NUMERIC, CATEGORICAL)),
         }
+    }
+}
+
+/// The kinds of column, as errors name them.
+const NUMERIC: &str = "numeric";
+const CATEGORICAL: &str = "categorical";
+
+/// The error for the column `name`, of kind `is` where `expected` was asked for.
+fn wrong_kind(name: &str, is: &'static str, expected: &'static str) -> Error {
+    Error::ColumnKind {
+        name: name.to_string(),
+        is,
+        expected,
     }
 }

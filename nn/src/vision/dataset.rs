@@ -5,6 +5,7 @@
 //! split. (The split draws its permutation from Philox, not numpy's generator, so the same
 //! seed picks other images than fastai's; the proportion is the same.)
 use crate::learner::permutation;
+use crate::{Error, Result};
 use regex::Regex;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -35,16 +36,16 @@ fn is_image(p: &Path) -> bool {
 /// and again), and a file reached by two paths (a link beside its target) is listed once,
 /// under the first in sorted order.
 /// Entries are visited in sorted order, so the result does not depend on the file system's.
-fn walk(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let real = |p: &Path| std::fs::canonicalize(p).map_err(|e| format!("{}: {e}", p.display()));
+fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+    let real = |p: &Path| std::fs::canonicalize(p).map_err(|e| Error::io(p, e));
     let mut folders_seen = HashSet::from([real(dir)?]);
     let mut files_seen = HashSet::new();
     let mut out = Vec::new();
     let mut to_visit = vec![dir.to_path_buf()];
     while let Some(dir) = to_visit.pop() {
         let mut entries = Vec::new();
-        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-            entries.push(entry.map_err(|e| format!("{}: {e}", dir.display()))?.path());
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            entries.push(entry.map_err(|e| Error::io(&dir, e))?.path());
         }
         entries.sort();
         // Folders go on the stack last first, so the first is visited next.
@@ -79,22 +80,29 @@ impl ImageFolder {
         pattern: &str,
         valid_pct: f64,
         seed: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         let dir = dir.as_ref();
-        let re = Regex::new(pattern).map_err(|e| format!("label pattern `{pattern}`: {e}"))?;
+        let bad_pattern = |source| Error::Pattern {
+            pattern: pattern.to_string(),
+            source,
+        };
+        let re = Regex::new(pattern).map_err(|e| bad_pattern(Some(e)))?;
         if re.captures_len() < 2 {
-            return Err(format!(
-                "label pattern `{pattern}` has no group to take the label from"
-            ));
+            return Err(bad_pattern(None));
         }
         if !(0.0..1.0).contains(&valid_pct) {
-            return Err(format!(
+            return Err(Error::Invalid(format!(
                 "the validation share must be in [0, 1), not {valid_pct}"
-            ));
+            )));
         }
+        // Nothing in `dir` to train on, and why.
+        let unusable = |msg: String| Error::Folder {
+            path: dir.to_path_buf(),
+            msg,
+        };
         let paths = walk(dir)?;
         if paths.is_empty() {
-            return Err(format!("{}: no JPEG or PNG images", dir.display()));
+            return Err(unusable("no JPEG or PNG images".into()));
         }
         let mut labelled = Vec::new();
         let mut unlabelled = Vec::new();
@@ -106,12 +114,11 @@ impl ImageFolder {
             }
         }
         if labelled.is_empty() {
-            return Err(format!(
-                "{}: none of the {} images matches the label pattern `{pattern}` (e.g. {})",
-                dir.display(),
+            return Err(unusable(format!(
+                "none of the {} images matches the label pattern `{pattern}` (e.g. {})",
                 unlabelled.len(),
                 unlabelled[0].display()
-            ));
+            )));
         }
         let mut classes: Vec<String> = labelled.iter().map(|(_, l)| l.clone()).collect();
         classes.sort();
@@ -131,16 +138,15 @@ impl ImageFolder {
         train.sort_unstable();
         // (A share below 1 always leaves training images.)
         if classes.len() < 2 || valid.is_empty() {
-            return Err(format!(
-                "{}: {} class(es), {} training and {} validation images (a validation share of \
+            return Err(unusable(format!(
+                "{} class(es), {} training and {} validation images (a validation share of \
                  {valid_pct} of {} labelled images): a classifier needs two classes at least and \
                  validation images",
-                dir.display(),
                 classes.len(),
                 train.len(),
                 valid.len(),
                 items.len()
-            ));
+            )));
         }
         Ok(ImageFolder {
             items,

@@ -6,6 +6,7 @@
 //! [`MAX_IMAGE_BYTES`], and an image at most [`MAX_IMAGE_PIXELS`] by its header. A file cut
 //! short is an error, not an image with a grey lower half: the JPEG decoder fills missing data
 //! silently, so the bytes must reach the marker that ends their format first.
+use crate::{Error, Result};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 use std::io::{Cursor, Read};
 use std::path::Path;
@@ -22,20 +23,25 @@ pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
 /// Decodes `path` into `[3, H, W]` f32 in [0, 1]. A missing, special (a device, a pipe, a
 /// folder), oversized, truncated or corrupt file, or a format it cannot read, is an error
 /// naming the file.
-pub fn load_image(path: impl AsRef<Path>) -> Result<Tensor, String> {
+pub fn load_image(path: impl AsRef<Path>) -> Result<Tensor> {
     let path = path.as_ref();
-    let bytes = read_bounded(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = read_bounded(path)?;
     decode_image(&bytes, &path.display().to_string())
 }
 
 /// The bytes of `path`, a regular file of at most [`MAX_IMAGE_BYTES`]
 /// ([`crate::user_file::open`]).
-fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    let (file, len) = crate::user_file::open(path, MAX_IMAGE_BYTES).map_err(|e| e.to_string())?;
+fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    let (file, len) =
+        crate::user_file::open(path, MAX_IMAGE_BYTES).map_err(|source| Error::File {
+            path: path.to_path_buf(),
+            source,
+            read_as: None,
+        })?;
     let mut bytes = Vec::with_capacity(len as usize);
     file.take(len)
         .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Error::io(path, e))?;
     Ok(bytes)
 }
 
@@ -43,38 +49,42 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
 /// [0, 1]. An unknown format, a file cut short, an image of more than [`MAX_IMAGE_PIXELS`]
 /// (checked from the header, before the pixels are allocated) or corrupt data is an error
 /// naming the file and the format it was read as.
-pub fn decode_image(bytes: &[u8], name: &str) -> Result<Tensor, String> {
+pub fn decode_image(bytes: &[u8], name: &str) -> Result<Tensor> {
+    // An error about this image, read as `format` once that is known.
+    let fail = |format: Option<&'static str>, msg: String| Error::Image {
+        name: name.to_string(),
+        format,
+        msg,
+    };
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| format!("{name}: {e}"))?;
+        .map_err(|e| fail(None, e.to_string()))?;
     let format = match reader.format() {
         Some(f @ (ImageFormat::Jpeg | ImageFormat::Png)) => f,
-        _ => return Err(format!("{name}: neither a JPEG nor a PNG image")),
+        _ => return Err(fail(None, "neither a JPEG nor a PNG image".into())),
     };
     let (kind, end) = match format {
         ImageFormat::Png => ("PNG", "IEND chunk"),
         _ => ("JPEG", "end-of-image marker"),
     };
-    let what = format!("{name} (read as {kind})");
     if !reaches_its_end(bytes, format) {
-        return Err(format!(
-            "{what}: cut short (or corrupt): its {} bytes end before the {end} that closes the \
-             image",
+        let msg = format!(
+            "cut short (or corrupt): its {} bytes end before the {end} that closes the image",
             bytes.len()
-        ));
+        );
+        return Err(fail(Some(kind), msg));
     }
-    let decoder = reader
-        .into_decoder()
-        .map_err(|e| format!("{what}: not a readable image: {e}"))?;
+    let unreadable = |e: image::ImageError| fail(Some(kind), format!("not a readable image: {e}"));
+    let decoder = reader.into_decoder().map_err(unreadable)?;
     let (w, h) = decoder.dimensions();
     let pixels = w as u64 * h as u64;
     if pixels > MAX_IMAGE_PIXELS {
-        return Err(format!(
-            "{what}: {w} x {h} = {pixels} pixels, more than the {MAX_IMAGE_PIXELS} an image may have"
-        ));
+        let msg = format!(
+            "{w} x {h} = {pixels} pixels, more than the {MAX_IMAGE_PIXELS} an image may have"
+        );
+        return Err(fail(Some(kind), msg));
     }
-    let img = DynamicImage::from_decoder(decoder)
-        .map_err(|e| format!("{what}: not a readable image: {e}"))?;
+    let img = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
     Ok(rgb_tensor(&img.to_rgb8()))
 }
 
@@ -143,15 +153,15 @@ pub fn rgb_tensor(img: &RgbImage) -> Tensor {
 
 /// `[3, H, W]` (or `[1, H, W]`, repeated to grey) values in [0, 1] as an 8-bit RGB image,
 /// clamped and rounded.
-pub fn tensor_rgb(t: &Tensor) -> Result<RgbImage, String> {
+pub fn tensor_rgb(t: &Tensor) -> Result<RgbImage> {
     let s = t.shape();
     if s.len() != 3 || (s[0] != 3 && s[0] != 1) {
-        return Err(format!(
+        return Err(Error::Invalid(format!(
             "an image tensor is [3, H, W] or [1, H, W], not {s:?}"
-        ));
+        )));
     }
     let (c, h, w) = (s[0], s[1], s[2]);
-    let v = t.to_vec::<f32>().map_err(|e| e.to_string())?;
+    let v = t.to_vec::<f32>()?;
     let byte = |x: f32| (x.clamp(0.0, 1.0) * 255.0).round() as u8;
     Ok(RgbImage::from_fn(w as u32, h as u32, |x, y| {
         let i = y as usize * w + x as usize;
@@ -160,20 +170,24 @@ pub fn tensor_rgb(t: &Tensor) -> Result<RgbImage, String> {
 }
 
 /// Writes a `[3, H, W]` tensor in [0, 1] as a PNG, atomically.
-pub fn save_png(t: &Tensor, path: impl AsRef<Path>) -> Result<(), String> {
+pub fn save_png(t: &Tensor, path: impl AsRef<Path>) -> Result<()> {
     save(t, path.as_ref(), image::ImageFormat::Png)
 }
 
 /// Writes a `[3, H, W]` tensor in [0, 1] as a JPEG (quality 75), atomically.
-pub fn save_jpeg(t: &Tensor, path: impl AsRef<Path>) -> Result<(), String> {
+pub fn save_jpeg(t: &Tensor, path: impl AsRef<Path>) -> Result<()> {
     save(t, path.as_ref(), image::ImageFormat::Jpeg)
 }
 
-fn save(t: &Tensor, path: &Path, format: image::ImageFormat) -> Result<(), String> {
+/// Encodes `t` as `format` in memory, then writes it to `path` atomically.
+fn save(t: &Tensor, path: &Path, format: image::ImageFormat) -> Result<()> {
     let mut bytes = std::io::Cursor::new(Vec::new());
     DynamicImage::ImageRgb8(tensor_rgb(t)?)
         .write_to(&mut bytes, format)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    crate::atomic::write_atomic(path, bytes.get_ref())
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| Error::Image {
+            name: path.display().to_string(),
+            format: None,
+            msg: e.to_string(),
+        })?;
+    crate::atomic::write_atomic(path, bytes.get_ref()).map_err(|e| Error::io(path, e))
 }

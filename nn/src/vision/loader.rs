@@ -9,7 +9,7 @@
 use super::{load_image, Augment, ImageFolder, Padding, Transforms};
 use crate::learner::{permutation, Batch, DataBunch, Rows};
 use rayon::prelude::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
@@ -36,19 +36,22 @@ struct Source {
 }
 
 impl Source {
+    /// The image at `path`, decoded and transformed by `augment` to this data's size.
+    fn read(&self, path: &Path, augment: &Augment) -> crate::Result<Tensor> {
+        Ok(augment.apply(&load_image(path)?, self.size, self.padding)?)
+    }
+
     /// Decodes, transforms, stacks and normalises the images `rows` of `items`; `draw(i)`
     /// gives the transform of the i-th image of the batch. An image that cannot be read is
     /// left out, counted and named in a warning; a batch with none left is an error (naming
     /// how many failed and the first reason), never an empty batch that averages to NaN.
     fn batch(&self, rows: &[usize], draw: impl Fn(usize) -> Augment + Sync) -> Result<Batch> {
-        let read: Vec<std::result::Result<(Tensor, usize), String>> = rows
+        let read: Vec<crate::Result<(Tensor, usize)>> = rows
             .par_iter()
             .enumerate()
             .map(|(i, &r)| {
                 let (path, label) = &self.items[r];
-                let img =
-                    load_image(path).and_then(|img| draw(i).apply(&img, self.size, self.padding));
-                img.map(|t| (t, *label))
+                self.read(path, &draw(i)).map(|t| (t, *label))
             })
             .collect();
         let mut images = Vec::with_capacity(read.len());
@@ -69,7 +72,7 @@ impl Source {
                 msg: format!(
                     "none of its {} images could be read (the first: {})",
                     rows.len(),
-                    first_failure.unwrap_or_default()
+                    first_failure.map(|e| e.to_string()).unwrap_or_default()
                 ),
             });
         }
@@ -151,12 +154,10 @@ impl ImageData {
             msg: format!("image {i} of {} validation images", s.valid.len()),
         })?;
         let (path, label) = &s.items[r];
-        let img = load_image(path)
-            .and_then(|img| Augment::centre().apply(&img, s.size, s.padding))
-            .map_err(|msg| Error::Shape {
-                op: "valid_image",
-                msg,
-            })?;
+        let img = s.read(path, &Augment::centre()).map_err(|e| Error::Shape {
+            op: "valid_image",
+            msg: e.to_string(),
+        })?;
         Ok((img, *label))
     }
 }

@@ -110,9 +110,9 @@ pub fn write_shapes(
     dir: impl AsRef<std::path::Path>,
     per_class: usize,
     seed: u64,
-) -> Result<usize, String> {
+) -> crate::Result<usize> {
     let dir = dir.as_ref();
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
     for (k, name) in SHAPES.iter().enumerate() {
         for i in 0..per_class {
             save_jpeg(

@@ -21,13 +21,13 @@ use tensor::Tensor;
 pub const MAX_SIZE: usize = 2048;
 
 /// `size` if an augmentation can make images of `size` x `size`: from 1 to [`MAX_SIZE`].
-pub fn check_size(size: usize) -> Result<usize, String> {
+pub fn check_size(size: usize) -> crate::Result<usize> {
     if (1..=MAX_SIZE).contains(&size) {
         Ok(size)
     } else {
-        Err(format!(
+        Err(crate::Error::Invalid(format!(
             "an image size is from 1 to {MAX_SIZE} pixels, not {size}"
-        ))
+        )))
     }
 }
 
@@ -241,13 +241,17 @@ impl Augment {
 
     /// Applies the transform to `img` (`[C, H, W]` f32 in [0, 1]): a `[C, size, size]` image.
     /// A size outside 1 to [`MAX_SIZE`] is an error.
-    pub fn apply(&self, img: &Tensor, size: usize, padding: Padding) -> Result<Tensor, String> {
+    pub fn apply(&self, img: &Tensor, size: usize, padding: Padding) -> tensor::Result<Tensor> {
         let s = img.shape();
-        check_size(size).map_err(|e| format!("augment: {e}"))?;
+        check_size(size).map_err(|e| tensor::Error::Invalid {
+            op: "augment",
+            msg: e.to_string(),
+        })?;
         if s.len() != 3 || s[1] == 0 || s[2] == 0 {
-            return Err(format!(
-                "augment: an image is [C, H, W] with H, W > 0, not {s:?}"
-            ));
+            return Err(tensor::Error::Shape {
+                op: "augment",
+                msg: format!("an image is [C, H, W] with H, W > 0, not {s:?}"),
+            });
         }
         let (c, h, w) = (s[0], s[1], s[2]);
         // The resize target: the shorter side becomes `size`.
@@ -270,7 +274,7 @@ impl Augment {
             homography(moved, corners)
         });
         let m = self.affine(th, tw);
-        let src = img.to_vec::<f32>().map_err(|e| e.to_string())?;
+        let src = img.to_vec::<f32>()?;
         let mut out = vec![0f32; c * size * size];
         let mut px = vec![0f32; c];
         for y in 0..size {
@@ -293,7 +297,7 @@ impl Augment {
                 }
             }
         }
-        Tensor::from_vec(out, &[c, size, size]).map_err(|e| e.to_string())
+        Tensor::from_vec(out, &[c, size, size])
     }
 
     /// Brightness and contrast in logit space: `sigmoid((logit(p) + logit(b)) * c)`.
@@ -360,16 +364,17 @@ fn sample(src: &[f32], (h, w): (usize, usize), x: f64, y: f64, padding: Padding,
 /// PyTorch's `F.grid_sample(img[None], grid[None], 'bilinear', padding, align_corners=True)`
 /// for one image `[C, H, W]` and a grid `[Ho, Wo, 2]` of (x, y) points in [-1, 1]: `[C, Ho,
 /// Wo]`. (The augmentation samples point by point through the same function.)
-pub fn grid_sample(img: &Tensor, grid: &Tensor, padding: Padding) -> Result<Tensor, String> {
+pub fn grid_sample(img: &Tensor, grid: &Tensor, padding: Padding) -> tensor::Result<Tensor> {
     let (s, g) = (img.shape(), grid.shape());
     if s.len() != 3 || g.len() != 3 || g[2] != 2 || s[1] == 0 || s[2] == 0 {
-        return Err(format!(
-            "grid_sample: image [C, H, W] and grid [Ho, Wo, 2], not {s:?} and {g:?}"
-        ));
+        return Err(tensor::Error::Shape {
+            op: "grid_sample",
+            msg: format!("image [C, H, W] and grid [Ho, Wo, 2], not {s:?} and {g:?}"),
+        });
     }
     let (c, ho, wo) = (s[0], g[0], g[1]);
-    let src = img.to_vec::<f32>().map_err(|e| e.to_string())?;
-    let pts = grid.to_vec::<f32>().map_err(|e| e.to_string())?;
+    let src = img.to_vec::<f32>()?;
+    let pts = grid.to_vec::<f32>()?;
     let mut out = vec![0f32; c * ho * wo];
     let mut px = vec![0f32; c];
     for i in 0..ho * wo {
@@ -385,7 +390,7 @@ pub fn grid_sample(img: &Tensor, grid: &Tensor, padding: Padding) -> Result<Tens
             out[k * ho * wo + i] = v;
         }
     }
-    Tensor::from_vec(out, &[c, ho, wo]).map_err(|e| e.to_string())
+    Tensor::from_vec(out, &[c, ho, wo])
 }
 
 #[cfg(test)]

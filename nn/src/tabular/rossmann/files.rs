@@ -3,6 +3,7 @@
 //! every message. `train.csv` and `store.csv` are required; the others may be absent.
 use super::CONT_VARS;
 use crate::tabular::{parse_date, read_csv, Schema, Table};
+use crate::{Error, Result};
 use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -56,12 +57,12 @@ pub(super) struct Files {
 }
 
 /// The line of data row `row` in a file with one header line and no line breaks in fields.
-pub(super) fn line(row: usize) -> usize {
-    row + 2
+pub(super) fn line(row: usize) -> u64 {
+    row as u64 + 2
 }
 
 /// The file `name` of `dir` read as `schema` says, or `None` when it is absent.
-fn read(dir: &Path, name: &str, schema: &Schema) -> Result<Option<Table>, String> {
+fn read(dir: &Path, name: &str, schema: &Schema) -> Result<Option<Table>> {
     let path = dir.join(name);
     if !path.exists() {
         return Ok(None);
@@ -70,7 +71,7 @@ fn read(dir: &Path, name: &str, schema: &Schema) -> Result<Option<Table>, String
 }
 
 /// As [`read`], with the `Date` column parsed.
-fn dated(dir: &Path, name: &str, schema: &Schema) -> Result<Option<Dated>, String> {
+fn dated(dir: &Path, name: &str, schema: &Schema) -> Result<Option<Dated>> {
     let Some(table) = read(dir, name, schema)? else {
         return Ok(None);
     };
@@ -82,25 +83,24 @@ fn dated(dir: &Path, name: &str, schema: &Schema) -> Result<Option<Dated>, Strin
         .map(|(i, s)| {
             let s = s.as_deref().unwrap_or("");
             parse_date(s).ok_or_else(|| {
-                format!(
-                    "{}, line {}, column `Date`: `{s}` is not a date (YYYY-MM-DD)",
-                    path.display(),
-                    line(i)
-                )
+                let msg = "is not a date (YYYY-MM-DD)";
+                Error::csv_at(&path, line(i), Some("Date"), Some(s), msg)
             })
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_>>()?;
     Ok(Some(Dated { path, table, dates }))
 }
 
 /// The numeric column `name` of `table` (read from `path`), which must have no empty field.
-pub(super) fn present<'a>(table: &'a Table, name: &str, path: &Path) -> Result<&'a [f64], String> {
+pub(super) fn present<'a>(table: &'a Table, name: &str, path: &Path) -> Result<&'a [f64]> {
     let v = table.num(name)?;
     match v.iter().position(|x| x.is_nan()) {
-        Some(i) => Err(format!(
-            "{}, line {}, column `{name}`: empty, a value is needed",
-            path.display(),
-            line(i)
+        Some(i) => Err(Error::csv_at(
+            path,
+            line(i),
+            Some(name),
+            None,
+            "empty, a value is needed",
         )),
         None => Ok(v),
     }
@@ -112,17 +112,17 @@ pub(super) fn unique_index<K: Hash + Eq + Debug>(
     keys: impl Iterator<Item = Option<K>>,
     path: &Path,
     what: &str,
-) -> Result<HashMap<K, usize>, String> {
+) -> Result<HashMap<K, usize>> {
     let mut index = HashMap::new();
     for (i, k) in keys.enumerate() {
         let Some(k) = k else { continue };
         if let Some(first) = index.get(&k) {
-            return Err(format!(
-                "{}: {what} {k:?} appears twice (lines {} and {})",
-                path.display(),
+            let msg = format!(
+                "{what} {k:?} appears twice (lines {} and {})",
                 line(*first),
                 line(i)
-            ));
+            );
+            return Err(Error::csv(path, msg));
         }
         index.insert(k, i);
     }
@@ -130,15 +130,18 @@ pub(super) fn unique_index<K: Hash + Eq + Debug>(
 }
 
 impl Files {
-    pub fn read(dir: &Path) -> Result<Files, String> {
+    pub fn read(dir: &Path) -> Result<Files> {
         if !dir.is_dir() {
-            return Err(format!("{}: not a folder", dir.display()));
+            return Err(Error::Folder {
+                path: dir.to_path_buf(),
+                msg: "not a folder".into(),
+            });
         }
         let needed = |name: &str| {
-            format!(
+            Error::Data(format!(
                 "{} has no {name}: the Rossmann data needs at least Kaggle's train.csv and store.csv",
                 dir.display()
-            )
+            ))
         };
         // The days' flags and ids are whole numbers; `Sales` is money.
         let days_whole = ["Store", "DayOfWeek", "Open", "Promo", "SchoolHoliday"];

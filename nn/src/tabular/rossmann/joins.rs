@@ -7,6 +7,7 @@
 use super::files::{line, present, unique_index, Dated, Files, WEATHER};
 use super::since::{competition_months_open, fill, promo2_weeks, year_week};
 use crate::tabular::{Column, Table};
+use crate::{Error, Result};
 use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::path::Path;
@@ -35,7 +36,7 @@ fn store_key(x: f64) -> Option<i64> {
 }
 
 impl<'a> Joins<'a> {
-    pub fn new(files: &'a Files) -> Result<Self, String> {
+    pub fn new(files: &'a Files) -> Result<Self> {
         let store_path = files.train.path.with_file_name("store.csv");
         let store = unique_index(
             present(&files.store, "Store", &store_path)?
@@ -84,7 +85,7 @@ impl<'a> Joins<'a> {
     /// googletrend.csv: `Date` is the first day of `week` ("2012-12-02 - 2012-12-08"), the
     /// state is the third part of `file` ("Rossmann_DE_SN"), `NI` is the store table's
     /// `HB,NI`, and the rows of `file == "Rossmann_DE"` are Germany's trend.
-    fn googletrend(t: &Table, path: &Path) -> Result<(TrendByState, TrendDe), String> {
+    fn googletrend(t: &Table, path: &Path) -> Result<(TrendByState, TrendDe)> {
         let files = t.cat("file")?;
         let weeks = t.cat("week")?;
         let trend = t.num("trend")?;
@@ -93,11 +94,8 @@ impl<'a> Joins<'a> {
             let w = week.as_deref().unwrap_or("");
             let first = w.split(" - ").next().unwrap_or("");
             let date = crate::tabular::parse_date(first).ok_or_else(|| {
-                format!(
-                    "{}, line {}, column `week`: `{w}` does not start with a date (YYYY-MM-DD - YYYY-MM-DD)",
-                    path.display(),
-                    line(i)
-                )
+                let msg = "does not start with a date (YYYY-MM-DD - YYYY-MM-DD)";
+                Error::csv_at(path, line(i), Some("week"), Some(w), msg)
             })?;
             let file = files[i].as_deref().unwrap_or("");
             let state = file
@@ -128,7 +126,7 @@ impl<'a> Joins<'a> {
     }
 
     /// weather.csv ⋈ state_names.csv on `file = StateName`, indexed by (state, date).
-    fn weather(w: &Dated, names: &Table) -> Result<HashMap<(String, NaiveDate), usize>, String> {
+    fn weather(w: &Dated, names: &Table) -> Result<HashMap<(String, NaiveDate), usize>> {
         let name_path = w.path.with_file_name("state_names.csv");
         let by_name = unique_index(
             names.cat("StateName")?.iter().cloned(),
@@ -150,12 +148,7 @@ impl<'a> Joins<'a> {
     /// An error naming the stores of `stores` (read from `path`) that store.csv lacks (their
     /// `rows` are `None`), the first few and how many: a day without its store would train
     /// on missing values.
-    fn all_stores_known(
-        &self,
-        stores: &[f64],
-        rows: &[Option<usize>],
-        path: &Path,
-    ) -> Result<(), String> {
+    fn all_stores_known(&self, stores: &[f64], rows: &[Option<usize>], path: &Path) -> Result<()> {
         let mut lacking: Vec<i64> = stores
             .iter()
             .zip(rows)
@@ -170,19 +163,19 @@ impl<'a> Joins<'a> {
         const SHOWN: usize = 5;
         let first: Vec<String> = lacking.iter().take(SHOWN).map(i64::to_string).collect();
         let more = if lacking.len() > SHOWN { ", ..." } else { "" };
-        Err(format!(
-            "{}: store.csv lacks {} of its stores (store.csv lists {}): {}{more}",
-            path.display(),
+        let msg = format!(
+            "store.csv lacks {} of its stores (store.csv lists {}): {}{more}",
             lacking.len(),
             self.store.len(),
             first.join(", ")
-        ))
+        );
+        Err(Error::csv(path, msg))
     }
 
     /// The joined columns for the days of `days`: its own (`Date`, `Store`, `DayOfWeek`,
     /// `Promo`, `SchoolHoliday`, `StateHoliday` as False/True), the store's, the state's,
     /// the trends, the weather, `CompetitionMonthsOpen` and `Promo2Weeks`.
-    pub fn join(&self, days: &Dated) -> Result<Table, String> {
+    pub fn join(&self, days: &Dated) -> Result<Table> {
         let (t, path) = (&days.table, &days.path);
         let stores = present(t, "Store", path)?;
         let n = t.rows();
@@ -204,13 +197,15 @@ impl<'a> Joins<'a> {
                 // The notebook's `StateHoliday != '0'`: 0 (or "0") is no holiday,
                 // a, b and c (public, Easter, Christmas) are.
                 Some(s) => Ok(Some(if s == "0" { "False" } else { "True" }.to_string())),
-                None => Err(format!(
-                    "{}, line {}, column `StateHoliday`: empty (0, a, b or c expected)",
-                    path.display(),
-                    line(i)
+                None => Err(Error::csv_at(
+                    path,
+                    line(i),
+                    Some("StateHoliday"),
+                    None,
+                    "empty (0, a, b or c expected)",
                 )),
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>>>()?;
         out.set("StateHoliday", Column::Cat(holiday))?;
 
         let store = &self.files.store;
@@ -226,7 +221,7 @@ impl<'a> Joins<'a> {
                 ),
             )?;
         }
-        let store_num = |name: &str| -> Result<Vec<f64>, String> {
+        let store_num = |name: &str| -> Result<Vec<f64>> {
             let v = store.num(name)?;
             Ok(store_rows
                 .iter()
@@ -247,17 +242,17 @@ impl<'a> Joins<'a> {
         let mut weeks = Vec::with_capacity(n);
         for (i, &d) in days.dates.iter().enumerate() {
             months.push(competition_months_open(d, comp_year[i], comp_month[i]).ok_or_else(|| {
-                format!(
+                Error::Data(format!(
                     "store.csv: store {} opened to competition in year {} month {}, which is no date",
                     stores[i], comp_year[i], comp_month[i]
-                )
+                ))
             })?);
             weeks.push(
                 promo2_weeks(d, promo_year[i], promo_week[i]).ok_or_else(|| {
-                    format!(
+                    Error::Data(format!(
                         "store.csv: store {} joined Promo2 in year {} week {}, which is no date",
                         stores[i], promo_year[i], promo_week[i]
-                    )
+                    ))
                 })?,
             );
         }

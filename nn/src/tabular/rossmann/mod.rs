@@ -20,6 +20,7 @@ mod synth;
 pub use synth::{Synth, Truth, NOISE_SD};
 
 use crate::tabular::{add_datepart, Column, Table};
+use crate::{Error, Result};
 use chrono::{Days, NaiveDate};
 use elapsed::{elapsed, Day, FLAGS};
 use files::{line, Files, WEATHER};
@@ -110,27 +111,26 @@ const SALES_RANGE: (f64, f64) = (f32::MIN_POSITIVE as f64, f32::MAX as f64 / 1.2
 
 /// An error naming the first day of `sales` (read from `path`) that is negative or out of
 /// [`SALES_RANGE`].
-fn check_sales(sales: &[f64], path: &Path) -> Result<(), String> {
+fn check_sales(sales: &[f64], path: &Path) -> Result<()> {
     let (lo, hi) = SALES_RANGE;
     let bad = |s: f64| s < 0.0 || (s != 0.0 && !(lo..=hi).contains(&s));
     match sales.iter().position(|&s| bad(s)) {
         None => Ok(()),
-        Some(i) => Err(format!(
-            "{}, line {}, column `Sales`: `{}` is {}",
-            path.display(),
-            files::line(i),
+        Some(i) => {
             // As written in the file, near enough: 1e300 rather than its 301 digits.
-            if (1e-4..1e15).contains(&sales[i].abs()) {
+            let value = if (1e-4..1e15).contains(&sales[i].abs()) {
                 sales[i].to_string()
             } else {
                 format!("{:e}", sales[i])
-            },
-            if sales[i] < 0.0 {
-                "negative: sales are 0 (closed) or more".to_string()
+            };
+            let msg = if sales[i] < 0.0 {
+                "is negative: sales are 0 (closed) or more".to_string()
             } else {
-                format!("out of range: sales are 0 (closed) or from {lo:.1e} to {hi:.1e}, so that their log and its exp stay finite in f32")
-            }
-        )),
+                format!("is out of range: sales are 0 (closed) or from {lo:.1e} to {hi:.1e}, so that their log and its exp stay finite in f32")
+            };
+            let line = files::line(i);
+            Err(Error::csv_at(path, line, Some("Sales"), Some(&value), msg))
+        }
     }
 }
 
@@ -151,7 +151,7 @@ pub struct Rossmann {
 
 impl Rossmann {
     /// Reads and cleans the files in `dir`.
-    pub fn load(dir: impl AsRef<Path>) -> Result<Rossmann, String> {
+    pub fn load(dir: impl AsRef<Path>) -> Result<Rossmann> {
         let files = Files::read(dir.as_ref())?;
         let joins = Joins::new(&files)?;
         let mut train = joins.join(&files.train)?;
@@ -196,10 +196,8 @@ impl Rossmann {
         train.set("Sales", Column::Num(sales.to_vec()))?;
         let mut keep: Vec<usize> = (0..sales.len()).filter(|&i| sales[i] != 0.0).collect();
         if keep.is_empty() {
-            return Err(format!(
-                "{}: no day with sales (Sales != 0) to learn from",
-                files.train.path.display()
-            ));
+            let msg = "no day with sales (Sales != 0) to learn from";
+            return Err(Error::csv(&files.train.path, msg));
         }
         let dates = &files.train.dates;
         keep.sort_by(|&a, &b| dates[b].cmp(&dates[a]));
@@ -212,10 +210,10 @@ impl Rossmann {
         let n_valid = Self::valid_rows(&kept_dates, files.test.as_ref().map(|t| t.dates.len()))?;
         for var in &cont_vars {
             if rows.num(var)?[n_valid..].iter().all(|x| x.is_nan()) {
-                return Err(format!(
+                return Err(Error::Data(format!(
                     "`{var}` has no value in any training row: its column in {} is empty, or none of its rows joins a training day",
                     source(var)
-                ));
+                )));
             }
         }
 
@@ -247,13 +245,13 @@ impl Rossmann {
     /// rows before the last one of the date found `test_rows` rows down (so that date's
     /// last row goes to training, the lesson's quirk); without a test set, the rows of the
     /// last [`TEST_DAYS`] days.
-    fn valid_rows(dates: &[NaiveDate], test_rows: Option<usize>) -> Result<usize, String> {
+    fn valid_rows(dates: &[NaiveDate], test_rows: Option<usize>) -> Result<usize> {
         let boundary = match test_rows {
             Some(n) => *dates.get(n).ok_or_else(|| {
-                format!(
+                Error::Data(format!(
                     "test.csv has {n} rows, the cleaned training data only {}: too few to hold out as many",
                     dates.len()
-                )
+                ))
             })?,
             // At the calendar's start, every day is within the window.
             None => dates[0]
@@ -266,21 +264,17 @@ impl Rossmann {
             None => through,
         };
         if n_valid >= dates.len() {
-            return Err(format!(
+            return Err(Error::Data(format!(
                 "the data's {} days with sales are all within the last {TEST_DAYS} days: holding those out for validation leaves nothing to train on",
                 dates.len()
-            ));
+            )));
         }
         Ok(n_valid)
     }
 
     /// Adds the [`elapsed`] columns to the joined train and test tables, computed on their
     /// days together.
-    fn add_elapsed(
-        files: &Files,
-        train: &mut Table,
-        mut test: Option<&mut Table>,
-    ) -> Result<(), String> {
+    fn add_elapsed(files: &Files, train: &mut Table, mut test: Option<&mut Table>) -> Result<()> {
         let mut days = Vec::new();
         let mut sources = vec![(&files.train, &*train)];
         if let (Some(src), Some(t)) = (&files.test, test.as_deref()) {
@@ -318,13 +312,13 @@ impl Rossmann {
             ),
         };
         let columns = elapsed(&days).map_err(|(a, b)| {
-            format!(
+            Error::Data(format!(
                 "store {} has two rows for {}: {} and {}",
                 days[a].store,
                 days[a].date,
                 where_(a),
                 where_(b)
-            )
+            ))
         })?;
         for (name, v) in columns {
             if let Some(t) = test.as_deref_mut() {
@@ -348,7 +342,7 @@ impl Rossmann {
 
     /// The model's output range, `[0, ln(1.2 max Sales)]` over the cleaned rows, so that the
     /// sigmoid can reach the largest sales with room to spare (the lesson's `y_range`).
-    pub fn y_range(&self) -> Result<(f32, f32), String> {
+    pub fn y_range(&self) -> Result<(f32, f32)> {
         let max = self
             .rows
             .num("Sales")?
@@ -359,28 +353,27 @@ impl Rossmann {
     }
 
     /// The target of `table`: ln(Sales) as f32 `[N, 1]` (the lesson's `log=True` labels).
-    pub fn log_sales(table: &Table) -> Result<Tensor, String> {
+    pub fn log_sales(table: &Table) -> Result<Tensor> {
         let y: Vec<f32> = table.num("Sales")?.iter().map(|&s| s.ln() as f32).collect();
         let n = y.len();
-        Tensor::from_vec(y, &[n, 1]).map_err(|e| e.to_string())
+        Ok(Tensor::from_vec(y, &[n, 1])?)
     }
 
     /// Writes Kaggle's submission: `Id,Sales` per test row, Sales = exp(prediction) (the
     /// model predicts ln(Sales)), 0 for a store marked closed. Written to a temporary file
     /// and renamed, so a failure leaves no half-written file.
-    pub fn write_submission(
-        &self,
-        path: impl AsRef<Path>,
-        log_preds: &[f32],
-    ) -> Result<(), String> {
+    pub fn write_submission(&self, path: impl AsRef<Path>, log_preds: &[f32]) -> Result<()> {
         let path = path.as_ref();
-        let test = self.test.as_ref().ok_or("no test.csv: nothing to submit")?;
+        let test = self
+            .test
+            .as_ref()
+            .ok_or_else(|| Error::Data("no test.csv: nothing to submit".into()))?;
         if log_preds.len() != test.rows() {
-            return Err(format!(
+            return Err(Error::Data(format!(
                 "{} predictions for {} test rows",
                 log_preds.len(),
                 test.rows()
-            ));
+            )));
         }
         let ids = test.num("Id")?;
         let open = test.num("Open")?;
@@ -394,7 +387,6 @@ impl Rossmann {
             };
             text.push_str(&format!("{},{sales:.2}\n", ids[i]));
         }
-        crate::atomic::write_atomic(path, text.as_bytes())
-            .map_err(|e| format!("{}: {e}", path.display()))
+        crate::atomic::write_atomic(path, text.as_bytes()).map_err(|e| Error::io(path, e))
     }
 }

@@ -28,6 +28,7 @@
 use super::files::{STORE_COLUMNS, WEATHER};
 use super::Rossmann;
 use crate::metrics::{exp_rmspe, Average};
+use crate::{Error, Result};
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use std::collections::HashMap;
 use std::path::Path;
@@ -368,22 +369,25 @@ pub struct Truth {
     log_mean: HashMap<(i64, NaiveDate), f64>,
 }
 
-fn csv_text(header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, String> {
+/// The bytes of a CSV file of `header` and `rows`.
+fn csv_text(header: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    // Writes into memory take every byte: the only failures a CSV writer has are its sink's.
+    const IN_MEMORY: &str = "writing CSV into memory cannot fail";
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header).map_err(|e| e.to_string())?;
+    w.write_record(header).expect(IN_MEMORY);
     for r in rows {
-        w.write_record(r).map_err(|e| e.to_string())?;
+        w.write_record(r).expect(IN_MEMORY);
     }
-    w.into_inner().map_err(|e| e.to_string())
+    w.into_inner().expect(IN_MEMORY)
 }
 
 impl Synth {
     /// Generates the data and writes `train.csv`, `store.csv`, `store_states.csv`,
     /// `state_names.csv`, `googletrend.csv`, `weather.csv` and `test.csv` into `dir`
     /// (created if needed; each file written atomically).
-    pub fn write(&self, dir: impl AsRef<Path>) -> Result<Truth, String> {
+    pub fn write(&self, dir: impl AsRef<Path>) -> Result<Truth> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let start = NaiveDate::from_ymd_opt(2013, 1, 1).expect("date");
         let last_train = NaiveDate::from_ymd_opt(2015, 7, 31).expect("date");
         let end = NaiveDate::from_ymd_opt(2015, 9, 17).expect("date");
@@ -529,11 +533,11 @@ impl Synth {
                         "SchoolHoliday",
                     ],
                     &train_rows,
-                )?,
+                ),
             ),
             (
                 "store.csv",
-                csv_text(&STORE_COLUMNS, &Self::store_rows(&stores))?,
+                csv_text(&STORE_COLUMNS, &Self::store_rows(&stores)),
             ),
             (
                 "store_states.csv",
@@ -544,7 +548,7 @@ impl Synth {
                         .enumerate()
                         .map(|(i, s)| vec![(i + 1).to_string(), STATES[s.state].0.to_string()])
                         .collect::<Vec<_>>(),
-                )?,
+                ),
             ),
             (
                 "state_names.csv",
@@ -554,11 +558,11 @@ impl Synth {
                         .iter()
                         .map(|s| vec![s.1.to_string(), s.0.to_string()])
                         .collect::<Vec<_>>(),
-                )?,
+                ),
             ),
             (
                 "googletrend.csv",
-                csv_text(&["file", "week", "trend"], &trend_rows)?,
+                csv_text(&["file", "week", "trend"], &trend_rows),
             ),
             (
                 "weather.csv",
@@ -568,7 +572,7 @@ impl Synth {
                         .flat_map(|s| (0..days).map(move |k| (s, k)))
                         .map(|(s, k)| weather[s][k].record(s, start + Days::new(k as u64)))
                         .collect::<Vec<_>>(),
-                )?,
+                ),
             ),
             (
                 "test.csv",
@@ -598,13 +602,12 @@ impl Synth {
                             r
                         })
                         .collect::<Vec<_>>(),
-                )?,
+                ),
             ),
         ];
         for (name, bytes) in files {
             let path = dir.join(name);
-            crate::atomic::write_atomic(&path, &bytes)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            crate::atomic::write_atomic(&path, &bytes).map_err(|e| Error::io(&path, e))?;
         }
         debug_assert!(WEATHER.iter().all(|c| WEATHER_HEADER.contains(c)));
         Ok(Truth { log_mean: truth })
@@ -672,7 +675,7 @@ impl Truth {
     /// (per batch of `bs` rows, batch-size-weighted): the oracle, which predicts the true log
     /// mean, and the baseline, which predicts each store's geometric-mean sales over the
     /// training rows.
-    pub fn oracle_and_baseline(&self, data: &Rossmann, bs: usize) -> Result<(f64, f64), String> {
+    pub fn oracle_and_baseline(&self, data: &Rossmann, bs: usize) -> Result<(f64, f64)> {
         let valid = data.valid();
         let train = data.train();
         let mut per_store: HashMap<i64, (f64, usize)> = HashMap::new();
@@ -690,25 +693,22 @@ impl Truth {
             let date = d
                 .as_deref()
                 .and_then(crate::tabular::parse_date)
-                .ok_or("a validation row without a date")?;
+                .ok_or_else(|| Error::Data("a validation row without a date".into()))?;
             oracle.push(
-                self.log_mean(store, date)
-                    .ok_or_else(|| format!("no true mean for store {store} on {date}"))?
-                    as f32,
+                self.log_mean(store, date).ok_or_else(|| {
+                    Error::Data(format!("no true mean for store {store} on {date}"))
+                })? as f32,
             );
             let (sum, n) = per_store.get(&store).copied().unwrap_or((0.0, 0));
             baseline.push(if n > 0 { (sum / n as f64) as f32 } else { 0.0 });
         }
         let target = Rossmann::log_sales(&valid)?;
-        let score = |pred: Vec<f32>| -> Result<f64, String> {
+        let score = |pred: Vec<f32>| -> Result<f64> {
             let mut avg = Average::default();
             for (b, chunk) in pred.chunks(bs.max(1)).enumerate() {
-                let t = target
-                    .narrow(0, b * bs, chunk.len())
-                    .map_err(|e| e.to_string())?;
-                let p = Tensor::from_vec(chunk.to_vec(), &[chunk.len(), 1])
-                    .map_err(|e| e.to_string())?;
-                avg.add(exp_rmspe(&p, &t).map_err(|e| e.to_string())?, chunk.len());
+                let t = target.narrow(0, b * bs, chunk.len())?;
+                let p = Tensor::from_vec(chunk.to_vec(), &[chunk.len(), 1])?;
+                avg.add(exp_rmspe(&p, &t)?, chunk.len());
             }
             Ok(avg.value() as f64)
         };
