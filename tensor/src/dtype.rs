@@ -43,3 +43,55 @@ impl fmt::Display for DType {
         f.write_str(self.as_str())
     }
 }
+
+/// Runs `$body` with `$T` bound to the Rust element type of `$dtype`, for ops that only move
+/// elements (select, gather, cat, pad) and so work on every dtype alike.
+macro_rules! with_dtype {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::DType::F16 => {
+                type $T = half::f16;
+                $body
+            }
+            $crate::DType::BF16 => {
+                type $T = half::bf16;
+                $body
+            }
+            $crate::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$T` bound to `f32` or `f64` (a [`crate::Float`]) as `$dtype` says, for
+/// ops that compute; any other dtype is an [`crate::Error::DType`] naming `$op` (`f32` is
+/// what it expects: the dtype a model computes in). `$body` is a `Result`.
+macro_rules! with_float {
+    ($op:expr, $dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            got => Err($crate::Error::DType {
+                op: $op,
+                expected: $crate::DType::F32,
+                got,
+            }),
+        }
+    };
+}

@@ -10,8 +10,10 @@
 //! over [`Float`] and dispatches on the operands' dtype (mixing the two is an error, there is
 //! no implicit promotion).
 mod buffer_cache;
-mod cuda;
+#[macro_use]
 mod dtype;
+mod cpu;
+mod cuda;
 mod error;
 mod float;
 pub mod gemm;
@@ -26,13 +28,15 @@ mod tensor;
 mod threads;
 
 pub use buffer_cache::release_cached_memory;
+pub use cpu::{CpuStorage, Element};
 pub use cuda::{poison_outputs, set_deterministic, Accumulate, CudaStorage, Gpu};
 pub use dtype::DType;
 pub use error::{Error, Result};
 pub use float::Float;
+pub use kernels::{BinaryOp, UnaryOp};
 pub use layout::{broadcast_shape, contiguous_strides, Layout};
 pub use ops::*;
-pub use storage::{Element, Storage};
+pub use storage::Storage;
 pub use tensor::{Device, Tensor};
 pub use threads::join_thread_pool;
 

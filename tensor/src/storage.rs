@@ -1,92 +1,165 @@
-//! Where a tensor's elements live. A storage is shared (behind an `Arc`) by every view of it:
-//! a host vector of one element type, or a buffer on a GPU ([`crate::cuda::CudaStorage`]).
-use crate::cuda::CudaStorage;
-use crate::DType;
-use half::{bf16, f16};
+//! Where a tensor's elements live, and the one place where an op picks the code that runs
+//! it: each method below matches on the operands' storage and calls the function of the
+//! same name in `crate::cpu` (host memory) or `crate::cuda` (one GPU's memory). Operands on
+//! different devices are refused here, naming both. The front end (`crate::ops`, methods
+//! on `Tensor`) has checked shapes and dtypes and built the output's shape before it calls.
+use crate::cpu::{self, CpuStorage};
+use crate::cuda::{self, CudaStorage};
+use crate::{DType, Device, Error, Layout, Result};
+use kernels::{BinaryOp, UnaryOp};
 
-/// A host buffer of one element type, or a GPU buffer.
+/// A host buffer of one element type, or a GPU buffer. Shared (behind an `Arc`) by every
+/// view of it.
 #[derive(Debug)]
 pub enum Storage {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-    F16(Vec<f16>),
-    BF16(Vec<bf16>),
-    I64(Vec<i64>),
+    Cpu(CpuStorage),
     Cuda(CudaStorage),
-}
-
-/// Gives f32 buffers back to the cache in [`crate::buffer_cache`] when the last tensor sharing them
-/// is dropped, for the next op's output. f64 buffers are not cached: f64 is for gradient
-/// checks on small tensors, where page faults and memsets do not matter.
-impl Drop for Storage {
-    fn drop(&mut self) {
-        if let Storage::F32(v) = self {
-            crate::buffer_cache::recycle(std::mem::take(v));
-        }
-    }
 }
 
 impl Storage {
     pub fn dtype(&self) -> DType {
         match self {
-            Storage::F32(_) => DType::F32,
-            Storage::F64(_) => DType::F64,
-            Storage::F16(_) => DType::F16,
-            Storage::BF16(_) => DType::BF16,
-            Storage::I64(_) => DType::I64,
-            Storage::Cuda(c) => c.dtype(),
+            Storage::Cpu(s) => s.dtype(),
+            Storage::Cuda(s) => s.dtype(),
         }
     }
 
     pub fn len(&self) -> usize {
         match self {
-            Storage::F32(v) => v.len(),
-            Storage::F64(v) => v.len(),
-            Storage::F16(v) => v.len(),
-            Storage::BF16(v) => v.len(),
-            Storage::I64(v) => v.len(),
-            Storage::Cuda(c) => c.len(),
+            Storage::Cpu(s) => s.len(),
+            Storage::Cuda(s) => s.len(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
 
-/// A Rust type that can be a tensor element: it knows its [`DType`] and its storage variant.
-pub trait Element: Copy + Send + Sync + Default + std::fmt::Debug + 'static {
-    const DTYPE: DType;
-    fn slice(storage: &Storage) -> Option<&[Self]>;
-    fn into_storage(data: Vec<Self>) -> Storage;
-    /// Moves the buffer out of a storage of this type, leaving it empty.
-    fn take(storage: &mut Storage) -> Option<Vec<Self>>;
-}
+    pub fn device(&self) -> Device {
+        match self {
+            Storage::Cpu(_) => Device::Cpu,
+            Storage::Cuda(s) => Device::Cuda(s.gpu().ordinal()),
+        }
+    }
 
-macro_rules! element {
-    ($t:ty, $variant:ident) => {
-        impl Element for $t {
-            const DTYPE: DType = DType::$variant;
-            fn slice(storage: &Storage) -> Option<&[Self]> {
-                match storage {
-                    Storage::$variant(v) => Some(v),
-                    _ => None,
-                }
+    /// Whether every one of `others` lives on this storage's device.
+    pub(crate) fn same_device(&self, others: &[&Storage]) -> bool {
+        others.iter().all(|o| o.device() == self.device())
+    }
+
+    /// The error for operands on different devices, naming this one and the first other.
+    pub(crate) fn mismatch(&self, op: &'static str, others: &[&Storage]) -> Error {
+        let other = others
+            .iter()
+            .map(|o| o.device())
+            .find(|&d| d != self.device())
+            .unwrap_or(self.device());
+        Error::device(
+            op,
+            format!(
+                "operands on {} and {other}: move them to one device with to_device",
+                self.device()
+            ),
+        )
+    }
+
+    // ------------------------------------------------------------ copies and transfers
+
+    /// A row-major copy of the elements `l` selects.
+    pub(crate) fn contiguous(&self, op: &'static str, l: &Layout) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => Ok(Storage::Cpu(cpu::contiguous(s, l))),
+            Storage::Cuda(s) => cuda::contiguous(op, s, l).map(Storage::Cuda),
+        }
+    }
+
+    /// The elements `l` selects, converted to `dtype`.
+    pub(crate) fn to_dtype(&self, l: &Layout, dtype: DType) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => Ok(Storage::Cpu(cpu::to_dtype(s, l, dtype))),
+            Storage::Cuda(s) => cuda::to_dtype(s, l, dtype).map(Storage::Cuda),
+        }
+    }
+
+    /// The elements `l` selects, copied to `device` in row-major order.
+    pub(crate) fn to_device(&self, l: &Layout, device: Device) -> Result<Storage> {
+        match (self, device) {
+            (Storage::Cpu(s), Device::Cpu) => Ok(Storage::Cpu(cpu::contiguous(s, l))),
+            (Storage::Cpu(s), Device::Cuda(ordinal)) => {
+                cuda::upload(s, l, ordinal).map(Storage::Cuda)
             }
-            fn into_storage(data: Vec<Self>) -> Storage {
-                Storage::$variant(data)
-            }
-            fn take(storage: &mut Storage) -> Option<Vec<Self>> {
-                match storage {
-                    Storage::$variant(v) => Some(std::mem::take(v)),
-                    _ => None,
-                }
+            (Storage::Cuda(s), Device::Cpu) => cuda::download(s, l).map(Storage::Cpu),
+            (Storage::Cuda(s), Device::Cuda(ordinal)) => {
+                let host = cuda::download(s, l)?;
+                cuda::upload(&host, &Layout::contiguous(l.shape()), ordinal).map(Storage::Cuda)
             }
         }
-    };
+    }
+
+    /// `n` elements equal to `value` on `device`, in `dtype` (a GPU holds f32 here).
+    pub(crate) fn full(device: Device, dtype: DType, n: usize, value: f32) -> Result<Storage> {
+        let host = || {
+            cpu::to_dtype(
+                &CpuStorage::F32(vec![value; n]),
+                &Layout::contiguous(&[n]),
+                dtype,
+            )
+        };
+        match device {
+            Device::Cpu => Ok(Storage::Cpu(host())),
+            Device::Cuda(ordinal) if dtype == DType::F32 => {
+                cuda::full(ordinal, n, value).map(Storage::Cuda)
+            }
+            Device::Cuda(ordinal) => {
+                cuda::upload(&host(), &Layout::contiguous(&[n]), ordinal).map(Storage::Cuda)
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ element-wise
+
+    pub(crate) fn unary(&self, op: &'static str, l: &Layout, f: UnaryOp) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => cpu::unary(s, l, f).map(Storage::Cpu),
+            Storage::Cuda(s) => cuda::unary(op, s, l, f).map(Storage::Cuda),
+        }
+    }
+
+    /// `f` of the pairs of elements the layouts (expanded to one shape) select.
+    pub(crate) fn binary(
+        &self,
+        op: &'static str,
+        l: &Layout,
+        (rhs, rl): (&Storage, &Layout),
+        f: BinaryOp,
+    ) -> Result<Storage> {
+        match (self, rhs) {
+            (Storage::Cpu(a), Storage::Cpu(b)) => cpu::binary(a, l, b, rl, f).map(Storage::Cpu),
+            (Storage::Cuda(a), Storage::Cuda(b)) if self.same_device(&[rhs]) => {
+                cuda::binary(op, (a, l), (b, rl), f).map(Storage::Cuda)
+            }
+            _ => Err(self.mismatch(op, &[rhs])),
+        }
+    }
+
+    /// `on_true` where `self` (a mask) is non-zero, else `on_false`; layouts of one shape.
+    pub(crate) fn where_cond(
+        &self,
+        l: &Layout,
+        (t, lt): (&Storage, &Layout),
+        (f, lf): (&Storage, &Layout),
+    ) -> Result<Storage> {
+        const OP: &str = "where_cond";
+        match (self, t, f) {
+            (Storage::Cpu(c), Storage::Cpu(tc), Storage::Cpu(fc)) => {
+                cpu::where_cond((c, l), (tc, lt), (fc, lf)).map(Storage::Cpu)
+            }
+            (Storage::Cuda(c), Storage::Cuda(tc), Storage::Cuda(fc))
+                if self.same_device(&[t, f]) =>
+            {
+                cuda::where_cond((c, l), (tc, lt), (fc, lf)).map(Storage::Cuda)
+            }
+            _ => Err(self.mismatch(OP, &[t, f])),
+        }
+    }
 }
-element!(f32, F32);
-element!(f64, F64);
-element!(f16, F16);
-element!(bf16, BF16);
-element!(i64, I64);

@@ -1,10 +1,9 @@
 //! `Tensor`: a shared storage plus a layout. Cloning a tensor or taking a view of it copies an
 //! `Arc` and a few shape numbers, never the data.
+use crate::cpu::{layout_data, Element};
 use crate::layout::{broadcast_shape, Layout};
-use crate::storage::{Element, Storage};
-use crate::strided::fill_rows;
+use crate::storage::Storage;
 use crate::{DType, Error, Result};
-use half::{bf16, f16};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -89,9 +88,9 @@ impl Tensor {
                 ),
             ));
         }
-        Ok(Self::from_parts(
-            Arc::new(T::into_storage(data)),
-            Layout::contiguous(shape),
+        Ok(Self::from_storage(
+            Storage::Cpu(T::into_storage(data)),
+            shape,
         ))
     }
 
@@ -103,7 +102,12 @@ impl Tensor {
     /// Wraps a buffer an op just computed; the op guarantees the length matches.
     pub(crate) fn from_op<T: Element>(data: Vec<T>, shape: &[usize]) -> Self {
         debug_assert_eq!(data.len(), shape.iter().product::<usize>());
-        Self::from_parts(Arc::new(T::into_storage(data)), Layout::contiguous(shape))
+        Self::from_storage(Storage::Cpu(T::into_storage(data)), shape)
+    }
+
+    /// Wraps storage an op just wrote, row-major in `shape`.
+    pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Self {
+        Self::from_parts(Arc::new(storage), Layout::contiguous(shape))
     }
 
     /// A tensor of `shape` with every element equal to `value`.
@@ -124,13 +128,9 @@ impl Tensor {
     /// A tensor of `shape` filled with `value`, with the dtype and on the device of `self`
     /// (PyTorch's `new_full`): the constants a backward rule needs, next to its gradient.
     pub fn new_full(&self, shape: &[usize], value: f32) -> Result<Tensor> {
-        match self.cuda_storage() {
-            Some(c) if self.dtype() == DType::F32 => crate::cuda::full(c.gpu(), shape, value),
-            Some(_) => Tensor::full(value, shape)
-                .to_dtype(self.dtype())?
-                .to_device(self.device()),
-            None => Tensor::full(value, shape).to_dtype(self.dtype()),
-        }
+        let n = shape.iter().product();
+        let storage = Storage::full(self.device(), self.dtype(), n, value)?;
+        Ok(Self::from_storage(storage, shape))
     }
 
     /// A zero-dimensional f32 tensor.
@@ -169,10 +169,7 @@ impl Tensor {
         self.storage.dtype()
     }
     pub fn device(&self) -> Device {
-        match &*self.storage {
-            Storage::Cuda(c) => Device::Cuda(c.gpu().ordinal()),
-            _ => Device::Cpu,
-        }
+        self.storage.device()
     }
 
     pub(crate) fn storage(&self) -> &Storage {
@@ -184,12 +181,9 @@ impl Tensor {
         Arc::strong_count(&self.storage) == 1
     }
 
-    /// The GPU storage, mutably, when this tensor is its only owner.
-    pub(crate) fn storage_mut(&mut self) -> Option<&mut crate::cuda::CudaStorage> {
-        match Arc::get_mut(&mut self.storage) {
-            Some(Storage::Cuda(c)) => Some(c),
-            _ => None,
-        }
+    /// The storage, mutably, when this tensor is its only owner.
+    pub(crate) fn storage_mut(&mut self) -> Option<&mut Storage> {
+        Arc::get_mut(&mut self.storage)
     }
     pub fn is_contiguous(&self) -> bool {
         self.layout.is_contiguous()
@@ -211,21 +205,17 @@ impl Tensor {
     /// A tensor on a GPU is refused here, by name: an op without a GPU implementation never
     /// reads device memory as host memory.
     pub(crate) fn storage_slice<T: Element>(&self, op: &'static str) -> Result<&[T]> {
-        if let Storage::Cuda(_) = &*self.storage {
-            return Err(Error::device(
+        match &*self.storage {
+            Storage::Cpu(s) => s.slice::<T>(op),
+            Storage::Cuda(_) => Err(Error::device(
                 op,
                 format!(
                     "has no GPU implementation yet; the tensor {:?} is on {} (to_device(Device::Cpu) moves it)",
                     self.shape(),
                     self.device()
                 ),
-            ));
+            )),
         }
-        T::slice(&self.storage).ok_or(Error::DType {
-            op,
-            expected: T::DTYPE,
-            got: self.dtype(),
-        })
     }
 
     /// The elements in row-major order: borrowed when the tensor is contiguous, copied otherwise.
@@ -236,7 +226,7 @@ impl Tensor {
     /// The elements in row-major order, as a new vector (copied from the GPU for a tensor
     /// that lives there).
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
-        if self.cuda_storage().is_some() {
+        if self.device() != Device::Cpu {
             return self.to_device(Device::Cpu)?.to_vec();
         }
         Ok(self.contiguous_data::<T>("to_vec")?.into_owned())
@@ -246,14 +236,10 @@ impl Tensor {
     /// is its only owner and covers it exactly (an optimiser updating a parameter in place),
     /// copying otherwise.
     pub fn into_vec<T: Element>(self) -> Result<Vec<T>> {
-        if self.cuda_storage().is_some() {
+        if self.device() != Device::Cpu {
             return self.to_vec();
         }
-        T::slice(&self.storage).ok_or(Error::DType {
-            op: "into_vec",
-            expected: T::DTYPE,
-            got: self.dtype(),
-        })?;
+        self.storage_slice::<T>("into_vec")?;
         let whole = self.is_contiguous()
             && self.layout.offset() == 0
             && self.elem_count() == self.storage.len();
@@ -262,7 +248,8 @@ impl Tensor {
         }
         let Tensor { storage, layout } = self;
         match Arc::try_unwrap(storage) {
-            Ok(mut storage) => Ok(T::take(&mut storage).unwrap_or_default()),
+            Ok(Storage::Cpu(mut storage)) => Ok(T::take(&mut storage).unwrap_or_default()),
+            Ok(other) => Tensor::from_parts(Arc::new(other), layout).to_vec(),
             Err(shared) => Tensor::from_parts(shared, layout).to_vec(),
         }
     }
@@ -297,34 +284,15 @@ impl Tensor {
         if self.is_contiguous() {
             return Ok(self.clone());
         }
-        match self.cuda_storage() {
-            Some(_) => self.cuda_contiguous("contiguous"),
-            None => self.host_copy("contiguous"),
-        }
-    }
-
-    /// A row-major copy of a host tensor's elements.
-    fn host_copy(&self, op: &'static str) -> Result<Tensor> {
-        fn copied<T: Element>(t: &Tensor, v: &[T]) -> Tensor {
-            Tensor::from_op(layout_data(v, &t.layout).into_owned(), t.shape())
-        }
-        Ok(match &*self.storage {
-            Storage::F32(v) => copied(self, v),
-            Storage::F64(v) => copied(self, v),
-            Storage::F16(v) => copied(self, v),
-            Storage::BF16(v) => copied(self, v),
-            Storage::I64(v) => copied(self, v),
-            Storage::Cuda(_) => return Err(Error::device(op, "a host copy of a GPU tensor")),
-        })
+        let storage = self.storage.contiguous("contiguous", &self.layout)?;
+        Ok(Self::from_storage(storage, self.shape()))
     }
 
     /// A new tensor holding a copy of the elements, on the same device (a device-to-device
     /// copy on a GPU): unlike `clone`, which shares the storage.
     pub fn copy(&self) -> Result<Tensor> {
-        match self.cuda_storage() {
-            Some(_) => self.cuda_copy("copy"),
-            None => self.host_copy("copy"),
-        }
+        let storage = self.storage.contiguous("copy", &self.layout)?;
+        Ok(Self::from_storage(storage, self.shape()))
     }
 
     /// A tensor of another shape with the same elements: a view when the data is contiguous,
@@ -405,102 +373,26 @@ impl Tensor {
     // ---------------------------------------------------------------- dtypes
 
     /// Converts to another dtype (f16 and bf16 round to nearest even; f32 and f64 to i64
-    /// truncate toward zero, as PyTorch's `.long()`). A conversion from or to f64 goes
-    /// through f64, which holds every f32, f16 and bf16 value (and i64 up to 2^53) exactly:
-    /// f32 -> f64 -> f32 gives back the same bits.
+    /// truncate toward zero, as PyTorch's `.long()`); exact between f32 and f64 both ways.
     pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
         if dtype == self.dtype() {
             return Ok(self.clone());
         }
-        if self.cuda_storage().is_some() {
-            return self.cuda_to_dtype(dtype);
+        let storage = self.storage.to_dtype(&self.layout, dtype)?;
+        Ok(Self::from_storage(storage, self.shape()))
+    }
+
+    // ---------------------------------------------------------------- devices
+
+    /// A copy of this tensor on `device` (itself, shared, when it is there already). The GPU
+    /// holds f32 and i64 tensors; convert others with `to_dtype` first.
+    pub fn to_device(&self, device: Device) -> Result<Tensor> {
+        if device == self.device() {
+            return Ok(self.clone());
         }
-        if dtype == DType::F64 || self.dtype() == DType::F64 {
-            return self.to_dtype_via_f64(dtype);
-        }
-        let shape = self.shape();
-        let f32s: Cow<'_, [f32]> = match self.dtype() {
-            DType::F32 => self.contiguous_data::<f32>("to_dtype")?,
-            DType::F16 => Cow::Owned(map_vec(
-                &self.contiguous_data::<f16>("to_dtype")?,
-                f16::to_f32,
-            )),
-            DType::BF16 => Cow::Owned(map_vec(
-                &self.contiguous_data::<bf16>("to_dtype")?,
-                bf16::to_f32,
-            )),
-            DType::I64 => Cow::Owned(map_vec(&self.contiguous_data::<i64>("to_dtype")?, |i| {
-                i as f32
-            })),
-            // Not reached (f64 took the branch above); correct all the same.
-            DType::F64 => Cow::Owned(map_vec(&self.contiguous_data::<f64>("to_dtype")?, |x| {
-                x as f32
-            })),
-        };
-        Ok(match dtype {
-            DType::F32 => Self::from_op(f32s.into_owned(), shape),
-            DType::F16 => Self::from_op(map_vec(&f32s, f16::from_f32), shape),
-            DType::BF16 => Self::from_op(map_vec(&f32s, bf16::from_f32), shape),
-            DType::I64 => Self::from_op(map_vec(&f32s, |x| x as i64), shape),
-            DType::F64 => Self::from_op(map_vec(&f32s, f64::from), shape),
-        })
+        let storage = self.storage.to_device(&self.layout, device)?;
+        Ok(Self::from_storage(storage, self.shape()))
     }
-
-    /// [`Tensor::to_dtype`] where one side is f64: every value is taken to f64 (exactly, but
-    /// for i64 beyond 2^53), then to the target.
-    fn to_dtype_via_f64(&self, dtype: DType) -> Result<Tensor> {
-        const OP: &str = "to_dtype";
-        let shape = self.shape();
-        let f64s: Cow<'_, [f64]> = match self.dtype() {
-            DType::F64 => self.contiguous_data::<f64>(OP)?,
-            DType::F32 => Cow::Owned(map_vec(&self.contiguous_data::<f32>(OP)?, f64::from)),
-            DType::F16 => Cow::Owned(map_vec(&self.contiguous_data::<f16>(OP)?, f16::to_f64)),
-            DType::BF16 => Cow::Owned(map_vec(&self.contiguous_data::<bf16>(OP)?, bf16::to_f64)),
-            DType::I64 => Cow::Owned(map_vec(&self.contiguous_data::<i64>(OP)?, |i| i as f64)),
-        };
-        Ok(match dtype {
-            DType::F64 => Self::from_op(f64s.into_owned(), shape),
-            DType::F32 => Self::from_op(map_vec(&f64s, |x| x as f32), shape),
-            // Through f32, as PyTorch (its Half and BFloat16 are built from a float): a value
-            // just above a midpoint can round to the midpoint first, then to even.
-            DType::F16 => Self::from_op(map_vec(&f64s, |x| f16::from_f32(x as f32)), shape),
-            DType::BF16 => Self::from_op(map_vec(&f64s, |x| bf16::from_f32(x as f32)), shape),
-            DType::I64 => Self::from_op(map_vec(&f64s, |x| x as i64), shape),
-        })
-    }
-}
-
-fn map_vec<A: Copy, B>(v: &[A], f: impl Fn(A) -> B) -> Vec<B> {
-    v.iter().map(|&x| f(x)).collect()
-}
-
-/// The elements `layout` selects from `data` in row-major order: a borrowed slice when the
-/// layout is contiguous, a copy otherwise.
-pub(crate) fn layout_data<'a, T: Element>(data: &'a [T], layout: &Layout) -> Cow<'a, [T]> {
-    if layout.is_contiguous() {
-        let start = layout.offset();
-        Cow::Borrowed(&data[start..start + layout.elem_count()])
-    } else {
-        Cow::Owned(gather_strided(data, layout))
-    }
-}
-
-/// Copies the elements a layout selects into a new row-major vector.
-pub(crate) fn gather_strided<T: Element>(data: &[T], layout: &Layout) -> Vec<T> {
-    let shape = layout.shape();
-    let mut out = vec![T::default(); layout.elem_count()];
-    let out_strides = crate::layout::contiguous_strides(shape);
-    fill_rows(
-        &mut out,
-        shape,
-        [(&out_strides, 0), (layout.strides(), layout.offset())],
-        |row, [_, src], [_, step]| {
-            for (i, o) in row.iter_mut().enumerate() {
-                *o = data[src + i * step];
-            }
-        },
-    );
-    out
 }
 
 impl std::fmt::Debug for Tensor {

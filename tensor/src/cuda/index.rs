@@ -2,7 +2,7 @@
 //! range-checked by the kernels; gather and scatter_add along any dimension. Bad indices
 //! are reported (a copy back to the host, and a wait) unless they are known in range
 //! (`bounds.rs`).
-use super::{alloc, kernel_error, kernel_layout, range_check, zeros};
+use super::{alloc, kernel_error, kernel_layout, zeros};
 use crate::{Error, Result, Tensor};
 use kernels::{Accumulate, Gpu, Indices, RangeCheck};
 use std::sync::Arc;
@@ -61,9 +61,7 @@ fn indices_of<'a>(op: &'static str, indices: &'a Tensor) -> Result<Indices<'a>> 
         data: buf.slice(start..start + span),
         n,
         stride,
-        host: indices
-            .host_indices()
-            .and_then(|h| h.get(start..start + span)),
+        host: None,
     })
 }
 
@@ -82,10 +80,9 @@ pub(crate) fn index_select(
         &x.cuda_f32(OP)?.view(),
         &indices_of(OP, indices)?,
         &mut out,
-        range_check(indices, x.shape()[dim]),
+        RangeCheck::Report,
     )
     .map_err(bad_index(OP, indices, dim, x.shape()))?;
-    indices.mark_indices_below(x.shape()[dim]);
     Ok(Tensor::from_cuda_f32(gpu, out, &shape))
 }
 
@@ -110,7 +107,7 @@ pub(crate) fn index_add(
         ),
         x.cuda_unique(OP)?,
         how,
-        range_check(indices, shape[dim]),
+        RangeCheck::Report,
     )
     .map_err(bad_index(OP, indices, dim, &shape))?;
     Ok(x)
@@ -131,10 +128,9 @@ pub(crate) fn gather(gpu: &Arc<Gpu>, x: &Tensor, dim: usize, index: &Tensor) -> 
         ),
         dim,
         &mut out,
-        range_check(index, x.shape()[dim]),
+        RangeCheck::Report,
     )
     .map_err(bad_index(OP, index, dim, x.shape()))?;
-    index.mark_indices_below(x.shape()[dim]);
     Ok(Tensor::from_cuda_f32(gpu, out, index.shape()))
 }
 
@@ -161,7 +157,7 @@ pub(crate) fn scatter_add(
         ),
         dim,
         x.cuda_unique(OP)?,
-        range_check(index, shape[dim]),
+        RangeCheck::Report,
     )
     .map_err(bad_index(OP, index, dim, &shape))?;
     Ok(x)
@@ -187,28 +183,8 @@ fn codes_of<'a>(op: &'static str, codes: &'a Tensor) -> Result<kernels::Codes<'a
         count: t,
         row,
         col,
-        host: codes.host_indices().and_then(|h| h.get(view)),
+        host: None,
     })
-}
-
-/// Whether the codes must be reported (unless every column is known to lie in its table),
-/// and each column as a view, to note what a kernel checked.
-fn code_columns(codes: &Tensor, sizes: &[[usize; 2]]) -> Result<(RangeCheck, Vec<Tensor>)> {
-    let columns = (0..sizes.len())
-        .map(|j| codes.narrow(1, j, 1))
-        .collect::<Result<Vec<_>>>()?;
-    let known = columns
-        .iter()
-        .zip(sizes)
-        .all(|(c, s)| range_check(c, s[0]) == RangeCheck::Known);
-    Ok((
-        if known {
-            RangeCheck::Known
-        } else {
-            RangeCheck::Report
-        },
-        columns,
-    ))
 }
 
 /// A kernel's report of a code out of its table as the CPU path words it (the code read
@@ -257,13 +233,14 @@ pub(crate) fn embeddings_cat(
         .collect::<Result<Vec<_>>>()?;
     let views: Vec<_> = data.iter().map(|d| d.view()).collect();
     let with_sizes: Vec<_> = views.iter().zip(sizes).map(|(v, &s)| (v, s)).collect();
-    let (check, columns) = code_columns(codes, sizes)?;
     let mut y = alloc(OP, gpu, n * width)?;
-    gpu.embeddings_cat(&with_sizes, &codes_of(OP, codes)?, &mut y, check)
-        .map_err(bad_code(OP, codes, sizes))?;
-    for (c, s) in columns.iter().zip(sizes) {
-        c.mark_indices_below(s[0]);
-    }
+    gpu.embeddings_cat(
+        &with_sizes,
+        &codes_of(OP, codes)?,
+        &mut y,
+        RangeCheck::Report,
+    )
+    .map_err(bad_code(OP, codes, sizes))?;
     Ok(Tensor::from_cuda_f32(gpu, y, &[n, width]))
 }
 
@@ -286,8 +263,7 @@ pub(crate) fn embeddings_cat_backward(
     if kernels::deterministic() {
         gpu.embeddings_cat_backward_sorted((&mut grads, sizes), &codes_in, dy_rows)
     } else {
-        let (check, _) = code_columns(codes, sizes)?;
-        gpu.embeddings_cat_backward((&mut grads, sizes), &codes_in, dy_rows, check)
+        gpu.embeddings_cat_backward((&mut grads, sizes), &codes_in, dy_rows, RangeCheck::Report)
     }
     .map_err(bad_code(OP, codes, sizes))?;
     let all = Tensor::from_cuda_f32(gpu, grads, &[total]);

@@ -1,13 +1,9 @@
-//! The CUDA side of `tensor`: GPU storage, transfers, and each op's dispatch to the
-//! launchers of the `kernels` crate.
-//!
-//! An op checks first where its operands live ([`gpu_of`]): all on the host, it runs its CPU
-//! code; all on one GPU, it calls its function here; on different devices, it is an
-//! [`Error::Device`] naming both. An op that has no GPU implementation yet refuses GPU
-//! operands with an [`Error::Device`] too (through `storage_slice`), never by reading them
-//! as host memory. The GPU holds f32 (computation) and i64 (indices) tensors.
+//! The CUDA backend: GPU storage, and each op's launch code in a file named as the op's CPU
+//! code in `crate::cpu` (read `cuda/conv.rs` beside `cpu/conv.rs`). Every function here takes
+//! storage, the layout of the operand in it and the op's parameters, and calls the launchers
+//! of the `kernels` crate; none sees a `Tensor`. The GPU holds f32 (computation) and i64
+//! (indices) buffers.
 mod batch_norm;
-mod bounds;
 mod cache;
 mod cat;
 mod conv;
@@ -35,34 +31,21 @@ pub(crate) use pool::{
     avg_pool, avg_pool_backward, max_pool, max_pool_backward, pad, pad_backward,
 };
 pub(crate) use reduce::{arg_extremum, extremum, softmax, sum, var, Divide};
+pub(crate) use transfer::{contiguous, download, to_dtype, upload};
 
-use kernels::RangeCheck;
 pub use kernels::{set_deterministic, Accumulate, Gpu};
 
 use crate::{DType, Error, Layout, Result, Storage, Tensor};
-use bounds::IndexBounds;
 use kernels::{CudaSlice, CudaView, StridedLayout};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-/// A buffer on one GPU.
+/// A buffer on one GPU: the device, the elements and their dtype.
 pub struct CudaStorage {
     gpu: Arc<Gpu>,
     /// `None` only while being dropped, when the buffer goes back to the cache (cache.rs).
     data: Option<CudaData>,
-    /// For index storage: what is known of its values without reading them back.
-    bounds: IndexBounds,
-    /// For index storage uploaded from the host, up to [`HOST_INDICES`] of them: their values,
-    /// kept there, so that the sorted index_add (`--deterministic`) sorts a batch's codes
-    /// without copying them back and waiting. GPU index storage is never written in place,
-    /// so the copy stays true.
-    host: Option<Vec<i64>>,
-    /// For a max pool's indices: the geometry of the forward that wrote them (`pool.rs`).
-    pooled: OnceLock<Box<pool::PooledBy>>,
 }
-
-/// The most indices whose host copy an upload keeps (8 MiB).
-pub(crate) const HOST_INDICES: usize = 1 << 20;
 
 impl Drop for CudaStorage {
     fn drop(&mut self) {
@@ -123,15 +106,6 @@ pub(crate) fn kernel_error(op: &'static str) -> impl Fn(kernels::Error) -> Error
             format!("the index at position {position} is out of range"),
         ),
         other => Error::device(op, other.to_string()),
-    }
-}
-
-/// Whether an op on `indices` against a dimension of `size` must report bad ones.
-pub(crate) fn range_check(indices: &Tensor, size: usize) -> RangeCheck {
-    if indices.indices_known_below(size) {
-        RangeCheck::Known
-    } else {
-        RangeCheck::Report
     }
 }
 
@@ -229,7 +203,7 @@ pub(crate) fn alloc_i64(op: &'static str, gpu: &Gpu, n: usize) -> Result<CudaSli
 }
 
 /// A GPU buffer holding a copy of `values`.
-pub(crate) fn upload<T: cache::Element>(
+pub(crate) fn upload_slice<T: cache::Element>(
     op: &'static str,
     gpu: &Gpu,
     values: &[T],
@@ -256,11 +230,124 @@ impl<T> DeviceData<'_, T> {
     }
 }
 
+impl CudaStorage {
+    /// Wraps a buffer an op just wrote on `gpu`.
+    pub(crate) fn new(gpu: &Arc<Gpu>, data: CudaData) -> CudaStorage {
+        CudaStorage {
+            gpu: gpu.clone(),
+            data: Some(data),
+        }
+    }
+
+    pub(crate) fn f32(gpu: &Arc<Gpu>, data: CudaSlice<f32>) -> CudaStorage {
+        Self::new(gpu, CudaData::F32(data))
+    }
+
+    pub(crate) fn i64(gpu: &Arc<Gpu>, data: CudaSlice<i64>) -> CudaStorage {
+        Self::new(gpu, CudaData::I64(data))
+    }
+
+    /// The whole f32 buffer (a layout says which elements belong to a tensor).
+    pub(crate) fn f32_buffer(&self, op: &'static str) -> Result<&CudaSlice<f32>> {
+        match &self.data {
+            Some(CudaData::F32(s)) => Ok(s),
+            _ => Err(Error::DType {
+                op,
+                expected: DType::F32,
+                got: self.dtype(),
+            }),
+        }
+    }
+
+    /// The whole i64 buffer of index storage.
+    pub(crate) fn i64_buffer(&self, op: &'static str) -> Result<&CudaSlice<i64>> {
+        match &self.data {
+            Some(CudaData::I64(s)) => Ok(s),
+            _ => Err(Error::DType {
+                op,
+                expected: DType::I64,
+                got: self.dtype(),
+            }),
+        }
+    }
+
+    /// The f32 elements `l` selects, in row-major order.
+    pub(crate) fn f32_rows(&self, op: &'static str, l: &Layout) -> Result<DeviceData<'_, f32>> {
+        self.row_major(op, l, self.f32_buffer(op)?)
+    }
+
+    /// The i64 elements `l` selects, in row-major order.
+    pub(crate) fn i64_rows(&self, op: &'static str, l: &Layout) -> Result<DeviceData<'_, i64>> {
+        self.row_major(op, l, self.i64_buffer(op)?)
+    }
+
+    /// The f32 elements `l` selects as rows (the dimensions after the first) and the
+    /// distance between them, for kernels that take that distance: in place when each row is
+    /// dense and they only lie further apart (a block of columns of a wider gradient, as the
+    /// tabular model's `cat` hands its parts back), else a dense copy.
+    pub(crate) fn spaced_rows(
+        &self,
+        op: &'static str,
+        l: &Layout,
+    ) -> Result<(DeviceData<'_, f32>, usize)> {
+        let shape = l.shape();
+        let row: usize = shape.iter().skip(1).product();
+        let in_place = !shape.is_empty()
+            && l.strides()[1..] == Layout::contiguous(&shape[1..]).strides()[..]
+            && l.strides()[0] >= row;
+        if !in_place {
+            return Ok((self.f32_rows(op, l)?, row));
+        }
+        let buf = self.f32_buffer(op)?;
+        let apart = l.strides()[0];
+        let span = if shape[0] * row == 0 {
+            0
+        } else {
+            (shape[0] - 1) * apart + row
+        };
+        let view = buf
+            .try_slice(l.offset()..l.offset() + span)
+            .ok_or_else(|| Error::device(op, "the view lies outside its storage"))?;
+        Ok((DeviceData::Borrowed(view), apart))
+    }
+
+    fn row_major<'a, T: cache::Element>(
+        &self,
+        op: &'static str,
+        l: &Layout,
+        buf: &'a CudaSlice<T>,
+    ) -> Result<DeviceData<'a, T>> {
+        if l.is_contiguous() {
+            let start = l.offset();
+            return Ok(DeviceData::Borrowed(
+                buf.slice(start..start + l.elem_count()),
+            ));
+        }
+        let mut out = uninit::<T>(op, &self.gpu, l.elem_count())?;
+        let dense = kernel_layout(op, &Layout::contiguous(l.shape()))?;
+        self.gpu
+            .copy_strided((&kernel_layout(op, l)?, &buf.as_view()), (&dense, &mut out))
+            .map_err(kernel_error(op))?;
+        Ok(DeviceData::Owned(out))
+    }
+
+    /// The f32 buffer for an in-place update, when this storage is exactly a tensor's
+    /// elements (the caller checked it is their only owner).
+    pub(crate) fn f32_buffer_mut(&mut self, op: &'static str) -> Result<&mut CudaSlice<f32>> {
+        match self.data.as_mut() {
+            Some(CudaData::F32(s)) => Ok(s),
+            _ => Err(Error::device(op, "expected an f32 tensor on a GPU")),
+        }
+    }
+}
+
+// The Tensor-level accessors below serve the ops whose GPU code still takes tensors; each
+// goes once its op's launch code takes storage and a layout.
 impl Tensor {
     pub(crate) fn cuda_storage(&self) -> Option<&CudaStorage> {
         match self.storage() {
             Storage::Cuda(c) => Some(c),
-            _ => None,
+            Storage::Cpu(_) => None,
         }
     }
 
@@ -275,82 +362,7 @@ impl Tensor {
     }
 
     pub(crate) fn from_cuda(gpu: &Arc<Gpu>, data: CudaData, shape: &[usize]) -> Tensor {
-        let bounds = match data {
-            CudaData::F32(_) => IndexBounds::none(),
-            CudaData::I64(_) => IndexBounds::unknown(),
-        };
-        Self::from_cuda_bounded(gpu, data, shape, bounds)
-    }
-
-    /// A GPU tensor of indices whose `bounds` are known.
-    pub(crate) fn from_cuda_bounded(
-        gpu: &Arc<Gpu>,
-        data: CudaData,
-        shape: &[usize],
-        bounds: IndexBounds,
-    ) -> Tensor {
-        Self::from_cuda_storage(gpu, data, shape, bounds, None)
-    }
-
-    /// A GPU tensor of indices uploaded from `values`, which it keeps a copy of when they
-    /// are few enough ([`HOST_INDICES`]).
-    pub(crate) fn from_cuda_uploaded(
-        gpu: &Arc<Gpu>,
-        data: CudaSlice<i64>,
-        values: &[i64],
-        shape: &[usize],
-    ) -> Tensor {
-        let bounds = IndexBounds::from_host(values, shape);
-        let host = (values.len() <= HOST_INDICES).then(|| values.to_vec());
-        Self::from_cuda_storage(gpu, CudaData::I64(data), shape, bounds, host)
-    }
-
-    fn from_cuda_storage(
-        gpu: &Arc<Gpu>,
-        data: CudaData,
-        shape: &[usize],
-        bounds: IndexBounds,
-        host: Option<Vec<i64>>,
-    ) -> Tensor {
-        let storage = Storage::Cuda(CudaStorage {
-            gpu: gpu.clone(),
-            data: Some(data),
-            bounds,
-            host,
-            pooled: OnceLock::new(),
-        });
-        Tensor::from_parts(Arc::new(storage), Layout::contiguous(shape))
-    }
-
-    /// The host's copy of this GPU index tensor's whole storage, when its upload kept one.
-    pub(crate) fn host_indices(&self) -> Option<&[i64]> {
-        self.cuda_storage().and_then(|c| c.host.as_deref())
-    }
-
-    /// Whether every index of this GPU tensor is known to lie in `[0, size)`, so that an op
-    /// can skip reporting bad ones (and the wait for the report).
-    pub(crate) fn indices_known_below(&self, size: usize) -> bool {
-        self.cuda_storage()
-            .is_some_and(|c| c.bounds.known_below(self.layout(), size))
-    }
-
-    /// Notes that a kernel found every index of this GPU tensor in `[0, size)`.
-    pub(crate) fn mark_indices_below(&self, size: usize) {
-        if let Some(c) = self.cuda_storage() {
-            c.bounds.mark(self.layout(), c.len(), size);
-        }
-    }
-
-    /// The bound known for this GPU tensor's elements, for a copy of them (none for f32).
-    pub(crate) fn index_bounds(&self) -> IndexBounds {
-        match self
-            .cuda_storage()
-            .and_then(|c| Some((c.data.as_ref()?, &c.bounds)))
-        {
-            Some((CudaData::I64(_), b)) => IndexBounds::single(b.of_view(self.layout())),
-            Some((CudaData::F32(_), _)) => IndexBounds::none(),
-            None => IndexBounds::unknown(),
-        }
+        Tensor::from_storage(Storage::Cuda(CudaStorage::new(gpu, data)), shape)
     }
 
     pub(crate) fn from_cuda_f32(gpu: &Arc<Gpu>, data: CudaSlice<f32>, shape: &[usize]) -> Tensor {
@@ -359,98 +371,29 @@ impl Tensor {
 
     /// The whole f32 buffer of a GPU tensor (its layout says which elements are its own).
     pub(crate) fn cuda_buffer(&self, op: &'static str) -> Result<&CudaSlice<f32>> {
-        match self.cuda_storage().and_then(|c| c.data.as_ref()) {
-            Some(CudaData::F32(s)) => Ok(s),
-            _ => Err(self.not_f32_on_gpu(op)),
-        }
+        self.gpu_storage(op)?.f32_buffer(op)
     }
 
     /// The whole i64 buffer of a GPU index tensor.
     pub(crate) fn cuda_index_buffer(&self, op: &'static str) -> Result<&CudaSlice<i64>> {
-        match self.cuda_storage().and_then(|c| c.data.as_ref()) {
-            Some(CudaData::I64(s)) => Ok(s),
-            _ => Err(Error::DType {
-                op,
-                expected: DType::I64,
-                got: self.dtype(),
-            }),
-        }
-    }
-
-    fn not_f32_on_gpu(&self, op: &'static str) -> Error {
-        match self.cuda_storage() {
-            Some(_) => Error::DType {
-                op,
-                expected: DType::F32,
-                got: self.dtype(),
-            },
-            None => Error::device(
-                op,
-                format!("expected a GPU tensor, got one on {}", self.device()),
-            ),
-        }
+        self.gpu_storage(op)?.i64_buffer(op)
     }
 
     /// The f32 elements of a GPU tensor in row-major order.
     pub(crate) fn cuda_f32(&self, op: &'static str) -> Result<DeviceData<'_, f32>> {
-        let buf = self.cuda_buffer(op)?;
-        self.row_major(op, buf)
+        self.gpu_storage(op)?.f32_rows(op, self.layout())
     }
 
-    /// The f32 elements of a GPU tensor as rows (the dimensions after the first) and the
-    /// distance between them, for kernels that take that distance: in place when each row is
-    /// dense and they only lie further apart (a block of columns of a wider gradient, as the
-    /// tabular model's `cat` hands its parts back), else a dense copy.
+    /// The f32 elements of a GPU tensor as spaced rows ([`CudaStorage::spaced_rows`]).
     pub(crate) fn cuda_rows(&self, op: &'static str) -> Result<(DeviceData<'_, f32>, usize)> {
-        let (l, shape) = (self.layout(), self.shape());
-        let row: usize = shape.iter().skip(1).product();
-        let in_place = !shape.is_empty()
-            && l.strides()[1..] == Layout::contiguous(&shape[1..]).strides()[..]
-            && l.strides()[0] >= row;
-        if !in_place {
-            return Ok((self.cuda_f32(op)?, row));
-        }
-        let buf = self.cuda_buffer(op)?;
-        let apart = l.strides()[0];
-        let span = if shape[0] * row == 0 {
-            0
-        } else {
-            (shape[0] - 1) * apart + row
-        };
-        let view = buf
-            .try_slice(l.offset()..l.offset() + span)
-            .ok_or_else(|| Error::device(op, "the view lies outside its storage"))?;
-        Ok((DeviceData::Borrowed(view), apart))
+        self.gpu_storage(op)?.spaced_rows(op, self.layout())
     }
 
     /// The i64 elements of a GPU tensor in row-major order.
     pub(crate) fn cuda_i64(&self, op: &'static str) -> Result<DeviceData<'_, i64>> {
-        let buf = self.cuda_index_buffer(op)?;
-        self.row_major(op, buf)
+        self.gpu_storage(op)?.i64_rows(op, self.layout())
     }
 
-    fn row_major<'a, T: cache::Element>(
-        &self,
-        op: &'static str,
-        buf: &'a CudaSlice<T>,
-    ) -> Result<DeviceData<'a, T>> {
-        let l = self.layout();
-        if l.is_contiguous() {
-            let start = l.offset();
-            return Ok(DeviceData::Borrowed(
-                buf.slice(start..start + self.elem_count()),
-            ));
-        }
-        let gpu = &self.gpu_storage(op)?.gpu;
-        let mut out = uninit::<T>(op, gpu, self.elem_count())?;
-        let dense = kernel_layout(op, &Layout::contiguous(self.shape()))?;
-        gpu.copy_strided((&kernel_layout(op, l)?, &buf.as_view()), (&dense, &mut out))
-            .map_err(kernel_error(op))?;
-        Ok(DeviceData::Owned(out))
-    }
-}
-
-impl Tensor {
     /// The f32 buffer of a GPU tensor for an in-place update: the tensor's own when it is the
     /// only owner of its storage and covers it exactly, a fresh copy (which it then owns)
     /// otherwise.
@@ -461,8 +404,8 @@ impl Tensor {
         if !whole || !self.storage_is_unique() {
             *self = self.copy()?;
         }
-        match self.storage_mut().and_then(|s| s.data.as_mut()) {
-            Some(CudaData::F32(s)) => Ok(s),
+        match self.storage_mut() {
+            Some(Storage::Cuda(c)) => c.f32_buffer_mut(op),
             _ => Err(Error::device(op, "expected an f32 tensor on a GPU")),
         }
     }

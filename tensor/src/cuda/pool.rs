@@ -1,34 +1,12 @@
 //! Pooling on the GPU, over the windows the CPU path computes (fixed or adaptive alike).
-use super::{alloc, alloc_i64, kernel_error, zeros, CudaData, IndexBounds};
-use crate::{Error, Layout, Result, Tensor};
+use super::{alloc, alloc_i64, kernel_error, zeros, CudaData};
+use crate::{Error, Result, Tensor};
 use kernels::{Gpu, RangeCheck, Windows};
 use std::sync::Arc;
 
 /// `[planes, H, W]` of an `[N, C, H, W]` shape.
 fn planes(shape: &[usize]) -> [usize; 3] {
     [shape[0] * shape[1], shape[2], shape[3]]
-}
-
-/// The forward that wrote a max pool's indices: its planes' sizes and its windows. Each index
-/// then lies in its own window of that geometry, which no bound on the values can show, so a
-/// backward over the same geometry, handed that very tensor, needs no check of its own, nor
-/// the wait to read a check's flag back (one a backward pass otherwise, near its end).
-/// Index storage is never written after it is made, so the note stays true.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct PooledBy {
-    dims: [usize; 3],
-    windows: Windows,
-}
-
-impl Tensor {
-    /// Whether this tensor is, whole, the indices a max pool over `by` wrote.
-    fn pooled_by(&self, by: &PooledBy) -> bool {
-        self.cuda_storage().is_some_and(|c| {
-            *self.layout() == Layout::contiguous(self.shape())
-                && self.elem_count() == c.len()
-                && c.pooled.get().is_some_and(|p| **p == *by)
-        })
-    }
 }
 
 /// Max pooling: the maxima and, with `indices`, their positions in each plane.
@@ -56,22 +34,7 @@ pub(crate) fn max_pool(
         idx.as_mut(),
     )
     .map_err(kernel_error(OP))?;
-    // Each index is the position of a pixel of its window, inside its plane of h x w: a
-    // bound that spares any index op taking them a check, and the note that spares the
-    // backward's (that each index lies in its own window).
-    let in_plane = (s[2] * s[3]) as u64;
-    let indices = idx.map(|i| {
-        let bounds = IndexBounds::single(in_plane);
-        let t = Tensor::from_cuda_bounded(gpu, CudaData::I64(i), &out_shape, bounds);
-        if let Some(c) = t.cuda_storage() {
-            let by = PooledBy {
-                dims: planes(s),
-                windows: win.clone(),
-            };
-            let _ = c.pooled.set(Box::new(by));
-        }
-        t
-    });
+    let indices = idx.map(|i| Tensor::from_cuda(gpu, CudaData::I64(i), &out_shape));
     Ok((Tensor::from_cuda_f32(gpu, y, &out_shape), indices))
 }
 
@@ -87,19 +50,10 @@ pub(crate) fn max_pool_backward(
     const OP: &str = "max_pool2d_backward";
     let mut dx = alloc(OP, gpu, input_shape.iter().product())?;
     let dims = planes(input_shape);
-    let by = PooledBy {
-        dims,
-        windows: win.clone(),
-    };
-    let check = if indices.pooled_by(&by) {
-        RangeCheck::Known
-    } else {
-        RangeCheck::Report
-    };
     gpu.max_pool_backward(
         dims,
         win,
-        check,
+        RangeCheck::Report,
         &dy.cuda_f32(OP)?.view(),
         &indices.cuda_i64(OP)?.view(),
         &mut dx,

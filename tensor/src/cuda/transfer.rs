@@ -1,148 +1,96 @@
-//! Moving tensors between the host and a GPU, and GPU copies and conversions.
-use super::{alloc, alloc_i64, kernel_error, upload, CudaData, DeviceData};
-use crate::{DType, Device, Error, Result, Tensor};
+//! Moving elements between the host and a GPU, and GPU copies and conversions. The GPU holds
+//! f32 and i64; other dtypes are converted on the host first.
+use super::{alloc, alloc_i64, kernel_error, upload_slice, CudaData, CudaStorage, DeviceData};
+use crate::cpu::{layout_data, CpuStorage};
+use crate::{DType, Error, Layout, Result};
 use kernels::Gpu;
 
-impl Tensor {
-    /// A copy of this tensor on `device` (itself, shared, when it is there already). The GPU
-    /// holds f32 and i64 tensors; convert others with `to_dtype` first.
-    pub fn to_device(&self, device: Device) -> Result<Tensor> {
-        const OP: &str = "to_device";
-        if device == self.device() {
-            return Ok(self.clone());
-        }
-        match (self.device(), device) {
-            (Device::Cpu, Device::Cuda(ordinal)) => {
-                let gpu = Gpu::get(ordinal).map_err(kernel_error(OP))?;
-                if self.elem_count() == 0 {
-                    let data = empty(OP, &gpu, self.dtype())?;
-                    return Ok(Tensor::from_cuda(&gpu, data, self.shape()));
-                }
-                match self.dtype() {
-                    DType::F32 => {
-                        let data = upload(OP, &gpu, &self.contiguous_data::<f32>(OP)?)?;
-                        Ok(Tensor::from_cuda_f32(&gpu, data, self.shape()))
-                    }
-                    DType::I64 => {
-                        // The values pass through the host's hands here: noting their bounds
-                        // (bounds.rs) and keeping them spares the GPU's index ops copies back.
-                        let values = self.contiguous_data::<i64>(OP)?;
-                        let data = upload(OP, &gpu, &values)?;
-                        Ok(Tensor::from_cuda_uploaded(&gpu, data, &values, self.shape()))
-                    }
-                    other => Err(Error::device(
-                        OP,
-                        format!("the GPU holds f32 and i64 tensors, not {other}: convert with to_dtype first"),
-                    )),
-                }
-            }
-            (Device::Cuda(_), Device::Cpu) => self.cuda_to_host(OP),
-            (Device::Cuda(_), Device::Cuda(_)) => self.cuda_to_host(OP)?.to_device(device),
-            (Device::Cpu, Device::Cpu) => Ok(self.clone()),
-        }
-    }
-
-    /// The elements of a GPU tensor copied into a host tensor of the same shape.
-    fn cuda_to_host(&self, op: &'static str) -> Result<Tensor> {
-        let storage = self.gpu_storage(op)?;
-        let stream = storage.gpu().stream();
-        let n = self.elem_count();
-        let to_err = |e: kernels::cudarc::driver::DriverError| Error::device(op, e.to_string());
-        match self.dtype() {
-            DType::I64 => {
-                let d = self.cuda_i64(op)?;
-                let mut v = stream.clone_dtoh(&d.view()).map_err(to_err)?;
-                v.truncate(n);
-                Tensor::from_vec(v, self.shape())
-            }
-            _ => {
-                let d = self.cuda_f32(op)?;
-                let mut v = stream.clone_dtoh(&d.view()).map_err(to_err)?;
-                v.truncate(n);
-                Tensor::from_vec(v, self.shape())
-            }
-        }
-    }
-
-    /// A contiguous copy of a GPU tensor (shared when it is contiguous already).
-    pub(crate) fn cuda_contiguous(&self, op: &'static str) -> Result<Tensor> {
-        let gpu = self.gpu_storage(op)?.gpu().clone();
-        let data = match self.dtype() {
-            DType::I64 => match self.cuda_i64(op)? {
-                DeviceData::Owned(s) => CudaData::I64(s),
-                DeviceData::Borrowed(_) => return Ok(self.clone()),
-            },
-            _ => match self.cuda_f32(op)? {
-                DeviceData::Owned(s) => CudaData::F32(s),
-                DeviceData::Borrowed(_) => return Ok(self.clone()),
-            },
-        };
-        Ok(Tensor::from_cuda_bounded(
-            &gpu,
-            data,
-            self.shape(),
-            self.index_bounds(),
-        ))
-    }
-
-    /// A device-to-device copy of a GPU tensor's elements.
-    pub(crate) fn cuda_copy(&self, op: &'static str) -> Result<Tensor> {
-        let gpu = self.gpu_storage(op)?.gpu().clone();
-        let to_err = |e: kernels::cudarc::driver::DriverError| Error::device(op, e.to_string());
-        let data = match self.dtype() {
-            DType::I64 => CudaData::I64(
-                gpu.stream()
-                    .clone_dtod(&self.cuda_i64(op)?.view())
-                    .map_err(to_err)?,
-            ),
-            _ => CudaData::F32(
-                gpu.stream()
-                    .clone_dtod(&self.cuda_f32(op)?.view())
-                    .map_err(to_err)?,
-            ),
-        };
-        Ok(Tensor::from_cuda_bounded(
-            &gpu,
-            data,
-            self.shape(),
-            self.index_bounds(),
-        ))
-    }
-
-    /// f32 <-> i64 on the GPU (the dtypes it holds).
-    pub(crate) fn cuda_to_dtype(&self, dtype: DType) -> Result<Tensor> {
-        const OP: &str = "to_dtype";
-        let gpu = self.gpu_storage(OP)?.gpu().clone();
-        let n = self.elem_count();
-        match (self.dtype(), dtype) {
-            (DType::I64, DType::F32) => {
-                let mut out = alloc(OP, &gpu, n)?;
-                gpu.i64_to_f32(&self.cuda_i64(OP)?.view(), &mut out)
-                    .map_err(kernel_error(OP))?;
-                Ok(Tensor::from_cuda_f32(&gpu, out, self.shape()))
-            }
-            (DType::F32, DType::I64) => {
-                let mut out = alloc_i64(OP, &gpu, n)?;
-                gpu.f32_to_i64(&self.cuda_f32(OP)?.view(), &mut out)
-                    .map_err(kernel_error(OP))?;
-                Ok(Tensor::from_cuda(&gpu, CudaData::I64(out), self.shape()))
-            }
-            (from, to) => Err(Error::device(
+/// The elements `l` selects from host storage, copied to the GPU `ordinal` in row-major order.
+pub(crate) fn upload(s: &CpuStorage, l: &Layout, ordinal: usize) -> Result<CudaStorage> {
+    const OP: &str = "to_device";
+    let gpu = Gpu::get(ordinal).map_err(kernel_error(OP))?;
+    // The driver allocates no empty buffers: an empty tensor gets one unwritten element.
+    let empty = l.elem_count() == 0;
+    let data = match s {
+        CpuStorage::F32(_) if empty => CudaData::F32(alloc(OP, &gpu, 0)?),
+        CpuStorage::I64(_) if empty => CudaData::I64(alloc_i64(OP, &gpu, 0)?),
+        CpuStorage::F32(v) => CudaData::F32(upload_slice(OP, &gpu, &layout_data(v, l))?),
+        CpuStorage::I64(v) => CudaData::I64(upload_slice(OP, &gpu, &layout_data(v, l))?),
+        other => {
+            return Err(Error::device(
                 OP,
-                format!("the GPU holds f32 and i64 tensors; {from} to {to} needs the host (to_device(Device::Cpu))"),
-            )),
+                format!(
+                    "the GPU holds f32 and i64 tensors, not {}: convert with to_dtype first",
+                    other.dtype()
+                ),
+            ))
         }
-    }
+    };
+    Ok(CudaStorage::new(&gpu, data))
 }
 
-/// A buffer for a tensor with no elements, of a dtype the GPU holds.
-fn empty(op: &'static str, gpu: &Gpu, dtype: DType) -> Result<CudaData> {
-    match dtype {
-        DType::I64 => Ok(CudaData::I64(alloc_i64(op, gpu, 0)?)),
-        DType::F32 => Ok(CudaData::F32(alloc(op, gpu, 0)?)),
-        other => Err(Error::device(
-            op,
-            format!("the GPU holds f32 and i64 tensors, not {other}"),
+/// The elements `l` selects, copied to the host in row-major order.
+pub(crate) fn download(s: &CudaStorage, l: &Layout) -> Result<CpuStorage> {
+    const OP: &str = "to_device";
+    let stream = s.gpu().stream();
+    let to_err = |e: kernels::cudarc::driver::DriverError| Error::device(OP, e.to_string());
+    let n = l.elem_count();
+    Ok(match s.dtype() {
+        DType::I64 => {
+            let mut v = stream
+                .clone_dtoh(&s.i64_rows(OP, l)?.view())
+                .map_err(to_err)?;
+            v.truncate(n);
+            CpuStorage::I64(v)
+        }
+        _ => {
+            let mut v = stream
+                .clone_dtoh(&s.f32_rows(OP, l)?.view())
+                .map_err(to_err)?;
+            v.truncate(n);
+            CpuStorage::F32(v)
+        }
+    })
+}
+
+/// A row-major device-to-device copy of the elements `l` selects.
+pub(crate) fn contiguous(op: &'static str, s: &CudaStorage, l: &Layout) -> Result<CudaStorage> {
+    let stream = s.gpu().stream();
+    let to_err = |e: kernels::cudarc::driver::DriverError| Error::device(op, e.to_string());
+    let data = match s.dtype() {
+        DType::I64 => CudaData::I64(match s.i64_rows(op, l)? {
+            DeviceData::Owned(o) => o,
+            DeviceData::Borrowed(v) => stream.clone_dtod(&v).map_err(to_err)?,
+        }),
+        _ => CudaData::F32(match s.f32_rows(op, l)? {
+            DeviceData::Owned(o) => o,
+            DeviceData::Borrowed(v) => stream.clone_dtod(&v).map_err(to_err)?,
+        }),
+    };
+    Ok(CudaStorage::new(s.gpu(), data))
+}
+
+/// f32 <-> i64 on the GPU (the dtypes it holds).
+pub(crate) fn to_dtype(s: &CudaStorage, l: &Layout, dtype: DType) -> Result<CudaStorage> {
+    const OP: &str = "to_dtype";
+    let (gpu, n) = (s.gpu(), l.elem_count());
+    match (s.dtype(), dtype) {
+        (from, to) if from == to => contiguous(OP, s, l),
+        (DType::I64, DType::F32) => {
+            let mut out = alloc(OP, gpu, n)?;
+            gpu.i64_to_f32(&s.i64_rows(OP, l)?.view(), &mut out)
+                .map_err(kernel_error(OP))?;
+            Ok(CudaStorage::f32(gpu, out))
+        }
+        (DType::F32, DType::I64) => {
+            let mut out = alloc_i64(OP, gpu, n)?;
+            gpu.f32_to_i64(&s.f32_rows(OP, l)?.view(), &mut out)
+                .map_err(kernel_error(OP))?;
+            Ok(CudaStorage::i64(gpu, out))
+        }
+        (from, to) => Err(Error::device(
+            OP,
+            format!("the GPU holds f32 and i64 tensors; {from} to {to} needs the host (to_device(Device::Cpu))"),
         )),
     }
 }

@@ -6,8 +6,8 @@
 //! `cat` of the inputs each unsqueezed at `dim` (a view, no copy). Any dtype, as long as all
 //! inputs share it.
 use super::min_items_per_task;
+use crate::cpu::Element;
 use crate::layout::check_dim;
-use crate::storage::Element;
 use crate::{Error, Result, Tensor};
 use rayon::prelude::*;
 use std::borrow::Cow;

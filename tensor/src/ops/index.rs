@@ -10,11 +10,11 @@
 //! The adding ops are deterministic and use no atomics: each output row or line is summed
 //! by exactly one task, in the order a serial loop would use.
 use super::min_items_per_task;
+use crate::cpu::layout_data;
+use crate::cpu::Element;
 use crate::cuda::Accumulate;
 use crate::layout::{check_dim, contiguous_strides};
-use crate::storage::Element;
 use crate::strided::fill_rows;
-use crate::tensor::layout_data;
 use crate::{Error, Float, Result, Tensor};
 use rayon::prelude::*;
 

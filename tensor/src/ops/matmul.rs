@@ -6,7 +6,7 @@ use super::min_items_per_task;
 use super::simple_gemm::{gemm_acc, Mat};
 use crate::gemm::{self, MatMut, MatRef};
 use crate::layout::broadcast_shape;
-use crate::{DType, Error, Float, Layout, Result, Storage, Tensor};
+use crate::{CpuStorage, DType, Error, Float, Layout, Result, Storage, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;
 
@@ -76,8 +76,8 @@ impl Tensor {
             n,
         };
         let out = match self.dtype() {
-            DType::F32 => Storage::F32(p.gemm_f32()?),
-            DType::F64 => Storage::F64(p.simple::<f64>()?),
+            DType::F32 => Storage::Cpu(CpuStorage::F32(p.gemm_f32()?)),
+            DType::F64 => Storage::Cpu(CpuStorage::F64(p.simple::<f64>()?)),
             got => {
                 return Err(Error::DType {
                     op: OP,

@@ -1,61 +1,10 @@
-//! Every op's CPU implementation, one concept per file. Ops are methods on [`crate::Tensor`].
-
-/// Runs `$body` with `$T` bound to the Rust element type of `$dtype`, for ops that only move
-/// elements (select, gather, cat, pad) and so work on every dtype alike.
-macro_rules! with_dtype {
-    ($dtype:expr, $T:ident => $body:expr) => {
-        match $dtype {
-            $crate::DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            $crate::DType::F64 => {
-                type $T = f64;
-                $body
-            }
-            $crate::DType::F16 => {
-                type $T = half::f16;
-                $body
-            }
-            $crate::DType::BF16 => {
-                type $T = half::bf16;
-                $body
-            }
-            $crate::DType::I64 => {
-                type $T = i64;
-                $body
-            }
-        }
-    };
-}
-
-/// Runs `$body` with `$T` bound to `f32` or `f64` (a [`crate::Float`]) as `$dtype` says, for
-/// ops that compute; any other dtype is an [`crate::Error::DType`] naming `$op` (`f32` is
-/// what it expects: the dtype a model computes in). `$body` is a `Result`.
-macro_rules! with_float {
-    ($op:expr, $dtype:expr, $T:ident => $body:expr) => {
-        match $dtype {
-            $crate::DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            $crate::DType::F64 => {
-                type $T = f64;
-                $body
-            }
-            got => Err($crate::Error::DType {
-                op: $op,
-                expected: $crate::DType::F32,
-                got,
-            }),
-        }
-    };
-}
+//! The front end: every op as a method on [`crate::Tensor`], one concept per file. A method
+//! checks its operands' shapes and dtypes, builds the output's shape and calls the storage
+//! once ([`crate::Storage`]), which runs the op on the operands' device.
 
 mod batch_norm;
 mod binary;
 mod cat;
-mod compare;
 mod conv;
 mod conv_explicit;
 mod conv_matrix;
@@ -86,4 +35,34 @@ pub use unary::sigmoid_f32;
 /// below this length) and a large one still spreads over every core.
 pub(crate) fn min_items_per_task(work_per_item: usize) -> usize {
     (crate::strided::PAR_THRESHOLD / work_per_item.max(1)).max(1)
+}
+
+impl crate::Tensor {
+    /// An error naming `op` unless this tensor holds f32 or f64, the dtypes ops compute in.
+    pub(crate) fn check_float(&self, op: &'static str) -> crate::Result<()> {
+        match self.dtype() {
+            crate::DType::F32 | crate::DType::F64 => Ok(()),
+            got => Err(crate::Error::DType {
+                op,
+                expected: crate::DType::F32,
+                got,
+            }),
+        }
+    }
+
+    /// An error naming `op` unless `other` has this tensor's dtype (there is no promotion).
+    pub(crate) fn check_same_dtype(
+        &self,
+        op: &'static str,
+        other: &crate::Tensor,
+    ) -> crate::Result<()> {
+        if other.dtype() == self.dtype() {
+            return Ok(());
+        }
+        Err(crate::Error::DType {
+            op,
+            expected: self.dtype(),
+            got: other.dtype(),
+        })
+    }
 }

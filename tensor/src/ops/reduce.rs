@@ -6,10 +6,10 @@
 //! fast as a naive loop (it vectorises) and accurate to about 1e-7 relative even over
 //! millions of elements, where a naive f32 running sum drifts by 1e-4 or more. f64 tensors
 //! run the same code with f64 lanes.
+use crate::cpu::layout_data;
 use crate::cuda::Divide;
 use crate::layout::check_dim;
 use crate::strided::PAR_THRESHOLD;
-use crate::tensor::layout_data;
 use crate::{Error, Float, Result, Tensor};
 use kernels::Extremum;
 use rayon::prelude::*;

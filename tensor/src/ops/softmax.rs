@@ -3,8 +3,8 @@
 //! `-log_softmax(x)[target]`, which is why log-softmax is a primitive here and not
 //! `log(softmax(x))` (that underflows to log(0) for confident predictions). The row's sum of
 //! exponentials is accumulated in f64, for f32 and f64 tensors alike.
+use crate::cpu::layout_data;
 use crate::layout::check_dim;
-use crate::tensor::layout_data;
 use crate::{Float, Result, Tensor};
 use rayon::prelude::*;
 

@@ -1,0 +1,137 @@
+//! The CPU backend: host storage, and each op's CPU code in a file named as the op's GPU
+//! launch code in `crate::cuda` (read `cpu/conv.rs` beside `cuda/conv.rs`). Every function
+//! here takes storage, the layout of the operand in it and the op's parameters, and returns
+//! new storage; none sees a `Tensor`. The front end (`crate::ops`) has checked shapes and
+//! dtypes before it calls, and `crate::storage` picks this backend or the GPU's.
+mod convert;
+mod elementwise;
+
+pub(crate) use convert::{contiguous, to_dtype};
+pub(crate) use elementwise::{binary, unary, where_cond};
+
+use crate::strided::fill_rows;
+use crate::{DType, Error, Layout, Result};
+use half::{bf16, f16};
+use std::borrow::Cow;
+
+/// A host buffer of one element type.
+#[derive(Debug)]
+pub enum CpuStorage {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    F16(Vec<f16>),
+    BF16(Vec<bf16>),
+    I64(Vec<i64>),
+}
+
+/// Gives f32 buffers back to the cache in [`crate::buffer_cache`] when the last tensor sharing
+/// them is dropped, for the next op's output. f64 buffers are not cached: f64 is for gradient
+/// checks on small tensors, where page faults and memsets do not matter.
+impl Drop for CpuStorage {
+    fn drop(&mut self) {
+        if let CpuStorage::F32(v) = self {
+            crate::buffer_cache::recycle(std::mem::take(v));
+        }
+    }
+}
+
+impl CpuStorage {
+    pub fn dtype(&self) -> DType {
+        match self {
+            CpuStorage::F32(_) => DType::F32,
+            CpuStorage::F64(_) => DType::F64,
+            CpuStorage::F16(_) => DType::F16,
+            CpuStorage::BF16(_) => DType::BF16,
+            CpuStorage::I64(_) => DType::I64,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            CpuStorage::F32(v) => v.len(),
+            CpuStorage::F64(v) => v.len(),
+            CpuStorage::F16(v) => v.len(),
+            CpuStorage::BF16(v) => v.len(),
+            CpuStorage::I64(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole buffer as `T`, or an error naming `op` when it holds another dtype.
+    pub(crate) fn slice<T: Element>(&self, op: &'static str) -> Result<&[T]> {
+        T::slice(self).ok_or(Error::DType {
+            op,
+            expected: T::DTYPE,
+            got: self.dtype(),
+        })
+    }
+}
+
+/// A Rust type that can be a tensor element: it knows its [`DType`] and its storage variant.
+pub trait Element: Copy + Send + Sync + Default + std::fmt::Debug + 'static {
+    const DTYPE: DType;
+    fn slice(storage: &CpuStorage) -> Option<&[Self]>;
+    fn into_storage(data: Vec<Self>) -> CpuStorage;
+    /// Moves the buffer out of a storage of this type, leaving it empty.
+    fn take(storage: &mut CpuStorage) -> Option<Vec<Self>>;
+}
+
+macro_rules! element {
+    ($t:ty, $variant:ident) => {
+        impl Element for $t {
+            const DTYPE: DType = DType::$variant;
+            fn slice(storage: &CpuStorage) -> Option<&[Self]> {
+                match storage {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn into_storage(data: Vec<Self>) -> CpuStorage {
+                CpuStorage::$variant(data)
+            }
+            fn take(storage: &mut CpuStorage) -> Option<Vec<Self>> {
+                match storage {
+                    CpuStorage::$variant(v) => Some(std::mem::take(v)),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+element!(f32, F32);
+element!(f64, F64);
+element!(f16, F16);
+element!(bf16, BF16);
+element!(i64, I64);
+
+/// The elements `layout` selects from `data` in row-major order: a borrowed slice when the
+/// layout is contiguous, a copy otherwise.
+pub(crate) fn layout_data<'a, T: Element>(data: &'a [T], layout: &Layout) -> Cow<'a, [T]> {
+    if layout.is_contiguous() {
+        let start = layout.offset();
+        Cow::Borrowed(&data[start..start + layout.elem_count()])
+    } else {
+        Cow::Owned(gather_strided(data, layout))
+    }
+}
+
+/// Copies the elements a layout selects into a new row-major vector.
+fn gather_strided<T: Element>(data: &[T], layout: &Layout) -> Vec<T> {
+    let shape = layout.shape();
+    let mut out = vec![T::default(); layout.elem_count()];
+    let out_strides = crate::layout::contiguous_strides(shape);
+    fill_rows(
+        &mut out,
+        shape,
+        [(&out_strides, 0), (layout.strides(), layout.offset())],
+        |row, [_, src], [_, step]| {
+            for (i, o) in row.iter_mut().enumerate() {
+                *o = data[src + i * step];
+            }
+        },
+    );
+    out
+}
