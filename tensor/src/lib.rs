@@ -22,6 +22,7 @@ mod layout;
 mod multiversion;
 mod ops;
 pub mod random;
+mod reduction;
 mod storage;
 mod strided;
 mod tensor;

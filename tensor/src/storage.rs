@@ -5,8 +5,9 @@
 //! on `Tensor`) has checked shapes and dtypes and built the output's shape before it calls.
 use crate::cpu::{self, CpuStorage};
 use crate::cuda::{self, CudaStorage};
+use crate::reduction::Divide;
 use crate::{DType, Device, Error, Layout, Result};
-use kernels::{BinaryOp, UnaryOp};
+use kernels::{BinaryOp, Extremum, UnaryOp};
 
 /// A host buffer of one element type, or a GPU buffer. Shared (behind an `Arc`) by every
 /// view of it.
@@ -168,6 +169,81 @@ impl Storage {
     // ------------------------------------------------------------ indexing, embeddings, cat
 
     // ------------------------------------------------------------ reductions, softmax, matmul
+
+    /// The sum over the (distinct) `dims`, divided as `divide` says.
+    pub(crate) fn sum(
+        &self,
+        op: &'static str,
+        l: &Layout,
+        dims: &[usize],
+        divide: Divide,
+    ) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => cpu::sum(s, l, dims, divide).map(Storage::Cpu),
+            Storage::Cuda(s) => cuda::sum(op, s, l, dims, divide).map(Storage::Cuda),
+        }
+    }
+
+    /// The variance over the (distinct, non-empty) `dims`, biased or `unbiased`.
+    pub(crate) fn var(&self, l: &Layout, dims: &[usize], unbiased: bool) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => cpu::var(s, l, dims, unbiased).map(Storage::Cpu),
+            Storage::Cuda(s) => cuda::var(s, l, dims, unbiased).map(Storage::Cuda),
+        }
+    }
+
+    /// The maximum or minimum over the (distinct, non-empty) `dims`.
+    pub(crate) fn extremum(
+        &self,
+        op: &'static str,
+        l: &Layout,
+        dims: &[usize],
+        which: Extremum,
+    ) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => cpu::extremum(s, l, dims, which).map(Storage::Cpu),
+            Storage::Cuda(s) => cuda::extremum(op, s, l, dims, which).map(Storage::Cuda),
+        }
+    }
+
+    /// The i64 index of the first maximum or minimum along `dim` (non-empty).
+    pub(crate) fn arg_extremum(
+        &self,
+        op: &'static str,
+        l: &Layout,
+        dim: usize,
+        which: Extremum,
+    ) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => cpu::arg_extremum(s, l, dim, which).map(Storage::Cpu),
+            Storage::Cuda(s) => cuda::arg_extremum(op, s, l, dim, which).map(Storage::Cuda),
+        }
+    }
+
+    /// `[batch.., m, k] x [batch.., k, n]`, both layouts expanded to one batch shape.
+    pub(crate) fn matmul(&self, l: &Layout, (rhs, rl): (&Storage, &Layout)) -> Result<Storage> {
+        match (self, rhs) {
+            (Storage::Cpu(a), Storage::Cpu(b)) => cpu::matmul(a, l, b, rl).map(Storage::Cpu),
+            (Storage::Cuda(a), Storage::Cuda(b)) if self.same_device(&[rhs]) => {
+                cuda::matmul(a, l, b, rl).map(Storage::Cuda)
+            }
+            _ => Err(self.mismatch("matmul", &[rhs])),
+        }
+    }
+
+    /// Softmax (or, `log`, log-softmax) along `dim`, in the input's row-major order.
+    pub(crate) fn softmax(
+        &self,
+        op: &'static str,
+        l: &Layout,
+        dim: usize,
+        log: bool,
+    ) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => cpu::softmax(s, l, dim, log).map(Storage::Cpu),
+            Storage::Cuda(s) => cuda::softmax(op, s, l, dim, log).map(Storage::Cuda),
+        }
+    }
 
     // ------------------------------------------------------------ batch norm, dropout, optimisers
 }

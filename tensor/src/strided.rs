@@ -106,6 +106,14 @@ pub(crate) fn fill_rows<T: Send, const N: usize>(
     }
 }
 
+/// The smallest number of items (planes, rows) one rayon task should take when each item
+/// costs about `work_per_item` element operations: enough that a task does about
+/// `PAR_THRESHOLD` work, so a small tensor runs on the calling thread (rayon does not split
+/// below this length) and a large one still spreads over every core.
+pub(crate) fn min_items_per_task(work_per_item: usize) -> usize {
+    (PAR_THRESHOLD / work_per_item.max(1)).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

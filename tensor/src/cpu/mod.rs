@@ -5,9 +5,14 @@
 //! dtypes before it calls, and `crate::storage` picks this backend or the GPU's.
 mod convert;
 mod elementwise;
+mod matmul;
+mod reduce;
+pub(crate) mod simple_gemm;
 
 pub(crate) use convert::{contiguous, to_dtype};
 pub(crate) use elementwise::{binary, unary, where_cond};
+pub(crate) use matmul::matmul;
+pub(crate) use reduce::{arg_extremum, extremum, softmax, sum, var};
 
 use crate::strided::fill_rows;
 use crate::{DType, Error, Layout, Result};

@@ -1,19 +1,19 @@
 //! Matrix products on the GPU through cuBLAS. An operand whose matrices are row-major or
 //! transposed-dense, with one stride between the matrices of its batch (0 when broadcast),
 //! is read in place; any other layout is copied to row-major first.
-use super::{alloc, kernel_error, zeros};
-use crate::{Result, Tensor};
-use kernels::{Gemm, Gpu, Operand};
-use std::sync::Arc;
+use super::{alloc, kernel_error, zeros, CudaStorage, DeviceData};
+use crate::{Layout, Result};
+use kernels::{Gemm, Operand};
 
 const OP: &str = "matmul";
 
-/// How to read one expanded operand `[batch.., rows, cols]`: the tensor to read (itself or a
-/// row-major copy), whether its matrices are stored transposed, and the batch stride.
-fn gemm_ready(t: &Tensor) -> Result<(Tensor, bool, usize)> {
-    let r = t.rank();
-    let (rows, cols) = (t.shape()[r - 2], t.shape()[r - 1]);
-    let (sr, sc) = (t.strides()[r - 2], t.strides()[r - 1]);
+/// How to read one expanded operand `[batch.., rows, cols]`: its elements from the first
+/// one on (in place, or a row-major copy), whether its matrices are stored transposed, and
+/// the batch stride.
+fn gemm_ready<'a>(s: &'a CudaStorage, l: &Layout) -> Result<(DeviceData<'a, f32>, bool, usize)> {
+    let r = l.rank();
+    let (rows, cols) = (l.shape()[r - 2], l.shape()[r - 1]);
+    let (sr, sc) = (l.strides()[r - 2], l.strides()[r - 1]);
     let transposed = if (sc == 1 || cols == 1) && (sr == cols || rows == 1) {
         Some(false)
     } else if (sr == 1 || rows == 1) && (sc == rows || cols == 1) {
@@ -23,9 +23,9 @@ fn gemm_ready(t: &Tensor) -> Result<(Tensor, bool, usize)> {
     };
     // One stride for the whole batch: every batch dimension of size > 1 steps by a
     // multiple that makes the batch one arithmetic sequence, or all are broadcast.
-    let batch: Vec<(usize, usize)> = t.shape()[..r - 2]
+    let batch: Vec<(usize, usize)> = l.shape()[..r - 2]
         .iter()
-        .zip(&t.strides()[..r - 2])
+        .zip(&l.strides()[..r - 2])
         .filter(|(&n, _)| n > 1)
         .map(|(&n, &s)| (n, s))
         .collect();
@@ -43,44 +43,42 @@ fn gemm_ready(t: &Tensor) -> Result<(Tensor, bool, usize)> {
         }
     };
     match (transposed, stride) {
-        (Some(tr), Some(s)) => Ok((t.clone(), tr, s)),
-        _ => Ok((t.contiguous()?, false, rows * cols)),
+        (Some(tr), Some(stride)) => {
+            let from = s.f32_buffer(OP)?.slice(l.offset()..);
+            Ok((DeviceData::Borrowed(from), tr, stride))
+        }
+        _ => Ok((s.f32_rows(OP, l)?, false, rows * cols)),
     }
 }
 
-/// `[batch.., m, k] x [batch.., k, n]`, both already expanded to the common batch shape.
+/// `[batch.., m, k] x [batch.., k, n]`: both layouts already expanded to the common batch
+/// shape, the products row-major.
 pub(crate) fn matmul(
-    gpu: &Arc<Gpu>,
-    a: &Tensor,
-    b: &Tensor,
-    out_shape: &[usize],
-) -> Result<Tensor> {
-    let r = a.rank();
-    let (m, k, n) = (a.shape()[r - 2], a.shape()[r - 1], b.shape()[r - 1]);
-    let batch: usize = a.shape()[..r - 2].iter().product();
-    let (ta, a_tr, a_stride) = gemm_ready(a)?;
-    let (tb, b_tr, b_stride) = gemm_ready(b)?;
+    a: &CudaStorage,
+    la: &Layout,
+    b: &CudaStorage,
+    lb: &Layout,
+) -> Result<CudaStorage> {
+    let gpu = a.gpu();
+    let r = la.rank();
+    let (m, k, n) = (la.shape()[r - 2], la.shape()[r - 1], lb.shape()[r - 1]);
+    let batch: usize = la.shape()[..r - 2].iter().product();
     if k == 0 {
         // An empty sum: zeros, as on the CPU.
-        return Ok(Tensor::from_cuda_f32(
-            gpu,
-            zeros(OP, gpu, batch * m * n)?,
-            out_shape,
-        ));
+        return Ok(CudaStorage::f32(gpu, zeros(OP, gpu, batch * m * n)?));
     }
+    let (av, a_tr, a_stride) = gemm_ready(a, la)?;
+    let (bv, b_tr, b_stride) = gemm_ready(b, lb)?;
     let mut out = alloc(OP, gpu, batch * m * n)?;
-    let (abuf, bbuf) = (ta.cuda_buffer(OP)?, tb.cuda_buffer(OP)?);
-    let av = abuf.slice(ta.layout().offset()..);
-    let bv = bbuf.slice(tb.layout().offset()..);
     gpu.gemm(
         Gemm { batch, m, n, k },
         Operand {
-            data: &av,
+            data: &av.view(),
             transposed: a_tr,
             batch_stride: a_stride,
         },
         Operand {
-            data: &bv,
+            data: &bv.view(),
             transposed: b_tr,
             batch_stride: b_stride,
         },
@@ -88,5 +86,5 @@ pub(crate) fn matmul(
         0.0,
     )
     .map_err(kernel_error(OP))?;
-    Ok(Tensor::from_cuda_f32(gpu, out, out_shape))
+    Ok(CudaStorage::f32(gpu, out))
 }

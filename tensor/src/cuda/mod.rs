@@ -30,7 +30,7 @@ pub(crate) use matmul::matmul;
 pub(crate) use pool::{
     avg_pool, avg_pool_backward, max_pool, max_pool_backward, pad, pad_backward,
 };
-pub(crate) use reduce::{arg_extremum, extremum, softmax, sum, var, Divide};
+pub(crate) use reduce::{arg_extremum, extremum, softmax, sum, var};
 pub(crate) use transfer::{contiguous, download, to_dtype, upload};
 
 pub use kernels::{set_deterministic, Accumulate, Gpu};

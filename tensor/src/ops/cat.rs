@@ -5,9 +5,9 @@
 //! `cat` is a sequence of block copies per row, and rows are filled in parallel. `stack` is
 //! `cat` of the inputs each unsqueezed at `dim` (a view, no copy). Any dtype, as long as all
 //! inputs share it.
-use super::min_items_per_task;
 use crate::cpu::Element;
 use crate::layout::check_dim;
+use crate::strided::min_items_per_task;
 use crate::{Error, Result, Tensor};
 use rayon::prelude::*;
 use std::borrow::Cow;

@@ -12,7 +12,7 @@
 //! The callers ([`Tensor::conv2d`] and its backward methods) have checked the shapes and
 //! built the [`Geometry`]; `n` is the batch size and `co` the number of output channels.
 use super::conv::{col2im_image, im2col_image, Geometry};
-use super::simple_gemm::{gemm_acc, Mat};
+use crate::cpu::simple_gemm::{gemm_acc, Mat};
 use crate::{Float, Result, Tensor};
 
 /// Elements of one input image.

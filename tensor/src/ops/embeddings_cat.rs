@@ -5,7 +5,7 @@
 //! one launch where they took one per table and one for the `cat` (Rossmann's model has 23
 //! tables). Its adjoint adds each row of the gradient back into the rows the codes picked,
 //! table by table, in row order: the CPU's `index_add` order, so the same bits.
-use super::min_items_per_task;
+use crate::strided::min_items_per_task;
 use crate::{DType, Error, Float, Result, Tensor};
 use rayon::prelude::*;
 

@@ -9,12 +9,12 @@
 //! to catch bugs rather than hide them) is an [`Error::Index`] naming the index and the size.
 //! The adding ops are deterministic and use no atomics: each output row or line is summed
 //! by exactly one task, in the order a serial loop would use.
-use super::min_items_per_task;
 use crate::cpu::layout_data;
 use crate::cpu::Element;
 use crate::cuda::Accumulate;
 use crate::layout::{check_dim, contiguous_strides};
 use crate::strided::fill_rows;
+use crate::strided::min_items_per_task;
 use crate::{Error, Float, Result, Tensor};
 use rayon::prelude::*;
 

@@ -18,8 +18,6 @@ mod optim;
 mod pad;
 mod pool;
 mod reduce;
-mod simple_gemm;
-mod softmax;
 mod unary;
 
 pub use batch_norm::RunningStats;
@@ -28,14 +26,6 @@ pub(crate) use conv::Geometry;
 pub use optim::{adamw_steps, AdamStep, AdamUpdate, SgdStep};
 pub use pad::PadMode;
 pub use unary::sigmoid_f32;
-
-/// The smallest number of items (planes, rows) one rayon task should take when each item
-/// costs about `work_per_item` element operations: enough that a task does about
-/// `PAR_THRESHOLD` work, so a small tensor runs on the calling thread (rayon does not split
-/// below this length) and a large one still spreads over every core.
-pub(crate) fn min_items_per_task(work_per_item: usize) -> usize {
-    (crate::strided::PAR_THRESHOLD / work_per_item.max(1)).max(1)
-}
 
 impl crate::Tensor {
     /// An error naming `op` unless this tensor holds f32 or f64, the dtypes ops compute in.

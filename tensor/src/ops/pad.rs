@@ -14,8 +14,8 @@
 //! copied (reflected and replicated edges receive several). Planes (all leading dimensions
 //! together) run in parallel, one task per group of whole planes: no atomics. Padding moves
 //! elements of any dtype; its backward pass adds, in f32 or f64.
-use super::min_items_per_task;
 use crate::cpu::Element;
+use crate::strided::min_items_per_task;
 use crate::{Error, Float, Result, Tensor};
 use rayon::prelude::*;
 

@@ -23,7 +23,7 @@
 //! task, adding in row-major output order: deterministic, no atomics, and the GPU's gathers
 //! add in the same order, so the two agree to the bit. Values and gradients are f32 or f64
 //! (indices i64).
-use super::min_items_per_task;
+use crate::strided::min_items_per_task;
 use crate::{Conv2dParams, Error, Float, Result, Tensor};
 use rayon::prelude::*;
 

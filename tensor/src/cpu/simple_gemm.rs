@@ -5,7 +5,7 @@
 //! Rows of C are independent, so they run in parallel; each row is computed in i-k-j order,
 //! `c[i, :] += a[i, p] * b[p, :]` for `p` in `0..k`, so that the innermost loop walks a row of
 //! B and of C (contiguous when B is row-major, and then vectorised by the compiler).
-use super::min_items_per_task;
+use crate::strided::min_items_per_task;
 use crate::Float;
 use rayon::prelude::*;
 
