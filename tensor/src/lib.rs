@@ -21,8 +21,8 @@ mod layout;
 #[macro_use]
 mod multiversion;
 mod ops;
+mod params;
 pub mod random;
-mod reduction;
 mod storage;
 mod strided;
 mod tensor;

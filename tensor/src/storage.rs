@@ -5,9 +5,18 @@
 //! on `Tensor`) has checked shapes and dtypes and built the output's shape before it calls.
 use crate::cpu::{self, CpuStorage};
 use crate::cuda::{self, CudaStorage};
-use crate::reduction::Divide;
+use crate::params::{Divide, Running};
 use crate::{DType, Device, Error, Layout, Result};
 use kernels::{BinaryOp, Extremum, UnaryOp};
+
+/// One tensor's operand: its storage and its layout in it.
+pub(crate) type View<'a> = (&'a Storage, &'a Layout);
+
+/// The storage of an op's operands, all on the host or all on one GPU.
+pub(crate) enum OnDevice<'a, const N: usize> {
+    Cpu([&'a CpuStorage; N]),
+    Cuda([&'a CudaStorage; N]),
+}
 
 /// A host buffer of one element type, or a GPU buffer. Shared (behind an `Arc`) by every
 /// view of it.
@@ -62,6 +71,40 @@ impl Storage {
                 self.device()
             ),
         )
+    }
+
+    /// The operands of one op on their one device: all on the host or all on one GPU, or
+    /// the error naming two devices that differ.
+    pub(crate) fn one_device<'a, const N: usize>(
+        op: &'static str,
+        all: [&'a Storage; N],
+    ) -> Result<OnDevice<'a, N>> {
+        let (first, rest) = (all[0], &all[1..]);
+        if first.same_device(rest) {
+            let host: Vec<&CpuStorage> = all.iter().filter_map(|s| s.as_cpu()).collect();
+            if let Ok(host) = host.try_into() {
+                return Ok(OnDevice::Cpu(host));
+            }
+            let gpu: Vec<&CudaStorage> = all.iter().filter_map(|s| s.as_cuda()).collect();
+            if let Ok(gpu) = gpu.try_into() {
+                return Ok(OnDevice::Cuda(gpu));
+            }
+        }
+        Err(first.mismatch(op, rest))
+    }
+
+    fn as_cpu(&self) -> Option<&CpuStorage> {
+        match self {
+            Storage::Cpu(s) => Some(s),
+            Storage::Cuda(_) => None,
+        }
+    }
+
+    fn as_cuda(&self) -> Option<&CudaStorage> {
+        match self {
+            Storage::Cuda(s) => Some(s),
+            Storage::Cpu(_) => None,
+        }
     }
 
     // ------------------------------------------------------------ copies and transfers
@@ -128,39 +171,26 @@ impl Storage {
 
     /// `f` of the pairs of elements the layouts (expanded to one shape) select.
     pub(crate) fn binary(
-        &self,
         op: &'static str,
-        l: &Layout,
-        (rhs, rl): (&Storage, &Layout),
+        (a, la): View,
+        (b, lb): View,
         f: BinaryOp,
     ) -> Result<Storage> {
-        match (self, rhs) {
-            (Storage::Cpu(a), Storage::Cpu(b)) => cpu::binary(a, l, b, rl, f).map(Storage::Cpu),
-            (Storage::Cuda(a), Storage::Cuda(b)) if self.same_device(&[rhs]) => {
-                cuda::binary(op, (a, l), (b, rl), f).map(Storage::Cuda)
-            }
-            _ => Err(self.mismatch(op, &[rhs])),
+        match Storage::one_device(op, [a, b])? {
+            OnDevice::Cpu([a, b]) => cpu::binary(a, la, b, lb, f).map(Storage::Cpu),
+            OnDevice::Cuda([a, b]) => cuda::binary(op, (a, la), (b, lb), f).map(Storage::Cuda),
         }
     }
 
-    /// `on_true` where `self` (a mask) is non-zero, else `on_false`; layouts of one shape.
-    pub(crate) fn where_cond(
-        &self,
-        l: &Layout,
-        (t, lt): (&Storage, &Layout),
-        (f, lf): (&Storage, &Layout),
-    ) -> Result<Storage> {
-        const OP: &str = "where_cond";
-        match (self, t, f) {
-            (Storage::Cpu(c), Storage::Cpu(tc), Storage::Cpu(fc)) => {
-                cpu::where_cond((c, l), (tc, lt), (fc, lf)).map(Storage::Cpu)
+    /// `on_true` where `mask` is non-zero, else `on_false`; layouts of one shape.
+    pub(crate) fn where_cond((c, lc): View, (t, lt): View, (f, lf): View) -> Result<Storage> {
+        match Storage::one_device("where_cond", [c, t, f])? {
+            OnDevice::Cpu([c, t, f]) => {
+                cpu::where_cond((c, lc), (t, lt), (f, lf)).map(Storage::Cpu)
             }
-            (Storage::Cuda(c), Storage::Cuda(tc), Storage::Cuda(fc))
-                if self.same_device(&[t, f]) =>
-            {
-                cuda::where_cond((c, l), (tc, lt), (fc, lf)).map(Storage::Cuda)
+            OnDevice::Cuda([c, t, f]) => {
+                cuda::where_cond((c, lc), (t, lt), (f, lf)).map(Storage::Cuda)
             }
-            _ => Err(self.mismatch(OP, &[t, f])),
         }
     }
 
@@ -221,13 +251,10 @@ impl Storage {
     }
 
     /// `[batch.., m, k] x [batch.., k, n]`, both layouts expanded to one batch shape.
-    pub(crate) fn matmul(&self, l: &Layout, (rhs, rl): (&Storage, &Layout)) -> Result<Storage> {
-        match (self, rhs) {
-            (Storage::Cpu(a), Storage::Cpu(b)) => cpu::matmul(a, l, b, rl).map(Storage::Cpu),
-            (Storage::Cuda(a), Storage::Cuda(b)) if self.same_device(&[rhs]) => {
-                cuda::matmul(a, l, b, rl).map(Storage::Cuda)
-            }
-            _ => Err(self.mismatch("matmul", &[rhs])),
+    pub(crate) fn matmul((a, la): View, (b, lb): View) -> Result<Storage> {
+        match Storage::one_device("matmul", [a, b])? {
+            OnDevice::Cpu([a, b]) => cpu::matmul(a, la, b, lb).map(Storage::Cpu),
+            OnDevice::Cuda([a, b]) => cuda::matmul(a, la, b, lb).map(Storage::Cuda),
         }
     }
 
@@ -246,4 +273,152 @@ impl Storage {
     }
 
     // ------------------------------------------------------------ batch norm, dropout, optimisers
+
+    /// Batch norm over `[n, c, s]`: `[y, mean, biased var]`, and with `running` the layer's
+    /// running statistics updated in place (they live on `x`'s device; the caller checked).
+    pub(crate) fn batch_norm(
+        (x, lx): View,
+        ((w, lw), (b, lb)): (View, View),
+        dims: [usize; 3],
+        eps: f32,
+        running: Option<Running<'_, Storage>>,
+    ) -> Result<[Storage; 3]> {
+        const OP: &str = "batch_norm";
+        match (Storage::one_device(OP, [x, w, b])?, running) {
+            (OnDevice::Cpu([x, w, b]), r) => {
+                let r = r.map(|r| r.cpu(OP)).transpose()?;
+                let out = cpu::batch_norm((x, lx), ((w, lw), (b, lb)), dims, eps, r)?;
+                Ok(out.map(Storage::Cpu))
+            }
+            (OnDevice::Cuda([x, w, b]), r) => {
+                let r = r.map(|r| r.cuda(OP)).transpose()?;
+                let out = cuda::batch_norm((x, lx), ((w, lw), (b, lb)), dims, eps, r)?;
+                Ok(out.map(Storage::Cuda))
+            }
+        }
+    }
+
+    /// `[dx, d_weight, d_bias]` of batch norm from dy, x, the weight and the saved statistics.
+    pub(crate) fn batch_norm_backward(
+        (dy, ldy): View,
+        (x, lx): View,
+        (w, lw): View,
+        ((m, lm), (v, lv)): (View, View),
+        dims: [usize; 3],
+        eps: f32,
+    ) -> Result<[Storage; 3]> {
+        match Storage::one_device("batch_norm_backward", [dy, x, w, m, v])? {
+            OnDevice::Cpu([dy, x, w, m, v]) => {
+                let out = cpu::batch_norm_backward(
+                    (dy, ldy),
+                    (x, lx),
+                    (w, lw),
+                    ((m, lm), (v, lv)),
+                    dims,
+                    eps,
+                )?;
+                Ok(out.map(Storage::Cpu))
+            }
+            OnDevice::Cuda([dy, x, w, m, v]) => {
+                let out = cuda::batch_norm_backward(
+                    (dy, ldy),
+                    (x, lx),
+                    (w, lw),
+                    ((m, lm), (v, lv)),
+                    dims,
+                    eps,
+                )?;
+                Ok(out.map(Storage::Cuda))
+            }
+        }
+    }
+
+    /// `x * scale[c] + shift[c]` over `[n, c, s]`.
+    pub(crate) fn channel_affine(
+        (x, lx): View,
+        ((a, la), (b, lb)): (View, View),
+        dims: [usize; 3],
+    ) -> Result<Storage> {
+        match Storage::one_device("channel_affine", [x, a, b])? {
+            OnDevice::Cpu([x, a, b]) => {
+                cpu::channel_affine((x, lx), ((a, la), (b, lb)), dims).map(Storage::Cpu)
+            }
+            OnDevice::Cuda([x, a, b]) => {
+                cuda::channel_affine((x, lx), ((a, la), (b, lb)), dims).map(Storage::Cuda)
+            }
+        }
+    }
+
+    /// `[scale, shift]` of the inference affine from `[weight, bias, mean, var]`.
+    pub(crate) fn batch_norm_fold(all: [View; 4], eps: f32) -> Result<[Storage; 2]> {
+        let [(w, lw), (b, lb), (m, lm), (v, lv)] = all;
+        match Storage::one_device("batch_norm_fold", [w, b, m, v])? {
+            OnDevice::Cpu([w, b, m, v]) => {
+                let out = cpu::batch_norm_fold([(w, lw), (b, lb), (m, lm), (v, lv)], eps)?;
+                Ok(out.map(Storage::Cpu))
+            }
+            OnDevice::Cuda([w, b, m, v]) => {
+                let out = cuda::batch_norm_fold([(w, lw), (b, lb), (m, lm), (v, lv)], eps)?;
+                Ok(out.map(Storage::Cuda))
+            }
+        }
+    }
+
+    /// `(dx, d_scale (with x), d_shift)` of the channel affine.
+    pub(crate) fn channel_affine_backward(
+        (dy, ldy): View,
+        x: Option<View>,
+        (a, la): View,
+        dims: [usize; 3],
+    ) -> Result<(Storage, Option<Storage>, Storage)> {
+        const OP: &str = "channel_affine_backward";
+        // x, when given, is checked with the others; without it dy stands in for it.
+        let (xs, lx) = x.unwrap_or((dy, ldy));
+        match Storage::one_device(OP, [dy, a, xs])? {
+            OnDevice::Cpu([dy, a, xs]) => {
+                let x = x.map(|_| (xs, lx));
+                let (dx, da, db) = cpu::channel_affine_backward((dy, ldy), x, (a, la), dims)?;
+                Ok((Storage::Cpu(dx), da.map(Storage::Cpu), Storage::Cpu(db)))
+            }
+            OnDevice::Cuda([dy, a, xs]) => {
+                let x = x.map(|_| (xs, lx));
+                let (dx, da, db) = cuda::channel_affine_backward((dy, ldy), x, (a, la), dims)?;
+                Ok((Storage::Cuda(dx), da.map(Storage::Cuda), Storage::Cuda(db)))
+            }
+        }
+    }
+}
+
+impl<'a> Running<'a, Storage> {
+    /// The running statistics as host storage, or the error naming their device.
+    fn cpu(self, op: &'static str) -> Result<Running<'a, CpuStorage>> {
+        let device = self.mean.device();
+        match (self.mean, self.var) {
+            (Storage::Cpu(mean), Storage::Cpu(var)) => Ok(Running {
+                mean,
+                var,
+                momentum: self.momentum,
+            }),
+            _ => Err(Error::device(
+                op,
+                format!("running statistics on {device}, the input on the host"),
+            )),
+        }
+    }
+
+    /// The running statistics as GPU storage, or the error naming their device.
+    fn cuda(self, op: &'static str) -> Result<Running<'a, CudaStorage>> {
+        let device = self.mean.device();
+        match (self.mean, self.var) {
+            (Storage::Cuda(mean), Storage::Cuda(var)) => Ok(Running {
+                mean,
+                var,
+                momentum: self.momentum,
+            }),
+            _ => Err(Error::device(
+                op,
+                format!("running statistics on {device}, the input on a GPU"),
+            )),
+        }
+    }
 }

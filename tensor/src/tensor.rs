@@ -176,14 +176,22 @@ impl Tensor {
         &self.storage
     }
 
-    /// True when no other tensor shares this one's storage.
-    pub(crate) fn storage_is_unique(&self) -> bool {
-        Arc::strong_count(&self.storage) == 1
+    /// The storage and this tensor's layout in it: an operand as the backends read it.
+    pub(crate) fn view(&self) -> (&Storage, &Layout) {
+        (&self.storage, &self.layout)
     }
 
-    /// The storage, mutably, when this tensor is its only owner.
-    pub(crate) fn storage_mut(&mut self) -> Option<&mut Storage> {
+    /// The storage for an in-place update: the tensor's own when it is the only owner of
+    /// its storage and covers it exactly, a fresh copy (which it then owns) otherwise.
+    pub(crate) fn storage_for_update(&mut self) -> Result<&mut Storage> {
+        let whole = self.is_contiguous()
+            && self.layout.offset() == 0
+            && self.storage.len() == self.elem_count().max(1);
+        if !whole || Arc::strong_count(&self.storage) > 1 {
+            *self = self.copy()?;
+        }
         Arc::get_mut(&mut self.storage)
+            .ok_or_else(|| Error::invalid("storage_for_update", "a fresh copy is shared"))
     }
     pub fn is_contiguous(&self) -> bool {
         self.layout.is_contiguous()

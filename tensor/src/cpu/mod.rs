@@ -3,12 +3,16 @@
 //! here takes storage, the layout of the operand in it and the op's parameters, and returns
 //! new storage; none sees a `Tensor`. The front end (`crate::ops`) has checked shapes and
 //! dtypes before it calls, and `crate::storage` picks this backend or the GPU's.
+mod batch_norm;
 mod convert;
 mod elementwise;
 mod matmul;
 mod reduce;
 pub(crate) mod simple_gemm;
 
+pub(crate) use batch_norm::{
+    batch_norm, batch_norm_backward, batch_norm_fold, channel_affine, channel_affine_backward,
+};
 pub(crate) use convert::{contiguous, to_dtype};
 pub(crate) use elementwise::{binary, unary, where_cond};
 pub(crate) use matmul::matmul;
@@ -18,6 +22,9 @@ use crate::strided::fill_rows;
 use crate::{DType, Error, Layout, Result};
 use half::{bf16, f16};
 use std::borrow::Cow;
+
+/// One tensor's operand as a backend reads it: the storage and the tensor's layout in it.
+pub(crate) type View<'a> = (&'a CpuStorage, &'a Layout);
 
 /// A host buffer of one element type.
 #[derive(Debug)]
@@ -80,6 +87,7 @@ pub trait Element: Copy + Send + Sync + Default + std::fmt::Debug + 'static {
     const DTYPE: DType;
     fn slice(storage: &CpuStorage) -> Option<&[Self]>;
     fn into_storage(data: Vec<Self>) -> CpuStorage;
+    fn slice_mut(storage: &mut CpuStorage) -> Option<&mut [Self]>;
     /// Moves the buffer out of a storage of this type, leaving it empty.
     fn take(storage: &mut CpuStorage) -> Option<Vec<Self>>;
 }
@@ -96,6 +104,12 @@ macro_rules! element {
             }
             fn into_storage(data: Vec<Self>) -> CpuStorage {
                 CpuStorage::$variant(data)
+            }
+            fn slice_mut(storage: &mut CpuStorage) -> Option<&mut [Self]> {
+                match storage {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
             }
             fn take(storage: &mut CpuStorage) -> Option<Vec<Self>> {
                 match storage {

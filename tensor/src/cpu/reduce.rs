@@ -8,7 +8,7 @@
 //! run the same code with f64 lanes. Softmax subtracts the row's maximum before
 //! exponentiating and sums the exponentials in f64.
 use super::{layout_data, CpuStorage, Element};
-use crate::reduction::Divide;
+use crate::params::Divide;
 use crate::strided::PAR_THRESHOLD;
 use crate::{Float, Layout, Result};
 use kernels::Extremum;

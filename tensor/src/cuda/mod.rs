@@ -40,6 +40,9 @@ use kernels::{CudaSlice, CudaView, StridedLayout};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// One tensor's operand as a backend reads it: the storage and the tensor's layout in it.
+pub(crate) type View<'a> = (&'a CudaStorage, &'a Layout);
+
 /// A buffer on one GPU: the device, the elements and their dtype.
 pub struct CudaStorage {
     gpu: Arc<Gpu>,
@@ -394,19 +397,11 @@ impl Tensor {
         self.gpu_storage(op)?.i64_rows(op, self.layout())
     }
 
-    /// The f32 buffer of a GPU tensor for an in-place update: the tensor's own when it is the
-    /// only owner of its storage and covers it exactly, a fresh copy (which it then owns)
-    /// otherwise.
+    /// The f32 buffer of a GPU tensor for an in-place update ([`Tensor::storage_for_update`]).
     pub(crate) fn cuda_unique(&mut self, op: &'static str) -> Result<&mut CudaSlice<f32>> {
-        let whole = self.is_contiguous()
-            && self.layout().offset() == 0
-            && self.storage().len() == self.elem_count().max(1);
-        if !whole || !self.storage_is_unique() {
-            *self = self.copy()?;
-        }
-        match self.storage_mut() {
-            Some(Storage::Cuda(c)) => c.f32_buffer_mut(op),
-            _ => Err(Error::device(op, "expected an f32 tensor on a GPU")),
+        match self.storage_for_update()? {
+            Storage::Cuda(c) => c.f32_buffer_mut(op),
+            Storage::Cpu(_) => Err(Error::device(op, "expected an f32 tensor on a GPU")),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! then a copy only when the data is not already laid out as `[outer, r, inner]`), so one
 //! kernel reduces the middle axis of a contiguous buffer.
 use super::{alloc, alloc_i64, binary, kernel_error, unary, CudaStorage, DeviceData};
-use crate::reduction::Divide;
+use crate::params::Divide;
 use crate::{Layout, Result};
 use kernels::{BinaryOp, Extremum, UnaryOp};
 

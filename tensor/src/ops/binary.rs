@@ -8,7 +8,7 @@
 //! promotion, so an f32 tensor that slips into an f64 gradient check is an error, not a
 //! silent loss of precision.
 use crate::layout::broadcast_shape;
-use crate::{Result, Tensor};
+use crate::{Result, Storage, Tensor};
 use kernels::BinaryOp;
 
 impl Tensor {
@@ -18,7 +18,7 @@ impl Tensor {
         self.check_same_dtype(op, rhs)?;
         let shape = broadcast_shape(op, self.shape(), rhs.shape())?;
         let (la, lb) = (self.layout().expand(&shape)?, rhs.layout().expand(&shape)?);
-        let storage = self.storage().binary(op, &la, (rhs.storage(), &lb), f)?;
+        let storage = Storage::binary(op, (self.storage(), &la), (rhs.storage(), &lb), f)?;
         Ok(Tensor::from_storage(storage, &shape))
     }
 
@@ -31,8 +31,8 @@ impl Tensor {
         self.check_same_dtype(OP, on_false)?;
         let shape = broadcast_shape(OP, self.shape(), on_true.shape())?;
         let shape = broadcast_shape(OP, &shape, on_false.shape())?;
-        let storage = self.storage().where_cond(
-            &self.layout().expand(&shape)?,
+        let storage = Storage::where_cond(
+            (self.storage(), &self.layout().expand(&shape)?),
             (on_true.storage(), &on_true.layout().expand(&shape)?),
             (on_false.storage(), &on_false.layout().expand(&shape)?),
         )?;

@@ -3,7 +3,7 @@
 //! (`cpu/matmul.rs`, `cuda/matmul.rs`) read any strides, so `a.matmul(&b.t()?)` never
 //! copies `b`.
 use crate::layout::broadcast_shape;
-use crate::{Error, Result, Tensor};
+use crate::{Error, Result, Storage, Tensor};
 
 const OP: &str = "matmul";
 
@@ -61,9 +61,7 @@ impl Tensor {
         if rhs.rank() > 1 {
             shape.push(n);
         }
-        let storage = self
-            .storage()
-            .matmul(a.layout(), (rhs.storage(), b.layout()))?;
+        let storage = Storage::matmul((a.storage(), a.layout()), (b.storage(), b.layout()))?;
         Ok(Tensor::from_storage(storage, &shape))
     }
 }

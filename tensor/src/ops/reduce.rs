@@ -2,7 +2,7 @@
 //! The backends (`cpu/reduce.rs`, `cuda/reduce.rs`) accumulate in f64 and compute the
 //! variance in two passes; here the axes are checked and the result's shape is built.
 use crate::layout::check_dim;
-use crate::reduction::Divide;
+use crate::params::Divide;
 use crate::{Error, Result, Storage, Tensor};
 use kernels::Extremum;
 

@@ -1,5 +1,5 @@
-//! What a reduction divides its sum by: the one parameter of `sum` and `mean` that both
-//! backends read (`cpu/reduce.rs`, `cuda/reduce.rs`).
+//! Parameters that the front end hands both backends: plain data that `cpu/` and `cuda/`
+//! read alike, kept here so that neither imports the other or the front end.
 
 /// What a sum over the r reduced elements is divided by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,4 +21,13 @@ impl Divide {
             Divide::ByCountLessOne => r as f64 - 1.0,
         }
     }
+}
+
+/// A batch norm layer's running statistics, updated in place by a training forward as
+/// PyTorch does: `running = (1 - momentum) running + momentum batch`, with the batch's
+/// unbiased variance (divided by n - 1) in `var`.
+pub(crate) struct Running<'a, S> {
+    pub mean: &'a mut S,
+    pub var: &'a mut S,
+    pub momentum: f32,
 }
