@@ -12,14 +12,14 @@
 mod buffer_cache;
 #[macro_use]
 mod dtype;
+#[macro_use]
+mod multiversion;
 mod cpu;
 mod cuda;
 mod error;
 mod float;
 pub mod gemm;
 mod layout;
-#[macro_use]
-mod multiversion;
 mod ops;
 mod params;
 pub mod random;

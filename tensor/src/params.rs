@@ -31,3 +31,23 @@ pub(crate) struct Running<'a, S> {
     pub var: &'a mut S,
     pub momentum: f32,
 }
+
+/// One SGD-with-momentum step: `buf ← first ? g : momentum · buf + g`,
+/// `p ← p · decay - lr · buf` (PyTorch's SGD).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SgdStep {
+    pub decay: f32,
+    pub lr: f32,
+    pub momentum: f32,
+    pub first: bool,
+}
+
+/// One parameter's buffers for an AdamW step, all updated in place but the gradient (a
+/// storage and its layout).
+pub(crate) struct AdamBuffers<'a, S> {
+    pub p: &'a mut S,
+    pub g: (&'a S, &'a crate::Layout),
+    pub m: &'a mut S,
+    pub v: &'a mut S,
+    pub step: kernels::AdamStep,
+}

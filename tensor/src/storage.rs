@@ -5,7 +5,8 @@
 //! on `Tensor`) has checked shapes and dtypes and built the output's shape before it calls.
 use crate::cpu::{self, CpuStorage};
 use crate::cuda::{self, CudaStorage};
-use crate::params::{Divide, Running};
+use crate::params::{AdamBuffers, Divide, Running, SgdStep};
+use crate::random::Philox;
 use crate::{DType, Device, Error, Layout, Result};
 use kernels::{BinaryOp, Extremum, UnaryOp};
 
@@ -274,6 +275,56 @@ impl Storage {
 
     // ------------------------------------------------------------ batch norm, dropout, optimisers
 
+    /// One SGD-with-momentum step on `p` and its momentum buffer, in place.
+    pub(crate) fn sgd_step(
+        p: &mut Storage,
+        (g, lg): View,
+        buf: &mut Storage,
+        h: SgdStep,
+    ) -> Result<()> {
+        match (p, g, buf) {
+            (Storage::Cpu(p), Storage::Cpu(g), Storage::Cpu(b)) => cpu::sgd_step(p, (g, lg), b, h),
+            (Storage::Cuda(p), Storage::Cuda(g), Storage::Cuda(b)) => {
+                cuda::sgd_step(p, (g, lg), b, h)
+            }
+            (p, g, b) => Err(p.mismatch("sgd_step", &[g, b])),
+        }
+    }
+
+    /// One AdamW step on each parameter, in place (all on one device; the caller checked).
+    pub(crate) fn adamw_steps(updates: Vec<AdamBuffers<'_, Storage>>) -> Result<()> {
+        const OP: &str = "adamw_step";
+        match updates.first().map(|u| u.p.device()) {
+            None => Ok(()),
+            Some(Device::Cpu) => cpu::adamw_steps(
+                updates
+                    .into_iter()
+                    .map(|u| u.cpu(OP))
+                    .collect::<Result<_>>()?,
+            ),
+            Some(Device::Cuda(_)) => cuda::adamw_steps(
+                updates
+                    .into_iter()
+                    .map(|u| u.cuda(OP))
+                    .collect::<Result<_>>()?,
+            ),
+        }
+    }
+
+    /// Inverted dropout: each element kept when its Philox draw is below `threshold` (24-bit),
+    /// and multiplied by `scale`.
+    pub(crate) fn dropout(
+        (x, l): View,
+        threshold: u32,
+        scale: f64,
+        rng: Philox,
+    ) -> Result<Storage> {
+        match x {
+            Storage::Cpu(s) => cpu::dropout((s, l), threshold, scale, rng).map(Storage::Cpu),
+            Storage::Cuda(s) => cuda::dropout((s, l), threshold, scale, rng).map(Storage::Cuda),
+        }
+    }
+
     /// Batch norm over `[n, c, s]`: `[y, mean, biased var]`, and with `running` the layer's
     /// running statistics updated in place (they live on `x`'s device; the caller checked).
     pub(crate) fn batch_norm(
@@ -419,6 +470,40 @@ impl<'a> Running<'a, Storage> {
                 op,
                 format!("running statistics on {device}, the input on a GPU"),
             )),
+        }
+    }
+}
+
+impl<'a> AdamBuffers<'a, Storage> {
+    /// The buffers as host storage, or the error naming the device of one that is not.
+    fn cpu(self, op: &'static str) -> Result<AdamBuffers<'a, CpuStorage>> {
+        match (self.p, self.g.0, self.m, self.v) {
+            (Storage::Cpu(p), Storage::Cpu(g), Storage::Cpu(m), Storage::Cpu(v)) => {
+                Ok(AdamBuffers {
+                    p,
+                    g: (g, self.g.1),
+                    m,
+                    v,
+                    step: self.step,
+                })
+            }
+            (p, g, m, v) => Err(p.mismatch(op, &[g, m, v])),
+        }
+    }
+
+    /// The buffers as GPU storage, or the error naming the device of one that is not.
+    fn cuda(self, op: &'static str) -> Result<AdamBuffers<'a, CudaStorage>> {
+        match (self.p, self.g.0, self.m, self.v) {
+            (Storage::Cuda(p), Storage::Cuda(g), Storage::Cuda(m), Storage::Cuda(v)) => {
+                Ok(AdamBuffers {
+                    p,
+                    g: (g, self.g.1),
+                    m,
+                    v,
+                    step: self.step,
+                })
+            }
+            (p, g, m, v) => Err(p.mismatch(op, &[g, m, v])),
         }
     }
 }

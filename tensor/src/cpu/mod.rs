@@ -5,8 +5,12 @@
 //! dtypes before it calls, and `crate::storage` picks this backend or the GPU's.
 mod batch_norm;
 mod convert;
+mod dropout;
+#[cfg(target_arch = "x86_64")]
+mod dropout_avx512;
 mod elementwise;
 mod matmul;
+mod optim;
 mod reduce;
 pub(crate) mod simple_gemm;
 
@@ -14,8 +18,10 @@ pub(crate) use batch_norm::{
     batch_norm, batch_norm_backward, batch_norm_fold, channel_affine, channel_affine_backward,
 };
 pub(crate) use convert::{contiguous, to_dtype};
+pub(crate) use dropout::dropout;
 pub(crate) use elementwise::{binary, unary, where_cond};
 pub(crate) use matmul::matmul;
+pub(crate) use optim::{adamw_steps, sgd_step};
 pub(crate) use reduce::{arg_extremum, extremum, softmax, sum, var};
 
 use crate::strided::fill_rows;

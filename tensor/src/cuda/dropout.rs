@@ -1,30 +1,27 @@
-//! Dropout on the GPU: the same Philox stream, threshold and scale as the CPU path
-//! (`ops/dropout.rs`), so both devices drop the same elements of the same stream.
-use super::{alloc, kernel_error, kernel_layout};
+//! Dropout on the GPU: the same Philox stream, threshold and scale as the CPU code
+//! (`cpu/dropout.rs`), so both devices drop the same elements of the same stream.
+use super::{alloc, kernel_error, kernel_layout, CudaStorage, View};
 use crate::random::Philox;
-use crate::{Result, Tensor};
-use kernels::Gpu;
-use std::sync::Arc;
+use crate::Result;
 
 pub(crate) fn dropout(
-    gpu: &Arc<Gpu>,
-    x: &Tensor,
+    (s, l): View,
     threshold: u32,
-    scale: f32,
+    scale: f64,
     rng: Philox,
-) -> Result<Tensor> {
+) -> Result<CudaStorage> {
     const OP: &str = "dropout";
     // Read through its layout: `emb_drop`'s backward gets a block of columns of the `cat`'s
     // gradient, which a dense copy would cost a launch and a buffer.
-    let data = x.cuda_buffer(OP)?;
-    let mut out = alloc(OP, gpu, x.elem_count())?;
-    gpu.dropout(
-        (&kernel_layout(OP, x.layout())?, &data.as_view()),
-        &mut out,
-        (rng.seed, rng.offset),
-        threshold,
-        scale,
-    )
-    .map_err(kernel_error(OP))?;
-    Ok(Tensor::from_cuda_f32(gpu, out, x.shape()))
+    let mut out = alloc(OP, s.gpu(), l.elem_count())?;
+    s.gpu()
+        .dropout(
+            (&kernel_layout(OP, l)?, &s.f32_buffer(OP)?.as_view()),
+            &mut out,
+            (rng.seed, rng.offset),
+            threshold,
+            scale as f32,
+        )
+        .map_err(kernel_error(OP))?;
+    Ok(CudaStorage::f32(s.gpu(), out))
 }

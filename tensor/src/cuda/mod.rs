@@ -11,6 +11,7 @@ mod dropout;
 mod elementwise;
 mod index;
 mod matmul;
+mod optim;
 mod pool;
 mod reduce;
 mod transfer;
@@ -27,6 +28,7 @@ pub(crate) use index::{
     embeddings_cat, embeddings_cat_backward, gather, index_add, index_select, scatter_add,
 };
 pub(crate) use matmul::matmul;
+pub(crate) use optim::{adamw_steps, sgd_step};
 pub(crate) use pool::{
     avg_pool, avg_pool_backward, max_pool, max_pool_backward, pad, pad_backward,
 };

@@ -9,8 +9,6 @@ mod conv;
 mod conv_explicit;
 mod conv_matrix;
 mod dropout;
-#[cfg(target_arch = "x86_64")]
-mod dropout_avx512;
 mod embeddings_cat;
 mod index;
 mod matmul;
