@@ -3,11 +3,17 @@
 //! here takes storage, the layout of the operand in it and the op's parameters, and returns
 //! new storage; none sees a `Tensor`. The front end (`crate::ops`) has checked shapes and
 //! dtypes before it calls, and `crate::storage` picks this backend or the GPU's.
+mod cat;
 mod convert;
 mod elementwise;
+mod embeddings_cat;
+mod index;
 
+pub(crate) use cat::cat;
 pub(crate) use convert::{contiguous, to_dtype};
 pub(crate) use elementwise::{binary, unary, where_cond};
+pub(crate) use embeddings_cat::{embeddings_cat, embeddings_cat_backward};
+pub(crate) use index::{gather, index_add, index_select, scatter_add};
 
 use crate::strided::fill_rows;
 use crate::{DType, Error, Layout, Result};

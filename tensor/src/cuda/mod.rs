@@ -9,6 +9,7 @@ mod cat;
 mod conv;
 mod dropout;
 mod elementwise;
+mod embeddings_cat;
 mod index;
 mod matmul;
 mod pool;
@@ -23,9 +24,8 @@ pub(crate) use cat::cat;
 pub(crate) use conv::{col2im, conv2d, conv2d_backward_input, conv2d_backward_weight, im2col};
 pub(crate) use dropout::dropout;
 pub(crate) use elementwise::{binary, full, unary, where_cond};
-pub(crate) use index::{
-    embeddings_cat, embeddings_cat_backward, gather, index_add, index_select, scatter_add,
-};
+pub(crate) use embeddings_cat::{embeddings_cat, embeddings_cat_backward};
+pub(crate) use index::{gather, index_add, index_select, scatter_add};
 pub(crate) use matmul::matmul;
 pub(crate) use pool::{
     avg_pool, avg_pool_backward, max_pool, max_pool_backward, pad, pad_backward,
@@ -372,11 +372,6 @@ impl Tensor {
     /// The whole f32 buffer of a GPU tensor (its layout says which elements are its own).
     pub(crate) fn cuda_buffer(&self, op: &'static str) -> Result<&CudaSlice<f32>> {
         self.gpu_storage(op)?.f32_buffer(op)
-    }
-
-    /// The whole i64 buffer of a GPU index tensor.
-    pub(crate) fn cuda_index_buffer(&self, op: &'static str) -> Result<&CudaSlice<i64>> {
-        self.gpu_storage(op)?.i64_buffer(op)
     }
 
     /// The f32 elements of a GPU tensor in row-major order.

@@ -29,13 +29,8 @@ pub use optim::{adamw_steps, AdamStep, AdamUpdate, SgdStep};
 pub use pad::PadMode;
 pub use unary::sigmoid_f32;
 
-/// The smallest number of items (planes, rows) one rayon task should take when each item
-/// costs about `work_per_item` element operations: enough that a task does about
-/// `PAR_THRESHOLD` work, so a small tensor runs on the calling thread (rayon does not split
-/// below this length) and a large one still spreads over every core.
-pub(crate) fn min_items_per_task(work_per_item: usize) -> usize {
-    (crate::strided::PAR_THRESHOLD / work_per_item.max(1)).max(1)
-}
+// For the CPU code still here; the backends (`crate::cpu`) take it from `strided`.
+pub(crate) use crate::strided::min_items_per_task;
 
 impl crate::Tensor {
     /// An error naming `op` unless this tensor holds f32 or f64, the dtypes ops compute in.
