@@ -23,8 +23,6 @@ pub struct Gpu {
     tf32: AtomicBool,
     /// The most bytes of column matrices a convolution builds at once ([`Gpu::set_conv_columns`]).
     conv_columns: AtomicUsize,
-    /// The flag of launches whose indices are known in range (`launch/range_check.rs`).
-    pub(crate) unread_flag: OnceLock<CudaSlice<u64>>,
     /// Pooling and padding geometries already uploaded, by content (`launch/pool.rs`).
     pub(crate) geometries: Mutex<HashMap<Vec<i32>, Arc<CudaSlice<i32>>>>,
 }
@@ -112,7 +110,6 @@ impl Gpu {
             functions: Mutex::new(HashMap::new()),
             tf32: AtomicBool::new(false),
             conv_columns: AtomicUsize::new(DEFAULT_CONV_COLUMNS),
-            unread_flag: OnceLock::new(),
             geometries: Mutex::new(HashMap::new()),
         };
         gpu.set_tf32(false)?;

@@ -24,6 +24,6 @@ pub use error::{Error, Result};
 pub use gpu::{libraries_present, Gpu};
 pub use launch::{
     deterministic, set_deterministic, Accumulate, AdamParam, AdamStep, BinaryOp, CodeBlock, Codes,
-    ConvGeometry, CopyElem, Divisor, Extremum, Gemm, Indices, Operand, PlaneSizes, RangeCheck,
-    Running, StridedLayout, UnaryOp, Windows, ADAM_GROUP, CAT_GROUP, EMB_GROUP, MAX_DIMS,
+    ConvGeometry, CopyElem, Divisor, Extremum, Gemm, Indices, Operand, PlaneSizes, Running,
+    StridedLayout, UnaryOp, Windows, ADAM_GROUP, CAT_GROUP, EMB_GROUP, MAX_DIMS,
 };

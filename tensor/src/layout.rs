@@ -38,6 +38,16 @@ pub(crate) fn check_dim(op: &'static str, dim: usize, shape: &[usize]) -> Result
     }
 }
 
+/// `[outer, size, inner]`: `shape` seen as `[prod(before dim), shape[dim], prod(after dim)]`,
+/// how the ops along one dimension (index, cat) walk it.
+pub(crate) fn around(shape: &[usize], dim: usize) -> [usize; 3] {
+    [
+        shape[..dim].iter().product(),
+        shape[dim],
+        shape[dim + 1..].iter().product(),
+    ]
+}
+
 impl Layout {
     /// The row-major layout of a fresh tensor of this shape.
     pub fn contiguous(shape: &[usize]) -> Self {

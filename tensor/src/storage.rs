@@ -8,7 +8,7 @@ use crate::cuda::{self, CudaStorage};
 use crate::params::{AdamBuffers, Divide, Running, SgdStep};
 use crate::random::Philox;
 use crate::{DType, Device, Error, Layout, Result};
-use kernels::{BinaryOp, Extremum, UnaryOp};
+use kernels::{Accumulate, BinaryOp, Extremum, UnaryOp};
 
 /// One tensor's operand: its storage and its layout in it.
 pub(crate) type View<'a> = (&'a Storage, &'a Layout);
@@ -198,6 +198,175 @@ impl Storage {
     // ------------------------------------------------------------ convolution, pooling, padding
 
     // ------------------------------------------------------------ indexing, embeddings, cat
+
+    /// The slices `l` selects at the 1-D i64 `indices` along `dim`, in their order.
+    pub(crate) fn index_select(
+        &self,
+        l: &Layout,
+        dim: usize,
+        (indices, li): (&Storage, &Layout),
+    ) -> Result<Storage> {
+        const OP: &str = "index_select";
+        match (self, indices) {
+            (Storage::Cpu(x), Storage::Cpu(i)) => {
+                cpu::index_select(x, l, dim, (i, li)).map(Storage::Cpu)
+            }
+            (Storage::Cuda(x), Storage::Cuda(i)) if self.same_device(&[indices]) => {
+                cuda::index_select(x, l, dim, (i, li)).map(Storage::Cuda)
+            }
+            _ => Err(self.mismatch(OP, &[indices])),
+        }
+    }
+
+    /// Adds slice `j` of `src` along `dim` into this storage, the row-major elements of a
+    /// tensor of `shape` that only the caller holds, at position `indices[j]`, in place. On a
+    /// GPU `how` says how rows that share an index are added; the host adds in its order.
+    pub(crate) fn index_add(
+        &mut self,
+        shape: &[usize],
+        dim: usize,
+        (indices, li): (&Storage, &Layout),
+        (src, ls): (&Storage, &Layout),
+        how: Accumulate,
+    ) -> Result<()> {
+        const OP: &str = "index_add";
+        let same = self.same_device(&[indices, src]);
+        match (self, indices, src) {
+            (Storage::Cpu(t), Storage::Cpu(i), Storage::Cpu(s)) => {
+                cpu::index_add(t, shape, dim, (i, li), (s, ls))
+            }
+            (Storage::Cuda(t), Storage::Cuda(i), Storage::Cuda(s)) if same => {
+                cuda::index_add(t, shape, dim, (i, li), (s, ls), how)
+            }
+            (t, ..) => Err(t.mismatch(OP, &[indices, src])),
+        }
+    }
+
+    /// torch.gather along `dim`: the elements `l` selects at the i64 `index`, in its shape.
+    pub(crate) fn gather(
+        &self,
+        l: &Layout,
+        dim: usize,
+        (index, li): (&Storage, &Layout),
+    ) -> Result<Storage> {
+        const OP: &str = "gather";
+        match (self, index) {
+            (Storage::Cpu(x), Storage::Cpu(i)) => cpu::gather(x, l, dim, (i, li)).map(Storage::Cpu),
+            (Storage::Cuda(x), Storage::Cuda(i)) if self.same_device(&[index]) => {
+                cuda::gather(x, l, dim, (i, li)).map(Storage::Cuda)
+            }
+            _ => Err(self.mismatch(OP, &[index])),
+        }
+    }
+
+    /// torch.scatter_add along `dim` into this storage, the row-major elements of a tensor
+    /// of `shape` that only the caller holds.
+    pub(crate) fn scatter_add(
+        &mut self,
+        shape: &[usize],
+        dim: usize,
+        (index, li): (&Storage, &Layout),
+        (src, ls): (&Storage, &Layout),
+    ) -> Result<()> {
+        const OP: &str = "scatter_add";
+        let same = self.same_device(&[index, src]);
+        match (self, index, src) {
+            (Storage::Cpu(t), Storage::Cpu(i), Storage::Cpu(s)) => {
+                cpu::scatter_add(t, shape, dim, (i, li), (s, ls))
+            }
+            (Storage::Cuda(t), Storage::Cuda(i), Storage::Cuda(s)) if same => {
+                cuda::scatter_add(t, shape, dim, (i, li), (s, ls))
+            }
+            (t, ..) => Err(t.mismatch(OP, &[index, src])),
+        }
+    }
+
+    /// The rows of each of `tables` that the i64 `codes` `[n, tables.len()]` pick, side by
+    /// side: `[n, Σ width_j]` for tables of `sizes` `[rows_j, width_j]`.
+    pub(crate) fn embeddings_cat(
+        tables: &[(&Storage, &Layout)],
+        codes: (&Storage, &Layout),
+        sizes: &[[usize; 2]],
+    ) -> Result<Storage> {
+        const OP: &str = "embeddings_cat";
+        let t = tables.len();
+        let mut all = tables.to_vec();
+        all.push(codes);
+        let first = all[0].0;
+        match (Self::on_host(&all), first.on_gpu(&all)) {
+            (Some(all), _) => cpu::embeddings_cat(&all[..t], all[t], sizes).map(Storage::Cpu),
+            (_, Some(all)) => cuda::embeddings_cat(&all[..t], all[t], sizes).map(Storage::Cuda),
+            _ => Err(first.mismatch(OP, &Self::storages(&all))),
+        }
+    }
+
+    /// The gradients of [`Storage::embeddings_cat`]'s tables from this one's (`l`), one
+    /// after another in one buffer.
+    pub(crate) fn embeddings_cat_backward(
+        &self,
+        l: &Layout,
+        (codes, lc): (&Storage, &Layout),
+        sizes: &[[usize; 2]],
+    ) -> Result<Storage> {
+        const OP: &str = "embeddings_cat_backward";
+        match (self, codes) {
+            (Storage::Cpu(dy), Storage::Cpu(c)) => {
+                cpu::embeddings_cat_backward(dy, l, (c, lc), sizes).map(Storage::Cpu)
+            }
+            (Storage::Cuda(dy), Storage::Cuda(c)) if self.same_device(&[codes]) => {
+                cuda::embeddings_cat_backward(dy, l, (c, lc), sizes).map(Storage::Cuda)
+            }
+            _ => Err(self.mismatch(OP, &[codes])),
+        }
+    }
+
+    /// The elements of `parts` (at least one; each a storage and the layout of an input in
+    /// it, all of one dtype) joined along `dim` into `shape`.
+    pub(crate) fn cat(
+        parts: &[(&Storage, &Layout)],
+        dim: usize,
+        shape: &[usize],
+    ) -> Result<Storage> {
+        const OP: &str = "cat";
+        let first = parts[0].0;
+        match (Self::on_host(parts), first.on_gpu(parts)) {
+            (Some(parts), _) => cpu::cat(&parts, dim, shape).map(Storage::Cpu),
+            (_, Some(parts)) => cuda::cat(&parts, dim, shape).map(Storage::Cuda),
+            _ => Err(first.mismatch(OP, &Self::storages(parts))),
+        }
+    }
+
+    /// The host storages of `parts`, when every one is on the host.
+    fn on_host<'a>(
+        parts: &[(&'a Storage, &'a Layout)],
+    ) -> Option<Vec<(&'a CpuStorage, &'a Layout)>> {
+        parts
+            .iter()
+            .map(|&(s, l)| match s {
+                Storage::Cpu(c) => Some((c, l)),
+                Storage::Cuda(_) => None,
+            })
+            .collect()
+    }
+
+    /// The GPU storages of `parts`, when every one is on this storage's GPU.
+    fn on_gpu<'a>(
+        &self,
+        parts: &[(&'a Storage, &'a Layout)],
+    ) -> Option<Vec<(&'a CudaStorage, &'a Layout)>> {
+        parts
+            .iter()
+            .map(|&(s, l)| match s {
+                Storage::Cuda(c) if s.device() == self.device() => Some((c, l)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The storages of `parts`, for [`Storage::mismatch`].
+    fn storages<'a>(parts: &[(&'a Storage, &'a Layout)]) -> Vec<&'a Storage> {
+        parts.iter().map(|p| p.0).collect()
+    }
 
     // ------------------------------------------------------------ reductions, softmax, matmul
 

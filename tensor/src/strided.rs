@@ -9,6 +9,14 @@ use rayon::prelude::*;
 /// Below this many elements an op runs on one thread: spawning costs more than it saves.
 pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
 
+/// The smallest number of items (planes, rows) one rayon task should take when each item
+/// costs about `work_per_item` element operations: enough that a task does about
+/// `PAR_THRESHOLD` work, so a small tensor runs on the calling thread (rayon does not split
+/// below this length) and a large one still spreads over every core.
+pub(crate) fn min_items_per_task(work_per_item: usize) -> usize {
+    (PAR_THRESHOLD / work_per_item.max(1)).max(1)
+}
+
 /// A loop nest over a shape for `N` operands, with mergeable dimensions merged.
 pub(crate) struct StridedLoop<const N: usize> {
     outer_shape: Vec<usize>,
@@ -104,14 +112,6 @@ pub(crate) fn fill_rows<T: Send, const N: usize>(
             .enumerate()
             .for_each(|(t, chunk)| run(t * rows_per_task, chunk));
     }
-}
-
-/// The smallest number of items (planes, rows) one rayon task should take when each item
-/// costs about `work_per_item` element operations: enough that a task does about
-/// `PAR_THRESHOLD` work, so a small tensor runs on the calling thread (rayon does not split
-/// below this length) and a large one still spreads over every core.
-pub(crate) fn min_items_per_task(work_per_item: usize) -> usize {
-    (PAR_THRESHOLD / work_per_item.max(1)).max(1)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! the dropout mask. Without a GPU every test prints why and passes: CI has none, and
 //! `scripts/gpu-check.sh` runs them where one is lent.
 use tensor::random::Philox;
-use tensor::{Accumulate, Conv2dParams, DType, Device, Error, Gpu, PadMode, Tensor};
+use tensor::{Accumulate, Conv2dParams, Device, Error, Gpu, PadMode, Tensor};
 
 /// The GPU to test on, or `None` (after saying why) where there is none.
 fn gpu() -> Option<Device> {
@@ -486,8 +486,7 @@ fn embedding_lookup_and_gradient_match_the_cpu_and_refuse_bad_indices() {
     }
 }
 
-/// The grouped lookup on the GPU: the CPU's rows (from codes uploaded, so known in range,
-/// and from codes made on the GPU, so checked), its adjoint by atomics within the sums'
+/// The grouped lookup on the GPU: the CPU's rows, its adjoint by atomics within the sums'
 /// tolerance and, under the deterministic switch, bit for bit; a code out of range named.
 /// 40 tables, so that two launches share the output.
 #[test]
@@ -513,20 +512,15 @@ fn embeddings_cat_matches_the_cpu() {
     let want = Tensor::embeddings_cat(&refs, &codes).unwrap();
     let gtables: Vec<Tensor> = tables.iter().map(|t| on(t, dev)).collect();
     let grefs: Vec<&Tensor> = gtables.iter().collect();
-    let made_on_gpu = on(&codes.to_dtype(DType::F32).unwrap(), dev)
-        .to_dtype(DType::I64)
-        .unwrap();
-    for gcodes in [on(&codes, dev), made_on_gpu] {
-        let got = Tensor::embeddings_cat(&grefs, &gcodes).unwrap();
-        assert_eq!(got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap());
-    }
+    let gcodes = on(&codes, dev);
+    let got = Tensor::embeddings_cat(&grefs, &gcodes).unwrap();
+    assert_eq!(got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap());
     // The gradient as the model hands it over: a block of columns of a wider one, read in
     // place.
     let wide = rand(&[n, want.shape()[1] + 5], 79);
     let dy = wide.narrow(1, 2, want.shape()[1]).unwrap();
     let gdy = on(&wide, dev).narrow(1, 2, want.shape()[1]).unwrap();
     let cpu = dy.embeddings_cat_backward(&codes, &sizes).unwrap();
-    let gcodes = on(&codes, dev);
     let atomic = gdy.embeddings_cat_backward(&gcodes, &sizes).unwrap();
     for (a, c) in atomic.iter().zip(&cpu) {
         close_sums("embeddings_cat gradient", a, c);
@@ -534,36 +528,29 @@ fn embeddings_cat_matches_the_cpu() {
     let mut bad = codes.to_vec::<i64>().unwrap();
     bad[40 * 9 + 33] = -1;
     let bad = on(&Tensor::from_indices(&bad, &[n, 40]).unwrap(), dev);
-    let made_on_gpu = |c: &Tensor| {
-        on(&c.to_dtype(DType::F32).unwrap(), dev)
-            .to_dtype(DType::I64)
-            .unwrap()
-    };
-    // Codes uploaded (sorted from their host copy) and made on the GPU (read back to be
-    // sorted): the sorted gradient is the CPU's bit for bit, and a bad code is named, by the
-    // sorted gradient before it launches anything, and by the lookup.
-    for (gcodes, bad) in [
-        (gcodes, bad.clone()),
-        (made_on_gpu(&codes), made_on_gpu(&bad)),
+    // The sorted gradient (the codes read back and sorted on the host) is the CPU's bit for
+    // bit, and a bad code is named: by the sorted gradient before it launches anything, by
+    // the atomic one and by the lookup.
+    tensor::set_deterministic(true);
+    let sorted = gdy.embeddings_cat_backward(&gcodes, &sizes);
+    let refused = gdy.embeddings_cat_backward(&bad, &sizes);
+    tensor::set_deterministic(false);
+    for (s, c) in sorted.unwrap().iter().zip(&cpu) {
+        assert_eq!(s.to_vec::<f32>().unwrap(), c.to_vec::<f32>().unwrap());
+    }
+    for e in [
+        refused.unwrap_err(),
+        gdy.embeddings_cat_backward(&bad, &sizes).unwrap_err(),
+        Tensor::embeddings_cat(&grefs, &bad).unwrap_err(),
     ] {
-        tensor::set_deterministic(true);
-        let sorted = gdy.embeddings_cat_backward(&gcodes, &sizes);
-        let refused = gdy.embeddings_cat_backward(&bad, &sizes);
-        tensor::set_deterministic(false);
-        for (s, c) in sorted.unwrap().iter().zip(&cpu) {
-            assert_eq!(s.to_vec::<f32>().unwrap(), c.to_vec::<f32>().unwrap());
-        }
-        let e = refused.unwrap_err();
-        assert!(e.to_string().contains("code -1 at [9, 33]"), "{e}");
-        let e = Tensor::embeddings_cat(&grefs, &bad).unwrap_err();
         assert!(e.to_string().contains("code -1 at [9, 33]"), "{e}");
     }
 }
 
 /// After `set_deterministic(true)` the default index_add along dimension 0 (the embedding's
-/// backward) is the sorted one, the CPU's sum bit for bit, whether the indices were uploaded
-/// (their host copy is sorted) or made on the GPU (read back to be sorted); along another
-/// dimension, where only atomics exist, it still runs. (Other tests may run meanwhile:
+/// backward) is the sorted one, the CPU's sum bit for bit (the indices, a strided column,
+/// read back and sorted on the host); along another dimension, where only atomics exist, it
+/// still runs. (Other tests may run meanwhile:
 /// their sums are compared within a tolerance, which both forms meet.)
 #[test]
 fn the_deterministic_switch_makes_the_default_sum_the_cpus() {
@@ -579,24 +566,16 @@ fn the_deterministic_switch_makes_the_default_sum_the_cpus() {
     let other = rand(&[4, 9, 3], 65);
     let src = rand(&[4, 700, 3], 66);
     let want_dim1 = other.index_add(1, &idx, &src).unwrap();
-    let uploaded = column(&on(&table, dev));
-    let made_on_gpu = column(
-        &on(&table.to_dtype(DType::F32).unwrap(), dev)
-            .to_dtype(DType::I64)
-            .unwrap(),
-    );
+    let gidx = column(&on(&table, dev));
     tensor::set_deterministic(true);
-    let got = on(&zeros, dev).index_add(0, &uploaded, &on(&grad, dev));
-    let got_read_back = on(&zeros, dev).index_add(0, &made_on_gpu, &on(&grad, dev));
-    let got_dim1 = on(&other, dev).index_add(1, &uploaded, &on(&src, dev));
+    let got = on(&zeros, dev).index_add(0, &gidx, &on(&grad, dev));
+    let got_dim1 = on(&other, dev).index_add(1, &gidx, &on(&src, dev));
     tensor::set_deterministic(false);
-    for (how, got) in [("uploaded", got), ("made on the GPU", got_read_back)] {
-        assert_eq!(
-            got.unwrap().to_vec::<f32>().unwrap(),
-            want.to_vec::<f32>().unwrap(),
-            "indices {how}: the default sum under the switch is the CPU's, bit for bit"
-        );
-    }
+    assert_eq!(
+        got.unwrap().to_vec::<f32>().unwrap(),
+        want.to_vec::<f32>().unwrap(),
+        "the default sum under the switch is the CPU's, bit for bit"
+    );
     close_sums(
         "index_add along dimension 1",
         &got_dim1.unwrap(),
@@ -701,9 +680,8 @@ fn adding_into_a_consumed_tensor_changes_no_other() {
 
 /// The Rossmann model's pattern: one upload of a `[batch, n_cat]` table of codes, each
 /// column looked up where it lies (stride n_cat), each gradient read from its block of the
-/// concatenation's gradient. The host notes each column's bound on upload, so the lookups
-/// need not report; a code out of range is still refused, by the column it is in, and
-/// indices the GPU made itself (unknown bounds) are checked by the kernel.
+/// concatenation's gradient. A code out of range is refused, by the column it is in, and
+/// named.
 #[test]
 fn columns_of_a_code_table_are_looked_up_in_place_and_checked() {
     let Some(dev) = gpu() else { return };
@@ -742,25 +720,20 @@ fn columns_of_a_code_table_are_looked_up_in_place_and_checked() {
             close("index_add from a column block", &g, &cpu);
         }
     }
-    // Column 1's codes are below 8 and column 2's below 25: looking column 2 up in a table
-    // of 8 rows must fail although every code of column 1 fits.
+    // Column 1's codes are below 8 and column 2's below 25: in a table of 8 rows, column 1
+    // is looked up and column 2 refused.
     let small = on(&rand(&[8, 5], 50), dev);
     let col1 = gtable.narrow(1, 1, 1).unwrap().squeeze(1).unwrap();
     let col2 = gtable.narrow(1, 2, 1).unwrap().squeeze(1).unwrap();
     assert!(small.index_select(0, &col1).is_ok());
     let err = small.index_select(0, &col2).unwrap_err();
     assert!(matches!(err, Error::Index { .. }), "{err}");
-    // Indices made on the GPU (nothing known of them) are checked by the kernel.
-    let made = on(
-        &Tensor::from_vec(vec![1.0f32, 9.0, 2.0], &[3]).unwrap(),
-        dev,
-    )
-    .to_dtype(tensor::DType::I64)
-    .unwrap();
-    let err = small.index_select(0, &made).unwrap_err();
+    // The kernel's report names the index, read back from the GPU, and its position.
+    let bad = on(&Tensor::from_indices(&[1, 9, 2], &[3]).unwrap(), dev);
+    let err = small.index_select(0, &bad).unwrap_err();
     assert!(err.to_string().contains("index 9 (at position 1)"), "{err}");
     let err = on(&Tensor::zeros(&[8, 5]), dev)
-        .index_add(0, &made, &on(&rand(&[3, 5], 51), dev))
+        .index_add(0, &bad, &on(&rand(&[3, 5], 51), dev))
         .unwrap_err();
     assert!(matches!(err, Error::Index { .. }), "{err}");
 }

@@ -7,7 +7,7 @@
 // records the smallest position p holding one as ~p (ULLONG_MAX - p, so that the smallest
 // position is the largest value) with an atomic maximum in `bad`, which the launcher zeroes on
 // the device (no copy from the host) and reads back, turning it into an error naming the
-// index, as the CPU path does; or does not read back, when the indices are known in range.
+// index, as the CPU path does.
 
 // Element t of [outer, n_idx, inner] as its (o, k, i), by multiply-highs (common.cuh).
 struct Around {

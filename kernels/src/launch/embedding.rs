@@ -3,8 +3,7 @@
 //! sorted segments, and gather and scatter_add along any dimension (cross-entropy's pick of
 //! each target and its gradient).
 use super::{
-    cfg_elems, contiguous_strides, fits, launch_blocks, u32_of, u32s, Divisor, RangeCheck,
-    StridedLayout,
+    cfg_elems, contiguous_strides, fits, launch_blocks, u32_of, u32s, Divisor, StridedLayout,
 };
 use crate::sources::EMBEDDING;
 use crate::{Error, Gpu, Result};
@@ -25,9 +24,8 @@ pub enum Accumulate {
     /// of a sum can differ from run to run.
     Atomic,
     /// Positions sorted by index, each index's rows summed in position order by one thread:
-    /// the same result on every run, and the CPU's order. The indices are sorted on the
-    /// host: from [`Indices::host`] when the caller has them there, otherwise read back,
-    /// which waits for the GPU to reach them.
+    /// the same result on every run, and the CPU's order. The indices are read back and
+    /// sorted on the host, which waits for the GPU to reach them.
     Sorted,
 }
 
@@ -55,10 +53,6 @@ pub struct Indices<'a> {
     pub data: CudaView<'a, i64>,
     pub n: usize,
     pub stride: usize,
-    /// The same elements as `data`, on the host, when the caller has them (indices uploaded
-    /// from the host keep their values there): the sorted index_add then sorts them without
-    /// copying them back, and the host does not wait for the GPU.
-    pub host: Option<&'a [i64]>,
 }
 
 impl Indices<'_> {
@@ -71,33 +65,14 @@ impl Indices<'_> {
 }
 
 impl Gpu {
-    /// The values of `data`: the caller's host copy when it has one of them all, else read
-    /// back into `read_back` (a wait for the GPU).
-    pub(crate) fn host_values<'a>(
-        &self,
-        host: Option<&'a [i64]>,
-        data: &CudaView<'_, i64>,
-        read_back: &'a mut Vec<i64>,
-    ) -> Result<&'a [i64]> {
-        match host {
-            Some(h) if h.len() == data.len() => Ok(h),
-            _ => {
-                *read_back = self.stream().clone_dtoh(data)?;
-                Ok(read_back)
-            }
-        }
-    }
-
     /// `y[o, k, i] = x[o, idx[k], i]` for `x` `[outer, size, inner]`. An index outside
-    /// `[0, size)` reads nothing and, under [`RangeCheck::Report`], is an
-    /// [`Error::IndexOutOfRange`].
+    /// `[0, size)` reads nothing and is an [`Error::IndexOutOfRange`].
     pub fn index_select(
         &self,
         [outer, size, inner]: [usize; 3],
         x: &CudaView<'_, f32>,
         idx: &Indices<'_>,
         y: &mut CudaSlice<f32>,
-        check: RangeCheck,
     ) -> Result<()> {
         let k = idx.n;
         idx.check("index_select indices")?;
@@ -110,7 +85,7 @@ impl Gpu {
         );
         let stride = idx.stride as u64;
         let f = self.function(EMBEDDING, "index_select_f32")?;
-        self.with_flag(check, |bad| {
+        self.with_flag(|bad| {
             let mut b = self.stream().launch_builder(&f);
             b.arg(&dims[0]).arg(&dims[1]).arg(&inner_d).arg(&k_d);
             b.arg(x).arg(&idx.data).arg(&stride).arg(y).arg(bad);
@@ -122,10 +97,9 @@ impl Gpu {
 
     /// `dst[o, idx[k], i] += src[o, k, i]`, `src` (of shape `[outer, k, inner]` flattened
     /// any way) read through its layout `ls`. `Sorted` needs `outer` = 1 (an embedding's
-    /// gradient) and sorts the indices on the host (reading them back unless `idx.host` has
-    /// them). An index out of range is skipped by the
-    /// kernel either way, and reported under [`RangeCheck::Report`].
-    #[allow(clippy::too_many_arguments)]
+    /// gradient) and reads the indices back to sort them on the host. An index out of range
+    /// is skipped by the atomic kernel, or refused by the sort before any launch, and
+    /// reported either way.
     pub fn index_add(
         &self,
         [outer, size, inner]: [usize; 3],
@@ -133,7 +107,6 @@ impl Gpu {
         (ls, src): (&StridedLayout, &CudaView<'_, f32>),
         dst: &mut CudaSlice<f32>,
         how: Accumulate,
-        check: RangeCheck,
     ) -> Result<()> {
         let k = idx.n;
         idx.check("index_add indices")?;
@@ -167,7 +140,7 @@ impl Gpu {
         );
         let stride = idx.stride as u64;
         let f = self.function(EMBEDDING, "index_add_atomic_f32")?;
-        self.with_flag(check, |bad| {
+        self.with_flag(|bad| {
             let mut b = self.stream().launch_builder(&f);
             b.arg(&dims[0]).arg(&dims[1]).arg(&inner_d).arg(&k_d);
             b.arg(&idx.data)
@@ -189,8 +162,7 @@ impl Gpu {
         (ls, src): (&StridedLayout, &CudaView<'_, f32>),
         dst: &mut CudaSlice<f32>,
     ) -> Result<()> {
-        let mut read_back = Vec::new();
-        let all = self.host_values(idx.host, &idx.data, &mut read_back)?;
+        let all = self.stream().clone_dtoh(&idx.data)?;
         let host: Vec<i64> = all
             .iter()
             .step_by(idx.stride.max(1))
@@ -238,21 +210,20 @@ impl Gpu {
     /// torch.gather along `dim`: `y[t] = x[.., idx[t], ..]` for every element t of the index
     /// (row-major over its shape), `x` seen through its full layout `lx`, the index through
     /// `li` (its rank that of `x`, no larger outside `dim`). An index out of range reads
-    /// nothing and, under [`RangeCheck::Report`], is an [`Error::IndexOutOfRange`].
+    /// nothing and is an [`Error::IndexOutOfRange`].
     pub fn gather(
         &self,
         (lx, x): (&StridedLayout, &CudaView<'_, f32>),
         (li, idx): (&StridedLayout, &CudaView<'_, i64>),
         dim: usize,
         y: &mut CudaSlice<f32>,
-        check: RangeCheck,
     ) -> Result<()> {
         let (over, size) = along(lx, li, dim, x.len(), idx.len())?;
         let n = li.elem_count();
         fits("gather", y.len(), n)?;
         let (d, s) = (dim as i32, u32_of("size", size)?);
         let f = self.function(EMBEDDING, "gather_f32")?;
-        self.with_flag(check, |bad| {
+        self.with_flag(|bad| {
             let mut b = self.stream().launch_builder(&f);
             b.arg(&n).arg(&over).arg(li).arg(&d).arg(&s);
             b.arg(x).arg(idx).arg(y).arg(bad);
@@ -265,8 +236,8 @@ impl Gpu {
 
     /// torch.scatter_add along `dim` into `dst` (dense, of shape `dst_shape`): for every
     /// element t of the index, `dst[.., idx[t], ..] += src[t]`, `src` read through `ls` (no
-    /// smaller than the index). Bad indices are reported under [`RangeCheck::Report`].
-    #[allow(clippy::too_many_arguments)]
+    /// smaller than the index). An index out of range adds nothing and is an
+    /// [`Error::IndexOutOfRange`].
     pub fn scatter_add(
         &self,
         dst_shape: &[usize],
@@ -274,7 +245,6 @@ impl Gpu {
         (ls, src): (&StridedLayout, &CudaView<'_, f32>),
         dim: usize,
         dst: &mut CudaSlice<f32>,
-        check: RangeCheck,
     ) -> Result<()> {
         let dense = StridedLayout::new(dst_shape, &contiguous_strides(dst_shape), 0)?;
         let (over, size) = along(&dense, li, dim, dst.len(), idx.len())?;
@@ -289,7 +259,7 @@ impl Gpu {
         let n = li.elem_count();
         let (d, s) = (dim as i32, u32_of("size", size)?);
         let f = self.function(EMBEDDING, "scatter_add_f32")?;
-        self.with_flag(check, |bad| {
+        self.with_flag(|bad| {
             let mut b = self.stream().launch_builder(&f);
             b.arg(&n).arg(&over).arg(li).arg(&src_over).arg(&d).arg(&s);
             b.arg(idx).arg(src).arg(dst).arg(bad);

@@ -2,7 +2,7 @@
 //! picked by its own column of a table of categorical codes, written side by side in one
 //! launch (fastai's `torch.cat([e(x[:, i]) for i, e in enumerate(embeds)], 1)`), and its
 //! adjoint, every table's gradient in one launch.
-use super::{cfg_elems, fits, launch_blocks, u32_of, Divisor, RangeCheck};
+use super::{cfg_elems, fits, launch_blocks, u32_of, Divisor};
 use crate::sources::EMBEDDING;
 use crate::{Error, Gpu, Result};
 use cudarc::driver::{CudaSlice, CudaView, DevicePtr, DevicePtrMut, DeviceRepr, PushKernelArg};
@@ -70,10 +70,6 @@ pub struct Codes<'a> {
     pub count: usize,
     pub row: usize,
     pub col: usize,
-    /// The same elements as `data`, on the host, when the caller has them (codes uploaded
-    /// from the host keep their values there): the sorted adjoint sorts them without
-    /// copying them back and waiting for the GPU.
-    pub host: Option<&'a [i64]>,
 }
 
 impl Codes<'_> {
@@ -173,11 +169,10 @@ impl Gpu {
         dims: &[[usize; 2]],
         codes: &Codes<'_>,
         (address, out, out_row): (impl Fn(usize) -> u64, u64, usize),
-        check: RangeCheck,
     ) -> Result<()> {
         let f = self.function(EMBEDDING, kernel)?;
         let n = codes.n as u64;
-        self.with_flag(check, |bad| {
+        self.with_flag(|bad| {
             for group in groups(dims, codes, out_row, &address) {
                 let (_, g, block) = group?;
                 let width = g.start[g.count as usize] as usize;
@@ -203,14 +198,13 @@ impl Gpu {
 
     /// `y[b, off_j + c] = tables[j][codes[b, j], c]`, `off_j` the widths of the tables before
     /// j: the embeddings of a batch, concatenated, in one launch per [`EMB_GROUP`] tables. A
-    /// code outside its table reads nothing (its outputs are 0) and, under
-    /// [`RangeCheck::Report`], is an [`Error::IndexOutOfRange`] at its position in the codes.
+    /// code outside its table reads nothing (its outputs are 0) and is an
+    /// [`Error::IndexOutOfRange`] at its position in the codes.
     pub fn embeddings_cat(
         &self,
         tables: &[(&CudaView<'_, f32>, [usize; 2])],
         codes: &Codes<'_>,
         y: &mut CudaSlice<f32>,
-        check: RangeCheck,
     ) -> Result<()> {
         codes.check(tables.len())?;
         let dims: Vec<[usize; 2]> = tables.iter().map(|t| t.1).collect();
@@ -223,7 +217,7 @@ impl Gpu {
         let address = |j: usize| tables[j].0.device_ptr(stream).0;
         let out = y.device_ptr_mut(stream).0;
         let dense = (address, out, y_width);
-        self.embedding_groups("embeddings_cat_f32", &dims, codes, dense, check)
+        self.embedding_groups("embeddings_cat_f32", &dims, codes, dense)
     }
 
     /// The adjoint of [`Gpu::embeddings_cat`]: `grads[j][codes[b, j], c] += dy[b, off_j + c]`
@@ -236,7 +230,6 @@ impl Gpu {
         (grads, dims): (&mut CudaSlice<f32>, &[[usize; 2]]),
         codes: &Codes<'_>,
         (dy, dy_row): (&CudaView<'_, f32>, usize),
-        check: RangeCheck,
     ) -> Result<()> {
         let starts = self.gradient_starts((grads, dims), codes, (dy, dy_row))?;
         let out = dy.device_ptr(self.stream()).0;
@@ -246,13 +239,12 @@ impl Gpu {
             dims,
             codes,
             (address, out, dy_row),
-            check,
         )
     }
 
     /// [`Gpu::embeddings_cat_backward`] in the CPU's order of additions, the same bits every
-    /// run (`set_deterministic`): the host sorts each table's codes (from `codes.host`, or
-    /// read back) and checks them, so a code out of its table is an
+    /// run (`set_deterministic`): the host reads the codes back, sorts each table's and
+    /// checks them, so a code out of its table is an
     /// [`Error::IndexOutOfRange`] at its position before anything is launched; then one
     /// upload and one launch per [`EMB_GROUP`] tables.
     pub fn embeddings_cat_backward_sorted(
@@ -262,12 +254,11 @@ impl Gpu {
         (dy, dy_row): (&CudaView<'_, f32>, usize),
     ) -> Result<()> {
         let starts = self.gradient_starts((grads, dims), codes, (dy, dy_row))?;
-        let mut read_back = Vec::new();
-        let all = self.host_values(codes.host, &codes.data, &mut read_back)?;
+        let all = self.stream().clone_dtoh(&codes.data)?;
         u32_of("rows of codes", codes.n * dims.len())?;
         let bad = (0..codes.n * dims.len()).find(|&p| {
             let (b, j) = (p / dims.len(), p % dims.len());
-            let code = codes.at(all, b, j);
+            let code = codes.at(&all, b, j);
             code < 0 || code as u64 >= dims[j][0] as u64
         });
         if let Some(position) = bad {
@@ -281,7 +272,7 @@ impl Gpu {
         for group in groups(dims, codes, dy_row, &address) {
             let (g0, g, block) = group?;
             let count = g.count as usize;
-            let (plan, n_seg) = sorted_plan(codes, all, g0, count);
+            let (plan, n_seg) = sorted_plan(codes, &all, g0, count);
             if n_seg == 0 {
                 continue;
             }

@@ -21,7 +21,6 @@ pub use embeddings_cat::{CodeBlock, Codes, EMB_GROUP};
 pub use gemm::{Gemm, Operand};
 pub use optim::{AdamParam, AdamStep, ADAM_GROUP};
 pub use pool::{PlaneSizes, Windows};
-pub use range_check::RangeCheck;
 pub use reduce::Extremum;
 
 use crate::{Error, Result};

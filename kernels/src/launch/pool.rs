@@ -150,14 +150,12 @@ impl Gpu {
 
     /// The gradient of [`Gpu::max_pool`] with the same windows: each input pixel of `dx`
     /// (written whole) gets the `dy` of the outputs whose index names it. An index outside
-    /// its window is an [`Error::IndexOutOfRange`] at that output, read back under
-    /// [`RangeCheck::Report`] (a wait for every kernel before); `Known` is for the indices
-    /// the forward over these windows wrote, which lie in them by construction.
+    /// its window is an [`Error::IndexOutOfRange`] at that output, read back (a wait for
+    /// every kernel before).
     pub fn max_pool_backward(
         &self,
         dims: [usize; 3],
         win: &Windows,
-        check: super::RangeCheck,
         dy: &CudaView<'_, f32>,
         idx: &CudaView<'_, i64>,
         dx: &mut CudaSlice<f32>,
@@ -167,7 +165,7 @@ impl Gpu {
         fits("max_pool_backward", idx.len(), s.outputs())?;
         fits("max_pool_backward", dx.len(), s.inputs())?;
         let f = self.function(POOL, "max_pool_backward_f32")?;
-        self.with_flag(check, |bad| {
+        self.with_flag(|bad| {
             let mut b = self.stream().launch_builder(&f);
             b.arg(&s)
                 .arg(geo.as_ref())

@@ -4,11 +4,14 @@
 //! new storage; none sees a `Tensor`. The front end (`crate::ops`) has checked shapes and
 //! dtypes before it calls, and `crate::storage` picks this backend or the GPU's.
 mod batch_norm;
+mod cat;
 mod convert;
 mod dropout;
 #[cfg(target_arch = "x86_64")]
 mod dropout_avx512;
 mod elementwise;
+mod embeddings_cat;
+mod index;
 mod matmul;
 mod optim;
 mod reduce;
@@ -17,9 +20,12 @@ pub(crate) mod simple_gemm;
 pub(crate) use batch_norm::{
     batch_norm, batch_norm_backward, batch_norm_fold, channel_affine, channel_affine_backward,
 };
+pub(crate) use cat::cat;
 pub(crate) use convert::{contiguous, to_dtype};
 pub(crate) use dropout::dropout;
 pub(crate) use elementwise::{binary, unary, where_cond};
+pub(crate) use embeddings_cat::{embeddings_cat, embeddings_cat_backward};
+pub(crate) use index::{gather, index_add, index_select, scatter_add};
 pub(crate) use matmul::matmul;
 pub(crate) use optim::{adamw_steps, sgd_step};
 pub(crate) use reduce::{arg_extremum, extremum, softmax, sum, var};

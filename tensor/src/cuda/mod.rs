@@ -9,6 +9,7 @@ mod cat;
 mod conv;
 mod dropout;
 mod elementwise;
+mod embeddings_cat;
 mod index;
 mod matmul;
 mod optim;
@@ -24,9 +25,8 @@ pub(crate) use cat::cat;
 pub(crate) use conv::{col2im, conv2d, conv2d_backward_input, conv2d_backward_weight, im2col};
 pub(crate) use dropout::dropout;
 pub(crate) use elementwise::{binary, full, unary, where_cond};
-pub(crate) use index::{
-    embeddings_cat, embeddings_cat_backward, gather, index_add, index_select, scatter_add,
-};
+pub(crate) use embeddings_cat::{embeddings_cat, embeddings_cat_backward};
+pub(crate) use index::{gather, index_add, index_select, scatter_add};
 pub(crate) use matmul::matmul;
 pub(crate) use optim::{adamw_steps, sgd_step};
 pub(crate) use pool::{
@@ -379,31 +379,13 @@ impl Tensor {
         self.gpu_storage(op)?.f32_buffer(op)
     }
 
-    /// The whole i64 buffer of a GPU index tensor.
-    pub(crate) fn cuda_index_buffer(&self, op: &'static str) -> Result<&CudaSlice<i64>> {
-        self.gpu_storage(op)?.i64_buffer(op)
-    }
-
     /// The f32 elements of a GPU tensor in row-major order.
     pub(crate) fn cuda_f32(&self, op: &'static str) -> Result<DeviceData<'_, f32>> {
         self.gpu_storage(op)?.f32_rows(op, self.layout())
     }
 
-    /// The f32 elements of a GPU tensor as spaced rows ([`CudaStorage::spaced_rows`]).
-    pub(crate) fn cuda_rows(&self, op: &'static str) -> Result<(DeviceData<'_, f32>, usize)> {
-        self.gpu_storage(op)?.spaced_rows(op, self.layout())
-    }
-
     /// The i64 elements of a GPU tensor in row-major order.
     pub(crate) fn cuda_i64(&self, op: &'static str) -> Result<DeviceData<'_, i64>> {
         self.gpu_storage(op)?.i64_rows(op, self.layout())
-    }
-
-    /// The f32 buffer of a GPU tensor for an in-place update ([`Tensor::storage_for_update`]).
-    pub(crate) fn cuda_unique(&mut self, op: &'static str) -> Result<&mut CudaSlice<f32>> {
-        match self.storage_for_update()? {
-            Storage::Cuda(c) => c.f32_buffer_mut(op),
-            Storage::Cpu(_) => Err(Error::device(op, "expected an f32 tensor on a GPU")),
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! Pooling on the GPU, over the windows the CPU path computes (fixed or adaptive alike).
 use super::{alloc, alloc_i64, kernel_error, zeros, CudaData};
 use crate::{Error, Result, Tensor};
-use kernels::{Gpu, RangeCheck, Windows};
+use kernels::{Gpu, Windows};
 use std::sync::Arc;
 
 /// `[planes, H, W]` of an `[N, C, H, W]` shape.
@@ -53,7 +53,6 @@ pub(crate) fn max_pool_backward(
     gpu.max_pool_backward(
         dims,
         win,
-        RangeCheck::Report,
         &dy.cuda_f32(OP)?.view(),
         &indices.cuda_i64(OP)?.view(),
         &mut dx,

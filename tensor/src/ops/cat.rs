@@ -1,16 +1,8 @@
-//! Joining tensors: `cat` along an existing dimension, `stack` along a new one.
-//!
-//! Seen as `[outer, size, inner]` around the joined dimension, every input contributes one
-//! contiguous block of `size * inner` elements to each of the `outer` rows of the result, so
-//! `cat` is a sequence of block copies per row, and rows are filled in parallel. `stack` is
-//! `cat` of the inputs each unsqueezed at `dim` (a view, no copy). Any dtype, as long as all
-//! inputs share it.
-use crate::cpu::Element;
+//! Joining tensors: `cat` along an existing dimension (`cpu/cat.rs`, `cuda/cat.rs`), `stack`
+//! along a new one: `cat` of the inputs each unsqueezed at `dim` (a view, no copy). Any
+//! dtype, as long as all inputs share it.
 use crate::layout::check_dim;
-use crate::strided::min_items_per_task;
-use crate::{Error, Result, Tensor};
-use rayon::prelude::*;
-use std::borrow::Cow;
+use crate::{Error, Layout, Result, Storage, Tensor};
 
 /// `[2, 3], [2, 4]`: every input's shape, for error messages.
 fn all_shapes(tensors: &[&Tensor]) -> String {
@@ -42,34 +34,6 @@ fn same_dtype(op: &'static str, tensors: &[&Tensor]) -> Result<()> {
     }
 }
 
-fn cat_typed<T: Element>(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
-    let shape0 = tensors[0].shape();
-    let outer: usize = shape0[..dim].iter().product();
-    let inner: usize = shape0[dim + 1..].iter().product();
-    let blocks: Vec<usize> = tensors.iter().map(|t| t.shape()[dim] * inner).collect();
-    let row: usize = blocks.iter().sum();
-    let data: Vec<Cow<'_, [T]>> = tensors
-        .iter()
-        .map(|t| t.contiguous_data::<T>("cat"))
-        .collect::<Result<_>>()?;
-    let mut out = vec![T::default(); outer * row];
-    if row > 0 {
-        out.par_chunks_mut(row)
-            .enumerate()
-            .with_min_len(min_items_per_task(row))
-            .for_each(|(o, out_row)| {
-                let mut at = 0;
-                for (d, &b) in data.iter().zip(&blocks) {
-                    out_row[at..at + b].copy_from_slice(&d[o * b..(o + 1) * b]);
-                    at += b;
-                }
-            });
-    }
-    let mut shape = shape0.to_vec();
-    shape[dim] = tensors.iter().map(|t| t.shape()[dim]).sum();
-    Ok(Tensor::from_op(out, &shape))
-}
-
 impl Tensor {
     /// Concatenates `tensors` along `dim`: all must have the same dtype, rank and sizes
     /// outside `dim`.
@@ -91,12 +55,12 @@ impl Tensor {
             ));
         }
         same_dtype(OP, tensors)?;
-        if let Some(gpu) = crate::cuda::gpu_of(OP, tensors)? {
-            let mut shape = first.shape().to_vec();
-            shape[dim] = tensors.iter().map(|t| t.shape()[dim]).sum();
-            return crate::cuda::cat(&gpu, tensors, dim, &shape);
-        }
-        with_dtype!(first.dtype(), T => cat_typed::<T>(tensors, dim))
+        let mut shape = first.shape().to_vec();
+        shape[dim] = tensors.iter().map(|t| t.shape()[dim]).sum();
+        let parts: Vec<(&Storage, &Layout)> =
+            tensors.iter().map(|t| (t.storage(), t.layout())).collect();
+        let storage = Storage::cat(&parts, dim, &shape)?;
+        Ok(Tensor::from_storage(storage, &shape))
     }
 
     /// Stacks `tensors` (all of one shape and dtype) along a new dimension `dim`

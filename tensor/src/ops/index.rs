@@ -7,60 +7,11 @@
 //!
 //! An index out of range (negative included: PyTorch's negative wrap-around is not supported,
 //! to catch bugs rather than hide them) is an [`Error::Index`] naming the index and the size.
-//! The adding ops are deterministic and use no atomics: each output row or line is summed
-//! by exactly one task, in the order a serial loop would use.
-use crate::cpu::layout_data;
-use crate::cpu::Element;
-use crate::cuda::Accumulate;
-use crate::layout::{check_dim, contiguous_strides};
-use crate::strided::fill_rows;
-use crate::strided::min_items_per_task;
-use crate::{Error, Float, Result, Tensor};
-use rayon::prelude::*;
-
-/// `(outer, size, inner)`: the shape seen as `[prod(before dim), shape[dim], prod(after dim)]`.
-fn split3(shape: &[usize], dim: usize) -> (usize, usize, usize) {
-    let outer = shape[..dim].iter().product();
-    let inner = shape[dim + 1..].iter().product();
-    (outer, shape[dim], inner)
-}
-
-/// Checks every index against `size` (the extent of `dim` in `shape`) and converts it.
-fn checked_indices(
-    op: &'static str,
-    idx: &[i64],
-    dim: usize,
-    shape: &[usize],
-) -> Result<Vec<usize>> {
-    let size = shape[dim];
-    idx.iter()
-        .map(|&i| {
-            usize::try_from(i)
-                .ok()
-                .filter(|&u| u < size)
-                .ok_or_else(|| {
-                    Error::index(
-                        op,
-                        format!(
-                            "index {i} is out of range for dimension {dim} of size {size} \
-                         (tensor shape {shape:?})"
-                        ),
-                    )
-                })
-        })
-        .collect()
-}
-
-/// The indices of a 1-D i64 index tensor, checked against dimension `dim` of `shape`.
-fn vector_indices(
-    op: &'static str,
-    indices: &Tensor,
-    dim: usize,
-    shape: &[usize],
-) -> Result<Vec<usize>> {
-    one_dimensional(op, indices)?;
-    checked_indices(op, &indices.contiguous_data::<i64>(op)?, dim, shape)
-}
+//! The backends (`cpu/index.rs`, `cuda/index.rs`) check the indices; on the host the adding
+//! ops are deterministic and use no atomics.
+use crate::layout::check_dim;
+use crate::{Error, Result, Storage, Tensor};
+use kernels::Accumulate;
 
 /// Refuses indices that are not 1-D.
 fn one_dimensional(op: &'static str, indices: &Tensor) -> Result<()> {
@@ -106,155 +57,33 @@ fn check_fits(
     Ok(())
 }
 
-fn select<T: Element>(op: &'static str, t: &Tensor, dim: usize, idx: &[usize]) -> Result<Tensor> {
-    let (outer, size, inner) = split3(t.shape(), dim);
-    let x = t.contiguous_data::<T>(op)?;
-    let mut shape = t.shape().to_vec();
-    shape[dim] = idx.len();
-    let mut out = vec![T::default(); outer * idx.len() * inner];
-    if !out.is_empty() {
-        out.par_chunks_mut(inner)
-            .enumerate()
-            .with_min_len(min_items_per_task(inner))
-            .for_each(|(r, row)| {
-                let (o, j) = (r / idx.len(), r % idx.len());
-                let src = (o * size + idx[j]) * inner;
-                row.copy_from_slice(&x[src..src + inner]);
-            });
-    }
-    Ok(Tensor::from_op(out, &shape))
-}
-
-fn gather_typed<T: Element>(
-    op: &'static str,
-    t: &Tensor,
-    dim: usize,
-    index_shape: &[usize],
-    idx: &[usize],
-) -> Result<Tensor> {
-    let data = t.storage_slice::<T>(op)?;
-    // Walk the index's shape over `t`'s strides, with `dim`'s stride replaced by the index
-    // value times that stride: no copy of `t`, whatever its layout.
-    let step = t.strides()[dim];
-    let mut strides = t.strides().to_vec();
-    strides[dim] = 0;
-    let idx_strides = contiguous_strides(index_shape);
-    let mut out = vec![T::default(); idx.len()];
-    fill_rows(
-        &mut out,
-        index_shape,
-        [(&strides, t.layout().offset()), (&idx_strides, 0)],
-        |row, [src, at], [s_step, i_step]| {
-            for (i, o) in row.iter_mut().enumerate() {
-                *o = data[src + i * s_step + idx[at + i * i_step] * step];
-            }
-        },
-    );
-    Ok(Tensor::from_op(out, index_shape))
-}
-
-/// Source slices grouped by target row for [`Tensor::index_add`] (a stable counting sort):
-/// target row `t` takes source slices `order[starts[t]..starts[t + 1]]`, in increasing order.
-struct Groups<'a> {
-    starts: &'a [usize],
-    order: &'a [usize],
-    /// Extent of the indexed dimension of `self`.
-    size: usize,
-    /// Elements per slice (the product of the dimensions after it).
-    inner: usize,
-    /// Number of indices (source slices per outer position).
-    len: usize,
-}
-
-/// [`Tensor::index_add`] in `T`: each output row is summed by one task, in the order a serial
-/// scatter would add.
-fn add_slices<T: Float>(op: &'static str, t: &Tensor, src: &Tensor, g: &Groups) -> Result<Tensor> {
-    let (size, inner, len) = (g.size, g.inner, g.len);
-    let s = src.contiguous_data::<T>(op)?;
-    let mut out = t.contiguous_data::<T>(op)?.into_owned();
-    if !out.is_empty() && inner > 0 {
-        out.par_chunks_mut(inner)
-            .enumerate()
-            .with_min_len(min_items_per_task(inner * (len / size.max(1)).max(1)))
-            .for_each(|(r, row)| {
-                let (o, target) = (r / size, r % size);
-                for &j in &g.order[g.starts[target]..g.starts[target + 1]] {
-                    let from = &s[(o * len + j) * inner..][..inner];
-                    for (a, &b) in row.iter_mut().zip(from) {
-                        *a += b;
-                    }
-                }
-            });
-    }
-    Ok(Tensor::from_op(out, t.shape()))
-}
-
-/// [`Tensor::scatter_add`] in `T`, its arguments checked (`idx` is `index`'s values).
-fn scatter_add<T: Float>(
-    op: &'static str,
-    t: &Tensor,
-    dim: usize,
-    index: &Tensor,
-    idx: &[usize],
-    src: &Tensor,
-) -> Result<Tensor> {
-    let src_data = src.storage_slice::<T>(op)?;
-    let (src_strides, src_offset) = (src.strides(), src.layout().offset());
-    let rank = t.rank();
-    // Work on `t` with `dim` moved last: each line along `dim` is then a contiguous
-    // chunk, every index position adds into its own line only, and lines are disjoint,
-    // so lines run in parallel (one task per line group) with no atomics.
-    let others: Vec<usize> = (0..rank).filter(|&d| d != dim).collect();
-    let mut perm = others.clone();
-    perm.push(dim);
-    let moved = t.layout().permute(&perm)?;
-    let mut out = layout_data(t.storage_slice::<T>(op)?, &moved).into_owned();
-    let size = t.shape()[dim];
-    let (ishape, istrides) = (index.shape(), contiguous_strides(index.shape()));
-    let k = ishape[dim];
-    if !out.is_empty() && k > 0 {
-        out.par_chunks_mut(size)
-            .enumerate()
-            .with_min_len(min_items_per_task(k.max(size)))
-            .for_each(|(line, buf)| {
-                // This line's coordinates outside `dim`; lines beyond the index's extent
-                // receive nothing.
-                let (mut rem, mut at, mut from) = (line, 0, src_offset);
-                for &d in others.iter().rev() {
-                    let c = rem % t.shape()[d];
-                    rem /= t.shape()[d];
-                    if c >= ishape[d] {
-                        return;
-                    }
-                    at += c * istrides[d];
-                    from += c * src_strides[d];
-                }
-                for q in 0..k {
-                    buf[idx[at + q * istrides[dim]]] += src_data[from + q * src_strides[dim]];
-                }
-            });
-    }
-    let mut inverse = vec![0; rank];
-    for (i, &p) in perm.iter().enumerate() {
-        inverse[p] = i;
-    }
-    Tensor::from_op(out, moved.shape())
-        .permute(&inverse)?
-        .contiguous()
-}
-
 impl Tensor {
+    /// `self` once `add` has added into its storage in place, given the shape: its own
+    /// storage when it alone holds it whole (no copy, as PyTorch's `index_add_`), else a
+    /// row-major copy, so that no other tensor sees a change.
+    fn added_into(
+        mut self,
+        add: impl FnOnce(&mut Storage, &[usize]) -> Result<()>,
+    ) -> Result<Tensor> {
+        let shape = self.shape().to_vec();
+        add(self.storage_for_update()?, &shape)?;
+        Ok(self)
+    }
+
     /// The slices of `self` at `indices` (1-D, i64) along `dim`, in that order; repeats are
     /// allowed. `weight.index_select(0, ids)` is an embedding lookup. Any dtype.
     pub fn index_select(&self, dim: usize, indices: &Tensor) -> Result<Tensor> {
         const OP: &str = "index_select";
         check_dim(OP, dim, self.shape())?;
-        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, indices])? {
-            one_dimensional(OP, indices)?;
-            return crate::cuda::index_select(&gpu, self, dim, indices);
-        }
-        let idx = vector_indices(OP, indices, dim, self.shape())?;
-        with_dtype!(self.dtype(), T => select::<T>(OP, self, dim, &idx))
+        one_dimensional(OP, indices)?;
+        let storage = self.storage().index_select(
+            self.layout(),
+            dim,
+            (indices.storage(), indices.layout()),
+        )?;
+        let mut shape = self.shape().to_vec();
+        shape[dim] = indices.elem_count();
+        Ok(Tensor::from_storage(storage, &shape))
     }
 
     /// A copy of `self` (f32 or f64, and `src` of the same dtype) with slice `j` of `src`
@@ -279,8 +108,8 @@ impl Tensor {
         self.clone().into_index_add(dim, indices, src, how)
     }
 
-    /// [`Tensor::index_add_with`], consuming `self`: on a GPU, when `self` is the only owner
-    /// of its storage, the slices are added into it in place, with no copy (as PyTorch's
+    /// [`Tensor::index_add_with`], consuming `self`: when `self` is the only owner of its
+    /// storage, the slices are added into it in place, with no copy (as PyTorch's
     /// `index_add_`); otherwise into a copy, so no other tensor sees a change. The
     /// embedding's backward pass adds into fresh zeros this way.
     pub fn into_index_add(
@@ -292,13 +121,11 @@ impl Tensor {
     ) -> Result<Tensor> {
         const OP: &str = "index_add";
         check_dim(OP, dim, self.shape())?;
+        one_dimensional(OP, indices)?;
         let mut expected = self.shape().to_vec();
         expected[dim] = indices.elem_count();
-        let check_src = || {
-            if src.shape() == expected {
-                return Ok(());
-            }
-            Err(Error::shape(
+        if src.shape() != expected {
+            return Err(Error::shape(
                 OP,
                 format!(
                     "src {:?} must have shape {expected:?}: self {:?} with dimension {dim} \
@@ -307,42 +134,17 @@ impl Tensor {
                     self.shape(),
                     indices.elem_count()
                 ),
-            ))
-        };
-        if let Some(gpu) = crate::cuda::gpu_of(OP, &[&self, indices, src])? {
-            one_dimensional(OP, indices)?;
-            check_src()?;
-            return crate::cuda::index_add(&gpu, self, dim, indices, src, how);
+            ));
         }
-        let idx = vector_indices(OP, indices, dim, self.shape())?;
-        check_src()?;
-        let (_, size, inner) = split3(self.shape(), dim);
-        let len = idx.len();
-        // Group the source slices by target (a counting sort, stable): target row `t` takes
-        // `order[starts[t]..starts[t + 1]]` in increasing `j`. Then each output row is summed
-        // by one task, in the order a serial scatter would add: deterministic, no atomics,
-        // and parallel over all output rows (the vocabulary, for an embedding).
-        let mut starts = vec![0usize; size + 1];
-        for &i in &idx {
-            starts[i + 1] += 1;
-        }
-        for t in 0..size {
-            starts[t + 1] += starts[t];
-        }
-        let mut next = starts.clone();
-        let mut order = vec![0usize; len];
-        for (j, &i) in idx.iter().enumerate() {
-            order[next[i]] = j;
-            next[i] += 1;
-        }
-        let groups = Groups {
-            starts: &starts,
-            order: &order,
-            size,
-            inner,
-            len,
-        };
-        with_float!(OP, self.dtype(), T => add_slices::<T>(OP, &self, src, &groups))
+        self.added_into(|t, shape| {
+            t.index_add(
+                shape,
+                dim,
+                (indices.storage(), indices.layout()),
+                (src.storage(), src.layout()),
+                how,
+            )
+        })
     }
 
     /// `out[..., i, ...] = self[..., index[..., i, ...], ...]` along `dim` (torch.gather):
@@ -353,11 +155,10 @@ impl Tensor {
         const OP: &str = "gather";
         check_dim(OP, dim, self.shape())?;
         check_fits(OP, index, "self", self, dim, true)?;
-        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self, index])? {
-            return crate::cuda::gather(&gpu, self, dim, index);
-        }
-        let idx = checked_indices(OP, &index.contiguous_data::<i64>(OP)?, dim, self.shape())?;
-        with_dtype!(self.dtype(), T => gather_typed::<T>(OP, self, dim, index.shape(), &idx))
+        let storage =
+            self.storage()
+                .gather(self.layout(), dim, (index.storage(), index.layout()))?;
+        Ok(Tensor::from_storage(storage, index.shape()))
     }
 
     /// A copy of `self` (f32 or f64, and `src` of the same dtype) with
@@ -369,17 +170,20 @@ impl Tensor {
         self.clone().into_scatter_add(dim, index, src)
     }
 
-    /// [`Tensor::scatter_add`], consuming `self`: added into in place on a GPU when `self` is
-    /// the only owner of its storage, into a copy otherwise (see [`Tensor::into_index_add`]).
+    /// [`Tensor::scatter_add`], consuming `self`: added into its storage when `self` is its
+    /// only owner, into a copy otherwise (see [`Tensor::into_index_add`]).
     pub fn into_scatter_add(self, dim: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
         const OP: &str = "scatter_add";
         check_dim(OP, dim, self.shape())?;
         check_fits(OP, index, "self", &self, dim, true)?;
         check_fits(OP, index, "src", src, dim, false)?;
-        if let Some(gpu) = crate::cuda::gpu_of(OP, &[&self, index, src])? {
-            return crate::cuda::scatter_add(&gpu, self, dim, index, src);
-        }
-        let idx = checked_indices(OP, &index.contiguous_data::<i64>(OP)?, dim, self.shape())?;
-        with_float!(OP, self.dtype(), T => scatter_add::<T>(OP, &self, dim, index, &idx, src))
+        self.added_into(|t, shape| {
+            t.scatter_add(
+                shape,
+                dim,
+                (index.storage(), index.layout()),
+                (src.storage(), src.layout()),
+            )
+        })
     }
 }
