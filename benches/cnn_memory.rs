@@ -7,10 +7,9 @@
 //! `cargo bench --bench cnn_memory`; `cargo bench --bench cnn_memory -- resnet34` measures a
 //! training step (forward, backward) of ResNet-34 on 16 images of 224 x 224 instead.
 use lesson6::autograd::{Tape, Var, VarId};
-use lesson6::nn::init::Init;
 use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::models::resnet34;
-use lesson6::nn::{Mode, Module};
+use lesson6::nn::{Mode, Module, Vars};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::{Conv2dParams, Tensor};
 
@@ -48,13 +47,13 @@ fn measure<R>(step: impl Fn() -> R, count: impl Fn(&R) -> usize) {
 
 fn main() {
     if std::env::args().any(|a| a == "resnet34") {
-        let model = resnet34(&Init::new(0), 1000).unwrap();
+        let model = resnet34(Vars::new(0).root(), 1000).unwrap();
         let x = rand(&[16, 3, 224, 224], 1, 1.0);
         let y = Tensor::from_indices(&(0..16).map(|i| i * 37 % 1000).collect::<Vec<i64>>(), &[16])
             .unwrap();
         let step = || {
             let tape = Tape::new();
-            let out = model.forward(&tape.input(x.clone()), Mode::Train).unwrap();
+            let out = model.forward(tape.input(x.clone()), Mode::Train).unwrap();
             cross_entropy(&out, &y).unwrap().backward().unwrap()
         };
         measure(step, |g| g.len());

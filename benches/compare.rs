@@ -4,17 +4,13 @@
 //!
 //! `cargo bench --bench compare -- [CASE ...] [--reps N]`
 use lesson6::autograd::{Tape, Var, VarId};
-use lesson6::nn::init::Init;
 use lesson6::nn::learner::{Learner, Lr, TensorData};
 use lesson6::nn::loss::{cross_entropy, mse_flat};
 use lesson6::nn::models::resnet34;
-use lesson6::nn::module::named_params;
 use lesson6::nn::optim::AdamW;
 use lesson6::nn::optim::Sgd;
 use lesson6::nn::tabular::TabularModel;
-use lesson6::nn::Mode;
-use lesson6::nn::Module;
-use lesson6::nn::Param;
+use lesson6::nn::{Mode, Module, Param, Vars};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::{Conv2dParams, Tensor};
 use std::time::Instant;
@@ -100,7 +96,8 @@ fn cases() -> Vec<Case> {
     // One training step (forward, backward, AdamW) of lesson 6's Rossmann model at batch 64
     // and 512: 24 embeddings (217 columns), 16 continuous inputs, 1000-500-1 layers.
     for bs in [64usize, 512] {
-        let model = TabularModel::new(&Init::new(0), &rossmann_config(), 0).unwrap();
+        let vars = Vars::new(0);
+        let model = TabularModel::new(vars.root(), &rossmann_config(), 0).unwrap();
         let codes: Vec<i64> = (0..bs * 24)
             .map(|i| ((i * 7919) % ROSSMANN[i % 24]) as i64)
             .collect();
@@ -113,18 +110,14 @@ fn cases() -> Vec<Case> {
             flops: 0.0,
             run: Box::new(move || {
                 let tape = Tape::new();
-                let out = model
-                    .forward2(
-                        &tape.input(x_cat.clone()),
-                        &tape.input(x_cont.clone()),
-                        Mode::Train,
-                    )
-                    .unwrap();
+                let x = (tape.input(x_cat.clone()), tape.input(x_cont.clone()));
+                let out = model.forward(x, Mode::Train).unwrap();
                 let grads = mse_flat(&out, &Var::constant(y.clone()))
                     .unwrap()
                     .backward()
                     .unwrap();
-                let params: Vec<_> = named_params(&model).into_iter().map(|(_, p)| p).collect();
+                let params: Vec<_> = vars.params().into_iter().map(|(_, p)| p).collect();
+                let params: Vec<&Param> = params.iter().map(|p| p.as_ref()).collect();
                 opt.borrow_mut().step(&params, &grads, 1e-3, 0.9).unwrap();
             }),
         });
@@ -133,13 +126,15 @@ fn cases() -> Vec<Case> {
     // from the whole table, the one-cycle schedule, AdamW with weight decay, the recorder),
     // on EPOCH_ROWS random rows, and a one-batch validation pass.
     for bs in [64usize, 512] {
-        let model = TabularModel::new(&Init::new(0), &rossmann_config(), 0).unwrap();
+        let vars = Vars::new(0);
+        let model = TabularModel::new(vars.root(), &rossmann_config(), 0).unwrap();
         let data = TensorData::new(rossmann_rows(EPOCH_ROWS, 20), rossmann_rows(bs, 30), bs, 0);
-        let mut learn = Learner::new(model, Box::new(data), |out, y| {
+        let learn = Learner::builder(model, vars, data, |out, y| {
             mse_flat(out, &Var::constant(y.clone()))
         })
-        .with_forward(|m: &TabularModel, x, mode| m.forward2(&x[0], &x[1], mode));
-        learn.verbose = false;
+        .verbose(false)
+        .build()
+        .unwrap();
         let learn = std::cell::RefCell::new(learn);
         v.push(Case {
             name: format!("tabular_epoch_bs{bs}"),
@@ -155,8 +150,8 @@ fn cases() -> Vec<Case> {
     // ResNet-34 (torchvision's, 1000 classes) at batch 16 and 224 x 224: one training step
     // (forward, cross-entropy, backward, SGD with momentum) and one inference.
     {
-        let init = Init::new(0);
-        let model = std::rc::Rc::new(resnet34(&init, 1000).unwrap());
+        let vars = Vars::new(0);
+        let model = std::rc::Rc::new(resnet34(vars.root(), 1000).unwrap());
         let x = rand(&[16, 3, 224, 224], 40);
         let y = Tensor::from_indices(&(0..16).map(|i| i * 37 % 1000).collect::<Vec<i64>>(), &[16])
             .unwrap();
@@ -167,12 +162,10 @@ fn cases() -> Vec<Case> {
             flops: 0.0,
             run: Box::new(move || {
                 let tape = Tape::new();
-                let out = m.forward(&tape.input(xt.clone()), Mode::Train).unwrap();
+                let out = m.forward(tape.input(xt.clone()), Mode::Train).unwrap();
                 let grads = cross_entropy(&out, &y).unwrap().backward().unwrap();
-                let params: Vec<_> = named_params(m.as_ref())
-                    .into_iter()
-                    .map(|(_, p)| p)
-                    .collect();
+                let params: Vec<_> = vars.params().into_iter().map(|(_, p)| p).collect();
+                let params: Vec<&Param> = params.iter().map(|p| p.as_ref()).collect();
                 sgd.borrow_mut().step(&params, &grads, 1e-3).unwrap();
             }),
         });
@@ -180,9 +173,7 @@ fn cases() -> Vec<Case> {
             name: "resnet34_infer_bs16_224".into(),
             flops: 0.0,
             run: Box::new(move || {
-                model
-                    .forward(&Var::constant(x.clone()), Mode::Eval)
-                    .unwrap();
+                model.forward(Var::constant(x.clone()), Mode::Eval).unwrap();
             }),
         });
     }

@@ -10,14 +10,12 @@
 //! most device memory it held). Prints one table; skips, saying why, without a GPU. Run:
 //! `cargo bench --bench gpu` (scripts/gpu-check.sh runs it on a lent GPU).
 use lesson6::autograd::{Tape, Var};
-use lesson6::nn::init::Init;
 use lesson6::nn::learner::{Learner, Lr, TensorData};
 use lesson6::nn::loss::{cross_entropy, mse_flat};
 use lesson6::nn::models::resnet34;
-use lesson6::nn::module::{named_params, to_device};
 use lesson6::nn::optim::Sgd;
 use lesson6::nn::tabular::TabularModel;
-use lesson6::nn::{Mode, Module};
+use lesson6::nn::{Mode, Module, Param, Vars};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::{Accumulate, Conv2dParams, Device, Gpu, Tensor};
 use std::time::Instant;
@@ -245,20 +243,21 @@ fn main() {
     );
 
     // A Rossmann epoch at batch 512 through the Learner, as compare.rs times it on the CPU.
-    let model = TabularModel::new(&Init::new(0), &rossmann_config(), 0).unwrap();
+    let vars = Vars::new(0);
+    let model = TabularModel::new(vars.root(), &rossmann_config(), 0).unwrap();
     let data = TensorData::new(
         rossmann_rows(sizes.rows, 20),
         rossmann_rows(512, 30),
         512,
         0,
     );
-    let mut learn = Learner::new(model, Box::new(data), |out, y| {
+    let mut learn = Learner::builder(model, vars, data, |out, y| {
         mse_flat(out, &Var::constant(y.clone()))
     })
-    .with_forward(|m: &TabularModel, x, mode| m.forward2(&x[0], &x[1], mode))
-    .to_device(dev)
+    .device(dev)
+    .verbose(false)
+    .build()
     .unwrap();
-    learn.verbose = false;
     let epoch = time(&gpu, reps(5), || {
         learn.fit_one_cycle(1, Lr::Single(1e-3), None).unwrap();
     });
@@ -330,8 +329,9 @@ fn main() {
     }
 
     // ResNet-34 at batch 64, 224 x 224: forward, cross-entropy, backward, SGD step.
-    let model = resnet34(&Init::new(0), 1000).unwrap();
-    to_device(&model, dev).unwrap();
+    let vars = Vars::new(0);
+    let model = resnet34(vars.root(), 1000).unwrap();
+    vars.to_device(dev).unwrap();
     let x = Philox::new(40, 0)
         .uniform(
             &[sizes.resnet.0, 3, sizes.resnet.1, sizes.resnet.1],
@@ -348,11 +348,12 @@ fn main() {
         .to_device(dev)
         .unwrap();
     let mut sgd = Sgd::new(0.9, 0.0);
-    let params: Vec<_> = named_params(&model).into_iter().map(|(_, p)| p).collect();
+    let params: Vec<_> = vars.params().into_iter().map(|(_, p)| p).collect();
+    let params: Vec<&Param> = params.iter().map(|p| p.as_ref()).collect();
     gpu.reset_memory_high_water().unwrap();
     let step = time(&gpu, reps(5), || {
         let tape = Tape::new();
-        let out = model.forward(&tape.input(x.clone()), Mode::Train).unwrap();
+        let out = model.forward(tape.input(x.clone()), Mode::Train).unwrap();
         let grads = cross_entropy(&out, &y).unwrap().backward().unwrap();
         sgd.step(&params, &grads, 1e-3).unwrap();
     });

@@ -13,7 +13,7 @@
 //! `cargo run --release --example batchnorm`
 use lesson6::autograd::Tape;
 use lesson6::nn::layers::BatchNorm;
-use lesson6::nn::{Mode, Module};
+use lesson6::nn::{Mode, Module, Vars};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::Tensor;
 use std::error::Error;
@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .add(&Tensor::from_slice(&[3.0f32, -10.0, 0.5], &[1, c])?)?;
     println!("a mini-batch x: {:?} (batch, channels)", x.shape());
 
-    let bn = BatchNorm::new_1d(c);
+    let bn = BatchNorm::new_1d(Vars::new(0).root(), c)?;
     bn.weight
         .set(Tensor::from_slice(&[1.0f32, 2.0, 0.5], &[c])?);
     bn.bias.set(Tensor::from_slice(&[0.0f32, 1.0, -1.0], &[c])?);
@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     show("3. gamma * xhat + beta: mean", &by_hand.mean(&[0], true)?)?;
 
     let tape = Tape::new();
-    let y = bn.forward(&tape.input(x.clone()), Mode::Train)?;
+    let y = bn.forward(tape.input(x.clone()), Mode::Train)?;
     let err = y
         .tensor()
         .sub(&by_hand)?
@@ -84,15 +84,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         &unbiased.mul_scalar(m)?.add_scalar(1.0 - m)?,
     )?;
     for _ in 0..49 {
-        bn.forward(&tape.input(x.clone()), Mode::Train)?;
+        bn.forward(tape.input(x.clone()), Mode::Train)?;
     }
     show("   running_mean after 50 batches", &bn.running_mean.value())?;
 
     // 5. Inference uses the running statistics: a single sample is normalised the same way
     // whatever batch it comes in, and its output no longer depends on the others.
     let one = x.narrow(0, 0, 1)?;
-    let eval = bn.forward(&tape.input(one.clone()), Mode::Eval)?;
-    let train = bn.forward(&tape.input(x.clone()), Mode::Train)?;
+    let eval = bn.forward(tape.input(one.clone()), Mode::Eval)?;
+    let train = bn.forward(tape.input(x.clone()), Mode::Train)?;
     show("5. sample 0, Mode::Eval", eval.tensor())?;
     show(
         "5. sample 0 within its batch, Train",

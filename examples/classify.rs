@@ -14,12 +14,10 @@ use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use inputs::regular_file;
 use lesson6::autograd::Var;
-use lesson6::nn::init::Init;
 use lesson6::nn::models::resnet34;
-use lesson6::nn::module::to_device;
 use lesson6::nn::state_dict;
 use lesson6::nn::vision::{load_image, Augment, Padding, IMAGENET_STATS};
-use lesson6::nn::{Mode, Module};
+use lesson6::nn::{Mode, Module, Vars};
 use lesson6::tensor::{Device, Tensor};
 use std::error::Error;
 use std::io::Read;
@@ -121,13 +119,14 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         Some(p) => Some(read_labels(p, args.classes)?),
         None => None,
     };
-    let model = resnet34(&Init::new(0), args.classes)?;
-    state_dict::load(&model, &args.weights)?;
-    to_device(&model, args.device)?;
+    let vars = Vars::new(0);
+    let model = resnet34(vars.root(), args.classes)?;
+    state_dict::load(&vars, &args.weights)?;
+    vars.to_device(args.device)?;
     let (mut logits, mut probs) = (Vec::new(), Vec::new());
     for paths in args.images.chunks(BATCH) {
         let x = batch_of(paths, args.size)?.to_device(args.device)?;
-        let out = model.forward(&Var::constant(x), Mode::Eval)?;
+        let out = model.forward(Var::constant(x), Mode::Eval)?;
         let out = out.tensor();
         logits.extend(out.to_vec::<f32>()?);
         probs.extend(out.softmax(1).and_then(|p| p.to_vec::<f32>())?);

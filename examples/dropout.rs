@@ -95,8 +95,8 @@ fn run(args: &Args) -> std::result::Result<(), Box<dyn Error>> {
     // because training already scaled up).
     let layer = Dropout::new(p, args.seed);
     let tape = Tape::new();
-    let train = layer.forward(&tape.input(x.clone()), Mode::Train)?;
-    let eval = layer.forward(&tape.input(x.clone()), Mode::Eval)?;
+    let train = layer.forward(tape.input(x.clone()), Mode::Train)?;
+    let eval = layer.forward(tape.input(x.clone()), Mode::Eval)?;
     let zeros = train
         .tensor()
         .to_vec::<f32>()?

@@ -19,19 +19,17 @@ use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use lesson6::autograd::{Tape, Var};
 use lesson6::nn::hooks::{hook_output, Hook};
-use lesson6::nn::init::Init;
 use lesson6::nn::layers::Sequential;
 use lesson6::nn::learner::{Learner, Lr};
 use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::metrics::error_rate;
 use lesson6::nn::models::{cnn_model, resnet34};
-use lesson6::nn::module::to_device;
 use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::vision::{
     activation_map, draw_shape, grad_cam, load_image, overlay, save_png, write_shapes, Augment,
     ImageData, ImageFolder, Padding, Transforms, IMAGENET_STATS, PETS_PATTERN, SHAPES,
 };
-use lesson6::nn::{state_dict, Mode, Module};
+use lesson6::nn::{state_dict, Mode, Module, Vars};
 use lesson6::tensor::{Device, Tensor};
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -87,26 +85,29 @@ fn classes_beside(weights: &Path) -> Res<Vec<String>> {
         .collect())
 }
 
-fn model(classes: usize) -> Res<Sequential> {
-    let init = Init::new(0);
-    Ok(cnn_model(&init, resnet34(&init, 1000)?, classes, 0)?)
+/// The pets model for `classes`, with its parameters.
+fn model(classes: usize) -> Res<(Sequential, Vars)> {
+    let vars = Vars::new(0);
+    Ok((cnn_model(resnet34(vars.root(), 1000)?, classes, 0)?, vars))
 }
 
 /// Trains the embedded default briefly (from scratch, at 32 px, `--per-class` images of each
 /// shape for `--epochs`) and saves it in `--out`.
-fn train_briefly(args: &Args, out_dir: &RunDir) -> Res<(Sequential, Vec<String>)> {
+fn train_briefly(args: &Args, out_dir: &RunDir) -> Res<((Sequential, Vars), Vec<String>)> {
     let (per_class, epochs) = (args.per_class, args.epochs);
     println!("no --weights and no out/pets/model.safetensors: training a model on the embedded default briefly ({per_class} images a class, {epochs} epochs at 32 px without augmentation, which learns fastest in so short a budget; about 2 minutes with the defaults) so that the map means something");
     let dir = out_dir.join("data");
     write_shapes(&dir, per_class, 2)?;
     let folder = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.2, 2)?;
     let data = ImageData::new(&folder, Transforms::none(), 32, Padding::Reflection, 16, 2);
-    let mut learn = Learner::new(model(folder.classes.len())?, Box::new(data), cross_entropy)
+    let (model, vars) = model(folder.classes.len())?;
+    let mut learn = Learner::builder(model, vars.clone(), data, cross_entropy)
         .metric("error_rate", error_rate)
-        .to_device(args.device)?;
+        .device(args.device)
+        .build()?;
     learn.fit_one_cycle(epochs, Lr::Single(3e-3), None)?;
     learn.save(out_dir.join("model.safetensors"))?;
-    Ok((learn.model, folder.classes.clone()))
+    Ok(((learn.into_model(), vars), folder.classes.clone()))
 }
 
 /// The image as the model sees it: centre-cropped to `size`, then ImageNet-normalised, as a
@@ -142,7 +143,7 @@ fn run(args: &Args) -> Res<()> {
         .weights
         .clone()
         .or_else(|| default.exists().then_some(default));
-    let (model, classes) = match weights {
+    let ((model, vars), classes) = match weights {
         Some(w) => {
             let classes = if args.classes.is_empty() {
                 classes_beside(&w)?
@@ -150,7 +151,7 @@ fn run(args: &Args) -> Res<()> {
                 args.classes.clone()
             };
             let m = model(classes.len())?;
-            state_dict::load(&m, &w)?;
+            state_dict::load(&m.1, &w)?;
             println!(
                 "the pets model from {} ({} classes)",
                 w.display(),
@@ -160,7 +161,7 @@ fn run(args: &Args) -> Res<()> {
         }
         None => train_briefly(args, &out_dir)?,
     };
-    to_device(&model, args.device)?;
+    vars.to_device(args.device)?;
     let image = match &args.image {
         Some(p) => load_image(p)?,
         None => draw_shape(
@@ -184,7 +185,7 @@ fn run(args: &Args) -> Res<()> {
     let body = model.layers[0].as_ref();
     let run = || -> Res<_> {
         let hook = hook_output(body, true);
-        let out = model.forward(&Tape::new().input(x.clone()), Mode::Eval)?;
+        let out = model.forward(Tape::new().input(x.clone()), Mode::Eval)?;
         let acts = hook.stored().ok_or("the body did not run")?;
         Ok((hook, acts, out))
     };

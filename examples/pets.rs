@@ -20,16 +20,15 @@ mod common;
 
 use clap::Parser;
 use common::DeviceArgs;
-use lesson6::nn::init::Init;
 use lesson6::nn::learner::{Learner, Lr};
 use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::metrics::error_rate;
 use lesson6::nn::models::{cnn_model, resnet34, CNN_GROUPS};
 use lesson6::nn::run_dir::RunDir;
-use lesson6::nn::state_dict;
 use lesson6::nn::vision::{
     write_shapes, ImageData, ImageFolder, Padding, Transforms, PETS_PATTERN,
 };
+use lesson6::nn::{state_dict, Vars};
 use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -141,11 +140,11 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     } else {
         Transforms::lesson6()
     };
-    let init = Init::new(args.seed);
-    let resnet = resnet34(&init, 1000)?;
+    let vars = Vars::new(args.seed);
+    let resnet = resnet34(vars.root(), 1000)?;
     let pretrained = match &args.weights {
         Some(w) => {
-            state_dict::load(&resnet, w)?;
+            state_dict::load(&vars, w)?;
             println!("ResNet-34 body from {}", w.display());
             true
         }
@@ -154,18 +153,18 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             false
         }
     };
-    let model = cnn_model(&init, resnet, folder.classes.len(), args.seed)?;
+    let model = cnn_model(resnet, folder.classes.len(), args.seed)?;
     let data = ImageData::new(&folder, tfms, size, Padding::Reflection, bs, args.seed);
-    let mut learn = Learner::new(model, Box::new(data.resized(size, bs)), cross_entropy)
+    let groups = CNN_GROUPS
+        .iter()
+        .map(|g| g.iter().map(|p| p.to_string()).collect())
+        .collect();
+    let mut learn = Learner::builder(model, vars, data.resized(size, bs), cross_entropy)
         .metric("error_rate", error_rate)
-        .to_device(device)?;
-    learn.wd = args.wd;
-    learn.split(
-        CNN_GROUPS
-            .iter()
-            .map(|g| g.iter().map(|p| p.to_string()).collect())
-            .collect(),
-    );
+        .wd(args.wd)
+        .split(groups)
+        .device(device)
+        .build()?;
 
     let big = size * 352 / 224;
     let e = |lesson: usize, default: usize| {
@@ -235,14 +234,18 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             "== {} at {}x{}: fit_one_cycle({}, {:?}) ==",
             stage.name, stage.size, stage.size, stage.epochs, stage.lr
         );
-        learn.data = Box::new(data.resized(stage.size, bs));
+        learn.set_data(data.resized(stage.size, bs));
         if stage.frozen {
             learn.freeze();
         } else {
             learn.unfreeze();
         }
         learn.fit_one_cycle(stage.epochs, stage.lr, stage.pct_start)?;
-        let last = learn.recorder.epochs.last().ok_or("a stage of 0 epochs")?;
+        let last = learn
+            .recorder()
+            .epochs
+            .last()
+            .ok_or("a stage of 0 epochs")?;
         rates.push(serde_json::json!({ "stage": stage.name, "size": stage.size, "error_rate": last.metrics[0] }));
     }
     if data.skipped() > 0 {
@@ -255,7 +258,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let out = |name: &str| run.join(name);
     learn.save(out("model.safetensors"))?;
     learn
-        .recorder
+        .recorder()
         .plot_losses(out("losses.png"))
         .map_err(|e| format!("{}: {e}", out("losses.png").display()))?;
     let metrics = serde_json::json!({

@@ -18,14 +18,13 @@ mod common;
 use clap::Parser;
 use common::DeviceArgs;
 use lesson6::autograd::Var;
-use lesson6::nn::init::Init;
 use lesson6::nn::learner::{plot_lr_find, Learner, Lr, TensorData};
 use lesson6::nn::loss::mse_flat;
 use lesson6::nn::metrics::exp_rmspe;
-use lesson6::nn::module::param_count;
 use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::tabular::rossmann::{Rossmann, Synth, Truth};
 use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
+use lesson6::nn::Vars;
 use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -117,14 +116,15 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let y_range = data.y_range()?;
     let cfg = TabularConfig::lesson6(procs.emb_szs(&args.emb_sz)?, cont_vars.len(), y_range);
     let n_emb: usize = cfg.embeddings.iter().map(|e| e.1).sum();
-    let model = TabularModel::new(&Init::new(args.seed), &cfg, args.seed)?;
+    let vars = Vars::new(args.seed);
+    let model = TabularModel::new(vars.root(), &cfg, args.seed)?;
     println!(
         "TabularModel: {} embeddings ({} wide) + {} continuous = {} inputs, layers [1000, 500], {} parameters, y_range [0, {:.3}]",
         cfg.embeddings.len(),
         n_emb,
         cfg.n_cont,
         n_emb + cfg.n_cont,
-        param_count(&model),
+        vars.param_count(),
         y_range.1
     );
     let bunch = TensorData::new(
@@ -133,13 +133,13 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         args.bs,
         args.seed,
     );
-    let mut learn = Learner::new(model, Box::new(bunch), |out, y| {
+    let mut learn = Learner::builder(model, vars, bunch, |out, y| {
         mse_flat(out, &Var::constant(y.clone()))
     })
-    .with_forward(|m: &TabularModel, x, mode| m.forward2(&x[0], &x[1], mode))
     .metric("exp_rmspe", exp_rmspe)
-    .to_device(device)?;
-    learn.wd = args.wd;
+    .wd(args.wd)
+    .device(device)
+    .build()?;
     let sweep = if args.lr_find {
         println!("lr_find: learning rates from 1e-7 to 10, weights restored afterwards");
         Some(learn.lr_find(1e-7, 10.0, 100)?)
@@ -148,13 +148,17 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     };
     learn.fit_one_cycle(args.epochs, Lr::Single(args.lr), None)?;
 
-    let last = learn.recorder.epochs.last().ok_or("no epoch was trained")?;
+    let last = learn
+        .recorder()
+        .epochs
+        .last()
+        .ok_or("no epoch was trained")?;
     let (valid_loss, valid_exp_rmspe) = (last.valid_loss, last.metrics[0]);
     let out = |name: &str| run.join(name);
     learn.save(out("model.safetensors"))?;
     procs.save(out("procs.json"))?;
     learn
-        .recorder
+        .recorder()
         .plot_losses(out("losses.png"))
         .map_err(|e| format!("{}: {e}", out("losses.png").display()))?;
     if let Some(sweep) = &sweep {

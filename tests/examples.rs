@@ -8,12 +8,11 @@
 //! by `cargo build --release --examples` (and by `cargo test --workspace --release`). Each
 //! run works in its own folder under cargo's `CARGO_TARGET_TMPDIR`, never in the repository.
 use image::GenericImageView;
-use lesson6::nn::init::Init;
 use lesson6::nn::models::{cnn_model, resnet34};
-use lesson6::nn::state_dict;
 use lesson6::nn::tabular::rossmann::Synth;
 use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
 use lesson6::nn::vision::{draw_shape, save_png, SHAPES};
+use lesson6::nn::{state_dict, Vars};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -174,8 +173,9 @@ fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
     let procs = Procs::load(out.join("procs.json")).expect("procs.json");
     let embeddings = procs.emb_szs(&[]).expect("embedding sizes");
     let cfg = TabularConfig::lesson6(embeddings, procs.cont_names.len(), (0.0, 1.0));
-    let model = TabularModel::new(&Init::new(0), &cfg, 0).expect("the model");
-    state_dict::load(&model, out.join("model.safetensors")).expect("the checkpoint loads");
+    let vars = Vars::new(0);
+    TabularModel::new(vars.root(), &cfg, 0).expect("the model");
+    state_dict::load(&vars, out.join("model.safetensors")).expect("the checkpoint loads");
 
     // One prediction for each row of the test.csv the generator writes for these flags, in
     // its order, in sales (not their log), 0 on a closed day.
@@ -282,9 +282,9 @@ fn heatmap_trains_briefly_without_a_checkpoint() {
 /// Checks that the checkpoint at `path` loads into the model the pets and heatmap examples
 /// build for the six drawn shapes.
 fn loads_into_the_pets_model(path: &Path) {
-    let init = Init::new(0);
-    let model = cnn_model(&init, resnet34(&init, 1000).expect("resnet34"), 6, 0);
-    state_dict::load(&model.expect("the model"), path).expect("the checkpoint loads");
+    let vars = Vars::new(0);
+    cnn_model(resnet34(vars.root(), 1000).expect("resnet34"), 6, 0).expect("the model");
+    state_dict::load(&vars, path).expect("the checkpoint loads");
 }
 
 /// Checks the pictures heatmap wrote in `out` (the image, its heat map and a Grad-CAM for
@@ -308,8 +308,9 @@ fn heat_maps(out: &Path, size: u32) -> usize {
 fn classify_prints_the_top_five_of_each_image_and_writes_its_logits() {
     let dir = scratch("classify");
     let classes = 10;
-    let model = resnet34(&Init::new(3), classes).expect("resnet34");
-    state_dict::save(&model, dir.join("resnet34.safetensors")).expect("save the weights");
+    let vars = Vars::new(3);
+    resnet34(vars.root(), classes).expect("resnet34");
+    state_dict::save(&vars, dir.join("resnet34.safetensors")).expect("save the weights");
     let labels: Vec<String> = (0..classes).map(|k| format!("label{k}")).collect();
     std::fs::write(dir.join("labels.txt"), labels.join("\n") + "\n").expect("labels");
     // Nine images, so that the last goes through the network in a batch of its own; it is

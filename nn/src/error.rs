@@ -80,6 +80,8 @@ pub enum Error {
     Data(String),
     /// An argument out of its range (an image size, a validation share).
     Invalid(String),
+    /// A parameter or buffer name registered twice in one model's `Vars`.
+    DuplicateName(String),
     /// A checkpoint that could not be saved or loaded.
     Checkpoint(StateDictError),
     /// Training or validation that stopped.
@@ -200,6 +202,10 @@ impl fmt::Display for Error {
                 "column `{column}`, row {row}: `{value}` is not a date (YYYY-MM-DD)"
             ),
             Error::Data(msg) | Error::Invalid(msg) => f.write_str(msg),
+            Error::DuplicateName(name) => write!(
+                f,
+                "`{name}` is registered twice: give each layer its own path"
+            ),
             Error::Checkpoint(e) => e.fmt(f),
             Error::Learner(e) => e.fmt(f),
             Error::Tensor(e) => e.fmt(f),

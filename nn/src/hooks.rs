@@ -9,7 +9,7 @@
 //! `Sequential[body, head]`, as the lesson's `hook_output(m[0])`. A module is known by its
 //! address, so a module of zero size (`ReLU`, `Flatten`), which has none of its own, cannot
 //! be told from another of its kind: hook the block around it instead.
-use crate::module::{Mode, Module};
+use crate::module::{Layer, Mode};
 use autograd::{Gradients, Result, Var};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -27,8 +27,8 @@ thread_local! {
 }
 
 /// A module's identity: the address of its data (the same for `&m` and a `Box`'s contents).
-fn address(m: &dyn Module) -> usize {
-    m as *const dyn Module as *const () as usize
+fn address(m: &dyn Layer) -> usize {
+    m as *const dyn Layer as *const () as usize
 }
 
 /// A registered forward hook on one module; removed when dropped.
@@ -39,7 +39,7 @@ pub struct Hook {
 
 /// Hooks `module`'s output. With `grad`, the output's gradient is kept when a backward pass
 /// runs through it (read it with [`Hook::grad`]).
-pub fn hook_output(module: &dyn Module, grad: bool) -> Hook {
+pub fn hook_output(module: &dyn Layer, grad: bool) -> Hook {
     let id = NEXT_ID.with(|n| {
         n.set(n.get() + 1);
         n.get()
@@ -80,7 +80,7 @@ pub fn live_hooks() -> usize {
 }
 
 /// Runs `module` and hands its output to the hooks on it.
-pub fn forward(module: &dyn Module, x: &Var, mode: Mode) -> Result<Var> {
+pub fn forward(module: &dyn Layer, x: Var, mode: Mode) -> Result<Var> {
     let y = module.forward(x, mode)?;
     let at = address(module);
     HOOKS.with(|h| {

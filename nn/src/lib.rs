@@ -2,9 +2,10 @@
 //! the `autograd` crate. Models (the Rossmann `TabularModel`, ResNet-34 with the fastai head)
 //! and the `Learner` arrive with their issues.
 //!
-//! A layer is a [`Module`]: `forward(&self, x: &Var, mode)` and the PyTorch names of its
-//! parameters and buffers ([`Module::visit`]), so that [`state_dict::save`] and
-//! [`state_dict::load`] round-trip weights with PyTorch through safetensors.
+//! A layer is a [`Module`]: `forward(&self, x, mode)` on its input type. It is built at a
+//! [`Path`] (`p.pp("layers").pp(0)`), which names its parameters and buffers as PyTorch does
+//! in the model's [`Vars`], so that [`state_dict::save`] and [`state_dict::load`] round-trip
+//! weights with PyTorch through safetensors.
 pub mod atomic;
 pub mod error;
 pub mod hooks;
@@ -23,9 +24,11 @@ pub mod schedule;
 pub mod state_dict;
 pub mod tabular;
 pub mod user_file;
+pub mod vars;
 pub mod vision;
 
 pub use autograd;
 pub use error::{Error, Result};
-pub use module::{Buffer, Entry, Mode, Module, Param, SummaryRow};
+pub use module::{Buffer, Layer, Mode, Module, Param};
 pub use tensor;
+pub use vars::{Entry, Path, Vars};

@@ -1,8 +1,10 @@
-//! What every layer is: a [`Module`] maps a var to a var in a [`Mode`], and shows its
-//! parameters and buffers under the names PyTorch gives them in a state dict (`weight`,
-//! `bias`, `running_mean`, prefixed by the path of the layer: `layers.0.weight`).
+//! What every layer is: a [`Module`] maps its input to an output in a [`Mode`], with
+//! [`Param`]s (learnable) and [`Buffer`]s (kept between steps) that the model's
+//! [`crate::vars::Vars`] names.
 use autograd::{Result, Tape, Var, VarId};
+use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::fmt;
 use tensor::Tensor;
 
 /// Training or inference: dropout and batch norm behave differently.
@@ -93,105 +95,19 @@ impl Buffer {
     }
 }
 
-/// One named entry of a module's state.
-pub enum Entry<'a> {
-    Param(&'a Param),
-    Buffer(&'a Buffer),
-}
-
-/// A layer or a model.
-pub trait Module {
+/// A layer or a model: maps its `Input` (a var; a tabular model's categorical codes and
+/// continuous values) to its output in a [`Mode`]. It shows its configuration (`Display`,
+/// PyTorch's `repr`: `Linear(in_features=233, out_features=1000, bias=true)`), the line
+/// `summary()` prints for it. Its parameters are not its to name: they are named where it is
+/// built (see [`crate::vars`]).
+pub trait Module<Input>: fmt::Display {
+    type Output;
     /// The forward pass.
-    fn forward(&self, x: &Var, mode: Mode) -> Result<Var>;
-
-    /// Calls `f` with the state-dict name (`prefix` + the entry's own name) of every
-    /// parameter and buffer, in PyTorch's order.
-    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'a>));
-
-    /// A short description for `summary()` (`Linear(in_features=233, out_features=1000)`).
-    fn describe(&self) -> String;
-
-    /// The forward pass, recording a [`SummaryRow`] per layer under `name` (what
-    /// `learn.summary()` prints). Containers record their children instead of themselves.
-    fn trace(&self, x: &Var, mode: Mode, name: &str, rows: &mut Vec<SummaryRow>) -> Result<Var> {
-        let y = self.forward(x, mode)?;
-        let params = named_params(self);
-        rows.push(SummaryRow {
-            name: name.to_string(),
-            layer: self.describe(),
-            output_shape: y.shape().to_vec(),
-            params: params.iter().map(|(_, p)| p.value().elem_count()).sum(),
-            trainable: params.iter().all(|(_, p)| p.is_trainable()),
-        });
-        Ok(y)
-    }
+    fn forward(&self, x: Input, mode: Mode) -> Result<Self::Output>;
 }
 
-/// One line of a model summary.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SummaryRow {
-    pub name: String,
-    pub layer: String,
-    pub output_shape: Vec<usize>,
-    pub params: usize,
-    pub trainable: bool,
-}
+/// A module from one var to one var, what a [`crate::layers::Sequential`] holds (`Any`, so
+/// that a summary can tell a nested `Sequential` from a layer).
+pub trait Layer: Module<Var, Output = Var> + Any {}
 
-/// Joins a state-dict prefix and a name: `join("layers.0", "weight") == "layers.0.weight"`.
-pub fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}.{name}")
-    }
-}
-
-/// Every parameter of `m` with its state-dict name.
-pub fn named_params<M: Module + ?Sized>(m: &M) -> Vec<(String, &Param)> {
-    let mut out = Vec::new();
-    m.visit("", &mut |name, e| {
-        if let Entry::Param(p) = e {
-            out.push((name.to_string(), p));
-        }
-    });
-    out
-}
-
-/// Moves every parameter and every float buffer of `m` to `device` (PyTorch's
-/// `model.to(device)`); integer buffers (batch norm's `num_batches_tracked`) are counted on
-/// the host, not computed with, and stay there. Moves nothing unless every tensor can move.
-pub fn to_device<M: Module + ?Sized>(m: &M, device: tensor::Device) -> tensor::Result<()> {
-    let mut moved = Vec::new();
-    let mut failed = None;
-    m.visit("", &mut |_, e| {
-        let value = match &e {
-            Entry::Param(p) => p.value(),
-            Entry::Buffer(b) => b.value(),
-        };
-        if value.dtype() == tensor::DType::I64 || failed.is_some() {
-            return;
-        }
-        match value.to_device(device) {
-            Ok(t) => moved.push((e, t)),
-            Err(err) => failed = Some(err),
-        }
-    });
-    if let Some(err) = failed {
-        return Err(err);
-    }
-    for (e, t) in moved {
-        match e {
-            Entry::Param(p) => p.set(t),
-            Entry::Buffer(b) => b.set(t),
-        }
-    }
-    Ok(())
-}
-
-/// Number of learnable scalars in `m`.
-pub fn param_count<M: Module + ?Sized>(m: &M) -> usize {
-    named_params(m)
-        .iter()
-        .map(|(_, p)| p.value().elem_count())
-        .sum()
-}
+impl<T: Module<Var, Output = Var> + Any> Layer for T {}

@@ -8,9 +8,9 @@
 //! shaped tensor, naming it. A checkpoint is bounded by its file: only a regular file no
 //! larger than [`MAX_CHECKPOINT_BYTES`] is read, and the names and shapes it declares are
 //! compared with the model's before any tensor is built.
-use crate::module::{Entry, Module};
 use crate::pth::PthCheckpoint;
 use crate::user_file::FileError;
+use crate::vars::Vars;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use std::collections::BTreeMap;
@@ -99,17 +99,10 @@ impl From<tensor::Error> for StateDictError {
     }
 }
 
-/// The named tensors of `m`, in its order.
-pub fn state_dict<M: Module + ?Sized>(m: &M) -> Vec<(String, Tensor)> {
-    let mut out = Vec::new();
-    m.visit("", &mut |name, e| {
-        let t = match e {
-            Entry::Param(p) => p.value(),
-            Entry::Buffer(b) => b.value(),
-        };
-        out.push((name.to_string(), t));
-    });
-    out
+/// The named tensors of a model's `vars`, in their order.
+pub fn state_dict(vars: &Vars) -> Vec<(String, Tensor)> {
+    let entries = vars.entries().into_iter();
+    entries.map(|(name, e)| (name, e.value())).collect()
 }
 
 fn st_dtype(d: DType) -> Dtype {
@@ -152,11 +145,12 @@ fn bytes_of(t: &Tensor) -> tensor::Result<Vec<u8>> {
     })
 }
 
-/// Saves `m`'s state dict to `path` atomically (temporary file, then rename).
-pub fn save<M: Module + ?Sized>(m: &M, path: impl AsRef<Path>) -> Result<(), StateDictError> {
+/// Saves the state dict of a model's `vars` to `path` atomically (temporary file, then
+/// rename).
+pub fn save(vars: &Vars, path: impl AsRef<Path>) -> Result<(), StateDictError> {
     let path = path.as_ref();
     let shown = path.display().to_string();
-    let tensors = state_dict(m);
+    let tensors = state_dict(vars);
     let data: Vec<(String, Vec<u8>, DType, Vec<usize>)> = tensors
         .iter()
         .map(|(n, t)| Ok((n.clone(), bytes_of(t)?, t.dtype(), t.shape().to_vec())))
@@ -240,10 +234,10 @@ pub(crate) fn open_checkpoint(path: &Path) -> Result<(File, u64), StateDictError
     })
 }
 
-/// Loads the state dict at `path` into `m`. Every name must match, with the same shape,
-/// which is checked before any tensor is built; floating-point tensors are converted to the
-/// module's dtype. Nothing is changed in `m` unless the whole file is valid.
-pub fn load<M: Module + ?Sized>(m: &M, path: impl AsRef<Path>) -> Result<(), StateDictError> {
+/// Loads the state dict at `path` into a model's `vars`. Every name must match, with the
+/// same shape, which is checked before any tensor is built; floating-point tensors are
+/// converted to the model's dtype. Nothing is changed unless the whole file is valid.
+pub fn load(vars: &Vars, path: impl AsRef<Path>) -> Result<(), StateDictError> {
     let path = path.as_ref();
     let shown = path.display().to_string();
     let is_pth = path
@@ -253,7 +247,7 @@ pub fn load<M: Module + ?Sized>(m: &M, path: impl AsRef<Path>) -> Result<(), Sta
     let (file, len) = open_checkpoint(path)?;
     let tensors = if is_pth {
         let mut ck = PthCheckpoint::from_file(file, len, &shown)?;
-        check_names_and_shapes(m, ck.shapes(), &shown)?;
+        check_names_and_shapes(vars, ck.shapes(), &shown)?;
         let names: Vec<String> = ck.shapes().map(|(n, _)| n.to_string()).collect();
         names
             .into_iter()
@@ -274,7 +268,7 @@ pub fn load<M: Module + ?Sized>(m: &M, path: impl AsRef<Path>) -> Result<(), Sta
         })?;
         let views = st.tensors();
         check_names_and_shapes(
-            m,
+            vars,
             views.iter().map(|(n, v)| (n.as_str(), v.shape())),
             &shown,
         )?;
@@ -290,13 +284,13 @@ pub fn load<M: Module + ?Sized>(m: &M, path: impl AsRef<Path>) -> Result<(), Sta
             })
             .collect::<Result<_, StateDictError>>()?
     };
-    assign(m, tensors)
+    assign(vars, tensors)
 }
 
 /// Checks that the checkpoint `shown`, whose tensors have the names and shapes `declared`,
-/// holds every tensor of `m` with its shape, and nothing else.
-fn check_names_and_shapes<'a, M: Module + ?Sized>(
-    m: &M,
+/// holds every tensor of `vars` with its shape, and nothing else.
+fn check_names_and_shapes<'a>(
+    vars: &Vars,
     declared: impl IntoIterator<Item = (&'a str, &'a [usize])>,
     shown: &str,
 ) -> Result<(), StateDictError> {
@@ -305,7 +299,7 @@ fn check_names_and_shapes<'a, M: Module + ?Sized>(
         msg,
     };
     let declared: BTreeMap<&str, &[usize]> = declared.into_iter().collect();
-    let mine = state_dict(m);
+    let mine = state_dict(vars);
     let names: std::collections::BTreeSet<&str> = mine.iter().map(|(n, _)| n.as_str()).collect();
     for (name, current) in &mine {
         let shape = declared
@@ -328,28 +322,25 @@ fn check_names_and_shapes<'a, M: Module + ?Sized>(
     Ok(())
 }
 
-/// Sets `m`'s parameters and buffers from `loaded`, whose names and shapes
+/// Sets the parameters and buffers of `vars` from `loaded`, whose names and shapes
 /// `check_names_and_shapes` accepted; the dtype is converted when it differs (an f16
-/// checkpoint into an f32 model) and the tensor moved to the module's device.
-fn assign<M: Module + ?Sized>(
-    m: &M,
-    mut loaded: BTreeMap<String, Tensor>,
-) -> Result<(), StateDictError> {
-    for (name, current) in &state_dict(m) {
-        if let Some(t) = loaded.get(name) {
-            if t.dtype() != current.dtype() || t.device() != current.device() {
-                let converted = t.to_dtype(current.dtype())?.to_device(current.device())?;
-                loaded.insert(name.clone(), converted);
-            }
+/// checkpoint into an f32 model) and the tensor moved to the model's device. Every tensor
+/// is converted before any is set.
+fn assign(vars: &Vars, mut loaded: BTreeMap<String, Tensor>) -> Result<(), StateDictError> {
+    let mut converted = Vec::new();
+    for (name, e) in vars.entries() {
+        if let Some(t) = loaded.remove(&name) {
+            let current = e.value();
+            let t = if t.dtype() != current.dtype() || t.device() != current.device() {
+                t.to_dtype(current.dtype())?.to_device(current.device())?
+            } else {
+                t
+            };
+            converted.push((e, t));
         }
     }
-    m.visit("", &mut |name, e| {
-        if let Some(t) = loaded.remove(name) {
-            match e {
-                Entry::Param(p) => p.set(t),
-                Entry::Buffer(b) => b.set(t),
-            }
-        }
-    });
+    for (e, t) in converted {
+        e.set(t);
+    }
     Ok(())
 }

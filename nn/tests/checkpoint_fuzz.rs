@@ -9,8 +9,9 @@
 //! Everything runs in this binary's one test, so nothing else moves the high-water mark.
 mod crafted_pth;
 
-use crafted_pth::{create, f32_bytes, state_dict_pickle, temp, write_pth, Entry};
-use nn::layers::{BatchNorm, Linear, Sequential};
+use crafted_pth::{
+    create, f32_bytes, model, small_model, state_dict_pickle, temp, write_pth, Entry,
+};
 use nn::state_dict::{load, save};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -85,13 +86,6 @@ fn peak_bytes() -> u64 {
     kb * 1024
 }
 
-/// The Linear(3, 2) and BatchNorm1d(2) the fixture was saved from.
-fn small_model() -> Sequential {
-    Sequential::new()
-        .push(Linear::new(&nn::init::Init::new(0), 3, 2, true).unwrap())
-        .push(BatchNorm::new_1d(2))
-}
-
 /// Runs `CASES` mutations of `original` through `load`, each written by `write`; fails on
 /// a panic, and unless both a load and an error were seen (the mutations reach the loader).
 fn fuzz(what: &str, original: &[u8], write: impl Fn(&[u8]) -> PathBuf) {
@@ -153,7 +147,7 @@ fn load_huge_stride_zero_view() {
     };
     let pickle = state_dict_pickle(&[view("0.weight", &[1 << 15, 1 << 15]), view("0.bias", &[2])]);
     let path = write_pth("fuzz-stride0.pth", &pickle, &[("0", &f32_bytes(&[0.5]))]);
-    let m = Sequential::new().push(Linear::new(&nn::init::Init::new(0), 3, 2, true).unwrap());
+    let m = model(3, false);
     assert!(load(&m, &path).is_err());
     let _ = std::fs::remove_file(path);
 }

@@ -7,17 +7,15 @@
 //! `Learner` fits an epoch, predicts and checkpoints the same on both. Without a GPU
 //! each test says why and passes; `scripts/gpu-check.sh` runs them where one is lent.
 use autograd::{Tape, Var};
-use nn::init::Init;
 use nn::layers::{
     AdaptiveConcatPool2d, BatchNorm, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,
 };
-use nn::learner::{Learner, Lr, TensorData};
+use nn::learner::{Inputs, Learner, Lr, TensorData};
 use nn::loss::{cross_entropy, mse_flat};
 use nn::models::BasicBlock;
-use nn::module::{named_params, to_device};
 use nn::optim::AdamW;
 use nn::tabular::{TabularConfig, TabularModel};
-use nn::{Mode, Module};
+use nn::{Mode, Module, Vars};
 use tensor::random::Philox;
 use tensor::{Conv2dParams, Device, Gpu, Tensor};
 
@@ -41,17 +39,18 @@ fn close(what: &str, a: &[f32], b: &[f32]) {
     }
 }
 
-/// Three AdamW steps of `model` on `device` with the batch moved there; the losses.
-fn train<M: Module>(
-    model: &M,
+/// Three AdamW steps of `model` (its parameters in `vars`) on `device` with the batch moved
+/// there; the losses.
+fn train<M: Module<I, Output = Var>, I: Inputs>(
+    (model, vars): &(M, Vars),
     device: Device,
     inputs: &[Tensor],
     loss: impl Fn(&Var) -> autograd::Result<Var>,
-    fwd: impl Fn(&M, &[Var]) -> autograd::Result<Var>,
 ) -> Vec<f32> {
-    to_device(model, device).unwrap();
+    vars.to_device(device).unwrap();
     let mut opt = AdamW::new(0.1);
-    let params: Vec<_> = named_params(model).into_iter().map(|(_, p)| p).collect();
+    let params: Vec<_> = vars.params().into_iter().map(|(_, p)| p).collect();
+    let params: Vec<&nn::Param> = params.iter().map(|p| p.as_ref()).collect();
     (0..3)
         .map(|_| {
             let tape = Tape::new();
@@ -59,7 +58,8 @@ fn train<M: Module>(
                 .iter()
                 .map(|t| tape.input(t.to_device(device).unwrap()))
                 .collect();
-            let l = loss(&fwd(model, &xs).unwrap()).unwrap();
+            let out = model.forward(I::from_vars(xs).unwrap(), Mode::Train);
+            let l = loss(&out.unwrap()).unwrap();
             let value = l.tensor().to_scalar().unwrap();
             opt.step(&params, &l.backward().unwrap(), 1e-2, 0.9)
                 .unwrap();
@@ -68,8 +68,8 @@ fn train<M: Module>(
         .collect()
 }
 
-fn weights<M: Module>(model: &M) -> Vec<(String, Vec<f32>)> {
-    named_params(model)
+fn weights(vars: &Vars) -> Vec<(String, Vec<f32>)> {
+    vars.params()
         .into_iter()
         .map(|(n, p)| (n, p.value().to_vec::<f32>().unwrap()))
         .collect()
@@ -87,7 +87,10 @@ fn the_tabular_model_trains_the_same_on_the_gpu() {
         emb_drop: 0.05,
         y_range: Some((0.0, 5.0)),
     };
-    let make = || TabularModel::new(&Init::new(1), &cfg, 1).unwrap();
+    let make = || {
+        let vars = Vars::new(1);
+        (TabularModel::new(vars.root(), &cfg, 1).unwrap(), vars)
+    };
     let (on_cpu, on_gpu) = (make(), make());
     let codes: Vec<i64> = (0..64).flat_map(|i| [i % 10, (i * 3) % 7]).collect();
     let inputs = [
@@ -95,24 +98,15 @@ fn the_tabular_model_trains_the_same_on_the_gpu() {
         Philox::new(2, 0).normal(&[64, 3], 0.0, 1.0).unwrap(),
     ];
     let y = Philox::new(3, 0).uniform(&[64, 1], 1.0, 4.0).unwrap();
-    let fwd = |m: &TabularModel, x: &[Var]| m.forward2(&x[0], &x[1], Mode::Train);
-    let cpu = train(
-        &on_cpu,
-        Device::Cpu,
-        &inputs,
-        |o| mse_flat(o, &Var::constant(y.clone())),
-        fwd,
-    );
+    let cpu = train(&on_cpu, Device::Cpu, &inputs, |o| {
+        mse_flat(o, &Var::constant(y.clone()))
+    });
     let yg = y.to_device(dev).unwrap();
-    let gpu = train(
-        &on_gpu,
-        dev,
-        &inputs,
-        |o| mse_flat(o, &Var::constant(yg.clone())),
-        fwd,
-    );
+    let gpu = train(&on_gpu, dev, &inputs, |o| {
+        mse_flat(o, &Var::constant(yg.clone()))
+    });
     close("losses", &gpu, &cpu);
-    for ((name, g), (_, c)) in weights(&on_gpu).iter().zip(&weights(&on_cpu)) {
+    for ((name, g), (_, c)) in weights(&on_gpu.1).iter().zip(&weights(&on_cpu.1)) {
         close(name, g, c);
     }
 }
@@ -121,57 +115,55 @@ fn the_tabular_model_trains_the_same_on_the_gpu() {
 fn a_small_cnn_trains_the_same_on_the_gpu() {
     let Some(dev) = gpu() else { return };
     let make = || {
-        let init = Init::new(4);
-        Sequential::new()
-            .push(Conv2d::new(&init, 3, 8, 3, Conv2dParams::new(2, 1), false).unwrap())
-            .push(BatchNorm::new_2d(8))
+        let vars = Vars::new(4);
+        let p = vars.root();
+        let model = Sequential::new()
+            .push(Conv2d::new(p.pp(0), 3, 8, 3, Conv2dParams::new(2, 1), false).unwrap())
+            .push(BatchNorm::new_2d(p.pp(1), 8).unwrap())
             .push(ReLU)
             .push(MaxPool2d {
                 kernel: 3,
                 params: Conv2dParams::new(2, 1),
             })
-            .push(BasicBlock::new(&init, 8, 16, 2).unwrap())
+            .push(BasicBlock::new(p.pp(4), 8, 16, 2).unwrap())
             .push(AdaptiveConcatPool2d { out: [1, 1] })
             .push(Flatten)
-            .push(Linear::new(&init, 32, 5, true).unwrap())
+            .push(Linear::new(p.pp(7), 32, 5, true).unwrap());
+        (model, vars)
     };
     let (on_cpu, on_gpu, again) = (make(), make(), make());
     let x = Philox::new(5, 0).normal(&[6, 3, 29, 31], 0.0, 1.0).unwrap();
     let target = Tensor::from_indices(&[0, 1, 2, 3, 4, 0], &[6]).unwrap();
-    let fwd = |m: &Sequential, x: &[Var]| m.forward(&x[0], Mode::Train);
-    let cpu = train(
-        &on_cpu,
-        Device::Cpu,
-        std::slice::from_ref(&x),
-        |o| cross_entropy(o, &target),
-        fwd,
-    );
+    let cpu = train(&on_cpu, Device::Cpu, std::slice::from_ref(&x), |o| {
+        cross_entropy(o, &target)
+    });
     let tg = target.to_device(dev).unwrap();
-    let gpu = train(
-        &on_gpu,
-        dev,
-        std::slice::from_ref(&x),
-        |o| cross_entropy(o, &tg),
-        fwd,
-    );
+    let gpu = train(&on_gpu, dev, std::slice::from_ref(&x), |o| {
+        cross_entropy(o, &tg)
+    });
     close("losses", &gpu, &cpu);
-    for ((name, g), (_, c)) in weights(&on_gpu).iter().zip(&weights(&on_cpu)) {
+    for ((name, g), (_, c)) in weights(&on_gpu.1).iter().zip(&weights(&on_cpu.1)) {
         close(name, g, c);
     }
     // No sum in this network depends on the order atomics run in (the pooling gradients and
     // col2im are gathered; cross-entropy's scatter_add puts one term in each place), so a
     // second run on the GPU takes the same steps to the bit.
-    let twice = train(&again, dev, &[x], |o| cross_entropy(o, &tg), fwd);
+    let twice = train(&again, dev, &[x], |o| cross_entropy(o, &tg));
     assert_eq!(twice, gpu, "losses of two GPU runs");
-    assert_eq!(weights(&again), weights(&on_gpu), "weights of two GPU runs");
+    assert_eq!(
+        weights(&again.1),
+        weights(&on_gpu.1),
+        "weights of two GPU runs"
+    );
 }
 
 #[test]
 fn moving_to_the_host_changes_nothing() {
-    let model = Sequential::new().push(Linear::new(&Init::new(1), 3, 2, true).unwrap());
-    let before = weights(&model);
-    to_device(&model, Device::Cpu).unwrap();
-    assert_eq!(weights(&model), before);
+    let vars = Vars::new(1);
+    Linear::new(vars.root().pp(0), 3, 2, true).unwrap();
+    let before = weights(&vars);
+    vars.to_device(Device::Cpu).unwrap();
+    assert_eq!(weights(&vars), before);
 }
 
 #[path = "shared/quadrants.rs"]
@@ -189,20 +181,22 @@ fn the_learner_fits_and_predicts_the_same_on_the_gpu() {
     // A one-cycle epoch through the Learner (batches moved to the device, the smoothed
     // loss read each step, validation with a metric), then predictions and a checkpoint.
     let fit = |device: Device| {
-        let init = Init::new(8);
+        let vars = Vars::new(8);
+        let p = vars.root();
         // No bias before the batch norm, which would cancel it: its gradient would be
         // rounding noise, whose sign AdamW's first steps turn into a full step either way.
         let model = Sequential::new()
-            .push(Linear::new(&init, 2, 16, false).unwrap())
-            .push(BatchNorm::new_1d(16))
+            .push(Linear::new(p.pp(0), 2, 16, false).unwrap())
+            .push(BatchNorm::new_1d(p.pp(1), 16).unwrap())
             .push(ReLU)
-            .push(Linear::new(&init, 16, 2, true).unwrap());
+            .push(Linear::new(p.pp(3), 16, 2, true).unwrap());
         let data = TensorData::new(quadrants(96, 1), quadrants(40, 2), 32, 7);
-        let mut learn = Learner::new(model, Box::new(data), cross_entropy)
+        let mut learn = Learner::builder(model, vars, data, cross_entropy)
             .metric("accuracy", nn::metrics::accuracy)
-            .to_device(device)
+            .device(device)
+            .verbose(false)
+            .build()
             .unwrap();
-        learn.verbose = false;
         learn.fit_one_cycle(1, Lr::Single(1e-2), None).unwrap();
         learn
     };
@@ -210,17 +204,17 @@ fn the_learner_fits_and_predicts_the_same_on_the_gpu() {
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
     close(
         "batch losses",
-        &f32s(&on_gpu.recorder.losses),
-        &f32s(&cpu.recorder.losses),
+        &f32s(&on_gpu.recorder().losses),
+        &f32s(&cpu.recorder().losses),
     );
     let epoch = |l: &Learner<Sequential>| {
-        let e = &l.recorder.epochs[0];
+        let e = &l.recorder().epochs[0];
         let mut v = vec![e.train_loss, e.valid_loss];
         v.extend(&e.metrics);
         f32s(&v)
     };
     close("epoch results", &epoch(&on_gpu), &epoch(&cpu));
-    for ((name, g), (_, c)) in weights(&on_gpu.model).iter().zip(&weights(&cpu.model)) {
+    for ((name, g), (_, c)) in weights(on_gpu.vars()).iter().zip(&weights(cpu.vars())) {
         close(name, g, c);
     }
     let (x, _) = quadrants(10, 3);
@@ -236,7 +230,7 @@ fn the_learner_fits_and_predicts_the_same_on_the_gpu() {
     let path = dir.join("model.safetensors");
     on_gpu.save(&path).unwrap();
     cpu.load(&path).unwrap();
-    for ((name, g), (_, c)) in weights(&on_gpu.model).iter().zip(&weights(&cpu.model)) {
+    for ((name, g), (_, c)) in weights(on_gpu.vars()).iter().zip(&weights(cpu.vars())) {
         assert_eq!(g, c, "{name} after loading the GPU's checkpoint");
     }
     std::fs::remove_dir_all(&dir).unwrap();

@@ -3,7 +3,6 @@
 //! data without a full training batch or a validation row is refused before any step; a pass
 //! whose batches were all left out is an error, not an endless lr_find or a NaN row.
 use autograd::Var;
-use nn::init::Init;
 use nn::layers::Linear;
 use nn::learner::{
     permutation, Batch, DataBunch, Learner, LearnerError, Lr, Phase, Rows, TensorData,
@@ -28,17 +27,19 @@ fn line(n: usize, bad: Option<(usize, f32)>) -> (Vec<Tensor>, Tensor) {
 
 /// A one-weight regression learner on `data`, silent.
 fn learner(data: impl DataBunch + 'static) -> Learner<Linear> {
-    let model = Linear::new(&Init::new(1), 1, 1, true).unwrap();
-    let mut learn = Learner::new(model, Box::new(data), |out, y| {
+    let vars = nn::Vars::new(1);
+    let model = Linear::new(vars.root(), 1, 1, true).unwrap();
+    Learner::builder(model, vars, data, |out, y| {
         mse_flat(out, &Var::constant(y.clone()))
-    });
-    learn.verbose = false;
-    learn
+    })
+    .verbose(false)
+    .build()
+    .unwrap()
 }
 
 /// Every weight of the model as numbers.
 fn weights(learn: &Learner<Linear>) -> Vec<f32> {
-    state_dict(&learn.model)
+    state_dict(learn.vars())
         .iter()
         .flat_map(|(_, t)| t.to_vec::<f32>().unwrap())
         .collect()
@@ -111,9 +112,9 @@ fn a_nan_loss_in_a_later_epoch_names_it_and_keeps_the_last_finite_weights() {
         "{msg}"
     );
     // One epoch of 8 batches and two batches of the next were trained, and nothing else.
-    assert_eq!(learn.recorder.losses.len(), 10);
+    assert_eq!(learn.recorder().losses.len(), 10);
     assert_eq!(
-        learn.recorder.epochs.len(),
+        learn.recorder().epochs.len(),
         1,
         "no row for the stopped epoch"
     );
@@ -160,7 +161,7 @@ fn a_nan_validation_loss_names_its_batch() {
         "{err:?}"
     );
     assert!(err.to_string().contains("epoch 0, validation batch 1"));
-    assert!(learn.recorder.epochs.is_empty());
+    assert!(learn.recorder().epochs.is_empty());
 }
 
 #[test]
@@ -187,7 +188,7 @@ fn no_full_training_batch_is_refused_before_any_step() {
         );
     }
     assert_eq!(weights(&learn), before);
-    assert!(learn.recorder.losses.is_empty());
+    assert!(learn.recorder().losses.is_empty());
 }
 
 #[test]
@@ -207,7 +208,7 @@ fn no_validation_row_is_refused_before_any_step() {
         );
         assert!(err.to_string().contains("no validation rows"), "{err}");
     }
-    assert!(learn.recorder.losses.is_empty());
+    assert!(learn.recorder().losses.is_empty());
 }
 
 #[test]
@@ -280,5 +281,5 @@ fn a_validation_without_a_batch_is_an_error_not_a_nan() {
             .starts_with("epoch 0, no validation batch could be read"),
         "{err}"
     );
-    assert!(learn.recorder.epochs.is_empty());
+    assert!(learn.recorder().epochs.is_empty());
 }

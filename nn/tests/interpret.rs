@@ -5,24 +5,25 @@
 //! the bilinear upsampling and the colour map at known points.
 use autograd::Tape;
 use nn::hooks::{hook_output, live_hooks};
-use nn::init::Init;
 use nn::layers::{AdaptiveAvgPool2d, Conv2d, Flatten, Linear, ReLU, Sequential};
 use nn::vision::{activation_map, grad_cam, magma, overlay, upsample_bilinear};
-use nn::{Mode, Module};
+use nn::{Mode, Module, Vars};
 use tensor::{Conv2dParams, Tensor};
 
 /// Body: a 3x3 convolution 3 -> 4 with positive weights and a ReLU (so activations are high
-/// where the image is bright); head: average pool, flatten, linear 4 -> 2.
-fn small_cnn() -> Sequential {
-    let init = Init::new(3);
-    let conv = Conv2d::new(&init, 3, 4, 3, Conv2dParams::new(1, 1), false).unwrap();
+/// where the image is bright); head: average pool, flatten, linear 4 -> 2. With its
+/// parameters.
+fn small_cnn() -> (Sequential, Vars) {
+    let vars = Vars::new(3);
+    let p = vars.root();
+    let conv = Conv2d::new(p.pp(0).pp(0), 3, 4, 3, Conv2dParams::new(1, 1), false).unwrap();
     conv.weight.set(conv.weight.value().abs().unwrap());
     let body = Sequential::new().push(conv).push(ReLU);
     let head = Sequential::new()
         .push(AdaptiveAvgPool2d { out: [1, 1] })
         .push(Flatten)
-        .push(Linear::new(&init, 4, 2, true).unwrap());
-    Sequential::new().push(body).push(head)
+        .push(Linear::new(p.pp(1).pp(2), 4, 2, true).unwrap());
+    (Sequential::new().push(body).push(head), vars)
 }
 
 /// 1 x 3 x 12 x 12, zero but for a bright 3 x 3 patch at rows 7..10, columns 2..5.
@@ -42,18 +43,18 @@ fn patch_image() -> Tensor {
 
 #[test]
 fn a_hook_stores_the_body_output_and_is_gone_when_dropped() {
-    let model = small_cnn();
+    let model = small_cnn().0;
     let before = live_hooks();
     let hook = hook_output(model.layers[0].as_ref(), false);
     assert_eq!(live_hooks(), before + 1);
     assert!(hook.stored().is_none(), "nothing ran yet");
     let x = patch_image();
     let out = model
-        .forward(&Tape::new().input(x.clone()), Mode::Eval)
+        .forward(Tape::new().input(x.clone()), Mode::Eval)
         .unwrap();
     let stored = hook.stored().unwrap();
     let direct = model.layers[0]
-        .forward(&Tape::new().input(x), Mode::Eval)
+        .forward(Tape::new().input(x), Mode::Eval)
         .unwrap();
     assert_eq!(stored.shape(), [1, 4, 12, 12]);
     assert_eq!(
@@ -67,10 +68,10 @@ fn a_hook_stores_the_body_output_and_is_gone_when_dropped() {
 
 #[test]
 fn the_activation_map_peaks_on_the_only_bright_region() {
-    let model = small_cnn();
+    let model = small_cnn().0;
     let hook = hook_output(model.layers[0].as_ref(), false);
     model
-        .forward(&Tape::new().input(patch_image()), Mode::Eval)
+        .forward(Tape::new().input(patch_image()), Mode::Eval)
         .unwrap();
     let acts = hook.stored().unwrap().tensor().squeeze(0).unwrap();
     let map = activation_map(&acts).unwrap();
@@ -99,11 +100,11 @@ fn the_activation_map_peaks_on_the_only_bright_region() {
 
 #[test]
 fn grad_cam_weights_are_the_spatial_mean_of_the_hooked_gradient() {
-    let model = small_cnn();
+    let (model, vars) = small_cnn();
     let hook = hook_output(model.layers[0].as_ref(), true);
     let tape = Tape::new();
     let out = model
-        .forward(&tape.input(patch_image()), Mode::Eval)
+        .forward(tape.input(patch_image()), Mode::Eval)
         .unwrap();
     let grads = out
         .narrow(1, 1, 1)
@@ -119,15 +120,10 @@ fn grad_cam_weights_are_the_spatial_mean_of_the_hooked_gradient() {
         .squeeze(0)
         .unwrap();
     // By hand: the score is w1 . mean(acts) + b, so d(score)/d(acts[c, y, x]) = w1[c] / 144.
-    let head_linear = model.layers[1].as_ref();
-    let mut w1 = Vec::new();
-    head_linear.visit("", &mut |name, e| {
-        if name == "2.weight" {
-            if let nn::module::Entry::Param(p) = e {
-                w1 = p.value().to_vec::<f32>().unwrap()[4..8].to_vec();
-            }
-        }
-    });
+    let (_, weight) = (vars.params().into_iter())
+        .find(|(name, _)| name == "1.2.weight")
+        .unwrap();
+    let w1 = weight.value().to_vec::<f32>().unwrap()[4..8].to_vec();
     let g = grad.to_vec::<f32>().unwrap();
     for c in 0..4 {
         for i in 0..144 {

@@ -3,11 +3,10 @@
 //! sigmoid range from either end, flatten, dropout only in training, keeping 1 - p scaled by
 //! 1 / (1 - p)), and that initialisation draws from the right distributions.
 use autograd::Var;
-use nn::init::Init;
 use nn::layers::{
     AdaptiveConcatPool2d, Conv2d, Dropout, Embedding, Flatten, Linear, MaxPool2d, SigmoidRange,
 };
-use nn::{Mode, Module};
+use nn::{Mode, Module, Vars};
 use tensor::random::Philox;
 use tensor::{Conv2dParams, Tensor};
 
@@ -19,7 +18,7 @@ fn rand(shape: &[usize], seed: u64) -> Tensor {
 fn concat_pool_puts_max_first_then_average() {
     let x = rand(&[2, 3, 5, 4], 1);
     let y = AdaptiveConcatPool2d { out: [1, 1] }
-        .forward(&Var::constant(x.clone()), Mode::Eval)
+        .forward(Var::constant(x.clone()), Mode::Eval)
         .unwrap();
     assert_eq!(y.shape(), &[2, 6, 1, 1]);
     let max = x.max(&[2, 3], false).unwrap().to_vec::<f32>().unwrap();
@@ -31,7 +30,7 @@ fn concat_pool_puts_max_first_then_average() {
             assert!((v[n * 6 + 3 + c] - avg[n * 3 + c]).abs() < 1e-6);
         }
     }
-    let flat = Flatten.forward(&y, Mode::Eval).unwrap();
+    let flat = Flatten.forward(y, Mode::Eval).unwrap();
     assert_eq!(flat.shape(), &[2, 6]);
 }
 
@@ -42,7 +41,7 @@ fn sigmoid_range_squeezes_into_the_range() {
         lo: 0.0,
         hi: 10.817,
     }
-    .forward(&Var::constant(x), Mode::Eval)
+    .forward(Var::constant(x), Mode::Eval)
     .unwrap();
     let v = y.tensor().to_vec::<f32>().unwrap();
     assert!(
@@ -57,7 +56,7 @@ fn sigmoid_range_squeezes_into_the_range() {
 fn sigmoid_range_starts_at_its_low_end() {
     let x = Tensor::from_slice(&[-100.0f32, 0.0, 3f32.ln(), 100.0], &[4]).unwrap();
     let y = SigmoidRange { lo: -2.0, hi: 3.0 }
-        .forward(&Var::constant(x), Mode::Eval)
+        .forward(Var::constant(x), Mode::Eval)
         .unwrap();
     let want = [-2.0, 0.5, 1.75, 3.0];
     for (got, want) in y.tensor().to_vec::<f32>().unwrap().iter().zip(want) {
@@ -67,10 +66,10 @@ fn sigmoid_range_starts_at_its_low_end() {
 
 #[test]
 fn conv_and_pool_layers_are_the_tensor_ops() {
-    let init = Init::new(3);
-    let conv = Conv2d::new(&init, 3, 8, 3, Conv2dParams::new(2, 1), true).unwrap();
+    let vars = Vars::new(3);
+    let conv = Conv2d::new(vars.root(), 3, 8, 3, Conv2dParams::new(2, 1), true).unwrap();
     let x = rand(&[2, 3, 9, 9], 2);
-    let y = conv.forward(&Var::constant(x.clone()), Mode::Eval).unwrap();
+    let y = conv.forward(Var::constant(x.clone()), Mode::Eval).unwrap();
     let want = x
         .conv2d(
             &conv.weight.value(),
@@ -86,9 +85,9 @@ fn conv_and_pool_layers_are_the_tensor_ops() {
         kernel: 3,
         params: Conv2dParams::new(2, 1),
     };
-    assert_eq!(pool.forward(&y, Mode::Eval).unwrap().shape(), &[2, 8, 3, 3]);
+    assert_eq!(pool.forward(y, Mode::Eval).unwrap().shape(), &[2, 8, 3, 3]);
     assert!(conv
-        .describe()
+        .to_string()
         .starts_with("Conv2d(3, 8, kernel_size=(3, 3)"));
 }
 
@@ -97,7 +96,7 @@ fn dropout_only_in_training() {
     let x = Var::constant(Tensor::ones(&[1000]));
     let d = Dropout::new(0.5, 1);
     assert_eq!(
-        d.forward(&x, Mode::Eval)
+        d.forward(x.clone(), Mode::Eval)
             .unwrap()
             .tensor()
             .to_vec::<f32>()
@@ -105,13 +104,13 @@ fn dropout_only_in_training() {
         vec![1.0; 1000]
     );
     let a = d
-        .forward(&x, Mode::Train)
+        .forward(x.clone(), Mode::Train)
         .unwrap()
         .tensor()
         .to_vec::<f32>()
         .unwrap();
     let b = d
-        .forward(&x, Mode::Train)
+        .forward(x.clone(), Mode::Train)
         .unwrap()
         .tensor()
         .to_vec::<f32>()
@@ -119,7 +118,7 @@ fn dropout_only_in_training() {
     assert!(a.iter().all(|&v| v == 0.0 || v == 2.0));
     assert_ne!(a, b, "each call draws a new mask");
     let again = Dropout::new(0.5, 1)
-        .forward(&x, Mode::Train)
+        .forward(x.clone(), Mode::Train)
         .unwrap()
         .tensor()
         .to_vec::<f32>()
@@ -135,14 +134,14 @@ mod dropout_of_ones;
 #[test]
 fn dropout_keeps_one_minus_p_scaled_by_its_inverse() {
     let x = Var::constant(Tensor::ones(&[100_000]));
-    let y = Dropout::new(0.3, 2).forward(&x, Mode::Train).unwrap();
+    let y = Dropout::new(0.3, 2).forward(x, Mode::Train).unwrap();
     dropout_of_ones::assert_dropout_of_ones("Dropout(0.3)", &y.tensor().to_vec().unwrap(), 0.3);
 }
 
 #[test]
 fn initialisation_distributions() {
-    let init = Init::new(0);
-    let lin = Linear::new(&init, 400, 300, true).unwrap();
+    let vars = Vars::new(0);
+    let lin = Linear::new(vars.root().pp("lin"), 400, 300, true).unwrap();
     let w = lin.weight.value().to_vec::<f32>().unwrap();
     let bound = 1.0 / 20.0;
     assert!(w.iter().all(|v| v.abs() <= bound));
@@ -151,7 +150,7 @@ fn initialisation_distributions() {
         (var - (bound as f64).powi(2) / 3.0).abs() < 0.05 * (bound as f64).powi(2) / 3.0,
         "variance {var}"
     );
-    let emb = Embedding::new(&init, 1000, 50)
+    let emb = Embedding::new(vars.root().pp("emb"), 1000, 50)
         .unwrap()
         .weight
         .value()
@@ -166,7 +165,7 @@ fn initialisation_distributions() {
         (std - 0.0088).abs() < 0.0005,
         "std {std}: N(0,1) fmod 2 has std about 0.88"
     );
-    let k = init
+    let k = (vars.root().init())
         .kaiming_normal(&[512, 1024], 1024)
         .unwrap()
         .to_vec::<f32>()

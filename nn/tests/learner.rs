@@ -2,12 +2,12 @@
 //! loss, a one-cycle fit on a small classification problem (the loss falls, the recorder and
 //! the schedule agree), lr_find restoring the weights, freezing that keeps batch norms
 //! trainable, and seeded shuffling.
-use nn::init::Init;
 use nn::layers::{BatchNorm, Linear, ReLU, Sequential};
-use nn::learner::{even_mults, permutation, Learner, Lr, Smoothed, TensorData};
+use nn::learner::{even_mults, permutation, Learner, LearnerBuilder, Lr, Smoothed, TensorData};
 use nn::loss::cross_entropy;
 use nn::schedule::OneCycle;
 use nn::state_dict::state_dict;
+use nn::Vars;
 
 #[test]
 fn learning_rates_per_group_as_fastai() {
@@ -49,21 +49,26 @@ fn permutations_are_seeded_permutations() {
 mod shared;
 use shared::quadrants;
 
-fn learner(seed: u64) -> Learner<Sequential> {
-    let init = Init::new(seed);
+/// The settings of a learner of a small MLP on quadrants.
+fn builder(seed: u64) -> LearnerBuilder<Sequential, autograd::Var> {
+    let vars = Vars::new(seed);
+    let p = vars.root();
     let model = Sequential::new()
-        .push(Linear::new(&init, 2, 32, true).unwrap())
+        .push(Linear::new(p.pp(0), 2, 32, true).unwrap())
         .push(ReLU)
-        .push(BatchNorm::new_1d(32))
-        .push(Linear::new(&init, 32, 2, true).unwrap());
+        .push(BatchNorm::new_1d(p.pp(2), 32).unwrap())
+        .push(Linear::new(p.pp(3), 32, 2, true).unwrap());
     let (xt, yt) = quadrants(512, 1);
     let (xv, yv) = quadrants(256, 2);
     let data = TensorData::new((vec![xt], yt), (vec![xv], yv), 32, 7);
-    let mut learn = Learner::new(model, Box::new(data), cross_entropy)
-        .metric("accuracy", nn::metrics::accuracy);
-    // SHOW_TABLE=1 cargo test -p nn --test learner -- --nocapture prints fastai's table.
-    learn.verbose = std::env::var_os("SHOW_TABLE").is_some();
-    learn
+    Learner::builder(model, vars, data, cross_entropy)
+        .metric("accuracy", nn::metrics::accuracy)
+        // SHOW_TABLE=1 cargo test -p nn --test learner -- --nocapture prints fastai's table.
+        .verbose(std::env::var_os("SHOW_TABLE").is_some())
+}
+
+fn learner(seed: u64) -> Learner<Sequential> {
+    builder(seed).build().unwrap()
 }
 
 #[test]
@@ -71,7 +76,7 @@ fn fit_one_cycle_learns_and_records() {
     let mut learn = learner(0);
     let (before, _) = learn.validate().unwrap();
     learn.fit_one_cycle(4, Lr::Single(1e-2), None).unwrap();
-    let r = &learn.recorder;
+    let r = learn.recorder();
     assert_eq!(r.losses.len(), 4 * 16);
     assert!((r.lrs[0] - 1e-2 / 25.0).abs() < 1e-12 && (r.moms[0] - 0.95).abs() < 1e-12);
     let last = r.epochs.last().unwrap();
@@ -92,7 +97,7 @@ fn fit_one_cycle_learns_and_records() {
 
 /// The model's weights and buffers, but for the batch norms' batch counts.
 fn weights(learn: &Learner<Sequential>) -> Vec<Vec<f32>> {
-    state_dict(&learn.model)
+    state_dict(learn.vars())
         .iter()
         .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
         .map(|(_, t)| t.to_vec::<f32>().unwrap())
@@ -173,12 +178,14 @@ fn assert_stops_as_fastai(sweep: &[(f64, f64)], iters: usize) {
 /// first group is 1e-3 and in the second 1e-1, for `Lr::Range(1e-3, 1e-1)`.
 #[test]
 fn each_layer_group_trains_at_its_own_rate() {
-    let mut learn = learner(4);
     let (xt, yt) = quadrants(32, 3);
     let (xv, yv) = quadrants(32, 4);
-    learn.data = Box::new(TensorData::new((vec![xt], yt), (vec![xv], yv), 32, 7));
-    learn.wd = 0.0;
-    learn.split(vec![vec!["0.".into()], vec!["2.".into(), "3.".into()]]);
+    let mut learn = builder(4)
+        .wd(0.0)
+        .split(vec![vec!["0.".into()], vec!["2.".into(), "3.".into()]])
+        .build()
+        .unwrap();
+    learn.set_data(TensorData::new((vec![xt], yt), (vec![xv], yv), 32, 7));
     let values = |learn: &Learner<Sequential>| -> Vec<Vec<f32>> {
         learn
             .group_params()
@@ -209,10 +216,12 @@ fn each_layer_group_trains_at_its_own_rate() {
 
 #[test]
 fn freezing_keeps_batch_norms_trainable() {
-    let mut learn = learner(2);
-    learn.split(vec![vec!["0.".into(), "2.".into()], vec!["3.".into()]]);
+    let learn = builder(2)
+        .split(vec![vec!["0.".into(), "2.".into()], vec!["3.".into()]])
+        .build()
+        .unwrap();
     learn.freeze();
-    let names: Vec<(String, bool)> = nn::module::named_params(&learn.model)
+    let names: Vec<(String, bool)> = (learn.vars().params())
         .into_iter()
         .map(|(n, p)| (n, p.is_trainable()))
         .collect();
@@ -228,9 +237,7 @@ fn freezing_keeps_batch_norms_trainable() {
         ]
     );
     learn.unfreeze();
-    assert!(nn::module::named_params(&learn.model)
-        .iter()
-        .all(|(_, p)| p.is_trainable()));
+    assert!(learn.vars().params().iter().all(|(_, p)| p.is_trainable()));
     assert_eq!(
         learn
             .group_params()

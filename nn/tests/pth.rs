@@ -9,8 +9,9 @@ mod crafted_pth;
 #[path = "../../tests/reference/support.rs"]
 mod support;
 
-use crafted_pth::{create, f32_bytes, state_dict_pickle, temp, write_pth, Entry};
-use nn::layers::{BatchNorm, Linear, Sequential};
+use crafted_pth::{
+    create, f32_bytes, model, small_model, state_dict_pickle, temp, write_pth, Entry,
+};
 use nn::pth::{read_pth, PthCheckpoint};
 use nn::state_dict::{load, state_dict, MAX_CHECKPOINT_BYTES};
 use std::io::Write;
@@ -33,13 +34,6 @@ fn read_err(path: &std::path::Path) -> String {
     read_pth(path).unwrap_err().to_string()
 }
 
-/// The Linear(3, 2) and BatchNorm1d(2) the fixture was saved from.
-fn small_model() -> Sequential {
-    Sequential::new()
-        .push(Linear::new(&nn::init::Init::new(0), 3, 2, true).unwrap())
-        .push(BatchNorm::new_1d(2))
-}
-
 #[test]
 fn a_torch_save_state_dict_loads_as_pytorch_wrote_it() {
     let want = load_tensors("small_state");
@@ -48,7 +42,6 @@ fn a_torch_save_state_dict_loads_as_pytorch_wrote_it() {
     let mut names: Vec<&String> = want.keys().collect();
     names.sort();
     assert_eq!(got.keys().collect::<Vec<_>>(), names);
-    let init = nn::init::Init::new(0);
     let m = small_model();
     load(&m, &path).unwrap();
     for (name, t) in state_dict(&m) {
@@ -65,9 +58,7 @@ fn a_torch_save_state_dict_loads_as_pytorch_wrote_it() {
         );
     }
     // A model that does not fit: the tensor is named.
-    let wrong = Sequential::new()
-        .push(Linear::new(&init, 4, 2, true).unwrap())
-        .push(BatchNorm::new_1d(2));
+    let wrong = model(4, true);
     let err = load(&wrong, &path).unwrap_err().to_string();
     assert!(
         err.contains("`0.weight` has shape [2, 3] in the checkpoint but [2, 4]"),
@@ -236,7 +227,7 @@ fn a_huge_stride_zero_view_is_compared_with_the_model_before_it_is_built() {
         entry("0.bias", &[2], &[0]),
     ]);
     let path = write_pth("stride0.pth", &pickle, &[("0", &f32_bytes(&[0.5]))]);
-    let m = Sequential::new().push(Linear::new(&nn::init::Init::new(0), 3, 2, true).unwrap());
+    let m = model(3, false);
     let err = load(&m, &path).unwrap_err().to_string();
     assert!(
         err.contains(
@@ -339,7 +330,7 @@ fn a_double_storage_loads_like_f64_safetensors() {
     assert_eq!(got["0.weight"].dtype(), tensor::DType::F64);
     assert_eq!(got["0.weight"].to_vec::<f64>().unwrap(), weight);
     // Into an f32 model, converted.
-    let m = Sequential::new().push(Linear::new(&nn::init::Init::new(0), 3, 2, true).unwrap());
+    let m = model(3, false);
     load(&m, &path).unwrap();
     let loaded = state_dict(&m);
     assert_eq!(loaded[1].1.to_vec::<f32>().unwrap(), [7.0, -8.0]);

@@ -24,14 +24,13 @@ fn close(what: &str, got: &Tensor, want: &Tensor) {
 #[test]
 fn linear_forward_and_backward() {
     let g = goldens();
-    let init = nn::init::Init::new(0);
-    let lin = Linear::new(&init, 7, 4, true).unwrap();
+    let lin = Linear::new(nn::Vars::new(0).root(), 7, 4, true).unwrap();
     lin.weight.set(g["linear.weight"].clone());
     lin.bias.as_ref().unwrap().set(g["linear.bias"].clone());
     let tape = Tape::new();
     let xid = autograd::VarId::new();
     let x = tape.leaf(g["linear.x"].clone(), xid);
-    let y = lin.forward(&x, Mode::Train).unwrap();
+    let y = lin.forward(x, Mode::Train).unwrap();
     close("linear out", y.tensor(), &g["linear.out"]);
     let grads = y.backward_with(&g["linear.grad_out"]).unwrap();
     close(
@@ -54,11 +53,11 @@ fn linear_forward_and_backward() {
 #[test]
 fn embedding_forward_and_backward() {
     let g = goldens();
-    let emb = Embedding::new(&nn::init::Init::new(0), 6, 3).unwrap();
+    let emb = Embedding::new(nn::Vars::new(0).root(), 6, 3).unwrap();
     emb.weight.set(g["emb.weight"].clone());
     let tape = Tape::new();
     let y = emb
-        .forward(&tape.input(g["emb.idx"].clone()), Mode::Train)
+        .forward(tape.input(g["emb.idx"].clone()), Mode::Train)
         .unwrap();
     close("emb out", y.tensor(), &g["emb.out"]);
     let grads = y.backward_with(&g["emb.grad_out"]).unwrap();
@@ -70,7 +69,7 @@ fn embedding_forward_and_backward() {
     // An index out of range is an error naming it.
     let bad = Tensor::from_indices(&[6], &[1]).unwrap();
     let err = emb
-        .forward(&Var::constant(bad), Mode::Eval)
+        .forward(Var::constant(bad), Mode::Eval)
         .unwrap_err()
         .to_string();
     assert!(err.contains('6'), "{err}");
@@ -80,8 +79,14 @@ fn embedding_forward_and_backward() {
 fn batch_norm_training_steps_running_stats_and_eval() {
     let g = goldens();
     for (name, bn) in [
-        ("bn1d", BatchNorm::new_1d(5)),
-        ("bn2d", BatchNorm::new_2d(3)),
+        (
+            "bn1d",
+            BatchNorm::new_1d(nn::Vars::new(0).root(), 5).unwrap(),
+        ),
+        (
+            "bn2d",
+            BatchNorm::new_2d(nn::Vars::new(0).root(), 3).unwrap(),
+        ),
     ] {
         bn.weight.set(g[&format!("{name}.weight")].clone());
         bn.bias.set(g[&format!("{name}.bias")].clone());
@@ -89,7 +94,7 @@ fn batch_norm_training_steps_running_stats_and_eval() {
             let tape = Tape::new();
             let xid = autograd::VarId::new();
             let x = tape.leaf(g[&format!("{name}.x{i}")].clone(), xid);
-            let y = bn.forward(&x, Mode::Train).unwrap();
+            let y = bn.forward(x, Mode::Train).unwrap();
             close(
                 &format!("{name} y{i}"),
                 y.tensor(),
@@ -132,7 +137,7 @@ fn batch_norm_training_steps_running_stats_and_eval() {
         );
         let y = bn
             .forward(
-                &Var::constant(g[&format!("{name}.x_eval")].clone()),
+                Var::constant(g[&format!("{name}.x_eval")].clone()),
                 Mode::Eval,
             )
             .unwrap();

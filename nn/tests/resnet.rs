@@ -8,11 +8,9 @@
 mod support;
 
 use autograd::Var;
-use nn::init::Init;
 use nn::models::{cnn_model, resnet34, CNN_GROUPS};
-use nn::module::{param_count, Entry};
 use nn::state_dict::{load, save, state_dict};
-use nn::{Mode, Module};
+use nn::{Entry, Mode, Module, Vars};
 use support::load_tensors;
 use tensor::Tensor;
 
@@ -53,19 +51,22 @@ fn tmp(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn resnet34_matches_torchvision() {
-    let model = resnet34(&Init::new(0), 1000).unwrap();
+    let model = Vars::new(0);
+    resnet34(model.root(), 1000).unwrap();
     assert_eq!(
-        param_count(&model),
+        model.param_count(),
         21_797_672,
         "torchvision's resnet34 has 21,797,672 parameters"
     );
-    model.visit("", &mut |name, e| match e {
-        Entry::Param(p) => p.set(formula(name, p.value().shape())),
-        Entry::Buffer(b) if !name.ends_with("num_batches_tracked") => {
-            b.set(formula(name, b.value().shape()))
+    for (name, e) in model.entries() {
+        match e {
+            Entry::Param(p) => p.set(formula(&name, p.value().shape())),
+            Entry::Buffer(b) if !name.ends_with("num_batches_tracked") => {
+                b.set(formula(&name, b.value().shape()))
+            }
+            Entry::Buffer(_) => {}
         }
-        Entry::Buffer(_) => {}
-    });
+    }
     let names: Vec<String> = state_dict(&model).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names.len(), 218, "torchvision's state dict has 218 entries");
     for name in [
@@ -79,13 +80,14 @@ fn resnet34_matches_torchvision() {
     }
     let path = tmp("formula.safetensors");
     save(&model, &path).unwrap();
-    let fresh = resnet34(&Init::new(1), 1000).unwrap();
-    load(&fresh, &path).unwrap();
+    let vars = Vars::new(1);
+    let fresh = resnet34(vars.root(), 1000).unwrap();
+    load(&vars, &path).unwrap();
     let _ = std::fs::remove_file(&path);
 
     let g = load_tensors("resnet34");
     let logits = fresh
-        .forward(&Var::constant(g["x"].clone()), Mode::Eval)
+        .forward(Var::constant(g["x"].clone()), Mode::Eval)
         .unwrap();
     let (got, want) = (
         logits.tensor().to_vec::<f32>().unwrap(),
@@ -107,9 +109,9 @@ fn resnet34_matches_torchvision() {
 
 #[test]
 fn the_cnn_learners_model_and_its_groups() {
-    let init = Init::new(0);
-    let m = cnn_model(&init, resnet34(&init, 1000).unwrap(), 37, 0).unwrap();
-    let names: Vec<String> = state_dict(&m).into_iter().map(|(n, _)| n).collect();
+    let vars = Vars::new(0);
+    let m = cnn_model(resnet34(vars.root(), 1000).unwrap(), 37, 0).unwrap();
+    let names: Vec<String> = state_dict(&vars).into_iter().map(|(n, _)| n).collect();
     // The body keeps torchvision's blocks under fastai's indices; the head is m[1].
     for name in [
         "0.0.weight",
@@ -130,7 +132,7 @@ fn the_cnn_learners_model_and_its_groups() {
         "the classifier is not in the body"
     );
     // Every parameter is in exactly one group; the head holds the new layers.
-    for (name, _) in nn::module::named_params(&m) {
+    for (name, _) in vars.params() {
         let groups = CNN_GROUPS
             .iter()
             .filter(|g| g.iter().any(|p| name.starts_with(p)))
@@ -139,29 +141,28 @@ fn the_cnn_learners_model_and_its_groups() {
     }
     // 224 x 224 gives the body's 512 x 7 x 7 and 37 class scores.
     let x = Var::constant(Tensor::zeros(&[2, 3, 64, 64]));
-    let body = m.layers[0].forward(&x, Mode::Eval).unwrap();
+    let body = m.layers[0].forward(x.clone(), Mode::Eval).unwrap();
     assert_eq!(body.shape(), [2, 512, 2, 2]);
-    assert_eq!(m.forward(&x, Mode::Eval).unwrap().shape(), [2, 37]);
+    assert_eq!(m.forward(x, Mode::Eval).unwrap().shape(), [2, 37]);
 }
 
 #[test]
 fn checkpoints_that_do_not_fit_are_refused_by_name() {
-    let init = Init::new(0);
+    // A fresh ResNet-34 with `classes` outputs, and its parameters.
+    let resnet = |classes| {
+        let vars = Vars::new(0);
+        (resnet34(vars.root(), classes).unwrap(), vars)
+    };
     let path = tmp("imagenet.safetensors");
-    save(&resnet34(&init, 1000).unwrap(), &path).unwrap();
-    let err = load(&resnet34(&init, 37).unwrap(), &path)
-        .unwrap_err()
-        .to_string();
+    save(&resnet(1000).1, &path).unwrap();
+    let err = load(&resnet(37).1, &path).unwrap_err().to_string();
     assert!(
         err.contains("`fc.weight` has shape [1000, 512] in the checkpoint but [37, 512]"),
         "{err}"
     );
-    let err = load(
-        &cnn_model(&init, resnet34(&init, 1000).unwrap(), 37, 0).unwrap(),
-        &path,
-    )
-    .unwrap_err()
-    .to_string();
+    let (imagenet, vars) = resnet(1000);
+    cnn_model(imagenet, 37, 0).unwrap();
+    let err = load(&vars, &path).unwrap_err().to_string();
     assert!(err.contains("no tensor `0.0.weight`"), "{err}");
     let _ = std::fs::remove_file(path);
 }

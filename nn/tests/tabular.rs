@@ -4,12 +4,11 @@
 //! order, the configured dropout rates and y_range reaching their layers, and a small fit
 //! through the Learner.
 use autograd::Var;
-use nn::init::Init;
 use nn::learner::{Learner, Lr, TensorData};
 use nn::loss::mse_flat;
 use nn::state_dict::state_dict;
 use nn::tabular::{emb_sz_rule, TabularConfig, TabularModel};
-use nn::Mode;
+use nn::{Mode, Module, Vars};
 use tensor::random::Philox;
 use tensor::Tensor;
 
@@ -40,9 +39,10 @@ fn embedding_sizes_follow_the_lesson() {
 
 #[test]
 fn rossmann_model_shapes_names_and_parameter_count() {
-    let model = TabularModel::new(&Init::new(0), &rossmann((41551.0f32 * 1.2).ln()), 0).unwrap();
-    assert_eq!(nn::module::param_count(&model), 831_054);
-    let names: Vec<String> = state_dict(&model).into_iter().map(|(n, _)| n).collect();
+    let vars = Vars::new(0);
+    let model = TabularModel::new(vars.root(), &rossmann((41551.0f32 * 1.2).ln()), 0).unwrap();
+    assert_eq!(vars.param_count(), 831_054);
+    let names: Vec<String> = state_dict(&vars).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names[0], "embeds.0.weight");
     assert_eq!(
         names[24..29],
@@ -61,7 +61,7 @@ fn rossmann_model_shapes_names_and_parameter_count() {
     );
     assert_eq!(names.last().unwrap(), "layers.8.bias");
     assert_eq!(
-        state_dict(&model)
+        state_dict(&vars)
             .iter()
             .find(|(n, _)| n == "layers.0.weight")
             .unwrap()
@@ -74,7 +74,7 @@ fn rossmann_model_shapes_names_and_parameter_count() {
     let codes: Vec<i64> = (0..n * 24).map(|i| (i % 3) as i64).collect();
     let x_cat = Var::constant(Tensor::from_indices(&codes, &[n, 24]).unwrap());
     let x_cont = Var::constant(Philox::new(0, 0).normal(&[n, 16], 0.0, 1.0).unwrap());
-    let y = model.forward2(&x_cat, &x_cont, Mode::Eval).unwrap();
+    let y = model.forward((x_cat, x_cont.clone()), Mode::Eval).unwrap();
     assert_eq!(y.shape(), &[n, 1]);
     let hi = (41551.0f32 * 1.2).ln();
     assert!(y
@@ -86,13 +86,8 @@ fn rossmann_model_shapes_names_and_parameter_count() {
     // A code beyond a column's cardinality is an error, not a read out of bounds.
     let mut bad = codes.clone();
     bad[0] = 1116;
-    let err = model
-        .forward2(
-            &Var::constant(Tensor::from_indices(&bad, &[n, 24]).unwrap()),
-            &x_cont,
-            Mode::Eval,
-        )
-        .unwrap_err();
+    let bad = Var::constant(Tensor::from_indices(&bad, &[n, 24]).unwrap());
+    let err = model.forward((bad, x_cont), Mode::Eval).unwrap_err();
     assert!(err.to_string().contains("1116"), "{err}");
 }
 
@@ -135,15 +130,17 @@ fn a_small_tabular_model_learns_through_the_learner() {
         emb_drop: 0.0,
         y_range: Some((0.0, 5.0)),
     };
-    let model = TabularModel::new(&Init::new(1), &cfg, 1).unwrap();
-    let mut learn = Learner::new(model, Box::new(data), |out, t| {
+    let vars = Vars::new(1);
+    let model = TabularModel::new(vars.root(), &cfg, 1).unwrap();
+    let mut learn = Learner::builder(model, vars, data, |out, t| {
         mse_flat(out, &Var::constant(t.clone()))
     })
-    .with_forward(|m: &TabularModel, x, mode| m.forward2(&x[0], &x[1], mode));
-    learn.verbose = false;
+    .verbose(false)
+    .build()
+    .unwrap();
     let (before, _) = learn.validate().unwrap();
     learn.fit_one_cycle(8, Lr::Single(3e-2), None).unwrap();
-    let after = learn.recorder.epochs.last().unwrap().valid_loss;
+    let after = learn.recorder().epochs.last().unwrap().valid_loss;
     assert!(
         after < 0.02 && after < before / 20.0,
         "valid MSE {before} -> {after}"
@@ -153,9 +150,9 @@ fn a_small_tabular_model_learns_through_the_learner() {
 #[path = "shared/dropout_of_ones.rs"]
 mod dropout_of_ones;
 
-/// Sets the model's parameter `name` to `value`.
-fn set(model: &TabularModel, name: &str, value: Tensor) {
-    let params = nn::module::named_params(model);
+/// Sets the parameter `name` to `value`.
+fn set(vars: &Vars, name: &str, value: Tensor) {
+    let params = vars.params();
     let (_, p) = params.iter().find(|(n, _)| n == name).unwrap();
     p.set(value);
 }
@@ -171,13 +168,15 @@ fn identity(d: usize) -> Tensor {
 /// The output in `mode`, for 50 rows, of a model of one categorical column with a single
 /// level, with the parameters named in `settings` set to their values.
 fn output_of(cfg: TabularConfig, settings: &[(&str, Tensor)], mode: Mode) -> Vec<f32> {
-    let model = TabularModel::new(&Init::new(5), &cfg, 5).unwrap();
+    let vars = Vars::new(5);
+    let model = TabularModel::new(vars.root(), &cfg, 5).unwrap();
     for (name, value) in settings {
-        set(&model, name, value.clone());
+        set(&vars, name, value.clone());
     }
     let rows = 50;
     let codes = Var::constant(Tensor::from_indices(&vec![0; rows], &[rows, 1]).unwrap());
-    let y = nn::Module::forward(&model, &codes, mode).unwrap();
+    let no_values = Var::constant(Tensor::zeros(&[rows, 0]));
+    let y = model.forward((codes, no_values), mode).unwrap();
     assert_eq!(y.shape(), &[rows, cfg.out]);
     y.tensor().to_vec().unwrap()
 }

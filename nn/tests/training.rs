@@ -2,24 +2,26 @@
 //! the one-cycle schedule at its landmarks and along its cosines, and two tiny end-to-end
 //! trainings whose losses must fall below stated values.
 use autograd::{Tape, Var};
-use nn::init::Init;
 use nn::layers::{BatchNorm, Dropout, Linear, ReLU, Sequential};
 use nn::loss::{cross_entropy, mse_flat};
 use nn::optim::AdamW;
 use nn::schedule::OneCycle;
 use nn::state_dict::{load, save, state_dict};
-use nn::{Mode, Module};
+use nn::{Mode, Module, Vars};
 use tensor::random::Philox;
 use tensor::Tensor;
 
-fn mlp(seed: u64, inputs: usize, outputs: usize) -> Sequential {
-    let init = Init::new(seed);
-    Sequential::new()
-        .push(Linear::new(&init, inputs, 16, true).unwrap())
+/// A small MLP and its parameters.
+fn mlp(seed: u64, inputs: usize, outputs: usize) -> (Sequential, Vars) {
+    let vars = Vars::new(seed);
+    let p = vars.root();
+    let model = Sequential::new()
+        .push(Linear::new(p.pp(0), inputs, 16, true).unwrap())
         .push(ReLU)
-        .push(BatchNorm::new_1d(16))
+        .push(BatchNorm::new_1d(p.pp(2), 16).unwrap())
         .push(Dropout::new(0.1, seed))
-        .push(Linear::new(&init, 16, outputs, true).unwrap())
+        .push(Linear::new(p.pp(4), 16, outputs, true).unwrap());
+    (model, vars)
 }
 
 fn tmp(name: &str) -> std::path::PathBuf {
@@ -28,7 +30,7 @@ fn tmp(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn state_dict_names_follow_pytorch() {
-    let names: Vec<String> = state_dict(&mlp(0, 3, 2))
+    let names: Vec<String> = state_dict(&mlp(0, 3, 2).1)
         .into_iter()
         .map(|(n, _)| n)
         .collect();
@@ -50,7 +52,7 @@ fn state_dict_names_follow_pytorch() {
 
 #[test]
 fn state_dict_round_trip_and_refusals() {
-    let (a, b) = (mlp(1, 3, 2), mlp(2, 3, 2));
+    let (a, b) = (mlp(1, 3, 2).1, mlp(2, 3, 2).1);
     let path = tmp("round-trip.safetensors");
     save(&a, &path).unwrap();
     load(&b, &path).unwrap();
@@ -73,11 +75,16 @@ fn state_dict_round_trip_and_refusals() {
     let bytes = std::fs::read(&path).unwrap();
     let cut = tmp("truncated.safetensors");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let c = mlp(3, 3, 2);
-    let before = c.layers.len();
+    let c = mlp(3, 3, 2).1;
+    let values = |v: &Vars| -> Vec<Vec<f64>> {
+        (state_dict(v).iter())
+            .map(|(_, t)| t.to_dtype(tensor::DType::F64).unwrap().to_vec().unwrap())
+            .collect()
+    };
+    let before = values(&c);
     let err = load(&c, &cut).unwrap_err().to_string();
     assert!(err.contains("not a valid safetensors checkpoint"), "{err}");
-    assert_eq!(c.layers.len(), before);
+    assert_eq!(values(&c), before);
     // A foreign file.
     let junk = tmp("junk.safetensors");
     std::fs::write(&junk, b"PK\x03\x04 this is a zip, not a checkpoint").unwrap();
@@ -86,18 +93,20 @@ fn state_dict_round_trip_and_refusals() {
         .to_string()
         .contains("not a valid safetensors"));
     // A wrongly shaped, a missing and an extra tensor are each named.
-    let err = load(&mlp(0, 4, 2), &path).unwrap_err().to_string();
+    let err = load(&mlp(0, 4, 2).1, &path).unwrap_err().to_string();
     assert!(
         err.contains("`0.weight` has shape [16, 3] in the checkpoint but [16, 4]"),
         "{err}"
     );
-    let smaller = Sequential::new().push(Linear::new(&Init::new(0), 3, 16, true).unwrap());
+    let smaller = Vars::new(0);
+    Linear::new(smaller.root().pp(0), 3, 16, true).unwrap();
     let err = load(&smaller, &path).unwrap_err().to_string();
     assert!(
         err.contains("the model does not") && err.contains('`'),
         "{err}"
     );
-    let bigger = mlp(0, 3, 2).push(Linear::new(&Init::new(0), 2, 2, true).unwrap());
+    let bigger = mlp(0, 3, 2).1;
+    Linear::new(bigger.root().pp(5), 2, 2, true).unwrap();
     let err = load(&bigger, &path).unwrap_err().to_string();
     assert!(err.contains("has no tensor `5.weight`"), "{err}");
     // An interrupted save (here: the target's directory cannot take the temporary file)
@@ -160,20 +169,18 @@ fn one_cycle_follows_fastais_cosine_between_the_landmarks() {
 }
 
 fn train(
-    model: &Sequential,
+    (model, vars): &(Sequential, Vars),
     x: &Tensor,
     loss_of: impl Fn(&Var) -> autograd::Result<Var>,
     steps: usize,
     max_lr: f64,
 ) -> (f32, f32) {
-    let params: Vec<_> = nn::module::named_params(model)
-        .into_iter()
-        .map(|(_, p)| p)
-        .collect();
+    let params: Vec<_> = vars.params().into_iter().map(|(_, p)| p).collect();
+    let params: Vec<&nn::Param> = params.iter().map(|p| p.as_ref()).collect();
     let mut opt = AdamW::new(1e-2);
     let sched = OneCycle::new(max_lr);
     let eval = |m: &Sequential| {
-        loss_of(&m.forward(&Var::constant(x.clone()), Mode::Eval).unwrap())
+        loss_of(&m.forward(Var::constant(x.clone()), Mode::Eval).unwrap())
             .unwrap()
             .tensor()
             .to_scalar()
@@ -182,7 +189,7 @@ fn train(
     let first = eval(model);
     for t in 0..steps {
         let tape = Tape::new();
-        let out = model.forward(&tape.input(x.clone()), Mode::Train).unwrap();
+        let out = model.forward(tape.input(x.clone()), Mode::Train).unwrap();
         let grads = loss_of(&out).unwrap().backward().unwrap();
         let (lr, mom) = sched.at(t, steps);
         opt.step(&params, &grads, lr as f32, mom as f32).unwrap();
@@ -230,7 +237,8 @@ fn a_tiny_classification_learns() {
         "cross-entropy {before} -> {after}"
     );
     let logits = model
-        .forward(&Var::constant(x.clone()), Mode::Eval)
+        .0
+        .forward(Var::constant(x.clone()), Mode::Eval)
         .unwrap();
     let acc = nn::metrics::accuracy(logits.tensor(), &target).unwrap();
     assert!(acc > 0.9, "accuracy {acc}");

@@ -1,17 +1,21 @@
 //! Parameter-free layers: `ReLU`, `SigmoidRange` (fastai's `y_range`: the output squeezed
 //! into `(lo, hi)` by `(hi - lo) * sigmoid(x) + lo`), and `Flatten`.
-use crate::module::{Entry, Mode, Module};
+use crate::module::{Mode, Module};
 use autograd::{Result, Var};
+use std::fmt;
 
 pub struct ReLU;
 
-impl Module for ReLU {
-    fn forward(&self, x: &Var, _mode: Mode) -> Result<Var> {
+impl Module<Var> for ReLU {
+    type Output = Var;
+    fn forward(&self, x: Var, _mode: Mode) -> Result<Var> {
         x.relu()
     }
-    fn visit<'a>(&'a self, _prefix: &str, _f: &mut dyn FnMut(&str, Entry<'a>)) {}
-    fn describe(&self) -> String {
-        "ReLU".into()
+}
+
+impl fmt::Display for ReLU {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReLU")
     }
 }
 
@@ -20,25 +24,31 @@ pub struct SigmoidRange {
     pub hi: f32,
 }
 
-impl Module for SigmoidRange {
-    fn forward(&self, x: &Var, _mode: Mode) -> Result<Var> {
+impl Module<Var> for SigmoidRange {
+    type Output = Var;
+    fn forward(&self, x: Var, _mode: Mode) -> Result<Var> {
         x.sigmoid()?.affine(self.hi - self.lo, self.lo)
     }
-    fn visit<'a>(&'a self, _prefix: &str, _f: &mut dyn FnMut(&str, Entry<'a>)) {}
-    fn describe(&self) -> String {
-        format!("SigmoidRange({}, {})", self.lo, self.hi)
+}
+
+impl fmt::Display for SigmoidRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigmoidRange({}, {})", self.lo, self.hi)
     }
 }
 
 /// Flattens every axis after the first: `[N, ...] -> [N, prod(...)]`.
 pub struct Flatten;
 
-impl Module for Flatten {
-    fn forward(&self, x: &Var, _mode: Mode) -> Result<Var> {
+impl Module<Var> for Flatten {
+    type Output = Var;
+    fn forward(&self, x: Var, _mode: Mode) -> Result<Var> {
         x.flatten_from(1)
     }
-    fn visit<'a>(&'a self, _prefix: &str, _f: &mut dyn FnMut(&str, Entry<'a>)) {}
-    fn describe(&self) -> String {
-        "Flatten".into()
+}
+
+impl fmt::Display for Flatten {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Flatten")
     }
 }

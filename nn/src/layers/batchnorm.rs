@@ -8,16 +8,19 @@
 //!
 //! `BatchNorm1d` takes `[N, C]` (or `[N, C, L]`), `BatchNorm2d` takes `[N, C, H, W]`; the
 //! state dict holds `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked`.
-use crate::module::{join, Buffer, Entry, Mode, Module, Param};
+use crate::module::{Buffer, Mode, Module, Param};
+use crate::vars::Path;
 use autograd::{Error, Result, Var};
+use std::fmt;
+use std::rc::Rc;
 use tensor::{RunningStats, Tensor};
 
 pub struct BatchNorm {
-    pub weight: Param,
-    pub bias: Param,
-    pub running_mean: Buffer,
-    pub running_var: Buffer,
-    pub num_batches_tracked: Buffer,
+    pub weight: Rc<Param>,
+    pub bias: Rc<Param>,
+    pub running_mean: Rc<Buffer>,
+    pub running_var: Rc<Buffer>,
+    pub num_batches_tracked: Rc<Buffer>,
     pub momentum: f32,
     pub eps: f32,
     /// 2 for BatchNorm1d on `[N, C]`, 4 for BatchNorm2d.
@@ -25,27 +28,29 @@ pub struct BatchNorm {
 }
 
 impl BatchNorm {
-    /// PyTorch's BatchNorm1d: weight 1, bias 0, momentum 0.1, eps 1e-5.
-    pub fn new_1d(channels: usize) -> Self {
-        Self::new(channels, 2)
+    /// PyTorch's BatchNorm1d: weight 1, bias 0, momentum 0.1, eps 1e-5, its state named
+    /// `p.weight`, `p.bias`, `p.running_mean`, ...
+    pub fn new_1d(p: Path, channels: usize) -> crate::Result<Self> {
+        Self::new(p, channels, 2)
     }
 
     /// PyTorch's BatchNorm2d.
-    pub fn new_2d(channels: usize) -> Self {
-        Self::new(channels, 4)
+    pub fn new_2d(p: Path, channels: usize) -> crate::Result<Self> {
+        Self::new(p, channels, 4)
     }
 
-    fn new(channels: usize, rank: usize) -> Self {
-        BatchNorm {
-            weight: Param::new(Tensor::ones(&[channels])),
-            bias: Param::new(Tensor::zeros(&[channels])),
-            running_mean: Buffer::new(Tensor::zeros(&[channels])),
-            running_var: Buffer::new(Tensor::ones(&[channels])),
-            num_batches_tracked: Buffer::new(Tensor::from_vec(vec![0i64], &[]).expect("a scalar")),
+    fn new(p: Path, channels: usize, rank: usize) -> crate::Result<Self> {
+        Ok(BatchNorm {
+            weight: p.param("weight", Tensor::ones(&[channels]))?,
+            bias: p.param("bias", Tensor::zeros(&[channels]))?,
+            running_mean: p.buffer("running_mean", Tensor::zeros(&[channels]))?,
+            running_var: p.buffer("running_var", Tensor::ones(&[channels]))?,
+            num_batches_tracked: p
+                .buffer("num_batches_tracked", Tensor::from_vec(vec![0i64], &[])?)?,
             momentum: 0.1,
             eps: 1e-5,
             rank,
-        }
+        })
     }
 
     /// Sets the momentum (fastai's `bn_final` uses 0.01).
@@ -88,13 +93,14 @@ impl BatchNorm {
     }
 }
 
-impl Module for BatchNorm {
-    fn forward(&self, x: &Var, mode: Mode) -> Result<Var> {
-        self.check_input(x)?;
+impl Module<Var> for BatchNorm {
+    type Output = Var;
+    fn forward(&self, x: Var, mode: Mode) -> Result<Var> {
+        self.check_input(&x)?;
         match mode {
             // One fused op with its closed-form backward (see tensor's `batch_norm`).
             Mode::Train => {
-                let (w, b) = (self.weight.var_for(x), self.bias.var_for(x));
+                let (w, b) = (self.weight.var_for(&x), self.bias.var_for(&x));
                 // The running statistics are taken out of their buffers (so that a GPU can
                 // update them in place, in the forward's own launch) and put back.
                 let (mut mean, mut var) = (self.running_mean.take(), self.running_var.take());
@@ -113,37 +119,23 @@ impl Module for BatchNorm {
             // The running statistics and the affine weights as one scale and shift per
             // channel (still differentiable in γ and β), then one pass.
             Mode::Eval => {
-                let (w, b) = (self.weight.var_for(x), self.bias.var_for(x));
+                let (w, b) = (self.weight.var_for(&x), self.bias.var_for(&x));
                 let stats = (self.running_mean.value(), self.running_var.value());
                 x.batch_norm_eval(&w, &b, (&stats.0, &stats.1), self.eps)
             }
         }
     }
+}
 
-    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'a>)) {
-        f(&join(prefix, "weight"), Entry::Param(&self.weight));
-        f(&join(prefix, "bias"), Entry::Param(&self.bias));
-        f(
-            &join(prefix, "running_mean"),
-            Entry::Buffer(&self.running_mean),
-        );
-        f(
-            &join(prefix, "running_var"),
-            Entry::Buffer(&self.running_var),
-        );
-        f(
-            &join(prefix, "num_batches_tracked"),
-            Entry::Buffer(&self.num_batches_tracked),
-        );
-    }
-
-    fn describe(&self) -> String {
+impl fmt::Display for BatchNorm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = if self.rank == 2 {
             "BatchNorm1d"
         } else {
             "BatchNorm2d"
         };
-        format!(
+        write!(
+            f,
             "{kind}({}, eps={}, momentum={})",
             self.channels(),
             self.eps,

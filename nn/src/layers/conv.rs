@@ -1,29 +1,34 @@
 //! `Conv2d`: weight `[out, in, kh, kw]`, optional bias `[out]`, stride and zero padding.
-use crate::init::Init;
-use crate::module::{join, Entry, Mode, Module, Param};
+use crate::module::{Mode, Module, Param};
+use crate::vars::Path;
 use autograd::{Result, Var};
+use std::fmt;
+use std::rc::Rc;
 use tensor::Conv2dParams;
 
 pub struct Conv2d {
-    pub weight: Param,
-    pub bias: Option<Param>,
+    pub weight: Rc<Param>,
+    pub bias: Option<Rc<Param>>,
     pub params: Conv2dParams,
 }
 
 impl Conv2d {
-    /// A square `kernel`, PyTorch's initialisation (U(±1/sqrt(in * k * k))).
+    /// A square `kernel`, PyTorch's initialisation (U(±1/sqrt(in * k * k))), named
+    /// `p.weight`, `p.bias`.
     pub fn new(
-        init: &Init,
+        p: Path,
         inputs: usize,
         outputs: usize,
         kernel: usize,
         params: Conv2dParams,
         bias: bool,
-    ) -> tensor::Result<Self> {
+    ) -> crate::Result<Self> {
         let fan_in = inputs * kernel * kernel;
-        let weight = Param::new(init.fan_in_uniform(&[outputs, inputs, kernel, kernel], fan_in)?);
+        let init = p.init();
+        let shape = [outputs, inputs, kernel, kernel];
+        let weight = p.param("weight", init.fan_in_uniform(&shape, fan_in)?)?;
         let bias = if bias {
-            Some(Param::new(init.fan_in_uniform(&[outputs], fan_in)?))
+            Some(p.param("bias", init.fan_in_uniform(&[outputs], fan_in)?)?)
         } else {
             None
         };
@@ -35,22 +40,19 @@ impl Conv2d {
     }
 }
 
-impl Module for Conv2d {
-    fn forward(&self, x: &Var, _mode: Mode) -> Result<Var> {
-        let b = self.bias.as_ref().map(|b| b.var_for(x));
-        x.conv2d(&self.weight.var_for(x), b.as_ref(), self.params)
+impl Module<Var> for Conv2d {
+    type Output = Var;
+    fn forward(&self, x: Var, _mode: Mode) -> Result<Var> {
+        let b = self.bias.as_ref().map(|b| b.var_for(&x));
+        x.conv2d(&self.weight.var_for(&x), b.as_ref(), self.params)
     }
+}
 
-    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'a>)) {
-        f(&join(prefix, "weight"), Entry::Param(&self.weight));
-        if let Some(b) = &self.bias {
-            f(&join(prefix, "bias"), Entry::Param(b));
-        }
-    }
-
-    fn describe(&self) -> String {
+impl fmt::Display for Conv2d {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.weight.value().shape().to_vec();
-        format!(
+        write!(
+            f,
             "Conv2d({}, {}, kernel_size=({}, {}), stride={:?}, padding={:?}, bias={})",
             s[1],
             s[0],

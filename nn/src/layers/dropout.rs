@@ -2,9 +2,10 @@
 //! with probability 1 - p and divide the kept ones by 1 - p (so the expectation is kept); at
 //! inference, the identity. The mask comes from the Philox stream (seed, k) for the k-th call,
 //! in one fused pass, and is never stored (the backward redraws it).
-use crate::module::{Entry, Mode, Module};
+use crate::module::{Mode, Module};
 use autograd::{Result, Var};
 use std::cell::Cell;
+use std::fmt;
 use tensor::random::Philox;
 
 pub struct Dropout {
@@ -24,19 +25,20 @@ impl Dropout {
     }
 }
 
-impl Module for Dropout {
-    fn forward(&self, x: &Var, mode: Mode) -> Result<Var> {
+impl Module<Var> for Dropout {
+    type Output = Var;
+    fn forward(&self, x: Var, mode: Mode) -> Result<Var> {
         if mode == Mode::Eval || self.p == 0.0 {
-            return Ok(x.clone());
+            return Ok(x);
         }
         let k = self.calls.get();
         self.calls.set(k + 1);
         x.dropout(self.p, Philox::new(self.seed, k))
     }
+}
 
-    fn visit<'a>(&'a self, _prefix: &str, _f: &mut dyn FnMut(&str, Entry<'a>)) {}
-
-    fn describe(&self) -> String {
-        format!("Dropout(p={})", self.p)
+impl fmt::Display for Dropout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dropout(p={})", self.p)
     }
 }

@@ -15,4 +15,4 @@ pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
 pub use pool::{AdaptiveAvgPool2d, AdaptiveConcatPool2d, MaxPool2d};
-pub use sequential::Sequential;
+pub use sequential::{Sequential, SummaryRow};

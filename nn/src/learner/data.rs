@@ -1,5 +1,7 @@
 //! What a [`super::Learner`] trains on: batches of input tensors and a target, for training
 //! (reshuffled every epoch) and validation.
+use super::LearnerError;
+use autograd::Var;
 use tensor::random::Philox;
 use tensor::{Result, Tensor};
 
@@ -30,6 +32,36 @@ impl Batch {
                 .collect::<Result<_>>()?,
             target: self.target.to_device(device)?,
         })
+    }
+}
+
+/// How the input tensors of a [`Batch`] become a model's input (a model is a `Module<I>`
+/// for one of these): one var, or a pair (a tabular model's codes and values).
+pub trait Inputs: Sized {
+    /// From the batch's inputs, refusing another number of them than the model takes.
+    fn from_vars(vars: Vec<Var>) -> std::result::Result<Self, LearnerError>;
+}
+
+/// `N` vars out of `vars`, or the error naming both counts.
+fn exactly<const N: usize>(vars: Vec<Var>) -> std::result::Result<[Var; N], LearnerError> {
+    vars.try_into()
+        .map_err(|v: Vec<Var>| LearnerError::InputCount {
+            model: N,
+            batch: v.len(),
+        })
+}
+
+impl Inputs for Var {
+    fn from_vars(vars: Vec<Var>) -> std::result::Result<Self, LearnerError> {
+        let [x] = exactly(vars)?;
+        Ok(x)
+    }
+}
+
+impl Inputs for (Var, Var) {
+    fn from_vars(vars: Vec<Var>) -> std::result::Result<Self, LearnerError> {
+        let [a, b] = exactly(vars)?;
+        Ok((a, b))
     }
 }
 

@@ -42,6 +42,8 @@ pub enum LearnerError {
     /// Every batch of a pass was left out (all its images unreadable, say), so there is no
     /// loss to report; `epoch` as in `NonFiniteLoss`.
     NoBatchRead { phase: Phase, epoch: Option<usize> },
+    /// A batch with another number of input tensors than the model takes.
+    InputCount { model: usize, batch: usize },
 }
 
 /// Result of the learner's functions.
@@ -97,6 +99,10 @@ impl fmt::Display for LearnerError {
                 f,
                 "{}no {phase} batch could be read (every one was left out)",
                 at_epoch(*epoch)
+            ),
+            LearnerError::InputCount { model, batch } => write!(
+                f,
+                "the batch has {batch} input tensor(s), the model takes {model}"
             ),
         }
     }

@@ -9,49 +9,105 @@ mod error;
 mod groups;
 mod recorder;
 
-pub use data::{permutation, Batch, DataBunch, Rows, TensorData};
+pub use data::{permutation, Batch, DataBunch, Inputs, Rows, TensorData};
 pub use error::{LearnerError, Phase, Result};
 pub use groups::{even_mults, Lr};
 pub use recorder::{plot_lr_find, EpochResult, Recorder, Smoothed};
 
+use crate::layers::{Sequential, SummaryRow};
 use crate::metrics::Average;
-use crate::module::{named_params, Entry, Mode, Module, Param};
+use crate::module::{Mode, Module, Param};
 use crate::optim::AdamW;
 use crate::schedule::OneCycle;
 use crate::state_dict::{self, StateDictError};
+use crate::vars::{Entry, Vars};
 use autograd::{Tape, Var};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::any::Any;
+use std::marker::PhantomData;
 use std::path::Path;
+use std::rc::Rc;
 use std::time::Instant;
 use tensor::{Device, Tensor};
 
-type Forward<M> = Box<dyn Fn(&M, &[Var], Mode) -> autograd::Result<Var>>;
 type Loss = Box<dyn Fn(&Var, &Tensor) -> autograd::Result<Var>>;
 type Metric = Box<dyn Fn(&Tensor, &Tensor) -> tensor::Result<f32>>;
 
-pub struct Learner<M: Module> {
-    pub model: M,
-    pub data: Box<dyn DataBunch>,
-    forward: Forward<M>,
+/// A model `M` taking inputs `I` (see [`Inputs`]), its parameters, its data, a loss and
+/// metrics; configured once by [`Learner::builder`].
+pub struct Learner<M, I = Var> {
+    model: M,
+    vars: Vars,
+    data: Box<dyn DataBunch>,
     loss: Loss,
     metrics: Vec<(String, Metric)>,
-    /// Weight decay (fastai's default 1e-2), decoupled from the gradient.
-    pub wd: f32,
     /// Parameter-name prefixes of each layer group; empty: one group with every parameter.
     groups: Vec<Vec<String>>,
+    /// AdamW, with the weight decay (fastai's default 1e-2), decoupled from the gradient.
     opt: AdamW,
-    /// Where the model lives and each batch is moved before its step (see [`Learner::to_device`]).
+    /// Where the model lives and each batch is moved before its step.
     device: Device,
-    pub recorder: Recorder,
+    recorder: Recorder,
     /// Print progress bars and the results table.
-    pub verbose: bool,
+    verbose: bool,
+    input: PhantomData<fn(I)>,
 }
 
-/// Every parameter of `model` with its group (the first group one of whose prefixes starts
+/// The settings of a [`Learner`] before it is built; each has a default.
+pub struct LearnerBuilder<M, I> {
+    learn: Learner<M, I>,
+}
+
+impl<M, I> LearnerBuilder<M, I> {
+    /// Adds a metric, shown in the results table.
+    pub fn metric(
+        mut self,
+        name: &str,
+        f: impl Fn(&Tensor, &Tensor) -> tensor::Result<f32> + 'static,
+    ) -> Self {
+        self.learn.metrics.push((name.to_string(), Box::new(f)));
+        self
+    }
+
+    /// The optimiser's weight decay (default 1e-2).
+    pub fn wd(mut self, wd: f32) -> Self {
+        self.learn.opt.wd = wd;
+        self
+    }
+
+    /// Cuts the parameters into layer groups (fastai's `split`): group i holds the
+    /// parameters whose names start with one of `prefixes[i]`. Default: one group.
+    pub fn split(mut self, prefixes: Vec<Vec<String>>) -> Self {
+        self.learn.groups = prefixes;
+        self
+    }
+
+    /// Where to train (default the CPU): the model moves there when the learner is built,
+    /// and each batch before its step (the loader prepares batches on the host); metrics
+    /// and losses come back to the host as numbers.
+    pub fn device(mut self, device: Device) -> Self {
+        self.learn.device = device;
+        self
+    }
+
+    /// Print progress bars and the results table (default true).
+    pub fn verbose(mut self, on: bool) -> Self {
+        self.learn.verbose = on;
+        self
+    }
+
+    /// The learner, its model moved to its device.
+    pub fn build(self) -> Result<Learner<M, I>> {
+        self.learn.vars.to_device(self.learn.device)?;
+        Ok(self.learn)
+    }
+}
+
+/// Every parameter in `vars` with its group (the first group one of whose prefixes starts
 /// its name; group 0 when there are no groups) and its name. A parameter in no group is
 /// left out.
-fn grouped<'a, M: Module>(model: &'a M, groups: &[Vec<String>]) -> Vec<(usize, String, &'a Param)> {
-    named_params(model)
+fn grouped(vars: &Vars, groups: &[Vec<String>]) -> Vec<(usize, String, Rc<Param>)> {
+    vars.params()
         .into_iter()
         .filter_map(|(name, p)| {
             let g = if groups.is_empty() {
@@ -66,15 +122,25 @@ fn grouped<'a, M: Module>(model: &'a M, groups: &[Vec<String>]) -> Vec<(usize, S
         .collect()
 }
 
+/// The parameters of each of `groups`.
+fn group_params(vars: &Vars, groups: &[Vec<String>]) -> Vec<Vec<Rc<Param>>> {
+    let mut out: Vec<Vec<Rc<Param>>> = vec![Vec::new(); groups.len().max(1)];
+    for (g, _, p) in grouped(vars, groups) {
+        out[g].push(p);
+    }
+    out
+}
+
 /// The parts of a learner a training step uses, borrowed apart from its data so that steps
 /// run while the data's batch iterator is alive (no epoch is materialised in memory).
-struct Stepper<'a, M: Module> {
+struct Stepper<'a, M, I> {
     model: &'a M,
-    forward: &'a Forward<M>,
+    vars: &'a Vars,
     loss: &'a Loss,
     groups: &'a [Vec<String>],
     opt: &'a mut AdamW,
     device: Device,
+    input: PhantomData<fn(I)>,
 }
 
 /// A [`Stepper`] over a learner's fields. A macro rather than a method, so that the borrows
@@ -83,81 +149,87 @@ macro_rules! stepper {
     ($learner:expr) => {
         Stepper {
             model: &$learner.model,
-            forward: &$learner.forward,
+            vars: &$learner.vars,
             loss: &$learner.loss,
             groups: &$learner.groups,
             opt: &mut $learner.opt,
             device: $learner.device,
+            input: PhantomData,
         }
     };
 }
 
-impl<M: Module> Stepper<'_, M> {
+impl<M: Module<I, Output = Var>, I: Inputs> Stepper<'_, M, I> {
     /// One training step on `batch` with a learning rate per group and momentum `mom`;
     /// returns the batch's loss. A loss that is not finite takes no step, so the weights stay
     /// those of the last finite one (the caller decides whether that ends training).
     fn step(&mut self, batch: &Batch, lrs: &[f64], mom: f64) -> Result<f64> {
         let batch = batch.to_device(self.device)?;
         let tape = Tape::new();
-        let inputs: Vec<Var> = batch.inputs.iter().map(|t| tape.input(t.clone())).collect();
-        let out = (self.forward)(self.model, &inputs, Mode::Train)?;
+        let inputs = batch.inputs.iter().map(|t| tape.input(t.clone())).collect();
+        let out = self.model.forward(I::from_vars(inputs)?, Mode::Train)?;
         let loss = (self.loss)(&out, &batch.target)?;
         let value = loss.tensor().to_scalar()? as f64;
         if !value.is_finite() {
             return Ok(value);
         }
         let grads = loss.backward()?;
-        let mut groups: Vec<Vec<&Param>> = vec![Vec::new(); self.groups.len().max(1)];
-        for (g, _, p) in grouped(self.model, self.groups) {
-            groups[g].push(p);
-        }
-        for (params, &lr) in groups.iter().zip(lrs) {
-            self.opt.step(params, &grads, lr as f32, mom as f32)?;
+        for (params, &lr) in group_params(self.vars, self.groups).iter().zip(lrs) {
+            let params: Vec<&Param> = params.iter().map(Rc::as_ref).collect();
+            self.opt.step(&params, &grads, lr as f32, mom as f32)?;
         }
         Ok(value)
     }
 }
 
-impl<M: Module> Learner<M> {
-    /// A learner whose model takes the batch's first input.
-    pub fn new(
+impl<M: Module<I, Output = Var> + 'static, I: Inputs> Learner<M, I> {
+    /// The settings of a learner for `model`, whose parameters are in `vars`, trained on
+    /// `data` to lower `loss`.
+    pub fn builder(
         model: M,
-        data: Box<dyn DataBunch>,
+        vars: Vars,
+        data: impl DataBunch + 'static,
         loss: impl Fn(&Var, &Tensor) -> autograd::Result<Var> + 'static,
-    ) -> Self {
-        Learner {
-            model,
-            data,
-            forward: Box::new(|m, x, mode| m.forward(&x[0], mode)),
-            loss: Box::new(loss),
-            metrics: Vec::new(),
-            wd: 1e-2,
-            groups: Vec::new(),
-            opt: AdamW::new(1e-2),
-            device: Device::Cpu,
-            recorder: Recorder::default(),
-            verbose: true,
+    ) -> LearnerBuilder<M, I> {
+        LearnerBuilder {
+            learn: Learner {
+                model,
+                vars,
+                data: Box::new(data),
+                loss: Box::new(loss),
+                metrics: Vec::new(),
+                groups: Vec::new(),
+                opt: AdamW::new(1e-2),
+                device: Device::Cpu,
+                recorder: Recorder::default(),
+                verbose: true,
+                input: PhantomData,
+            },
         }
     }
 
-    /// How the model takes a batch with several inputs (a tabular model's codes and values).
-    pub fn with_forward(
-        mut self,
-        forward: impl Fn(&M, &[Var], Mode) -> autograd::Result<Var> + 'static,
-    ) -> Self {
-        self.forward = Box::new(forward);
-        self
+    pub fn model(&self) -> &M {
+        &self.model
     }
 
-    /// Moves the model to `device` and trains and validates there: each batch is moved to
-    /// it before its step (the loader prepares batches on the host), and the optimiser's state
-    /// lives beside the parameters (the optimiser starts afresh: state made on the old device
-    /// would not follow). Metrics and losses come back to the host as numbers.
-    pub fn to_device(mut self, device: Device) -> Result<Self> {
-        crate::module::to_device(&self.model, device)?;
-        self.opt = AdamW::new(self.wd);
-        self.device = device;
-        Ok(self)
+    /// The trained model, its learner done with.
+    pub fn into_model(self) -> M {
+        self.model
+    }
+
+    /// Trains on `data` from now on (fastai's progressive resizing: `learn.data = ...`).
+    pub fn set_data(&mut self, data: impl DataBunch + 'static) {
+        self.data = Box::new(data);
+    }
+
+    /// The model's parameters and buffers by name.
+    pub fn vars(&self) -> &Vars {
+        &self.vars
+    }
+
+    /// The losses, rates and epoch results of the fits so far.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
     }
 
     /// The device the model lives on.
@@ -165,42 +237,20 @@ impl<M: Module> Learner<M> {
         self.device
     }
 
-    /// Adds a metric, shown in the results table.
-    pub fn metric(
-        mut self,
-        name: &str,
-        f: impl Fn(&Tensor, &Tensor) -> tensor::Result<f32> + 'static,
-    ) -> Self {
-        self.metrics.push((name.to_string(), Box::new(f)));
-        self
-    }
-
-    /// Cuts the parameters into layer groups: group i holds the parameters whose names start
-    /// with one of `prefixes[i]`.
-    pub fn split(&mut self, prefixes: Vec<Vec<String>>) {
-        self.groups = prefixes;
-    }
-
     /// The parameters of each group.
-    pub fn group_params(&self) -> Vec<Vec<&Param>> {
-        let mut out: Vec<Vec<&Param>> = vec![Vec::new(); self.groups.len().max(1)];
-        for (g, _, p) in grouped(&self.model, &self.groups) {
-            out[g].push(p);
-        }
-        out
+    pub fn group_params(&self) -> Vec<Vec<Rc<Param>>> {
+        group_params(&self.vars, &self.groups)
     }
 
     /// Freezes the groups before `n` (they stop learning), except their batch norms, and
     /// unfreezes the others.
     pub fn freeze_to(&self, n: usize) {
         // A batch norm's weight and bias are the params next to a `running_mean` buffer.
-        let mut bn = std::collections::HashSet::new();
-        self.model.visit("", &mut |name, e| {
-            if let (Entry::Buffer(_), Some(prefix)) = (e, name.strip_suffix(".running_mean")) {
-                bn.insert(prefix.to_string());
-            }
-        });
-        for (g, name, p) in grouped(&self.model, &self.groups) {
+        let bn: std::collections::HashSet<String> = (self.vars.entries().into_iter())
+            .filter(|(_, e)| matches!(e, Entry::Buffer(_)))
+            .filter_map(|(name, _)| Some(name.strip_suffix(".running_mean")?.to_string()))
+            .collect();
+        for (g, name, p) in grouped(&self.vars, &self.groups) {
             let is_bn = name
                 .rsplit_once('.')
                 .is_some_and(|(prefix, _)| bn.contains(prefix));
@@ -231,8 +281,8 @@ impl<M: Module> Learner<M> {
         let mut seen = 0;
         for (b, batch) in self.data.valid().enumerate() {
             let batch = batch?.to_device(self.device)?;
-            let inputs: Vec<Var> = batch.inputs.iter().cloned().map(Var::constant).collect();
-            let out = (self.forward)(&self.model, &inputs, Mode::Eval)?;
+            let inputs = batch.inputs.iter().cloned().map(Var::constant).collect();
+            let out = self.model.forward(I::from_vars(inputs)?, Mode::Eval)?;
             let n = batch.len();
             let value = (self.loss)(&out, &batch.target)?.tensor().to_scalar()?;
             if !value.is_finite() {
@@ -278,11 +328,8 @@ impl<M: Module> Learner<M> {
                     ))
                 })
                 .collect::<autograd::Result<_>>()?;
-            outs.push(
-                (self.forward)(&self.model, &batch, Mode::Eval)?
-                    .tensor()
-                    .clone(),
-            );
+            let out = self.model.forward(I::from_vars(batch)?, Mode::Eval)?;
+            outs.push(out.tensor().clone());
         }
         let refs: Vec<&Tensor> = outs.iter().collect();
         Ok(Tensor::cat(&refs, 0)?)
@@ -346,7 +393,6 @@ impl<M: Module> Learner<M> {
         for epoch in 0..epochs {
             let start = Instant::now();
             let bar = self.bar(per_epoch);
-            self.opt.wd = self.wd;
             let mut stepper = stepper!(self);
             let mut stepped = false;
             for (b, batch) in self.data.train(epoch).enumerate() {
@@ -411,19 +457,14 @@ impl<M: Module> Learner<M> {
     /// first loss that is not finite is an error: the data, not the rate, is at fault.
     pub fn lr_find(&mut self, start: f64, end: f64, iters: usize) -> Result<Vec<(f64, f64)>> {
         self.check_rows()?;
-        let saved: Vec<(String, Tensor)> = state_dict::state_dict(&self.model);
-        let saved_opt = std::mem::replace(&mut self.opt, AdamW::new(self.wd));
+        let saved: Vec<Tensor> = self.vars.entries().iter().map(|(_, e)| e.value()).collect();
+        let fresh = AdamW::new(self.opt.wd);
+        let saved_opt = std::mem::replace(&mut self.opt, fresh);
         let sweep = self.sweep(start, end, iters);
         // Put the weights and buffers back.
-        let mut by_name: std::collections::HashMap<String, Tensor> = saved.into_iter().collect();
-        self.model.visit("", &mut |name, e| {
-            if let Some(t) = by_name.remove(name) {
-                match e {
-                    Entry::Param(p) => p.set(t),
-                    Entry::Buffer(b) => b.set(t),
-                }
-            }
-        });
+        for ((_, e), t) in self.vars.entries().iter().zip(saved) {
+            e.set(t);
+        }
         self.opt = saved_opt;
         sweep
     }
@@ -479,50 +520,54 @@ impl<M: Module> Learner<M> {
         };
         let batch = batch?.to_device(self.device)?;
         let inputs: Vec<Var> = batch.inputs.iter().cloned().map(Var::constant).collect();
-        let mut rows = Vec::new();
-        match inputs.as_slice() {
-            [x] => {
-                self.model.trace(x, Mode::Eval, "", &mut rows)?;
+        // A Sequential lists its layers; another model is one line.
+        let model: &dyn Any = &self.model;
+        let rows = match model.downcast_ref::<Sequential>() {
+            Some(seq) => {
+                let mut rows = Vec::new();
+                seq.trace(Var::from_vars(inputs)?, Mode::Eval, "", &mut rows)?;
+                rows
             }
-            _ => {
-                let out = (self.forward)(&self.model, &inputs, Mode::Eval)?;
-                rows.push(crate::module::SummaryRow {
+            None => {
+                let out = self.model.forward(I::from_vars(inputs)?, Mode::Eval)?;
+                vec![SummaryRow {
                     name: String::new(),
-                    layer: self.model.describe(),
+                    layer: self.model.to_string(),
                     output_shape: out.shape().to_vec(),
-                    params: crate::module::param_count(&self.model),
-                    trainable: true,
-                });
+                }]
             }
-        }
+        };
         let mut s = format!(
             "{:<6}{:<56}{:<20}{:>10}  Trainable\n",
             "", "Layer (type)", "Output Shape", "Param #"
         );
+        let mut total = 0;
         for r in &rows {
+            // A row's parameters are those named under it.
+            let at = self.vars.root().pp(&r.name);
+            let params: Vec<_> = (self.vars.params().into_iter())
+                .filter(|(name, _)| at.strip(name).is_some())
+                .collect();
+            let count: usize = params.iter().map(|(_, p)| p.value().elem_count()).sum();
+            let trainable = params.iter().all(|(_, p)| p.is_trainable());
+            let shape = format!("{:?}", r.output_shape);
             s += &format!(
-                "{:<6}{:<56}{:<20}{:>10}  {}\n",
-                r.name,
-                r.layer,
-                format!("{:?}", r.output_shape),
-                r.params,
-                r.trainable
+                "{:<6}{:<56}{shape:<20}{count:>10}  {trainable}\n",
+                r.name, r.layer
             );
+            total += count;
         }
-        s += &format!(
-            "Total params: {}\n",
-            rows.iter().map(|r| r.params).sum::<usize>()
-        );
+        s += &format!("Total params: {total}\n");
         Ok(s)
     }
 
     /// Saves the model's state dict (atomically).
     pub fn save(&self, path: impl AsRef<Path>) -> std::result::Result<(), StateDictError> {
-        state_dict::save(&self.model, path)
+        state_dict::save(&self.vars, path)
     }
 
     /// Loads a state dict saved by [`Learner::save`] (or by PyTorch, with the same names).
     pub fn load(&self, path: impl AsRef<Path>) -> std::result::Result<(), StateDictError> {
-        state_dict::load(&self.model, path)
+        state_dict::load(&self.vars, path)
     }
 }

@@ -3,9 +3,9 @@
 //! the heat map hooks) and `m[1]` the new head. The head pools each of the body's 512 feature
 //! maps two ways (max and average: 1024 features), then two `[BatchNorm1d, Dropout, Linear]`
 //! blocks with a ReLU between them, and a final batch norm on the class scores.
-use crate::init::Init;
 use crate::layers::{AdaptiveConcatPool2d, BatchNorm, Dropout, Flatten, Linear, ReLU, Sequential};
 use crate::models::ResNet;
+use crate::vars::Path;
 
 /// Parameter-name prefixes of the three layer groups fastai splits this model into at
 /// `(m[0][6], m[1])`: the body up to layer2, layer3 and layer4, the head. Discriminative
@@ -16,21 +16,16 @@ pub const CNN_GROUPS: [&[&str]; 3] = [
     &["1."],
 ];
 
-/// fastai's `create_head(nf, classes, ps=0.5, bn_final=True)`: AdaptiveConcatPool2d, Flatten,
-/// BatchNorm1d(nf), Dropout(0.25), Linear(nf, 512), ReLU, BatchNorm1d(512), Dropout(0.5),
-/// Linear(512, classes), BatchNorm1d(classes, momentum 0.01). The linear layers are
-/// initialised kaiming normal with zero bias (fastai's `apply_init`), the batch norms as
-/// PyTorch's; `seed` seeds the two dropouts.
-pub fn create_head(
-    init: &Init,
-    nf: usize,
-    classes: usize,
-    seed: u64,
-) -> tensor::Result<Sequential> {
-    let linear = |inputs: usize, outputs: usize| -> tensor::Result<Linear> {
-        let l = Linear::new(init, inputs, outputs, true)?;
+/// fastai's `create_head(nf, classes, ps=0.5, bn_final=True)` at `p`: AdaptiveConcatPool2d,
+/// Flatten, BatchNorm1d(nf), Dropout(0.25), Linear(nf, 512), ReLU, BatchNorm1d(512),
+/// Dropout(0.5), Linear(512, classes), BatchNorm1d(classes, momentum 0.01), named `p.0` ..
+/// `p.9`. The linear layers are initialised kaiming normal with zero bias (fastai's
+/// `apply_init`), the batch norms as PyTorch's; `seed` seeds the two dropouts.
+pub fn create_head(p: Path, nf: usize, classes: usize, seed: u64) -> crate::Result<Sequential> {
+    let linear = |at: usize, inputs: usize, outputs: usize| -> crate::Result<Linear> {
+        let l = Linear::new(p.pp(at), inputs, outputs, true)?;
         l.weight
-            .set(init.kaiming_normal(&[outputs, inputs], inputs)?);
+            .set(p.init().kaiming_normal(&[outputs, inputs], inputs)?);
         if let Some(b) = &l.bias {
             b.set(tensor::Tensor::zeros(&[outputs]));
         }
@@ -39,26 +34,24 @@ pub fn create_head(
     Ok(Sequential::new()
         .push(AdaptiveConcatPool2d { out: [1, 1] })
         .push(Flatten)
-        .push(BatchNorm::new_1d(nf))
+        .push(BatchNorm::new_1d(p.pp(2), nf)?)
         .push(Dropout::new(0.25, seed))
-        .push(linear(nf, 512)?)
+        .push(linear(4, nf, 512)?)
         .push(ReLU)
-        .push(BatchNorm::new_1d(512))
+        .push(BatchNorm::new_1d(p.pp(6), 512)?)
         .push(Dropout::new(0.5, seed.wrapping_add(1)))
-        .push(linear(512, classes)?)
-        .push(BatchNorm::new_1d(classes).with_momentum(0.01)))
+        .push(linear(8, 512, classes)?)
+        .push(BatchNorm::new_1d(p.pp(9), classes)?.with_momentum(0.01)))
 }
 
 /// `Sequential[body, head]` from a ResNet (ImageNet weights already loaded into it, or a
-/// random initialisation) and a new head for `classes`.
-pub fn cnn_model(
-    init: &Init,
-    resnet: ResNet,
-    classes: usize,
-    seed: u64,
-) -> tensor::Result<Sequential> {
+/// random initialisation) and a new head for `classes`, in the ResNet's place `p`: the body
+/// is `p.0` (see [`ResNet::into_body`]), the head `p.1`.
+pub fn cnn_model(resnet: ResNet, classes: usize, seed: u64) -> crate::Result<Sequential> {
+    let p = resnet.path().clone();
     let nf = 2 * resnet.fc.weight.value().shape()[1];
+    let body = resnet.into_body(&p.pp(0))?;
     Ok(Sequential::new()
-        .push(resnet.into_body())
-        .push(create_head(init, nf, classes, seed)?))
+        .push(body)
+        .push(create_head(p.pp(1), nf, classes, seed)?))
 }

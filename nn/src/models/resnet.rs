@@ -4,26 +4,28 @@
 //! 56), then four stages of basic blocks, [3, 4, 6, 3] of them with 64, 128, 256 and 512
 //! channels, each stage after the first halving the size (56 -> 28 -> 14 -> 7, or 352 -> 11
 //! for the lesson's heat map), then average pooling and a linear classifier.
-use crate::init::Init;
 use crate::layers::{
     AdaptiveAvgPool2d, BatchNorm, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,
 };
-use crate::module::{join, Entry, Mode, Module, Param};
+use crate::module::{Mode, Module};
+use crate::vars::Path;
 use autograd::{Result, Var};
+use std::fmt;
 use tensor::Conv2dParams;
 
 /// A convolution without bias (batch norm follows), initialised as torchvision does:
 /// kaiming normal over the fan-out, N(0, 2 / (out k k)).
 fn conv(
-    init: &Init,
+    p: Path,
     inputs: usize,
     outputs: usize,
     kernel: usize,
     stride: usize,
-) -> tensor::Result<Conv2d> {
+) -> crate::Result<Conv2d> {
     let shape = [outputs, inputs, kernel, kernel];
+    let weight = p.init().kaiming_normal(&shape, outputs * kernel * kernel)?;
     Ok(Conv2d {
-        weight: Param::new(init.kaiming_normal(&shape, outputs * kernel * kernel)?),
+        weight: p.param("weight", weight)?,
         bias: None,
         params: Conv2dParams::new(stride, kernel / 2),
     })
@@ -41,56 +43,50 @@ pub struct BasicBlock {
 }
 
 impl BasicBlock {
-    pub fn new(init: &Init, inputs: usize, outputs: usize, stride: usize) -> tensor::Result<Self> {
+    pub fn new(p: Path, inputs: usize, outputs: usize, stride: usize) -> crate::Result<Self> {
+        let conv1 = conv(p.pp("conv1"), inputs, outputs, 3, stride)?;
+        let bn1 = BatchNorm::new_2d(p.pp("bn1"), outputs)?;
+        let conv2 = conv(p.pp("conv2"), outputs, outputs, 3, 1)?;
+        let bn2 = BatchNorm::new_2d(p.pp("bn2"), outputs)?;
         let downsample = if stride != 1 || inputs != outputs {
+            let d = p.pp("downsample");
             Some(
                 Sequential::new()
-                    .push(conv(init, inputs, outputs, 1, stride)?)
-                    .push(BatchNorm::new_2d(outputs)),
+                    .push(conv(d.pp(0), inputs, outputs, 1, stride)?)
+                    .push(BatchNorm::new_2d(d.pp(1), outputs)?),
             )
         } else {
             None
         };
         Ok(BasicBlock {
-            conv1: conv(init, inputs, outputs, 3, stride)?,
-            bn1: BatchNorm::new_2d(outputs),
-            conv2: conv(init, outputs, outputs, 3, 1)?,
-            bn2: BatchNorm::new_2d(outputs),
+            conv1,
+            bn1,
+            conv2,
+            bn2,
             downsample,
         })
     }
 }
 
-impl Module for BasicBlock {
-    fn forward(&self, x: &Var, mode: Mode) -> Result<Var> {
-        let y = self
-            .bn1
-            .forward(&self.conv1.forward(x, mode)?, mode)?
-            .relu()?;
-        let y = self.bn2.forward(&self.conv2.forward(&y, mode)?, mode)?;
+impl Module<Var> for BasicBlock {
+    type Output = Var;
+    fn forward(&self, x: Var, mode: Mode) -> Result<Var> {
+        let y = self.conv1.forward(x.clone(), mode)?;
+        let y = self.bn1.forward(y, mode)?.relu()?;
+        let y = self.bn2.forward(self.conv2.forward(y, mode)?, mode)?;
         let shortcut = match &self.downsample {
             Some(d) => d.forward(x, mode)?,
-            None => x.clone(),
+            None => x,
         };
         y.add(&shortcut)?.relu()
     }
+}
 
-    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'a>)) {
-        self.conv1.visit(&join(prefix, "conv1"), f);
-        self.bn1.visit(&join(prefix, "bn1"), f);
-        self.conv2.visit(&join(prefix, "conv2"), f);
-        self.bn2.visit(&join(prefix, "bn2"), f);
-        if let Some(d) = &self.downsample {
-            d.visit(&join(prefix, "downsample"), f);
-        }
-    }
-
-    fn describe(&self) -> String {
+impl fmt::Display for BasicBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.conv1.weight.value().shape().to_vec();
-        format!(
-            "BasicBlock({} -> {}, stride {})",
-            s[1], s[0], self.conv1.params.stride[0]
-        )
+        let stride = self.conv1.params.stride[0];
+        write!(f, "BasicBlock({} -> {}, stride {stride})", s[1], s[0])
     }
 }
 
@@ -103,41 +99,68 @@ pub struct ResNet {
     pub layers: [Sequential; 4],
     pub avgpool: AdaptiveAvgPool2d,
     pub fc: Linear,
+    /// Where it was built, so that [`ResNet::into_body`] can rename its parameters.
+    path: Path,
 }
 
 /// ResNet-34: [3, 4, 6, 3] basic blocks; `classes` outputs (ImageNet: 1000).
-pub fn resnet34(init: &Init, classes: usize) -> tensor::Result<ResNet> {
+pub fn resnet34(p: Path, classes: usize) -> crate::Result<ResNet> {
     let stages = [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)];
-    let conv1 = conv(init, 3, 64, 7, 2)?;
+    let conv1 = conv(p.pp("conv1"), 3, 64, 7, 2)?;
+    let bn1 = BatchNorm::new_2d(p.pp("bn1"), 64)?;
     let mut inputs = 64;
     let mut layers: [Sequential; 4] = Default::default();
-    for (layer, (outputs, blocks, stride)) in layers.iter_mut().zip(stages) {
+    for (i, (layer, (outputs, blocks, stride))) in layers.iter_mut().zip(stages).enumerate() {
+        let stage = p.pp(format!("layer{}", i + 1));
         for b in 0..blocks {
-            let block = BasicBlock::new(init, inputs, outputs, if b == 0 { stride } else { 1 })?;
+            let stride = if b == 0 { stride } else { 1 };
+            let block = BasicBlock::new(stage.pp(b), inputs, outputs, stride)?;
             layer.layers.push(Box::new(block));
             inputs = outputs;
         }
     }
     Ok(ResNet {
         conv1,
-        bn1: BatchNorm::new_2d(64),
+        bn1,
         maxpool: MaxPool2d {
             kernel: 3,
             params: Conv2dParams::new(2, 1),
         },
         layers,
         avgpool: AdaptiveAvgPool2d { out: [1, 1] },
-        fc: Linear::new(init, 512, classes, true)?,
+        fc: Linear::new(p.pp("fc"), 512, classes, true)?,
+        path: p,
     })
 }
 
+/// torchvision's children of a ResNet, in order: the body is every one of them up to
+/// `layer4` (the pooling and the classifier are not in it).
+const CHILDREN: [&str; 8] = [
+    "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4",
+];
+
 impl ResNet {
+    /// Where it was built.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The convolutional body, fastai's `create_body`: every child but the pooling and the
-    /// classifier, as a `Sequential` (conv1, bn1, relu, maxpool, layer1 .. layer4, named
-    /// `0` .. `7`). Its output for a 224 x 224 image is 512 x 7 x 7.
-    pub fn into_body(self) -> Sequential {
+    /// classifier, as a `Sequential` at `at` (conv1, bn1, relu, maxpool, layer1 .. layer4,
+    /// named `at.0` .. `at.7`: `layer1.0.conv1.weight` becomes `at.4.0.conv1.weight`, the
+    /// classifier's parameters leave the model). Its output for a 224 x 224 image is
+    /// 512 x 7 x 7.
+    pub fn into_body(self, at: &Path) -> crate::Result<Sequential> {
+        self.path.vars().rename(|name| {
+            let Some(rest) = self.path.strip(name) else {
+                return Some(name.to_string()); // not the ResNet's
+            };
+            let (child, rest) = rest.split_once('.')?;
+            let i = CHILDREN.iter().position(|c| *c == child)?; // `fc` is left out
+            Some(format!("{}.{rest}", at.pp(i).name()))
+        })?;
         let [l1, l2, l3, l4] = self.layers;
-        Sequential::new()
+        Ok(Sequential::new()
             .push(self.conv1)
             .push(self.bn1)
             .push(ReLU)
@@ -145,34 +168,28 @@ impl ResNet {
             .push(l1)
             .push(l2)
             .push(l3)
-            .push(l4)
+            .push(l4))
     }
 }
 
-impl Module for ResNet {
-    fn forward(&self, x: &Var, mode: Mode) -> Result<Var> {
-        let mut y = self
+impl Module<Var> for ResNet {
+    type Output = Var;
+    fn forward(&self, x: Var, mode: Mode) -> Result<Var> {
+        let y = self
             .bn1
-            .forward(&self.conv1.forward(x, mode)?, mode)?
+            .forward(self.conv1.forward(x, mode)?, mode)?
             .relu()?;
-        y = self.maxpool.forward(&y, mode)?;
+        let mut y = self.maxpool.forward(y, mode)?;
         for layer in &self.layers {
-            y = layer.forward(&y, mode)?;
+            y = layer.forward(y, mode)?;
         }
-        let y = Flatten.forward(&self.avgpool.forward(&y, mode)?, mode)?;
-        self.fc.forward(&y, mode)
+        let y = Flatten.forward(self.avgpool.forward(y, mode)?, mode)?;
+        self.fc.forward(y, mode)
     }
+}
 
-    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'a>)) {
-        self.conv1.visit(&join(prefix, "conv1"), f);
-        self.bn1.visit(&join(prefix, "bn1"), f);
-        for (i, layer) in self.layers.iter().enumerate() {
-            layer.visit(&join(prefix, &format!("layer{}", i + 1)), f);
-        }
-        self.fc.visit(&join(prefix, "fc"), f);
-    }
-
-    fn describe(&self) -> String {
-        format!("ResNet({} classes)", self.fc.weight.value().shape()[0])
+impl fmt::Display for ResNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ResNet({} classes)", self.fc.weight.value().shape()[0])
     }
 }

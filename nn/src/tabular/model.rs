@@ -3,10 +3,11 @@
 //! embeddings, batch norm on the continuous columns, then `[Linear, ReLU, BatchNorm1d,
 //! Dropout]` blocks and a final Linear, squeezed into `y_range` by a sigmoid. The state dict
 //! uses fastai's names: `embeds.0.weight`, `bn_cont.running_mean`, `layers.0.weight`, ...
-use crate::init::Init;
 use crate::layers::{BatchNorm, Dropout, Embedding, Linear, ReLU, Sequential, SigmoidRange};
-use crate::module::{join, Entry, Mode, Module};
+use crate::module::{Mode, Module};
+use crate::vars::Path;
 use autograd::{Error, Result, Var};
+use std::fmt;
 
 /// fastai's rule of thumb for an embedding's width from the variable's cardinality `n`
 /// (levels including `#na#`): `min(600, round(1.6 n^0.56))`, rounding half to even as
@@ -60,30 +61,34 @@ pub struct TabularModel {
 }
 
 impl TabularModel {
-    pub fn new(init: &Init, cfg: &TabularConfig, seed: u64) -> tensor::Result<Self> {
-        let embeds = cfg
-            .embeddings
-            .iter()
-            .map(|&(n, d)| Embedding::new(init, n, d))
-            .collect::<tensor::Result<Vec<_>>>()?;
+    /// The model at `p`, its parameters built in the order of fastai's state dict:
+    /// `embeds.*`, `bn_cont.*`, `layers.*`.
+    pub fn new(p: Path, cfg: &TabularConfig, seed: u64) -> crate::Result<Self> {
+        let embeds = (cfg.embeddings.iter().enumerate())
+            .map(|(i, &(n, d))| Embedding::new(p.pp("embeds").pp(i), n, d))
+            .collect::<crate::Result<Vec<_>>>()?;
+        let bn_cont = BatchNorm::new_1d(p.pp("bn_cont"), cfg.n_cont)?;
         let n_emb: usize = cfg.embeddings.iter().map(|&(_, d)| d).sum();
         // sizes = [n_emb + n_cont, layers..., out]; block i is [BN (not for the first),
         // Dropout (when p > 0), Linear, ReLU (not for the last)] — fastai's `bn_drop_lin`,
         // which puts BN and dropout *before* each linear layer after the first, i.e. after
-        // the previous ReLU.
+        // the previous ReLU. Each layer is named by its index in `layers`.
         let mut sizes = vec![n_emb + cfg.n_cont];
         sizes.extend(&cfg.layers);
         sizes.push(cfg.out);
+        let at = |layers: &Sequential| p.pp("layers").pp(layers.layers.len());
         let mut layers = Sequential::new();
         for i in 0..sizes.len() - 1 {
             if i > 0 {
-                layers = layers.push(BatchNorm::new_1d(sizes[i]));
-                let p = cfg.ps.get(i - 1).copied().unwrap_or(0.0);
-                if p > 0.0 {
-                    layers = layers.push(Dropout::new(p, seed.wrapping_add(1 + i as u64)));
+                let bn = BatchNorm::new_1d(at(&layers), sizes[i])?;
+                layers = layers.push(bn);
+                let drop = cfg.ps.get(i - 1).copied().unwrap_or(0.0);
+                if drop > 0.0 {
+                    layers = layers.push(Dropout::new(drop, seed.wrapping_add(1 + i as u64)));
                 }
             }
-            layers = layers.push(Linear::new(init, sizes[i], sizes[i + 1], true)?);
+            let linear = Linear::new(at(&layers), sizes[i], sizes[i + 1], true)?;
+            layers = layers.push(linear);
             if i + 2 < sizes.len() {
                 layers = layers.push(ReLU);
             }
@@ -91,15 +96,18 @@ impl TabularModel {
         Ok(TabularModel {
             embeds,
             emb_drop: Dropout::new(cfg.emb_drop, seed),
-            bn_cont: BatchNorm::new_1d(cfg.n_cont),
+            bn_cont,
             layers,
             y_range: cfg.y_range.map(|(lo, hi)| SigmoidRange { lo, hi }),
         })
     }
+}
 
-    /// The forward pass on categorical codes `x_cat` (i64 `[N, n_cat]`) and continuous
-    /// values `x_cont` (f32 `[N, n_cont]`).
-    pub fn forward2(&self, x_cat: &Var, x_cont: &Var, mode: Mode) -> Result<Var> {
+/// The model's input is a pair: categorical codes `x_cat` (i64 `[N, n_cat]`) and continuous
+/// values `x_cont` (f32 `[N, n_cont]`); a model without one kind takes `[N, 0]` for it.
+impl Module<(Var, Var)> for TabularModel {
+    type Output = Var;
+    fn forward(&self, (x_cat, x_cont): (Var, Var), mode: Mode) -> Result<Var> {
         let n_cat = self.embeds.len();
         if x_cat.rank() != 2 || x_cat.shape()[1] != n_cat {
             return Err(Error::Tensor(tensor::Error::Shape {
@@ -118,11 +126,11 @@ impl TabularModel {
             let tables: Vec<Var> = self
                 .embeds
                 .iter()
-                .map(|e| e.weight.var_for(x_cat))
+                .map(|e| e.weight.var_for(&x_cat))
                 .collect();
             let refs: Vec<&Var> = tables.iter().collect();
             let embedded = Var::embeddings_cat(&refs, x_cat.tensor())?;
-            Some(self.emb_drop.forward(&embedded, mode)?)
+            Some(self.emb_drop.forward(embedded, mode)?)
         };
         if self.bn_cont.weight.value().elem_count() > 0 {
             let cont = self.bn_cont.forward(x_cont, mode)?;
@@ -137,49 +145,16 @@ impl TabularModel {
                 msg: "no categorical and no continuous columns".into(),
             })
         })?;
-        let y = self.layers.forward(&x, mode)?;
+        let y = self.layers.forward(x, mode)?;
         match &self.y_range {
-            Some(r) => r.forward(&y, mode),
+            Some(r) => r.forward(y, mode),
             None => Ok(y),
         }
     }
 }
 
-impl Module for TabularModel {
-    /// The model on one input: the codes when it has only categorical columns, the values
-    /// when it has only continuous ones. With both kinds, use [`TabularModel::forward2`]
-    /// (and `Learner::with_forward`).
-    fn forward(&self, x: &Var, mode: Mode) -> Result<Var> {
-        let n = x.shape().first().copied().unwrap_or(0);
-        let n_cont = self.bn_cont.weight.value().elem_count();
-        // The missing kind is an empty input on x's device.
-        let device = x.tensor().device();
-        match (self.embeds.is_empty(), n_cont == 0) {
-            (true, _) => {
-                let no_codes = tensor::Tensor::from_indices(&[], &[n, 0])?.to_device(device)?;
-                self.forward2(&Var::constant(no_codes), x, mode)
-            }
-            (false, true) => {
-                let no_values = tensor::Tensor::zeros(&[n, 0]).to_device(device)?;
-                self.forward2(x, &Var::constant(no_values), mode)
-            }
-            (false, false) => Err(Error::Tensor(tensor::Error::Shape {
-                op: "TabularModel",
-                msg: "this model takes categorical codes and continuous values: call forward2"
-                    .into(),
-            })),
-        }
-    }
-
-    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, Entry<'a>)) {
-        for (i, e) in self.embeds.iter().enumerate() {
-            e.visit(&join(&join(prefix, "embeds"), &i.to_string()), f);
-        }
-        self.bn_cont.visit(&join(prefix, "bn_cont"), f);
-        self.layers.visit(&join(prefix, "layers"), f);
-    }
-
-    fn describe(&self) -> String {
-        format!("TabularModel({} embeddings)", self.embeds.len())
+impl fmt::Display for TabularModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TabularModel({} embeddings)", self.embeds.len())
     }
 }

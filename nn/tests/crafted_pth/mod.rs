@@ -1,10 +1,29 @@
 //! Crafted `.pth` checkpoints for the tests: a protocol-2 pickle of a state dict written the
 //! way `torch.save` writes one (an OrderedDict of `_rebuild_tensor_v2` calls on persistent
-//! storage ids), and the zip of `<name>/data.pkl` and `<name>/data/<key>` around it.
+//! storage ids), and the zip of `<name>/data.pkl` and `<name>/data/<key>` around it; and the
+//! small model the fixture was saved from, to load them into.
 #![allow(dead_code)] // each test binary uses part of it
 
+use nn::layers::{BatchNorm, Linear};
+use nn::Vars;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// The parameters of `Sequential[Linear(inputs, 2)]`, with a BatchNorm1d(2) after it when
+/// `bn`.
+pub fn model(inputs: usize, bn: bool) -> Vars {
+    let vars = Vars::new(0);
+    Linear::new(vars.root().pp(0), inputs, 2, true).unwrap();
+    if bn {
+        BatchNorm::new_1d(vars.root().pp(1), 2).unwrap();
+    }
+    vars
+}
+
+/// The Linear(3, 2) and BatchNorm1d(2) the fixture was saved from.
+pub fn small_model() -> Vars {
+    model(3, true)
+}
 
 /// One tensor of a crafted state dict: a view of the storage `key` of `kind`
 /// (`"FloatStorage"`, `"DoubleStorage"`...).
