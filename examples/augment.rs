@@ -10,8 +10,9 @@ mod inputs;
 
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
+use lesson6::datasets::shapes::draw_shape;
 use lesson6::nn::run_dir::RunDir;
-use lesson6::nn::vision::{draw_shape, load_image, save_png, Padding, Transforms};
+use lesson6::nn::vision::{load_image, save_png, Padding, Transforms};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::Tensor;
 use std::error::Error;

@@ -18,6 +18,8 @@ mod inputs;
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use lesson6::autograd::{Tape, Var};
+use lesson6::datasets::image_folder::{ImageFolder, PETS_PATTERN};
+use lesson6::datasets::shapes::{draw_shape, write_shapes, SHAPES};
 use lesson6::nn::hooks::{hook_output, Hook};
 use lesson6::nn::layers::Sequential;
 use lesson6::nn::learner::{Learner, Lr};
@@ -26,8 +28,8 @@ use lesson6::nn::metrics::error_rate;
 use lesson6::nn::models::{cnn_model, resnet34};
 use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::vision::{
-    activation_map, draw_shape, grad_cam, load_image, overlay, save_png, write_shapes, Augment,
-    ImageData, ImageFolder, Padding, Transforms, IMAGENET_STATS, PETS_PATTERN, SHAPES,
+    activation_map, grad_cam, load_image, overlay, save_png, Augment, ImageData, Padding,
+    Transforms, IMAGENET_STATS,
 };
 use lesson6::nn::{state_dict, Mode, Module, Vars};
 use lesson6::tensor::{Device, Tensor};
@@ -98,16 +100,16 @@ fn train_briefly(args: &Args, out_dir: &RunDir) -> Res<((Sequential, Vars), Vec<
     println!("no --weights and no out/pets/model.safetensors: training a model on the embedded default briefly ({per_class} images a class, {epochs} epochs at 32 px without augmentation, which learns fastest in so short a budget; about 2 minutes with the defaults) so that the map means something");
     let dir = out_dir.join("data");
     write_shapes(&dir, per_class, 2)?;
-    let folder = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.2, 2)?;
-    let data = ImageData::new(&folder, Transforms::none(), 32, Padding::Reflection, 16, 2);
-    let (model, vars) = model(folder.classes.len())?;
+    let images = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.2, 2)?.images;
+    let data = ImageData::new(&images, Transforms::none(), 32, Padding::Reflection, 16, 2);
+    let (model, vars) = model(images.classes.len())?;
     let mut learn = Learner::builder(model, vars.clone(), data, cross_entropy)
         .metric("error_rate", error_rate)
         .device(args.device)
         .build()?;
     learn.fit_one_cycle(epochs, Lr::Single(3e-3), None)?;
     learn.save(out_dir.join("model.safetensors"))?;
-    Ok(((learn.into_model(), vars), folder.classes.clone()))
+    Ok(((learn.into_model(), vars), images.classes))
 }
 
 /// The image as the model sees it: centre-cropped to `size`, then ImageNet-normalised, as a

@@ -7,7 +7,7 @@
 //! `.safetensors` file in torchvision's names): 224 frozen `fit_one_cycle(3, slice(1e-2), pct_start=0.8)`, unfrozen
 //! `fit_one_cycle(2, slice(1e-6, 1e-3), pct_start=0.8)`, then 352 `fit_one_cycle(2,
 //! slice(1e-6, 1e-4))`. Without `--data` it draws the embedded default (60 images of each of
-//! six shapes with their textures, `nn::vision::SHAPES`) and trains at 32 then 50 pixels,
+//! six shapes with their textures, `datasets::shapes::SHAPES`) and trains at 32 then 50 pixels,
 //! 20 epochs a stage (a network learning from scratch on augmented images needs them: at 26
 //! epochs in all it was still near chance); without `--weights` the
 //! body starts from random initialisation and every stage trains it unfrozen, as it says on
@@ -20,14 +20,14 @@ mod common;
 
 use clap::Parser;
 use common::DeviceArgs;
+use lesson6::datasets::image_folder::{ImageFolder, PETS_PATTERN};
+use lesson6::datasets::shapes::write_shapes;
 use lesson6::nn::learner::{Learner, Lr};
 use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::metrics::error_rate;
 use lesson6::nn::models::{cnn_model, resnet34, CNN_GROUPS};
 use lesson6::nn::run_dir::RunDir;
-use lesson6::nn::vision::{
-    write_shapes, ImageData, ImageFolder, Padding, Transforms, PETS_PATTERN,
-};
+use lesson6::nn::vision::{ImageData, Padding, Transforms};
 use lesson6::nn::{state_dict, Vars};
 use std::error::Error;
 use std::path::PathBuf;
@@ -118,19 +118,20 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             d
         }
     };
-    let folder = ImageFolder::from_folder(&dir, PETS_PATTERN, 0.2, args.seed)?;
-    if !folder.unlabelled.is_empty() {
+    let ImageFolder { images, unlabelled } =
+        ImageFolder::from_folder(&dir, PETS_PATTERN, 0.2, args.seed)?;
+    if !unlabelled.is_empty() {
         println!(
             "note: {} images do not match `{PETS_PATTERN}` and are left out (e.g. {})",
-            folder.unlabelled.len(),
-            folder.unlabelled[0].display()
+            unlabelled.len(),
+            unlabelled[0].display()
         );
     }
     println!(
         "{} classes, {} training and {} validation images",
-        folder.classes.len(),
-        folder.train.len(),
-        folder.valid.len()
+        images.classes.len(),
+        images.train.len(),
+        images.valid.len()
     );
     let size = args.size.unwrap_or(if embedded { 32 } else { 224 });
     let bs = args.bs.unwrap_or(if embedded { 16 } else { 64 });
@@ -153,8 +154,8 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             false
         }
     };
-    let model = cnn_model(resnet, folder.classes.len(), args.seed)?;
-    let data = ImageData::new(&folder, tfms, size, Padding::Reflection, bs, args.seed);
+    let model = cnn_model(resnet, images.classes.len(), args.seed)?;
+    let data = ImageData::new(&images, tfms, size, Padding::Reflection, bs, args.seed);
     let groups = CNN_GROUPS
         .iter()
         .map(|g| g.iter().map(|p| p.to_string()).collect())
@@ -265,7 +266,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         "error_rate": error,
         "stages": rates,
         "augment": !args.no_augment,
-        "classes": folder.classes,
+        "classes": images.classes,
         "seconds": start.elapsed().as_secs_f64(),
     });
     lesson6::nn::atomic::write_json(out("metrics.json"), &metrics)?;

@@ -4,7 +4,7 @@
 //! `exp_rmspe`.
 //!
 //! `cargo run --release --example rossmann` trains on the embedded default: Rossmann-shaped
-//! data drawn by a documented generator (`nn::tabular::rossmann::Synth`) whose noise floor is
+//! data drawn by a documented generator (`datasets::rossmann::Synth`) whose noise floor is
 //! known, so the result is compared with an oracle that knew the true mean and with a
 //! per-store baseline. `-- --data DIR` trains on Kaggle's files instead (train.csv and
 //! store.csv, plus the lesson's store_states, state_names, googletrend, weather and test
@@ -18,11 +18,11 @@ mod common;
 use clap::Parser;
 use common::DeviceArgs;
 use lesson6::autograd::Var;
+use lesson6::datasets::rossmann::{Rossmann, Synth, Truth};
 use lesson6::nn::learner::{plot_lr_find, Learner, Lr, TensorData};
 use lesson6::nn::loss::mse_flat;
 use lesson6::nn::metrics::exp_rmspe;
 use lesson6::nn::run_dir::RunDir;
-use lesson6::nn::tabular::rossmann::{Rossmann, Synth, Truth};
 use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
 use lesson6::nn::Vars;
 use std::error::Error;

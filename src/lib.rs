@@ -2,8 +2,9 @@
 //!
 //! This root crate only re-exports the workspace's crates so that examples and benches can
 //! use them under one name. The layering (each arrow goes down only):
-//! `nn` -> `autograd` -> `tensor` -> `kernels`.
+//! `datasets` -> `nn` -> `autograd` -> `tensor` -> `kernels`.
 pub use autograd;
+pub use datasets;
 pub use kernels;
 pub use nn;
 pub use tensor;

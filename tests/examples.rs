@@ -8,10 +8,11 @@
 //! by `cargo build --release --examples` (and by `cargo test --workspace --release`). Each
 //! run works in its own folder under cargo's `CARGO_TARGET_TMPDIR`, never in the repository.
 use image::GenericImageView;
+use lesson6::datasets::rossmann::Synth;
+use lesson6::datasets::shapes::{draw_shape, SHAPES};
 use lesson6::nn::models::{cnn_model, resnet34};
-use lesson6::nn::tabular::rossmann::Synth;
 use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
-use lesson6::nn::vision::{draw_shape, save_png, SHAPES};
+use lesson6::nn::vision::save_png;
 use lesson6::nn::{state_dict, Vars};
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -1,11 +1,11 @@
-//! Tabular data as lesson 6's Rossmann model uses it: a column [`Table`], `add_datepart`,
-//! the procs (FillMissing, Categorify, Normalize), and fastai's `TabularModel` with its
-//! embedding-size rule, and [`rossmann`]: the lesson's data, from Kaggle's files or generated.
+//! Tabular data as lesson 6's Rossmann model uses it: a column [`Table`] read from CSV,
+//! `add_datepart`, the procs (FillMissing, Categorify, Normalize), and fastai's
+//! `TabularModel` with its embedding-size rule. The Rossmann data itself is the `datasets`
+//! crate's.
 mod datepart;
 mod model;
 mod procs;
 mod read_csv;
-pub mod rossmann;
 mod table;
 
 pub use datepart::{add_datepart, parse_date};

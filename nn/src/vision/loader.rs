@@ -6,7 +6,7 @@
 //! with ImageNet's statistics, as the pretrained body expects. An image that cannot be read
 //! is left out of its batch and counted, with a warning naming it, never a crash; a batch of
 //! which no image could be read is an error.
-use super::{load_image, Augment, ImageFolder, Padding, Transforms};
+use super::{load_image, Augment, Padding, Transforms};
 use crate::learner::{permutation, Batch, DataBunch, Rows};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,17 @@ use tensor::{Error, Result, Tensor};
 
 /// ImageNet's per-channel mean and standard deviation (fastai's `imagenet_stats`).
 pub const IMAGENET_STATS: ([f32; 3], [f32; 3]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+
+/// Labelled images split into training and validation: what [`ImageData`] batches.
+pub struct LabelledImages {
+    /// (path, class index) of every image.
+    pub items: Vec<(PathBuf, usize)>,
+    /// Class names, by class index.
+    pub classes: Vec<String>,
+    /// Indices into `items`.
+    pub train: Vec<usize>,
+    pub valid: Vec<usize>,
+}
 
 /// What every batch is made of; shared with the thread that prepares training batches.
 #[derive(Clone)]
@@ -94,17 +105,17 @@ impl Source {
     }
 }
 
-/// Training and validation batches of a labelled image folder.
+/// Training and validation batches of labelled images.
 pub struct ImageData {
     source: Arc<Source>,
     pub classes: Vec<String>,
 }
 
 impl ImageData {
-    /// Batches of `bs` images of `size` x `size` from `folder`: training images augmented by
+    /// Batches of `bs` images of `size` x `size` from `images`: training images augmented by
     /// `tfms` (out-of-image points filled by `padding`), validation images centre-cropped.
     pub fn new(
-        folder: &ImageFolder,
+        images: &LabelledImages,
         tfms: Transforms,
         size: usize,
         padding: Padding,
@@ -113,9 +124,9 @@ impl ImageData {
     ) -> Self {
         ImageData {
             source: Arc::new(Source {
-                items: folder.items.clone(),
-                train: folder.train.clone(),
-                valid: folder.valid.clone(),
+                items: images.items.clone(),
+                train: images.train.clone(),
+                valid: images.valid.clone(),
                 tfms,
                 size,
                 padding,
@@ -124,7 +135,7 @@ impl ImageData {
                 stats: IMAGENET_STATS,
                 skipped: Arc::new(AtomicUsize::new(0)),
             }),
-            classes: folder.classes.clone(),
+            classes: images.classes.clone(),
         }
     }
 

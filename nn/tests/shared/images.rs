@@ -1,9 +1,10 @@
-//! Image files made in memory for the tests of bad image input: small noisy pictures as JPEG
-//! and PNG bytes (noise, so that every part of the file carries picture data), and a valid
-//! black PNG too large to decode within the pixel limit.
+//! Images for the tests of image input: small noisy pictures as JPEG and PNG bytes (noise, so
+//! that every part of the file carries picture data), a valid black PNG too large to decode
+//! within the pixel limit, and files labelled for the loader as an image folder would be.
 use image::{DynamicImage, GrayImage, ImageFormat};
-use nn::vision::tensor_rgb;
+use nn::vision::{tensor_rgb, LabelledImages};
 use std::io::Cursor;
+use std::path::Path;
 use tensor::random::Philox;
 
 /// An `h` x `w` RGB noise picture drawn from `seed`.
@@ -37,4 +38,24 @@ pub fn huge_black_png() -> Vec<u8> {
     ))
     .unwrap();
     bytes
+}
+
+/// The files `names` of `dir`, labelled by the text before their last `_` (`cat_1.jpg`:
+/// `cat`), classes sorted, with the files `valid` (indices into `names`) held out for
+/// validation: what an image folder gives, without the walk.
+pub fn labelled(dir: &Path, names: &[&str], valid: &[usize]) -> LabelledImages {
+    let label = |n: &str| n.rsplit_once('_').expect("a name `label_n`").0.to_string();
+    let mut classes: Vec<String> = names.iter().map(|n| label(n)).collect();
+    classes.sort();
+    classes.dedup();
+    let items = names
+        .iter()
+        .map(|n| (dir.join(n), classes.binary_search(&label(n)).unwrap()))
+        .collect();
+    LabelledImages {
+        items,
+        classes,
+        train: (0..names.len()).filter(|i| !valid.contains(i)).collect(),
+        valid: valid.to_vec(),
+    }
 }

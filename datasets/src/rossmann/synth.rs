@@ -27,9 +27,9 @@
 //! predictor that knew it (the oracle) scores RMSPE of about `NOISE_SD`.
 use super::files::{STORE_COLUMNS, WEATHER};
 use super::Rossmann;
-use crate::metrics::{exp_rmspe, Average};
-use crate::{Error, Result};
 use chrono::{Datelike, Days, NaiveDate, Weekday};
+use nn::metrics::{exp_rmspe, Average};
+use nn::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
 use tensor::random::Philox;
@@ -607,7 +607,7 @@ impl Synth {
         ];
         for (name, bytes) in files {
             let path = dir.join(name);
-            crate::atomic::write_atomic(&path, &bytes).map_err(|e| Error::io(&path, e))?;
+            nn::atomic::write_atomic(&path, &bytes).map_err(|e| Error::io(&path, e))?;
         }
         debug_assert!(WEATHER.iter().all(|c| WEATHER_HEADER.contains(c)));
         Ok(Truth { log_mean: truth })
@@ -692,7 +692,7 @@ impl Truth {
             let store = *s as i64;
             let date = d
                 .as_deref()
-                .and_then(crate::tabular::parse_date)
+                .and_then(nn::tabular::parse_date)
                 .ok_or_else(|| Error::Data("a validation row without a date".into()))?;
             oracle.push(
                 self.log_mean(store, date).ok_or_else(|| {

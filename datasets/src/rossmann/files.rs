@@ -2,9 +2,9 @@
 //! columns each must have, its numbers and its dates checked with file, line and column in
 //! every message. `train.csv` and `store.csv` are required; the others may be absent.
 use super::CONT_VARS;
-use crate::tabular::{parse_date, read_csv, Schema, Table};
-use crate::{Error, Result};
 use chrono::NaiveDate;
+use nn::tabular::{parse_date, read_csv, Schema, Table};
+use nn::{Error, Result};
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;

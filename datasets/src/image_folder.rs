@@ -4,8 +4,9 @@
 //! breed from `great_pyrenees_173.jpg`), classes sorted, and a seeded random validation
 //! split. (The split draws its permutation from Philox, not numpy's generator, so the same
 //! seed picks other images than fastai's; the proportion is the same.)
-use crate::learner::permutation;
-use crate::{Error, Result};
+use nn::learner::permutation;
+use nn::vision::LabelledImages;
+use nn::{Error, Result};
 use regex::Regex;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -14,13 +15,9 @@ use std::path::{Path, PathBuf};
 pub const PETS_PATTERN: &str = r"([^/]+)_\d+.jpg$";
 
 pub struct ImageFolder {
-    /// (path, class index) of every labelled image, in path order.
-    pub items: Vec<(PathBuf, usize)>,
-    /// Class names, sorted (Python's order: capitals first).
-    pub classes: Vec<String>,
-    /// Indices into `items`.
-    pub train: Vec<usize>,
-    pub valid: Vec<usize>,
+    /// Every labelled image, in path order, its classes sorted (Python's order: capitals
+    /// first), split into training and validation.
+    pub images: LabelledImages,
     /// Images whose path the pattern did not match: left out, and reported.
     pub unlabelled: Vec<PathBuf>,
 }
@@ -149,10 +146,12 @@ impl ImageFolder {
             )));
         }
         Ok(ImageFolder {
-            items,
-            classes,
-            train,
-            valid,
+            images: LabelledImages {
+                items,
+                classes,
+                train,
+                valid,
+            },
             unlabelled,
         })
     }

@@ -7,7 +7,7 @@
 //! finite inputs (or refuse with an error). The seed is fixed, so CI runs the same cases every
 //! time (change it to explore further); a failure is shrunk to a minimal list of edits. About
 //! 1 s in release on 2 cores.
-use nn::tabular::rossmann::Rossmann;
+use datasets::rossmann::Rossmann;
 use nn::tabular::{read_csv, Column, Procs, Schema};
 use proptest::prelude::*;
 use proptest::sample::Index;

@@ -13,7 +13,7 @@
 //! lighting, reflection), so that with few images per class the augmented network sees the
 //! variations the others only meet in validation. No two classes turn into each other under
 //! those transforms (an earlier set had a square and a diamond, which a rotation confuses).
-use super::save_jpeg;
+use nn::vision::save_jpeg;
 use tensor::random::Philox;
 use tensor::Tensor;
 
@@ -110,9 +110,9 @@ pub fn write_shapes(
     dir: impl AsRef<std::path::Path>,
     per_class: usize,
     seed: u64,
-) -> crate::Result<usize> {
+) -> nn::Result<usize> {
     let dir = dir.as_ref();
-    std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| nn::Error::io(dir, e))?;
     for (k, name) in SHAPES.iter().enumerate() {
         for i in 0..per_class {
             save_jpeg(

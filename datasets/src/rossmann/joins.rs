@@ -6,9 +6,9 @@
 //! keep a row without a match, with missing values; so do these.
 use super::files::{line, present, unique_index, Dated, Files, WEATHER};
 use super::since::{competition_months_open, fill, promo2_weeks, year_week};
-use crate::tabular::{Column, Table};
-use crate::{Error, Result};
 use chrono::NaiveDate;
+use nn::tabular::{Column, Table};
+use nn::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -93,7 +93,7 @@ impl<'a> Joins<'a> {
         for (i, week) in weeks.iter().enumerate() {
             let w = week.as_deref().unwrap_or("");
             let first = w.split(" - ").next().unwrap_or("");
-            let date = crate::tabular::parse_date(first).ok_or_else(|| {
+            let date = nn::tabular::parse_date(first).ok_or_else(|| {
                 let msg = "does not start with a date (YYYY-MM-DD - YYYY-MM-DD)";
                 Error::csv_at(path, line(i), Some("week"), Some(w), msg)
             })?;

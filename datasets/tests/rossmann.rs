@@ -3,7 +3,7 @@
 //! `StateHoliday` as 0 and "0", a closed holiday, an open day without sales), every derived
 //! value checked against the notebook's rules worked by hand; then absent files, bad input,
 //! and the generator of the embedded default.
-use nn::tabular::rossmann::{Rossmann, Synth, CAT_VARS, CONT_VARS, NOISE_SD, TEST_DAYS};
+use datasets::rossmann::{Rossmann, Synth, CAT_VARS, CONT_VARS, NOISE_SD, TEST_DAYS};
 use nn::tabular::{Procs, Table};
 use std::path::{Path, PathBuf};
 

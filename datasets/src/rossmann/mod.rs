@@ -19,12 +19,12 @@ mod synth;
 
 pub use synth::{Synth, Truth, NOISE_SD};
 
-use crate::tabular::{add_datepart, Column, Table};
-use crate::{Error, Result};
 use chrono::{Days, NaiveDate};
 use elapsed::{elapsed, Day, FLAGS};
 use files::{line, Files, WEATHER};
 use joins::Joins;
+use nn::tabular::{add_datepart, Column, Table};
+use nn::{Error, Result};
 use std::path::Path;
 use tensor::Tensor;
 
@@ -387,6 +387,6 @@ impl Rossmann {
             };
             text.push_str(&format!("{},{sales:.2}\n", ids[i]));
         }
-        crate::atomic::write_atomic(path, text.as_bytes()).map_err(|e| Error::io(path, e))
+        nn::atomic::write_atomic(path, text.as_bytes()).map_err(|e| Error::io(path, e))
     }
 }
