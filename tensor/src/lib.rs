@@ -10,6 +10,7 @@
 //! over [`Float`] and dispatches on the operands' dtype (mixing the two is an error, there is
 //! no implicit promotion).
 mod buffer_cache;
+mod conv_geometry;
 #[macro_use]
 mod dtype;
 #[macro_use]
@@ -29,6 +30,7 @@ mod tensor;
 mod threads;
 
 pub use buffer_cache::release_cached_memory;
+pub use conv_geometry::Conv2dParams;
 pub use cpu::{CpuStorage, Element};
 pub use cuda::{poison_outputs, set_deterministic, Accumulate, CudaStorage, Gpu};
 pub use dtype::DType;

@@ -51,3 +51,7 @@ pub(crate) struct AdamBuffers<'a, S> {
     pub v: &'a mut S,
     pub step: kernels::AdamStep,
 }
+
+/// Padding's row and column maps: the input row (column) each output row (column) copies,
+/// or `None` where the output is zero.
+pub(crate) type PadMaps<'a> = (&'a [Option<usize>], &'a [Option<usize>]);

@@ -3,12 +3,13 @@
 //! same name in `crate::cpu` (host memory) or `crate::cuda` (one GPU's memory). Operands on
 //! different devices are refused here, naming both. The front end (`crate::ops`, methods
 //! on `Tensor`) has checked shapes and dtypes and built the output's shape before it calls.
+use crate::conv_geometry::Geometry;
 use crate::cpu::{self, CpuStorage};
 use crate::cuda::{self, CudaStorage};
-use crate::params::{AdamBuffers, Divide, Running, SgdStep};
+use crate::params::{AdamBuffers, Divide, PadMaps, Running, SgdStep};
 use crate::random::Philox;
 use crate::{DType, Device, Error, Layout, Result};
-use kernels::{Accumulate, BinaryOp, Extremum, UnaryOp};
+use kernels::{Accumulate, BinaryOp, Extremum, UnaryOp, Windows};
 
 /// One tensor's operand: its storage and its layout in it.
 pub(crate) type View<'a> = (&'a Storage, &'a Layout);
@@ -196,6 +197,188 @@ impl Storage {
     }
 
     // ------------------------------------------------------------ convolution, pooling, padding
+
+    /// Convolution of images `[n, C, H, W]` with a weight `[co, C, kh, kw]` and an optional
+    /// bias `[co]`.
+    pub(crate) fn conv2d(
+        (x, lx): View,
+        (w, lw): View,
+        bias: Option<View>,
+        g: &Geometry,
+    ) -> Result<Storage> {
+        // The bias, when given, is checked with the others; without it w stands in for it.
+        let (bs, lb) = bias.unwrap_or((w, lw));
+        match Storage::one_device("conv2d", [x, w, bs])? {
+            OnDevice::Cpu([x, w, bs]) => {
+                let bias = bias.map(|_| (bs, lb));
+                cpu::conv2d((x, lx), (w, lw), bias, g).map(Storage::Cpu)
+            }
+            OnDevice::Cuda([x, w, bs]) => {
+                let bias = bias.map(|_| (bs, lb));
+                cuda::conv2d((x, lx), (w, lw), bias, g).map(Storage::Cuda)
+            }
+        }
+    }
+
+    /// The gradient of a convolution with respect to its input, from the output's gradient
+    /// and the weight.
+    pub(crate) fn conv2d_backward_input(
+        (dy, ldy): View,
+        (w, lw): View,
+        g: &Geometry,
+    ) -> Result<Storage> {
+        match Storage::one_device("conv2d_backward_input", [dy, w])? {
+            OnDevice::Cpu([dy, w]) => {
+                cpu::conv2d_backward_input((dy, ldy), (w, lw), g).map(Storage::Cpu)
+            }
+            OnDevice::Cuda([dy, w]) => {
+                cuda::conv2d_backward_input((dy, ldy), (w, lw), g).map(Storage::Cuda)
+            }
+        }
+    }
+
+    /// The gradient of a convolution with respect to its weight, from the output's gradient
+    /// and the forward's input.
+    pub(crate) fn conv2d_backward_weight(
+        (dy, ldy): View,
+        (x, lx): View,
+        g: &Geometry,
+    ) -> Result<Storage> {
+        match Storage::one_device("conv2d_backward_weight", [dy, x])? {
+            OnDevice::Cpu([dy, x]) => {
+                cpu::conv2d_backward_weight((dy, ldy), (x, lx), g).map(Storage::Cpu)
+            }
+            OnDevice::Cuda([dy, x]) => {
+                cuda::conv2d_backward_weight((dy, ldy), (x, lx), g).map(Storage::Cuda)
+            }
+        }
+    }
+
+    /// The column matrices `[n, C*kh*kw, H_out*W_out]` of images `[n, C, H, W]`.
+    pub(crate) fn im2col(&self, l: &Layout, g: &Geometry) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => cpu::im2col((s, l), g).map(Storage::Cpu),
+            Storage::Cuda(s) => cuda::im2col((s, l), g).map(Storage::Cuda),
+        }
+    }
+
+    /// Column matrices folded back onto images `[n, C, H, W]`.
+    pub(crate) fn col2im(&self, l: &Layout, g: &Geometry) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => cpu::col2im((s, l), g).map(Storage::Cpu),
+            Storage::Cuda(s) => cuda::col2im((s, l), g).map(Storage::Cuda),
+        }
+    }
+
+    /// The weight-tied matrix of a convolution with this (f32) kernel: a host-only demo.
+    pub(crate) fn conv2d_matrix(&self, l: &Layout, g: &Geometry) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => cpu::conv2d_matrix((s, l), g).map(Storage::Cpu),
+            Storage::Cuda(_) => Err(Error::device(
+                "conv2d_matrix",
+                format!(
+                    "has no GPU implementation yet; the tensor {:?} is on {} (to_device(Device::Cpu) moves it)",
+                    l.shape(),
+                    self.device()
+                ),
+            )),
+        }
+    }
+
+    /// Max pooling of images over `win`: the maxima and, when `indices`, their positions.
+    pub(crate) fn max_pool(
+        &self,
+        op: &'static str,
+        l: &Layout,
+        win: &Windows,
+        indices: bool,
+    ) -> Result<(Storage, Option<Storage>)> {
+        match self {
+            Storage::Cpu(s) => {
+                let (v, i) = cpu::max_pool(op, (s, l), win, indices)?;
+                Ok((Storage::Cpu(v), i.map(Storage::Cpu)))
+            }
+            Storage::Cuda(s) => {
+                let (v, i) = cuda::max_pool(op, (s, l), win, indices)?;
+                Ok((Storage::Cuda(v), i.map(Storage::Cuda)))
+            }
+        }
+    }
+
+    /// The gradient of a max pooling over `win` with respect to its input (of
+    /// `input_shape`), from the output's gradient and the forward's indices.
+    pub(crate) fn max_pool_backward(
+        op: &'static str,
+        (dy, ldy): View,
+        (idx, li): View,
+        win: &Windows,
+        input_shape: &[usize],
+    ) -> Result<Storage> {
+        match Storage::one_device(op, [dy, idx])? {
+            OnDevice::Cpu([dy, idx]) => {
+                cpu::max_pool_backward(op, (dy, ldy), (idx, li), win, input_shape).map(Storage::Cpu)
+            }
+            OnDevice::Cuda([dy, idx]) => {
+                cuda::max_pool_backward(op, (dy, ldy), (idx, li), win, input_shape)
+                    .map(Storage::Cuda)
+            }
+        }
+    }
+
+    /// Average pooling of images over `win`, dividing by `area` (`None`: each window's size).
+    pub(crate) fn avg_pool(
+        &self,
+        op: &'static str,
+        l: &Layout,
+        win: &Windows,
+        area: Option<usize>,
+    ) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => cpu::avg_pool(op, (s, l), win, area).map(Storage::Cpu),
+            Storage::Cuda(s) => cuda::avg_pool(op, (s, l), win, area).map(Storage::Cuda),
+        }
+    }
+
+    /// The gradient of an average pooling with respect to its input (of `input_shape`).
+    pub(crate) fn avg_pool_backward(
+        &self,
+        op: &'static str,
+        l: &Layout,
+        win: &Windows,
+        area: Option<usize>,
+        input_shape: &[usize],
+    ) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => {
+                cpu::avg_pool_backward(op, (s, l), win, area, input_shape).map(Storage::Cpu)
+            }
+            Storage::Cuda(s) => {
+                cuda::avg_pool_backward(op, (s, l), win, area, input_shape).map(Storage::Cuda)
+            }
+        }
+    }
+
+    /// The last two dimensions padded through the row and column maps.
+    pub(crate) fn pad(&self, l: &Layout, maps: PadMaps) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => cpu::pad((s, l), maps).map(Storage::Cpu),
+            Storage::Cuda(s) => cuda::pad((s, l), maps).map(Storage::Cuda),
+        }
+    }
+
+    /// The adjoint of [`Storage::pad`]: the gradient added back onto the positions of
+    /// `input_shape` it copied.
+    pub(crate) fn pad_backward(
+        &self,
+        l: &Layout,
+        maps: PadMaps,
+        input_shape: &[usize],
+    ) -> Result<Storage> {
+        match self {
+            Storage::Cpu(s) => cpu::pad_backward((s, l), maps, input_shape).map(Storage::Cpu),
+            Storage::Cuda(s) => cuda::pad_backward((s, l), maps, input_shape).map(Storage::Cuda),
+        }
+    }
 
     // ------------------------------------------------------------ indexing, embeddings, cat
 

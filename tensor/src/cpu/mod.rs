@@ -5,6 +5,9 @@
 //! dtypes before it calls, and `crate::storage` picks this backend or the GPU's.
 mod batch_norm;
 mod cat;
+mod conv;
+mod conv_explicit;
+mod conv_matrix;
 mod convert;
 mod dropout;
 #[cfg(target_arch = "x86_64")]
@@ -14,6 +17,8 @@ mod embeddings_cat;
 mod index;
 mod matmul;
 mod optim;
+mod pad;
+mod pool;
 mod reduce;
 pub(crate) mod simple_gemm;
 
@@ -21,6 +26,8 @@ pub(crate) use batch_norm::{
     batch_norm, batch_norm_backward, batch_norm_fold, channel_affine, channel_affine_backward,
 };
 pub(crate) use cat::cat;
+pub(crate) use conv::{col2im, conv2d, conv2d_backward_input, conv2d_backward_weight, im2col};
+pub(crate) use conv_matrix::conv2d_matrix;
 pub(crate) use convert::{contiguous, to_dtype};
 pub(crate) use dropout::dropout;
 pub(crate) use elementwise::{binary, unary, where_cond};
@@ -28,6 +35,8 @@ pub(crate) use embeddings_cat::{embeddings_cat, embeddings_cat_backward};
 pub(crate) use index::{gather, index_add, index_select, scatter_add};
 pub(crate) use matmul::matmul;
 pub(crate) use optim::{adamw_steps, sgd_step};
+pub(crate) use pad::{pad, pad_backward};
+pub(crate) use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward};
 pub(crate) use reduce::{arg_extremum, extremum, softmax, sum, var};
 
 use crate::strided::fill_rows;

@@ -5,9 +5,9 @@
 //! over chunks with beta = 1). A 1x1 convolution of stride 1 without padding builds no
 //! columns: its columns are its input, so its products read the input and write the input
 //! gradient in place, with no im2col or col2im.
-use super::{alloc, kernel_error, kernel_layout, zeros};
-use crate::ops::Geometry;
-use crate::{Error, Layout, Result, Tensor};
+use super::{alloc, kernel_error, kernel_layout, zeros, CudaStorage, View};
+use crate::conv_geometry::Geometry;
+use crate::{Error, Layout, Result};
 use kernels::{ConvGeometry, CudaSlice, Gemm, Gpu, Operand};
 use std::sync::Arc;
 
@@ -56,20 +56,20 @@ fn chunks(
     ))
 }
 
+/// Convolution of images `[n, C, H, W]` with `weight` `[co, C, kh, kw]`, plus an optional
+/// `bias` `[co]`: `[n, co, H_out, W_out]`.
 pub(crate) fn conv2d(
-    gpu: &Arc<Gpu>,
-    x: &Tensor,
-    weight: &Tensor,
-    bias: Option<&Tensor>,
+    (input, li): View,
+    (weight, lw): View,
+    bias: Option<View>,
     g: &Geometry,
-    n: usize,
-    co: usize,
-) -> Result<Tensor> {
+) -> Result<CudaStorage> {
     const OP: &str = "conv2d";
+    let (gpu, n, co) = (input.gpu(), li.shape()[0], lw.shape()[0]);
     let cg = geometry(g)?;
     let (k, px) = (cg.k(), cg.pixels());
-    let xs = x.cuda_f32(OP)?;
-    let w = weight.cuda_f32(OP)?;
+    let xs = input.f32_rows(OP, li)?;
+    let w = weight.f32_rows(OP, lw)?;
     let mut out = alloc(OP, gpu, n * co * px)?;
     let (step, mut cols) = chunks(OP, gpu, &cg, n)?;
     for n0 in (0..n).step_by(step) {
@@ -108,26 +108,26 @@ pub(crate) fn conv2d(
         )
         .map_err(kernel_error(OP))?;
     }
-    if let Some(b) = bias {
-        gpu.add_channel_bias([co, px], &b.cuda_f32(OP)?.view(), &mut out)
+    if let Some((b, lb)) = bias {
+        gpu.add_channel_bias([co, px], &b.f32_rows(OP, lb)?.view(), &mut out)
             .map_err(kernel_error(OP))?;
     }
-    Ok(Tensor::from_cuda_f32(gpu, out, &[n, co, g.ho, g.wo]))
+    Ok(CudaStorage::f32(gpu, out))
 }
 
+/// Gradient of a convolution with respect to its input `[n, C, H, W]`, from `grad`
+/// `[n, co, H_out, W_out]`.
 pub(crate) fn conv2d_backward_input(
-    gpu: &Arc<Gpu>,
-    dy: &Tensor,
-    weight: &Tensor,
+    (grad, lg): View,
+    (weight, lw): View,
     g: &Geometry,
-    n: usize,
-    co: usize,
-) -> Result<Tensor> {
+) -> Result<CudaStorage> {
     const OP: &str = "conv2d_backward_input";
+    let (gpu, n, co) = (grad.gpu(), lg.shape()[0], lw.shape()[0]);
     let cg = geometry(g)?;
     let (k, px) = (cg.k(), cg.pixels());
-    let dys = dy.cuda_f32(OP)?;
-    let w = weight.cuda_f32(OP)?;
+    let dys = grad.f32_rows(OP, lg)?;
+    let w = weight.f32_rows(OP, lw)?;
     let mut dx = alloc(OP, gpu, n * cg.image_len())?;
     let (step, mut cols) = chunks(OP, gpu, &cg, n)?;
     for n0 in (0..n).step_by(step) {
@@ -166,27 +166,28 @@ pub(crate) fn conv2d_backward_input(
                 .map_err(kernel_error(OP))?;
         }
     }
-    Ok(Tensor::from_cuda_f32(gpu, dx, &[n, g.c, g.h, g.w]))
+    Ok(CudaStorage::f32(gpu, dx))
 }
 
+/// Gradient of a convolution with respect to its weight `[co, C, kh, kw]`, from `grad`
+/// `[n, co, H_out, W_out]` and the forward's `input`.
 pub(crate) fn conv2d_backward_weight(
-    gpu: &Arc<Gpu>,
-    dy: &Tensor,
-    x: &Tensor,
+    (grad, lg): View,
+    (input, li): View,
     g: &Geometry,
-    n: usize,
-    co: usize,
-) -> Result<Tensor> {
+) -> Result<CudaStorage> {
     const OP: &str = "conv2d_backward_weight";
+    let (gpu, n, co) = (grad.gpu(), lg.shape()[0], lg.shape()[1]);
     let cg = geometry(g)?;
     let (k, px) = (cg.k(), cg.pixels());
     if n == 0 {
         // No images: an empty sum.
-        let dw = zeros(OP, gpu, co * k)?;
-        return Ok(Tensor::from_cuda_f32(gpu, dw, &[co, g.c, g.kh, g.kw]));
+        return Ok(CudaStorage::f32(gpu, zeros(OP, gpu, co * k)?));
     }
-    let xs = x.cuda_f32(OP)?;
-    let dy = dy.reshape(&[n, co, px])?;
+    let xs = input.f32_rows(OP, li)?;
+    // The gradient in row-major order, seen as [n, co, px].
+    let dys = grad.f32_rows(OP, lg)?;
+    let dy = Layout::contiguous(&[n, co, px]);
     let mut dw = alloc(OP, gpu, co * k)?;
     let step = chunk(gpu, &cg);
     // A chunk's columns side by side, [k, imgs*px], and its dy as [co, imgs*px]: the weight
@@ -201,10 +202,7 @@ pub(crate) fn conv2d_backward_weight(
         let chunk_dy = dy.narrow(0, n0, imgs)?.permute(&[1, 0, 2])?;
         let dense = kernel_layout(OP, &Layout::contiguous(chunk_dy.shape()))?;
         gpu.copy_strided(
-            (
-                &kernel_layout(OP, chunk_dy.layout())?,
-                &chunk_dy.cuda_buffer(OP)?.as_view(),
-            ),
+            (&kernel_layout(OP, &chunk_dy)?, &dys.view()),
             (&dense, &mut dy_wide),
         )
         .map_err(kernel_error(OP))?;
@@ -232,25 +230,28 @@ pub(crate) fn conv2d_backward_weight(
         )
         .map_err(kernel_error(OP))?;
     }
-    Ok(Tensor::from_cuda_f32(gpu, dw, &[co, g.c, g.kh, g.kw]))
+    Ok(CudaStorage::f32(gpu, dw))
 }
 
-/// The column matrices `[N, C*kh*kw, oh*ow]` of a batch (the explicit `im2col` op).
-pub(crate) fn im2col(gpu: &Arc<Gpu>, x: &Tensor, g: &Geometry, n: usize) -> Result<Tensor> {
+/// The column matrices `[n, C*kh*kw, oh*ow]` of a batch (the explicit `im2col` op).
+pub(crate) fn im2col((input, li): View, g: &Geometry) -> Result<CudaStorage> {
     const OP: &str = "im2col";
+    let (gpu, n) = (input.gpu(), li.shape()[0]);
     let cg = geometry(g)?;
     let mut cols = alloc(OP, gpu, n * cg.k() * cg.pixels())?;
-    gpu.im2col(n, &cg, &x.cuda_f32(OP)?.view(), &mut cols, false)
+    gpu.im2col(n, &cg, &input.f32_rows(OP, li)?.view(), &mut cols, false)
         .map_err(kernel_error(OP))?;
-    Ok(Tensor::from_cuda_f32(gpu, cols, &[n, cg.k(), cg.pixels()]))
+    Ok(CudaStorage::f32(gpu, cols))
 }
 
-/// Columns folded back onto images `[N, C, H, W]` (the explicit `col2im` op).
-pub(crate) fn col2im(gpu: &Arc<Gpu>, cols: &Tensor, g: &Geometry, n: usize) -> Result<Tensor> {
+/// Columns `[n, C*kh*kw, oh*ow]` folded back onto images `[n, C, H, W]` (the explicit
+/// `col2im` op).
+pub(crate) fn col2im((cols, lc): View, g: &Geometry) -> Result<CudaStorage> {
     const OP: &str = "col2im";
+    let (gpu, n) = (cols.gpu(), lc.shape()[0]);
     let cg = geometry(g)?;
     let mut x = alloc(OP, gpu, n * cg.image_len())?;
-    gpu.col2im(n, &cg, &cols.cuda_f32(OP)?.view(), &mut x.as_view_mut())
+    gpu.col2im(n, &cg, &cols.f32_rows(OP, lc)?.view(), &mut x.as_view_mut())
         .map_err(kernel_error(OP))?;
-    Ok(Tensor::from_cuda_f32(gpu, x, &[n, g.c, g.h, g.w]))
+    Ok(CudaStorage::f32(gpu, x))
 }

@@ -13,6 +13,7 @@ mod embeddings_cat;
 mod index;
 mod matmul;
 mod optim;
+mod pad;
 mod pool;
 mod reduce;
 mod transfer;
@@ -29,15 +30,14 @@ pub(crate) use embeddings_cat::{embeddings_cat, embeddings_cat_backward};
 pub(crate) use index::{gather, index_add, index_select, scatter_add};
 pub(crate) use matmul::matmul;
 pub(crate) use optim::{adamw_steps, sgd_step};
-pub(crate) use pool::{
-    avg_pool, avg_pool_backward, max_pool, max_pool_backward, pad, pad_backward,
-};
+pub(crate) use pad::{pad, pad_backward};
+pub(crate) use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward};
 pub(crate) use reduce::{arg_extremum, extremum, softmax, sum, var};
 pub(crate) use transfer::{contiguous, download, to_dtype, upload};
 
 pub use kernels::{set_deterministic, Accumulate, Gpu};
 
-use crate::{DType, Error, Layout, Result, Storage, Tensor};
+use crate::{DType, Error, Layout, Result};
 use kernels::{CudaSlice, CudaView, StridedLayout};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -112,22 +112,6 @@ pub(crate) fn kernel_error(op: &'static str) -> impl Fn(kernels::Error) -> Error
         ),
         other => Error::device(op, other.to_string()),
     }
-}
-
-/// The GPU every tensor of `tensors` lives on: `None` when all are on the host, an error
-/// naming the devices when they differ.
-pub(crate) fn gpu_of(op: &'static str, tensors: &[&Tensor]) -> Result<Option<Arc<Gpu>>> {
-    let first = tensors[0].device();
-    if let Some(t) = tensors.iter().find(|t| t.device() != first) {
-        return Err(Error::device(
-            op,
-            format!(
-                "operands on {first} and {}: move them to one device with to_device",
-                t.device()
-            ),
-        ));
-    }
-    Ok(tensors[0].cuda_storage().map(|c| c.gpu.clone()))
 }
 
 /// A layout as the kernels read it.
@@ -343,49 +327,5 @@ impl CudaStorage {
             Some(CudaData::F32(s)) => Ok(s),
             _ => Err(Error::device(op, "expected an f32 tensor on a GPU")),
         }
-    }
-}
-
-// The Tensor-level accessors below serve the ops whose GPU code still takes tensors; each
-// goes once its op's launch code takes storage and a layout.
-impl Tensor {
-    pub(crate) fn cuda_storage(&self) -> Option<&CudaStorage> {
-        match self.storage() {
-            Storage::Cuda(c) => Some(c),
-            Storage::Cpu(_) => None,
-        }
-    }
-
-    /// The GPU storage of a tensor a GPU path was given, or an error naming `op`.
-    pub(crate) fn gpu_storage(&self, op: &'static str) -> Result<&CudaStorage> {
-        self.cuda_storage().ok_or_else(|| {
-            Error::device(
-                op,
-                format!("expected a GPU tensor, got one on {}", self.device()),
-            )
-        })
-    }
-
-    pub(crate) fn from_cuda(gpu: &Arc<Gpu>, data: CudaData, shape: &[usize]) -> Tensor {
-        Tensor::from_storage(Storage::Cuda(CudaStorage::new(gpu, data)), shape)
-    }
-
-    pub(crate) fn from_cuda_f32(gpu: &Arc<Gpu>, data: CudaSlice<f32>, shape: &[usize]) -> Tensor {
-        Self::from_cuda(gpu, CudaData::F32(data), shape)
-    }
-
-    /// The whole f32 buffer of a GPU tensor (its layout says which elements are its own).
-    pub(crate) fn cuda_buffer(&self, op: &'static str) -> Result<&CudaSlice<f32>> {
-        self.gpu_storage(op)?.f32_buffer(op)
-    }
-
-    /// The f32 elements of a GPU tensor in row-major order.
-    pub(crate) fn cuda_f32(&self, op: &'static str) -> Result<DeviceData<'_, f32>> {
-        self.gpu_storage(op)?.f32_rows(op, self.layout())
-    }
-
-    /// The i64 elements of a GPU tensor in row-major order.
-    pub(crate) fn cuda_i64(&self, op: &'static str) -> Result<DeviceData<'_, i64>> {
-        self.gpu_storage(op)?.i64_rows(op, self.layout())
     }
 }

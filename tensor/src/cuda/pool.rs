@@ -1,130 +1,116 @@
-//! Pooling on the GPU, over the windows the CPU path computes (fixed or adaptive alike).
-use super::{alloc, alloc_i64, kernel_error, zeros, CudaData};
-use crate::{Error, Result, Tensor};
-use kernels::{Gpu, Windows};
-use std::sync::Arc;
+//! Pooling on the GPU, over the windows the front end (`ops/pool.rs`) built, fixed or
+//! adaptive alike.
+use super::{alloc, alloc_i64, kernel_error, CudaStorage, View};
+use crate::{Error, Result};
+use kernels::Windows;
 
 /// `[planes, H, W]` of an `[N, C, H, W]` shape.
 fn planes(shape: &[usize]) -> [usize; 3] {
     [shape[0] * shape[1], shape[2], shape[3]]
 }
 
-/// Max pooling: the maxima and, with `indices`, their positions in each plane.
+/// Max pooling of `x` `[N, C, H, W]` over `win`: the maxima `[N, C, H_out, W_out]` and, when
+/// `indices`, their i64 positions `y * W + x` in each input plane.
 pub(crate) fn max_pool(
-    gpu: &Arc<Gpu>,
-    x: &Tensor,
+    op: &'static str,
+    (x, l): View,
     win: &Windows,
     indices: bool,
-) -> Result<(Tensor, Option<Tensor>)> {
-    const OP: &str = "max_pool2d";
-    let s = x.shape();
-    let out_shape = [s[0], s[1], win.rows.len(), win.cols.len()];
-    let n: usize = out_shape.iter().product();
-    let mut y = alloc(OP, gpu, n)?;
+) -> Result<(CudaStorage, Option<CudaStorage>)> {
+    let (gpu, s) = (x.gpu(), l.shape());
+    let n = s[0] * s[1] * win.rows.len() * win.cols.len();
+    let mut y = alloc(op, gpu, n)?;
     let mut idx = if indices {
-        Some(alloc_i64(OP, gpu, n)?)
+        Some(alloc_i64(op, gpu, n)?)
     } else {
         None
     };
     gpu.max_pool(
         planes(s),
         win,
-        &x.cuda_f32(OP)?.view(),
+        &x.f32_rows(op, l)?.view(),
         &mut y,
         idx.as_mut(),
     )
-    .map_err(kernel_error(OP))?;
-    let indices = idx.map(|i| Tensor::from_cuda(gpu, CudaData::I64(i), &out_shape));
-    Ok((Tensor::from_cuda_f32(gpu, y, &out_shape), indices))
+    .map_err(kernel_error(op))?;
+    let indices = idx.map(|i| CudaStorage::i64(gpu, i));
+    Ok((CudaStorage::f32(gpu, y), indices))
 }
 
-/// The gradient of max pooling over `win`, gathered per input pixel (`dx` is written
-/// whole, so it needs no clearing).
+/// The gradient of max pooling over `win` with respect to its input `[N, C, H, W]`,
+/// gathered per input pixel (`dx` is written whole, so it needs no clearing). An index
+/// outside its window is an error.
 pub(crate) fn max_pool_backward(
-    gpu: &Arc<Gpu>,
-    dy: &Tensor,
-    indices: &Tensor,
-    input_shape: &[usize],
+    op: &'static str,
+    (dy, l): View,
+    (indices, li): View,
     win: &Windows,
-) -> Result<Tensor> {
-    const OP: &str = "max_pool2d_backward";
-    let mut dx = alloc(OP, gpu, input_shape.iter().product())?;
-    let dims = planes(input_shape);
+    input_shape: &[usize],
+) -> Result<CudaStorage> {
+    let gpu = dy.gpu();
+    let mut dx = alloc(op, gpu, input_shape.iter().product())?;
     gpu.max_pool_backward(
-        dims,
+        planes(input_shape),
         win,
-        &dy.cuda_f32(OP)?.view(),
-        &indices.cuda_i64(OP)?.view(),
+        &dy.f32_rows(op, l)?.view(),
+        &indices.i64_rows(op, li)?.view(),
         &mut dx,
     )
     .map_err(|e| match e {
         kernels::Error::IndexOutOfRange { position } => Error::index(
-            OP,
+            op,
             format!("the index at position {position} is not in its pooling window"),
         ),
-        other => kernel_error(OP)(other),
+        other => kernel_error(op)(other),
     })?;
-    Ok(Tensor::from_cuda_f32(gpu, dx, input_shape))
+    Ok(CudaStorage::f32(gpu, dx))
 }
 
-/// Average pooling, dividing by `area` (> 0) or by each window's size (0).
-pub(crate) fn avg_pool(gpu: &Arc<Gpu>, x: &Tensor, win: &Windows, area: f32) -> Result<Tensor> {
-    const OP: &str = "avg_pool2d";
-    let s = x.shape();
-    let out_shape = [s[0], s[1], win.rows.len(), win.cols.len()];
-    let mut y = alloc(OP, gpu, out_shape.iter().product())?;
-    gpu.avg_pool(planes(s), win, area, &x.cuda_f32(OP)?.view(), &mut y, false)
-        .map_err(kernel_error(OP))?;
-    Ok(Tensor::from_cuda_f32(gpu, y, &out_shape))
-}
-
-pub(crate) fn avg_pool_backward(
-    gpu: &Arc<Gpu>,
-    dy: &Tensor,
-    input_shape: &[usize],
+/// Average pooling of `x` `[N, C, H, W]` over `win`, each window's sum divided by `area`, or
+/// by the window's own size when `None` (adaptive pooling).
+pub(crate) fn avg_pool(
+    op: &'static str,
+    (x, l): View,
     win: &Windows,
-    area: f32,
-) -> Result<Tensor> {
-    const OP: &str = "avg_pool2d_backward";
-    let mut dx = alloc(OP, gpu, input_shape.iter().product())?;
+    area: Option<usize>,
+) -> Result<CudaStorage> {
+    let (gpu, s) = (x.gpu(), l.shape());
+    let mut y = alloc(op, gpu, s[0] * s[1] * win.rows.len() * win.cols.len())?;
+    gpu.avg_pool(
+        planes(s),
+        win,
+        kernel_area(area),
+        &x.f32_rows(op, l)?.view(),
+        &mut y,
+        false,
+    )
+    .map_err(kernel_error(op))?;
+    Ok(CudaStorage::f32(gpu, y))
+}
+
+/// The gradient of [`avg_pool`] with respect to its input `[N, C, H, W]`.
+pub(crate) fn avg_pool_backward(
+    op: &'static str,
+    (dy, l): View,
+    win: &Windows,
+    area: Option<usize>,
+    input_shape: &[usize],
+) -> Result<CudaStorage> {
+    let gpu = dy.gpu();
+    let mut dx = alloc(op, gpu, input_shape.iter().product())?;
     gpu.avg_pool(
         planes(input_shape),
         win,
-        area,
-        &dy.cuda_f32(OP)?.view(),
+        kernel_area(area),
+        &dy.f32_rows(op, l)?.view(),
         &mut dx,
         true,
     )
-    .map_err(kernel_error(OP))?;
-    Ok(Tensor::from_cuda_f32(gpu, dx, input_shape))
+    .map_err(kernel_error(op))?;
+    Ok(CudaStorage::f32(gpu, dx))
 }
 
-/// `x` `[planes, H, W]` padded through the row and column maps (see `ops/pad.rs`).
-pub(crate) fn pad(
-    gpu: &Arc<Gpu>,
-    x: &Tensor,
-    dims: [usize; 3],
-    maps: (&[Option<usize>], &[Option<usize>]),
-    out_shape: &[usize],
-) -> Result<Tensor> {
-    const OP: &str = "pad2d";
-    let mut y = alloc(OP, gpu, out_shape.iter().product())?;
-    gpu.pad(dims, maps, &x.cuda_f32(OP)?.view(), &mut y, false)
-        .map_err(kernel_error(OP))?;
-    Ok(Tensor::from_cuda_f32(gpu, y, out_shape))
-}
-
-/// The adjoint of [`pad`]: `dy` added back onto the input positions it copied.
-pub(crate) fn pad_backward(
-    gpu: &Arc<Gpu>,
-    dy: &Tensor,
-    dims: [usize; 3],
-    maps: (&[Option<usize>], &[Option<usize>]),
-    input_shape: &[usize],
-) -> Result<Tensor> {
-    const OP: &str = "pad2d_backward";
-    let mut dx = zeros(OP, gpu, input_shape.iter().product())?;
-    gpu.pad(dims, maps, &dy.cuda_f32(OP)?.view(), &mut dx, true)
-        .map_err(kernel_error(OP))?;
-    Ok(Tensor::from_cuda_f32(gpu, dx, input_shape))
+/// The divisor as the kernel takes it: 0 for each window's own size.
+fn kernel_area(area: Option<usize>) -> f32 {
+    area.map_or(0.0, |a| a as f32)
 }

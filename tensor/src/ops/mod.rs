@@ -6,7 +6,6 @@ mod batch_norm;
 mod binary;
 mod cat;
 mod conv;
-mod conv_explicit;
 mod conv_matrix;
 mod dropout;
 mod embeddings_cat;
@@ -19,8 +18,6 @@ mod reduce;
 mod unary;
 
 pub use batch_norm::RunningStats;
-pub use conv::Conv2dParams;
-pub(crate) use conv::Geometry;
 pub use optim::{adamw_steps, AdamStep, AdamUpdate, SgdStep};
 pub use pad::PadMode;
 pub use unary::sigmoid_f32;

@@ -11,13 +11,11 @@
 //! - `Replicate`: the edge pixel is repeated: `[1, 1, 1, 2, 3, 3, 3]`.
 //!
 //! The backward pass adds each padded position's gradient onto the source position it
-//! copied (reflected and replicated edges receive several). Planes (all leading dimensions
-//! together) run in parallel, one task per group of whole planes: no atomics. Padding moves
-//! elements of any dtype; its backward pass adds, in f32 or f64.
-use crate::cpu::Element;
-use crate::strided::min_items_per_task;
-use crate::{Error, Float, Result, Tensor};
-use rayon::prelude::*;
+//! copied (reflected and replicated edges receive several). Padding moves elements of any
+//! dtype (f32 on a GPU); its backward pass adds, in f32 or f64. The maps are built here and
+//! read by the host (`cpu/pad.rs`) or the GPU (`cuda/pad.rs`).
+use crate::params::PadMaps;
+use crate::{Error, Result, Tensor};
 
 /// How [`Tensor::pad2d`] fills positions outside the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,11 +77,8 @@ fn axis_map(
     Ok((0..lo + n + hi).map(|o| source(mode, o, lo, n)).collect())
 }
 
-/// The checked geometry of one padding: input image size, output shape, and
-/// the row and column maps.
+/// The checked geometry of one padding: the row and column maps, and the output shape.
 struct Geometry {
-    h: usize,
-    w: usize,
     rows: Vec<Option<usize>>,
     cols: Vec<Option<usize>>,
     out_shape: Vec<usize>,
@@ -105,80 +100,16 @@ impl Geometry {
         out_shape[rank - 2] = rows.len();
         out_shape[rank - 1] = cols.len();
         Ok(Geometry {
-            h: shape[rank - 2],
-            w: shape[rank - 1],
             rows,
             cols,
             out_shape,
         })
     }
 
-    fn in_plane(&self) -> usize {
-        self.h * self.w
+    /// The row and column maps, as the backends take them.
+    fn maps(&self) -> PadMaps<'_> {
+        (&self.rows, &self.cols)
     }
-
-    fn out_plane(&self) -> usize {
-        self.rows.len() * self.cols.len()
-    }
-
-    fn min_planes(&self) -> usize {
-        min_items_per_task(self.out_plane() + self.in_plane())
-    }
-}
-
-fn pad_typed<T: Element>(op: &'static str, t: &Tensor, g: &Geometry) -> Result<Tensor> {
-    let x = t.contiguous_data::<T>(op)?;
-    let (pi, po, wo) = (g.in_plane(), g.out_plane(), g.cols.len());
-    let mut out = vec![T::default(); g.out_shape.iter().product()];
-    if po > 0 {
-        out.par_chunks_mut(po)
-            .enumerate()
-            .with_min_len(g.min_planes())
-            .for_each(|(plane, out)| {
-                let x = &x[plane * pi..(plane + 1) * pi];
-                for (out_row, src_row) in out.chunks_exact_mut(wo).zip(&g.rows) {
-                    // A zero row stays at its default (zero); otherwise map every column.
-                    let Some(r) = *src_row else { continue };
-                    let src = &x[r * g.w..(r + 1) * g.w];
-                    for (o, c) in out_row.iter_mut().zip(&g.cols) {
-                        if let Some(c) = *c {
-                            *o = src[c];
-                        }
-                    }
-                }
-            });
-    }
-    Ok(Tensor::from_op(out, &g.out_shape))
-}
-
-/// [`Tensor::pad2d_backward`] in `T`: each input plane is summed by one task.
-fn pad_backward_typed<T: Float>(
-    op: &'static str,
-    grad: &Tensor,
-    input_shape: &[usize],
-    g: &Geometry,
-) -> Result<Tensor> {
-    let dy = grad.contiguous_data::<T>(op)?;
-    let (pi, po, wo) = (g.in_plane(), g.out_plane(), g.cols.len());
-    let mut dx = vec![T::ZERO; input_shape.iter().product()];
-    if pi > 0 {
-        dx.par_chunks_mut(pi)
-            .enumerate()
-            .with_min_len(g.min_planes())
-            .for_each(|(plane, dx)| {
-                let dy = &dy[plane * po..(plane + 1) * po];
-                for (dy_row, src_row) in dy.chunks_exact(wo).zip(&g.rows) {
-                    let Some(r) = *src_row else { continue };
-                    let dst = &mut dx[r * g.w..(r + 1) * g.w];
-                    for (&d, c) in dy_row.iter().zip(&g.cols) {
-                        if let Some(c) = *c {
-                            dst[c] += d;
-                        }
-                    }
-                }
-            });
-    }
-    Ok(Tensor::from_op(dx, input_shape))
 }
 
 impl Tensor {
@@ -187,12 +118,8 @@ impl Tensor {
     pub fn pad2d(&self, pads: [usize; 4], mode: PadMode) -> Result<Tensor> {
         const OP: &str = "pad2d";
         let g = Geometry::new(OP, self.shape(), pads, mode)?;
-        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
-            let planes = self.shape()[..self.rank() - 2].iter().product();
-            let dims = [planes, g.h, g.w];
-            return crate::cuda::pad(&gpu, self, dims, (&g.rows, &g.cols), &g.out_shape);
-        }
-        with_dtype!(self.dtype(), T => pad_typed::<T>(OP, self, &g))
+        let storage = self.storage().pad(self.layout(), g.maps())?;
+        Ok(Tensor::from_storage(storage, &g.out_shape))
     }
 
     /// Gradient of [`Tensor::pad2d`] with respect to its input: `self` is the gradient of the
@@ -217,12 +144,10 @@ impl Tensor {
                 ),
             ));
         }
-        if let Some(gpu) = crate::cuda::gpu_of(OP, &[self])? {
-            let planes = input_shape[..input_shape.len() - 2].iter().product();
-            let dims = [planes, g.h, g.w];
-            let maps = (&g.rows[..], &g.cols[..]);
-            return crate::cuda::pad_backward(&gpu, self, dims, maps, input_shape);
-        }
-        with_float!(OP, self.dtype(), T => pad_backward_typed::<T>(OP, self, input_shape, &g))
+        self.check_float(OP)?;
+        let storage = self
+            .storage()
+            .pad_backward(self.layout(), g.maps(), input_shape)?;
+        Ok(Tensor::from_storage(storage, input_shape))
     }
 }
