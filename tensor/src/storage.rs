@@ -387,17 +387,11 @@ impl Storage {
         &self,
         l: &Layout,
         dim: usize,
-        (indices, li): (&Storage, &Layout),
+        (indices, li): View,
     ) -> Result<Storage> {
-        const OP: &str = "index_select";
-        match (self, indices) {
-            (Storage::Cpu(x), Storage::Cpu(i)) => {
-                cpu::index_select(x, l, dim, (i, li)).map(Storage::Cpu)
-            }
-            (Storage::Cuda(x), Storage::Cuda(i)) if self.same_device(&[indices]) => {
-                cuda::index_select(x, l, dim, (i, li)).map(Storage::Cuda)
-            }
-            _ => Err(self.mismatch(OP, &[indices])),
+        match Storage::one_device("index_select", [self, indices])? {
+            OnDevice::Cpu([x, i]) => cpu::index_select(x, l, dim, (i, li)).map(Storage::Cpu),
+            OnDevice::Cuda([x, i]) => cuda::index_select(x, l, dim, (i, li)).map(Storage::Cuda),
         }
     }
 
@@ -426,19 +420,10 @@ impl Storage {
     }
 
     /// torch.gather along `dim`: the elements `l` selects at the i64 `index`, in its shape.
-    pub(crate) fn gather(
-        &self,
-        l: &Layout,
-        dim: usize,
-        (index, li): (&Storage, &Layout),
-    ) -> Result<Storage> {
-        const OP: &str = "gather";
-        match (self, index) {
-            (Storage::Cpu(x), Storage::Cpu(i)) => cpu::gather(x, l, dim, (i, li)).map(Storage::Cpu),
-            (Storage::Cuda(x), Storage::Cuda(i)) if self.same_device(&[index]) => {
-                cuda::gather(x, l, dim, (i, li)).map(Storage::Cuda)
-            }
-            _ => Err(self.mismatch(OP, &[index])),
+    pub(crate) fn gather(&self, l: &Layout, dim: usize, (index, li): View) -> Result<Storage> {
+        match Storage::one_device("gather", [self, index])? {
+            OnDevice::Cpu([x, i]) => cpu::gather(x, l, dim, (i, li)).map(Storage::Cpu),
+            OnDevice::Cuda([x, i]) => cuda::gather(x, l, dim, (i, li)).map(Storage::Cuda),
         }
     }
 
@@ -488,18 +473,16 @@ impl Storage {
     pub(crate) fn embeddings_cat_backward(
         &self,
         l: &Layout,
-        (codes, lc): (&Storage, &Layout),
+        (codes, lc): View,
         sizes: &[[usize; 2]],
     ) -> Result<Storage> {
-        const OP: &str = "embeddings_cat_backward";
-        match (self, codes) {
-            (Storage::Cpu(dy), Storage::Cpu(c)) => {
+        match Storage::one_device("embeddings_cat_backward", [self, codes])? {
+            OnDevice::Cpu([dy, c]) => {
                 cpu::embeddings_cat_backward(dy, l, (c, lc), sizes).map(Storage::Cpu)
             }
-            (Storage::Cuda(dy), Storage::Cuda(c)) if self.same_device(&[codes]) => {
+            OnDevice::Cuda([dy, c]) => {
                 cuda::embeddings_cat_backward(dy, l, (c, lc), sizes).map(Storage::Cuda)
             }
-            _ => Err(self.mismatch(OP, &[codes])),
         }
     }
 

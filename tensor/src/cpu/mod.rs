@@ -8,7 +8,7 @@ mod cat;
 mod conv;
 mod conv_explicit;
 mod conv_matrix;
-mod convert;
+mod copy;
 mod dropout;
 #[cfg(target_arch = "x86_64")]
 mod dropout_avx512;
@@ -28,7 +28,7 @@ pub(crate) use batch_norm::{
 pub(crate) use cat::cat;
 pub(crate) use conv::{col2im, conv2d, conv2d_backward_input, conv2d_backward_weight, im2col};
 pub(crate) use conv_matrix::conv2d_matrix;
-pub(crate) use convert::{contiguous, to_dtype};
+pub(crate) use copy::{contiguous, to_dtype};
 pub(crate) use dropout::dropout;
 pub(crate) use elementwise::{binary, unary, where_cond};
 pub(crate) use embeddings_cat::{embeddings_cat, embeddings_cat_backward};

@@ -7,6 +7,7 @@ mod batch_norm;
 mod cache;
 mod cat;
 mod conv;
+mod copy;
 mod dropout;
 mod elementwise;
 mod embeddings_cat;
@@ -16,7 +17,6 @@ mod optim;
 mod pad;
 mod pool;
 mod reduce;
-mod transfer;
 
 pub(crate) use batch_norm::{
     batch_norm, batch_norm_backward, batch_norm_fold, channel_affine, channel_affine_backward,
@@ -24,6 +24,7 @@ pub(crate) use batch_norm::{
 pub(crate) use cache::release as release_cached_buffers;
 pub(crate) use cat::cat;
 pub(crate) use conv::{col2im, conv2d, conv2d_backward_input, conv2d_backward_weight, im2col};
+pub(crate) use copy::{contiguous, download, to_dtype, upload};
 pub(crate) use dropout::dropout;
 pub(crate) use elementwise::{binary, full, unary, where_cond};
 pub(crate) use embeddings_cat::{embeddings_cat, embeddings_cat_backward};
@@ -33,7 +34,6 @@ pub(crate) use optim::{adamw_steps, sgd_step};
 pub(crate) use pad::{pad, pad_backward};
 pub(crate) use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward};
 pub(crate) use reduce::{arg_extremum, extremum, softmax, sum, var};
-pub(crate) use transfer::{contiguous, download, to_dtype, upload};
 
 pub use kernels::{set_deterministic, Accumulate, Gpu};
 
