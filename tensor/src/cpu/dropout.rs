@@ -2,8 +2,8 @@
 //! stream is below `threshold` (24-bit integers), and scaled; the AVX-512 kernel of
 //! `dropout_avx512.rs` where the CPU has it, the portable loop (16 lanes wide where it can)
 //! elsewhere. The draws are those of `cuda/dropout.rs`, so both devices drop the same elements.
+use super::Float;
 use super::{layout_data, CpuStorage, Element, View};
-use crate::float::Float;
 use crate::random::{Philox, LANES};
 use crate::Result;
 use rayon::prelude::*;

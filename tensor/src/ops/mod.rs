@@ -20,7 +20,6 @@ mod unary;
 pub use batch_norm::RunningStats;
 pub use optim::{adamw_steps, AdamStep, AdamUpdate, SgdStep};
 pub use pad::PadMode;
-pub use unary::sigmoid_f32;
 
 impl crate::Tensor {
     /// An error naming `op` unless this tensor holds f32 or f64, the dtypes ops compute in.

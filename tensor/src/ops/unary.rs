@@ -2,14 +2,8 @@
 //! place, not copied first) into a fresh contiguous output, on the host (`cpu/elementwise.rs`)
 //! or the GPU (`cuda/elementwise.rs`). f32 and f64 alike on the host; scalar arguments are
 //! f32 in the API and converted to the tensor's type.
-use crate::{Error, Float, Result, Tensor};
+use crate::{Error, Result, Tensor};
 use kernels::UnaryOp;
-
-/// The logistic function, written so that neither branch overflows: for x < 0 it uses
-/// e^x / (1 + e^x) instead of 1 / (1 + e^-x) (see [`Float::sigmoid`]).
-pub fn sigmoid_f32(x: f32) -> f32 {
-    Float::sigmoid(x)
-}
 
 impl Tensor {
     /// `f` of every element, in a float dtype.

@@ -6,7 +6,7 @@
 //! The trait has exactly what the ops use, and each method is the inherent `f32` / `f64`
 //! method of the same name (`max` and `min` ignore a NaN operand, as `f32::max` does), so
 //! the f32 instantiation of a generic op is the code the op had before it was generic.
-use crate::cpu::Element;
+use super::Element;
 use std::fmt::Display;
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
