@@ -11,6 +11,7 @@
 //! no implicit promotion).
 mod buffer_cache;
 mod conv_geometry;
+mod device;
 #[macro_use]
 mod dtype;
 #[macro_use]
@@ -32,13 +33,14 @@ pub use buffer_cache::release_cached_memory;
 pub use conv_geometry::Conv2dParams;
 pub use cpu::{CpuStorage, Element, Float};
 pub use cuda::{poison_outputs, set_deterministic, Accumulate, CudaStorage, Gpu};
+pub use device::Device;
 pub use dtype::DType;
 pub use error::{Error, Result};
 pub use kernels::{BinaryOp, UnaryOp};
 pub use layout::{broadcast_shape, contiguous_strides, Layout};
 pub use ops::*;
 pub use storage::Storage;
-pub use tensor::{Device, Tensor};
+pub use tensor::Tensor;
 pub use threads::join_thread_pool;
 
 pub use half::{bf16, f16};

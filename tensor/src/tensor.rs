@@ -3,63 +3,9 @@
 use crate::cpu::{layout_data, Element};
 use crate::layout::{broadcast_shape, Layout};
 use crate::storage::Storage;
-use crate::{DType, Error, Result};
+use crate::{DType, Device, Error, Result};
 use std::borrow::Cow;
 use std::sync::Arc;
-
-/// Where a tensor's data lives: the host, or the CUDA GPU of an ordinal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Device {
-    Cpu,
-    Cuda(usize),
-}
-
-impl Device {
-    /// The CUDA GPU `ordinal` (PyTorch's `torch.device("cuda", 0)`).
-    pub fn cuda(ordinal: usize) -> Device {
-        Device::Cuda(ordinal)
-    }
-
-    /// Reads `cpu`, `cuda` (GPU 0) or `cuda:N`, as the examples' `--device` takes it.
-    pub fn parse(s: &str) -> Result<Device> {
-        match s {
-            "cpu" => Ok(Device::Cpu),
-            "cuda" => Ok(Device::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(Device::Cuda)
-                .ok_or_else(|| {
-                    Error::invalid("device", format!("{s:?} is not cpu, cuda or cuda:N"))
-                }),
-        }
-    }
-
-    /// Whether a CUDA GPU with this ordinal can be used here (the libraries load and the
-    /// driver sees it); the host always can. Opens the GPU on first use.
-    pub fn is_available(self) -> bool {
-        match self {
-            Device::Cpu => true,
-            Device::Cuda(i) => kernels::Gpu::get(i).is_ok(),
-        }
-    }
-}
-
-impl std::str::FromStr for Device {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Device> {
-        Device::parse(s)
-    }
-}
-
-impl std::fmt::Display for Device {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Device::Cpu => f.write_str("cpu"),
-            Device::Cuda(i) => write!(f, "cuda:{i}"),
-        }
-    }
-}
 
 /// An n-dimensional array: a view (shape, strides, offset) into shared storage.
 #[derive(Clone)]
