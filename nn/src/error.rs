@@ -3,6 +3,12 @@
 //! as), and the lower crates' errors wrapped as they came, so that a caller can match on the
 //! kind and `source()` walks down to the cause. Each message names the place and what to
 //! change, as the README's "Bad input" table quotes them.
+//!
+//! So that an error chain printed one line per `source()` repeats nothing, an error with a
+//! context of its own (a path, a pattern, a batch) displays only that context and returns
+//! the cause as its source, while a wrapper that adds nothing (`Tensor`, `Autograd`,
+//! `Checkpoint`, `Learner`) displays the error it wraps and passes that error's own source
+//! on.
 use crate::learner::LearnerError;
 use crate::state_dict::StateDictError;
 use crate::user_file::FileError;
@@ -75,6 +81,11 @@ pub enum Error {
         row: usize,
         value: String,
     },
+    /// None of the `images` of a batch could be read; `first` is why the first was not.
+    NoImageRead {
+        images: usize,
+        first: Option<Box<Error>>,
+    },
     /// Tables that do not fit the model or each other (a preprocessing fitted on other
     /// columns, a split with no row left), with no one file to blame.
     Data(String),
@@ -137,18 +148,11 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            Error::File {
-                path,
-                source,
-                read_as,
-            } => {
-                write!(f, "{}: {source}", path.display())?;
-                match read_as {
-                    Some(format) => write!(f, ": refusing to read it as {format}"),
-                    None => Ok(()),
-                }
-            }
+            Error::Io { path, .. } => write!(f, "{}", path.display()),
+            Error::File { path, read_as, .. } => match read_as {
+                Some(format) => write!(f, "{}: refusing to read it as {format}", path.display()),
+                None => write!(f, "{}", path.display()),
+            },
             Error::Csv {
                 path,
                 line,
@@ -168,13 +172,9 @@ impl fmt::Display for Error {
                     None => write!(f, ": {msg}"),
                 }
             }
-            Error::Json {
-                path,
-                expected,
-                source,
-            } => match expected {
-                Some(kind) => write!(f, "{}: not a {kind}: {source}", path.display()),
-                None => write!(f, "{}: {source}", path.display()),
+            Error::Json { path, expected, .. } => match expected {
+                Some(kind) => write!(f, "{}: not a {kind}", path.display()),
+                None => write!(f, "{}", path.display()),
             },
             Error::Image { name, format, msg } => match format {
                 Some(format) => write!(f, "{name} (read as {format}): {msg}"),
@@ -182,7 +182,7 @@ impl fmt::Display for Error {
             },
             Error::Folder { path, msg } => write!(f, "{}: {msg}", path.display()),
             Error::Pattern { pattern, source } => match source {
-                Some(e) => write!(f, "label pattern `{pattern}`: {e}"),
+                Some(_) => write!(f, "label pattern `{pattern}` is not a regular expression"),
                 None => write!(
                     f,
                     "label pattern `{pattern}` has no group to take the label from"
@@ -201,6 +201,9 @@ impl fmt::Display for Error {
                 f,
                 "column `{column}`, row {row}: `{value}` is not a date (YYYY-MM-DD)"
             ),
+            Error::NoImageRead { images, .. } => {
+                write!(f, "none of its {images} images could be read")
+            }
             Error::Data(msg) | Error::Invalid(msg) => f.write_str(msg),
             Error::DuplicateName(name) => write!(
                 f,
@@ -223,10 +226,11 @@ impl std::error::Error for Error {
             Error::Pattern {
                 source: Some(e), ..
             } => Some(e),
-            Error::Checkpoint(e) => Some(e),
-            Error::Learner(e) => Some(e),
-            Error::Tensor(e) => Some(e),
-            Error::Autograd(e) => Some(e),
+            Error::NoImageRead { first: Some(e), .. } => Some(e.as_ref()),
+            Error::Checkpoint(e) => e.source(),
+            Error::Learner(e) => e.source(),
+            Error::Tensor(e) => e.source(),
+            Error::Autograd(e) => e.source(),
             _ => None,
         }
     }

@@ -19,7 +19,8 @@ pub fn accuracy(logits: &Tensor, target: &Tensor) -> Result<f32> {
     if pred.len() != target.len() {
         return Err(tensor::Error::Shape {
             op: "accuracy",
-            msg: format!("{} predictions for {} targets", pred.len(), target.len()),
+            shapes: vec![vec![pred.len()], vec![target.len()]],
+            expected: "one prediction for each target",
         });
     }
     let hits = pred.iter().zip(&target).filter(|(p, t)| p == t).count();

@@ -74,7 +74,7 @@ pub enum StateDictError {
 impl std::fmt::Display for StateDictError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StateDictError::Io { path, source } => write!(f, "{path}: {source}"),
+            StateDictError::Io { path, .. } => f.write_str(path),
             StateDictError::NotAFile { path } => {
                 write!(f, "{path}: not a regular file, so not a checkpoint")
             }
@@ -91,7 +91,15 @@ impl std::fmt::Display for StateDictError {
     }
 }
 
-impl std::error::Error for StateDictError {}
+impl std::error::Error for StateDictError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StateDictError::Io { source, .. } => Some(source),
+            StateDictError::Tensor(e) => e.source(),
+            _ => None,
+        }
+    }
+}
 
 impl From<tensor::Error> for StateDictError {
     fn from(e: tensor::Error) -> Self {

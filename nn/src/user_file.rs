@@ -32,7 +32,14 @@ impl std::fmt::Display for FileError {
     }
 }
 
-impl std::error::Error for FileError {}
+impl std::error::Error for FileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FileError::Io(e) => e.source(),
+            _ => None,
+        }
+    }
+}
 
 /// Opens `path` if it is a regular file of at most `cap` bytes, checked from its metadata
 /// before opening (so a FIFO never blocks) and again on the file opened (so the file read is

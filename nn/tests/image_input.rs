@@ -14,6 +14,7 @@ use nn::vision::{
     check_size, decode_image, load_image, Augment, ImageData, Padding, Transforms, MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS, MAX_SIZE,
 };
+use std::error::Error as _;
 use std::path::{Path, PathBuf};
 use tensor::Tensor;
 
@@ -113,18 +114,21 @@ fn an_image_over_the_pixel_limit_is_refused_from_its_header() {
 #[test]
 fn devices_folders_and_oversized_files_are_refused_before_reading() {
     for special in [Path::new("/dev/zero"), Path::new("/")] {
-        let err = load_image(special).unwrap_err().to_string();
-        assert!(err.contains("not a regular file"), "{err}");
+        let err = load_image(special).unwrap_err();
+        // The reason is the error's source, the next line of a printed chain.
+        let why = err.source().map(|e| e.to_string()).unwrap_or_default();
+        assert!(why.starts_with("not a regular file"), "{err}: {why}");
     }
     // A sparse file one byte over the cap: refused from its length, never read.
     let dir = tmp("big");
     let path = dir.join("big.png");
     let f = std::fs::File::create(&path).unwrap();
     f.set_len(MAX_IMAGE_BYTES + 1).unwrap();
-    let err = load_image(&path).unwrap_err().to_string();
+    let err = load_image(&path).unwrap_err();
+    let why = err.source().map(|e| e.to_string()).unwrap_or_default();
     assert!(
-        err.contains("big.png") && err.contains(&(MAX_IMAGE_BYTES + 1).to_string()),
-        "{err}"
+        err.to_string().contains("big.png") && why.contains(&(MAX_IMAGE_BYTES + 1).to_string()),
+        "{err}: {why}"
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -176,11 +180,17 @@ fn a_batch_of_which_no_image_can_be_read_is_an_error_naming_the_first_reason() {
         let batches: Vec<_> = batches.collect();
         assert_eq!(batches.len(), count, "every batch reported, none left out");
         for b in batches {
-            let err = b.err().unwrap().to_string();
+            let err = b.err().unwrap();
             assert!(
-                err.contains("none of its 3 images could be read")
-                    && err.contains("neither a JPEG nor a PNG"),
-                "{err}"
+                matches!(err, nn::Error::NoImageRead { images: 3, .. }),
+                "{err:?}"
+            );
+            // The first reason is the error's source, the next line of a printed chain.
+            let first = err.source().map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                err.to_string() == "none of its 3 images could be read"
+                    && first.contains("neither a JPEG nor a PNG"),
+                "{err}: {first}"
             );
         }
     }

@@ -30,17 +30,19 @@ impl Conv2dParams {
         k: usize,
     ) -> Result<usize> {
         let (s, p) = (self.stride[axis], self.padding[axis]);
-        if s == 0 || k == 0 {
-            return Err(Error::invalid(
-                op,
-                format!("stride {s} and kernel size {k} must be positive"),
-            ));
+        if s == 0 {
+            return Err(Error::argument(op, "stride", 0, "positive"));
+        }
+        if k == 0 {
+            return Err(Error::argument(op, "kernel size", 0, "positive"));
         }
         if n + 2 * p < k {
-            return Err(Error::shape(
+            return Err(Error::KernelSize {
                 op,
-                format!("input size {n} with padding {p} is smaller than the kernel size {k}"),
-            ));
+                size: n,
+                padding: p,
+                kernel: k,
+            });
         }
         Ok((n + 2 * p - k) / s + 1)
     }
@@ -70,9 +72,10 @@ impl Geometry {
         p: Conv2dParams,
     ) -> Result<Self> {
         if c == 0 || h == 0 || w == 0 {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 op,
-                format!("an image of {c} channels of {h} x {w} pixels is empty"),
+                &[&[c, h, w]],
+                "an image [C, H, W] with no size 0",
             ));
         }
         Ok(Geometry {

@@ -23,8 +23,8 @@ impl Device {
                 .strip_prefix("cuda:")
                 .and_then(|n| n.parse().ok())
                 .map(Device::Cuda)
-                .ok_or_else(|| {
-                    Error::invalid("device", format!("{s:?} is not cpu, cuda or cuda:N"))
+                .ok_or_else(|| Error::DeviceName {
+                    name: s.to_string(),
                 }),
         }
     }

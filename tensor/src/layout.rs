@@ -28,13 +28,11 @@ pub(crate) fn check_dim(op: &'static str, dim: usize, shape: &[usize]) -> Result
     if dim < shape.len() {
         Ok(())
     } else {
-        Err(Error::index(
+        Err(Error::Dim {
             op,
-            format!(
-                "dimension {dim} is out of range for a tensor of shape {shape:?} (rank {})",
-                shape.len()
-            ),
-        ))
+            dim,
+            shape: shape.to_vec(),
+        })
     }
 }
 
@@ -108,25 +106,18 @@ impl Layout {
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
         let n: usize = shape.iter().product();
         if n != self.elem_count() {
-            return Err(Error::shape(
-                "reshape",
-                format!(
-                    "cannot reshape {:?} ({} elements) into {:?} ({} elements)",
-                    self.shape,
-                    self.elem_count(),
-                    shape,
-                    n
-                ),
-            ));
+            return Err(Error::ElementCount {
+                op: "reshape",
+                shape: shape.to_vec(),
+                elements: self.elem_count(),
+            });
         }
         if !self.is_contiguous() {
-            return Err(Error::shape(
-                "reshape",
-                format!(
-                    "a view of shape {:?} with strides {:?} is not contiguous; call contiguous() first",
-                    self.shape, self.strides
-                ),
-            ));
+            return Err(Error::NotContiguous {
+                op: "reshape",
+                shape: self.shape.clone(),
+                strides: self.strides.clone(),
+            });
         }
         Ok(Layout {
             shape: shape.to_vec(),
@@ -144,12 +135,10 @@ impl Layout {
                 .iter()
                 .all(|&d| d < rank && !std::mem::replace(&mut seen[d], true));
         if !valid {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 "permute",
-                format!(
-                    "{dims:?} is not a permutation of the {rank} dimensions of {:?}",
-                    self.shape
-                ),
+                &[dims, &self.shape],
+                "a permutation of the dimensions of the shape",
             ));
         }
         Ok(Layout {
@@ -173,14 +162,13 @@ impl Layout {
         check_dim("narrow", dim, &self.shape)?;
         let size = self.shape[dim];
         if start.checked_add(len).is_none_or(|end| end > size) {
-            return Err(Error::index(
-                "narrow",
-                format!(
-                    "range {start}..{} of dimension {dim} is out of bounds for shape {:?}",
-                    start.saturating_add(len),
-                    self.shape
-                ),
-            ));
+            return Err(Error::Range {
+                op: "narrow",
+                start,
+                end: start.saturating_add(len),
+                dim,
+                shape: self.shape.clone(),
+            });
         }
         let mut shape = self.shape.clone();
         shape[dim] = len;
@@ -200,9 +188,10 @@ impl Layout {
     /// get stride 0, so each stored element is read many times (PyTorch's `expand`).
     pub fn expand(&self, shape: &[usize]) -> Result<Self> {
         let err = || {
-            Error::shape(
+            Error::shapes(
                 "expand",
-                format!("cannot expand shape {:?} to {shape:?}", self.shape),
+                &[&self.shape, shape],
+                "sizes of 1 or equal sizes, aligned at the right",
             )
         };
         if shape.len() < self.rank() {
@@ -230,13 +219,11 @@ impl Layout {
     /// Inserts a dimension of size 1 at `dim` (`t[None]` in the lesson is `unsqueeze(0)`).
     pub fn unsqueeze(&self, dim: usize) -> Result<Self> {
         if dim > self.rank() {
-            return Err(Error::index(
-                "unsqueeze",
-                format!(
-                    "position {dim} is out of range for a tensor of shape {:?}",
-                    self.shape
-                ),
-            ));
+            return Err(Error::Dim {
+                op: "unsqueeze",
+                dim,
+                shape: self.shape.clone(),
+            });
         }
         let mut shape = self.shape.clone();
         let mut strides = self.strides.clone();
@@ -258,12 +245,10 @@ impl Layout {
     pub fn squeeze(&self, dim: usize) -> Result<Self> {
         check_dim("squeeze", dim, &self.shape)?;
         if self.shape[dim] != 1 {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 "squeeze",
-                format!(
-                    "dimension {dim} of shape {:?} has size {}, not 1",
-                    self.shape, self.shape[dim]
-                ),
+                &[&self.shape],
+                "size 1 in the dimension squeezed",
             ));
         }
         let mut shape = self.shape.clone();
@@ -299,10 +284,11 @@ pub fn broadcast_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec
             (1, y) => y,
             (x, 1) => x,
             _ => {
-                return Err(Error::shape(
+                return Err(Error::Broadcast {
                     op,
-                    format!("shapes {a:?} and {b:?} cannot be broadcast together"),
-                ))
+                    lhs: a.to_vec(),
+                    rhs: b.to_vec(),
+                })
             }
         };
     }

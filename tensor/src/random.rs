@@ -172,10 +172,11 @@ impl Philox {
     /// A tensor of uniform draws in [lo, hi).
     pub fn uniform(&self, shape: &[usize], lo: f32, hi: f32) -> Result<Tensor> {
         if lo.is_nan() || hi.is_nan() || lo >= hi {
-            return Err(Error::invalid(
-                "uniform",
-                format!("needs lo < hi, got [{lo}, {hi})"),
-            ));
+            return Err(Error::Bounds {
+                op: "uniform",
+                lo: lo.into(),
+                hi: hi.into(),
+            });
         }
         let mut out = vec![0f32; shape.iter().product()];
         self.fill_words(0, &mut out, |w| lo + (hi - lo) * ((w >> 8) as f32 * U24));
@@ -186,10 +187,7 @@ impl Philox {
     /// pair of words (2j, 2j+1): element 2j takes the cosine, 2j+1 the sine.
     pub fn normal(&self, shape: &[usize], mean: f32, std: f32) -> Result<Tensor> {
         if std.is_nan() || std < 0.0 {
-            return Err(Error::invalid(
-                "normal",
-                format!("std must be >= 0, got {std}"),
-            ));
+            return Err(Error::argument("normal", "std", std, "at least 0"));
         }
         let n: usize = shape.iter().product();
         let mut out = vec![0f32; n.next_multiple_of(2)];
@@ -212,10 +210,7 @@ impl Philox {
     /// below p. Dropout keeps an activation with probability 1 - p this way.
     pub fn bernoulli(&self, shape: &[usize], p: f32) -> Result<Tensor> {
         if !(0.0..=1.0).contains(&p) {
-            return Err(Error::invalid(
-                "bernoulli",
-                format!("p must be in [0, 1], got {p}"),
-            ));
+            return Err(Error::argument("bernoulli", "p", p, "in [0, 1]"));
         }
         let mut out = vec![0f32; shape.iter().product()];
         self.fill_words(0, &mut out, |w| {

@@ -66,13 +66,11 @@ impl Storage {
             .map(|o| o.device())
             .find(|&d| d != self.device())
             .unwrap_or(self.device());
-        Error::device(
+        Error::DeviceMismatch {
             op,
-            format!(
-                "operands on {} and {other}: move them to one device with to_device",
-                self.device()
-            ),
-        )
+            lhs: self.device(),
+            rhs: other,
+        }
     }
 
     /// The operands of one op on their one device: all on the host or all on one GPU, or
@@ -274,14 +272,11 @@ impl Storage {
     pub(crate) fn conv2d_matrix(&self, l: &Layout, g: &Geometry) -> Result<Storage> {
         match self {
             Storage::Cpu(s) => cpu::conv2d_matrix((s, l), g).map(Storage::Cpu),
-            Storage::Cuda(_) => Err(Error::device(
-                "conv2d_matrix",
-                format!(
-                    "has no GPU implementation yet; the tensor {:?} is on {} (to_device(Device::Cpu) moves it)",
-                    l.shape(),
-                    self.device()
-                ),
-            )),
+            Storage::Cuda(_) => Err(Error::Unsupported {
+                op: "conv2d_matrix",
+                device: self.device(),
+                dtype: None,
+            }),
         }
     }
 
@@ -778,33 +773,25 @@ impl Storage {
 impl<'a> Running<'a, Storage> {
     /// The running statistics as host storage, or the error naming their device.
     fn cpu(self, op: &'static str) -> Result<Running<'a, CpuStorage>> {
-        let device = self.mean.device();
         match (self.mean, self.var) {
             (Storage::Cpu(mean), Storage::Cpu(var)) => Ok(Running {
                 mean,
                 var,
                 momentum: self.momentum,
             }),
-            _ => Err(Error::device(
-                op,
-                format!("running statistics on {device}, the input on the host"),
-            )),
+            (mean, var) => Err(mean.mismatch(op, &[var])),
         }
     }
 
     /// The running statistics as GPU storage, or the error naming their device.
     fn cuda(self, op: &'static str) -> Result<Running<'a, CudaStorage>> {
-        let device = self.mean.device();
         match (self.mean, self.var) {
             (Storage::Cuda(mean), Storage::Cuda(var)) => Ok(Running {
                 mean,
                 var,
                 momentum: self.momentum,
             }),
-            _ => Err(Error::device(
-                op,
-                format!("running statistics on {device}, the input on a GPU"),
-            )),
+            (mean, var) => Err(mean.mismatch(op, &[var])),
         }
     }
 }

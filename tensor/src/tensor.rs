@@ -26,13 +26,11 @@ impl Tensor {
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Self> {
         let n: usize = shape.iter().product();
         if n != data.len() {
-            return Err(Error::shape(
-                "from_vec",
-                format!(
-                    "{} elements cannot fill shape {shape:?} ({n} elements)",
-                    data.len()
-                ),
-            ));
+            return Err(Error::ElementCount {
+                op: "from_vec",
+                shape: shape.to_vec(),
+                elements: data.len(),
+            });
         }
         Ok(Self::from_storage(
             Storage::Cpu(T::into_storage(data)),
@@ -136,8 +134,10 @@ impl Tensor {
         if !whole || Arc::strong_count(&self.storage) > 1 {
             *self = self.copy()?;
         }
-        Arc::get_mut(&mut self.storage)
-            .ok_or_else(|| Error::invalid("storage_for_update", "a fresh copy is shared"))
+        Arc::get_mut(&mut self.storage).ok_or(Error::Internal {
+            op: "storage_for_update",
+            what: "a fresh copy is shared",
+        })
     }
     pub fn is_contiguous(&self) -> bool {
         self.layout.is_contiguous()
@@ -161,14 +161,11 @@ impl Tensor {
     pub(crate) fn storage_slice<T: Element>(&self, op: &'static str) -> Result<&[T]> {
         match &*self.storage {
             Storage::Cpu(s) => s.slice::<T>(op),
-            Storage::Cuda(_) => Err(Error::device(
+            Storage::Cuda(_) => Err(Error::Unsupported {
                 op,
-                format!(
-                    "has no GPU implementation yet; the tensor {:?} is on {} (to_device(Device::Cpu) moves it)",
-                    self.shape(),
-                    self.device()
-                ),
-            )),
+                device: self.device(),
+                dtype: None,
+            }),
         }
     }
 
@@ -211,14 +208,11 @@ impl Tensor {
     /// The single value of a one-element f32 tensor (a loss, a metric).
     pub fn to_scalar(&self) -> Result<f32> {
         if self.elem_count() != 1 {
-            return Err(Error::shape(
-                "to_scalar",
-                format!(
-                    "shape {:?} holds {} elements, not 1",
-                    self.shape(),
-                    self.elem_count()
-                ),
-            ));
+            return Err(Error::ElementCount {
+                op: "to_scalar",
+                shape: vec![],
+                elements: self.elem_count(),
+            });
         }
         Ok(self.to_vec::<f32>()?[0])
     }
@@ -264,13 +258,11 @@ impl Tensor {
     /// Flattens dimensions `start..` into one (`Flatten` in a CNN head is `flatten_from(1)`).
     pub fn flatten_from(&self, start: usize) -> Result<Tensor> {
         if start > self.rank() {
-            return Err(Error::index(
-                "flatten_from",
-                format!(
-                    "dimension {start} is out of range for shape {:?}",
-                    self.shape()
-                ),
-            ));
+            return Err(Error::Dim {
+                op: "flatten_from",
+                dim: start,
+                shape: self.shape().to_vec(),
+            });
         }
         let mut shape = self.shape()[..start].to_vec();
         shape.push(self.shape()[start..].iter().product());
@@ -290,10 +282,7 @@ impl Tensor {
     /// The transpose of a matrix (swaps the last two dimensions) without copying.
     pub fn t(&self) -> Result<Tensor> {
         if self.rank() < 2 {
-            return Err(Error::shape(
-                "t",
-                format!("needs at least 2 dimensions, got shape {:?}", self.shape()),
-            ));
+            return Err(Error::shapes("t", &[self.shape()], "at least 2 dimensions"));
         }
         self.transpose(self.rank() - 2, self.rank() - 1)
     }

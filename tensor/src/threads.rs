@@ -7,10 +7,9 @@
 
 /// Makes the calling thread worker 0 of rayon's global pool (whose size stays
 /// `RAYON_NUM_THREADS`, or the number of CPUs). Call it first thing in `main`, before any
-/// parallel op; it fails if the global pool has already been built.
-pub fn join_thread_pool() -> Result<(), String> {
+/// parallel op; it fails if the global pool has already been built (rayon's error says so).
+pub fn join_thread_pool() -> Result<(), rayon::ThreadPoolBuildError> {
     rayon::ThreadPoolBuilder::new()
         .use_current_thread()
         .build_global()
-        .map_err(|e| format!("the calling thread cannot join rayon's pool: {e}"))
 }

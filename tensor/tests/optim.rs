@@ -97,7 +97,7 @@ fn bad_operands_are_refused_and_leave_the_parameter_alone() {
     let h = PLAIN_ADAM;
     let err = p.adamw_step(&draw(5, 4), &mut m, &mut v, h).unwrap_err();
     assert!(
-        matches!(err, Error::Shape { .. }) && err.to_string().contains("[5]"),
+        matches!(&err, Error::Shape { shapes, .. } if shapes == &[vec![4], vec![5]]),
         "{err}"
     );
     let g64 = draw(4, 4).to_dtype(tensor::DType::F64).unwrap();

@@ -5,7 +5,7 @@
 //! an error naming the op and the shapes.
 use proptest::prelude::*;
 use tensor::random::Philox;
-use tensor::{Conv2dParams, DType, Tensor};
+use tensor::{Conv2dParams, DType, Error, Tensor};
 
 fn rand(shape: &[usize], seed: u64) -> Tensor {
     Philox::new(seed, 11).uniform(shape, -2.0, 2.0).unwrap()
@@ -208,9 +208,9 @@ fn errors_name_the_op_and_the_shapes() {
         "add: shapes [2, 3] and [4] cannot be broadcast together"
     );
     let e = Tensor::zeros(&[2, 3]).reshape(&[7]).unwrap_err();
-    assert!(
-        e.to_string().starts_with("reshape: cannot reshape [2, 3]"),
-        "{e}"
+    assert_eq!(
+        e.to_string(),
+        "reshape: 6 elements cannot fill shape [7] (7 elements)"
     );
     let e = Tensor::zeros(&[2, 3]).narrow(1, 2, 2).unwrap_err();
     assert!(
@@ -218,13 +218,16 @@ fn errors_name_the_op_and_the_shapes() {
         "{e}"
     );
     let e = Tensor::zeros(&[2, 3]).permute(&[0, 0]).unwrap_err();
-    assert!(e.to_string().contains("not a permutation"), "{e}");
+    assert!(
+        matches!(&e, Error::Shape { op: "permute", shapes, .. } if shapes == &[vec![0, 0], vec![2, 3]])
+            && e.to_string().contains("a permutation"),
+        "{e}"
+    );
     let e = Tensor::zeros(&[2, 3]).sum(&[2], false).unwrap_err();
     assert!(e.to_string().contains("dimension 2 is out of range"), "{e}");
     let e = Tensor::zeros(&[2, 3]).expand(&[3, 3]).unwrap_err();
     assert!(
-        e.to_string()
-            .contains("cannot expand shape [2, 3] to [3, 3]"),
+        matches!(&e, Error::Shape { op: "expand", shapes, .. } if shapes == &[vec![2, 3], vec![3, 3]]),
         "{e}"
     );
     let idx = Tensor::from_indices(&[1, 2], &[2]).unwrap();

@@ -71,14 +71,14 @@ impl BatchNorm {
             _ => x.rank() == 4 && x.shape()[1] == c,
         };
         if !ok {
-            let kind = if self.rank == 2 {
-                "BatchNorm1d expects [N, C] or [N, C, L]"
-            } else {
-                "BatchNorm2d expects [N, C, H, W]"
-            };
             return Err(Error::Tensor(tensor::Error::Shape {
                 op: "batch_norm",
-                msg: format!("{kind} with C = {c}, got {:?}", x.shape()),
+                shapes: vec![x.shape().to_vec(), vec![c]],
+                expected: if self.rank == 2 {
+                    "BatchNorm1d's [N, C] or [N, C, L], C the layer's (the second)"
+                } else {
+                    "BatchNorm2d's [N, C, H, W], C the layer's (the second)"
+                },
             }));
         }
         Ok(())

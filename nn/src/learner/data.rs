@@ -76,9 +76,9 @@ pub struct Rows {
 /// Training and validation batches (fastai's `DataBunch`).
 pub trait DataBunch {
     /// The training batches of `epoch`, in that epoch's order.
-    fn train(&self, epoch: usize) -> Box<dyn Iterator<Item = Result<Batch>> + '_>;
+    fn train(&self, epoch: usize) -> Box<dyn Iterator<Item = crate::Result<Batch>> + '_>;
     /// The validation batches, in order.
-    fn valid(&self) -> Box<dyn Iterator<Item = Result<Batch>> + '_>;
+    fn valid(&self) -> Box<dyn Iterator<Item = crate::Result<Batch>> + '_>;
     /// Training and validation samples, and the batch size.
     fn rows(&self) -> Rows;
     /// Number of training batches per epoch (full ones: the incomplete last one is dropped).
@@ -113,7 +113,7 @@ impl TensorData {
         }
     }
 
-    fn rows(split: &(Vec<Tensor>, Tensor), idx: &[i64]) -> Result<Batch> {
+    fn rows(split: &(Vec<Tensor>, Tensor), idx: &[i64]) -> crate::Result<Batch> {
         let idx = Tensor::from_indices(idx, &[idx.len()])?;
         Ok(Batch {
             inputs: split
@@ -135,7 +135,7 @@ pub fn permutation(n: usize, seed: u64, stream: u64) -> Vec<i64> {
 }
 
 impl DataBunch for TensorData {
-    fn train(&self, epoch: usize) -> Box<dyn Iterator<Item = Result<Batch>> + '_> {
+    fn train(&self, epoch: usize) -> Box<dyn Iterator<Item = crate::Result<Batch>> + '_> {
         let n = self.train.1.shape()[0];
         let order = permutation(n, self.seed, epoch as u64);
         let full = n / self.bs;
@@ -144,7 +144,7 @@ impl DataBunch for TensorData {
         )
     }
 
-    fn valid(&self) -> Box<dyn Iterator<Item = Result<Batch>> + '_> {
+    fn valid(&self) -> Box<dyn Iterator<Item = crate::Result<Batch>> + '_> {
         let n = self.valid.1.shape()[0];
         let bs = self.bs;
         Box::new((0..n.div_ceil(bs)).map(move |b| {

@@ -19,11 +19,14 @@ impl fmt::Display for Phase {
     }
 }
 
-/// Why training or validation stopped.
-#[derive(Debug, Clone, PartialEq)]
+/// Why training or validation stopped. The wrapped errors display as they are and pass
+/// their own `source()` on (the convention of the `nn` crate's errors).
+#[derive(Debug)]
 pub enum LearnerError {
     /// An op refused its tensors (a shape, a device, the tape).
     Autograd(autograd::Error),
+    /// A batch could not be made (none of its images could be read, say).
+    Data(Box<crate::Error>),
     /// A batch's loss was NaN or infinite. `epoch` counts from 0 within one fit; it is `None`
     /// for a validation outside a fit. The model keeps the weights of the last finite step.
     NonFiniteLoss {
@@ -55,6 +58,12 @@ impl From<autograd::Error> for LearnerError {
     }
 }
 
+impl From<crate::Error> for LearnerError {
+    fn from(e: crate::Error) -> Self {
+        LearnerError::Data(Box::new(e))
+    }
+}
+
 impl From<tensor::Error> for LearnerError {
     fn from(e: tensor::Error) -> Self {
         LearnerError::Autograd(e.into())
@@ -65,6 +74,7 @@ impl fmt::Display for LearnerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LearnerError::Autograd(e) => e.fmt(f),
+            LearnerError::Data(e) => e.fmt(f),
             LearnerError::NonFiniteLoss {
                 phase,
                 epoch,
@@ -108,7 +118,15 @@ impl fmt::Display for LearnerError {
     }
 }
 
-impl std::error::Error for LearnerError {}
+impl std::error::Error for LearnerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LearnerError::Autograd(e) => e.source(),
+            LearnerError::Data(e) => e.source(),
+            _ => None,
+        }
+    }
+}
 
 /// "epoch N, " inside a fit, nothing outside one.
 fn at_epoch(epoch: Option<usize>) -> String {

@@ -112,10 +112,8 @@ impl Module<(Var, Var)> for TabularModel {
         if x_cat.rank() != 2 || x_cat.shape()[1] != n_cat {
             return Err(Error::Tensor(tensor::Error::Shape {
                 op: "TabularModel",
-                msg: format!(
-                    "categorical input {:?} should be [N, {n_cat}]",
-                    x_cat.shape()
-                ),
+                shapes: vec![x_cat.shape().to_vec(), vec![n_cat]],
+                expected: "categorical input [N, n_cat], n_cat the model's (the second)",
             }));
         }
         // Every embedding looked up by its column of codes, side by side, in one op (one
@@ -142,7 +140,8 @@ impl Module<(Var, Var)> for TabularModel {
         let x = x.ok_or_else(|| {
             Error::Tensor(tensor::Error::Shape {
                 op: "TabularModel",
-                msg: "no categorical and no continuous columns".into(),
+                shapes: vec![x_cat.shape().to_vec()],
+                expected: "a model with categorical or continuous columns",
             })
         })?;
         let y = self.layers.forward(x, mode)?;

@@ -4,8 +4,12 @@
 //! image, coloured with matplotlib's magma map and laid over the image at alpha 0.6.
 use tensor::{Result, Tensor};
 
-fn shape_error(op: &'static str, msg: String) -> tensor::Error {
-    tensor::Error::Shape { op, msg }
+fn shape_error(op: &'static str, shapes: &[&[usize]], expected: &'static str) -> tensor::Error {
+    tensor::Error::Shape {
+        op,
+        shapes: shapes.iter().map(|s| s.to_vec()).collect(),
+        expected,
+    }
 }
 
 /// The activations' mean over channels: `[C, h, w]` -> `[h, w]` (the lesson's
@@ -22,11 +26,8 @@ pub fn grad_cam(acts: &Tensor, grad: &Tensor) -> Result<(Tensor, Tensor)> {
     if acts.rank() != 3 || grad.shape() != acts.shape() {
         return Err(shape_error(
             "grad_cam",
-            format!(
-                "activations [C, h, w] and their gradient of the same shape, got {:?} and {:?}",
-                acts.shape(),
-                grad.shape()
-            ),
+            &[acts.shape(), grad.shape()],
+            "activations [C, h, w] and their gradient of the same shape",
         ));
     }
     let weights = grad.mean(&[1, 2], false)?;
@@ -66,7 +67,8 @@ pub fn upsample_bilinear(map: &Tensor, out_h: usize, out_w: usize) -> Result<Ten
         _ => {
             return Err(shape_error(
                 "upsample_bilinear",
-                format!("a map is [h, w] with h, w > 0, got {:?}", map.shape()),
+                &[map.shape()],
+                "a map [h, w] with h, w > 0",
             ))
         }
     };
@@ -99,7 +101,8 @@ pub fn overlay(image: &Tensor, map: &Tensor, alpha: f32) -> Result<Tensor> {
         _ => {
             return Err(shape_error(
                 "overlay",
-                format!("the image must be [3, H, W], got {:?}", image.shape()),
+                &[image.shape()],
+                "an image [3, H, W]",
             ))
         }
     };

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use tensor::random::Philox;
-use tensor::{Error, Result, Tensor};
+use tensor::Tensor;
 
 /// ImageNet's per-channel mean and standard deviation (fastai's `imagenet_stats`).
 pub const IMAGENET_STATS: ([f32; 3], [f32; 3]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
@@ -56,7 +56,11 @@ impl Source {
     /// gives the transform of the i-th image of the batch. An image that cannot be read is
     /// left out, counted and named in a warning; a batch with none left is an error (naming
     /// how many failed and the first reason), never an empty batch that averages to NaN.
-    fn batch(&self, rows: &[usize], draw: impl Fn(usize) -> Augment + Sync) -> Result<Batch> {
+    fn batch(
+        &self,
+        rows: &[usize],
+        draw: impl Fn(usize) -> Augment + Sync,
+    ) -> crate::Result<Batch> {
         let read: Vec<crate::Result<(Tensor, usize)>> = rows
             .par_iter()
             .enumerate()
@@ -78,13 +82,9 @@ impl Source {
             }
         }
         if images.is_empty() {
-            return Err(Error::Invalid {
-                op: "image batch",
-                msg: format!(
-                    "none of its {} images could be read (the first: {})",
-                    rows.len(),
-                    first_failure.map(|e| e.to_string()).unwrap_or_default()
-                ),
+            return Err(crate::Error::NoImageRead {
+                images: rows.len(),
+                first: first_failure.map(Box::new),
             });
         }
         let plane = self.size * self.size;
@@ -158,23 +158,21 @@ impl ImageData {
     }
 
     /// The validation image `i`, centre-cropped and not normalised (for pictures).
-    pub fn valid_image(&self, i: usize) -> Result<(Tensor, usize)> {
+    pub fn valid_image(&self, i: usize) -> crate::Result<(Tensor, usize)> {
         let s = &self.source;
-        let &r = s.valid.get(i).ok_or_else(|| Error::Shape {
-            op: "valid_image",
-            msg: format!("image {i} of {} validation images", s.valid.len()),
+        let &r = s.valid.get(i).ok_or_else(|| {
+            crate::Error::Invalid(format!(
+                "no validation image {i}: there are {}",
+                s.valid.len()
+            ))
         })?;
         let (path, label) = &s.items[r];
-        let img = s.read(path, &Augment::centre()).map_err(|e| Error::Shape {
-            op: "valid_image",
-            msg: e.to_string(),
-        })?;
-        Ok((img, *label))
+        Ok((s.read(path, &Augment::centre())?, *label))
     }
 }
 
 impl DataBunch for ImageData {
-    fn train(&self, epoch: usize) -> Box<dyn Iterator<Item = Result<Batch>> + '_> {
+    fn train(&self, epoch: usize) -> Box<dyn Iterator<Item = crate::Result<Batch>> + '_> {
         let source = Arc::clone(&self.source);
         // Two batches ahead at most: one being built while the model trains on the other.
         let (send, receive) = sync_channel(1);
@@ -196,7 +194,7 @@ impl DataBunch for ImageData {
         Box::new(receive.into_iter())
     }
 
-    fn valid(&self) -> Box<dyn Iterator<Item = Result<Batch>> + '_> {
+    fn valid(&self) -> Box<dyn Iterator<Item = crate::Result<Batch>> + '_> {
         let s = &self.source;
         Box::new(
             s.valid

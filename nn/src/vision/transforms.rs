@@ -19,6 +19,8 @@ use tensor::Tensor;
 /// of 48 MiB (the lesson trains at 224 and 352). A command line checks `--size` against it with
 /// [`check_size`] when it parses its arguments.
 pub const MAX_SIZE: usize = 2048;
+/// The sizes up to [`MAX_SIZE`], as an error names them (a test checks that they agree).
+const SIZES: &str = "from 1 to 2048 pixels";
 
 /// `size` if an augmentation can make images of `size` x `size`: from 1 to [`MAX_SIZE`].
 pub fn check_size(size: usize) -> crate::Result<usize> {
@@ -243,14 +245,19 @@ impl Augment {
     /// A size outside 1 to [`MAX_SIZE`] is an error.
     pub fn apply(&self, img: &Tensor, size: usize, padding: Padding) -> tensor::Result<Tensor> {
         let s = img.shape();
-        check_size(size).map_err(|e| tensor::Error::Invalid {
-            op: "augment",
-            msg: e.to_string(),
-        })?;
+        if check_size(size).is_err() {
+            return Err(tensor::Error::Argument {
+                op: "augment",
+                name: "an image size",
+                value: size as f64,
+                expected: SIZES,
+            });
+        }
         if s.len() != 3 || s[1] == 0 || s[2] == 0 {
             return Err(tensor::Error::Shape {
                 op: "augment",
-                msg: format!("an image is [C, H, W] with H, W > 0, not {s:?}"),
+                shapes: vec![s.to_vec()],
+                expected: "an image [C, H, W] with H, W > 0",
             });
         }
         let (c, h, w) = (s[0], s[1], s[2]);
@@ -369,7 +376,8 @@ pub fn grid_sample(img: &Tensor, grid: &Tensor, padding: Padding) -> tensor::Res
     if s.len() != 3 || g.len() != 3 || g[2] != 2 || s[1] == 0 || s[2] == 0 {
         return Err(tensor::Error::Shape {
             op: "grid_sample",
-            msg: format!("image [C, H, W] and grid [Ho, Wo, 2], not {s:?} and {g:?}"),
+            shapes: vec![s.to_vec(), g.to_vec()],
+            expected: "an image [C, H, W] with H, W > 0 and a grid [Ho, Wo, 2]",
         });
     }
     let (c, ho, wo) = (s[0], g[0], g[1]);

@@ -22,13 +22,13 @@ fn checked_codes<'a>(
     for (p, &code) in codes.iter().enumerate() {
         let (b, j) = (p / sizes.len(), p % sizes.len());
         if !(0..sizes[j][0] as i64).contains(&code) {
-            return Err(Error::index(
+            return Err(Error::CodeOutOfRange {
                 op,
-                format!(
-                    "code {code} at [{b}, {j}] is out of range for table {j} of {} rows",
-                    sizes[j][0]
-                ),
-            ));
+                code,
+                row: b,
+                table: j,
+                rows: sizes[j][0],
+            });
         }
     }
     Ok(codes)

@@ -21,18 +21,17 @@ fn checked_indices(
     let size = shape[dim];
     layout_data(s.slice::<i64>(op)?, l)
         .iter()
-        .map(|&i| {
-            usize::try_from(i)
+        .enumerate()
+        .map(|(position, &index)| {
+            usize::try_from(index)
                 .ok()
                 .filter(|&u| u < size)
-                .ok_or_else(|| {
-                    Error::index(
-                        op,
-                        format!(
-                            "index {i} is out of range for dimension {dim} of size {size} \
-                         (tensor shape {shape:?})"
-                        ),
-                    )
+                .ok_or(Error::IndexOutOfRange {
+                    op,
+                    index,
+                    position,
+                    dim,
+                    size,
                 })
         })
         .collect()

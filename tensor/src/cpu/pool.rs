@@ -325,14 +325,11 @@ fn max_pool_backward_typed<T: Float>(
                 let at = usize::try_from(i).unwrap_or(usize::MAX);
                 let (y, x) = (at / g.w, at % g.w);
                 if !(rows.0..rows.1).contains(&y) || !(cols.0..cols.1).contains(&x) {
-                    return Err(Error::index(
+                    return Err(Error::OutsideWindow {
                         op,
-                        format!(
-                            "index {i} (output {out} of plane {plane}) is not in its window: \
-                             rows {}..{}, columns {}..{} of a {}x{} plane",
-                            rows.0, rows.1, cols.0, cols.1, g.h, g.w
-                        ),
-                    ));
+                        index: i,
+                        position: plane * po + out,
+                    });
                 }
                 dx[i as usize] += d;
             }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 fn geometry(g: &Geometry) -> Result<ConvGeometry> {
     let v = |n: usize| {
-        u32::try_from(n).map_err(|_| Error::shape("conv2d", format!("size {n} exceeds 2^32")))
+        u32::try_from(n).map_err(|_| Error::argument("conv2d", "a size", n as f64, "below 2^32"))
     };
     Ok(ConvGeometry {
         c: v(g.c)?,

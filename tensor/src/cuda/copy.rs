@@ -2,7 +2,7 @@
 //! f32 and i64; other dtypes are converted on the host first.
 use super::{alloc, alloc_i64, kernel_error, upload_slice, CudaData, CudaStorage, DeviceData};
 use crate::cpu::{layout_data, CpuStorage};
-use crate::{DType, Error, Layout, Result};
+use crate::{DType, Device, Error, Layout, Result};
 use kernels::Gpu;
 
 /// The elements `l` selects from host storage, copied to the GPU `ordinal` in row-major order.
@@ -17,13 +17,11 @@ pub(crate) fn upload(s: &CpuStorage, l: &Layout, ordinal: usize) -> Result<CudaS
         CpuStorage::F32(v) => CudaData::F32(upload_slice(OP, &gpu, &layout_data(v, l))?),
         CpuStorage::I64(v) => CudaData::I64(upload_slice(OP, &gpu, &layout_data(v, l))?),
         other => {
-            return Err(Error::device(
-                OP,
-                format!(
-                    "the GPU holds f32 and i64 tensors, not {}: convert with to_dtype first",
-                    other.dtype()
-                ),
-            ))
+            return Err(Error::Unsupported {
+                op: OP,
+                device: Device::Cuda(ordinal),
+                dtype: Some(other.dtype()),
+            })
         }
     };
     Ok(CudaStorage::new(&gpu, data))
@@ -33,7 +31,7 @@ pub(crate) fn upload(s: &CpuStorage, l: &Layout, ordinal: usize) -> Result<CudaS
 pub(crate) fn download(s: &CudaStorage, l: &Layout) -> Result<CpuStorage> {
     const OP: &str = "to_device";
     let stream = s.gpu().stream();
-    let to_err = |e: kernels::cudarc::driver::DriverError| Error::device(OP, e.to_string());
+    let to_err = kernel_error::<kernels::cudarc::driver::DriverError>(OP);
     let n = l.elem_count();
     Ok(match s.dtype() {
         DType::I64 => {
@@ -56,7 +54,7 @@ pub(crate) fn download(s: &CudaStorage, l: &Layout) -> Result<CpuStorage> {
 /// A row-major device-to-device copy of the elements `l` selects.
 pub(crate) fn contiguous(op: &'static str, s: &CudaStorage, l: &Layout) -> Result<CudaStorage> {
     let stream = s.gpu().stream();
-    let to_err = |e: kernels::cudarc::driver::DriverError| Error::device(op, e.to_string());
+    let to_err = kernel_error::<kernels::cudarc::driver::DriverError>(op);
     let data = match s.dtype() {
         DType::I64 => CudaData::I64(match s.i64_rows(op, l)? {
             DeviceData::Owned(o) => o,
@@ -88,9 +86,10 @@ pub(crate) fn to_dtype(s: &CudaStorage, l: &Layout, dtype: DType) -> Result<Cuda
                 .map_err(kernel_error(OP))?;
             Ok(CudaStorage::i64(gpu, out))
         }
-        (from, to) => Err(Error::device(
-            OP,
-            format!("the GPU holds f32 and i64 tensors; {from} to {to} needs the host (to_device(Device::Cpu))"),
-        )),
+        (_, to) => Err(Error::Unsupported {
+            op: OP,
+            device: Device::Cuda(gpu.ordinal()),
+            dtype: Some(to),
+        }),
     }
 }

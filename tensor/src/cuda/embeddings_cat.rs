@@ -18,7 +18,10 @@ fn codes_of<'a>(op: &'static str, (s, l): (&'a CudaStorage, &Layout)) -> Result<
         (n - 1) * row + (t - 1) * col + 1
     };
     if l.offset() + span > buf.len() {
-        return Err(Error::index(op, "the codes' view lies outside its storage"));
+        return Err(Error::Internal {
+            op,
+            what: "the codes' view lies outside its storage",
+        });
     }
     Ok(Codes {
         data: buf.slice(l.offset()..l.offset() + span),
@@ -38,18 +41,20 @@ fn bad_code<'a>(
 ) -> impl Fn(kernels::Error) -> Error + 'a {
     move |e| match e {
         kernels::Error::IndexOutOfRange { position } => {
-            let (b, j) = (
+            let (row, table) = (
                 position as usize / sizes.len(),
                 position as usize % sizes.len(),
             );
-            Error::index(
-                op,
-                format!(
-                    "code {} at [{b}, {j}] is out of range for table {j} of {} rows",
-                    value_at(codes, lc, position),
-                    sizes[j][0]
-                ),
-            )
+            match value_at(codes, lc, position) {
+                Ok(code) => Error::CodeOutOfRange {
+                    op,
+                    code,
+                    row,
+                    table,
+                    rows: sizes[table][0],
+                },
+                Err(e) => e,
+            }
         }
         other => kernel_error(op)(other),
     }

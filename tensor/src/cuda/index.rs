@@ -7,15 +7,17 @@ use crate::layout::around;
 use crate::{Error, Layout, Result};
 use kernels::{Accumulate, Indices};
 
-/// Element `position` of the i64 elements `l` selects (row-major), read back from the GPU,
-/// for an error message; `?` when it cannot be read.
-pub(super) fn value_at(s: &CudaStorage, l: &Layout, position: u64) -> String {
-    let host = download(s, l);
-    let value = host.as_ref().ok().and_then(|h| match h {
-        CpuStorage::I64(v) => v.get(position as usize),
+/// Element `position` of the i64 elements `l` selects (row-major), read back from the GPU
+/// for an error; the error of the read where it fails.
+pub(super) fn value_at(s: &CudaStorage, l: &Layout, position: u64) -> Result<i64> {
+    match &download(s, l)? {
+        CpuStorage::I64(v) => v.get(position as usize).copied(),
         _ => None,
-    });
-    value.map_or_else(|| "?".to_string(), |v| v.to_string())
+    }
+    .ok_or(Error::Internal {
+        op: "value_at",
+        what: "a kernel reported an index that is not there",
+    })
 }
 
 /// A kernel's report of an index out of range as the CPU path words it, with the index read
@@ -26,18 +28,18 @@ fn bad_index<'a>(
     dim: usize,
     shape: &'a [usize],
 ) -> impl Fn(kernels::Error) -> Error + 'a {
-    move |e| {
-        match e {
-        kernels::Error::IndexOutOfRange { position } => Error::index(
-            op,
-            format!(
-                "index {} (at position {position}) is out of range for dimension {dim} of size {} (tensor shape {shape:?})",
-                value_at(indices, li, position),
-                shape[dim]
-            ),
-        ),
+    move |e| match e {
+        kernels::Error::IndexOutOfRange { position } => match value_at(indices, li, position) {
+            Ok(index) => Error::IndexOutOfRange {
+                op,
+                index,
+                position: position as usize,
+                dim,
+                size: shape[dim],
+            },
+            Err(e) => e,
+        },
         other => kernel_error(op)(other),
-    }
     }
 }
 
@@ -50,10 +52,10 @@ fn indices_of<'a>(op: &'static str, (s, l): (&'a CudaStorage, &Layout)) -> Resul
     let stride = l.strides().first().copied().unwrap_or(1);
     let span = if n == 0 { 0 } else { (n - 1) * stride + 1 };
     if start + span > buf.len() {
-        return Err(Error::index(
+        return Err(Error::Internal {
             op,
-            "the indices' view lies outside its storage",
-        ));
+            what: "the indices' view lies outside its storage",
+        });
     }
     Ok(Indices {
         data: buf.slice(start..start + span),

@@ -103,14 +103,12 @@ impl CudaStorage {
     }
 }
 
-/// A kernel error as the tensor crate's: an index out of range stays an index error.
-pub(crate) fn kernel_error(op: &'static str) -> impl Fn(kernels::Error) -> Error {
-    move |e| match e {
-        kernels::Error::IndexOutOfRange { position } => Error::index(
-            op,
-            format!("the index at position {position} is out of range"),
-        ),
-        other => Error::device(op, other.to_string()),
+/// A kernel or driver error as the tensor crate's, naming `op` (the index ops read the
+/// value of an index out of range back first: `index.rs`).
+pub(crate) fn kernel_error<E: Into<kernels::Error>>(op: &'static str) -> impl Fn(E) -> Error {
+    move |e| Error::Cuda {
+        op,
+        source: e.into(),
     }
 }
 
@@ -146,22 +144,13 @@ fn uninit<T: cache::Element>(op: &'static str, gpu: &Gpu, n: usize) -> Result<Cu
         .map_err(|e| {
             use kernels::cudarc::driver::sys::cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY;
             if e.0 != CUDA_ERROR_OUT_OF_MEMORY {
-                return Error::device(op, e.to_string());
+                return kernel_error(op)(e);
             }
-            let gib = |b: usize| b as f64 / (1u64 << 30) as f64;
-            let bytes = n * std::mem::size_of::<T>();
-            let total = gpu.total_memory().map_or(String::new(), |t| {
-                format!("; the device has {:.2} GiB", gib(t))
-            });
-            Error::device(
+            Error::OutOfMemory {
                 op,
-                format!(
-                    "out of GPU memory for {bytes} bytes ({:.2} GiB{total}), \
-                     with the freed buffers kept for reuse already released: a smaller batch \
-                     or image size needs less",
-                    gib(bytes)
-                ),
-            )
+                bytes: n * std::mem::size_of::<T>(),
+                device_bytes: gpu.total_memory().ok(),
+            }
         })
 }
 
@@ -182,7 +171,7 @@ pub(crate) fn zeros(op: &'static str, gpu: &Gpu, n: usize) -> Result<CudaSlice<f
     let mut s = uninit::<f32>(op, gpu, n)?;
     gpu.stream()
         .memset_zeros(&mut s)
-        .map_err(|e| Error::device(op, e.to_string()))?;
+        .map_err(kernel_error(op))?;
     Ok(s)
 }
 
@@ -200,7 +189,7 @@ pub(crate) fn upload_slice<T: cache::Element>(
     let mut s = uninit::<T>(op, gpu, values.len())?;
     gpu.stream()
         .memcpy_htod(values, &mut s)
-        .map_err(|e| Error::device(op, e.to_string()))?;
+        .map_err(kernel_error(op))?;
     Ok(s)
 }
 
@@ -296,7 +285,10 @@ impl CudaStorage {
         };
         let view = buf
             .try_slice(l.offset()..l.offset() + span)
-            .ok_or_else(|| Error::device(op, "the view lies outside its storage"))?;
+            .ok_or(Error::Internal {
+                op,
+                what: "the view lies outside its storage",
+            })?;
         Ok((DeviceData::Borrowed(view), apart))
     }
 
@@ -323,9 +315,14 @@ impl CudaStorage {
     /// The f32 buffer for an in-place update, when this storage is exactly a tensor's
     /// elements (the caller checked it is their only owner).
     pub(crate) fn f32_buffer_mut(&mut self, op: &'static str) -> Result<&mut CudaSlice<f32>> {
+        let got = self.dtype();
         match self.data.as_mut() {
             Some(CudaData::F32(s)) => Ok(s),
-            _ => Err(Error::device(op, "expected an f32 tensor on a GPU")),
+            _ => Err(Error::DType {
+                op,
+                expected: DType::F32,
+                got,
+            }),
         }
     }
 }

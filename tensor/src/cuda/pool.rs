@@ -1,5 +1,6 @@
 //! Pooling on the GPU, over the windows the front end (`ops/pool.rs`) built, fixed or
 //! adaptive alike.
+use super::index::value_at;
 use super::{alloc, alloc_i64, kernel_error, CudaStorage, View};
 use crate::{Error, Result};
 use kernels::Windows;
@@ -57,10 +58,14 @@ pub(crate) fn max_pool_backward(
         &mut dx,
     )
     .map_err(|e| match e {
-        kernels::Error::IndexOutOfRange { position } => Error::index(
-            op,
-            format!("the index at position {position} is not in its pooling window"),
-        ),
+        kernels::Error::IndexOutOfRange { position } => match value_at(indices, li, position) {
+            Ok(index) => Error::OutsideWindow {
+                op,
+                index,
+                position: position as usize,
+            },
+            Err(e) => e,
+        },
         other => kernel_error(op)(other),
     })?;
     Ok(CudaStorage::f32(gpu, dx))

@@ -73,9 +73,11 @@ impl<'a> MatMut<'a> {
     /// A `rows x cols` view of `data` with row stride `rs >= cols`.
     pub fn new(data: &'a mut [f32], rows: usize, cols: usize, rs: usize) -> Result<Self> {
         if rows > 1 && rs < cols {
-            return Err(Error::invalid(
+            return Err(Error::argument(
                 "gemm",
-                format!("output row stride {rs} is smaller than its {cols} columns"),
+                "the output row stride",
+                rs as f64,
+                "at least the number of columns",
             ));
         }
         check_span("gemm", data.len(), rows, cols, rs, 1)?;
@@ -104,11 +106,10 @@ fn check_span(
         .and_then(|r| (cols - 1).checked_mul(cs).and_then(|c| r.checked_add(c)));
     match last {
         Some(l) if l < len => Ok(()),
-        _ => Err(Error::index(
+        _ => Err(Error::shapes(
             op,
-            format!(
-                "a {rows} x {cols} matrix with strides ({rs}, {cs}) does not fit in {len} elements"
-            ),
+            &[&[rows, cols], &[rs, cs], &[len]],
+            "a matrix [rows, cols] with strides [rs, cs] within its buffer of [len] elements",
         )),
     }
 }
@@ -247,14 +248,10 @@ fn gemm_isa(
 ) -> Result<()> {
     let (m, k, n) = (a.rows, a.cols, b.dims().1);
     if b.dims().0 != k || c.rows != m || c.cols != n {
-        return Err(Error::shape(
+        return Err(Error::shapes(
             "gemm",
-            format!(
-                "A [{m}, {k}] times B [{}, {n}] into C [{}, {}]: shapes do not agree",
-                b.dims().0,
-                c.rows,
-                c.cols
-            ),
+            &[&[m, k], &[b.dims().0, n], &[c.rows, c.cols]],
+            "A [M, K] times B [K, N] into C [M, N]",
         ));
     }
     if m == 0 || n == 0 {

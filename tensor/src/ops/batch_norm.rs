@@ -14,30 +14,26 @@ use crate::{Error, Result, Storage, Tensor};
 /// Channel count and the `[N, C, S]` view of a batch-norm input.
 fn geometry(op: &'static str, x: &Tensor, gamma: &Tensor) -> Result<(usize, usize, usize)> {
     if x.rank() < 2 {
-        return Err(Error::shape(
+        return Err(Error::shapes(
             op,
-            format!("input {:?} needs a batch and a channel axis", x.shape()),
+            &[x.shape()],
+            "an input [N, C, ...] with a batch and a channel axis",
         ));
     }
     let (n, c) = (x.shape()[0], x.shape()[1]);
     let s: usize = x.shape()[2..].iter().product();
     if gamma.shape() != [c] {
-        return Err(Error::shape(
+        return Err(Error::shapes(
             op,
-            format!(
-                "weight {:?} does not match the {c} channels of {:?}",
-                gamma.shape(),
-                x.shape()
-            ),
+            &[gamma.shape(), x.shape()],
+            "a weight [C] for an input [N, C, ...]",
         ));
     }
     if n * s * c == 0 {
-        return Err(Error::shape(
+        return Err(Error::shapes(
             op,
-            format!(
-                "input {:?} has no channels or no values per channel",
-                x.shape()
-            ),
+            &[x.shape()],
+            "an input with channels and values in each",
         ));
     }
     Ok((n, c, s))
@@ -46,25 +42,24 @@ fn geometry(op: &'static str, x: &Tensor, gamma: &Tensor) -> Result<(usize, usiz
 /// Checks that a gradient has its input's shape.
 fn same_shape(op: &'static str, grad: &Tensor, x: &Tensor) -> Result<()> {
     if grad.shape() != x.shape() {
-        return Err(Error::shape(
+        return Err(Error::shapes(
             op,
-            format!(
-                "gradient {:?} does not match the input {:?}",
-                grad.shape(),
-                x.shape()
-            ),
+            &[grad.shape(), x.shape()],
+            "a gradient of the input's shape",
         ));
     }
     Ok(())
 }
 
 /// Checks that a per-channel vector has shape `[c]`.
-fn same_channels(op: &'static str, what: &str, t: &Tensor, c: usize) -> Result<()> {
+fn same_channels(op: &'static str, name: &'static str, t: &Tensor, c: usize) -> Result<()> {
     if t.shape() != [c] {
-        return Err(Error::shape(
+        return Err(Error::Channels {
             op,
-            format!("{what} {:?} should have shape [{c}]", t.shape()),
-        ));
+            name,
+            shape: t.shape().to_vec(),
+            channels: c,
+        });
     }
     Ok(())
 }
@@ -188,10 +183,7 @@ impl Tensor {
     ) -> Result<(Tensor, Tensor)> {
         const OP: &str = "batch_norm_fold";
         let &[c] = weight.shape() else {
-            return Err(Error::shape(
-                OP,
-                format!("weight {:?} should have one axis, [C]", weight.shape()),
-            ));
+            return Err(Error::shapes(OP, &[weight.shape()], "a weight [C]"));
         };
         for (what, t) in [("bias", bias), ("running mean", mean), ("running var", var)] {
             same_channels(OP, what, t, c)?;

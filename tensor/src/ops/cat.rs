@@ -5,20 +5,18 @@ use crate::layout::check_dim;
 use crate::{Error, Layout, Result, Storage, Tensor};
 
 /// `[2, 3], [2, 4]`: every input's shape, for error messages.
-fn all_shapes(tensors: &[&Tensor]) -> String {
-    tensors
-        .iter()
-        .map(|t| format!("{:?}", t.shape()))
-        .collect::<Vec<_>>()
-        .join(", ")
+fn all_shapes(tensors: &[&Tensor]) -> Vec<Vec<usize>> {
+    tensors.iter().map(|t| t.shape().to_vec()).collect()
 }
 
 /// The first tensor of a non-empty list, or an error naming the op.
 fn first<'a>(op: &'static str, tensors: &[&'a Tensor]) -> Result<&'a Tensor> {
-    tensors
-        .first()
-        .copied()
-        .ok_or_else(|| Error::invalid(op, "needs at least one tensor, got an empty list"))
+    tensors.first().copied().ok_or(Error::argument(
+        op,
+        "the number of tensors",
+        0,
+        "at least 1",
+    ))
 }
 
 /// Checks that every input has the first one's dtype.
@@ -46,13 +44,11 @@ impl Tensor {
                 && (0..first.rank()).all(|d| d == dim || t.shape()[d] == first.shape()[d])
         };
         if !tensors.iter().all(fits) {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "shapes {} must have the same rank and sizes outside dimension {dim}",
-                    all_shapes(tensors)
-                ),
-            ));
+            return Err(Error::Cat {
+                op: OP,
+                dim,
+                shapes: all_shapes(tensors),
+            });
         }
         same_dtype(OP, tensors)?;
         let mut shape = first.shape().to_vec();
@@ -69,24 +65,18 @@ impl Tensor {
         const OP: &str = "stack";
         let first = first(OP, tensors)?;
         if dim > first.rank() {
-            return Err(Error::index(
-                OP,
-                format!(
-                    "dimension {dim} is out of range for stacking tensors of shape {:?} \
-                     (at most {})",
-                    first.shape(),
-                    first.rank()
-                ),
-            ));
+            return Err(Error::Dim {
+                op: OP,
+                dim,
+                shape: first.shape().to_vec(),
+            });
         }
         if tensors.iter().any(|t| t.shape() != first.shape()) {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "shapes {} must all be equal to stack along dimension {dim}",
-                    all_shapes(tensors)
-                ),
-            ));
+            return Err(Error::Shape {
+                op: OP,
+                shapes: all_shapes(tensors),
+                expected: "equal shapes to stack",
+            });
         }
         same_dtype(OP, tensors)?;
         let views = tensors

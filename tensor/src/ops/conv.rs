@@ -17,15 +17,14 @@ use crate::conv_geometry::{Conv2dParams, Geometry};
 use crate::{Error, Result, Storage, Tensor};
 
 /// An error naming `op` unless `t` (the operand called `name`) has `rank` dimensions.
-pub(crate) fn expect_rank(op: &'static str, name: &str, t: &Tensor, rank: usize) -> Result<()> {
+pub(crate) fn expect_rank(
+    op: &'static str,
+    expected: &'static str,
+    t: &Tensor,
+    rank: usize,
+) -> Result<()> {
     if t.rank() != rank {
-        return Err(Error::shape(
-            op,
-            format!(
-                "{name} must have {rank} dimensions, got shape {:?}",
-                t.shape()
-            ),
-        ));
+        return Err(Error::shapes(op, &[t.shape()], expected));
     }
     Ok(())
 }
@@ -40,8 +39,8 @@ impl Tensor {
         p: Conv2dParams,
     ) -> Result<Tensor> {
         const OP: &str = "conv2d";
-        expect_rank(OP, "input", self, 4)?;
-        expect_rank(OP, "weight", weight, 4)?;
+        expect_rank(OP, "an input [N, C, H, W]", self, 4)?;
+        expect_rank(OP, "a weight [C_out, C, kH, kW]", weight, 4)?;
         let (n, c, h, w) = (
             self.shape()[0],
             self.shape()[1],
@@ -55,21 +54,20 @@ impl Tensor {
             weight.shape()[3],
         );
         if ci != c {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 OP,
-                format!(
-                    "input {:?} has {c} channels but weight {:?} expects {ci}",
-                    self.shape(),
-                    weight.shape()
-                ),
+                &[self.shape(), weight.shape()],
+                "input [N, C, H, W] and weight [C_out, C, kH, kW] of one channel count C",
             ));
         }
         if let Some(b) = bias {
             if b.shape() != [co] {
-                return Err(Error::shape(
-                    OP,
-                    format!("bias {:?} must have shape [{co}]", b.shape()),
-                ));
+                return Err(Error::Channels {
+                    op: OP,
+                    name: "bias",
+                    shape: b.shape().to_vec(),
+                    channels: co,
+                });
             }
         }
         let g = Geometry::new(OP, c, h, w, kh, kw, p)?;
@@ -85,7 +83,7 @@ impl Tensor {
     /// im2col of a batch `[N, C, H, W]`: `[N, C*kh*kw, H_out*W_out]`.
     pub fn im2col(&self, kh: usize, kw: usize, p: Conv2dParams) -> Result<Tensor> {
         const OP: &str = "im2col";
-        expect_rank(OP, "input", self, 4)?;
+        expect_rank(OP, "an input [N, C, H, W]", self, 4)?;
         let s = self.shape();
         let g = Geometry::new(OP, s[1], s[2], s[3], kh, kw, p)?;
         self.check_float(OP)?;
@@ -104,10 +102,7 @@ impl Tensor {
     ) -> Result<Tensor> {
         const OP: &str = "col2im";
         if input_shape.len() != 4 {
-            return Err(Error::shape(
-                OP,
-                format!("input shape {input_shape:?} must have 4 dimensions"),
-            ));
+            return Err(Error::shapes(OP, &[input_shape], "an input [N, C, H, W]"));
         }
         let [n, c, h, w] = [
             input_shape[0],
@@ -117,14 +112,10 @@ impl Tensor {
         ];
         let g = Geometry::new(OP, c, h, w, kh, kw, p)?;
         if self.shape() != [n, g.k(), g.pixels()] {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 OP,
-                format!(
-                    "columns {:?} do not match input {input_shape:?} with a {kh}x{kw} kernel: expected [{n}, {}, {}]",
-                    self.shape(),
-                    g.k(),
-                    g.pixels()
-                ),
+                &[self.shape(), input_shape, &[n, g.k(), g.pixels()]],
+                "columns [N, C kH kW, H_out W_out] of the input and kernel (the last)",
             ));
         }
         self.check_float(OP)?;
@@ -141,13 +132,10 @@ impl Tensor {
         p: Conv2dParams,
     ) -> Result<Tensor> {
         const OP: &str = "conv2d_backward_input";
-        expect_rank(OP, "grad_output", self, 4)?;
-        expect_rank(OP, "weight", weight, 4)?;
+        expect_rank(OP, "a grad_output [N, C_out, H_out, W_out]", self, 4)?;
+        expect_rank(OP, "a weight [C_out, C, kH, kW]", weight, 4)?;
         if input_shape.len() != 4 {
-            return Err(Error::shape(
-                OP,
-                format!("input shape {input_shape:?} must have 4 dimensions"),
-            ));
+            return Err(Error::shapes(OP, &[input_shape], "an input [N, C, H, W]"));
         }
         let (co, ci, kh, kw) = (
             weight.shape()[0],
@@ -163,13 +151,11 @@ impl Tensor {
         ];
         let g = Geometry::new(OP, c, h, w, kh, kw, p)?;
         if ci != c || self.shape() != [n, co, g.ho, g.wo] {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 OP,
-                format!(
-                    "grad_output {:?} and weight {:?} do not match input {input_shape:?}",
-                    self.shape(),
-                    weight.shape()
-                ),
+                &[self.shape(), weight.shape(), input_shape],
+                "grad_output [N, C_out, H_out, W_out] and weight [C_out, C, kH, kW] of input \
+                 [N, C, H, W]",
             ));
         }
         self.check_float(OP)?;
@@ -187,23 +173,17 @@ impl Tensor {
         p: Conv2dParams,
     ) -> Result<Tensor> {
         const OP: &str = "conv2d_backward_weight";
-        expect_rank(OP, "grad_output", self, 4)?;
-        expect_rank(OP, "input", input, 4)?;
+        expect_rank(OP, "a grad_output [N, C_out, H_out, W_out]", self, 4)?;
+        expect_rank(OP, "an input [N, C, H, W]", input, 4)?;
         let s = input.shape();
         let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
         let g = Geometry::new(OP, c, h, w, kernel[0], kernel[1], p)?;
         let co = self.shape()[1];
         if self.shape() != [n, co, g.ho, g.wo] {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 OP,
-                format!(
-                    "grad_output {:?} does not match input {s:?} with a {}x{} kernel: expected [{n}, C_out, {}, {}]",
-                    self.shape(),
-                    kernel[0],
-                    kernel[1],
-                    g.ho,
-                    g.wo
-                ),
+                &[self.shape(), s, &[n, co, g.ho, g.wo]],
+                "grad_output of the input's output shape with this kernel (the last)",
             ));
         }
         self.check_float(OP)?;

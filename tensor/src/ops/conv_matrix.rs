@@ -17,7 +17,7 @@ impl Tensor {
     /// host (`cpu/conv_matrix.rs`); a kernel on a GPU is refused.
     pub fn conv2d_matrix(&self, input_hw: [usize; 2], p: Conv2dParams) -> Result<Tensor> {
         const OP: &str = "conv2d_matrix";
-        expect_rank(OP, "weight", self, 4)?;
+        expect_rank(OP, "a weight [C_out, C, kH, kW]", self, 4)?;
         let s = self.shape();
         let (co, c, kh, kw) = (s[0], s[1], s[2], s[3]);
         let g = Geometry::new(OP, c, input_hw[0], input_hw[1], kh, kw, p)?;

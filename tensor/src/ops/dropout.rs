@@ -16,7 +16,7 @@ impl Tensor {
     pub fn dropout(&self, p: f32, rng: Philox) -> Result<Tensor> {
         const OP: &str = "dropout";
         if !(0.0..=1.0).contains(&p) {
-            return Err(Error::invalid(OP, format!("p must be in [0, 1], got {p}")));
+            return Err(Error::argument(OP, "p", p, "in [0, 1]"));
         }
         self.check_float(OP)?;
         if p == 1.0 {

@@ -20,13 +20,10 @@ fn check(op: &'static str, tables: &[[usize; 2]], codes: &Tensor) -> Result<usiz
     }
     match *codes.shape() {
         [n, t] if t == tables.len() => Ok(n),
-        _ => Err(Error::shape(
+        _ => Err(Error::shapes(
             op,
-            format!(
-                "codes {:?} should be [N, {}], a column for each table",
-                codes.shape(),
-                tables.len()
-            ),
+            &[codes.shape(), &[tables.len()]],
+            "codes [N, T], a column for each of the T tables (the second shape)",
         )),
     }
 }
@@ -36,18 +33,18 @@ fn check(op: &'static str, tables: &[[usize; 2]], codes: &Tensor) -> Result<usiz
 fn table_sizes(op: &'static str, tables: &[&Tensor]) -> Result<Vec<[usize; 2]>> {
     tables
         .iter()
-        .enumerate()
-        .map(|(j, t)| match *t.shape() {
+        .map(|t| match *t.shape() {
             [_, _] if t.dtype() != tables[0].dtype() => Err(Error::DType {
                 op,
                 expected: tables[0].dtype(),
                 got: t.dtype(),
             }),
             [rows, width] => Ok([rows, width]),
-            _ => Err(Error::shape(
+            _ => Err(Error::Shape {
                 op,
-                format!("table {j} {:?} should be [rows, width]", t.shape()),
-            )),
+                shapes: tables.iter().map(|t| t.shape().to_vec()).collect(),
+                expected: "tables [rows, width]",
+            }),
         })
         .collect()
 }
@@ -81,14 +78,10 @@ impl Tensor {
         let n = check(OP, sizes, codes)?;
         let width: usize = sizes.iter().map(|s| s[1]).sum();
         if self.shape() != [n, width] {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 OP,
-                format!(
-                    "grad_output {:?} does not match codes {:?} and tables {sizes:?}: \
-                     expected [{n}, {width}]",
-                    self.shape(),
-                    codes.shape()
-                ),
+                &[self.shape(), codes.shape(), &[n, width]],
+                "grad_output [N, the tables' widths summed] (the last)",
             ));
         }
         let storage = self.storage().embeddings_cat_backward(

@@ -6,7 +6,7 @@
 //!   `log_probs.gather(1, target)`), and `scatter_add` adds elements back (its backward pass).
 //!
 //! An index out of range (negative included: PyTorch's negative wrap-around is not supported,
-//! to catch bugs rather than hide them) is an [`Error::Index`] naming the index and the size.
+//! to catch bugs rather than hide them) is an [`Error::IndexOutOfRange`] naming the index and the size.
 //! The backends (`cpu/index.rs`, `cuda/index.rs`) check the indices; on the host the adding
 //! ops are deterministic and use no atomics.
 use crate::layout::check_dim;
@@ -16,12 +16,10 @@ use kernels::Accumulate;
 /// Refuses indices that are not 1-D.
 fn one_dimensional(op: &'static str, indices: &Tensor) -> Result<()> {
     if indices.rank() != 1 {
-        return Err(Error::shape(
+        return Err(Error::shapes(
             op,
-            format!(
-                "indices must be 1-D, got shape {:?} (flatten them first)",
-                indices.shape()
-            ),
+            &[indices.shape()],
+            "1-D indices (flatten them first)",
         ));
     }
     Ok(())
@@ -32,7 +30,6 @@ fn one_dimensional(op: &'static str, indices: &Tensor) -> Result<()> {
 fn check_fits(
     op: &'static str,
     index: &Tensor,
-    name: &str,
     t: &Tensor,
     dim: usize,
     skip_dim: bool,
@@ -40,18 +37,14 @@ fn check_fits(
     let fits = index.rank() == t.rank()
         && (0..t.rank()).all(|d| (skip_dim && d == dim) || index.shape()[d] <= t.shape()[d]);
     if !fits {
-        let what = if skip_dim {
-            format!("in every dimension but {dim}")
-        } else {
-            "in every dimension".to_string()
-        };
-        return Err(Error::shape(
+        return Err(Error::shapes(
             op,
-            format!(
-                "index {:?} must have the rank of {name} {:?} and be no larger {what}",
-                index.shape(),
-                t.shape()
-            ),
+            &[index.shape(), t.shape()],
+            if skip_dim {
+                "an index of the tensor's rank, no larger outside the dimension indexed"
+            } else {
+                "an index of the tensor's rank, no larger in any dimension"
+            },
         ));
     }
     Ok(())
@@ -125,15 +118,10 @@ impl Tensor {
         let mut expected = self.shape().to_vec();
         expected[dim] = indices.elem_count();
         if src.shape() != expected {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 OP,
-                format!(
-                    "src {:?} must have shape {expected:?}: self {:?} with dimension {dim} \
-                     of size {} (the number of indices)",
-                    src.shape(),
-                    self.shape(),
-                    indices.elem_count()
-                ),
+                &[src.shape(), &expected],
+                "src of the second shape: self's, with the number of indices along dim",
             ));
         }
         self.added_into(|t, shape| {
@@ -154,7 +142,7 @@ impl Tensor {
     pub fn gather(&self, dim: usize, index: &Tensor) -> Result<Tensor> {
         const OP: &str = "gather";
         check_dim(OP, dim, self.shape())?;
-        check_fits(OP, index, "self", self, dim, true)?;
+        check_fits(OP, index, self, dim, true)?;
         let storage =
             self.storage()
                 .gather(self.layout(), dim, (index.storage(), index.layout()))?;
@@ -175,8 +163,8 @@ impl Tensor {
     pub fn into_scatter_add(self, dim: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
         const OP: &str = "scatter_add";
         check_dim(OP, dim, self.shape())?;
-        check_fits(OP, index, "self", &self, dim, true)?;
-        check_fits(OP, index, "src", src, dim, false)?;
+        check_fits(OP, index, &self, dim, true)?;
+        check_fits(OP, index, src, dim, false)?;
         self.added_into(|t, shape| {
             t.scatter_add(
                 shape,

@@ -15,13 +15,10 @@ impl Tensor {
         self.check_float(OP)?;
         self.check_same_dtype(OP, rhs)?;
         if self.rank() == 0 || rhs.rank() == 0 {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 OP,
-                format!(
-                    "operands must have at least 1 dimension, got lhs {:?} and rhs {:?}",
-                    self.shape(),
-                    rhs.shape()
-                ),
+                &[self.shape(), rhs.shape()],
+                "operands of at least 1 dimension",
             ));
         }
         let lhs = if self.rank() == 1 {
@@ -38,14 +35,11 @@ impl Tensor {
         let (m, k) = (lhs.shape()[lr - 2], lhs.shape()[lr - 1]);
         let (k2, n) = (rhs2.shape()[rr - 2], rhs2.shape()[rr - 1]);
         if k != k2 {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "lhs {:?} and rhs {:?} do not agree on the inner dimension",
-                    self.shape(),
-                    rhs.shape()
-                ),
-            ));
+            return Err(Error::InnerDim {
+                op: OP,
+                lhs: self.shape().to_vec(),
+                rhs: rhs.shape().to_vec(),
+            });
         }
         let batch = broadcast_shape(OP, &lhs.shape()[..lr - 2], &rhs2.shape()[..rr - 2])?;
         let expand = |t: &Tensor, rows: usize, cols: usize| {

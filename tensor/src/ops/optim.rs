@@ -31,12 +31,10 @@ fn check(op: &'static str, ts: &[&Tensor]) -> Result<()> {
             });
         }
         if t.shape() != shape {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 op,
-                format!(
-                    "parameter {shape:?} and its gradient or state {:?} differ",
-                    t.shape()
-                ),
+                &[shape, t.shape()],
+                "a parameter and its gradient or state of one shape",
             ));
         }
         if t.device() != ts[0].device() {

@@ -60,19 +60,19 @@ fn axis_map(
 ) -> Result<Vec<Option<usize>>> {
     let n = shape[dim];
     let refused = match mode {
-        PadMode::Zeros => None,
-        PadMode::Reflect if lo >= n || hi >= n => Some("must be smaller than"),
-        PadMode::Replicate if (lo > 0 || hi > 0) && n == 0 => Some("needs a non-empty"),
-        _ => None,
+        PadMode::Zeros => false,
+        PadMode::Reflect => lo >= n || hi >= n,
+        PadMode::Replicate => (lo > 0 || hi > 0) && n == 0,
     };
-    if let Some(why) = refused {
-        return Err(Error::invalid(
+    if refused {
+        return Err(Error::Padding {
             op,
-            format!(
-                "{mode:?} padding ({lo}, {hi}) {why} dimension {dim} of size {n} \
-                 (input shape {shape:?})"
-            ),
-        ));
+            mode,
+            lo,
+            hi,
+            dim,
+            shape: shape.to_vec(),
+        });
     }
     Ok((0..lo + n + hi).map(|o| source(mode, o, lo, n)).collect())
 }
@@ -88,9 +88,10 @@ impl Geometry {
     fn new(op: &'static str, shape: &[usize], pads: [usize; 4], mode: PadMode) -> Result<Self> {
         let rank = shape.len();
         if rank < 2 {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 op,
-                format!("needs at least 2 dimensions (..., H, W), got shape {shape:?}"),
+                &[shape],
+                "at least 2 dimensions (..., H, W)",
             ));
         }
         let [left, right, top, bottom] = pads;
@@ -134,14 +135,10 @@ impl Tensor {
         const OP: &str = "pad2d_backward";
         let g = Geometry::new(OP, input_shape, pads, mode)?;
         if self.shape() != g.out_shape {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 OP,
-                format!(
-                    "grad_output {:?} does not match input {input_shape:?} padded by {pads:?}: \
-                     expected {:?}",
-                    self.shape(),
-                    g.out_shape
-                ),
+                &[self.shape(), input_shape, &g.out_shape],
+                "grad_output of the padded input's shape (the last)",
             ));
         }
         self.check_float(OP)?;

@@ -28,22 +28,20 @@ use kernels::Windows;
 type Window = (usize, usize);
 
 /// The `[N, C, H, W]` sizes of a pooling tensor, or an error naming its shape.
-fn dims4(op: &'static str, what: &str, shape: &[usize]) -> Result<[usize; 4]> {
+fn dims4(op: &'static str, what: &'static str, shape: &[usize]) -> Result<[usize; 4]> {
     match *shape {
         [n, c, h, w] => Ok([n, c, h, w]),
-        _ => Err(Error::shape(
-            op,
-            format!("{what} must have 4 dimensions [N, C, H, W], got shape {shape:?}"),
-        )),
+        _ => Err(Error::shapes(op, &[shape], what)),
     }
 }
 
 /// PyTorch refuses empty images: a window would have nothing to pool.
 fn nonempty_image(op: &'static str, shape: &[usize]) -> Result<()> {
     if shape[2] == 0 || shape[3] == 0 {
-        return Err(Error::shape(
+        return Err(Error::shapes(
             op,
-            format!("input {shape:?} has an empty image (H and W must be positive)"),
+            &[shape],
+            "an input [N, C, H, W] with H and W positive",
         ));
     }
     Ok(())
@@ -60,9 +58,11 @@ fn fixed_windows(
     let out = p.out_size(op, axis, n, k)?;
     let (s, pad) = (p.stride[axis], p.padding[axis]);
     if pad > k / 2 {
-        return Err(Error::invalid(
+        return Err(Error::argument(
             op,
-            format!("padding {pad} must be at most half the kernel size {k}"),
+            "padding",
+            pad as f64,
+            "at most half the kernel size",
         ));
     }
     // With pad <= k/2 and n >= 1 every window overlaps the image: start < n and end > 0.
@@ -93,10 +93,7 @@ fn fixed(op: &'static str, h: usize, w: usize, k: [usize; 2], p: &Conv2dParams) 
 /// The windows of an adaptive pooling of `h x w` images to `out`.
 fn adaptive(op: &'static str, h: usize, w: usize, out: [usize; 2]) -> Result<Windows> {
     if out[0] == 0 || out[1] == 0 {
-        return Err(Error::invalid(
-            op,
-            format!("output size {out:?} must be positive"),
-        ));
+        return Err(Error::shapes(op, &[&out], "a positive output size"));
     }
     Ok(Windows {
         rows: adaptive_windows(h, out[0]),
@@ -127,7 +124,10 @@ impl Tensor {
     /// Max pooling over `win` with the maxima's positions.
     fn max_pool_indices(&self, op: &'static str, win: &Windows) -> Result<(Tensor, Tensor)> {
         let (v, i) = self.max_pool(op, win, true)?;
-        let i = i.ok_or_else(|| Error::device(op, "the kernel returned no indices"))?;
+        let i = i.ok_or(Error::Internal {
+            op,
+            what: "the kernel returned no indices",
+        })?;
         Ok((v, i))
     }
 
@@ -142,14 +142,10 @@ impl Tensor {
     ) -> Result<Tensor> {
         let expected = out_shape(input_shape, win);
         if self.shape() != expected || indices.shape() != expected {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 op,
-                format!(
-                    "grad_output {:?} and indices {:?} do not match input {input_shape:?}: \
-                     expected {expected:?}",
-                    self.shape(),
-                    indices.shape()
-                ),
+                &[self.shape(), indices.shape(), input_shape, &expected],
+                "grad_output and indices of the pooled input's output shape (the last)",
             ));
         }
         self.check_float(op)?;
@@ -176,12 +172,10 @@ impl Tensor {
     ) -> Result<Tensor> {
         let expected = out_shape(input_shape, win);
         if self.shape() != expected {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 op,
-                format!(
-                    "grad_output {:?} does not match input {input_shape:?}: expected {expected:?}",
-                    self.shape()
-                ),
+                &[self.shape(), input_shape, &expected],
+                "grad_output of the pooled input's output shape (the last)",
             ));
         }
         self.check_float(op)?;
@@ -198,7 +192,7 @@ impl Tensor {
     /// plane (PyTorch's `max_pool2d(..., return_indices=True)`).
     pub fn max_pool2d(&self, kernel: [usize; 2], p: Conv2dParams) -> Result<(Tensor, Tensor)> {
         const OP: &str = "max_pool2d";
-        let [_, _, h, w] = dims4(OP, "input", self.shape())?;
+        let [_, _, h, w] = dims4(OP, "an input [N, C, H, W]", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = fixed(OP, h, w, kernel, &p)?;
         self.max_pool_indices(OP, &g)
@@ -207,7 +201,7 @@ impl Tensor {
     /// The maxima of [`Tensor::max_pool2d`] alone, for a pass that needs no gradient.
     pub fn max_pool2d_values(&self, kernel: [usize; 2], p: Conv2dParams) -> Result<Tensor> {
         const OP: &str = "max_pool2d";
-        let [_, _, h, w] = dims4(OP, "input", self.shape())?;
+        let [_, _, h, w] = dims4(OP, "an input [N, C, H, W]", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = fixed(OP, h, w, kernel, &p)?;
         Ok(self.max_pool(OP, &g, false)?.0)
@@ -226,7 +220,7 @@ impl Tensor {
         p: Conv2dParams,
     ) -> Result<Tensor> {
         const OP: &str = "max_pool2d_backward";
-        let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
+        let [_, _, h, w] = dims4(OP, "an input shape [N, C, H, W]", input_shape)?;
         nonempty_image(OP, input_shape)?;
         let g = fixed(OP, h, w, kernel, &p)?;
         self.max_pool_backward(OP, indices, input_shape, &g)
@@ -237,7 +231,7 @@ impl Tensor {
     /// `count_include_pad=True`): every window sum is divided by `kh * kw`.
     pub fn avg_pool2d(&self, kernel: [usize; 2], p: Conv2dParams) -> Result<Tensor> {
         const OP: &str = "avg_pool2d";
-        let [_, _, h, w] = dims4(OP, "input", self.shape())?;
+        let [_, _, h, w] = dims4(OP, "an input [N, C, H, W]", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = fixed(OP, h, w, kernel, &p)?;
         self.avg_pool(OP, &g, Some(kernel[0] * kernel[1]))
@@ -252,7 +246,7 @@ impl Tensor {
         p: Conv2dParams,
     ) -> Result<Tensor> {
         const OP: &str = "avg_pool2d_backward";
-        let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
+        let [_, _, h, w] = dims4(OP, "an input shape [N, C, H, W]", input_shape)?;
         nonempty_image(OP, input_shape)?;
         let g = fixed(OP, h, w, kernel, &p)?;
         self.avg_pool_backward(OP, input_shape, &g, Some(kernel[0] * kernel[1]))
@@ -262,7 +256,7 @@ impl Tensor {
     /// output pixel is the mean of its window (see the module docs for the windows).
     pub fn adaptive_avg_pool2d(&self, out: [usize; 2]) -> Result<Tensor> {
         const OP: &str = "adaptive_avg_pool2d";
-        let [_, _, h, w] = dims4(OP, "input", self.shape())?;
+        let [_, _, h, w] = dims4(OP, "an input [N, C, H, W]", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = adaptive(OP, h, w, out)?;
         self.avg_pool(OP, &g, None)
@@ -272,8 +266,8 @@ impl Tensor {
     /// `grad_output` `[N, C, oh, ow]` (the output size is read from its shape).
     pub fn adaptive_avg_pool2d_backward(&self, input_shape: &[usize]) -> Result<Tensor> {
         const OP: &str = "adaptive_avg_pool2d_backward";
-        let [_, _, oh, ow] = dims4(OP, "grad_output", self.shape())?;
-        let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
+        let [_, _, oh, ow] = dims4(OP, "a grad_output [N, C, H_out, W_out]", self.shape())?;
+        let [_, _, h, w] = dims4(OP, "an input shape [N, C, H, W]", input_shape)?;
         nonempty_image(OP, input_shape)?;
         let g = adaptive(OP, h, w, [oh, ow])?;
         self.avg_pool_backward(OP, input_shape, &g, None)
@@ -283,7 +277,7 @@ impl Tensor {
     /// their i64 positions in each input plane, as [`Tensor::max_pool2d`].
     pub fn adaptive_max_pool2d(&self, out: [usize; 2]) -> Result<(Tensor, Tensor)> {
         const OP: &str = "adaptive_max_pool2d";
-        let [_, _, h, w] = dims4(OP, "input", self.shape())?;
+        let [_, _, h, w] = dims4(OP, "an input [N, C, H, W]", self.shape())?;
         nonempty_image(OP, self.shape())?;
         let g = adaptive(OP, h, w, out)?;
         self.max_pool_indices(OP, &g)
@@ -297,8 +291,8 @@ impl Tensor {
         input_shape: &[usize],
     ) -> Result<Tensor> {
         const OP: &str = "adaptive_max_pool2d_backward";
-        let [_, _, oh, ow] = dims4(OP, "grad_output", self.shape())?;
-        let [_, _, h, w] = dims4(OP, "input shape", input_shape)?;
+        let [_, _, oh, ow] = dims4(OP, "a grad_output [N, C, H_out, W_out]", self.shape())?;
+        let [_, _, h, w] = dims4(OP, "an input shape [N, C, H, W]", input_shape)?;
         nonempty_image(OP, input_shape)?;
         let g = adaptive(OP, h, w, [oh, ow])?;
         self.max_pool_backward(OP, indices, input_shape, &g)

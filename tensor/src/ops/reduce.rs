@@ -22,19 +22,19 @@ impl Tensor {
         for &d in dims {
             check_dim(op, d, self.shape())?;
             if std::mem::replace(&mut reduced[d], true) {
-                return Err(Error::invalid(
+                return Err(Error::argument(
                     op,
-                    format!("dimension {d} is listed twice in {dims:?}"),
+                    "a dimension listed twice",
+                    d as f64,
+                    "each dimension at most once",
                 ));
             }
         }
         if non_empty && dims.iter().any(|&d| self.shape()[d] == 0) {
-            return Err(Error::shape(
+            return Err(Error::shapes(
                 op,
-                format!(
-                    "cannot reduce over an empty dimension of shape {:?}",
-                    self.shape()
-                ),
+                &[self.shape()],
+                "no size 0 in a dimension reduced over",
             ));
         }
         let shape: Vec<usize> = (0..self.rank())

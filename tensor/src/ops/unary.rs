@@ -76,10 +76,11 @@ impl Tensor {
     pub fn clamp(&self, min: f32, max: f32) -> Result<Tensor> {
         // A NaN bound is refused too: `f32::clamp` would panic on it.
         if min.is_nan() || max.is_nan() || min > max {
-            return Err(Error::invalid(
-                "clamp",
-                format!("min {min} is greater than max {max}, or one of them is NaN"),
-            ));
+            return Err(Error::Bounds {
+                op: "clamp",
+                lo: min.into(),
+                hi: max.into(),
+            });
         }
         self.unary("clamp", UnaryOp::Clamp(min, max))
     }
