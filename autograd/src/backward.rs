@@ -41,13 +41,9 @@ impl Var {
     /// Gradients of this scalar (a loss) with respect to every leaf it depends on.
     pub fn backward(&self) -> Result<Gradients> {
         if self.tensor().elem_count() != 1 {
-            return Err(Error::tape(
-                "backward",
-                format!(
-                    "the output has shape {:?}, not a single value; pass the gradient of the output with backward_with",
-                    self.shape()
-                ),
-            ));
+            return Err(Error::NotScalar {
+                shape: self.shape().to_vec(),
+            });
         }
         let seed = self.tensor().new_full(self.shape(), 1.0)?;
         self.backward_with(&seed)
@@ -56,32 +52,18 @@ impl Var {
     /// Gradients given the gradient `seed` of this value (its shape).
     pub fn backward_with(&self, seed: &Tensor) -> Result<Gradients> {
         if seed.shape() != self.shape() || seed.dtype() != self.dtype() {
-            return Err(Error::tape(
-                "backward",
-                format!(
-                    "the seed gradient {:?} ({}) does not match the output {:?} ({})",
-                    seed.shape(),
-                    seed.dtype(),
-                    self.shape(),
-                    self.dtype()
-                ),
-            ));
+            return Err(Error::Seed {
+                output: (self.shape().to_vec(), self.dtype()),
+                seed: (seed.shape().to_vec(), seed.dtype()),
+            });
         }
         let tape = match (self.tape(), self.is_tracked()) {
             (Some(t), true) => t.clone(),
-            _ => {
-                return Err(Error::tape(
-                    "backward",
-                    "this value depends on no tracked parameter (was it computed under no_grad, or from constants only?)",
-                ))
-            }
+            _ => return Err(Error::Untracked),
         };
         let inner = &tape.inner;
         if inner.consumed.replace(true) {
-            return Err(Error::tape(
-                "backward",
-                "this tape has already been through backward (its saved tensors are freed)",
-            ));
+            return Err(Error::Consumed { op: "backward" });
         }
         let entries = std::mem::take(&mut *inner.entries.borrow_mut());
         let retained = inner.retained.borrow().clone();
@@ -102,13 +84,11 @@ impl Var {
             for ((input, shape), grad) in entry.inputs.iter().zip(grads) {
                 if let (Some(id), Some(grad)) = (input, grad) {
                     if grad.shape() != shape.as_slice() {
-                        return Err(Error::tape(
-                            entry.op,
-                            format!(
-                                "the backward rule gave a gradient of shape {:?} for an input of shape {shape:?}",
-                                grad.shape()
-                            ),
-                        ));
+                        return Err(Error::RuleShape {
+                            op: entry.op,
+                            grad: grad.shape().to_vec(),
+                            input: shape.clone(),
+                        });
                     }
                     accumulate(&mut pending, *id, grad)?;
                 }

@@ -87,13 +87,13 @@ pub fn gradcheck_with(
             // Written so that a NaN on either side fails the check.
             let within = (a - numeric).abs() <= opts.atol + opts.rtol * numeric.abs();
             if !within {
-                return Err(Error::tape(
-                    "gradcheck",
-                    format!(
-                        "input {i} (shape {:?}), element {j}: analytic gradient {a:.10e}, finite difference {numeric:.10e}",
-                        x.shape()
-                    ),
-                ));
+                return Err(Error::Gradcheck {
+                    input: i,
+                    shape: x.shape().to_vec(),
+                    element: j,
+                    analytic: a,
+                    numeric,
+                });
             }
         }
     }

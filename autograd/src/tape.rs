@@ -119,10 +119,7 @@ impl Tape {
 
     pub(crate) fn record(&self, entry: Entry) -> Result<()> {
         if self.inner.consumed.get() {
-            return Err(Error::tape(
-                entry.op,
-                "this tape has already been through backward; start a new tape for a new step",
-            ));
+            return Err(Error::Consumed { op: entry.op });
         }
         self.inner.entries.borrow_mut().push(entry);
         Ok(())

@@ -164,12 +164,7 @@ fn common_tape<'a>(op: &'static str, inputs: &[&'a Var]) -> Result<Option<&'a Ta
     for v in inputs {
         match (&tape, &v.tape) {
             (None, Some(t)) => tape = Some(t),
-            (Some(a), Some(b)) if !a.same(b) => {
-                return Err(Error::tape(
-                    op,
-                    "its inputs come from two different tapes; every var of one computation must come from the same tape",
-                ))
-            }
+            (Some(a), Some(b)) if !a.same(b) => return Err(Error::TwoTapes { op }),
             _ => {}
         }
     }

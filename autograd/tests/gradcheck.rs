@@ -209,5 +209,9 @@ fn gradcheck_catches_a_wrong_rule() {
     // second use of x, so the tape's gradient of x*x is x, not 2x.
     let x = rand(&[3], 1, 0.5, 1.0);
     let err = gradcheck(|v| v[0].mul(&v[0].detach()), &[x]).unwrap_err();
+    assert!(
+        matches!(&err, autograd::Error::Gradcheck { input: 0, shape, .. } if shape == &[3]),
+        "{err}"
+    );
     assert!(err.to_string().contains("finite difference"), "{err}");
 }

@@ -163,7 +163,7 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    /// A [`Error::Shape`] from the shapes of `tensors` in order.
+    /// A [`Error::Shape`] of `shapes`, in the order `expected` names them.
     pub(crate) fn shapes(op: &'static str, shapes: &[&[usize]], expected: &'static str) -> Self {
         Error::Shape {
             op,

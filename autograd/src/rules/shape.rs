@@ -123,7 +123,12 @@ impl Var {
             .map(|v| v.unsqueeze(dim))
             .collect::<Result<Vec<_>>>()?;
         if unsqueezed.is_empty() {
-            return Err(Error::tape("stack", "needs at least one var"));
+            return Err(Error::Tensor(tensor::Error::Argument {
+                op: "stack",
+                name: "the number of vars",
+                value: 0.0,
+                expected: "at least 1",
+            }));
         }
         let refs: Vec<&Var> = unsqueezed.iter().collect();
         Var::cat(&refs, dim)

@@ -6,7 +6,8 @@
 //!   `log_probs.gather(1, target)`), and `scatter_add` adds elements back (its backward pass).
 //!
 //! An index out of range (negative included: PyTorch's negative wrap-around is not supported,
-//! to catch bugs rather than hide them) is an [`Error::IndexOutOfRange`] naming the index and the size.
+//! to catch bugs rather than hide them) is an [`Error::IndexOutOfRange`] naming the index,
+//! its position and the size.
 //! The backends (`cpu/index.rs`, `cuda/index.rs`) check the indices; on the host the adding
 //! ops are deterministic and use no atomics.
 use crate::layout::check_dim;
