@@ -7,6 +7,7 @@
 //!
 //! `cargo run --release --example augment [-- IMAGE] [--size 128] [--out DIR]`
 mod inputs;
+mod report;
 
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
@@ -17,6 +18,7 @@ use lesson6::tensor::random::Philox;
 use lesson6::tensor::Tensor;
 use std::error::Error;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(about = "A 3x3 grid of one image under the lesson's augmentation, per padding mode")]
@@ -49,12 +51,8 @@ fn grid(images: &[Tensor], size: usize) -> Result<Tensor, Box<dyn Error>> {
     Ok(Tensor::from_vec(out, &[3, side, side])?)
 }
 
-fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+fn main() -> ExitCode {
+    report::exit(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn Error>> {

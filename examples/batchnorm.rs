@@ -11,12 +11,15 @@
 //! 5. inference (`Mode::Eval`) normalises with the running statistics, not the batch's.
 //!
 //! `cargo run --release --example batchnorm`
+mod report;
+
 use lesson6::autograd::Tape;
 use lesson6::nn::layers::BatchNorm;
 use lesson6::nn::{Mode, Module, Vars};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::Tensor;
 use std::error::Error;
+use std::process::ExitCode;
 
 fn show(name: &str, t: &Tensor) -> Result<(), Box<dyn Error>> {
     let v: Vec<String> = t
@@ -28,7 +31,11 @@ fn show(name: &str, t: &Tensor) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> ExitCode {
+    report::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     // 16 samples of 3 activations, each channel with its own mean and spread.
     let (n, c) = (16, 3);
     let z = Philox::new(1, 0).normal(&[n, c], 0.0, 1.0)?;

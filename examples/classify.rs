@@ -9,6 +9,7 @@
 //! through the network a few at a time, and every input is checked before the network is
 //! built: `--size` from 32 to 1024, regular files only, one label for each class.
 mod inputs;
+mod report;
 
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
@@ -22,6 +23,7 @@ use lesson6::tensor::{Device, Tensor};
 use std::error::Error;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(about = "Top-5 classes of images under ResNet-34")]
@@ -58,12 +60,8 @@ const BATCH: usize = 8;
 /// The largest labels file read (ImageNet's 1,000 names take 21 KB).
 const MAX_LABELS_BYTES: u64 = 1 << 20;
 
-fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+fn main() -> ExitCode {
+    report::exit(run(&Args::parse()))
 }
 
 /// The class names in `path`, one a line; there must be one for each of the `classes` outputs.

@@ -11,6 +11,7 @@
 //!
 //! `cargo run --release --example convolution [-- IMAGE] [--out DIR]`
 mod inputs;
+mod report;
 
 use clap::Parser;
 use lesson6::nn::run_dir::RunDir;
@@ -18,6 +19,7 @@ use lesson6::nn::vision::{load_image, save_png};
 use lesson6::tensor::{Conv2dParams, Tensor};
 use std::error::Error;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(about = "The lesson's edge kernel, convolution as a matrix, im2col and stride 2")]
@@ -55,12 +57,8 @@ fn print_matrix(name: &str, t: &Tensor) -> lesson6::tensor::Result<()> {
     Ok(())
 }
 
-fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+fn main() -> ExitCode {
+    report::exit(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn Error>> {

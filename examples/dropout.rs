@@ -13,6 +13,8 @@
 //! the division), and that at inference it is the identity.
 //!
 //! `cargo run --release --example dropout [-- --p 0.5 --seed 1]`
+mod report;
+
 use clap::Parser;
 use lesson6::autograd::Tape;
 use lesson6::nn::layers::Dropout;
@@ -20,6 +22,7 @@ use lesson6::nn::{Mode, Module};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::{Result, Tensor};
 use std::error::Error;
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(about = "Dropout in three lines, checked against the built-in")]
@@ -38,12 +41,8 @@ fn dropout_by_hand(input: &Tensor, p: f32, rng: Philox) -> Result<Tensor> {
     input.mul(&noise)
 }
 
-fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+fn main() -> ExitCode {
+    report::exit(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> std::result::Result<(), Box<dyn Error>> {

@@ -14,6 +14,7 @@
 //! shapes many times larger at 352: its maps show where its features fire, but its
 //! predictions at that size are less sure than at its own.
 mod inputs;
+mod report;
 
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
@@ -35,6 +36,7 @@ use lesson6::nn::{state_dict, Mode, Module, Vars};
 use lesson6::tensor::{Device, Tensor};
 use std::error::Error;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(about = "Activation heat map and Grad-CAM of a pets model")]
@@ -123,12 +125,8 @@ fn prepare(image: &Tensor, size: usize) -> Res<(Tensor, Tensor)> {
     Ok((shown, x))
 }
 
-fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+fn main() -> ExitCode {
+    report::exit(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Res<()> {

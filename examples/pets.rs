@@ -17,6 +17,7 @@
 //! data/. A run writes them into a staging folder beside `--out` and swaps it in whole when it
 //! has finished (`nn::run_dir`), so a failed run leaves the previous one as it was.
 mod common;
+mod report;
 
 use clap::Parser;
 use common::DeviceArgs;
@@ -31,6 +32,7 @@ use lesson6::nn::vision::{ImageData, Padding, Transforms};
 use lesson6::nn::{state_dict, Vars};
 use std::error::Error;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 
 /// The largest image side `--size` accepts. ImageNet models train at 224 and the lesson's last
@@ -79,15 +81,12 @@ struct Args {
     device: DeviceArgs,
 }
 
-fn main() {
+fn main() -> ExitCode {
     let args: Args = common::parse_args();
     if let Err(e) = lesson6::tensor::join_thread_pool() {
         eprintln!("note: {e}");
     }
-    if let Err(e) = run(&args) {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    report::exit(run(&args))
 }
 
 /// One stage: a size, epochs, learning rates, pct_start, and whether the body trains.

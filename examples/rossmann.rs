@@ -14,6 +14,7 @@
 //! beside `--out` and swaps it in whole when it has finished (`nn::run_dir`), so the folder
 //! holds one run's files, and a run that fails leaves the previous one as it was.
 mod common;
+mod report;
 
 use clap::Parser;
 use common::DeviceArgs;
@@ -27,6 +28,7 @@ use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
 use lesson6::nn::Vars;
 use std::error::Error;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -79,16 +81,13 @@ fn parse_emb_sz(s: &str) -> Result<(String, usize), String> {
     Ok((name.to_string(), width))
 }
 
-fn main() {
+fn main() -> ExitCode {
     let args: Args = common::parse_args();
     // This thread drives training: inside rayon's pool, small ops skip a hand-off.
     if let Err(e) = lesson6::tensor::join_thread_pool() {
         eprintln!("note: {e}");
     }
-    if let Err(e) = run(&args) {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    report::exit(run(&args))
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn Error>> {

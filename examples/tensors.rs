@@ -3,11 +3,18 @@
 //! `examples/convolution.rs`.
 //!
 //! `cargo run --release --example tensors`
+mod report;
+
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::{gemm, Result, Tensor};
+use std::process::ExitCode;
 use std::time::Instant;
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
+    report::exit(run())
+}
+
+fn run() -> Result<()> {
     println!("== views copy nothing ==");
     let k = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
     let expanded = k.expand(&[4, 2, 3])?;

@@ -1,8 +1,9 @@
 //! The training examples as a user runs them: flags that cannot train are refused when the
 //! line is parsed (exit 1, a message naming the flag); `--out` is checked before training;
 //! a run that fails late leaves the previous run's folder as it was; a run replaces the
-//! previous one whole; and what a dead run left beside `--out` is cleaned. The binaries are
-//! the release examples beside this test (`cargo build --release --examples` builds them).
+//! previous one whole; what a dead run left beside `--out` is cleaned; and an error prints
+//! its chain of causes, one a line. The binaries are the release examples beside this test
+//! (`cargo build --release --examples` builds them).
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -205,5 +206,27 @@ fn a_run_replaces_the_previous_one_whole_and_cleans_after_dead_runs() {
     );
     assert!(out.join("metrics.json").is_file() && out.join("data/store.csv").is_file());
     assert_eq!(names(&root), ["rossmann"]);
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn an_error_prints_its_chain_one_cause_a_line() {
+    let root = scratch("chain");
+    let data = root.join("data");
+    fs::create_dir_all(data.join("train.csv")).unwrap();
+    fs::write(data.join("store.csv"), "").unwrap();
+    let run = rossmann(&root.join("out"), &["--data", data.to_str().unwrap()]);
+    let train = data.join("train.csv").display().to_string();
+    failed(&run, &[&train, "refusing to read it as CSV"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!("error: {train}: refusing to read it as CSV").as_str(),
+            "  caused by: not a regular file (a folder, a FIFO or a device)",
+        ],
+        "{stderr}"
+    );
     fs::remove_dir_all(root).unwrap();
 }
