@@ -1,5 +1,9 @@
 //! Errors of the CUDA backend: a missing library or device, a kernel NVRTC refused (with its
 //! log), a failed launch or copy, and an index a kernel found out of range.
+//!
+//! A failed driver or cuBLAS call displays which library failed and returns cudarc's error
+//! as its `source()`, so that an error chain printed one line per source repeats nothing
+//! (the convention of every lesson6 crate).
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -8,8 +12,10 @@ pub enum Error {
     Unavailable(String),
     /// NVRTC refused a kernel source: its name and NVRTC's log.
     Compile { source: &'static str, log: String },
-    /// A CUDA driver or cuBLAS call failed.
-    Driver(String),
+    /// A CUDA driver call failed (a launch, a copy, an allocation); its error is the source.
+    Driver(cudarc::driver::DriverError),
+    /// A cuBLAS call failed; its status is the source.
+    Cublas(cudarc::cublas::result::CublasError),
     /// An index kernel met an index out of range; `position` is the first such position in
     /// the index tensor (row-major).
     IndexOutOfRange { position: u64 },
@@ -26,7 +32,8 @@ impl fmt::Display for Error {
             Error::Compile { source, log } => {
                 write!(f, "NVRTC could not compile {source}.cu:\n{log}")
             }
-            Error::Driver(msg) => write!(f, "CUDA call failed: {msg}"),
+            Error::Driver(_) => write!(f, "a CUDA driver call failed"),
+            Error::Cublas(_) => write!(f, "a cuBLAS call failed"),
             Error::IndexOutOfRange { position } => {
                 write!(f, "index at position {position} is out of range")
             }
@@ -35,16 +42,24 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Driver(e) => Some(e),
+            Error::Cublas(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<cudarc::driver::DriverError> for Error {
     fn from(e: cudarc::driver::DriverError) -> Self {
-        Error::Driver(e.to_string())
+        Error::Driver(e)
     }
 }
 
 impl From<cudarc::cublas::result::CublasError> for Error {
     fn from(e: cudarc::cublas::result::CublasError) -> Self {
-        Error::Driver(format!("cuBLAS: {e:?}"))
+        Error::Cublas(e)
     }
 }

@@ -312,7 +312,7 @@ impl fmt::Display for Error {
                 "{op}: {device} holds f32 and i64 tensors, not {dtype}: convert with \
                  to_dtype on the host"
             ),
-            Error::Cuda { .. } => write!(f, "{op}: the GPU failed"),
+            Error::Cuda { .. } => write!(f, "{op}: a CUDA error"),
             Error::OutOfMemory {
                 bytes,
                 device_bytes,
