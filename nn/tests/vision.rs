@@ -12,7 +12,7 @@ mod support;
 mod images;
 
 use images::labelled;
-use nn::vision::{grid_sample, load_image, save_png, Augment, Padding, Transforms};
+use nn::vision::{grid_sample, load_image, save_png, Augment, Padding, Transforms, FLIP_LR};
 use support::{assert_each_close, load_tensors};
 use tensor::random::Philox;
 use tensor::Tensor;
@@ -43,7 +43,7 @@ fn one_augmentation_matches_pytorch() {
     let g = load_tensors("vision");
     let a = Augment {
         warp: Some([0.1, -0.2, 0.3, 0.05]),
-        flip: true,
+        dihedral: FLIP_LR,
         rotate: Some(15.0),
         zoom: Some((1.2, 0.3, 0.7)),
         brightness: Some(0.6),
@@ -80,7 +80,7 @@ fn draws_follow_the_lessons_ranges_and_the_stream() {
         assert!((1.0..=1.3).contains(&s) && (0.0..1.0).contains(&r) && (0.0..1.0).contains(&c));
         assert!((0.3..=0.7).contains(&a.brightness.unwrap()));
         assert!((0.6..=1.0 / 0.6).contains(&a.contrast.unwrap()));
-        flips += a.flip as usize;
+        flips += (a.dihedral == FLIP_LR) as usize;
     }
     assert!(
         (150..250).contains(&flips),
@@ -88,7 +88,10 @@ fn draws_follow_the_lessons_ranges_and_the_stream() {
     );
     let plain = Transforms::none().draw(Philox::new(3, 0));
     assert!(
-        plain.warp.is_none() && plain.rotate.is_none() && plain.brightness.is_none() && !plain.flip
+        plain.warp.is_none()
+            && plain.rotate.is_none()
+            && plain.brightness.is_none()
+            && plain.dihedral == 0
     );
 }
 

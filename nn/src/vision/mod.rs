@@ -12,4 +12,4 @@ pub use self::image::{
 };
 pub use heatmap::{activation_map, grad_cam, magma, overlay, upsample_bilinear};
 pub use loader::{ImageData, LabelledImages, IMAGENET_STATS};
-pub use transforms::{check_size, grid_sample, Augment, Padding, Transforms, MAX_SIZE};
+pub use transforms::{check_size, grid_sample, Augment, Padding, Transforms, FLIP_LR, MAX_SIZE};

@@ -3,15 +3,17 @@
 //!
 //! `get_transforms(max_rotate=20, max_zoom=1.3, max_lighting=0.4, max_warp=0.4, p_affine=1,
 //! p_lighting=1)` draws, per image and per epoch: a symmetric perspective warp, a rotation, a
-//! zoom about a random centre, a horizontal flip (p = 0.5), brightness and contrast in logit
+//! zoom about a random centre, a horizontal flip (p = 0.5; with `flip_vert`, one of the 8
+//! symmetries of the square instead, fastai's `dihedral`), brightness and contrast in logit
 //! space, and a random crop. The geometric ones are composed into one map from each output
 //! pixel to a point of the source image, which is sampled once, bilinearly (`grid_sample`
 //! with align-corners semantics); coordinates outside the source are filled by the padding
 //! mode (zeros, border or reflection). Validation images only get the centre crop.
 //!
 //! The output is `size` x `size`: the image is first mapped onto a grid whose shorter side is
-//! `size` (fastai's resize by cropping), and the crop picks the window. fastai's extra
-//! area-interpolation before large downscales (by more than 2x) is not done here.
+//! `size` (fastai's resize by cropping), and the crop picks the window. Before a downscale by
+//! more than 2x the image is first shrunk by area averaging, as fastai's `_grid_sample` does,
+//! so that bilinear sampling of a large photo does not alias.
 use tensor::random::Philox;
 use tensor::Tensor;
 
@@ -48,6 +50,9 @@ pub enum Padding {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Transforms {
     pub do_flip: bool,
+    /// With `do_flip`, any of the 8 symmetries of the square instead of the horizontal flip
+    /// (fastai's `flip_vert`: for images with no up, such as satellite pictures).
+    pub flip_vert: bool,
     /// Degrees either way.
     pub max_rotate: f64,
     pub max_zoom: f64,
@@ -65,6 +70,7 @@ impl Transforms {
     pub fn lesson6() -> Self {
         Transforms {
             do_flip: true,
+            flip_vert: false,
             max_rotate: 20.0,
             max_zoom: 1.3,
             max_lighting: 0.4,
@@ -79,6 +85,7 @@ impl Transforms {
     pub fn none() -> Self {
         Transforms {
             do_flip: false,
+            flip_vert: false,
             max_rotate: 0.0,
             max_zoom: 1.0,
             max_lighting: 0.0,
@@ -99,7 +106,14 @@ impl Transforms {
         let maybe = |p: f64, u: &mut dyn FnMut() -> f64| u() < p;
         let warp = maybe(self.p_affine, &mut u)
             .then(|| std::array::from_fn(|_| self.max_warp * (2.0 * u() - 1.0)));
-        let flip = self.do_flip && u() < 0.5;
+        // fastai draws the dihedral's k with `uniform_int(0, 8)`, which includes 8 (a second
+        // identity); this takes the 8 symmetries with equal chances.
+        let dihedral = match (self.do_flip, self.flip_vert) {
+            (false, _) => 0,
+            (true, true) => ((u() * 8.0) as u8).min(7),
+            (true, false) if u() < 0.5 => FLIP_LR,
+            (true, false) => 0,
+        };
         let rotate = maybe(self.p_affine, &mut u).then(|| self.max_rotate * (2.0 * u() - 1.0));
         let zoom =
             maybe(self.p_affine, &mut u).then(|| (1.0 + (self.max_zoom - 1.0) * u(), u(), u()));
@@ -111,7 +125,7 @@ impl Transforms {
         });
         Augment {
             warp,
-            flip,
+            dihedral,
             rotate,
             zoom,
             brightness,
@@ -126,7 +140,9 @@ impl Transforms {
 pub struct Augment {
     /// The four corner displacements of the symmetric warp.
     pub warp: Option<[f64; 4]>,
-    pub flip: bool,
+    /// Which symmetry of the square (fastai's `dihedral` k, 0 to 7): bit 1 flips the rows,
+    /// bit 2 the columns ([`FLIP_LR`]), bit 4 then transposes; 0 is the identity.
+    pub dihedral: u8,
     /// Degrees.
     pub rotate: Option<f64>,
     /// (scale, row, column) of the zoom's centre.
@@ -138,6 +154,9 @@ pub struct Augment {
     /// (row, column) of the crop window, as fractions of the free room.
     pub crop: (f64, f64),
 }
+
+/// The horizontal flip as an [`Augment::dihedral`]: the columns reversed.
+pub const FLIP_LR: u8 = 2;
 
 /// `x = linspace(-1, 1, n)[i]`.
 fn grid_coord(i: usize, n: usize) -> f64 {
@@ -179,7 +198,7 @@ impl Augment {
     pub fn centre() -> Self {
         Augment {
             warp: None,
-            flip: false,
+            dihedral: 0,
             rotate: None,
             zoom: None,
             brightness: None,
@@ -269,7 +288,12 @@ impl Augment {
         );
         let pick =
             |room: usize, pct: f64| ((room - size + 1) as f64 * pct.min(1.0 - 1e-7)) as usize;
-        let (row, col) = (pick(th, self.crop.0), pick(tw, self.crop.1));
+        // A transpose turns the th x tw grid into a tw x th one, which the crop cuts.
+        let (row, col) = if self.dihedral & 4 != 0 {
+            (pick(tw, self.crop.0), pick(th, self.crop.1))
+        } else {
+            (pick(th, self.crop.0), pick(tw, self.crop.1))
+        };
         let warp = self.warp.map(|m| {
             let corners = [(-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)];
             let moved = [
@@ -281,23 +305,21 @@ impl Augment {
             homography(moved, corners)
         });
         let m = self.affine(th, tw);
-        let src = img.to_vec::<f32>()?;
+        // The map is projective, so the extremes of its source coordinates are at the corners.
+        let (lo, hi) = [(-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)]
+            .iter()
+            .map(|&(x, y)| self.source_point(x, y, warp.as_ref(), &m))
+            .fold((f64::MAX, f64::MIN), |(lo, hi), (x, y)| {
+                (lo.min(x).min(y), hi.max(x).max(y))
+            });
+        let (src, (h, w)) = pre_shrink(img.to_vec::<f32>()?, (c, h, w), (th, tw), hi - lo);
         let mut out = vec![0f32; c * size * size];
         let mut px = vec![0f32; c];
         for y in 0..size {
             for x in 0..size {
-                // The horizontal flip reverses the full grid's columns before the crop.
-                let gx = if self.flip {
-                    tw - 1 - (col + x)
-                } else {
-                    col + x
-                };
-                let (sx, sy) = self.source_point(
-                    grid_coord(gx, tw),
-                    grid_coord(row + y, th),
-                    warp.as_ref(),
-                    &m,
-                );
+                let (gy, gx) = self.grid_pixel(row + y, col + x, (th, tw));
+                let (sx, sy) =
+                    self.source_point(grid_coord(gx, tw), grid_coord(gy, th), warp.as_ref(), &m);
                 sample(&src, (h, w), sx, sy, padding, &mut px);
                 for (k, &v) in px.iter().enumerate() {
                     out[(k * size + y) * size + x] = self.lighting(v);
@@ -305,6 +327,32 @@ impl Augment {
             }
         }
         Tensor::from_vec(out, &[c, size, size])
+    }
+
+    /// The pixel of the th x tw resized grid that pixel `(i, j)` of the grid under the
+    /// symmetry shows (fastai's pixel `dihedral`, applied before the crop): the transpose
+    /// undone, then the flips. fastai's `get_transforms` composes the same symmetries as
+    /// affine maps after the warp, rotation and zoom instead; on a square grid the two give
+    /// the same distribution, as those draws are symmetric, and on a wider one a transpose
+    /// here keeps the whole picture where the affine form pads.
+    fn grid_pixel(&self, i: usize, j: usize, (th, tw): (usize, usize)) -> (usize, usize) {
+        let (i, j) = if self.dihedral & 4 != 0 {
+            (j, i)
+        } else {
+            (i, j)
+        };
+        (
+            if self.dihedral & 1 != 0 {
+                th - 1 - i
+            } else {
+                i
+            },
+            if self.dihedral & 2 != 0 {
+                tw - 1 - j
+            } else {
+                j
+            },
+        )
     }
 
     /// Brightness and contrast in logit space: `sigmoid((logit(p) + logit(b)) * c)`.
@@ -322,6 +370,45 @@ impl Augment {
         }
         (1.0 / (1.0 + (-l).exp())) as f32
     }
+}
+
+/// fastai's pre-shrink before a large downscale (`_grid_sample`'s "smoother downwards
+/// resampling"): with `d = min(H / th, W / tw) / 2` for the th x tw resize grid and the map's
+/// zoom `z = 2 / span` (`span`: the range of all its source coordinates), an image downscaled by
+/// more than 2x (`d > 1`) and zoomed in by less than that (`d > z`) is first resized by `1 / d`
+/// with PyTorch's area interpolation. Returns the image and its height and width.
+fn pre_shrink(
+    src: Vec<f32>,
+    (c, h, w): (usize, usize, usize),
+    (th, tw): (usize, usize),
+    span: f64,
+) -> (Vec<f32>, (usize, usize)) {
+    let d = (h as f64 / th as f64).min(w as f64 / tw as f64) / 2.0;
+    if d <= 1.0 || d <= 2.0 / span {
+        return (src, (h, w));
+    }
+    // `F.interpolate(scale_factor=1/d)`'s output size, then `mode='area'`: an adaptive
+    // average pool, output i of n averaging inputs floor(i m / n) to ceil((i + 1) m / n).
+    let (oh, ow) = (
+        (h as f64 * (1.0 / d)).floor() as usize,
+        (w as f64 * (1.0 / d)).floor() as usize,
+    );
+    let window = |i: usize, n: usize, m: usize| i * m / n..((i + 1) * m).div_ceil(n);
+    let mut out = Vec::with_capacity(c * oh * ow);
+    for k in 0..c {
+        for i in 0..oh {
+            for j in 0..ow {
+                let (rows, cols) = (window(i, oh, h), window(j, ow, w));
+                let n = rows.len() * cols.len();
+                let sum: f64 = rows
+                    .flat_map(|r| cols.clone().map(move |q| (r, q)))
+                    .map(|(r, q)| src[(k * h + r) * w + q] as f64)
+                    .sum();
+                out.push((sum / n as f64) as f32);
+            }
+        }
+    }
+    (out, (oh, ow))
 }
 
 /// A source coordinate in pixels under the padding mode: border clamps; reflection mirrors
