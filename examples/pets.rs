@@ -26,7 +26,7 @@ use lesson6::datasets::shapes::write_shapes;
 use lesson6::nn::learner::{Learner, Lr};
 use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::metrics::error_rate;
-use lesson6::nn::models::{cnn_model, resnet34, CNN_GROUPS};
+use lesson6::nn::models::{cnn_model, resnet34, Ps, CNN_GROUPS};
 use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::vision::{ImageData, Padding, Transforms};
 use lesson6::nn::{state_dict, Vars};
@@ -74,11 +74,31 @@ struct Args {
     /// Weight decay (fastai's default).
     #[arg(long, default_value_t = 1e-2, value_parser = common::decay, allow_hyphen_values = true)]
     wd: f32,
+    /// The head's dropout, fastai's `ps`: one value p gives the first dropout p/2 and the
+    /// last p; two, as `0.1,0.2`, give each its own.
+    #[arg(long, default_value = "0.5", value_parser = parse_ps)]
+    ps: Ps,
     /// Images per class in the embedded default.
     #[arg(long, default_value_t = 60, value_parser = common::whole(1, usize::MAX))]
     per_class: usize,
     #[command(flatten)]
     device: DeviceArgs,
+}
+
+/// `--ps`: one probability or two, comma-separated, each from 0 up to (not including) 1.
+fn parse_ps(s: &str) -> Result<Ps, String> {
+    let ps: Vec<f32> = s
+        .split(',')
+        .map(|p| p.trim().parse().ok().filter(|p| (0.0..1.0).contains(p)))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("`{s}`: expected probabilities from 0 to below 1, as 0.5"))?;
+    match ps[..] {
+        [p] => Ok(Ps::One(p)),
+        [a, b] => Ok(Ps::Each([a, b])),
+        _ => Err(format!(
+            "`{s}`: expected one probability or two, as 0.5 or 0.1,0.2"
+        )),
+    }
 }
 
 fn main() -> ExitCode {
@@ -153,7 +173,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             false
         }
     };
-    let model = cnn_model(resnet, images.classes.len(), args.seed)?;
+    let model = cnn_model(resnet, images.classes.len(), args.ps, args.seed)?;
     let data = ImageData::new(&images, tfms, size, Padding::Reflection, bs, args.seed);
     let groups = CNN_GROUPS
         .iter()

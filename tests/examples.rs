@@ -10,7 +10,7 @@
 use image::GenericImageView;
 use lesson6::datasets::rossmann::Synth;
 use lesson6::datasets::shapes::{draw_shape, SHAPES};
-use lesson6::nn::models::{cnn_model, resnet34};
+use lesson6::nn::models::{cnn_model, resnet34, Ps};
 use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
 use lesson6::nn::vision::save_png;
 use lesson6::nn::{state_dict, Vars};
@@ -284,7 +284,13 @@ fn heatmap_trains_briefly_without_a_checkpoint() {
 /// build for the six drawn shapes.
 fn loads_into_the_pets_model(path: &Path) {
     let vars = Vars::new(0);
-    cnn_model(resnet34(vars.root(), 1000).expect("resnet34"), 6, 0).expect("the model");
+    cnn_model(
+        resnet34(vars.root(), 1000).expect("resnet34"),
+        6,
+        Ps::default(),
+        0,
+    )
+    .expect("the model");
     state_dict::load(&vars, path).expect("the checkpoint loads");
 }
 
