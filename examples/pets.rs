@@ -12,7 +12,8 @@
 //! epochs in all it was still near chance); without `--weights` the
 //! body starts from random initialisation and every stage trains it unfrozen, as it says on
 //! screen. `--no-augment` trains without augmentation (a random crop only), to see what
-//! augmentation buys. Outputs in `--out` (default `out/pets`): metrics.json (`error_rate`,
+//! augmentation buys. It prints the model's summary (fastai's `learn.summary()`) before
+//! training. Outputs in `--out` (default `out/pets`): metrics.json (`error_rate`,
 //! `stages`, `seconds`, `classes`), losses.png, model.safetensors, and the embedded default's
 //! data/. A run writes them into a staging folder beside `--out` and swaps it in whole when it
 //! has finished (`nn::run_dir`), so a failed run leaves the previous one as it was.
@@ -185,6 +186,8 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         .split(groups)
         .device(device)
         .build()?;
+    // fastai's `learn.summary()`: each layer's output shape and parameters on one batch.
+    print!("{}", learn.summary()?);
 
     let big = size * 352 / 224;
     let e = |lesson: usize, default: usize| {

@@ -212,8 +212,10 @@ fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
 fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
     let dir = scratch("pets");
     let args = "--per-class 4 --size 16 --epochs 1 --bs 4 --out pets";
-    succeeds("pets", args, &dir);
+    let stdout = succeeds("pets", args, &dir);
     let out = dir.join("pets");
+    // The summary before training: ResNet-34's body and the head for 6 classes.
+    assert!(stdout.contains("Total params: 21815634"), "{stdout}");
 
     let m = metrics(&out);
     let rate = |v: &serde_json::Value| {
