@@ -140,8 +140,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     .device(device)
     .build()?;
     let sweep = if args.lr_find {
-        println!("lr_find: learning rates from 1e-7 to 10, weights restored afterwards");
-        Some(learn.lr_find(1e-7, 10.0, 100)?)
+        Some(common::lr_find(&mut learn)?)
     } else {
         None
     };

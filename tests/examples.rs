@@ -211,7 +211,7 @@ fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
 #[test]
 fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
     let dir = scratch("pets");
-    let args = "--per-class 4 --size 16 --epochs 1 --bs 4 --out pets";
+    let args = "--per-class 4 --size 16 --epochs 1 --bs 4 --lr-find --out pets";
     let stdout = succeeds("pets", args, &dir);
     let out = dir.join("pets");
     // The summary before training: ResNet-34's body and the head for 6 classes.
@@ -243,6 +243,8 @@ fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
     shapes.sort_unstable();
     assert_eq!(classes, shapes);
     assert_eq!(png_size(&out.join("losses.png")), (800, 500));
+    assert_eq!(png_size(&out.join("lr_find.png")), (800, 500));
+    assert!(stdout.contains("lr_find suggests"), "{stdout}");
     loads_into_the_pets_model(&out.join("model.safetensors"));
 
     // The heat map of the checkpoint just written, its classes read from the metrics.json
