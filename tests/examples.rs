@@ -170,13 +170,7 @@ fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
     assert_eq!(png_size(&out.join("losses.png")), (800, 500));
     assert_eq!(png_size(&out.join("lr_find.png")), (800, 500));
 
-    // The checkpoint fits the model that procs.json describes (y_range has no weights).
-    let procs = Procs::load(out.join("procs.json")).expect("procs.json");
-    let embeddings = procs.emb_szs(&[]).expect("embedding sizes");
-    let cfg = TabularConfig::lesson6(embeddings, procs.cont_names.len(), (0.0, 1.0));
-    let vars = Vars::new(0);
-    TabularModel::new(vars.root(), &cfg, 0).expect("the model");
-    state_dict::load(&vars, out.join("model.safetensors")).expect("the checkpoint loads");
+    loads_into_the_rossmann_model(&out, "model.safetensors");
 
     // One prediction for each row of the test.csv the generator writes for these flags, in
     // its order, in sales (not their log), 0 on a closed day.
@@ -206,6 +200,41 @@ fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
             "{row:?} for {test_row:?}"
         );
     }
+}
+
+#[test]
+fn rossmanns_lesson_schedule_fits_three_times_and_saves_after_the_first() {
+    let dir = scratch("rossmann-lesson");
+    let args = "--stores 4 --epochs 1 --schedule lesson --out out";
+    let stdout = succeeds("rossmann", args, &dir);
+    // The lesson's three fits, each with its table; the checkpoint of the first loads.
+    for fit in [
+        "fit_one_cycle(1, 1e-3, wd=0.2)",
+        "fit_one_cycle(1, 3e-4, wd=0.01)",
+    ] {
+        assert!(stdout.contains(fit), "no `{fit}` in {stdout}");
+    }
+    assert_eq!(stdout.matches("epoch   train_loss").count(), 3, "{stdout}");
+    let out = dir.join("out");
+    assert_eq!(metrics(&out)["epochs"], 3);
+    loads_into_the_rossmann_model(&out, "1.safetensors");
+    let read = |name: &str| std::fs::read(out.join(name)).expect("a checkpoint");
+    assert_ne!(
+        read("1.safetensors"),
+        read("model.safetensors"),
+        "the later fits trained on"
+    );
+}
+
+/// Checks that checkpoint `name` in the run folder `out` fits the model that its procs.json
+/// describes (y_range has no weights).
+fn loads_into_the_rossmann_model(out: &Path, name: &str) {
+    let procs = Procs::load(out.join("procs.json")).expect("procs.json");
+    let embeddings = procs.emb_szs(&[]).expect("embedding sizes");
+    let cfg = TabularConfig::lesson6(embeddings, procs.cont_names.len(), (0.0, 1.0));
+    let vars = Vars::new(0);
+    TabularModel::new(vars.root(), &cfg, 0).expect("the model");
+    state_dict::load(&vars, out.join(name)).expect("the checkpoint loads");
 }
 
 #[test]

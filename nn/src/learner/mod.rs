@@ -512,6 +512,12 @@ impl<M: Module<I, Output = Var> + 'static, I: Inputs> Learner<M, I> {
         Ok(out)
     }
 
+    /// The weight decay of the fits that follow, keeping the optimiser's state (as fastai's
+    /// `fit_one_cycle(..., wd=...)` sets it on the optimiser it already has).
+    pub fn set_wd(&mut self, wd: f32) {
+        self.opt.wd = wd;
+    }
+
     /// Each layer's output shape and parameter count on the first validation batch, as
     /// fastai's `learn.summary()`, formatted as a table.
     pub fn summary(&self) -> Result<String> {
