@@ -26,7 +26,7 @@ use lesson6::nn::layers::Sequential;
 use lesson6::nn::learner::{Learner, Lr};
 use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::metrics::error_rate;
-use lesson6::nn::models::{cnn_model, resnet34};
+use lesson6::nn::models::{cnn_model, resnet34, Ps};
 use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::vision::{
     activation_map, grad_cam, load_image, overlay, save_png, Augment, ImageData, Padding,
@@ -92,7 +92,10 @@ fn classes_beside(weights: &Path) -> Res<Vec<String>> {
 /// The pets model for `classes`, with its parameters.
 fn model(classes: usize) -> Res<(Sequential, Vars)> {
     let vars = Vars::new(0);
-    Ok((cnn_model(resnet34(vars.root(), 1000)?, classes, 0)?, vars))
+    Ok((
+        cnn_model(resnet34(vars.root(), 1000)?, classes, Ps::default(), 0)?,
+        vars,
+    ))
 }
 
 /// Trains the embedded default briefly (from scratch, at 32 px, `--per-class` images of each

@@ -12,9 +12,11 @@
 //! epochs in all it was still near chance); without `--weights` the
 //! body starts from random initialisation and every stage trains it unfrozen, as it says on
 //! screen. `--no-augment` trains without augmentation (a random crop only), to see what
-//! augmentation buys. Outputs in `--out` (default `out/pets`): metrics.json (`error_rate`,
-//! `stages`, `seconds`, `classes`), losses.png, model.safetensors, and the embedded default's
-//! data/. A run writes them into a staging folder beside `--out` and swaps it in whole when it
+//! augmentation buys; `--lr-find` runs the learning-rate finder before the first stage and
+//! prints fastai's suggestion. It prints the model's summary (fastai's `learn.summary()`)
+//! before training. Outputs in `--out` (default `out/pets`): metrics.json (`error_rate`,
+//! `stages`, `seconds`, `classes`), losses.png, model.safetensors, lr_find.png with
+//! `--lr-find`, and the embedded default's data/. A run writes them into a staging folder beside `--out` and swaps it in whole when it
 //! has finished (`nn::run_dir`), so a failed run leaves the previous one as it was.
 mod common;
 mod report;
@@ -23,10 +25,10 @@ use clap::Parser;
 use common::DeviceArgs;
 use lesson6::datasets::image_folder::{ImageFolder, PETS_PATTERN};
 use lesson6::datasets::shapes::write_shapes;
-use lesson6::nn::learner::{Learner, Lr};
+use lesson6::nn::learner::{plot_lr_find, Learner, Lr};
 use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::metrics::error_rate;
-use lesson6::nn::models::{cnn_model, resnet34, CNN_GROUPS};
+use lesson6::nn::models::{cnn_model, resnet34, Ps, CNN_GROUPS};
 use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::vision::{ImageData, Padding, Transforms};
 use lesson6::nn::{state_dict, Vars};
@@ -74,11 +76,35 @@ struct Args {
     /// Weight decay (fastai's default).
     #[arg(long, default_value_t = 1e-2, value_parser = common::decay, allow_hyphen_values = true)]
     wd: f32,
+    /// The head's dropout, fastai's `ps`: one value p gives the first dropout p/2 and the
+    /// last p; two, as `0.1,0.2`, give each its own.
+    #[arg(long, default_value = "0.5", value_parser = parse_ps)]
+    ps: Ps,
+    /// Run the learning-rate finder before the first stage, as the lesson does (weights
+    /// restored after): print fastai's suggestion and plot the curve to lr_find.png.
+    #[arg(long)]
+    lr_find: bool,
     /// Images per class in the embedded default.
     #[arg(long, default_value_t = 60, value_parser = common::whole(1, usize::MAX))]
     per_class: usize,
     #[command(flatten)]
     device: DeviceArgs,
+}
+
+/// `--ps`: one probability or two, comma-separated, each from 0 up to (not including) 1.
+fn parse_ps(s: &str) -> Result<Ps, String> {
+    let ps: Vec<f32> = s
+        .split(',')
+        .map(|p| p.trim().parse().ok().filter(|p| (0.0..1.0).contains(p)))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("`{s}`: expected probabilities from 0 to below 1, as 0.5"))?;
+    match ps[..] {
+        [p] => Ok(Ps::One(p)),
+        [a, b] => Ok(Ps::Each([a, b])),
+        _ => Err(format!(
+            "`{s}`: expected one probability or two, as 0.5 or 0.1,0.2"
+        )),
+    }
 }
 
 fn main() -> ExitCode {
@@ -153,7 +179,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             false
         }
     };
-    let model = cnn_model(resnet, images.classes.len(), args.seed)?;
+    let model = cnn_model(resnet, images.classes.len(), args.ps, args.seed)?;
     let data = ImageData::new(&images, tfms, size, Padding::Reflection, bs, args.seed);
     let groups = CNN_GROUPS
         .iter()
@@ -165,6 +191,8 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         .split(groups)
         .device(device)
         .build()?;
+    // fastai's `learn.summary()`: each layer's output shape and parameters on one batch.
+    print!("{}", learn.summary()?);
 
     let big = size * 352 / 224;
     let e = |lesson: usize, default: usize| {
@@ -229,6 +257,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         ]
     };
     let mut rates = Vec::new();
+    let mut sweep = None;
     for stage in &stages {
         println!(
             "== {} at {}x{}: fit_one_cycle({}, {:?}) ==",
@@ -239,6 +268,10 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             learn.freeze();
         } else {
             learn.unfreeze();
+        }
+        // Before the first stage, on its data and with its frozen layers, as the lesson.
+        if args.lr_find && sweep.is_none() {
+            sweep = Some(common::lr_find(&mut learn)?);
         }
         learn.fit_one_cycle(stage.epochs, stage.lr, stage.pct_start)?;
         let last = learn
@@ -261,6 +294,10 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         .recorder()
         .plot_losses(out("losses.png"))
         .map_err(|e| format!("{}: {e}", out("losses.png").display()))?;
+    if let Some(sweep) = &sweep {
+        plot_lr_find(sweep, out("lr_find.png"))
+            .map_err(|e| format!("{}: {e}", out("lr_find.png").display()))?;
+    }
     let metrics = serde_json::json!({
         "error_rate": error,
         "stages": rates,

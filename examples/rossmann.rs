@@ -9,7 +9,8 @@
 //! per-store baseline. `-- --data DIR` trains on Kaggle's files instead (train.csv and
 //! store.csv, plus the lesson's store_states, state_names, googletrend, weather and test
 //! files where present). Everything goes to `--out` (default `out/rossmann`): metrics.json,
-//! losses.png, model.safetensors, procs.json, lr_find.png with `--lr-find`, with a test set
+//! losses.png, model.safetensors, procs.json, lr_find.png with `--lr-find`, 1.safetensors
+//! (the first fit's checkpoint) with `--schedule lesson`, with a test set
 //! submission.csv, and the embedded default's data/. A run writes them into a staging folder
 //! beside `--out` and swaps it in whole when it has finished (`nn::run_dir`), so the folder
 //! holds one run's files, and a run that fails leaves the previous one as it was.
@@ -40,8 +41,15 @@ struct Args {
     /// The output folder.
     #[arg(long, default_value = "out/rossmann")]
     out: PathBuf,
+    /// Epochs of each fit.
     #[arg(long, default_value_t = 5, value_parser = common::whole(1, usize::MAX))]
     epochs: usize,
+    /// `one`: one fit_one_cycle(--epochs, --lr, wd=--wd). `lesson`: the lesson's
+    /// fit_one_cycle(5, 1e-3, wd=0.2), learn.save('1') (1.safetensors), then
+    /// fit_one_cycle(5, 3e-4) twice at fastai's default wd 1e-2; --epochs, --lr and --wd
+    /// replace the first fit's 5, 1e-3 and 0.2 (the later rates keep the ratio 0.3).
+    #[arg(long, value_enum, default_value_t = Schedule::One)]
+    schedule: Schedule,
     /// The one-cycle schedule's peak learning rate.
     #[arg(long, default_value_t = 1e-3, value_parser = common::rate, allow_hyphen_values = true)]
     lr: f64,
@@ -70,6 +78,52 @@ struct Args {
     /// indices are sorted on the host), as PyTorch's `torch.use_deterministic_algorithms`.
     #[arg(long)]
     deterministic: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Schedule {
+    One,
+    Lesson,
+}
+
+/// One `fit_one_cycle` of a schedule: its epochs, peak rate and weight decay, and the name of
+/// the checkpoint saved after it (the lesson's `learn.save('1')`).
+struct Fit {
+    epochs: usize,
+    lr: f64,
+    wd: f32,
+    save: Option<&'static str>,
+}
+
+impl Schedule {
+    fn fits(self, args: &Args) -> Vec<Fit> {
+        let first = Fit {
+            epochs: args.epochs,
+            lr: args.lr,
+            wd: args.wd,
+            save: None,
+        };
+        match self {
+            Schedule::One => vec![first],
+            Schedule::Lesson => {
+                // The lesson's 3e-4 (to the last digit) from 1e-3; without a `wd=` fastai's
+                // fit uses the learner's default, 1e-2.
+                let later = || Fit {
+                    lr: args.lr * 0.3,
+                    wd: 1e-2,
+                    ..first
+                };
+                vec![
+                    Fit {
+                        save: Some("1.safetensors"),
+                        ..first
+                    },
+                    later(),
+                    later(),
+                ]
+            }
+        }
+    }
 }
 
 fn parse_emb_sz(s: &str) -> Result<(String, usize), String> {
@@ -140,12 +194,20 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     .device(device)
     .build()?;
     let sweep = if args.lr_find {
-        println!("lr_find: learning rates from 1e-7 to 10, weights restored afterwards");
-        Some(learn.lr_find(1e-7, 10.0, 100)?)
+        Some(common::lr_find(&mut learn)?)
     } else {
         None
     };
-    learn.fit_one_cycle(args.epochs, Lr::Single(args.lr), None)?;
+    let fits = args.schedule.fits(args);
+    for fit in &fits {
+        println!("fit_one_cycle({}, {:e}, wd={})", fit.epochs, fit.lr, fit.wd);
+        learn.set_wd(fit.wd);
+        learn.fit_one_cycle(fit.epochs, Lr::Single(fit.lr), None)?;
+        if let Some(name) = fit.save {
+            learn.save(run.join(name))?;
+            println!("saved {name}");
+        }
+    }
 
     let last = learn
         .recorder()
@@ -173,7 +235,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let mut metrics = serde_json::json!({
         "valid_exp_rmspe": valid_exp_rmspe,
         "valid_loss": valid_loss,
-        "epochs": args.epochs,
+        "epochs": fits.iter().map(|f| f.epochs).sum::<usize>(),
         "train_rows": train.rows(),
         "valid_rows": valid.rows(),
         "seconds": start.elapsed().as_secs_f64(),

@@ -120,6 +120,7 @@ fn flags_that_cannot_train_are_refused_when_parsed() {
         ("--wd", "NaN"),
         ("--stores", "0"),
         ("--emb-sz", "Store=0"),
+        ("--schedule", "fast"),
     ] {
         failed(&rossmann(&out, &[flag, value]), &[flag, value]);
     }
@@ -130,6 +131,8 @@ fn flags_that_cannot_train_are_refused_when_parsed() {
         ("--lr", "NaN"),
         ("--epochs", "0"),
         ("--per-class", "0"),
+        ("--ps", "1"),
+        ("--ps", "0.1,0.2,0.3"),
     ] {
         failed(&pets(&out, &[flag, value]), &[flag, value]);
     }

@@ -10,7 +10,7 @@
 use image::GenericImageView;
 use lesson6::datasets::rossmann::Synth;
 use lesson6::datasets::shapes::{draw_shape, SHAPES};
-use lesson6::nn::models::{cnn_model, resnet34};
+use lesson6::nn::models::{cnn_model, resnet34, Ps};
 use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
 use lesson6::nn::vision::save_png;
 use lesson6::nn::{state_dict, Vars};
@@ -170,13 +170,7 @@ fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
     assert_eq!(png_size(&out.join("losses.png")), (800, 500));
     assert_eq!(png_size(&out.join("lr_find.png")), (800, 500));
 
-    // The checkpoint fits the model that procs.json describes (y_range has no weights).
-    let procs = Procs::load(out.join("procs.json")).expect("procs.json");
-    let embeddings = procs.emb_szs(&[]).expect("embedding sizes");
-    let cfg = TabularConfig::lesson6(embeddings, procs.cont_names.len(), (0.0, 1.0));
-    let vars = Vars::new(0);
-    TabularModel::new(vars.root(), &cfg, 0).expect("the model");
-    state_dict::load(&vars, out.join("model.safetensors")).expect("the checkpoint loads");
+    loads_into_the_rossmann_model(&out, "model.safetensors");
 
     // One prediction for each row of the test.csv the generator writes for these flags, in
     // its order, in sales (not their log), 0 on a closed day.
@@ -209,11 +203,48 @@ fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
 }
 
 #[test]
+fn rossmanns_lesson_schedule_fits_three_times_and_saves_after_the_first() {
+    let dir = scratch("rossmann-lesson");
+    let args = "--stores 4 --epochs 1 --schedule lesson --out out";
+    let stdout = succeeds("rossmann", args, &dir);
+    // The lesson's three fits, each with its table; the checkpoint of the first loads.
+    for fit in [
+        "fit_one_cycle(1, 1e-3, wd=0.2)",
+        "fit_one_cycle(1, 3e-4, wd=0.01)",
+    ] {
+        assert!(stdout.contains(fit), "no `{fit}` in {stdout}");
+    }
+    assert_eq!(stdout.matches("epoch   train_loss").count(), 3, "{stdout}");
+    let out = dir.join("out");
+    assert_eq!(metrics(&out)["epochs"], 3);
+    loads_into_the_rossmann_model(&out, "1.safetensors");
+    let read = |name: &str| std::fs::read(out.join(name)).expect("a checkpoint");
+    assert_ne!(
+        read("1.safetensors"),
+        read("model.safetensors"),
+        "the later fits trained on"
+    );
+}
+
+/// Checks that checkpoint `name` in the run folder `out` fits the model that its procs.json
+/// describes (y_range has no weights).
+fn loads_into_the_rossmann_model(out: &Path, name: &str) {
+    let procs = Procs::load(out.join("procs.json")).expect("procs.json");
+    let embeddings = procs.emb_szs(&[]).expect("embedding sizes");
+    let cfg = TabularConfig::lesson6(embeddings, procs.cont_names.len(), (0.0, 1.0));
+    let vars = Vars::new(0);
+    TabularModel::new(vars.root(), &cfg, 0).expect("the model");
+    state_dict::load(&vars, out.join(name)).expect("the checkpoint loads");
+}
+
+#[test]
 fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
     let dir = scratch("pets");
-    let args = "--per-class 4 --size 16 --epochs 1 --bs 4 --out pets";
-    succeeds("pets", args, &dir);
+    let args = "--per-class 4 --size 16 --epochs 1 --bs 4 --lr-find --out pets";
+    let stdout = succeeds("pets", args, &dir);
     let out = dir.join("pets");
+    // The summary before training: ResNet-34's body and the head for 6 classes.
+    assert!(stdout.contains("Total params: 21815634"), "{stdout}");
 
     let m = metrics(&out);
     let rate = |v: &serde_json::Value| {
@@ -241,6 +272,8 @@ fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
     shapes.sort_unstable();
     assert_eq!(classes, shapes);
     assert_eq!(png_size(&out.join("losses.png")), (800, 500));
+    assert_eq!(png_size(&out.join("lr_find.png")), (800, 500));
+    assert!(stdout.contains("lr_find suggests"), "{stdout}");
     loads_into_the_pets_model(&out.join("model.safetensors"));
 
     // The heat map of the checkpoint just written, its classes read from the metrics.json
@@ -284,7 +317,13 @@ fn heatmap_trains_briefly_without_a_checkpoint() {
 /// build for the six drawn shapes.
 fn loads_into_the_pets_model(path: &Path) {
     let vars = Vars::new(0);
-    cnn_model(resnet34(vars.root(), 1000).expect("resnet34"), 6, 0).expect("the model");
+    cnn_model(
+        resnet34(vars.root(), 1000).expect("resnet34"),
+        6,
+        Ps::default(),
+        0,
+    )
+    .expect("the model");
     state_dict::load(&vars, path).expect("the checkpoint loads");
 }
 

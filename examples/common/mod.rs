@@ -1,8 +1,11 @@
 //! What the training examples share on the command line: where to train, and how a GPU may
 //! multiply (`#[command(flatten)]` puts these flags into an example's own); the checks that
-//! refuse a count, rate or size that cannot train, when the line is parsed; and parsing itself,
-//! which exits with 1 on a mistake, as every other error of the examples does.
+//! refuse a count, rate or size that cannot train, when the line is parsed; parsing itself,
+//! which exits with 1 on a mistake, as every other error of the examples does; and `--lr-find`.
 use clap::Parser;
+use lesson6::autograd::Var;
+use lesson6::nn::learner::{lr_suggestion, Inputs, Learner};
+use lesson6::nn::Module;
 use lesson6::tensor::{Device, Gpu};
 use std::error::Error;
 
@@ -49,6 +52,20 @@ pub fn decay(s: &str) -> Result<f32, String> {
         .ok()
         .filter(|w| w.is_finite() && *w >= 0.0)
         .ok_or_else(|| "expected a finite weight decay of 0 or more, as 0.01".to_string())
+}
+
+/// `--lr-find`: the lesson's `learn.lr_find()` from 1e-7 to 10 (the weights restored
+/// afterwards), printing fastai's suggested rate; the (rate, smoothed loss) curve.
+pub fn lr_find<M: Module<I, Output = Var> + 'static, I: Inputs>(
+    learn: &mut Learner<M, I>,
+) -> Result<Vec<(f64, f64)>, Box<dyn Error>> {
+    println!("lr_find: learning rates from 1e-7 to 10, weights restored afterwards");
+    let sweep = learn.lr_find(1e-7, 10.0, 100)?;
+    match lr_suggestion(&sweep) {
+        Some(lr) => println!("lr_find suggests {lr:.2e} (min numerical gradient)"),
+        None => println!("lr_find: too few points for a suggestion"),
+    }
+    Ok(sweep)
 }
 
 #[derive(clap::Args, Debug)]

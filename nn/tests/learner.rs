@@ -1,9 +1,12 @@
 //! The Learner: discriminative learning rates as fastai spreads them, the debiased smoothed
 //! loss, a one-cycle fit on a small classification problem (the loss falls, the recorder and
-//! the schedule agree), lr_find restoring the weights, freezing that keeps batch norms
+//! the schedule agree), lr_find restoring the weights and fastai's suggestion from its curve,
+//! freezing that keeps batch norms
 //! trainable, and seeded shuffling.
 use nn::layers::{BatchNorm, Linear, ReLU, Sequential};
-use nn::learner::{even_mults, permutation, Learner, LearnerBuilder, Lr, Smoothed, TensorData};
+use nn::learner::{
+    even_mults, lr_suggestion, permutation, Learner, LearnerBuilder, Lr, Smoothed, TensorData,
+};
 use nn::loss::cross_entropy;
 use nn::schedule::OneCycle;
 use nn::state_dict::state_dict;
@@ -127,6 +130,27 @@ fn lr_find_sweeps_and_restores_the_weights() {
 
 /// A sweep over rates too small to diverge runs all its iterations, from exactly `start` to
 /// exactly `end`.
+#[test]
+fn the_suggestion_is_where_the_loss_falls_fastest() {
+    // -atan(i - 20) falls fastest at i = 20; sharper drops among the first 10 and the last 5
+    // points are left out, as fastai's `plot` leaves them.
+    let rate = |i: usize| 1e-7 * 10f64.powf(i as f64 / 4.0);
+    let sweep: Vec<(f64, f64)> = (0..30)
+        .map(|i| {
+            let step = match i {
+                0..3 => 100.0,
+                25.. => -100.0,
+                _ => 0.0,
+            };
+            (rate(i), step - (i as f64 - 20.0).atan())
+        })
+        .collect();
+    assert_eq!(lr_suggestion(&sweep), Some(rate(20)));
+    // Too few points to take a gradient of.
+    assert_eq!(lr_suggestion(&sweep[..16]), None);
+    assert!(lr_suggestion(&sweep[..17]).is_some());
+}
+
 #[test]
 fn lr_find_runs_from_start_to_end_when_the_loss_holds() {
     let mut learn = learner(3);

@@ -2,15 +2,20 @@
 //! and buffer set by the script's closed formula of its name and index, written to a
 //! safetensors checkpoint in torchvision's names, loaded into a fresh model, and run in eval
 //! mode on the script's input: the logits match PyTorch's within 1e-4 of their largest
-//! magnitude. Then the fastai model around the body: names, shapes, layer groups, and
-//! checkpoints that do not fit refused with the tensor named.
+//! magnitude. Then the fastai model around the body: names, shapes, layer groups, the head's
+//! dropouts, its parameter count (fastai's 21,831,599 for 37 classes) as `learn.summary()`
+//! prints it, and checkpoints that do not fit refused with the tensor named.
 #[path = "../../tests/reference/support.rs"]
 mod support;
 
 use autograd::Var;
-use nn::models::{cnn_model, resnet34, CNN_GROUPS};
+use nn::layers::{Dropout, Sequential};
+use nn::learner::{Learner, TensorData};
+use nn::loss::cross_entropy;
+use nn::models::{cnn_model, create_head, resnet34, Ps, CNN_GROUPS};
 use nn::state_dict::{load, save, state_dict};
 use nn::{Entry, Mode, Module, Vars};
+use std::any::Any;
 use support::load_tensors;
 use tensor::Tensor;
 
@@ -110,7 +115,7 @@ fn resnet34_matches_torchvision() {
 #[test]
 fn the_cnn_learners_model_and_its_groups() {
     let vars = Vars::new(0);
-    let m = cnn_model(resnet34(vars.root(), 1000).unwrap(), 37, 0).unwrap();
+    let m = cnn_model(resnet34(vars.root(), 1000).unwrap(), 37, Ps::default(), 0).unwrap();
     let names: Vec<String> = state_dict(&vars).into_iter().map(|(n, _)| n).collect();
     // The body keeps torchvision's blocks under fastai's indices; the head is m[1].
     for name in [
@@ -147,6 +152,56 @@ fn the_cnn_learners_model_and_its_groups() {
 }
 
 #[test]
+fn the_heads_dropouts_take_ps_as_fastai() {
+    // The p of the head's two dropouts (layers 3 and 7).
+    let ps = |ps: Ps| -> [f32; 2] {
+        let head = create_head(Vars::new(0).root(), 1024, 37, ps, 0).unwrap();
+        [3, 7].map(|i| {
+            let layer: &dyn Any = head.layers[i].as_ref();
+            layer.downcast_ref::<Dropout>().expect("a Dropout").p
+        })
+    };
+    // One value: the first dropout gets half of it (fastai's default 0.5: 0.25 and 0.5).
+    assert_eq!(ps(Ps::default()), [0.25, 0.5]);
+    assert_eq!(ps(Ps::One(0.3)), [0.15, 0.3]);
+    // A list: each its own.
+    assert_eq!(ps(Ps::Each([0.1, 0.2])), [0.1, 0.2]);
+}
+
+#[test]
+fn the_pets_model_has_fastais_parameter_count() {
+    // fastai's `learn.summary()` of cnn_learner(resnet34, bn_final=True) on 37 classes:
+    // 21,284,672 in the body, 546,927 in the head (BatchNorm1d(1024), Linear(1024, 512),
+    // BatchNorm1d(512), Linear(512, 37), BatchNorm1d(37)).
+    const FASTAI: usize = 21_831_599;
+    let vars = Vars::new(0);
+    let m = cnn_model(resnet34(vars.root(), 1000).unwrap(), 37, Ps::default(), 0).unwrap();
+    assert_eq!(vars.param_count(), FASTAI);
+    // The summary traces two 32 x 32 images; its rows add up to the same total.
+    let images = || {
+        (
+            vec![Tensor::zeros(&[2, 3, 32, 32])],
+            Tensor::from_indices(&[0, 1], &[2]).unwrap(),
+        )
+    };
+    let data = TensorData::new(images(), images(), 2, 0);
+    let learn: Learner<Sequential> = Learner::builder(m, vars, data, cross_entropy)
+        .build()
+        .unwrap();
+    let s = learn.summary().unwrap();
+    let rows: usize = s
+        .lines()
+        .filter_map(|l| l.split_whitespace().rev().nth(1)?.parse::<usize>().ok())
+        .sum();
+    assert_eq!(rows, FASTAI, "{s}");
+    assert_eq!(s.lines().last(), Some("Total params: 21831599"), "{s}");
+    assert!(
+        s.contains("Linear(in_features=1024, out_features=512"),
+        "{s}"
+    );
+}
+
+#[test]
 fn checkpoints_that_do_not_fit_are_refused_by_name() {
     // A fresh ResNet-34 with `classes` outputs, and its parameters.
     let resnet = |classes| {
@@ -161,7 +216,7 @@ fn checkpoints_that_do_not_fit_are_refused_by_name() {
         "{err}"
     );
     let (imagenet, vars) = resnet(1000);
-    cnn_model(imagenet, 37, 0).unwrap();
+    cnn_model(imagenet, 37, Ps::default(), 0).unwrap();
     let err = load(&vars, &path).unwrap_err().to_string();
     assert!(err.contains("no tensor `0.0.weight`"), "{err}");
     let _ = std::fs::remove_file(path);

@@ -12,7 +12,7 @@ mod recorder;
 pub use data::{permutation, Batch, DataBunch, Inputs, Rows, TensorData};
 pub use error::{LearnerError, Phase, Result};
 pub use groups::{even_mults, Lr};
-pub use recorder::{plot_lr_find, EpochResult, Recorder, Smoothed};
+pub use recorder::{lr_suggestion, plot_lr_find, EpochResult, Recorder, Smoothed};
 
 use crate::layers::{Sequential, SummaryRow};
 use crate::metrics::Average;
@@ -510,6 +510,12 @@ impl<M: Module<I, Output = Var> + 'static, I: Inputs> Learner<M, I> {
             }
         }
         Ok(out)
+    }
+
+    /// The weight decay of the fits that follow, keeping the optimiser's state (as fastai's
+    /// `fit_one_cycle(..., wd=...)` sets it on the optimiser it already has).
+    pub fn set_wd(&mut self, wd: f32) {
+        self.opt.wd = wd;
     }
 
     /// Each layer's output shape and parameter count on the first validation batch, as

@@ -92,3 +92,22 @@ pub fn plot_lr_find(
     };
     line_chart(path, "lr_find", "learning rate", "loss", &[s], true)
 }
+
+/// fastai's suggestion from the lr_find curve (`recorder.plot(suggestion=True)`, "Min
+/// numerical gradient"): the rate where the smoothed loss falls fastest, by numpy's
+/// `gradient` over the points (central differences, one-sided at the ends), leaving out the
+/// first 10 and last 5 as `plot` does. `None` when fewer than two points remain.
+pub fn lr_suggestion(sweep: &[(f64, f64)]) -> Option<f64> {
+    let points = sweep.get(10..sweep.len().checked_sub(5)?)?;
+    let loss = |i: usize| points[i].1;
+    let last = points.len().checked_sub(1).filter(|&l| l > 0)?;
+    let gradient = |i: usize| match i {
+        0 => loss(1) - loss(0),
+        i if i == last => loss(i) - loss(i - 1),
+        i => (loss(i + 1) - loss(i - 1)) / 2.0,
+    };
+    // The first of equal minima, as numpy's argmin.
+    (0..=last)
+        .min_by(|&a, &b| gradient(a).total_cmp(&gradient(b)))
+        .map(|i| points[i].0)
+}

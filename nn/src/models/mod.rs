@@ -3,5 +3,5 @@
 mod cnn;
 mod resnet;
 
-pub use cnn::{cnn_model, create_head, CNN_GROUPS};
+pub use cnn::{cnn_model, create_head, Ps, CNN_GROUPS};
 pub use resnet::{resnet34, BasicBlock, ResNet};
