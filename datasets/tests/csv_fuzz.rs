@@ -7,23 +7,12 @@
 //! finite inputs (or refuse with an error). The seed is fixed, so CI runs the same cases every
 //! time (change it to explore further); a failure is shrunk to a minimal list of edits. About
 //! 1 s in release on 2 cores.
-use datasets::rossmann::Rossmann;
+use datasets::rossmann::{Rossmann, FILES};
 use nn::tabular::{read_csv, Column, Procs, Schema};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::RngSeed;
 use std::path::{Path, PathBuf};
-
-/// The seven sample files, by name.
-const FILES: [&str; 7] = [
-    "train.csv",
-    "store.csv",
-    "store_states.csv",
-    "state_names.csv",
-    "googletrend.csv",
-    "weather.csv",
-    "test.csv",
-];
 
 /// Fragments that change a file's shape: separators, line ends, quotes.
 const SEPARATORS: [&[u8]; 5] = [b",", b"\n", b"\r\n", b"\"", b"\"\""];

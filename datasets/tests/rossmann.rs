@@ -3,7 +3,7 @@
 //! `StateHoliday` as 0 and "0", a closed holiday, an open day without sales), every derived
 //! value checked against the notebook's rules worked by hand; then absent files, bad input,
 //! and the generator of the embedded default.
-use datasets::rossmann::{Rossmann, Synth, CAT_VARS, CONT_VARS, NOISE_SD, TEST_DAYS};
+use datasets::rossmann::{Rossmann, Synth, CAT_VARS, CONT_VARS, FILES, NOISE_SD, TEST_DAYS};
 use nn::tabular::{Procs, Table};
 use std::path::{Path, PathBuf};
 
@@ -606,15 +606,7 @@ fn the_generator_is_deterministic_and_its_noise_floor_known() {
     }
     .write(tmp("c"))
     .unwrap();
-    for f in [
-        "train.csv",
-        "store.csv",
-        "store_states.csv",
-        "state_names.csv",
-        "googletrend.csv",
-        "weather.csv",
-        "test.csv",
-    ] {
+    for f in FILES {
         let a = std::fs::read(tmp("a").join(f)).unwrap();
         assert_eq!(
             a,

@@ -79,6 +79,17 @@ pub const CONT_VARS: [&str; 16] = [
 /// there is no test.csv.
 pub const TEST_DAYS: u64 = 48;
 
+/// The seven files of the Kaggle competition's folder, as the lesson reads them.
+pub const FILES: [&str; 7] = [
+    "train.csv",
+    "store.csv",
+    "store_states.csv",
+    "state_names.csv",
+    "googletrend.csv",
+    "weather.csv",
+    "test.csv",
+];
+
 /// The optional files and the variables each one brings; the weather's (those of
 /// [`WEATHER`] and `Events`) need the state of each store and the state names too.
 fn brings(file: &str) -> Vec<&'static str> {
