@@ -5,19 +5,23 @@
 //!
 //! `cargo run --release --example classify -- --weights resnet34-b627a593.pth cat.jpg`
 //! (`--weights` takes torchvision's `.pth` or a `.safetensors` file in its names;
-//! `--logits-out FILE.safetensors` writes the raw logits `[images, classes]`). The images go
-//! through the network a few at a time, and every input is checked before the network is
-//! built: `--size` from 32 to 1024, regular files only, one label for each class.
+//! `--logits-out FILE.safetensors` writes the raw logits `[images, classes]`). Or, with a
+//! learner the pets example exported, `-- --learner out/pets/export.safetensors cat.jpg`
+//! (fastai's `load_learner` and `learn.predict`): the classes, the size and the statistics
+//! come from the file. The images go through the network a few at a time, and every input is
+//! checked before the network is built: `--size` from 32 to 1024, regular files only, one
+//! label for each class.
 mod inputs;
 mod report;
 
 use clap::builder::RangedU64ValueParser;
-use clap::Parser;
+use clap::{ArgGroup, Parser};
 use inputs::regular_file;
 use lesson6::autograd::Var;
+use lesson6::nn::export::{load_learner, Loaded};
 use lesson6::nn::models::resnet34;
 use lesson6::nn::state_dict;
-use lesson6::nn::vision::{load_image, Augment, Padding, IMAGENET_STATS};
+use lesson6::nn::vision::{load_image, normalize, Augment, Padding, IMAGENET_STATS};
 use lesson6::nn::{Mode, Module, Vars};
 use lesson6::tensor::{Device, Tensor};
 use std::error::Error;
@@ -27,10 +31,15 @@ use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(about = "Top-5 classes of images under ResNet-34")]
+#[command(group(ArgGroup::new("model").required(true).args(["weights", "learner"])))]
 struct Args {
     /// ResNet-34 weights in torchvision's names (`.pth` or `.safetensors`).
     #[arg(long)]
-    weights: PathBuf,
+    weights: Option<PathBuf>,
+    /// A learner exported by the pets example (`export.safetensors`): its classes, image
+    /// size and statistics come from the file.
+    #[arg(long, conflicts_with_all = ["labels", "classes", "size", "logits_out"])]
+    learner: Option<PathBuf>,
     /// Class names, one per line, in the order of the network's outputs (as many as
     /// `--classes`; a regular file of at most 1 MiB).
     #[arg(long)]
@@ -94,32 +103,73 @@ fn read_labels(path: &Path, classes: usize) -> Result<Vec<String>, String> {
 /// The images at `paths`, centre-cropped to `size` and ImageNet-normalised, as one batch
 /// `[images, 3, size, size]`.
 fn batch_of(paths: &[PathBuf], size: usize) -> Result<Tensor, Box<dyn Error>> {
-    let (mean, std) = IMAGENET_STATS;
-    let plane = size * size;
-    let mut batch = Vec::with_capacity(paths.len() * 3 * plane);
+    let mut batch = Vec::with_capacity(paths.len() * 3 * size * size);
     for path in paths {
         let img = Augment::centre().apply(&load_image(path)?, size, Padding::Reflection)?;
-        let v = img.to_vec::<f32>()?;
-        for (c, chunk) in v.chunks_exact(plane).enumerate() {
-            batch.extend(chunk.iter().map(|&x| (x - mean[c]) / std[c]));
-        }
+        batch.extend(normalize(&img, IMAGENET_STATS)?);
     }
     Ok(Tensor::from_vec(batch, &[paths.len(), 3, size, size])?)
 }
 
+/// Prints the five most probable of the classes in `probs` for the image at `path`, with
+/// their names where there are `names`.
+fn print_top5(path: &Path, probs: &[f32], names: Option<&[String]>) {
+    println!("{}:", path.display());
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+    for &k in order.iter().take(5) {
+        let name = names.map_or(String::new(), |n| format!("  {}", n[k]));
+        println!("  {k:>4}  {:.4}{name}", probs[k]);
+    }
+}
+
 fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     // Every input is checked before the network is built, so a bad path costs nothing.
-    regular_file(&args.weights, "--weights")?;
     for path in &args.images {
         regular_file(path, "image")?;
     }
+    match (&args.learner, &args.weights) {
+        (Some(learner), _) => classify_with_learner(args, learner),
+        (None, Some(weights)) => classify_with_weights(args, weights),
+        (None, None) => Err("give --weights or --learner".into()),
+    }
+}
+
+/// The top 5 of each image under the learner exported to `path`.
+fn classify_with_learner(args: &Args, path: &Path) -> Result<(), Box<dyn Error>> {
+    regular_file(path, "--learner")?;
+    let Loaded::Cnn(learn, recipe) = load_learner(path, args.device)? else {
+        return Err(format!(
+            "--learner {}: a tabular learner, not an image classifier",
+            path.display()
+        )
+        .into());
+    };
+    println!(
+        "the learner from {} ({} classes, {} px)",
+        path.display(),
+        recipe.classes.len(),
+        recipe.size
+    );
+    for paths in args.images.chunks(BATCH) {
+        let images: Vec<Tensor> = paths.iter().map(load_image).collect::<Result<_, _>>()?;
+        for (path, p) in paths.iter().zip(recipe.predict_batch(&learn, &images)?) {
+            print_top5(path, &p.probs, Some(&recipe.classes));
+        }
+    }
+    Ok(())
+}
+
+/// The top 5 of each image under ResNet-34 with the weights at `weights`.
+fn classify_with_weights(args: &Args, weights: &Path) -> Result<(), Box<dyn Error>> {
+    regular_file(weights, "--weights")?;
     let names = match &args.labels {
         Some(p) => Some(read_labels(p, args.classes)?),
         None => None,
     };
     let vars = Vars::new(0);
     let model = resnet34(vars.root(), args.classes)?;
-    state_dict::load(&vars, &args.weights)?;
+    state_dict::load(&vars, weights)?;
     vars.to_device(args.device)?;
     let (mut logits, mut probs) = (Vec::new(), Vec::new());
     for paths in args.images.chunks(BATCH) {
@@ -130,15 +180,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         probs.extend(out.softmax(1).and_then(|p| p.to_vec::<f32>())?);
     }
     for (path, row) in args.images.iter().zip(probs.chunks_exact(args.classes)) {
-        println!("{}:", path.display());
-        let mut order: Vec<usize> = (0..args.classes).collect();
-        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
-        for &k in order.iter().take(5) {
-            let name = names
-                .as_ref()
-                .map_or(String::new(), |n| format!("  {}", n[k]));
-            println!("  {k:>4}  {:.4}{name}", row[k]);
-        }
+        print_top5(path, row, names.as_deref());
     }
     if let Some(out) = &args.logits_out {
         let bytes: Vec<u8> = logits.iter().flat_map(|v| v.to_le_bytes()).collect();

@@ -6,7 +6,9 @@
 //! for the predicted class and for a class you name.
 //!
 //! `cargo run --release --example heatmap [-- --weights out/pets/model.safetensors --image
-//! cat.jpg --class Bombay]`. With no `--weights` it uses the pets example's checkpoint
+//! cat.jpg --class Bombay]`, or `-- --learner out/pets/export.safetensors` for a learner the
+//! pets example exported (its classes and statistics from the file). With no `--weights`
+//! and no `--learner` it uses the pets example's checkpoint
 //! (`out/pets/model.safetensors`, classes from the `metrics.json` beside it) when there is
 //! one, and otherwise trains a model on the embedded default briefly (about 2 minutes;
 //! `--per-class` and `--epochs` make it briefer) so that the map means something. With no `--image` it draws a crescent of the embedded set
@@ -21,6 +23,7 @@ use clap::Parser;
 use lesson6::autograd::{Tape, Var};
 use lesson6::datasets::image_folder::{ImageFolder, PETS_PATTERN};
 use lesson6::datasets::shapes::{draw_shape, write_shapes, SHAPES};
+use lesson6::nn::export::{load_learner, Loaded};
 use lesson6::nn::hooks::{hook_output, Hook};
 use lesson6::nn::layers::Sequential;
 use lesson6::nn::learner::{Learner, Lr};
@@ -44,6 +47,10 @@ struct Args {
     /// A checkpoint of the pets model (`model.safetensors` from the pets example).
     #[arg(long)]
     weights: Option<PathBuf>,
+    /// A learner the pets example exported (`export.safetensors`), in place of `--weights`
+    /// and `--classes`.
+    #[arg(long, conflicts_with_all = ["weights", "classes"])]
+    learner: Option<PathBuf>,
     /// Class names, comma-separated, in the model's order (default: from the `metrics.json`
     /// beside the checkpoint).
     #[arg(long, value_delimiter = ',')]
@@ -117,11 +124,11 @@ fn train_briefly(args: &Args, out_dir: &RunDir) -> Res<((Sequential, Vars), Vec<
     Ok(((learn.into_model(), vars), images.classes))
 }
 
-/// The image as the model sees it: centre-cropped to `size`, then ImageNet-normalised, as a
-/// batch of one.
-fn prepare(image: &Tensor, size: usize) -> Res<(Tensor, Tensor)> {
+/// The image as the model sees it: centre-cropped to `size`, then normalised with `stats`
+/// (ImageNet's), as a batch of one.
+fn prepare(image: &Tensor, size: usize, stats: ([f32; 3], [f32; 3])) -> Res<(Tensor, Tensor)> {
     let shown = Augment::centre().apply(image, size, Padding::Reflection)?;
-    let (mean, std) = IMAGENET_STATS;
+    let (mean, std) = stats;
     let scale = Tensor::from_slice(&std.map(|s| 1.0 / s), &[3])?;
     let shift = Tensor::from_slice(&[0, 1, 2].map(|c| -mean[c] / std[c]), &[3])?;
     let x = shown.unsqueeze(0)?.channel_affine(&scale, &shift)?;
@@ -137,6 +144,9 @@ fn run(args: &Args) -> Res<()> {
     if let Some(w) = &args.weights {
         inputs::regular_file(w, "--weights")?;
     }
+    if let Some(l) = &args.learner {
+        inputs::regular_file(l, "--learner")?;
+    }
     if let Some(p) = &args.image {
         inputs::regular_file(p, "--image")?;
     }
@@ -146,8 +156,26 @@ fn run(args: &Args) -> Res<()> {
         .weights
         .clone()
         .or_else(|| default.exists().then_some(default));
-    let ((model, vars), classes) = match weights {
-        Some(w) => {
+    let mut stats = IMAGENET_STATS;
+    let ((model, vars), classes) = match (&args.learner, weights) {
+        (Some(path), _) => {
+            let Loaded::Cnn(learn, recipe) = load_learner(path, args.device)? else {
+                return Err(format!(
+                    "--learner {}: a tabular learner, not an image classifier",
+                    path.display()
+                )
+                .into());
+            };
+            println!(
+                "the learner from {} ({} classes)",
+                path.display(),
+                recipe.classes.len()
+            );
+            stats = recipe.stats;
+            let vars = learn.vars().clone();
+            ((learn.into_model(), vars), recipe.classes)
+        }
+        (None, Some(w)) => {
             let classes = if args.classes.is_empty() {
                 classes_beside(&w)?
             } else {
@@ -162,7 +190,7 @@ fn run(args: &Args) -> Res<()> {
             );
             (m, classes)
         }
-        None => train_briefly(args, &out_dir)?,
+        (None, None) => train_briefly(args, &out_dir)?,
     };
     vars.to_device(args.device)?;
     let image = match &args.image {
@@ -173,7 +201,7 @@ fn run(args: &Args) -> Res<()> {
             7,
         ),
     };
-    let (shown, x) = prepare(&image, args.size)?;
+    let (shown, x) = prepare(&image, args.size, stats)?;
     let x = x.to_device(args.device)?;
     println!(
         "image {:?} -> centre crop {:?} -> normalised batch x {:?}",

@@ -15,7 +15,9 @@
 //! augmentation buys; `--lr-find` runs the learning-rate finder before the first stage and
 //! prints fastai's suggestion. It prints the model's summary (fastai's `learn.summary()`)
 //! before training. Outputs in `--out` (default `out/pets`): metrics.json (`error_rate`,
-//! `stages`, `seconds`, `classes`), losses.png, model.safetensors, lr_find.png with
+//! `stages`, `seconds`, `classes`), losses.png, model.safetensors, export.safetensors (the
+//! weights with the classes, size and statistics inference needs, fastai's `export.pkl`: see
+//! the classify and heatmap examples' `--learner`), lr_find.png with
 //! `--lr-find`, and the embedded default's data/. A run writes them into a staging folder beside `--out` and swaps it in whole when it
 //! has finished (`nn::run_dir`), so a failed run leaves the previous one as it was.
 mod common;
@@ -25,12 +27,13 @@ use clap::Parser;
 use common::DeviceArgs;
 use lesson6::datasets::image_folder::{ImageFolder, PETS_PATTERN};
 use lesson6::datasets::shapes::write_shapes;
+use lesson6::nn::export::{CnnRecipe, Recipe};
 use lesson6::nn::learner::{plot_lr_find, Learner, Lr};
 use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::metrics::error_rate;
 use lesson6::nn::models::{cnn_model, resnet34, Ps, CNN_GROUPS};
 use lesson6::nn::run_dir::RunDir;
-use lesson6::nn::vision::{ImageData, Padding, Transforms};
+use lesson6::nn::vision::{ImageData, Padding, Transforms, IMAGENET_STATS};
 use lesson6::nn::{state_dict, Vars};
 use std::error::Error;
 use std::path::PathBuf;
@@ -290,6 +293,15 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         .unwrap_or(f64::NAN);
     let out = |name: &str| run.join(name);
     learn.save(out("model.safetensors"))?;
+    // fastai's `learn.export()`: the weights with what inference needs, at the last size.
+    let recipe = CnnRecipe {
+        arch: "resnet34".into(),
+        classes: images.classes.clone(),
+        ps: args.ps.per_layer(),
+        size: stages.last().map_or(size, |s| s.size),
+        stats: IMAGENET_STATS,
+    };
+    learn.export(out("export.safetensors"), &Recipe::Cnn(recipe))?;
     learn
         .recorder()
         .plot_losses(out("losses.png"))

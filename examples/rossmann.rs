@@ -11,16 +11,27 @@
 //! files where present). Everything goes to `--out` (default `out/rossmann`): metrics.json,
 //! losses.png, model.safetensors, procs.json, lr_find.png with `--lr-find`, 1.safetensors
 //! (the first fit's checkpoint) with `--schedule lesson`, with a test set
-//! submission.csv, and the embedded default's data/. A run writes them into a staging folder
-//! beside `--out` and swaps it in whole when it has finished (`nn::run_dir`), so the folder
-//! holds one run's files, and a run that fails leaves the previous one as it was.
+//! submission.csv, export.safetensors (the weights with the model's configuration and the
+//! procs, fastai's `export.pkl`), and the embedded default's data/. A run writes them into a
+//! staging folder beside `--out` and swaps it in whole when it has finished
+//! (`nn::run_dir`), so the folder holds one run's files, and a run that fails leaves the
+//! previous one as it was.
+//!
+//! `cargo run --release --example rossmann -- predict --learner out/rossmann/export.safetensors
+//! --data out/rossmann/data --out out/rossmann-predict` is fastai's `load_learner` and
+//! `get_preds` on a test set: the folder's files are cleaned and joined as for training
+//! (test.csv's days need train.csv's for the days before and after holidays and
+//! promotions), test.csv's rows go through the exported procs and model, and
+//! submission.csv (`Id,Sales`) is written to `--out` in the same way.
 mod common;
+mod inputs;
 mod report;
 
 use clap::Parser;
 use common::DeviceArgs;
 use lesson6::autograd::Var;
 use lesson6::datasets::rossmann::{Rossmann, Synth, Truth};
+use lesson6::nn::export::{load_learner, Loaded, Recipe, TabularRecipe};
 use lesson6::nn::learner::{plot_lr_find, Learner, Lr, TensorData};
 use lesson6::nn::loss::mse_flat;
 use lesson6::nn::metrics::exp_rmspe;
@@ -34,7 +45,10 @@ use std::time::Instant;
 
 #[derive(Parser)]
 #[command(about = "Lesson 6's Rossmann model, on Kaggle's files or the embedded default")]
+#[command(args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// A folder with Kaggle's Rossmann files; without it, the embedded default is generated.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -78,6 +92,28 @@ struct Args {
     /// indices are sorted on the host), as PyTorch's `torch.use_deterministic_algorithms`.
     #[arg(long)]
     deterministic: bool,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Predict the sales of a folder's test.csv with an exported learner: submission.csv.
+    Predict(PredictArgs),
+}
+
+#[derive(clap::Args)]
+struct PredictArgs {
+    /// A learner this example exported (`export.safetensors`).
+    #[arg(long)]
+    learner: PathBuf,
+    /// A folder with Kaggle's Rossmann files, test.csv among them (the embedded default's
+    /// is the run's data/).
+    #[arg(long)]
+    data: PathBuf,
+    /// The output folder.
+    #[arg(long, default_value = "out/rossmann-predict")]
+    out: PathBuf,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -141,7 +177,34 @@ fn main() -> ExitCode {
     if let Err(e) = lesson6::tensor::join_thread_pool() {
         eprintln!("note: {e}");
     }
-    report::exit(run(&args))
+    report::exit(match &args.command {
+        Some(Command::Predict(p)) => predict(p),
+        None => run(&args),
+    })
+}
+
+/// The `predict` subcommand: the test set of `--data` through the learner `--learner`.
+fn predict(args: &PredictArgs) -> Result<(), Box<dyn Error>> {
+    inputs::regular_file(&args.learner, "--learner")?;
+    let device = args.device.open()?;
+    let run = RunDir::open(&args.out, "rossmann-predict")?;
+    let Loaded::Tabular(learn, recipe) = load_learner(&args.learner, device)? else {
+        let shown = args.learner.display();
+        return Err(
+            format!("--learner {shown}: an image classifier, not a tabular learner").into(),
+        );
+    };
+    let data = Rossmann::load(&args.data)?;
+    let test = data
+        .test
+        .as_ref()
+        .ok_or_else(|| format!("--data {}: no test.csv to predict", args.data.display()))?;
+    let sales = recipe.predict(&learn, test)?;
+    data.write_submission(run.join("submission.csv"), &sales)?;
+    let written = run.out().join("submission.csv");
+    run.commit()?;
+    println!("{} test rows; wrote {}", sales.len(), written.display());
+    Ok(())
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn Error>> {
@@ -226,11 +289,16 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         plot_lr_find(sweep, out("lr_find.png"))
             .map_err(|e| format!("{}: {e}", out("lr_find.png").display()))?;
     }
+    // fastai's `learn.export()`: the weights with the configuration and the procs.
+    let recipe = TabularRecipe {
+        config: cfg,
+        procs,
+        y_log: true,
+    };
+    learn.export(out("export.safetensors"), &Recipe::Tabular(recipe.clone()))?;
     if let Some(test) = &data.test {
-        let (codes, conts) = procs.apply(test)?;
-        let preds = learn.predict(&[codes, conts], 4096)?;
-        let preds = preds.to_vec::<f32>()?;
-        data.write_submission(out("submission.csv"), &preds)?;
+        let sales = recipe.predict(&learn, test)?;
+        data.write_submission(out("submission.csv"), &sales)?;
     }
     let mut metrics = serde_json::json!({
         "valid_exp_rmspe": valid_exp_rmspe,

@@ -95,6 +95,13 @@ pub enum Error {
     DuplicateName(String),
     /// A checkpoint that could not be saved or loaded.
     Checkpoint(StateDictError),
+    /// A safetensors file that is not an exported learner (`crate::export`): no recipe in
+    /// its metadata (a plain state dict), or one that is not valid.
+    NotAnExport { path: PathBuf, msg: String },
+    /// An exported learner of a format version this build does not read.
+    ExportVersion { path: PathBuf, found: String },
+    /// An exported learner whose architecture this build cannot build.
+    UnknownArch { path: PathBuf, arch: String },
     /// Training or validation that stopped.
     Learner(LearnerError),
     /// A tensor op that refused its tensors.
@@ -210,6 +217,20 @@ impl fmt::Display for Error {
                 "`{name}` is registered twice: give each layer its own path"
             ),
             Error::Checkpoint(e) => e.fmt(f),
+            Error::NotAnExport { path, msg } => {
+                write!(f, "{}: not an exported learner: {msg}", path.display())
+            }
+            Error::ExportVersion { path, found } => write!(
+                f,
+                "{}: an exported learner of format version {found}, this build reads version {}",
+                path.display(),
+                crate::export::EXPORT_VERSION
+            ),
+            Error::UnknownArch { path, arch } => write!(
+                f,
+                "{}: an exported learner of architecture `{arch}`, which this build cannot build (it has resnet34)",
+                path.display()
+            ),
             Error::Learner(e) => e.fmt(f),
             Error::Tensor(e) => e.fmt(f),
             Error::Autograd(e) => e.fmt(f),

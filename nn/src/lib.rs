@@ -8,6 +8,7 @@
 //! weights with PyTorch through safetensors.
 pub mod atomic;
 pub mod error;
+pub mod export;
 pub mod hooks;
 pub mod init;
 pub mod layers;

@@ -13,7 +13,7 @@ use crate::user_file::FileError;
 use crate::vars::Vars;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -156,8 +156,21 @@ fn bytes_of(t: &Tensor) -> tensor::Result<Vec<u8>> {
 /// Saves the state dict of a model's `vars` to `path` atomically (temporary file, then
 /// rename).
 pub fn save(vars: &Vars, path: impl AsRef<Path>) -> Result<(), StateDictError> {
-    let path = path.as_ref();
+    save_with(vars, None, path.as_ref())
+}
+
+/// [`save`] with `metadata` in the file's `__metadata__` (an exported learner's recipe).
+pub(crate) fn save_with(
+    vars: &Vars,
+    metadata: Option<HashMap<String, String>>,
+    path: &Path,
+) -> Result<(), StateDictError> {
     let shown = path.display().to_string();
+    let format_error = |e: safetensors::SafeTensorError| StateDictError::Format {
+        path: shown.clone(),
+        format: CheckpointFormat::Safetensors,
+        msg: e.to_string(),
+    };
     let tensors = state_dict(vars);
     let data: Vec<(String, Vec<u8>, DType, Vec<usize>)> = tensors
         .iter()
@@ -166,21 +179,11 @@ pub fn save(vars: &Vars, path: impl AsRef<Path>) -> Result<(), StateDictError> {
     let views: BTreeMap<String, TensorView<'_>> = data
         .iter()
         .map(|(n, b, d, s)| {
-            let view = TensorView::new(st_dtype(*d), s.clone(), b).map_err(|e| {
-                StateDictError::Format {
-                    path: shown.clone(),
-                    format: CheckpointFormat::Safetensors,
-                    msg: e.to_string(),
-                }
-            })?;
+            let view = TensorView::new(st_dtype(*d), s.clone(), b).map_err(format_error)?;
             Ok((n.clone(), view))
         })
         .collect::<Result<_, StateDictError>>()?;
-    let bytes = safetensors::serialize(&views, &None).map_err(|e| StateDictError::Format {
-        path: shown.clone(),
-        format: CheckpointFormat::Safetensors,
-        msg: e.to_string(),
-    })?;
+    let bytes = safetensors::serialize(&views, &metadata).map_err(format_error)?;
     crate::atomic::write_atomic(path, &bytes).map_err(|source| StateDictError::Io {
         path: shown.clone(),
         source,
@@ -253,45 +256,67 @@ pub fn load(vars: &Vars, path: impl AsRef<Path>) -> Result<(), StateDictError> {
         .and_then(|e| e.to_str())
         .is_some_and(|e| e == "pth" || e == "pt");
     let (file, len) = open_checkpoint(path)?;
-    let tensors = if is_pth {
-        let mut ck = PthCheckpoint::from_file(file, len, &shown)?;
-        check_names_and_shapes(vars, ck.shapes(), &shown)?;
-        let names: Vec<String> = ck.shapes().map(|(n, _)| n.to_string()).collect();
-        names
-            .into_iter()
-            .map(|n| Ok((n.clone(), ck.tensor(&n)?)))
-            .collect::<Result<_, StateDictError>>()?
-    } else {
-        let mut bytes = Vec::with_capacity(len as usize);
-        file.take(len)
-            .read_to_end(&mut bytes)
-            .map_err(|source| StateDictError::Io {
-                path: shown.clone(),
-                source,
-            })?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| StateDictError::Format {
-            path: shown.clone(),
-            format: CheckpointFormat::Safetensors,
-            msg: e.to_string(),
+    if !is_pth {
+        let bytes = read_bounded(file, len, &shown)?;
+        return load_safetensors(vars, &parse_safetensors(&bytes, &shown)?, &shown);
+    }
+    let mut ck = PthCheckpoint::from_file(file, len, &shown)?;
+    check_names_and_shapes(vars, ck.shapes(), &shown)?;
+    let names: Vec<String> = ck.shapes().map(|(n, _)| n.to_string()).collect();
+    let tensors = names
+        .into_iter()
+        .map(|n| Ok((n.clone(), ck.tensor(&n)?)))
+        .collect::<Result<_, StateDictError>>()?;
+    assign(vars, tensors)
+}
+
+/// The `len` bytes of the checkpoint `file` ([`open_checkpoint`]), read from `shown`.
+pub(crate) fn read_bounded(file: File, len: u64, shown: &str) -> Result<Vec<u8>, StateDictError> {
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(len)
+        .read_to_end(&mut bytes)
+        .map_err(|source| StateDictError::Io {
+            path: shown.to_string(),
+            source,
         })?;
-        let views = st.tensors();
-        check_names_and_shapes(
-            vars,
-            views.iter().map(|(n, v)| (n.as_str(), v.shape())),
-            &shown,
-        )?;
-        views
-            .into_iter()
-            .map(|(name, view)| {
-                let t = tensor_of(&view).ok_or_else(|| StateDictError::Format {
-                    path: shown.clone(),
-                    format: CheckpointFormat::Safetensors,
-                    msg: format!("`{name}` has unsupported dtype {:?}", view.dtype()),
-                })??;
-                Ok((name, t))
-            })
-            .collect::<Result<_, StateDictError>>()?
-    };
+    Ok(bytes)
+}
+
+/// The safetensors file `bytes`, read from `shown`, its header checked.
+pub(crate) fn parse_safetensors<'a>(
+    bytes: &'a [u8],
+    shown: &str,
+) -> Result<SafeTensors<'a>, StateDictError> {
+    SafeTensors::deserialize(bytes).map_err(|e| StateDictError::Format {
+        path: shown.to_string(),
+        format: CheckpointFormat::Safetensors,
+        msg: e.to_string(),
+    })
+}
+
+/// Loads the tensors of `st`, read from `shown`, into `vars`, with [`load`]'s checks.
+pub(crate) fn load_safetensors(
+    vars: &Vars,
+    st: &SafeTensors<'_>,
+    shown: &str,
+) -> Result<(), StateDictError> {
+    let views = st.tensors();
+    check_names_and_shapes(
+        vars,
+        views.iter().map(|(n, v)| (n.as_str(), v.shape())),
+        shown,
+    )?;
+    let tensors = views
+        .into_iter()
+        .map(|(name, view)| {
+            let t = tensor_of(&view).ok_or_else(|| StateDictError::Format {
+                path: shown.to_string(),
+                format: CheckpointFormat::Safetensors,
+                msg: format!("`{name}` has unsupported dtype {:?}", view.dtype()),
+            })??;
+            Ok((name, t))
+        })
+        .collect::<Result<_, StateDictError>>()?;
     assign(vars, tensors)
 }
 

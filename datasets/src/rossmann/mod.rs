@@ -370,32 +370,29 @@ impl Rossmann {
         Ok(Tensor::from_vec(y, &[n, 1])?)
     }
 
-    /// Writes Kaggle's submission: `Id,Sales` per test row, Sales = exp(prediction) (the
-    /// model predicts ln(Sales)), 0 for a store marked closed. Written to a temporary file
-    /// and renamed, so a failure leaves no half-written file.
-    pub fn write_submission(&self, path: impl AsRef<Path>, log_preds: &[f32]) -> Result<()> {
+    /// Writes Kaggle's submission: `Id,Sales` per test row, with the predicted `sales` (the
+    /// exp of the model's ln(Sales), as `TabularRecipe::predict` gives them), 0 for a store
+    /// marked closed. Written to a temporary file and renamed, so a failure leaves no
+    /// half-written file.
+    pub fn write_submission(&self, path: impl AsRef<Path>, sales: &[f64]) -> Result<()> {
         let path = path.as_ref();
         let test = self
             .test
             .as_ref()
             .ok_or_else(|| Error::Data("no test.csv: nothing to submit".into()))?;
-        if log_preds.len() != test.rows() {
+        if sales.len() != test.rows() {
             return Err(Error::Data(format!(
                 "{} predictions for {} test rows",
-                log_preds.len(),
+                sales.len(),
                 test.rows()
             )));
         }
         let ids = test.num("Id")?;
         let open = test.num("Open")?;
         let mut text = String::from("Id,Sales\n");
-        for (i, &p) in log_preds.iter().enumerate() {
+        for (i, &predicted) in sales.iter().enumerate() {
             // An unknown `Open` (11 rows of Kaggle's test.csv) counts as open.
-            let sales = if open[i] == 0.0 {
-                0.0
-            } else {
-                (p as f64).exp()
-            };
+            let sales = if open[i] == 0.0 { 0.0 } else { predicted };
             text.push_str(&format!("{},{sales:.2}\n", ids[i]));
         }
         nn::atomic::write_atomic(path, text.as_bytes()).map_err(|e| Error::io(path, e))

@@ -572,6 +572,16 @@ impl<M: Module<I, Output = Var> + 'static, I: Inputs> Learner<M, I> {
         state_dict::save(&self.vars, path)
     }
 
+    /// Writes the model's weights and `recipe` to `path` atomically, for
+    /// [`crate::export::load_learner`] (fastai's `learn.export()`).
+    pub fn export(
+        &self,
+        path: impl AsRef<Path>,
+        recipe: &crate::export::Recipe,
+    ) -> crate::Result<()> {
+        crate::export::export(&self.vars, recipe, path)
+    }
+
     /// Loads a state dict saved by [`Learner::save`] (or by PyTorch, with the same names).
     pub fn load(&self, path: impl AsRef<Path>) -> std::result::Result<(), StateDictError> {
         state_dict::load(&self.vars, path)

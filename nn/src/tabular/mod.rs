@@ -11,5 +11,5 @@ mod table;
 pub use datepart::{add_datepart, parse_date};
 pub use model::{emb_sz_rule, TabularConfig, TabularModel};
 pub use procs::Procs;
-pub use read_csv::{read_csv, Schema};
+pub use read_csv::{parse_csv, read_csv, Schema};
 pub use table::{Column, Table};

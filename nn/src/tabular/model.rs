@@ -7,6 +7,7 @@ use crate::layers::{BatchNorm, Dropout, Embedding, Linear, ReLU, Sequential, Sig
 use crate::module::{Mode, Module};
 use crate::vars::Path;
 use autograd::{Error, Result, Var};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// fastai's rule of thumb for an embedding's width from the variable's cardinality `n`
@@ -17,7 +18,7 @@ pub fn emb_sz_rule(n: usize) -> usize {
 }
 
 /// How to build a `TabularModel`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TabularConfig {
     /// (cardinality, embedding width) of each categorical column, in order.
     pub embeddings: Vec<(usize, usize)>,

@@ -66,11 +66,22 @@ fn open_regular(path: &Path) -> Result<impl Read> {
 /// the header is an error.
 pub fn read_csv(path: impl AsRef<Path>, schema: &Schema) -> Result<Table> {
     let path = path.as_ref();
+    read_csv_from(open_regular(path)?, path, schema)
+}
+
+/// Reads CSV `text` (a header line, then rows) as `schema` says; errors name it `name`
+/// (one row typed in, as a learner's `predict_row` takes it).
+pub fn parse_csv(text: &str, name: impl AsRef<Path>, schema: &Schema) -> Result<Table> {
+    read_csv_from(text.as_bytes(), name.as_ref(), schema)
+}
+
+/// [`read_csv`] of what `input` holds, named `path` in errors.
+fn read_csv_from(input: impl Read, path: &Path, schema: &Schema) -> Result<Table> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         // Ragged lines are reported below, with their line number, in our words.
         .flexible(true)
-        .from_reader(open_regular(path)?);
+        .from_reader(input);
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| Error::csv(path, e.to_string()))?

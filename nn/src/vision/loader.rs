@@ -19,6 +19,18 @@ use tensor::Tensor;
 /// ImageNet's per-channel mean and standard deviation (fastai's `imagenet_stats`).
 pub const IMAGENET_STATS: ([f32; 3], [f32; 3]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
 
+/// `img` (`[3, H, W]`) normalised per channel with `stats` (mean, std): `(x - mean) / std`,
+/// as fastai's `normalize(imagenet_stats)`, flat in CHW order.
+pub fn normalize(img: &Tensor, stats: ([f32; 3], [f32; 3])) -> tensor::Result<Vec<f32>> {
+    let (mean, std) = stats;
+    let v = img.to_vec::<f32>()?;
+    let plane = v.len() / 3;
+    Ok(v.chunks_exact(plane.max(1))
+        .enumerate()
+        .flat_map(|(c, chunk)| chunk.iter().map(move |&x| (x - mean[c]) / std[c]))
+        .collect())
+}
+
 /// Labelled images split into training and validation: what [`ImageData`] batches.
 pub struct LabelledImages {
     /// (path, class index) of every image.
@@ -87,14 +99,9 @@ impl Source {
                 first: first_failure.map(Box::new),
             });
         }
-        let plane = self.size * self.size;
-        let (mean, std) = self.stats;
-        let mut data = Vec::with_capacity(images.len() * 3 * plane);
+        let mut data = Vec::with_capacity(images.len() * 3 * self.size * self.size);
         for (img, _) in &images {
-            let v = img.to_vec::<f32>()?;
-            for (c, chunk) in v.chunks_exact(plane).enumerate() {
-                data.extend(chunk.iter().map(|&x| (x - mean[c]) / std[c]));
-            }
+            data.extend(normalize(img, self.stats)?);
         }
         let n = images.len();
         let labels: Vec<i64> = images.iter().map(|&(_, l)| l as i64).collect();

@@ -11,5 +11,5 @@ pub use self::image::{
     MAX_IMAGE_PIXELS,
 };
 pub use heatmap::{activation_map, grad_cam, magma, overlay, upsample_bilinear};
-pub use loader::{ImageData, LabelledImages, IMAGENET_STATS};
+pub use loader::{normalize, ImageData, LabelledImages, IMAGENET_STATS};
 pub use transforms::{check_size, grid_sample, Augment, Padding, Transforms, FLIP_LR, MAX_SIZE};
