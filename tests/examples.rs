@@ -200,6 +200,22 @@ fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
             "{row:?} for {test_row:?}"
         );
     }
+
+    // The exported learner, loaded by the predict path with no training run, predicts the
+    // test rows of the run's data as the run did: the same submission.csv, byte for byte.
+    let args = "predict --learner out/export.safetensors --data out/data --out predicted";
+    let stdout = succeeds("rossmann", args, &dir);
+    assert!(
+        stdout.contains(&format!("{} test rows", test.len())),
+        "{stdout}"
+    );
+    let (header, predicted) = csv_rows(&dir.join("predicted/submission.csv"));
+    assert_eq!(header, "Id,Sales");
+    assert_eq!(predicted, submission);
+    assert!(predicted
+        .iter()
+        .zip(&test)
+        .all(|(row, t)| t[open] == "0" || row[1].parse::<f64>().is_ok_and(|s| s > 0.0)));
 }
 
 #[test]
@@ -279,6 +295,42 @@ fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
     // The heat map of the checkpoint just written, its classes read from the metrics.json
     // beside it, for a drawn image and a class besides the predicted one.
     save_png(&draw_shape(0, 0, 5), dir.join("shape.png")).expect("an image");
+
+    // The exported learner (fastai's `load_learner`) classifies with its own classes: five
+    // lines under the image, each ending in one of them, the first the most probable.
+    let stdout = succeeds(
+        "classify",
+        "--learner pets/export.safetensors shape.png",
+        &dir,
+    );
+    assert!(stdout.contains("(6 classes, 25 px)"), "{stdout}");
+    let ranked: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| *l != "shape.png:")
+        .skip(1)
+        .collect();
+    assert_eq!(ranked.len(), 5, "{stdout}");
+    for line in &ranked {
+        assert!(
+            named.iter().any(|c| line.ends_with(&format!("  {c}"))),
+            "{line}"
+        );
+    }
+    let plain = "--learner pets/model.safetensors shape.png";
+    fails(
+        "classify",
+        plain,
+        &dir,
+        1,
+        &["not an exported learner", "plain state dict"],
+    );
+    let args = "--learner pets/export.safetensors --image shape.png --size 64 --out from-export";
+    let stdout = succeeds("heatmap", args, &dir);
+    assert!(
+        stdout.contains("the learner from pets/export.safetensors (6 classes)"),
+        "{stdout}"
+    );
+    assert_eq!(heat_maps(&dir.join("from-export"), 64), 1);
     let class = named[1];
     let args = "--weights pets/model.safetensors --image shape.png --size 64 --out heatmap";
     let stdout = succeeds("heatmap", &format!("{args} --class {class}"), &dir);
@@ -537,4 +589,54 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
     let weights = "--weights /dev/zero x.png";
     let words = ["--weights /dev/zero", "not a regular file"];
     fails("classify", weights, &dir, 1, &words);
+
+    // An exported learner that is missing, or a file that is not one; exactly one of
+    // --weights and --learner.
+    let missing = "--learner missing.safetensors x.png";
+    fails(
+        "classify",
+        missing,
+        &dir,
+        1,
+        &["--learner missing.safetensors", no_such],
+    );
+    let args = "--learner missing.safetensors --image x.png";
+    fails(
+        "heatmap",
+        args,
+        &dir,
+        1,
+        &["--learner missing.safetensors", no_such],
+    );
+    let args = "predict --learner missing.safetensors --data file";
+    fails(
+        "rossmann",
+        args,
+        &dir,
+        1,
+        &["--learner missing.safetensors", no_such],
+    );
+    let args = "--learner empty.safetensors x.png";
+    fails(
+        "classify",
+        args,
+        &dir,
+        1,
+        &["empty.safetensors", "not a valid safetensors"],
+    );
+    let both = "--weights empty.safetensors --learner empty.safetensors x.png";
+    fails(
+        "classify",
+        both,
+        &dir,
+        2,
+        &["--weights", "--learner", "cannot be used with"],
+    );
+    fails(
+        "classify",
+        "x.png",
+        &dir,
+        2,
+        &["--weights", "--learner", "required"],
+    );
 }
