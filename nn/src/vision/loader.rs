@@ -20,12 +20,19 @@ use tensor::Tensor;
 pub const IMAGENET_STATS: ([f32; 3], [f32; 3]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
 
 /// `img` (`[3, H, W]`) normalised per channel with `stats` (mean, std): `(x - mean) / std`,
-/// as fastai's `normalize(imagenet_stats)`, flat in CHW order.
+/// as fastai's `normalize(imagenet_stats)`, flat in CHW order. Another shape is an error.
 pub fn normalize(img: &Tensor, stats: ([f32; 3], [f32; 3])) -> tensor::Result<Vec<f32>> {
+    let shape = img.shape();
+    if shape.len() != 3 || shape[0] != 3 {
+        return Err(tensor::Error::Shape {
+            op: "normalize",
+            shapes: vec![shape.to_vec()],
+            expected: "an RGB image [3, H, W]",
+        });
+    }
     let (mean, std) = stats;
     let v = img.to_vec::<f32>()?;
-    let plane = v.len() / 3;
-    Ok(v.chunks_exact(plane.max(1))
+    Ok(v.chunks_exact((shape[1] * shape[2]).max(1))
         .enumerate()
         .flat_map(|(c, chunk)| chunk.iter().map(move |&x| (x - mean[c]) / std[c]))
         .collect())
