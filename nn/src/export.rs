@@ -90,8 +90,10 @@ pub enum Loaded {
     Tabular(Box<Learner<TabularModel, (Var, Var)>>, TabularRecipe),
 }
 
-/// Rows of a prediction batch (the learner's `get_preds` batch size).
-const BS: usize = 64;
+/// Images, and table rows, that go through the model together when predicting (fastai's
+/// `get_preds` batches): memory stays that of one batch however many are given.
+const IMAGE_BS: usize = 64;
+const ROW_BS: usize = 4096;
 
 impl CnnRecipe {
     /// The model this recipe describes, in fresh `vars`.
@@ -131,7 +133,7 @@ impl CnnRecipe {
             .collect::<Result<_>>()?;
         let refs: Vec<&Tensor> = inputs.iter().collect();
         let x = Tensor::stack(&refs, 0)?;
-        let probs = learn.predict(&[x], BS)?.softmax(1)?.to_vec::<f32>()?;
+        let probs = learn.predict(&[x], IMAGE_BS)?.softmax(1)?.to_vec::<f32>()?;
         let n = self.classes.len().max(1);
         Ok(probs
             .chunks_exact(n)
@@ -170,7 +172,7 @@ impl TabularRecipe {
         table: &Table,
     ) -> Result<Vec<f64>> {
         let (codes, conts) = self.procs.apply(table)?;
-        let out = learn.predict(&[codes, conts], 4096)?.to_vec::<f32>()?;
+        let out = learn.predict(&[codes, conts], ROW_BS)?.to_vec::<f32>()?;
         Ok(out
             .into_iter()
             .map(|y| {
