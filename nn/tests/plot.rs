@@ -87,6 +87,8 @@ fn tick_labels_are_the_shortest_round_numbers() {
         ["1e-6", "1e-5", "1e-4", "1e-3", "1e-2"]
     );
     assert_eq!(tick_labels(&[3e-5, 1e-1]), ["3e-5", "1e-1"]);
+    assert_eq!(tick_labels(&[5e-4, 1e-3]), ["5e-4", "1e-3"]);
+    assert_eq!(tick_labels(&[1e-3, 2e-3]), ["0.001", "0.002"]);
     assert_eq!(tick_labels(&[1e5, 2.5e5]), ["1e5", "2.5e5"]);
 }
 
@@ -204,8 +206,13 @@ fn an_image_grid_scales_small_images_up_under_their_captions() {
     let (left, top) = (176 + 8, 132 + 44);
     assert_eq!(img.get_pixel(left, top), &Rgb([255, 0, 0]));
     assert_eq!(img.get_pixel(left + 159, top + 79), &Rgb([255, 0, 0]));
-    assert_eq!(img.get_pixel(left + 160, top + 79), &Rgb([255, 255, 255]));
-    assert_eq!(img.get_pixel(left + 159, top + 80), &Rgb([255, 255, 255]));
+    // Then its grey frame, one pixel wide, and white.
+    let grey = Rgb([160, 160, 160]);
+    assert_eq!(img.get_pixel(left + 160, top + 79), &grey);
+    assert_eq!(img.get_pixel(left + 159, top + 80), &grey);
+    assert_eq!(img.get_pixel(left - 1, top), &grey);
+    assert_eq!(img.get_pixel(left + 161, top + 79), &Rgb([255, 255, 255]));
+    assert_eq!(img.get_pixel(left + 159, top + 81), &Rgb([255, 255, 255]));
     // An image already large is kept as it is; a long caption widens the cell.
     let big = vec![(
         RgbImage::new(200, 100),

@@ -20,7 +20,7 @@ const FONT: u32 = 14;
 
 /// The whole factor an image of `w` x `h` is scaled up by.
 fn factor(w: u32, h: u32) -> u32 {
-    MIN_SIDE.div_ceil(w.max(h).max(1)).max(1)
+    MIN_SIDE.div_ceil(w.max(h).max(1))
 }
 
 /// One cell's width and height: the widest scaled image or caption line and the tallest
@@ -50,8 +50,8 @@ pub fn grid_size(images: &[(RgbImage, Vec<String>)], cols: usize) -> (u32, u32) 
 
 /// Writes `images` to `path` as one PNG of [`grid_size`], left to right and top to bottom,
 /// `cols` to a row: each scaled up (nearest neighbour, keeping its aspect) to a longer side of
-/// at least [`MIN_SIDE`] and centred in its cell under its caption lines. No images, or no
-/// columns, is refused.
+/// at least [`MIN_SIDE`], framed in grey just outside its pixels and centred in its cell under
+/// its caption lines. No images, or no columns, is refused.
 pub fn image_grid(
     path: impl AsRef<Path>,
     images: &[(RgbImage, Vec<String>)],
@@ -73,23 +73,27 @@ pub fn image_grid(
         .max()
         .unwrap_or(0);
     let mut canvas = white(w, h);
+    let mut frames = Vec::with_capacity(images.len());
     for (k, (img, _)) in images.iter().enumerate() {
         let f = factor(img.width(), img.height());
         let big = resize(img, f * img.width(), f * img.height(), FilterType::Nearest);
         let (x, y) = corner(k);
-        let left = x + (cw - big.width()) / 2;
-        overlay(
-            &mut canvas,
-            &big,
-            left as i64,
-            (y + PAD + lines * LINE) as i64,
+        let (left, top) = (
+            (x + (cw - big.width()) / 2) as i32,
+            (y + PAD + lines * LINE) as i32,
         );
+        overlay(&mut canvas, &big, left as i64, top as i64);
+        let (right, bottom) = (left + big.width() as i32, top + big.height() as i32);
+        frames.push([(left - 1, top - 1), (right, bottom)]);
     }
     write_png(path.as_ref(), canvas, |area: &Canvas| -> DrawResult {
         let style = (FAMILY, FONT)
             .into_font()
             .color(&BLACK)
             .pos(Pos::new(HPos::Center, VPos::Top));
+        for frame in frames {
+            area.draw(&Rectangle::new(frame, RGBColor(160, 160, 160)))?;
+        }
         for (k, (_, caption)) in images.iter().enumerate() {
             let (x, y) = corner(k);
             for (i, line) in caption.iter().enumerate() {
