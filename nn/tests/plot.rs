@@ -2,10 +2,10 @@
 //! every writer's PNG decoded back and checked for its documented size and, for the heat map
 //! and the grid, the colours where the layout says they are.
 use image::{Rgb, RgbImage};
-use nn::learner::{plot_lr_find, EpochResult, Recorder};
+use nn::learner::{lr_find_chart, lr_suggestion, plot_lr_find, EpochResult, Recorder};
 use nn::plot::{
     confusion_png, grid_size, histograms, image_grid, linear_ticks, log_ticks, skip_start,
-    spans_decade, tick_labels, HeatLayout, Histogram, CHART_SIZE, PANEL_SIZE,
+    spans_decade, tick_labels, HeatLayout, Histogram, Mark, CHART_SIZE, PANEL_SIZE,
 };
 use nn::Error;
 use std::path::{Path, PathBuf};
@@ -111,6 +111,75 @@ fn recorder(batches: usize, epochs: usize) -> Recorder {
     }
 }
 
+/// The points of `recorder(batches, epochs)`'s smoothed loss from `first` on: batch i (from
+/// 1) at 3 / i.
+fn hyperbola(first: usize, batches: usize) -> Vec<(f64, f64)> {
+    (first..=batches)
+        .map(|b| (b as f64, 3.0 / b as f64))
+        .collect()
+}
+
+#[test]
+fn the_loss_chart_skips_the_start_and_puts_each_valid_loss_at_its_epochs_end() {
+    // 200 batches in 4 epochs: the train line from batch 11, the valid points at 50, 100,
+    // 150 and 200; 3 / 11 down to 3 / 200 = 0.015 is more than a decade.
+    let chart = recorder(200, 4).losses_chart();
+    let (train, valid) = (&chart.series[0], &chart.series[1]);
+    assert_eq!((train.mark, valid.mark), (Mark::Line, Mark::Points));
+    assert_eq!(train.points, hyperbola(11, 200));
+    assert_eq!(
+        valid.points,
+        [
+            (50.0, 0.5),
+            (100.0, 0.25),
+            (150.0, 0.5 / 3.0),
+            (200.0, 0.125)
+        ]
+    );
+    assert!(chart.log_y && !chart.log_x);
+    assert_eq!(
+        (chart.x_label.as_str(), chart.y_label.as_str()),
+        ("batches processed", "loss")
+    );
+    // 12 batches in 2 epochs: 6 skipped, so the first epoch's valid loss (at batch 6) goes
+    // too; 3 / 7 down to 0.25 is less than a decade.
+    let chart = recorder(12, 2).losses_chart();
+    assert_eq!(chart.series[0].points, hyperbola(7, 12));
+    assert_eq!(chart.series[1].points, [(12.0, 0.25)]);
+    assert!(!chart.log_y);
+}
+
+/// 100 learning rates from 1e-7, a decade every 11, with a loss dipping in the middle.
+fn sweep() -> Vec<(f64, f64)> {
+    (0..100)
+        .map(|i| {
+            let lr = 1e-7 * 10f64.powf(i as f64 / 11.0);
+            (lr, 2.0 - (i as f64 / 30.0).sin())
+        })
+        .collect()
+}
+
+#[test]
+fn the_lr_find_chart_drops_fastais_ends_and_marks_the_suggestion() {
+    let sweep = sweep();
+    let chart = lr_find_chart(&sweep);
+    assert!(chart.log_x && !chart.log_y);
+    assert_eq!(chart.series[0].points, sweep[10..95]);
+    let lr = lr_suggestion(&sweep).expect("a suggestion");
+    let at = sweep
+        .iter()
+        .find(|p| p.0 == lr)
+        .expect("a point of the sweep");
+    assert_eq!(chart.series[1].points, [*at]);
+    assert_eq!(chart.series[1].mark, Mark::Points);
+    let said = format!("suggestion {lr:.1e}");
+    assert!(chart.title.contains(&said) && chart.series[1].label == said);
+    // Too short for fastai's ends and for a suggestion: all of it, nothing marked.
+    let chart = lr_find_chart(&sweep[..16]);
+    assert_eq!(chart.series.len(), 1);
+    assert_eq!(chart.series[0].points, sweep[..16]);
+}
+
 #[test]
 fn loss_and_lr_find_charts_are_pngs_of_the_chart_size() {
     let dir = scratch("charts");
@@ -121,12 +190,7 @@ fn loss_and_lr_find_charts_are_pngs_of_the_chart_size() {
             .expect("a chart");
         assert_eq!(decode(&path).dimensions(), CHART_SIZE, "{batches} batches");
     }
-    let sweep: Vec<(f64, f64)> = (0..100)
-        .map(|i| {
-            let lr = 1e-7 * 10f64.powf(i as f64 / 11.0);
-            (lr, 2.0 - (i as f64 / 30.0).sin())
-        })
-        .collect();
+    let sweep = sweep();
     for n in [100, 5] {
         let path = dir.join(format!("lr_find_{n}.png"));
         plot_lr_find(&sweep[..n], &path).expect("a chart");

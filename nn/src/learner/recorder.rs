@@ -59,12 +59,13 @@ const ORANGE: [u8; 3] = [255, 127, 14];
 const RED: [u8; 3] = [214, 39, 40];
 
 impl Recorder {
-    /// fastai's `recorder.plot_losses()` as a PNG of [`CHART_SIZE`](crate::plot::CHART_SIZE): the smoothed training
-    /// loss of every batch as a line and the validation loss of each epoch as a point at the
-    /// epoch's last batch, against batches processed. The first [`skip_start`] batches are
-    /// left out (their loss, from the random start, would flatten the rest), and the loss axis
-    /// is logarithmic when what is drawn spans more than a decade ([`spans_decade`]).
-    pub fn plot_losses(&self, path: impl AsRef<std::path::Path>) -> crate::Result<()> {
+    /// What fastai's `recorder.plot_losses()` draws: the smoothed training loss of every
+    /// batch as a line and the validation loss of each epoch as a point at the epoch's last
+    /// batch, against batches processed (from 1). The first [`skip_start`] batches, and the
+    /// points among them, are left out (their loss, from the random start, would flatten the
+    /// rest); the loss axis is logarithmic when what is left spans more than a decade
+    /// ([`spans_decade`]).
+    pub fn losses_chart(&self) -> Chart {
         let skip = skip_start(self.smooth_losses.len());
         let train: Vec<(f64, f64)> = (self.smooth_losses.iter().enumerate())
             .skip(skip)
@@ -76,7 +77,7 @@ impl Recorder {
             .filter(|&(batches, _)| batches > skip as f64)
             .collect();
         let drawn: Vec<f64> = train.iter().chain(&valid).map(|p| p.1).collect();
-        let chart = Chart {
+        Chart {
             title: "Losses".into(),
             x_label: "batches processed".into(),
             y_label: "loss".into(),
@@ -96,16 +97,21 @@ impl Recorder {
             ],
             log_x: false,
             log_y: spans_decade(&drawn),
-        };
-        line_chart(path, &chart)
+        }
+    }
+
+    /// [`Recorder::losses_chart`] written to `path` as a PNG of
+    /// [`CHART_SIZE`](crate::plot::CHART_SIZE).
+    pub fn plot_losses(&self, path: impl AsRef<std::path::Path>) -> crate::Result<()> {
+        line_chart(path, &self.losses_chart())
     }
 }
 
-/// fastai's `recorder.plot(suggestion=True)` after `lr_find`, as a PNG of [`CHART_SIZE`](crate::plot::CHART_SIZE): the
-/// smoothed loss against the learning rate on a log axis, without the first 10 and last 5
-/// points as fastai draws it (all of them when fewer than 17), and the rate of
-/// [`lr_suggestion`] as a red point, its value in the title and the legend.
-pub fn plot_lr_find(sweep: &[(f64, f64)], path: impl AsRef<std::path::Path>) -> crate::Result<()> {
+/// What fastai's `recorder.plot(suggestion=True)` draws after `lr_find`: the smoothed loss
+/// against the learning rate on a log axis, without the first 10 and last 5 points (all of
+/// them when fewer than 17 would leave less than two), and the rate of [`lr_suggestion`] as a
+/// red point at its loss, its value in the title and the legend.
+pub fn lr_find_chart(sweep: &[(f64, f64)]) -> Chart {
     let drawn = match sweep.len() {
         n if n >= 17 => &sweep[10..n - 5],
         _ => sweep,
@@ -127,15 +133,19 @@ pub fn plot_lr_find(sweep: &[(f64, f64)], path: impl AsRef<std::path::Path>) -> 
             colour: RED,
         });
     }
-    let chart = Chart {
+    Chart {
         title,
         x_label: "learning rate".into(),
         y_label: "loss".into(),
         series,
         log_x: true,
         log_y: false,
-    };
-    line_chart(path, &chart)
+    }
+}
+
+/// [`lr_find_chart`] written to `path` as a PNG of [`CHART_SIZE`](crate::plot::CHART_SIZE).
+pub fn plot_lr_find(sweep: &[(f64, f64)], path: impl AsRef<std::path::Path>) -> crate::Result<()> {
+    line_chart(path, &lr_find_chart(sweep))
 }
 
 /// fastai's suggestion from the lr_find curve (`recorder.plot(suggestion=True)`, "Min
