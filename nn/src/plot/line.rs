@@ -77,8 +77,40 @@ fn axis(values: impl Iterator<Item = f64>, log: bool, pad: f64) -> Ticked {
     }
 }
 
-/// Draws `chart` and writes it to `path` as a PNG of [`CHART_SIZE`]. Points that are not
-/// finite on their axis' scale (a non-positive value on a log axis) are left out.
+/// Where the legend covers the fewest points: the corner (upper right first, then upper
+/// left, lower right, lower left) whose box, a third of the width by a quarter of the height,
+/// holds the fewest of `points` (on the drawn scale).
+fn legend_corner(
+    points: impl Iterator<Item = (f64, f64)>,
+    x: &Ticked,
+    y: &Ticked,
+) -> SeriesLabelPosition {
+    let corners = [
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::LowerRight, true, false),
+        (SeriesLabelPosition::LowerLeft, false, false),
+    ];
+    let mut inside = [0usize; 4];
+    for (px, py) in points {
+        let (fx, fy) = ((px - x.lo) / (x.hi - x.lo), (py - y.lo) / (y.hi - y.lo));
+        for (k, &(_, right, upper)) in corners.iter().enumerate() {
+            let in_x = if right {
+                fx > 2.0 / 3.0
+            } else {
+                fx < 1.0 / 3.0
+            };
+            let in_y = if upper { fy > 0.75 } else { fy < 0.25 };
+            inside[k] += usize::from(in_x && in_y);
+        }
+    }
+    let best = (0..4).min_by_key(|&k| inside[k]).unwrap_or(0);
+    corners[best].0.clone()
+}
+
+/// Draws `chart` and writes it to `path` as a PNG of [`CHART_SIZE`], the legend in the
+/// corner with the fewest points. Points that are not finite on their axis' scale (a
+/// non-positive value on a log axis) are left out.
 pub fn line_chart(path: impl AsRef<Path>, chart: &Chart) -> Result<()> {
     let scale = |v: f64, log: bool| if log { v.log10() } else { v };
     let series: Vec<Vec<(f64, f64)>> = chart
@@ -93,8 +125,9 @@ pub fn line_chart(path: impl AsRef<Path>, chart: &Chart) -> Result<()> {
         })
         .collect();
     let all = || series.iter().flatten();
-    let x = axis(all().map(|p| p.0), chart.log_x, 0.0);
+    let x = axis(all().map(|p| p.0), chart.log_x, 0.02);
     let y = axis(all().map(|p| p.1), chart.log_y, 0.05);
+    let corner = legend_corner(all().copied(), &x, &y);
     write_png(
         path.as_ref(),
         white(CHART_SIZE.0, CHART_SIZE.1),
@@ -130,7 +163,7 @@ pub fn line_chart(path: impl AsRef<Path>, chart: &Chart) -> Result<()> {
                 .label(&s.label);
             }
             plot.configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
+                .position(corner)
                 .label_font((FAMILY, 14))
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.4))
