@@ -10,16 +10,32 @@
 //!    `running = (1 - momentum) * running + momentum * batch` (the unbiased variance);
 //! 5. inference (`Mode::Eval`) normalises with the running statistics, not the batch's.
 //!
-//! `cargo run --release --example batchnorm`
+//! `distributions.png` in `--out` shows each channel's histogram at three stages: the batch
+//! as it comes (three means, three spreads), normalised (all three on top of each other around
+//! 0), and scaled and shifted by `gamma` and `beta` (the layer's output).
+//!
+//! `cargo run --release --example batchnorm [-- --out out/batchnorm]`
 mod report;
 
+use clap::Parser;
 use lesson6::autograd::Tape;
 use lesson6::nn::layers::BatchNorm;
+use lesson6::nn::plot::{histograms, Histogram};
+use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::{Mode, Module, Vars};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::Tensor;
 use std::error::Error;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(about = "Batch normalisation step by step, checked against the layer")]
+struct Args {
+    /// Where distributions.png goes.
+    #[arg(long, default_value = "out/batchnorm")]
+    out: PathBuf,
+}
 
 fn show(name: &str, t: &Tensor) -> Result<(), Box<dyn Error>> {
     let v: Vec<String> = t
@@ -31,13 +47,31 @@ fn show(name: &str, t: &Tensor) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-fn main() -> ExitCode {
-    report::exit(run())
+/// A histogram panel of `t` (`[batch, channels]`): one series per channel.
+fn channels(title: &str, t: &Tensor) -> Result<Histogram, Box<dyn Error>> {
+    let c = t.shape()[1];
+    let v = t.contiguous()?.to_vec::<f32>()?;
+    let series = (0..c)
+        .map(|k| {
+            (
+                format!("channel {k}"),
+                v.iter().skip(k).step_by(c).copied().collect(),
+            )
+        })
+        .collect();
+    Ok(Histogram {
+        title: title.to_string(),
+        series,
+    })
 }
 
-fn run() -> Result<(), Box<dyn Error>> {
-    // 16 samples of 3 activations, each channel with its own mean and spread.
-    let (n, c) = (16, 3);
+fn main() -> ExitCode {
+    report::exit(run(&Args::parse()))
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn Error>> {
+    // 128 samples of 3 activations, each channel with its own mean and spread.
+    let (n, c) = (128, 3);
     let z = Philox::new(1, 0).normal(&[n, c], 0.0, 1.0)?;
     let x = z
         .mul(&Tensor::from_slice(&[1.0f32, 5.0, 0.2], &[1, c])?)?
@@ -105,5 +139,18 @@ fn run() -> Result<(), Box<dyn Error>> {
         "5. sample 0 within its batch, Train",
         &train.tensor().narrow(0, 0, 1)?.contiguous()?,
     )?;
+
+    let out = RunDir::open(&args.out, "batchnorm")?;
+    let panels = [
+        channels("x: the batch as it comes", &x)?,
+        channels("normalised: (x - mean) / std", &xhat)?,
+        channels("gamma * normalised + beta", &by_hand)?,
+    ];
+    histograms(out.join("distributions.png"), &panels, 24)?;
+    out.commit()?;
+    println!(
+        "wrote distributions.png (each channel before and after normalisation) to {}",
+        args.out.display()
+    );
     Ok(())
 }

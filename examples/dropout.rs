@@ -12,16 +12,24 @@
 //! how many activations it zeroes, that the mean is kept at training time (the reason for
 //! the division), and that at inference it is the identity.
 //!
-//! `cargo run --release --example dropout [-- --p 0.5 --seed 1]`
+//! Two pictures of the first 400 activations (20 x 20 cells) go to `--out`: `mask.png`, the
+//! mask (white kept, black dropped), and `activations.png`, the activations before and after
+//! dropout on one grey scale, where the survivors come out brighter by 1 / (1 - p).
+//!
+//! `cargo run --release --example dropout [-- --p 0.5 --seed 1 --out out/dropout]`
 mod report;
 
 use clap::Parser;
+use image::{Rgb, RgbImage};
 use lesson6::autograd::Tape;
 use lesson6::nn::layers::Dropout;
+use lesson6::nn::plot::image_grid;
+use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::{Mode, Module};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::{Result, Tensor};
 use std::error::Error;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -32,6 +40,21 @@ struct Args {
     p: f32,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Where mask.png and activations.png go.
+    #[arg(long, default_value = "out/dropout")]
+    out: PathBuf,
+}
+
+/// The side of the square of activations drawn: the first 20 x 20 = 400.
+const SIDE: u32 = 20;
+
+/// The first `SIDE * SIDE` of `values` as a grey picture, 0 black and `white` white.
+fn picture(values: &[f32], white: f32) -> RgbImage {
+    RgbImage::from_fn(SIDE, SIDE, |x, y| {
+        let v = values[(y * SIDE + x) as usize] / white;
+        let grey = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        Rgb([grey; 3])
+    })
 }
 
 /// The lesson's three lines: a Bernoulli(1 - p) mask, divided by 1 - p, times the input.
@@ -105,6 +128,46 @@ fn run(args: &Args) -> std::result::Result<(), Box<dyn Error>> {
     println!(
         "Dropout(p={p}) in Mode::Train: {zeros} zeros; in Mode::Eval equal to its input: {}",
         eval.tensor().to_vec::<f32>()? == x.to_vec::<f32>()?
+    );
+
+    // The pictures: the mask, and x before and after on one scale (the largest survivor
+    // white), so that the kept activations show brighter by 1 / (1 - p).
+    let out = RunDir::open(&args.out, "dropout")?;
+    let (mask, before, after) = (
+        mask.to_vec::<f32>()?,
+        x.to_vec::<f32>()?,
+        built_in.to_vec::<f32>()?,
+    );
+    let n = (SIDE * SIDE) as usize;
+    let kept = mask[..n].iter().filter(|&&m| m != 0.0).count();
+    let caption = vec![
+        format!("mask of the first {n}: {kept} kept (white)"),
+        format!("{} dropped (black), p = {p}", n - kept),
+    ];
+    image_grid(out.join("mask.png"), &[(picture(&mask, 1.0), caption)], 1)?;
+    let white = after[..n]
+        .iter()
+        .chain(&before[..n])
+        .fold(0f32, |a, &b| a.max(b));
+    let mean = |v: &[f32]| v[..n].iter().sum::<f32>() / n as f32;
+    let pictures = [
+        (
+            picture(&before, white),
+            vec!["x".to_string(), format!("mean {:.3}", mean(&before))],
+        ),
+        (
+            picture(&after, white),
+            vec![
+                format!("dropout(x, p = {p})"),
+                format!("mean {:.3}", mean(&after)),
+            ],
+        ),
+    ];
+    image_grid(out.join("activations.png"), &pictures, 2)?;
+    out.commit()?;
+    println!(
+        "wrote mask.png and activations.png ({n} activations as {SIDE} x {SIDE}) to {}",
+        args.out.display()
     );
     Ok(())
 }

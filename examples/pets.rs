@@ -302,13 +302,9 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         stats: IMAGENET_STATS,
     };
     learn.export(out("export.safetensors"), &Recipe::Cnn(recipe))?;
-    learn
-        .recorder()
-        .plot_losses(out("losses.png"))
-        .map_err(|e| format!("{}: {e}", out("losses.png").display()))?;
+    learn.recorder().plot_losses(out("losses.png"))?;
     if let Some(sweep) = &sweep {
-        plot_lr_find(sweep, out("lr_find.png"))
-            .map_err(|e| format!("{}: {e}", out("lr_find.png").display()))?;
+        plot_lr_find(sweep, out("lr_find.png"))?;
     }
     let metrics = serde_json::json!({
         "error_rate": error,

@@ -281,13 +281,9 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let out = |name: &str| run.join(name);
     learn.save(out("model.safetensors"))?;
     procs.save(out("procs.json"))?;
-    learn
-        .recorder()
-        .plot_losses(out("losses.png"))
-        .map_err(|e| format!("{}: {e}", out("losses.png").display()))?;
+    learn.recorder().plot_losses(out("losses.png"))?;
     if let Some(sweep) = &sweep {
-        plot_lr_find(sweep, out("lr_find.png"))
-            .map_err(|e| format!("{}: {e}", out("lr_find.png").display()))?;
+        plot_lr_find(sweep, out("lr_find.png"))?;
     }
     // fastai's `learn.export()`: the weights with the configuration and the procs.
     let recipe = TabularRecipe {

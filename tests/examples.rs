@@ -493,6 +493,16 @@ fn dropout_by_hand_is_the_built_in_at_each_rate() {
         let stdout = succeeds("dropout", &format!("--p {p}"), &dir);
         assert!(stdout.contains("agree bit for bit: true"), "{stdout}");
         assert!(stdout.contains("equal to its input: true"), "{stdout}");
+        // 20 x 20 activations scaled by 8 to 160 pixels under two 18-pixel caption lines,
+        // with 8 around: the mask's cell as wide as its 39-character first line (8 pixels
+        // each, the kept count having three digits at these rates), the activations' two
+        // cells as wide as the image.
+        let out = dir.join("out/dropout");
+        assert_eq!(
+            png_size(&out.join("mask.png")),
+            (39 * 8 + 16, 160 + 36 + 16)
+        );
+        assert_eq!(png_size(&out.join("activations.png")), (2 * 176, 212));
     }
 }
 
@@ -507,6 +517,9 @@ fn batchnorm_by_hand_is_the_layer() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no largest difference in {stdout}"));
     assert!(diff < 1e-5, "{stdout}");
+    // Three histogram panels of 520 x 420 side by side: before, normalised, scaled.
+    let png = dir.join("out/batchnorm/distributions.png");
+    assert_eq!(png_size(&png), (3 * 520, 420));
 }
 
 #[test]

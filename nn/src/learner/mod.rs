@@ -12,7 +12,7 @@ mod recorder;
 pub use data::{permutation, Batch, DataBunch, Inputs, Rows, TensorData};
 pub use error::{LearnerError, Phase, Result};
 pub use groups::{even_mults, Lr};
-pub use recorder::{lr_suggestion, plot_lr_find, EpochResult, Recorder, Smoothed};
+pub use recorder::{lr_find_chart, lr_suggestion, plot_lr_find, EpochResult, Recorder, Smoothed};
 
 use crate::layers::{Sequential, SummaryRow};
 use crate::metrics::Average;
