@@ -10,6 +10,7 @@ pub mod atomic;
 pub mod error;
 pub mod hooks;
 pub mod init;
+pub mod interpret;
 pub mod layers;
 pub mod learner;
 pub mod loss;
