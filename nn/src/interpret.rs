@@ -126,8 +126,8 @@ impl ClassificationInterpretation {
                 }
             }
         }
-        // `sort_by` is stable: equal counts keep their row-major order.
-        res.sort_by(|a, b| b.2.cmp(&a.2));
+        // `sort_by_key` is stable: equal counts keep their row-major order.
+        res.sort_by_key(|r| std::cmp::Reverse(r.2));
         res
     }
 

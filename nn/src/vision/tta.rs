@@ -13,7 +13,7 @@
 //! Philox stream per (pass, image) seeded by the data's seed, so TTA is reproducible where
 //! fastai draws from the global generator; and the validation set is the data's at its size
 //! (fastai's `learn.data`), with no progress bar.
-use super::{Augment, ImageData, Transforms, FLIP_LR};
+use super::{Augment, ImageData, FLIP_LR};
 use crate::learner::{DataBunch, Inputs, Learner};
 use crate::module::Module;
 use crate::Result;
@@ -27,13 +27,11 @@ pub const TTA_PASSES: usize = 8;
 /// The transform of validation image `item` in pass `pass` (0 to 7) of [`tta`] on `data`
 /// with zoom `scale`.
 pub fn tta_augment(data: &ImageData, pass: usize, item: usize, scale: f64) -> Augment {
-    let random = Transforms {
-        do_flip: false,
-        flip_vert: false,
-        ..data.transforms().clone()
-    };
+    // The training's draw, its zoom, crop and flip (or dihedral) then replaced.
     let stream = (pass * data.rows().valid + item) as u64;
-    let drawn = random.draw(Philox::new(data.seed() ^ 0x77a, stream));
+    let drawn = data
+        .transforms()
+        .draw(Philox::new(data.seed() ^ 0x77a, stream));
     let corner = |bit: usize| if pass & bit != 0 { 1.0 } else { 0.0 };
     let (row, col) = (corner(1), corner(2));
     Augment {
