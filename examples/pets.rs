@@ -14,10 +14,14 @@
 //! screen. `--no-augment` trains without augmentation (a random crop only), to see what
 //! augmentation buys; `--lr-find` runs the learning-rate finder before the first stage and
 //! prints fastai's suggestion. It prints the model's summary (fastai's `learn.summary()`)
-//! before training. Outputs in `--out` (default `out/pets`): metrics.json (`error_rate`,
-//! `stages`, `seconds`, `classes`), losses.png, model.safetensors, export.safetensors (the
-//! weights with the classes, size and statistics inference needs, fastai's `export.pkl`: see
-//! the classify and heatmap examples' `--learner`), lr_find.png with
+//! before training. After training it looks at the mistakes (fastai's
+//! `ClassificationInterpretation`: prints `most_confused(min_val=2)`) and predicts the
+//! validation set again with test-time augmentation (`learn.TTA()`). Outputs in `--out`
+//! (default `out/pets`): metrics.json (`error_rate`, `tta_error_rate`, `stages`, `seconds`,
+//! `classes`), interp.json (the classes, the confusion matrix and the most confused
+//! pairs), losses.png, model.safetensors, export.safetensors (the weights with the classes,
+//! size and statistics inference needs, fastai's `export.pkl`: see the classify and heatmap
+//! examples' `--learner`), lr_find.png with
 //! `--lr-find`, and the embedded default's data/. A run writes them into a staging folder beside `--out` and swaps it in whole when it
 //! has finished (`nn::run_dir`), so a failed run leaves the previous one as it was.
 mod common;
@@ -28,12 +32,13 @@ use common::DeviceArgs;
 use lesson6::datasets::image_folder::{ImageFolder, PETS_PATTERN};
 use lesson6::datasets::shapes::write_shapes;
 use lesson6::nn::export::{CnnRecipe, Recipe};
+use lesson6::nn::interpret::ClassificationInterpretation;
 use lesson6::nn::learner::{plot_lr_find, Learner, Lr};
 use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::metrics::error_rate;
 use lesson6::nn::models::{cnn_model, resnet34, Ps, CNN_GROUPS};
 use lesson6::nn::run_dir::RunDir;
-use lesson6::nn::vision::{ImageData, Padding, Transforms, IMAGENET_STATS};
+use lesson6::nn::vision::{tta, ImageData, Padding, Transforms, IMAGENET_STATS};
 use lesson6::nn::{state_dict, Vars};
 use std::error::Error;
 use std::path::PathBuf;
@@ -292,6 +297,24 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         .and_then(|r| r["error_rate"].as_f64())
         .unwrap_or(f64::NAN);
     let out = |name: &str| run.join(name);
+    // Lesson 6's "look at the mistakes", then TTA, on the last stage's validation set.
+    let interp = ClassificationInterpretation::from_learner(&learn)?;
+    println!("most_confused(min_val=2):");
+    for (actual, predicted, n) in interp.most_confused(2) {
+        println!("('{actual}', '{predicted}', {n})");
+    }
+    lesson6::nn::atomic::write_json(out("interp.json"), &interp.to_json())?;
+    let last = stages.last().map_or(size, |s| s.size);
+    let (probs, targets) = tta(&learn, &data.resized(last, bs), 0.4, 1.35)?;
+    let tta_error = error_rate(&probs, &targets)? as f64;
+    println!(
+        "error_rate {error:.4}, with TTA {tta_error:.4}: TTA {}",
+        if tta_error < error {
+            "helped"
+        } else {
+            "did not help"
+        }
+    );
     learn.save(out("model.safetensors"))?;
     // fastai's `learn.export()`: the weights with what inference needs, at the last size.
     let recipe = CnnRecipe {
@@ -308,6 +331,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     }
     let metrics = serde_json::json!({
         "error_rate": error,
+        "tta_error_rate": tta_error,
         "stages": rates,
         "augment": !args.no_augment,
         "classes": images.classes,

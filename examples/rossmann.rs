@@ -227,6 +227,8 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let cat_vars: Vec<&str> = data.cat_vars.iter().map(String::as_str).collect();
     let cont_vars: Vec<&str> = data.cont_vars.iter().map(String::as_str).collect();
     let procs = Procs::fit(&train, &cat_vars, &cont_vars)?;
+    // fastai's `data.show_batch()`: what the model gets, as class names and normalised values.
+    print!("{}", procs.show_batch(&train, 5)?);
     let (train_cat, train_cont) = procs.apply(&train)?;
     let (valid_cat, valid_cont) = procs.apply(&valid)?;
     let y_range = data.y_range()?;

@@ -152,8 +152,24 @@ fn csv_rows(path: &Path) -> (String, Vec<Vec<String>>) {
 fn rossmann_on_four_stores_writes_a_run_that_loads_back() {
     let dir = scratch("rossmann");
     let args = "--stores 4 --seed 42 --epochs 1 --lr-find --out out";
-    succeeds("rossmann", args, &dir);
+    let stdout = succeeds("rossmann", args, &dir);
     let out = dir.join("out");
+    // The show_batch table before training: its header of the procs' columns, then 5 rows.
+    let procs = Procs::load(out.join("procs.json")).expect("procs.json");
+    let names: Vec<&str> = (procs.cat_names.iter().chain(&procs.cont_names))
+        .map(String::as_str)
+        .collect();
+    let mut lines = stdout.lines();
+    assert!(
+        lines.any(|l| l.split_whitespace().eq(names.iter().copied())),
+        "{stdout}"
+    );
+    let rows: Vec<&str> = lines.take(5).collect();
+    assert!(
+        rows.iter()
+            .all(|r| r.split_whitespace().count() == names.len()),
+        "{rows:?}"
+    );
 
     let m = metrics(&out);
     for key in [
@@ -291,6 +307,7 @@ fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
     assert_eq!(png_size(&out.join("lr_find.png")), (800, 500));
     assert!(stdout.contains("lr_find suggests"), "{stdout}");
     loads_into_the_pets_model(&out.join("model.safetensors"));
+    looked_at_the_mistakes(&out, &stdout, &named, rate(&m));
 
     // The heat map of the checkpoint just written, its classes read from the metrics.json
     // beside it, for a drawn image and a class besides the predicted one.
@@ -351,6 +368,52 @@ fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
     let stdout = again(None);
     assert_eq!(stdout.matches("Grad-CAM for ").count(), 1, "{stdout}");
     assert_eq!(heat_maps(&out, 64), 1, "an earlier run's Grad-CAM was left");
+}
+
+/// Checks the pets run's interp.json against its classes, its validation count (printed)
+/// and its `error_rate`, and its `tta_error_rate`.
+fn looked_at_the_mistakes(out: &Path, stdout: &str, classes: &[&str], error_rate: f64) {
+    let m = metrics(out);
+    let tta = finite(&m, "tta_error_rate");
+    assert!((0.0..=1.0).contains(&tta), "{m}");
+    assert!(stdout.contains("most_confused(min_val=2):"), "{stdout}");
+    assert!(stdout.contains(", with TTA "), "{stdout}");
+    let valid: u64 = (stdout.lines())
+        .find_map(|l| {
+            l.strip_suffix(" validation images")?
+                .rsplit(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("the validation count");
+    let text = std::fs::read_to_string(out.join("interp.json")).expect("interp.json");
+    let interp: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(interp["classes"], serde_json::json!(classes));
+    let cm: Vec<Vec<u64>> = serde_json::from_value(interp["confusion"].clone()).expect("counts");
+    assert_eq!(cm.len(), classes.len());
+    assert!(cm.iter().all(|row| row.len() == classes.len()), "{interp}");
+    assert_eq!(cm.iter().flatten().sum::<u64>(), valid);
+    let trace: u64 = (0..cm.len()).map(|i| cm[i][i]).sum();
+    let from_matrix = 1.0 - trace as f64 / valid as f64;
+    assert!(
+        (from_matrix - error_rate).abs() < 1e-6,
+        "{from_matrix} vs {error_rate}"
+    );
+    // Every confusion off the diagonal, the largest first.
+    let confused = interp["most_confused"].as_array().expect("most_confused");
+    let off: u64 = cm.iter().flatten().sum::<u64>() - trace;
+    let counts: Vec<u64> = confused
+        .iter()
+        .map(|c| c[2].as_u64().expect("a count"))
+        .collect();
+    assert_eq!(counts.iter().sum::<u64>(), off, "{interp}");
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{interp}");
+    for c in confused {
+        let at = |k: usize| classes.iter().position(|n| c[k] == *n).expect("a class");
+        assert_ne!(at(0), at(1));
+        assert_eq!(cm[at(0)][at(1)], c[2].as_u64().unwrap_or(0), "{c}");
+    }
 }
 
 #[test]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod export;
 pub mod hooks;
 pub mod init;
+pub mod interpret;
 pub mod layers;
 pub mod learner;
 pub mod loss;

@@ -81,6 +81,11 @@ pub trait DataBunch {
     fn valid(&self) -> Box<dyn Iterator<Item = crate::Result<Batch>> + '_>;
     /// Training and validation samples, and the batch size.
     fn rows(&self) -> Rows;
+    /// The name of each class, by class index, for data labelled with classes (fastai's
+    /// `data.classes`); `None` for other data (a regression's targets).
+    fn classes(&self) -> Option<&[String]> {
+        None
+    }
     /// Number of training batches per epoch (full ones: the incomplete last one is dropped).
     fn train_batches(&self) -> usize {
         let rows = self.rows();

@@ -222,6 +222,11 @@ impl<M: Module<I, Output = Var> + 'static, I: Inputs> Learner<M, I> {
         self.data = Box::new(data);
     }
 
+    /// The data it trains and validates on.
+    pub fn data(&self) -> &dyn DataBunch {
+        self.data.as_ref()
+    }
+
     /// The model's parameters and buffers by name.
     pub fn vars(&self) -> &Vars {
         &self.vars
@@ -333,6 +338,32 @@ impl<M: Module<I, Output = Var> + 'static, I: Inputs> Learner<M, I> {
         }
         let refs: Vec<&Tensor> = outs.iter().collect();
         Ok(Tensor::cat(&refs, 0)?)
+    }
+
+    /// The model's outputs on `batches` in evaluation mode and their targets, each
+    /// concatenated over the batches and on the host (fastai's `get_preds` over a data
+    /// loader; the activation, such as a softmax, is the caller's). No batch at all is an
+    /// error.
+    pub fn get_preds(
+        &self,
+        batches: impl Iterator<Item = crate::Result<Batch>>,
+    ) -> Result<(Tensor, Tensor)> {
+        let (mut outs, mut targets) = (Vec::new(), Vec::new());
+        for batch in batches {
+            let batch = batch?.to_device(self.device)?;
+            let inputs = batch.inputs.iter().cloned().map(Var::constant).collect();
+            let out = self.model.forward(I::from_vars(inputs)?, Mode::Eval)?;
+            outs.push(out.tensor().to_device(Device::Cpu)?);
+            targets.push(batch.target.to_device(Device::Cpu)?);
+        }
+        if outs.is_empty() {
+            return Err(LearnerError::NoBatchRead {
+                phase: Phase::Valid,
+                epoch: None,
+            });
+        }
+        let cat = |ts: &[Tensor]| Tensor::cat(&ts.iter().collect::<Vec<_>>(), 0);
+        Ok((cat(&outs)?, cat(&targets)?))
     }
 
     /// Refuses data with no full training batch or no validation row, before any step.

@@ -38,6 +38,28 @@ pub fn normalize(img: &Tensor, stats: ([f32; 3], [f32; 3])) -> tensor::Result<Ve
         .collect())
 }
 
+/// Undoes the normalisation of a batch of images `[N, 3, H, W]` by `stats` (mean, std):
+/// `x * std + mean` per channel (fastai's `denormalize`).
+pub fn denormalize(batch: &Tensor, stats: ([f32; 3], [f32; 3])) -> tensor::Result<Tensor> {
+    let shape = batch.shape().to_vec();
+    if shape.len() != 4 || shape[1] != 3 {
+        return Err(tensor::Error::Shape {
+            op: "denormalize",
+            shapes: vec![shape],
+            expected: "a batch of RGB images [N, 3, H, W]",
+        });
+    }
+    let plane = shape[2] * shape[3];
+    let mut v = batch.to_vec::<f32>()?;
+    for (k, chunk) in v.chunks_exact_mut(plane).enumerate() {
+        let c = k % 3;
+        chunk
+            .iter_mut()
+            .for_each(|x| *x = *x * stats.1[c] + stats.0[c]);
+    }
+    Tensor::from_vec(v, &shape)
+}
+
 /// Labelled images split into training and validation: what [`ImageData`] batches.
 pub struct LabelledImages {
     /// (path, class index) of every image.
@@ -66,6 +88,13 @@ struct Source {
 }
 
 impl Source {
+    /// The transform of the training image at `position` of `epoch`'s order: each image of
+    /// each epoch draws its own from its own Philox stream.
+    fn train_augment(&self, epoch: usize, position: usize) -> Augment {
+        let stream = (epoch * self.train.len() + position) as u64;
+        self.tfms.draw(Philox::new(self.seed ^ 0x7e57, stream))
+    }
+
     /// The image at `path`, decoded and transformed by `augment` to this data's size.
     fn read(&self, path: &Path, augment: &Augment) -> crate::Result<Tensor> {
         Ok(augment.apply(&load_image(path)?, self.size, self.padding)?)
@@ -165,6 +194,58 @@ impl ImageData {
         }
     }
 
+    /// The transforms training images are drawn from.
+    pub fn transforms(&self) -> &Transforms {
+        &self.source.tfms
+    }
+
+    /// The seed of the shuffles and the drawn transforms.
+    pub fn seed(&self) -> u64 {
+        self.source.seed
+    }
+
+    /// The index into the items (of [`LabelledImages`]) and the transform of the image at
+    /// `position` of training `epoch`'s shuffled order: what [`DataBunch::train`] batches.
+    pub fn train_item(&self, epoch: usize, position: usize) -> Option<(usize, Augment)> {
+        let s = &self.source;
+        let order = permutation(s.train.len(), s.seed, 2 * epoch as u64);
+        let &i = order.get(position)?;
+        Some((s.train[i as usize], s.train_augment(epoch, position)))
+    }
+
+    /// The validation batches with validation image `i` transformed by `draw(i)` instead of
+    /// the centre crop (test-time augmentation), in order.
+    pub fn valid_with<'a>(
+        &'a self,
+        draw: impl Fn(usize) -> Augment + Sync + 'a,
+    ) -> impl Iterator<Item = crate::Result<Batch>> + 'a {
+        let s = &self.source;
+        (s.valid.chunks(s.bs).enumerate())
+            .map(move |(b, rows)| s.batch(rows, |i| draw(b * s.bs + i)))
+    }
+
+    /// fastai's `data.show_batch`: the first `n` images of the first training batch, as
+    /// the model sees them after augmentation, brought back to RGB in [0, 1]
+    /// ([`denormalize`]), each `[3, size, size]` with its class name.
+    pub fn show_batch(&self, n: usize) -> crate::Result<Vec<(Tensor, String)>> {
+        let batch = self.train(0).next().ok_or_else(|| {
+            crate::Error::Invalid(format!(
+                "no full training batch to show: {} training images, batches of {}",
+                self.source.train.len(),
+                self.source.bs
+            ))
+        })??;
+        let images = denormalize(&batch.inputs[0], self.source.stats)?;
+        let labels = batch.target.to_vec::<i64>()?;
+        let s = self.source.size;
+        (labels.iter().take(n).enumerate())
+            .map(|(i, &l)| {
+                let image = images.narrow(0, i, 1)?.reshape(&[3, s, s])?;
+                Ok((image, self.classes[l as usize].clone()))
+            })
+            .collect()
+    }
+
     /// Images left out so far because they could not be read (by this data and its resized
     /// copies).
     pub fn skipped(&self) -> usize {
@@ -195,11 +276,7 @@ impl DataBunch for ImageData {
             let order = permutation(s.train.len(), s.seed, 2 * epoch as u64);
             for (b, rows) in order.chunks_exact(s.bs).enumerate() {
                 let rows: Vec<usize> = rows.iter().map(|&i| s.train[i as usize]).collect();
-                // Each image of each epoch draws its transform from its own stream.
-                let first = (epoch * s.train.len() + b * s.bs) as u64;
-                let batch = s.batch(&rows, |i| {
-                    s.tfms.draw(Philox::new(s.seed ^ 0x7e57, first + i as u64))
-                });
+                let batch = s.batch(&rows, |i| s.train_augment(epoch, b * s.bs + i));
                 if send.send(batch).is_err() {
                     return;
                 }
@@ -209,12 +286,11 @@ impl DataBunch for ImageData {
     }
 
     fn valid(&self) -> Box<dyn Iterator<Item = crate::Result<Batch>> + '_> {
-        let s = &self.source;
-        Box::new(
-            s.valid
-                .chunks(s.bs)
-                .map(move |rows| s.batch(rows, |_| Augment::centre())),
-        )
+        Box::new(self.valid_with(|_| Augment::centre()))
+    }
+
+    fn classes(&self) -> Option<&[String]> {
+        Some(&self.classes)
     }
 
     fn rows(&self) -> Rows {

@@ -59,3 +59,17 @@ pub fn labelled(dir: &Path, names: &[&str], valid: &[usize]) -> LabelledImages {
         valid: valid.to_vec(),
     }
 }
+
+/// Writes an `h` x `w` noise PNG for each of `names` into `dir` (the i-th drawn from seed
+/// i) and labels them as [`labelled`] does.
+pub fn noise_folder(
+    dir: &Path,
+    names: &[&str],
+    valid: &[usize],
+    (h, w): (usize, usize),
+) -> LabelledImages {
+    for (i, n) in names.iter().enumerate() {
+        std::fs::write(dir.join(n), encoded(ImageFormat::Png, i as u64, h, w)).unwrap();
+    }
+    labelled(dir, names, valid)
+}
