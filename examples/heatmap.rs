@@ -20,11 +20,11 @@ mod report;
 
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
-use lesson6::autograd::{Tape, Var};
+use lesson6::autograd::Var;
 use lesson6::datasets::image_folder::{ImageFolder, PETS_PATTERN};
 use lesson6::datasets::shapes::{draw_shape, write_shapes, SHAPES};
 use lesson6::nn::export::{load_learner, Loaded};
-use lesson6::nn::hooks::{hook_output, Hook};
+use lesson6::nn::hooks::hook_output;
 use lesson6::nn::layers::Sequential;
 use lesson6::nn::learner::{Learner, Lr};
 use lesson6::nn::loss::cross_entropy;
@@ -32,7 +32,7 @@ use lesson6::nn::metrics::error_rate;
 use lesson6::nn::models::{cnn_model, resnet34, Ps};
 use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::vision::{
-    activation_map, grad_cam, load_image, overlay, save_png, Augment, ImageData, Padding,
+    activation_map, grad_cam_of, load_image, overlay, save_png, Augment, ImageData, Padding,
     Transforms, IMAGENET_STATS,
 };
 use lesson6::nn::{state_dict, Mode, Module, Vars};
@@ -210,28 +210,19 @@ fn run(args: &Args) -> Res<()> {
         x.shape()
     );
 
-    // Forward with the body hooked (its gradient kept for Grad-CAM); eval mode (running
-    // statistics, no dropout). Each backward consumes its tape, so each class explained
-    // after the first needs a forward pass of its own.
-    let body = model.layers[0].as_ref();
-    let run = || -> Res<_> {
-        let hook = hook_output(body, true);
-        let out = model.forward(Tape::new().input(x.clone()), Mode::Eval)?;
-        let acts = hook.stored().ok_or("the body did not run")?;
-        Ok((hook, acts, out))
-    };
+    // Forward with the body hooked; eval mode (running statistics, no dropout).
+    let hook = hook_output(model.layers[0].as_ref(), false);
+    let out = model.forward(Var::constant(x.clone()), Mode::Eval)?;
+    let acts = hook.stored().ok_or("the body did not run")?;
     let name = |k: usize| classes.get(k).cloned().unwrap_or_else(|| k.to_string());
-    let grad_cam_png = |(hook, acts, out): (Hook, Var, Var), k: usize| -> Res<()> {
-        let grads = out.narrow(1, k, 1)?.sum_all()?.backward()?;
-        let grad = hook
-            .grad(&grads)
-            .ok_or("no gradient reached the body")?
-            .squeeze(0)?;
-        let (weights, cam) = grad_cam(&acts.tensor().squeeze(0)?, &grad)?;
+    // Grad-CAM runs a forward of its own with the body's gradient kept: each backward
+    // consumes its tape, so each class explained needs one.
+    let grad_cam_png = |k: usize| -> Res<()> {
+        let (weights, cam) = grad_cam_of(&model, &x, k)?;
         println!(
             "Grad-CAM for {}: d(score)/d(acts) {:?} -> channel weights {:?} -> map {:?}",
             name(k),
-            grad.shape(),
+            &acts.shape()[1..],
             weights.shape(),
             cam.shape()
         );
@@ -241,7 +232,6 @@ fn run(args: &Args) -> Res<()> {
         Ok(())
     };
 
-    let (hook, acts, out) = run()?;
     let probs = out.tensor().softmax(1)?.to_vec::<f32>()?;
     let mut order: Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
@@ -262,14 +252,14 @@ fn run(args: &Args) -> Res<()> {
     save_png(&overlay(&shown, &map, 0.6)?, out_dir.join("heatmap.png"))?;
     save_png(&shown, out_dir.join("image.png"))?;
 
-    grad_cam_png((hook, acts, out), order[0])?;
+    grad_cam_png(order[0])?;
     if let Some(wanted) = &args.class {
         let k = classes
             .iter()
             .position(|c| c == wanted)
             .ok_or_else(|| format!("no class {wanted:?}; the classes are {classes:?}"))?;
         if k != order[0] {
-            grad_cam_png(run()?, k)?;
+            grad_cam_png(k)?;
         }
     }
     out_dir.commit()?;

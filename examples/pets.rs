@@ -19,7 +19,9 @@
 //! validation set again with test-time augmentation (`learn.TTA()`). Outputs in `--out`
 //! (default `out/pets`): metrics.json (`error_rate`, `tta_error_rate`, `stages`, `seconds`,
 //! `classes`), interp.json (the classes, the confusion matrix and the most confused
-//! pairs), losses.png, model.safetensors, export.safetensors (the weights with the classes,
+//! pairs), batch.png (a training batch as the model sees it, fastai's `show_batch`),
+//! confusion.png, top_losses.png (the nine worst mistakes with the Grad-CAM of their actual
+//! class), losses.png, model.safetensors, export.safetensors (the weights with the classes,
 //! size and statistics inference needs, fastai's `export.pkl`: see the classify and heatmap
 //! examples' `--learner`), lr_find.png with
 //! `--lr-find`, and the embedded default's data/. A run writes them into a staging folder beside `--out` and swaps it in whole when it
@@ -38,7 +40,9 @@ use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::metrics::error_rate;
 use lesson6::nn::models::{cnn_model, resnet34, Ps, CNN_GROUPS};
 use lesson6::nn::run_dir::RunDir;
-use lesson6::nn::vision::{tta, ImageData, Padding, Transforms, IMAGENET_STATS};
+use lesson6::nn::vision::{
+    plot_batch, plot_top_losses, tta, ImageData, Padding, Transforms, IMAGENET_STATS,
+};
 use lesson6::nn::{state_dict, Vars};
 use std::error::Error;
 use std::path::PathBuf;
@@ -201,6 +205,8 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         .build()?;
     // fastai's `learn.summary()`: each layer's output shape and parameters on one batch.
     print!("{}", learn.summary()?);
+    // fastai's `data.show_batch(rows=3)`: what the model is trained on, augmented.
+    plot_batch(&data, 9, 3, run.join("batch.png"))?;
 
     let big = size * 352 / 224;
     let e = |lesson: usize, default: usize| {
@@ -304,8 +310,18 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         println!("('{actual}', '{predicted}', {n})");
     }
     lesson6::nn::atomic::write_json(out("interp.json"), &interp.to_json())?;
-    let last = stages.last().map_or(size, |s| s.size);
-    let (probs, targets) = tta(&learn, &data.resized(last, bs), 0.4, 1.35)?;
+    interp.plot_confusion_matrix(out("confusion.png"))?;
+    let last_data = data.resized(stages.last().map_or(size, |s| s.size), bs);
+    plot_top_losses(
+        &interp,
+        &learn,
+        &last_data,
+        9,
+        3,
+        true,
+        out("top_losses.png"),
+    )?;
+    let (probs, targets) = tta(&learn, &last_data, 0.4, 1.35)?;
     let tta_error = error_rate(&probs, &targets)? as f64;
     println!(
         "error_rate {error:.4}, with TTA {tta_error:.4}: TTA {}",
@@ -321,7 +337,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         arch: "resnet34".into(),
         classes: images.classes.clone(),
         ps: args.ps.per_layer(),
-        size: stages.last().map_or(size, |s| s.size),
+        size: last_data.size(),
         stats: IMAGENET_STATS,
     };
     learn.export(out("export.safetensors"), &Recipe::Cnn(recipe))?;

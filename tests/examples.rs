@@ -11,6 +11,7 @@ use image::GenericImageView;
 use lesson6::datasets::rossmann::Synth;
 use lesson6::datasets::shapes::{draw_shape, SHAPES};
 use lesson6::nn::models::{cnn_model, resnet34, Ps};
+use lesson6::nn::plot::{HeatLayout, MIN_SIDE};
 use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
 use lesson6::nn::vision::save_png;
 use lesson6::nn::{state_dict, Vars};
@@ -308,6 +309,17 @@ fn pets_on_a_few_images_then_heatmap_on_its_checkpoint() {
     assert!(stdout.contains("lr_find suggests"), "{stdout}");
     loads_into_the_pets_model(&out.join("model.safetensors"));
     looked_at_the_mistakes(&out, &stdout, &named, rate(&m));
+    // The pictures: the confusion matrix laid out for its classes, and two 3 x 3 grids of
+    // captioned images (a batch of 4 shows 4; the nine worst mistakes, 9 or all there are).
+    let classes: Vec<String> = named.iter().map(|c| c.to_string()).collect();
+    assert_eq!(
+        png_size(&out.join("confusion.png")),
+        HeatLayout::new(&classes).size
+    );
+    for name in ["batch.png", "top_losses.png"] {
+        let (w, h) = png_size(&out.join(name));
+        assert!(w >= 2 * MIN_SIDE && h >= MIN_SIDE, "{name}: {w} x {h}");
+    }
 
     // The heat map of the checkpoint just written, its classes read from the metrics.json
     // beside it, for a drawn image and a class besides the predicted one.

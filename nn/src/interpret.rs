@@ -156,6 +156,12 @@ impl ClassificationInterpretation {
         1.0 - trace as f64 / self.targets.len() as f64
     }
 
+    /// fastai's `interp.plot_confusion_matrix()`: the matrix as a heat map with its counts,
+    /// rows actual and columns predicted, as a PNG at `path`.
+    pub fn plot_confusion_matrix(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        crate::plot::confusion_png(path, &self.classes, &self.confusion_matrix())
+    }
+
     /// `{"classes": [...], "confusion": [[...]], "most_confused": [[actual, predicted,
     /// count], ...]}`, the last with `min_val` 1.
     pub fn to_json(&self) -> serde_json::Value {

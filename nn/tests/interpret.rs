@@ -6,7 +6,7 @@
 use autograd::Tape;
 use nn::hooks::{hook_output, live_hooks};
 use nn::layers::{AdaptiveAvgPool2d, Conv2d, Flatten, Linear, ReLU, Sequential};
-use nn::vision::{activation_map, grad_cam, magma, overlay, upsample_bilinear};
+use nn::vision::{activation_map, grad_cam, grad_cam_of, magma, overlay, upsample_bilinear};
 use nn::{Mode, Module, Vars};
 use tensor::{Conv2dParams, Tensor};
 
@@ -143,6 +143,15 @@ fn grad_cam_weights_are_the_spatial_mean_of_the_hooked_gradient() {
         let want = (0..4).map(|c| a[c * 144 + p] * hand[c]).sum::<f32>() / 4.0;
         assert!((cam[p] - want).abs() < 1e-6);
     }
+    // The library's one call (hook, forward, backward of the class score, Grad-CAM) gives
+    // the same, bit for bit: the same arithmetic in the same order.
+    let (w_of, cam_of) = grad_cam_of(&model, &patch_image(), 1).unwrap();
+    assert_eq!(
+        w_of.to_vec::<f32>().unwrap(),
+        weights.to_vec::<f32>().unwrap()
+    );
+    assert_eq!(cam_of.to_vec::<f32>().unwrap(), cam);
+    assert!(grad_cam_of(&Sequential { layers: vec![] }, &patch_image(), 1).is_err());
 }
 
 #[test]

@@ -2,6 +2,10 @@
 //! mean over channels) and Grad-CAM (Selvaraju et al., "Grad-CAM: Visual Explanations from
 //! Deep Networks via Gradient-based Localization", 2017), both upsampled bilinearly to the
 //! image, coloured with matplotlib's magma map and laid over the image at alpha 0.6.
+use crate::hooks::hook_output;
+use crate::layers::Sequential;
+use crate::module::{Mode, Module};
+use autograd::Tape;
 use tensor::{Result, Tensor};
 
 fn shape_error(op: &'static str, shapes: &[&[usize]], expected: &'static str) -> tensor::Error {
@@ -34,6 +38,24 @@ pub fn grad_cam(acts: &Tensor, grad: &Tensor) -> Result<(Tensor, Tensor)> {
     let c = weights.elem_count();
     let map = acts.mul(&weights.reshape(&[c, 1, 1])?)?.mean(&[0], false)?;
     Ok((weights, map))
+}
+
+/// Grad-CAM of class `k` for one normalised image `x` (`[1, 3, H, W]`) under `model`, a CNN
+/// whose first layer is its body (fastai's `m[0]`): a forward in eval mode with the body's
+/// output hooked (its gradient kept), the class score's backward, then [`grad_cam`] of the
+/// body's activations. Returns (channel weights `[C]`, map `[h, w]`).
+pub fn grad_cam_of(model: &Sequential, x: &Tensor, k: usize) -> crate::Result<(Tensor, Tensor)> {
+    let body = model
+        .layers
+        .first()
+        .ok_or_else(|| crate::Error::Invalid("Grad-CAM needs a model with a body".into()))?;
+    let hook = hook_output(body.as_ref(), true);
+    let out = model.forward(Tape::new().input(x.clone()), Mode::Eval)?;
+    let no_body = || crate::Error::Invalid("the body's activations did not reach the hook".into());
+    let acts = hook.stored().ok_or_else(no_body)?;
+    let grads = out.narrow(1, k, 1)?.sum_all()?.backward()?;
+    let grad = hook.grad(&grads).ok_or_else(no_body)?.squeeze(0)?;
+    Ok(grad_cam(&acts.tensor().squeeze(0)?, &grad)?)
 }
 
 /// matplotlib's magma colour map at nine evenly spaced points (its table at 0, 1/8, ... 1),

@@ -194,6 +194,16 @@ impl ImageData {
         }
     }
 
+    /// The side of the square images the batches hold.
+    pub fn size(&self) -> usize {
+        self.source.size
+    }
+
+    /// The per-channel (mean, std) the batches are normalised with.
+    pub fn stats(&self) -> ([f32; 3], [f32; 3]) {
+        self.source.stats
+    }
+
     /// The transforms training images are drawn from.
     pub fn transforms(&self) -> &Transforms {
         &self.source.tfms
