@@ -205,8 +205,6 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         .build()?;
     // fastai's `learn.summary()`: each layer's output shape and parameters on one batch.
     print!("{}", learn.summary()?);
-    // fastai's `data.show_batch(rows=3)`: what the model is trained on, augmented.
-    plot_batch(&data, 9, 3, run.join("batch.png"))?;
 
     let big = size * 352 / 224;
     let e = |lesson: usize, default: usize| {
@@ -310,6 +308,8 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         println!("('{actual}', '{predicted}', {n})");
     }
     lesson6::nn::atomic::write_json(out("interp.json"), &interp.to_json())?;
+    // fastai's `data.show_batch(rows=3)`: what the first stage trained on, augmented.
+    plot_batch(&data, 9, 3, out("batch.png"))?;
     interp.plot_confusion_matrix(out("confusion.png"))?;
     let last_data = data.resized(stages.last().map_or(size, |s| s.size), bs);
     plot_top_losses(

@@ -195,6 +195,13 @@ fn the_pets_model_has_fastais_parameter_count() {
         .sum();
     assert_eq!(rows, FASTAI, "{s}");
     assert_eq!(s.lines().last(), Some("Total params: 21831599"), "{s}");
+    // Every row's output shape starts under its header, however long the layer (the first
+    // convolution's description is 78 characters).
+    let lines: Vec<&str> = s.lines().collect();
+    let at = lines[0].find("Output Shape").expect("a header");
+    for l in &lines[1..lines.len() - 1] {
+        assert_eq!(l.get(at..at + 1), Some("["), "{l}");
+    }
     assert!(
         s.contains("Linear(in_features=1024, out_features=512"),
         "{s}"

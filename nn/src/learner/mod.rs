@@ -574,8 +574,17 @@ impl<M: Module<I, Output = Var> + 'static, I: Inputs> Learner<M, I> {
                 }]
             }
         };
+        // Columns as wide as their longest entry, so that a long layer never shifts a row.
+        let name_w = rows.iter().map(|r| r.name.len()).max().unwrap_or(0) + 2;
+        let layer_w = rows
+            .iter()
+            .map(|r| r.layer.len())
+            .max()
+            .unwrap_or(0)
+            .max(12)
+            + 2;
         let mut s = format!(
-            "{:<6}{:<56}{:<20}{:>10}  Trainable\n",
+            "{:<name_w$}{:<layer_w$}{:<20}{:>10}  Trainable\n",
             "", "Layer (type)", "Output Shape", "Param #"
         );
         let mut total = 0;
@@ -589,7 +598,7 @@ impl<M: Module<I, Output = Var> + 'static, I: Inputs> Learner<M, I> {
             let trainable = params.iter().all(|(_, p)| p.is_trainable());
             let shape = format!("{:?}", r.output_shape);
             s += &format!(
-                "{:<6}{:<56}{shape:<20}{count:>10}  {trainable}\n",
+                "{:<name_w$}{:<layer_w$}{shape:<20}{count:>10}  {trainable}\n",
                 r.name, r.layer
             );
             total += count;
