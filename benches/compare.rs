@@ -53,11 +53,31 @@ fn cases() -> Vec<Case> {
         let w = rand(&[co, ci, kk, kk], 4);
         let params = Conv2dParams::new(s, p);
         let ho = (hw + 2 * p - kk) / s + 1;
+        let flops = 2.0 * (8 * co * ho * ho * ci * kk * kk) as f64;
+        let (xc, wc) = (x.clone(), w.clone());
         v.push(Case {
             name: format!("conv_{ci}to{co}_k{kk}s{s}_{hw}"),
-            flops: 2.0 * (8 * co * ho * ho * ci * kk * kk) as f64,
+            flops,
             run: Box::new(move || {
-                x.conv2d(&w, None, params).unwrap();
+                xc.conv2d(&wc, None, params).unwrap();
+            }),
+        });
+        // Training: the forward, then the input and weight gradients of a given output
+        // gradient (each as much arithmetic as the forward).
+        let dy = rand(&[8, co, ho, ho], 5);
+        v.push(Case {
+            name: format!("conv_{ci}to{co}_k{kk}s{s}_{hw}_train"),
+            flops: 3.0 * flops,
+            run: Box::new(move || {
+                let tape = Tape::new();
+                let (ix, iw) = (VarId::new(), VarId::new());
+                let (xv, wv) = (tape.leaf(x.clone(), ix), tape.leaf(w.clone(), iw));
+                let g = xv
+                    .conv2d(&wv, None, params)
+                    .unwrap()
+                    .backward_with(&dy)
+                    .unwrap();
+                assert!(g.get(ix).is_some() && g.get(iw).is_some());
             }),
         });
     }

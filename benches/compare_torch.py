@@ -65,6 +65,16 @@ def torch_cases():
         cases[name] = (flops, lambda x=x, w=w, s=s, p=p: F.conv2d(x, w, stride=s, padding=p))
         xl, wl = x.contiguous(memory_format=torch.channels_last), w.contiguous(memory_format=torch.channels_last)
         cases[name + "@channels_last"] = (flops, lambda x=xl, w=wl, s=s, p=p: F.conv2d(x, w, stride=s, padding=p))
+        # Training: the forward, then the input and weight gradients of a given output gradient.
+        dy = torch.rand(8, co, ho, ho) * 2 - 1
+        for suffix, (xt, wt, dyt) in [("", (x, w, dy)),
+                                      ("@channels_last", (xl, wl, dy.contiguous(memory_format=torch.channels_last)))]:
+            xt, wt = xt.clone().requires_grad_(), wt.clone().requires_grad_()
+
+            def conv_train(x=xt, w=wt, dy=dyt, s=s, p=p):
+                x.grad = w.grad = None
+                F.conv2d(x, w, stride=s, padding=p).backward(dy)
+            cases[name + "_train" + suffix] = (3.0 * flops, conv_train)
     big = torch.rand(1 << 24) * 2 - 1
     cases["dropout_16M"] = (0.0, lambda: F.dropout(big, 0.5, training=True))
 
@@ -205,7 +215,7 @@ def main():
         for _ in range(args.rounds):
             r.append(time_rust(name, args.reps, binary))
             for v in variants:
-                t[v].append(time_torch(cases[v][1], args.reps, grad=v.startswith(("tape_", "tabular_", "resnet34_train"))))
+                t[v].append(time_torch(cases[v][1], args.reps, grad="_train" in v or v.startswith(("tape_", "tabular_"))))
         rm = statistics.median(r)
         # PyTorch in its faster layout (NCHW or channels-last).
         best = min(variants, key=lambda v: statistics.median(t[v]))
