@@ -24,10 +24,9 @@ use std::ops::Range;
 /// Positions in a transformed 4x4 tile.
 const XI: usize = 16;
 
-/// About this many tiles go through the 16 GEMMs at a time (whole rows of tiles). Measured
-/// on 64 -> 64 at 56 x 56 and 256 -> 256 at 14 x 14: 512 tiles were as fast as 256 and
-/// faster than 128 or 64, whose blocks keep the transformed tiles in L2 but make the GEMMs
-/// narrow and pack each A operand more often.
+/// About this many tiles go through the 16 GEMMs at a time (whole rows of tiles). On 64 -> 64
+/// at 56 x 56 and 256 -> 256 at 14 x 14, blocks of 64 to 512 tiles timed within the noise of
+/// each other (10-20% from run to run); the widest makes the fewest, widest GEMMs.
 const TILES: usize = 512;
 
 /// Whether F(2x2, 3x3) computes this convolution: a 3x3 kernel at stride 1 (any padding).
@@ -97,7 +96,7 @@ pub(super) fn conv2d(
 
 /// `U = G g G^T` for each 3x3 kernel `g` of `w` `[co, ci, 3, 3]`, laid out `[co, 16, ci]`:
 /// the A operand of GEMM `xi` is `U[.., xi, ..]`, rows `16 ci` apart. Each output channel's
-/// kernels are transformed by one task (512 x 512 kernels take a millisecond on one core).
+/// kernels are transformed by one task (a 512 -> 512 layer has 262,144 kernels).
 fn kernel_transform(w: &[f32], co: usize, ci: usize) -> Vec<f32> {
     // G times a column (g0, g1, g2) of three values.
     let g_col = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
