@@ -19,6 +19,7 @@ use crate::conv_geometry::Geometry;
 use crate::gemm::{self, MatMut, MatRef};
 use crate::Result;
 use rayon::prelude::*;
+use std::cell::RefCell;
 use std::ops::Range;
 
 /// Positions in a transformed 4x4 tile.
@@ -26,8 +27,16 @@ const XI: usize = 16;
 
 /// About this many tiles go through the 16 GEMMs at a time (whole rows of tiles). On 64 -> 64
 /// at 56 x 56 and 256 -> 256 at 14 x 14, blocks of 64 to 512 tiles timed within the noise of
-/// each other (10-20% from run to run); the widest makes the fewest, widest GEMMs.
-const TILES: usize = 512;
+/// each other (10-20% from run to run); at 128 the transformed tiles and products of a
+/// 256-channel layer take 4.4 MB per thread, at 512 four times that.
+const TILES: usize = 128;
+
+thread_local! {
+    /// The transformed tiles and their products, reused across calls on this thread: fresh
+    /// buffers would page-fault on every call, and buffers from the buffer cache stay there
+    /// after it (ResNet-34's training step rose 80 MB with 512-tile blocks).
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Whether F(2x2, 3x3) computes this convolution: a 3x3 kernel at stride 1 (any padding).
 pub(super) fn fits(g: &Geometry) -> bool {
@@ -57,32 +66,31 @@ pub(super) fn conv2d(
         let rows = x.len() / image * th;
         let per_block = TILES.div_ceil(tw);
         let most = per_block.min(rows) * tw;
-        let mut v = crate::buffer_cache::take(XI * g.c * most);
-        let mut m = crate::buffer_cache::take(XI * co * most);
-        for r0 in (0..rows).step_by(per_block) {
-            let block = r0..(r0 + per_block).min(rows);
-            let nt = block.len() * tw;
-            let (v, m) = (&mut v[..XI * g.c * nt], &mut m[..XI * co * nt]);
-            input_transform(x, g, block.clone(), v);
-            for (xi, (vx, mx)) in v
-                .chunks_exact(g.c * nt)
-                .zip(m.chunks_exact_mut(co * nt))
-                .enumerate()
-            {
-                gemm::gemm_with(
-                    1.0,
-                    MatRef::new(&u[xi * g.c..], co, g.c, XI * g.c, 1)?,
-                    &MatRef::new(vx, g.c, nt, nt, 1)?,
-                    0.0,
-                    MatMut::new(mx, co, nt, nt)?,
-                    parallel,
-                )?;
+        gemm::with_buffer(&SCRATCH, XI * (g.c + co) * most, |scratch| {
+            let (v, m) = scratch.split_at_mut(XI * g.c * most);
+            for r0 in (0..rows).step_by(per_block) {
+                let block = r0..(r0 + per_block).min(rows);
+                let nt = block.len() * tw;
+                let (v, m) = (&mut v[..XI * g.c * nt], &mut m[..XI * co * nt]);
+                input_transform(x, g, block.clone(), v);
+                for (xi, (vx, mx)) in v
+                    .chunks_exact(g.c * nt)
+                    .zip(m.chunks_exact_mut(co * nt))
+                    .enumerate()
+                {
+                    gemm::gemm_with(
+                        1.0,
+                        MatRef::new(&u[xi * g.c..], co, g.c, XI * g.c, 1)?,
+                        &MatRef::new(vx, g.c, nt, nt, 1)?,
+                        0.0,
+                        MatMut::new(mx, co, nt, nt)?,
+                        parallel,
+                    )?;
+                }
+                output_transform(m, co, g, block, bias, y);
             }
-            output_transform(m, co, g, block, bias, y);
-        }
-        crate::buffer_cache::recycle(v);
-        crate::buffer_cache::recycle(m);
-        Ok(())
+            Ok(())
+        })
     };
     match super::conv::images_per_task(n) {
         Some(per) => x
@@ -91,6 +99,7 @@ pub(super) fn conv2d(
             .try_for_each(|(x, y)| run(x, y, false))?,
         None => run(x, &mut out, true)?,
     }
+    crate::buffer_cache::recycle(u);
     Ok(out)
 }
 
@@ -100,7 +109,8 @@ pub(super) fn conv2d(
 fn kernel_transform(w: &[f32], co: usize, ci: usize) -> Vec<f32> {
     // G times a column (g0, g1, g2) of three values.
     let g_col = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
-    let mut u = vec![0f32; co * XI * ci];
+    // Every element is written below.
+    let mut u = crate::buffer_cache::take(co * XI * ci);
     u.par_chunks_mut(XI * ci)
         .zip(w.par_chunks(9 * ci))
         .for_each(|(u, w)| {
