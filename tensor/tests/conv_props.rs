@@ -8,6 +8,8 @@
 //!   == <w, d_weight(g)>; col2im is the adjoint of im2col.
 //!
 //! Tolerance: 1e-4 relative to the sum of absolute products (f32 rounding over k terms).
+//! Winograd's F(2x2, 3x3), which the 3x3 stride-1 convolutions with many channels take, holds
+//! it too (its own, tighter-derived check is in `cpu/conv_winograd.rs`).
 use proptest::prelude::*;
 use tensor::random::Philox;
 use tensor::{Conv2dParams, Tensor};
@@ -156,8 +158,52 @@ fn wide_case() -> impl Strategy<Value = Case> {
         })
 }
 
+/// 3x3 stride-1 convolutions as `conv2d` sends them to Winograd's F(2x2, 3x3): at least 64
+/// channels in and out, outputs at least 14 x 14, at least one image per thread; odd sizes,
+/// padding 0, 1 or 2.
+fn winograd_case() -> impl Strategy<Value = Case> {
+    let threads = rayon::current_num_threads();
+    (
+        threads..threads + 2,
+        64usize..70,
+        64usize..70,
+        0usize..3,
+        0usize..3,
+        0usize..5,
+        0usize..5,
+    )
+        .prop_map(|(n, c, co, ph, pw, dh, dw)| Case {
+            n,
+            c,
+            co,
+            h: 16 - 2 * ph + dh,
+            w: 16 - 2 * pw + dw,
+            kh: 3,
+            kw: 3,
+            s: [1, 1],
+            p: [ph, pw],
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(40))]
+
+    #[test]
+    fn winograd_sized_conv2d_equals_direct(cs in winograd_case(), seed in 0u64..10_000, with_bias: bool) {
+        let x = rand(&[cs.n, cs.c, cs.h, cs.w], seed);
+        let w = rand(&[cs.co, cs.c, 3, 3], seed + 1);
+        let b = rand(&[cs.co], seed + 2);
+        let (mut want, scale) = direct(&cs, &x.to_vec().unwrap(), &w.to_vec().unwrap());
+        let y = x.conv2d(&w, with_bias.then_some(&b), cs.params()).unwrap();
+        if with_bias {
+            let (ho, wo) = cs.out();
+            let bv = b.to_vec::<f32>().unwrap();
+            for (i, v) in want.iter_mut().enumerate() {
+                *v += bv[i / (ho * wo) % cs.co] as f64;
+            }
+        }
+        check("conv2d", &y.to_vec().unwrap(), &want, &scale)?;
+    }
 
     #[test]
     fn wide_conv2d_equals_direct(cs in wide_case(), seed in 0u64..10_000) {

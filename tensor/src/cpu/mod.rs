@@ -8,6 +8,7 @@ mod cat;
 mod conv;
 mod conv_explicit;
 mod conv_matrix;
+mod conv_winograd;
 mod copy;
 mod dropout;
 #[cfg(target_arch = "x86_64")]

@@ -432,7 +432,7 @@ thread_local! {
 /// load) so packed slivers never straddle cache lines. Its contents are unspecified: packing
 /// overwrites every element it hands to the kernel. If the cache is already in use on this
 /// thread (a GEMM started inside another one by rayon's work stealing), a fresh buffer is used.
-fn with_buffer<R>(
+pub(crate) fn with_buffer<R>(
     cache: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
     len: usize,
     f: impl FnOnce(&mut [f32]) -> R,
