@@ -18,7 +18,7 @@ use clap::builder::RangedU64ValueParser;
 use clap::{ArgGroup, Parser};
 use inputs::regular_file;
 use lesson6::autograd::Var;
-use lesson6::nn::export::{load_learner, Loaded};
+use lesson6::nn::export::load_learner;
 use lesson6::nn::models::resnet34;
 use lesson6::nn::state_dict;
 use lesson6::nn::vision::{load_image, normalize, Augment, Padding, IMAGENET_STATS};
@@ -138,13 +138,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
 /// The top 5 of each image under the learner exported to `path`.
 fn classify_with_learner(args: &Args, path: &Path) -> Result<(), Box<dyn Error>> {
     regular_file(path, "--learner")?;
-    let Loaded::Cnn(learn, recipe) = load_learner(path, args.device)? else {
-        return Err(format!(
-            "--learner {}: a tabular learner, not an image classifier",
-            path.display()
-        )
-        .into());
-    };
+    let (learn, recipe) = load_learner(path, args.device)?.into_cnn(path)?;
     println!(
         "the learner from {} ({} classes, {} px)",
         path.display(),

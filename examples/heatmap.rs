@@ -23,7 +23,7 @@ use clap::Parser;
 use lesson6::autograd::Var;
 use lesson6::datasets::image_folder::{ImageFolder, PETS_PATTERN};
 use lesson6::datasets::shapes::{draw_shape, write_shapes, SHAPES};
-use lesson6::nn::export::{load_learner, Loaded};
+use lesson6::nn::export::load_learner;
 use lesson6::nn::hooks::hook_output;
 use lesson6::nn::layers::Sequential;
 use lesson6::nn::learner::{Learner, Lr};
@@ -159,13 +159,7 @@ fn run(args: &Args) -> Res<()> {
     let mut stats = IMAGENET_STATS;
     let ((model, vars), classes) = match (&args.learner, weights) {
         (Some(path), _) => {
-            let Loaded::Cnn(learn, recipe) = load_learner(path, args.device)? else {
-                return Err(format!(
-                    "--learner {}: a tabular learner, not an image classifier",
-                    path.display()
-                )
-                .into());
-            };
+            let (learn, recipe) = load_learner(path, args.device)?.into_cnn(path)?;
             println!(
                 "the learner from {} ({} classes)",
                 path.display(),

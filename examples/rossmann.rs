@@ -31,7 +31,7 @@ use clap::Parser;
 use common::DeviceArgs;
 use lesson6::autograd::Var;
 use lesson6::datasets::rossmann::{Rossmann, Synth, Truth};
-use lesson6::nn::export::{load_learner, Loaded, Recipe, TabularRecipe};
+use lesson6::nn::export::{load_learner, Recipe, TabularRecipe};
 use lesson6::nn::learner::{plot_lr_find, Learner, Lr, TensorData};
 use lesson6::nn::loss::mse_flat;
 use lesson6::nn::metrics::exp_rmspe;
@@ -188,12 +188,7 @@ fn predict(args: &PredictArgs) -> Result<(), Box<dyn Error>> {
     inputs::regular_file(&args.learner, "--learner")?;
     let device = args.device.open()?;
     let run = RunDir::open(&args.out, "rossmann-predict")?;
-    let Loaded::Tabular(learn, recipe) = load_learner(&args.learner, device)? else {
-        let shown = args.learner.display();
-        return Err(
-            format!("--learner {shown}: an image classifier, not a tabular learner").into(),
-        );
-    };
+    let (learn, recipe) = load_learner(&args.learner, device)?.into_tabular(&args.learner)?;
     let data = Rossmann::load(&args.data)?;
     let test = data
         .test

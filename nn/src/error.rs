@@ -102,6 +102,13 @@ pub enum Error {
     ExportVersion { path: PathBuf, found: String },
     /// An exported learner whose architecture this build cannot build.
     UnknownArch { path: PathBuf, arch: String },
+    /// An exported learner of another kind than the one asked for (`"an image classifier"`,
+    /// `"a tabular learner"`).
+    ExportKind {
+        path: PathBuf,
+        found: &'static str,
+        wanted: &'static str,
+    },
     /// Training or validation that stopped.
     Learner(LearnerError),
     /// A tensor op that refused its tensors.
@@ -226,6 +233,11 @@ impl fmt::Display for Error {
                 path.display(),
                 crate::export::EXPORT_VERSION
             ),
+            Error::ExportKind {
+                path,
+                found,
+                wanted,
+            } => write!(f, "{}: {found}, not {wanted}", path.display()),
             Error::UnknownArch { path, arch } => write!(
                 f,
                 "{}: an exported learner of architecture `{arch}`, which this build cannot build (it has resnet34)",

@@ -87,7 +87,44 @@ pub struct Prediction {
 /// recipe.
 pub enum Loaded {
     Cnn(Box<Learner<Sequential>>, CnnRecipe),
-    Tabular(Box<Learner<TabularModel, (Var, Var)>>, TabularRecipe),
+    Tabular(Box<TabularLearner>, TabularRecipe),
+}
+
+/// The learner of the tabular model, which takes `(x_cat, x_cont)`.
+pub type TabularLearner = Learner<TabularModel, (Var, Var)>;
+
+impl Loaded {
+    /// What kind of learner this is, as errors name it.
+    fn kind(&self) -> &'static str {
+        match self {
+            Loaded::Cnn(..) => "an image classifier",
+            Loaded::Tabular(..) => "a tabular learner",
+        }
+    }
+
+    /// The image classifier loaded from `path`; another kind is an error naming both.
+    pub fn into_cnn(self, path: &Path) -> Result<(Box<Learner<Sequential>>, CnnRecipe)> {
+        match self {
+            Loaded::Cnn(learn, recipe) => Ok((learn, recipe)),
+            other => Err(other.kind_error(path, "an image classifier")),
+        }
+    }
+
+    /// The tabular learner loaded from `path`; another kind is an error naming both.
+    pub fn into_tabular(self, path: &Path) -> Result<(Box<TabularLearner>, TabularRecipe)> {
+        match self {
+            Loaded::Tabular(learn, recipe) => Ok((learn, recipe)),
+            other => Err(other.kind_error(path, "a tabular learner")),
+        }
+    }
+
+    fn kind_error(&self, path: &Path, wanted: &'static str) -> Error {
+        Error::ExportKind {
+            path: path.to_path_buf(),
+            found: self.kind(),
+            wanted,
+        }
+    }
 }
 
 /// Images, and table rows, that go through the model together when predicting (fastai's

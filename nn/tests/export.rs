@@ -179,9 +179,19 @@ fn a_tabular_row_is_the_model_on_its_procs_and_survives_export() {
     learn
         .export(&path, &Recipe::Tabular(recipe.clone()))
         .unwrap();
-    let Loaded::Tabular(loaded, loaded_recipe) = load_learner(&path, Device::Cpu).unwrap() else {
-        panic!("a tabular export loaded as another kind");
-    };
+    // Asked for an image classifier, the tabular export is refused, naming both kinds.
+    let err = load_learner(&path, Device::Cpu).unwrap().into_cnn(&path);
+    assert!(matches!(
+        err,
+        Err(Error::ExportKind {
+            found: "a tabular learner",
+            wanted: "an image classifier",
+            ..
+        })
+    ));
+    let (loaded, loaded_recipe) = (load_learner(&path, Device::Cpu).unwrap())
+        .into_tabular(&path)
+        .unwrap();
     assert_eq!(loaded_recipe, recipe);
     assert_eq!(loaded_recipe.predict(&loaded, &rows).unwrap(), before);
     assert_eq!(loaded_recipe.predict_row(&loaded, row).unwrap(), predicted);
