@@ -1,7 +1,7 @@
 //! Convolution on the host. f32 takes the fast path here: an implicit im2col through the
 //! packed GEMM (the column matrix is never written out, see [`Columns`]), images spread over
 //! the rayon pool, and for a stride-1 input gradient a convolution with the flipped kernel;
-//! 3x3 stride-1 convolutions with many channels go through Winograd's F(2x2, 3x3) instead
+//! 3x3 stride-1 convolutions with many channels go through Winograd's F(4x4, 3x3) instead
 //! (`conv_winograd.rs`).
 //! f64 (gradient checks) takes the explicit path of `conv_explicit.rs`: im2col, a plain
 //! product and col2im, the definition written out. The explicit `im2col` and `col2im` ops
@@ -255,18 +255,22 @@ const GROUP_COLUMNS: usize = 1024;
 /// gradient, padded by `k - 1 - p`, with the kernel flipped in space and its two channel
 /// axes swapped (`[C_in, C_out, kh, kw]`). That runs through the implicit-im2col forward
 /// instead of writing a column matrix and folding it back (col2im).
+/// Each task writes one input channel's kernels, front to back (writing in the source's
+/// order instead scattered the writes `ci` kernels apart: 512 -> 512 took milliseconds).
 fn transposed_kernel(w: &[f32], [co, ci, kh, kw]: [usize; 4]) -> Vec<f32> {
+    let taps = kh * kw;
     let mut out = vec![0f32; w.len()];
-    for o in 0..co {
-        for i in 0..ci {
-            for y in 0..kh {
-                for x in 0..kw {
-                    out[((i * co + o) * kh + kh - 1 - y) * kw + kw - 1 - x] =
-                        w[((o * ci + i) * kh + y) * kw + x];
+    out.par_chunks_mut(co * taps)
+        .enumerate()
+        .for_each(|(i, out)| {
+            for (o, k) in out.chunks_exact_mut(taps).enumerate() {
+                let src = &w[(o * ci + i) * taps..][..taps];
+                // Flipped in both axes: tap (y, x) goes to (kh - 1 - y, kw - 1 - x).
+                for (d, s) in k.iter_mut().zip(src.iter().rev()) {
+                    *d = *s;
                 }
             }
-        }
-    }
+        });
     out
 }
 
@@ -316,12 +320,13 @@ pub(crate) fn conv2d(
     let bias = bias
         .map(|(b, lb)| b.slice::<f32>(OP).map(|b| layout_data(b, lb)))
         .transpose()?;
-    // Winograd F(2x2, 3x3) (`conv_winograd.rs`) where it measured faster, on 2 Zen 4 cores at
-    // batch 8 against this file's path: 64 -> 64 at 56 x 56, 128 -> 128 at 28 and 256 -> 256
-    // at 14 took 20-40% less time; 512 -> 512 at 7 x 7 (a quarter of its tiles' outputs
-    // cropped) and 32 -> 32 at 56 were no faster, 3 -> 64 2.4x slower. Batches smaller than
-    // the pool would run its transforms on one thread.
-    let winograd = c.min(co) >= 64 && g.ho.min(g.wo) >= 14 && n >= rayon::current_num_threads();
+    // Winograd F(4x4, 3x3) (`conv_winograd.rs`) where it measured faster, on 2 Zen 4 cores at
+    // batch 16 against this file's path: ResNet-34's 3x3 stride-1 layers (64 -> 64 at 56 x 56,
+    // 128 at 28, 256 at 14, 512 at 7, the last with a quarter of its tiles' outputs cropped)
+    // took 25-45% less time. Fewer channels were no faster (32 -> 32 at 56 and 3 -> 64 were
+    // slower with F(2x2, 3x3) before it). Batches smaller than the pool would run its
+    // transforms on one thread.
+    let winograd = c.min(co) >= 64 && g.ho.min(g.wo) >= 7 && n >= rayon::current_num_threads();
     if winograd && conv_winograd::fits(g) {
         return conv_winograd::conv2d(&x, &wt, bias.as_deref(), co, g).map(CpuStorage::F32);
     }

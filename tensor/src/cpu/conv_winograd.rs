@@ -1,20 +1,22 @@
-//! Winograd's minimal filtering for 3x3 stride-1 convolutions, F(2x2, 3x3), after Lavin &
-//! Gray, "Fast Algorithms for Convolutional Neural Networks" (2015). A 2x2 block of output
-//! is computed from the 4x4 tile of padded input under it with 16 multiplications per
-//! (output, input) channel pair instead of 36, in three steps:
+//! Winograd's minimal filtering for 3x3 stride-1 convolutions, F(4x4, 3x3), after Lavin &
+//! Gray, "Fast Algorithms for Convolutional Neural Networks" (2015). A 4x4 block of output
+//! is computed from the 6x6 tile of padded input under it with 36 multiplications per
+//! (output, input) channel pair instead of 144, in three steps:
 //!
-//! - input tile `d` -> `V = B^T d B`, with `B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]`:
-//!   sums and differences of the tile's rows, then of its columns, no multiplications;
-//! - kernel `g` -> `U = G g G^T`, with `G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]`:
-//!   once per call, for every channel pair;
-//! - `M = sum over input channels of U * V` (elementwise), back to the 2x2 output block as
-//!   `Y = A^T M A`, with `A^T = [1 1 1 0; 0 1 -1 -1]`.
+//! - input tile `d` -> `V = B^T d B`, with `B^T` the 6x6 matrix in [`b_t`]: integer
+//!   combinations of the tile's rows, then of its columns;
+//! - kernel `g` -> `U = G g G^T`, with `G` the 6x3 matrix in [`kernel_transform`]: once per
+//!   call, for every channel pair;
+//! - `M = sum over input channels of U * V` (elementwise), back to the 4x4 output block as
+//!   `Y = A^T M A`, with `A^T` the 4x6 matrix in [`a_t`].
 //!
-//! At each of the 16 positions `xi` of the transformed tile, the sum over input channels is a
-//! matrix product, `M[xi] (co x tiles) = U[xi] (co x ci) * V[xi] (ci x tiles)`: 16 GEMMs
-//! through the packed GEMM, which do 16/36 of the direct convolution's multiply-adds. Tiles
-//! start every 2 pixels of the padded image; those at the right and bottom edges may reach
-//! past it (read as zeros) and their outputs past the output's edge are dropped.
+//! The interpolation points are 0, 1, -1, 2, -2 and infinity, the choice with the smallest
+//! coefficients (at most 5 in `B`, 8 in `A`). At each of the 36 positions `xi` of the
+//! transformed tile, the sum over input channels is a matrix product,
+//! `M[xi] (co x tiles) = U[xi] (co x ci) * V[xi] (ci x tiles)`: 36 GEMMs through the packed
+//! GEMM, which do a quarter of the direct convolution's multiply-adds. Tiles start every 4
+//! pixels of the padded image; those at the right and bottom edges may reach past it (read
+//! as zeros) and their outputs past the output's edge are dropped.
 use crate::conv_geometry::Geometry;
 use crate::gemm::{self, MatMut, MatRef};
 use crate::Result;
@@ -22,30 +24,34 @@ use rayon::prelude::*;
 use std::cell::RefCell;
 use std::ops::Range;
 
-/// Positions in a transformed 4x4 tile.
-const XI: usize = 16;
+/// Outputs along each side of a tile.
+const M: usize = 4;
+/// Inputs along each side of a tile: `M + 3 - 1`.
+const ALPHA: usize = 6;
+/// Positions in a transformed tile.
+const XI: usize = ALPHA * ALPHA;
 
-/// About this many tiles go through the 16 GEMMs at a time (whole rows of tiles). On 64 -> 64
-/// at 56 x 56 and 256 -> 256 at 14 x 14, blocks of 64 to 512 tiles timed within the noise of
-/// each other (10-20% from run to run); at 128 the transformed tiles and products of a
-/// 256-channel layer take 4.4 MB per thread, at 512 four times that.
+/// About this many tiles go through the 36 GEMMs at a time (whole rows of tiles). Blocks of
+/// 32 to 256 tiles timed within the noise of each other on ResNet-34's layers (16 was slower:
+/// the kernels are packed again for every block); at 128 the transformed tiles and products
+/// of a 256-channel layer take 9.4 MB per thread.
 const TILES: usize = 128;
 
 thread_local! {
     /// The transformed tiles and their products, reused across calls on this thread: fresh
     /// buffers would page-fault on every call, and buffers from the buffer cache stay there
-    /// after it (ResNet-34's training step rose 80 MB with 512-tile blocks).
+    /// after it (ResNet-34's training step rose 80 MB with larger blocks from it).
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Whether F(2x2, 3x3) computes this convolution: a 3x3 kernel at stride 1 (any padding).
+/// Whether F(4x4, 3x3) computes this convolution: a 3x3 kernel at stride 1 (any padding).
 pub(super) fn fits(g: &Geometry) -> bool {
     g.kh == 3 && g.kw == 3 && g.p.stride == [1, 1]
 }
 
-/// Rows and columns of 2x2 output blocks (tiles) per image.
+/// Rows and columns of 4x4 output blocks (tiles) per image.
 fn tiles(g: &Geometry) -> (usize, usize) {
-    (g.ho.div_ceil(2), g.wo.div_ceil(2))
+    (g.ho.div_ceil(M), g.wo.div_ceil(M))
 }
 
 /// Convolution of images `x` `[n, C, H, W]` with `w` `[co, C, 3, 3]`, plus an optional
@@ -66,31 +72,38 @@ pub(super) fn conv2d(
         let rows = x.len() / image * th;
         let per_block = TILES.div_ceil(tw);
         let most = per_block.min(rows) * tw;
-        gemm::with_buffer(&SCRATCH, XI * (g.c + co) * most, |scratch| {
-            let (v, m) = scratch.split_at_mut(XI * g.c * most);
-            for r0 in (0..rows).step_by(per_block) {
-                let block = r0..(r0 + per_block).min(rows);
-                let nt = block.len() * tw;
-                let (v, m) = (&mut v[..XI * g.c * nt], &mut m[..XI * co * nt]);
-                input_transform(x, g, block.clone(), v);
-                for (xi, (vx, mx)) in v
-                    .chunks_exact(g.c * nt)
-                    .zip(m.chunks_exact_mut(co * nt))
-                    .enumerate()
-                {
-                    gemm::gemm_with(
-                        1.0,
-                        MatRef::new(&u[xi * g.c..], co, g.c, XI * g.c, 1)?,
-                        &MatRef::new(vx, g.c, nt, nt, 1)?,
-                        0.0,
-                        MatMut::new(mx, co, nt, nt)?,
-                        parallel,
-                    )?;
+        // The transforms work on whole lanes of tiles: rows of the transformed tiles have
+        // room for one past their tiles, and the output transform reads up to `L` floats past
+        // the products.
+        gemm::with_buffer(
+            &SCRATCH,
+            XI * g.c * (most + L) + XI * co * most + L,
+            |scratch| {
+                let (v, m) = scratch.split_at_mut(XI * g.c * (most + L));
+                for r0 in (0..rows).step_by(per_block) {
+                    let block = r0..(r0 + per_block).min(rows);
+                    let nt = block.len() * tw;
+                    let (v, m) = (&mut v[..XI * g.c * (nt + L)], &mut m[..XI * co * nt + L]);
+                    input_transform(x, g, block.clone(), v);
+                    for (xi, (vx, mx)) in v
+                        .chunks_exact(g.c * (nt + L))
+                        .zip(m.chunks_exact_mut(co * nt))
+                        .enumerate()
+                    {
+                        gemm::gemm_with(
+                            1.0,
+                            MatRef::new(&u[xi * g.c..], co, g.c, XI * g.c, 1)?,
+                            &MatRef::new(vx, g.c, nt, nt + L, 1)?,
+                            0.0,
+                            MatMut::new(mx, co, nt, nt)?,
+                            parallel,
+                        )?;
+                    }
+                    output_transform(m, co, g, block, bias, y);
                 }
-                output_transform(m, co, g, block, bias, y);
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
     };
     match super::conv::images_per_task(n) {
         Some(per) => x
@@ -103,184 +116,356 @@ pub(super) fn conv2d(
     Ok(out)
 }
 
-/// `U = G g G^T` for each 3x3 kernel `g` of `w` `[co, ci, 3, 3]`, laid out `[co, 16, ci]`:
-/// the A operand of GEMM `xi` is `U[.., xi, ..]`, rows `16 ci` apart. Each output channel's
+/// Neighbouring tiles transformed together: the transforms' arithmetic, written once over
+/// this type, compiles to vector instructions across the tiles of a row.
+const L: usize = 8;
+
+/// `L` floats: one value of `L` neighbouring tiles.
+#[derive(Clone, Copy)]
+struct Lanes([f32; L]);
+
+impl Lanes {
+    #[inline(always)]
+    fn load(data: &[f32], at: usize) -> Self {
+        let mut lanes = [0.0; L];
+        lanes.copy_from_slice(&data[at..at + L]);
+        Lanes(lanes)
+    }
+    /// Lane `l` from `data[at[l] + offset]`.
+    #[inline(always)]
+    fn gather(data: &[f32], at: &[usize], offset: usize) -> Self {
+        let mut lanes = [0.0; L];
+        for (v, &a) in lanes.iter_mut().zip(at) {
+            *v = data[a + offset];
+        }
+        Lanes(lanes)
+    }
+    /// `data[at ..]`, up to `L` floats of it, then zeros.
+    #[inline(always)]
+    fn load_upto(data: &[f32], at: usize) -> Self {
+        match data.get(at..at + L) {
+            Some(_) => Lanes::load(data, at),
+            None => {
+                let mut lanes = [0.0; L];
+                for (v, &d) in lanes.iter_mut().zip(&data[at..]) {
+                    *v = d;
+                }
+                Lanes(lanes)
+            }
+        }
+    }
+    /// Writes the lanes to `dst[..L]`.
+    #[inline(always)]
+    fn store(self, dst: &mut [f32]) {
+        dst[..L].copy_from_slice(&self.0);
+    }
+}
+
+impl std::ops::Add for Lanes {
+    type Output = Lanes;
+    #[inline(always)]
+    fn add(mut self, o: Lanes) -> Lanes {
+        for (a, b) in self.0.iter_mut().zip(o.0) {
+            *a += b;
+        }
+        self
+    }
+}
+
+impl std::ops::Sub for Lanes {
+    type Output = Lanes;
+    #[inline(always)]
+    fn sub(mut self, o: Lanes) -> Lanes {
+        for (a, b) in self.0.iter_mut().zip(o.0) {
+            *a -= b;
+        }
+        self
+    }
+}
+
+impl std::ops::Mul<Lanes> for f32 {
+    type Output = Lanes;
+    #[inline(always)]
+    fn mul(self, mut o: Lanes) -> Lanes {
+        for v in &mut o.0 {
+            *v *= self;
+        }
+        o
+    }
+}
+
+/// `[f(0), .., f(5)]`, written out (`std::array::from_fn` is not inlined into the
+/// instruction-set variants of a `multiversion!` function).
+#[inline(always)]
+fn six(f: impl Fn(usize) -> Lanes) -> [Lanes; ALPHA] {
+    [f(0), f(1), f(2), f(3), f(4), f(5)]
+}
+
+/// `U = G g G^T` for each 3x3 kernel `g` of `w` `[co, ci, 3, 3]`, laid out `[co, 36, ci]`:
+/// the A operand of GEMM `xi` is `U[.., xi, ..]`, rows `36 ci` apart. Each output channel's
 /// kernels are transformed by one task (a 512 -> 512 layer has 262,144 kernels).
 fn kernel_transform(w: &[f32], co: usize, ci: usize) -> Vec<f32> {
-    // G times a column (g0, g1, g2) of three values.
-    let g_col = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
     // Every element is written below.
     let mut u = crate::buffer_cache::take(co * XI * ci);
     u.par_chunks_mut(XI * ci)
         .zip(w.par_chunks(9 * ci))
-        .for_each(|(u, w)| {
-            for (i, g) in w.chunks_exact(9).enumerate() {
-                // G g: 4 x 3, one column of g at a time.
-                let gg: [[f32; 4]; 3] = std::array::from_fn(|j| g_col(g[j], g[3 + j], g[6 + j]));
-                for r in 0..4 {
-                    // (G g) G^T: row r of G g times G^T is G times that row.
-                    for (s, v) in g_col(gg[0][r], gg[1][r], gg[2][r]).into_iter().enumerate() {
-                        u[(r * 4 + s) * ci + i] = v;
-                    }
-                }
-            }
-        });
+        .for_each(|(u, w)| kernel_transform_channel(w, u));
     u
 }
 
-/// Transformed input tiles `V = B^T d B` of the global tile rows `rows` (tile row `r` is row
-/// `r % th` of image `r / th` of `x`), laid out `[16, ci, tiles]`: the B operands of the 16
-/// GEMMs, each row contiguous.
-fn input_transform(x: &[f32], g: &Geometry, rows: Range<usize>, v: &mut [f32]) {
-    let (th, tw) = tiles(g);
-    let nt = rows.len() * tw;
-    let [ph, pw] = g.p.padding;
-    // The four padded input rows under a row of tiles (tile tx reads columns 2tx .. 2tx + 4),
-    // then the same rows after B^T, both computed a whole row of tiles at once.
-    let wp = 2 * tw + 2;
-    let mut padded = vec![0f32; 4 * wp];
-    let mut bd = vec![0f32; 4 * wp];
-    for c in 0..g.c {
-        for (k, r) in rows.clone().enumerate() {
-            let (img, ty) = (r / th, r % th);
-            let plane = &x[(img * g.c + c) * g.h * g.w..][..g.h * g.w];
-            for (q, out) in padded.chunks_exact_mut(wp).enumerate() {
-                match (2 * ty + q).checked_sub(ph).filter(|&iy| iy < g.h) {
-                    Some(iy) => {
-                        out[..pw].fill(0.0);
-                        out[pw..pw + g.w].copy_from_slice(&plane[iy * g.w..][..g.w]);
-                        out[pw + g.w..].fill(0.0);
+multiversion! {
+    /// `U` of the kernels `w` `[ci, 3, 3]` of one output channel, into `u` `[36, ci]`, `L`
+    /// input channels at a time.
+    fn kernel_transform_channel(w: &[f32], u: &mut [f32]) {
+        let ci = w.len() / 9;
+        for i in (0..ci).step_by(L) {
+            let n = L.min(ci - i);
+            let tap = |t: usize| {
+                let mut lanes = [0.0; L];
+                for (l, v) in lanes[..n].iter_mut().enumerate() {
+                    *v = w[(i + l) * 9 + t];
+                }
+                Lanes(lanes)
+            };
+            // G g: 6 x 3, one column of g at a time.
+            let gg = [g_col(tap(0), tap(3), tap(6)), g_col(tap(1), tap(4), tap(7)), g_col(tap(2), tap(5), tap(8))];
+            for r in 0..ALPHA {
+                // (G g) G^T: row r of G g times G^T is G times that row.
+                for (s, v) in g_col(gg[0][r], gg[1][r], gg[2][r]).into_iter().enumerate() {
+                    let dst = &mut u[(r * ALPHA + s) * ci + i..];
+                    if n == L {
+                        v.store(dst);
+                    } else {
+                        dst[..n].copy_from_slice(&v.0[..n]);
                     }
-                    None => out.fill(0.0),
-                }
-            }
-            // B^T d: combinations of the four rows.
-            let [d0, d1, d2, d3] = rows_of(&padded, wp);
-            let [t0, t1, t2, t3] = rows_mut(&mut bd, [0, wp, 2 * wp, 3 * wp], wp);
-            for (i, t0) in t0.iter_mut().enumerate() {
-                (*t0, t1[i], t2[i], t3[i]) = b_t([d0[i], d1[i], d2[i], d3[i]]);
-            }
-            // (B^T d) B: the same combinations of each tile's four columns, row by row.
-            for (a, row) in bd.chunks_exact(wp).enumerate() {
-                let starts = [0, 1, 2, 3].map(|b| ((4 * a + b) * g.c + c) * nt + k * tw);
-                let [v0, v1, v2, v3] = rows_mut(v, starts, tw);
-                let row = &row[..2 * tw + 2];
-                for (tx, v0) in v0.iter_mut().enumerate() {
-                    let d: [f32; 4] = std::array::from_fn(|s| row[2 * tx + s]);
-                    (*v0, v1[tx], v2[tx], v3[tx]) = b_t(d);
                 }
             }
         }
     }
 }
 
-/// `B^T d` for one column `d` of four values: `(d0 - d2, d1 + d2, d2 - d1, d1 - d3)`.
-fn b_t([d0, d1, d2, d3]: [f32; 4]) -> (f32, f32, f32, f32) {
-    (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+/// `G` times a column `(a, b, c)` of three values, `G = [1/4 0 0; -1/6 -1/6 -1/6;
+/// -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]`.
+#[inline(always)]
+fn g_col(a: Lanes, b: Lanes, c: Lanes) -> [Lanes; ALPHA] {
+    const SIXTH: f32 = 1.0 / 6.0;
+    let (ac, p, q) = (a + c, (1.0 / 24.0) * a + SIXTH * c, (1.0 / 12.0) * b);
+    [
+        0.25 * a,
+        -SIXTH * (ac + b),
+        -SIXTH * (ac - b),
+        p + q,
+        p - q,
+        c,
+    ]
 }
 
-/// `A^T m` for one column `m` of four values: `(m0 + m1 + m2, m1 - m2 - m3)`.
-fn a_t([m0, m1, m2, m3]: [f32; 4]) -> (f32, f32) {
-    (m0 + m1 + m2, m1 - m2 - m3)
-}
-
-/// The output blocks `Y = A^T M A` (plus bias) of the global tile rows `rows`, from their
-/// products `m` `[16, co, tiles]`, written into `y` (the images' outputs `[n, co, ho, wo]`),
-/// cropped at the output's right and bottom edges.
-fn output_transform(
-    m: &[f32],
-    co: usize,
-    g: &Geometry,
-    rows: Range<usize>,
-    bias: Option<&[f32]>,
-    y: &mut [f32],
-) {
-    let (th, tw) = tiles(g);
-    let nt = rows.len() * tw;
-    // A^T M along a row of tiles, then the four outputs of each tile (y00, y01, y10, y11).
-    let mut am = vec![0f32; 8 * tw];
-    let mut blocks = vec![0f32; 4 * tw];
-    for o in 0..co {
-        let b = bias.map_or(0.0, |b| b[o]);
-        for (k, r) in rows.clone().enumerate() {
-            let (img, ty) = (r / th, r % th);
-            let mx: [&[f32]; XI] =
-                std::array::from_fn(|xi| &m[(xi * co + o) * nt + k * tw..][..tw]);
-            for (j, out) in am.chunks_exact_mut(2 * tw).enumerate() {
-                let (s0, s1) = out.split_at_mut(tw);
-                let [m0, m1, m2, m3] = [0, 4, 8, 12].map(|a| mx[a + j]);
-                for (t, s0) in s0.iter_mut().enumerate() {
-                    (*s0, s1[t]) = a_t([m0[t], m1[t], m2[t], m3[t]]);
+multiversion! {
+    /// Transformed input tiles `V = B^T d B` of the global tile rows `rows` (tile row `r` is
+    /// row `r % th` of image `r / th` of `x`), laid out `[36, ci, tiles]`, rows `nt + L`
+    /// apart (`nt` tiles and room for a whole lane past them): the B operands of the 36
+    /// GEMMs.
+    fn input_transform(x: &[f32], g: &Geometry, rows: Range<usize>, v: &mut [f32]) {
+        let (th, tw) = tiles(g);
+        let nt = rows.len() * tw;
+        let [ph, pw] = g.p.padding;
+        // Per tile row, the six padded input rows under it after B^T (tile tx reads columns
+        // 4tx .. 4tx + 6), wide enough for whole lanes of image columns. Columns outside the
+        // image (the padding) stay zero.
+        let wp = (M * tw + 2).max(pw + g.w.next_multiple_of(L));
+        let mut bd = vec![0f32; rows.len() * ALPHA * wp];
+        let zeros = vec![0f32; g.w];
+        // Where each tile's window starts in `bd`; lanes past the last tile repeat it.
+        let window: Vec<usize> = (0..nt.next_multiple_of(L))
+            .map(|t| t.min(nt - 1))
+            .map(|t| t / tw * ALPHA * wp + M * (t % tw))
+            .collect();
+        for c in 0..g.c {
+            for (bd, r) in bd.chunks_exact_mut(ALPHA * wp).zip(rows.clone()) {
+                let (img, ty) = (r / th, r % th);
+                let plane = &x[(img * g.c + c) * g.h * g.w..][..g.h * g.w];
+                // The image rows under the tiles; rows in the padding read as zeros.
+                let src = |q: usize| match (M * ty + q).checked_sub(ph).filter(|&iy| iy < g.h) {
+                    Some(iy) => &plane[iy * g.w..][..g.w],
+                    None => &zeros[..],
+                };
+                let src = [src(0), src(1), src(2), src(3), src(4), src(5)];
+                // B^T d: combinations of the six rows. Lanes past the image's width load
+                // zeros, so the padding on the right stays zero.
+                for i in (0..g.w).step_by(L) {
+                    let t = b_t(six(|q| Lanes::load_upto(src[q], i)));
+                    for (q, t) in t.into_iter().enumerate() {
+                        t.store(&mut bd[q * wp + pw + i..]);
+                    }
                 }
             }
-            let [y00, y01, y10, y11] = rows_mut(&mut blocks, [0, tw, 2 * tw, 3 * tw], tw);
-            // am holds (s0, s1) of column 0, then of column 1, ...
-            let [c0, c1, c2, c3] = [0, 2, 4, 6].map(|j| &am[j * tw..][..tw]);
-            for (t, y00) in y00.iter_mut().enumerate() {
-                let (a, b0) = a_t([c0[t], c1[t], c2[t], c3[t]]);
-                *y00 = a + b;
-                y01[t] = b0 + b;
-            }
-            let [e0, e1, e2, e3] = [1, 3, 5, 7].map(|j| &am[j * tw..][..tw]);
-            for (t, y10) in y10.iter_mut().enumerate() {
-                let (a, b1) = a_t([e0[t], e1[t], e2[t], e3[t]]);
-                *y10 = a + b;
-                y11[t] = b1 + b;
-            }
-            let plane = &mut y[(img * co + o) * g.pixels()..][..g.pixels()];
-            for (dy, (left, right)) in [(&*y00, &*y01), (&*y10, &*y11)].into_iter().enumerate() {
-                let oy = 2 * ty + dy;
-                if oy >= g.ho {
-                    break;
-                }
-                let out = &mut plane[oy * g.wo..][..g.wo];
-                let (whole, last) = out.split_at_mut(g.wo / 2 * 2);
-                for (pair, (&l, &r)) in whole.chunks_exact_mut(2).zip(left.iter().zip(right)) {
-                    pair[0] = l;
-                    pair[1] = r;
-                }
-                // An odd output width crops the last tile's right column.
-                if let Some(d) = last.first_mut() {
-                    *d = left[tw - 1];
+            // (B^T d) B: the same combinations of each tile's six columns, for `L` tiles of
+            // the block at a time (they may span tile rows).
+            for (t, at) in window.chunks_exact(L).enumerate() {
+                for a in 0..ALPHA {
+                    let d = six(|s| Lanes::gather(&bd, at, a * wp + s));
+                    for (b, vb) in b_t(d).into_iter().enumerate() {
+                        vb.store(&mut v[((ALPHA * a + b) * g.c + c) * (nt + L) + t * L..]);
+                    }
                 }
             }
         }
     }
 }
 
-/// The first four rows of `len` floats of `data`.
-fn rows_of(data: &[f32], len: usize) -> [&[f32]; 4] {
-    std::array::from_fn(|q| &data[q * len..][..len])
+/// `B^T d` for one column `d` of six values, `B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0;
+/// 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]`.
+#[inline(always)]
+fn b_t([d0, d1, d2, d3, d4, d5]: [Lanes; ALPHA]) -> [Lanes; ALPHA] {
+    let (p, q) = (d4 - 4.0 * d2, d3 - 4.0 * d1);
+    let (r, s) = (d4 - d2, 2.0 * (d3 - d1));
+    [
+        4.0 * d0 - 5.0 * d2 + d4,
+        p + q,
+        p - q,
+        r + s,
+        r - s,
+        4.0 * d1 - 5.0 * d3 + d5,
+    ]
 }
 
-/// `N` disjoint rows of `len` floats of `data`, starting at the increasing offsets `starts`.
-fn rows_mut<const N: usize>(data: &mut [f32], starts: [usize; N], len: usize) -> [&mut [f32]; N] {
-    let (mut rest, mut at) = (data, 0);
-    starts.map(|s| {
-        let (row, tail) = std::mem::take(&mut rest)[s - at..].split_at_mut(len);
-        rest = tail;
-        at = s + len;
-        row
-    })
+/// `A^T m` for one column `m` of six values, `A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0;
+/// 0 1 1 4 4 0; 0 1 -1 8 -8 1]`.
+#[inline(always)]
+fn a_t([m0, m1, m2, m3, m4, m5]: [Lanes; ALPHA]) -> [Lanes; M] {
+    let (sum12, dif12, sum34, dif34) = (m1 + m2, m1 - m2, m3 + m4, m3 - m4);
+    [
+        m0 + sum12 + sum34,
+        dif12 + 2.0 * dif34,
+        sum12 + 4.0 * sum34,
+        dif12 + 8.0 * dif34 + m5,
+    ]
+}
+
+multiversion! {
+    /// The output blocks `Y = A^T M A` (plus bias) of the global tile rows `rows`, from their
+    /// products `m` `[36, co, tiles]` (and `L` floats more, read past its end), written into
+    /// `y` (the images' outputs `[n, co, ho, wo]`), cropped at the output's right and bottom
+    /// edges.
+    fn output_transform(
+        m: &[f32],
+        co: usize,
+        g: &Geometry,
+        rows: Range<usize>,
+        bias: Option<&[f32]>,
+        y: &mut [f32],
+    ) {
+        let (th, tw) = tiles(g);
+        let (nt, px) = (rows.len() * tw, g.pixels());
+        // Each tile's output block: its first pixel in output channel 0 of its image, and
+        // how many of its rows and columns lie inside the output.
+        let blocks: Vec<(usize, usize, usize)> = (0..nt)
+            .map(|t| {
+                let (r, tx) = (rows.start + t / tw, t % tw);
+                let (img, ty) = (r / th, r % th);
+                let at = img * co * px + M * ty * g.wo + M * tx;
+                (at, (g.ho - M * ty).min(M), (g.wo - M * tx).min(M))
+            })
+            .collect();
+        // A^T M for all the block's tiles: row `(r, j)` holds row r of column j of each
+        // tile's A^T M, with room for whole lanes past the last tile.
+        let stride = nt + L;
+        let mut am = vec![0f32; M * ALPHA * stride];
+        for o in 0..co {
+            let b = bias.map_or(0.0, |b| b[o]);
+            for t in (0..nt).step_by(L) {
+                for j in 0..ALPHA {
+                    let col = six(|a| Lanes::load(m, ((a * ALPHA + j) * co + o) * nt + t));
+                    for (r, s) in a_t(col).into_iter().enumerate() {
+                        s.store(&mut am[(r * ALPHA + j) * stride + t..]);
+                    }
+                }
+            }
+            // (A^T M) A, row `dy` of `L` tiles' output blocks at a time.
+            let y = &mut y[o * px..];
+            for (t, blocks) in (0..nt).step_by(L).zip(blocks.chunks(L)) {
+                for dy in 0..M {
+                    let ys = a_t(six(|j| Lanes::load(&am, (dy * ALPHA + j) * stride + t)));
+                    for (l, &(at, rows, cols)) in blocks.iter().enumerate() {
+                        if dy >= rows {
+                            continue;
+                        }
+                        let out = &mut y[at + dy * g.wo..];
+                        if cols == M {
+                            for (s, d) in out[..M].iter_mut().enumerate() {
+                                *d = ys[s].0[l] + b;
+                            }
+                        } else {
+                            for (s, d) in out[..cols].iter_mut().enumerate() {
+                                *d = ys[s].0[l] + b;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    //! F(2x2, 3x3) against the direct definition in f64, on random shapes: odd sizes, images
+    //! F(4x4, 3x3) against the direct definition in f64, on random shapes: odd sizes, images
     //! smaller than one tile, padding 0, 1 or 2 on each axis, with and without bias.
     //!
-    //! Tolerance, from the rounding of each step (u = 2^-24): with `S = sum over input
-    //! channels of (sum |g|) * (sum of |d| over the output's 4x4 tile)`, every `|U| <= sum |g|`
-    //! and `|V| <= sum |d|` (their coefficients are at most 1 in size), an output adds 9 of
-    //! the 16 products `U * V`, and the rounding errors of the transforms (at most 4 u for
-    //! U, 2 u for V, 8 u for the output's sums) and of the GEMM's sum over `ci` channels
-    //! (`ci` u) add up to at most `9 (ci + 14) u S`, plus u |y| for the bias.
+    //! Tolerance, the usual bound for a bilinear algorithm (Higham, "Accuracy and Stability of
+    //! Numerical Algorithms", 2nd ed., 3.5), u = 2^-24: an output at (i, j) of its tile is
+    //! off by at most `(ci + 26) u S`, with `S = sum over input channels of
+    //! sum over xi = (a, b) of |A^T|[i][a] |A^T|[j][b] (|G| |g| |G|^T)[a][b] (|B^T| |d| |B|)[a][b]`:
+    //! the magnitudes every step works with. Its rounding errors: U after two passes of at
+    //! most 4 operations with rounded constants (8 u), V after two passes of at most 4
+    //! operations (8 u), the product (u), the GEMM's sum over `ci` channels (`ci` u), the
+    //! output's two passes of at most 4 operations and the bias (9 u). Plus u |y| for the
+    //! bias.
     use super::*;
     use crate::conv_geometry::Conv2dParams;
     use proptest::prelude::*;
 
     /// Sizes of one case: (n, c, co, h, w, padding, with bias).
     type Case = (usize, usize, usize, usize, usize, [usize; 2], bool);
+
+    /// `|B^T|`, `|G|` and `|A^T|`, for the tolerance.
+    const BT: [[f64; 6]; 6] = [
+        [4., 0., 5., 0., 1., 0.],
+        [0., 4., 4., 1., 1., 0.],
+        [0., 4., 4., 1., 1., 0.],
+        [0., 2., 1., 2., 1., 0.],
+        [0., 2., 1., 2., 1., 0.],
+        [0., 4., 0., 5., 0., 1.],
+    ];
+    const G: [[f64; 3]; 6] = [
+        [1. / 4., 0., 0.],
+        [1. / 6., 1. / 6., 1. / 6.],
+        [1. / 6., 1. / 6., 1. / 6.],
+        [1. / 24., 1. / 12., 1. / 6.],
+        [1. / 24., 1. / 12., 1. / 6.],
+        [0., 0., 1.],
+    ];
+    const AT: [[f64; 6]; 4] = [
+        [1., 1., 1., 1., 1., 0.],
+        [0., 1., 1., 2., 2., 0.],
+        [0., 1., 1., 4., 4., 0.],
+        [0., 1., 1., 8., 8., 1.],
+    ];
+
+    /// `L x R^T` for small matrices: `L` is `p x q`, `x` is `q x q`, `R` is `p x q`.
+    fn sandwich<const P: usize, const Q: usize>(
+        l: &[[f64; Q]; P],
+        x: &[[f64; Q]; Q],
+        r: &[[f64; Q]; P],
+    ) -> [[f64; P]; P] {
+        std::array::from_fn(|i| {
+            std::array::from_fn(|j| {
+                (0..Q)
+                    .map(|a| (0..Q).map(|b| l[i][a] * x[a][b] * r[j][b]).sum::<f64>())
+                    .sum()
+            })
+        })
+    }
 
     fn case() -> impl Strategy<Value = Case> {
         (
@@ -297,7 +482,7 @@ mod tests {
                     3usize.saturating_sub(2 * ph).max(1),
                     3usize.saturating_sub(2 * pw).max(1),
                 );
-                (hmin..hmin + 12, wmin..wmin + 12)
+                (hmin..hmin + 14, wmin..wmin + 14)
                     .prop_map(move |(h, w)| (n, c, co, h, w, [ph, pw], bias))
             })
     }
@@ -332,8 +517,8 @@ mod tests {
                     for oy in 0..ho {
                         for ox in 0..wo {
                             let (mut want, mut scale) = (bias.map_or(0.0, |b| b[o] as f64), 0.0);
-                            // The 4x4 tile this output belongs to, in image coordinates.
-                            let (ty, tx) = ((oy - oy % 2) as isize - p[0] as isize, (ox - ox % 2) as isize - p[1] as isize);
+                            // The 6x6 tile this output belongs to, in image coordinates.
+                            let (ty, tx) = ((oy - oy % 4) as isize - p[0] as isize, (ox - ox % 4) as isize - p[1] as isize);
                             for ch in 0..c {
                                 let k = &wt[(o * c + ch) * 9..][..9];
                                 for i in 0..3 {
@@ -342,12 +527,19 @@ mod tests {
                                         want += d * k[i * 3 + j] as f64;
                                     }
                                 }
-                                let g1: f64 = k.iter().map(|v| v.abs() as f64).sum();
-                                let d1: f64 = (0..16).map(|t| pixel(img, ch, ty + t / 4, tx + t % 4).abs()).sum();
-                                scale += g1 * d1;
+                                let gk: [[f64; 3]; 3] = std::array::from_fn(|i| std::array::from_fn(|j| (k[i * 3 + j] as f64).abs()));
+                                let d: [[f64; 6]; 6] = std::array::from_fn(|i| std::array::from_fn(|j| pixel(img, ch, ty + i as isize, tx + j as isize).abs()));
+                                let uk = sandwich(&G, &gk, &G);
+                                let vd = sandwich(&BT, &d, &BT);
+                                let (i, j) = (oy % 4, ox % 4);
+                                for a in 0..6 {
+                                    for b in 0..6 {
+                                        scale += AT[i][a] * AT[j][b] * uk[a][b] * vd[a][b];
+                                    }
+                                }
                             }
                             let got = y[((img * co + o) * ho + oy) * wo + ox] as f64;
-                            let tol = 9.0 * (c + 14) as f64 * u * scale + u * want.abs();
+                            let tol = (c + 26) as f64 * u * scale + u * want.abs();
                             prop_assert!(
                                 (got - want).abs() <= tol,
                                 "y[{}, {}, {}, {}] = {}, expected {} (tolerance {})", img, o, oy, ox, got, want, tol

@@ -71,6 +71,21 @@ fn interleave_rows<const MR: usize>(
     }
 }
 
+/// `out = src`, zero-padded. Whole sliver rows have the micro-kernels' NR floats: at a
+/// constant length the copy is a few vector moves, where a run-time length is a call to
+/// memmove (and one to memset for the padding, even when there is none) per row.
+fn copy_row(out: &mut [f32], src: &[f32]) {
+    match (out.len(), src.len()) {
+        (32, 32) => out[..32].copy_from_slice(&src[..32]),
+        (16, 16) => out[..16].copy_from_slice(&src[..16]),
+        (8, 8) => out[..8].copy_from_slice(&src[..8]),
+        (_, len) => {
+            out[..len].copy_from_slice(src);
+            out[len..].fill(0.0);
+        }
+    }
+}
+
 /// Packs columns `j0 .. j0 + ncols` of rows `k0 .. k0 + kc` of `b` as NR-column slivers
 /// (sliver s holds, for each p, the NR values `b[k0 + p, j0 + s*NR ..]`, zero-padded). The
 /// loop order follows B's layout: a row-major B is read row by row (long contiguous runs the
@@ -91,8 +106,7 @@ pub(crate) fn pack_b_panel(
             let row = &b.data[(k0 + p) * b.rs + j0..][..ncols];
             for (s, chunk) in row.chunks(nr).enumerate() {
                 let out = &mut dst[(s * kc + p) * nr..][..nr];
-                out[..chunk.len()].copy_from_slice(chunk);
-                out[chunk.len()..].fill(0.0);
+                copy_row(out, chunk);
             }
         }
     } else {
