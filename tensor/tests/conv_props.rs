@@ -206,6 +206,23 @@ proptest! {
     }
 
     #[test]
+    fn winograd_sized_gradients_are_the_adjoint(cs in winograd_case(), seed in 0u64..10_000) {
+        // Both gradients take Winograd at these sizes too (the input gradient as the
+        // convolution of the output gradient with the flipped kernel).
+        let x = rand(&[cs.n, cs.c, cs.h, cs.w], seed);
+        let w = rand(&[cs.co, cs.c, 3, 3], seed + 1);
+        let (ho, wo) = cs.out();
+        let g = rand(&[cs.n, cs.co, ho, wo], seed + 2);
+        let (lhs, s1) = dot(&x.conv2d(&w, None, cs.params()).unwrap().to_vec().unwrap(), &g.to_vec().unwrap());
+        let dx = g.conv2d_backward_input(&w, x.shape(), cs.params()).unwrap();
+        let (rhs, s2) = dot(&x.to_vec().unwrap(), &dx.to_vec().unwrap());
+        prop_assert!((lhs - rhs).abs() <= 1e-4 * (s1 + s2), "input adjoint: {} vs {}", lhs, rhs);
+        let dw = g.conv2d_backward_weight(&x, [3, 3], cs.params()).unwrap();
+        let (rhs, s3) = dot(&w.to_vec().unwrap(), &dw.to_vec().unwrap());
+        prop_assert!((lhs - rhs).abs() <= 1e-4 * (s1 + s3), "weight adjoint: {} vs {}", lhs, rhs);
+    }
+
+    #[test]
     fn wide_conv2d_equals_direct(cs in wide_case(), seed in 0u64..10_000) {
         let x = rand(&[cs.n, cs.c, cs.h, cs.w], seed);
         let w = rand(&[cs.co, cs.c, cs.kh, cs.kw], seed + 1);

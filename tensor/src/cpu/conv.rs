@@ -298,6 +298,20 @@ pub(super) fn images_per_task(n: usize) -> Option<usize> {
     (threads > 1 && n >= threads).then(|| n.div_ceil(threads))
 }
 
+/// Whether a convolution of `n` images to `co` channels goes through Winograd's F(4x4, 3x3)
+/// (`conv_winograd.rs`), forward and backward: where it measured faster, on 2 Zen 4 cores at
+/// batch 16 against this file's path. ResNet-34's 3x3 stride-1 layers (64 -> 64 at 56 x 56,
+/// 128 at 28, 256 at 14, 512 at 7, the last with a quarter of its tiles' outputs cropped)
+/// took 25-45% less time forward. Fewer channels were no faster (32 -> 32 at 56 and 3 -> 64
+/// were slower with F(2x2, 3x3) before it). Batches smaller than the pool would run its
+/// transforms on one thread.
+fn winograd(g: &Geometry, n: usize, co: usize) -> bool {
+    conv_winograd::fits(g)
+        && g.c.min(co) >= 64
+        && g.ho.min(g.wo) >= 7
+        && n >= rayon::current_num_threads()
+}
+
 /// Convolution of images `[n, C, H, W]` with `weight` `[co, C, kh, kw]`, plus an optional
 /// `bias` `[co]`: `[n, co, H_out, W_out]`.
 pub(crate) fn conv2d(
@@ -320,14 +334,7 @@ pub(crate) fn conv2d(
     let bias = bias
         .map(|(b, lb)| b.slice::<f32>(OP).map(|b| layout_data(b, lb)))
         .transpose()?;
-    // Winograd F(4x4, 3x3) (`conv_winograd.rs`) where it measured faster, on 2 Zen 4 cores at
-    // batch 16 against this file's path: ResNet-34's 3x3 stride-1 layers (64 -> 64 at 56 x 56,
-    // 128 at 28, 256 at 14, 512 at 7, the last with a quarter of its tiles' outputs cropped)
-    // took 25-45% less time. Fewer channels were no faster (32 -> 32 at 56 and 3 -> 64 were
-    // slower with F(2x2, 3x3) before it). Batches smaller than the pool would run its
-    // transforms on one thread.
-    let winograd = c.min(co) >= 64 && g.ho.min(g.wo) >= 7 && n >= rayon::current_num_threads();
-    if winograd && conv_winograd::fits(g) {
+    if winograd(g, n, co) {
         return conv_winograd::conv2d(&x, &wt, bias.as_deref(), co, g).map(CpuStorage::F32);
     }
     let (k, px) = (g.k(), g.pixels());
@@ -480,6 +487,11 @@ pub(crate) fn conv2d_backward_weight(
     }
     let dy = layout_data(grad.slice::<f32>(OP)?, lg);
     let x = layout_data(input.slice::<f32>(OP)?, li);
+    // Each task's dU takes 36 floats per channel pair: 9.4 MB at 256 -> 256; 512 -> 512 at
+    // 7 x 7 (38 MB per task) took 75% longer than the path below.
+    if winograd(g, n, co) && g.c * co <= 256 * 256 {
+        return conv_winograd::conv2d_backward_weight(&dy, &x, co, g).map(CpuStorage::F32);
+    }
     let (k, px) = (g.k(), g.pixels());
     let offsets = Offsets::new(g);
     // The weight gradient of images `x` (with their `dy`), summed into `dw`.

@@ -194,11 +194,117 @@ impl std::ops::Mul<Lanes> for f32 {
     }
 }
 
-/// `[f(0), .., f(5)]`, written out (`std::array::from_fn` is not inlined into the
-/// instruction-set variants of a `multiversion!` function).
+/// `[f(0), .., f(N - 1)]` (`std::array::from_fn` is not inlined into the instruction-set
+/// variants of a `multiversion!` function).
 #[inline(always)]
-fn six(f: impl Fn(usize) -> Lanes) -> [Lanes; ALPHA] {
-    [f(0), f(1), f(2), f(3), f(4), f(5)]
+fn lanes<const N: usize>(f: impl Fn(usize) -> Lanes) -> [Lanes; N] {
+    let mut out = [Lanes([0.0; L]); N];
+    for (i, v) in out.iter_mut().enumerate() {
+        *v = f(i);
+    }
+    out
+}
+
+/// Gradient with respect to the weight `[co, C, 3, 3]` of the convolution of `x`
+/// `[n, C, H, W]`, from the output gradient `dy` `[n, co, H_out, W_out]`, for a geometry that
+/// [`fits`]. The forward's `Y = A^T (U * V) A` per tile is linear in `U`, so the gradient
+/// of `U` is `dU = sum over tiles of (A dY A^T) * V` (elementwise), 36 GEMMs over the
+/// tiles, and `dW = G^T dU G`.
+pub(super) fn conv2d_backward_weight(
+    dy: &[f32],
+    x: &[f32],
+    co: usize,
+    g: &Geometry,
+) -> Result<Vec<f32>> {
+    let (image, out_image) = (g.c * g.h * g.w, co * g.pixels());
+    let n = x.len() / image;
+    // dU of the images `x`, with their `dy`.
+    let run = |dy: &[f32], x: &[f32], parallel: bool| -> Result<Vec<f32>> {
+        let (th, tw) = tiles(g);
+        let rows = x.len() / image * th;
+        let per_block = TILES.div_ceil(tw);
+        let most = per_block.min(rows) * tw;
+        // Every element is written by the first block's GEMMs (beta 0).
+        let mut du = crate::buffer_cache::take(XI * co * g.c);
+        gemm::with_buffer(&SCRATCH, XI * (g.c + co) * (most + L), |scratch| {
+            let (v, dyt) = scratch.split_at_mut(XI * g.c * (most + L));
+            for (i, r0) in (0..rows).step_by(per_block).enumerate() {
+                let block = r0..(r0 + per_block).min(rows);
+                let nt = block.len() * tw;
+                let (v, dyt) = (
+                    &mut v[..XI * g.c * (nt + L)],
+                    &mut dyt[..XI * co * (nt + L)],
+                );
+                input_transform(x, g, block.clone(), v);
+                gradient_transform(dy, co, g, block, dyt);
+                let beta = if i == 0 { 0.0 } else { 1.0 };
+                for ((vx, dx), dux) in v
+                    .chunks_exact(g.c * (nt + L))
+                    .zip(dyt.chunks_exact(co * (nt + L)))
+                    .zip(du.chunks_exact_mut(co * g.c))
+                {
+                    // dU[xi] (co x ci) += dY'[xi] (co x tiles) * V[xi]^T (tiles x ci).
+                    gemm::gemm_with(
+                        1.0,
+                        MatRef::new(dx, co, nt, nt + L, 1)?,
+                        &MatRef::new(vx, nt, g.c, 1, nt + L)?,
+                        beta,
+                        MatMut::new(dux, co, g.c, g.c)?,
+                        parallel,
+                    )?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(du)
+    };
+    let du = match super::conv::images_per_task(n) {
+        // One partial dU per task, added up at the end.
+        Some(per) => x
+            .par_chunks(per * image)
+            .zip(dy.par_chunks(per * out_image))
+            .map(|(x, dy)| run(dy, x, false))
+            .try_reduce_with(|mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                crate::buffer_cache::recycle(b);
+                Ok(a)
+            })
+            .unwrap_or_else(|| Ok(vec![0f32; XI * co * g.c]))?,
+        None => run(dy, x, true)?,
+    };
+    // Every element is written below.
+    let mut dw = crate::buffer_cache::take(co * g.c * 9);
+    dw.par_chunks_mut(g.c * 9)
+        .enumerate()
+        .for_each(|(o, dw)| weight_from(&du, co, o, dw));
+    crate::buffer_cache::recycle(du);
+    Ok(dw)
+}
+
+multiversion! {
+    /// `dW = G^T dU G` for the kernels of output channel `o`, from `du` `[36, co, ci]`, into
+    /// `dw` `[ci, 3, 3]`, `L` input channels at a time.
+    fn weight_from(du: &[f32], co: usize, o: usize, dw: &mut [f32]) {
+        let ci = dw.len() / 9;
+        for i in (0..ci).step_by(L) {
+            let n = L.min(ci - i);
+            let m = |xi: usize| Lanes::load_upto(&du[(xi * co + o) * ci..(xi * co + o) * ci + ci], i);
+            // G^T dU: 3 x 6, one column of dU at a time.
+            let mut gm = [[Lanes([0.0; L]); 3]; ALPHA];
+            for (b, gm) in gm.iter_mut().enumerate() {
+                *gm = g_t(lanes(|a| m(a * ALPHA + b)));
+            }
+            for r in 0..3 {
+                // (G^T dU) G: row r of G^T dU times G is G^T times that row.
+                let row = g_t(lanes(|b| gm[b][r]));
+                for (s, v) in row.into_iter().enumerate() {
+                    for (l, v) in v.0[..n].iter().enumerate() {
+                        dw[(i + l) * 9 + r * 3 + s] = *v;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `U = G g G^T` for each 3x3 kernel `g` of `w` `[co, ci, 3, 3]`, laid out `[co, 36, ci]`:
@@ -260,56 +366,84 @@ fn g_col(a: Lanes, b: Lanes, c: Lanes) -> [Lanes; ALPHA] {
     ]
 }
 
+/// The tiles of one block, transformed: `out[xi][p][t]` (rows `nt + L` apart) is position
+/// `xi = (a, b)` of `T d T^T` for the `IN x IN` window `d` of plane `p` under tile `t`,
+/// where `T` (6 x IN) is applied to a column by `f`. Tile `(ty, tx)` of a plane of
+/// `size` reads rows and columns from `4 ty - pad` and `4 tx - pad` on; outside the plane
+/// it reads zeros. `planes` planes per image, `size[0] * size[1]` floats each, in `x`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn transform_tiles<const IN: usize>(
+    x: &[f32],
+    planes: usize,
+    [h, w]: [usize; 2],
+    [ph, pw]: [usize; 2],
+    g: &Geometry,
+    rows: Range<usize>,
+    f: impl Fn([Lanes; IN]) -> [Lanes; ALPHA],
+    out: &mut [f32],
+) {
+    let (th, tw) = tiles(g);
+    let nt = rows.len() * tw;
+    // Per tile row, its IN rows of the padded plane after T, wide enough for whole lanes
+    // of tiles and of the plane's columns. Columns outside the plane stay zero.
+    let wp = (M * (tw - 1) + IN).max(pw + w.next_multiple_of(L));
+    let mut td = vec![0f32; rows.len() * ALPHA * wp];
+    let zeros = vec![0f32; w];
+    // Where each tile's window starts in `td`; lanes past the last tile repeat it.
+    let window: Vec<usize> = (0..nt.next_multiple_of(L))
+        .map(|t| t.min(nt - 1))
+        .map(|t| t / tw * ALPHA * wp + M * (t % tw))
+        .collect();
+    for p in 0..planes {
+        for (td, r) in td.chunks_exact_mut(ALPHA * wp).zip(rows.clone()) {
+            let (img, ty) = (r / th, r % th);
+            let plane = &x[(img * planes + p) * h * w..][..h * w];
+            // The plane's rows under the tiles; rows outside it read as zeros.
+            let mut src = [&zeros[..]; IN];
+            for (q, s) in src.iter_mut().enumerate() {
+                if let Some(iy) = (M * ty + q).checked_sub(ph).filter(|&iy| iy < h) {
+                    *s = &plane[iy * w..][..w];
+                }
+            }
+            // T d: combinations of the rows. Lanes past the plane's width load zeros, so
+            // the columns past it stay zero.
+            for i in (0..w).step_by(L) {
+                let t = f(lanes(|q| Lanes::load_upto(src[q], i)));
+                for (q, t) in t.into_iter().enumerate() {
+                    t.store(&mut td[q * wp + pw + i..]);
+                }
+            }
+        }
+        // (T d) T^T: the same combinations of each tile's columns, for `L` tiles of the
+        // block at a time (they may span tile rows).
+        for (t, at) in window.chunks_exact(L).enumerate() {
+            for a in 0..ALPHA {
+                let d = lanes(|s| Lanes::gather(&td, at, a * wp + s));
+                for (b, v) in f(d).into_iter().enumerate() {
+                    v.store(&mut out[((ALPHA * a + b) * planes + p) * (nt + L) + t * L..]);
+                }
+            }
+        }
+    }
+}
+
 multiversion! {
     /// Transformed input tiles `V = B^T d B` of the global tile rows `rows` (tile row `r` is
     /// row `r % th` of image `r / th` of `x`), laid out `[36, ci, tiles]`, rows `nt + L`
     /// apart (`nt` tiles and room for a whole lane past them): the B operands of the 36
     /// GEMMs.
     fn input_transform(x: &[f32], g: &Geometry, rows: Range<usize>, v: &mut [f32]) {
-        let (th, tw) = tiles(g);
-        let nt = rows.len() * tw;
-        let [ph, pw] = g.p.padding;
-        // Per tile row, the six padded input rows under it after B^T (tile tx reads columns
-        // 4tx .. 4tx + 6), wide enough for whole lanes of image columns. Columns outside the
-        // image (the padding) stay zero.
-        let wp = (M * tw + 2).max(pw + g.w.next_multiple_of(L));
-        let mut bd = vec![0f32; rows.len() * ALPHA * wp];
-        let zeros = vec![0f32; g.w];
-        // Where each tile's window starts in `bd`; lanes past the last tile repeat it.
-        let window: Vec<usize> = (0..nt.next_multiple_of(L))
-            .map(|t| t.min(nt - 1))
-            .map(|t| t / tw * ALPHA * wp + M * (t % tw))
-            .collect();
-        for c in 0..g.c {
-            for (bd, r) in bd.chunks_exact_mut(ALPHA * wp).zip(rows.clone()) {
-                let (img, ty) = (r / th, r % th);
-                let plane = &x[(img * g.c + c) * g.h * g.w..][..g.h * g.w];
-                // The image rows under the tiles; rows in the padding read as zeros.
-                let src = |q: usize| match (M * ty + q).checked_sub(ph).filter(|&iy| iy < g.h) {
-                    Some(iy) => &plane[iy * g.w..][..g.w],
-                    None => &zeros[..],
-                };
-                let src = [src(0), src(1), src(2), src(3), src(4), src(5)];
-                // B^T d: combinations of the six rows. Lanes past the image's width load
-                // zeros, so the padding on the right stays zero.
-                for i in (0..g.w).step_by(L) {
-                    let t = b_t(six(|q| Lanes::load_upto(src[q], i)));
-                    for (q, t) in t.into_iter().enumerate() {
-                        t.store(&mut bd[q * wp + pw + i..]);
-                    }
-                }
-            }
-            // (B^T d) B: the same combinations of each tile's six columns, for `L` tiles of
-            // the block at a time (they may span tile rows).
-            for (t, at) in window.chunks_exact(L).enumerate() {
-                for a in 0..ALPHA {
-                    let d = six(|s| Lanes::gather(&bd, at, a * wp + s));
-                    for (b, vb) in b_t(d).into_iter().enumerate() {
-                        vb.store(&mut v[((ALPHA * a + b) * g.c + c) * (nt + L) + t * L..]);
-                    }
-                }
-            }
-        }
+        transform_tiles::<ALPHA>(x, g.c, [g.h, g.w], g.p.padding, g, rows, b_t, v);
+    }
+}
+
+multiversion! {
+    /// Transformed output gradients `A dY A^T` of the global tile rows `rows` of `dy`
+    /// `[n, co, ho, wo]` (each 4x4 output block, zeros past the output's edges), laid out as
+    /// [`input_transform`]'s `[36, co, tiles]`.
+    fn gradient_transform(dy: &[f32], co: usize, g: &Geometry, rows: Range<usize>, out: &mut [f32]) {
+        transform_tiles::<M>(dy, co, [g.ho, g.wo], [0, 0], g, rows, a_col, out);
     }
 }
 
@@ -339,6 +473,26 @@ fn a_t([m0, m1, m2, m3, m4, m5]: [Lanes; ALPHA]) -> [Lanes; M] {
         dif12 + 2.0 * dif34,
         sum12 + 4.0 * sum34,
         dif12 + 8.0 * dif34 + m5,
+    ]
+}
+
+/// `A m` for one column `m` of four values, `A` the transpose of [`a_t`]'s `A^T`.
+#[inline(always)]
+fn a_col([m0, m1, m2, m3]: [Lanes; M]) -> [Lanes; ALPHA] {
+    let (even, odd) = (m0 + 4.0 * m2, m1 + 4.0 * m3);
+    let (e2, o2) = (m0 + m2, m1 + m3);
+    [m0, e2 + o2, e2 - o2, even + 2.0 * odd, even - 2.0 * odd, m3]
+}
+
+/// `G^T m` for one column `m` of six values, `G` as in [`g_col`].
+#[inline(always)]
+fn g_t([m0, m1, m2, m3, m4, m5]: [Lanes; ALPHA]) -> [Lanes; 3] {
+    const SIXTH: f32 = 1.0 / 6.0;
+    let (s12, d12, s34, d34) = (m1 + m2, m2 - m1, m3 + m4, m3 - m4);
+    [
+        0.25 * m0 - SIXTH * s12 + (1.0 / 24.0) * s34,
+        SIXTH * d12 + (1.0 / 12.0) * d34,
+        SIXTH * (s34 - s12) + m5,
     ]
 }
 
@@ -375,7 +529,7 @@ multiversion! {
             let b = bias.map_or(0.0, |b| b[o]);
             for t in (0..nt).step_by(L) {
                 for j in 0..ALPHA {
-                    let col = six(|a| Lanes::load(m, ((a * ALPHA + j) * co + o) * nt + t));
+                    let col = lanes(|a| Lanes::load(m, ((a * ALPHA + j) * co + o) * nt + t));
                     for (r, s) in a_t(col).into_iter().enumerate() {
                         s.store(&mut am[(r * ALPHA + j) * stride + t..]);
                     }
@@ -385,7 +539,7 @@ multiversion! {
             let y = &mut y[o * px..];
             for (t, blocks) in (0..nt).step_by(L).zip(blocks.chunks(L)) {
                 for dy in 0..M {
-                    let ys = a_t(six(|j| Lanes::load(&am, (dy * ALPHA + j) * stride + t)));
+                    let ys = a_t(lanes(|j| Lanes::load(&am, (dy * ALPHA + j) * stride + t)));
                     for (l, &(at, rows, cols)) in blocks.iter().enumerate() {
                         if dy >= rows {
                             continue;
@@ -545,6 +699,68 @@ mod tests {
                                 "y[{}, {}, {}, {}] = {}, expected {} (tolerance {})", img, o, oy, ox, got, want, tol
                             );
                         }
+                    }
+                }
+            }
+        }
+
+        /// The weight gradient against `sum over images and outputs of dY * x` in f64, within
+        /// `(T + 30) u S`: `T` tiles summed (the GEMMs' inner sum), and `S` the magnitudes,
+        /// `sum over tiles of |G^T| ((|A| |dY| |A^T|) * (|B^T| |d| |B|)) |G|` for the tile's
+        /// output gradient block `dY` and input window `d`. The transforms of dY and d round
+        /// at most 8 u each, the product u, the last transform (with rounded constants) 8 u.
+        #[test]
+        fn weight_gradient_equals_the_direct_one((n, c, co, h, w, p, _) in case(), seed in 0u64..10_000) {
+            let params = Conv2dParams { stride: [1, 1], padding: p };
+            let g = Geometry::new("test", c, h, w, 3, 3, params).unwrap();
+            let (ho, wo) = (g.ho, g.wo);
+            let (x, dy) = (values(n * c * h * w, seed), values(n * co * ho * wo, seed + 1));
+            let dw = conv2d_backward_weight(&dy, &x, co, &g).unwrap();
+            prop_assert_eq!(dw.len(), co * c * 9);
+            let pixel = |img: usize, ch: usize, iy: isize, ix: isize| -> f64 {
+                let inside = (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
+                if inside { x[((img * c + ch) * h + iy as usize) * w + ix as usize] as f64 } else { 0.0 }
+            };
+            let grad = |img: usize, o: usize, oy: usize, ox: usize| -> f64 {
+                if oy < ho && ox < wo { dy[((img * co + o) * ho + oy) * wo + ox] as f64 } else { 0.0 }
+            };
+            let abs_a: [[f64; 4]; 6] = std::array::from_fn(|i| std::array::from_fn(|j| AT[j][i]));
+            let abs_gt: [[f64; 6]; 3] = std::array::from_fn(|i| std::array::from_fn(|j| G[j][i]));
+            let u = f32::EPSILON as f64 / 2.0;
+            let tiles = n * ho.div_ceil(4) * wo.div_ceil(4);
+            for o in 0..co {
+                for ch in 0..c {
+                    let (mut want, mut scale) = ([[0f64; 3]; 3], [[0f64; 3]; 3]);
+                    for img in 0..n {
+                        for oy in 0..ho {
+                            for ox in 0..wo {
+                                for (i, want) in want.iter_mut().enumerate() {
+                                    for (j, want) in want.iter_mut().enumerate() {
+                                        *want += grad(img, o, oy, ox) * pixel(img, ch, (oy + i) as isize - p[0] as isize, (ox + j) as isize - p[1] as isize);
+                                    }
+                                }
+                            }
+                        }
+                        for ty in (0..ho).step_by(4) {
+                            for tx in (0..wo).step_by(4) {
+                                let dyt: [[f64; 4]; 4] = std::array::from_fn(|i| std::array::from_fn(|j| grad(img, o, ty + i, tx + j).abs()));
+                                let d: [[f64; 6]; 6] = std::array::from_fn(|i| std::array::from_fn(|j| pixel(img, ch, (ty + i) as isize - p[0] as isize, (tx + j) as isize - p[1] as isize).abs()));
+                                let (ay, vd) = (sandwich(&abs_a, &dyt, &abs_a), sandwich(&BT, &d, &BT));
+                                let prod: [[f64; 6]; 6] = std::array::from_fn(|i| std::array::from_fn(|j| ay[i][j] * vd[i][j]));
+                                let sc = sandwich(&abs_gt, &prod, &abs_gt);
+                                for (s, v) in scale.iter_mut().flatten().zip(sc.iter().flatten()) {
+                                    *s += v;
+                                }
+                            }
+                        }
+                    }
+                    for t in 0..9 {
+                        let (got, want) = (dw[(o * c + ch) * 9 + t] as f64, want[t / 3][t % 3]);
+                        let tol = (tiles + 30) as f64 * u * scale[t / 3][t % 3];
+                        prop_assert!(
+                            (got - want).abs() <= tol,
+                            "dw[{}, {}, {}] = {}, expected {} (tolerance {})", o, ch, t, got, want, tol
+                        );
                     }
                 }
             }
