@@ -17,6 +17,7 @@
 //! GEMM, which do a quarter of the direct convolution's multiply-adds. Tiles start every 4
 //! pixels of the padded image; those at the right and bottom edges may reach past it (read
 //! as zeros) and their outputs past the output's edge are dropped.
+use super::lanes::{lanes, Lanes, L};
 use crate::conv_geometry::Geometry;
 use crate::gemm::{self, MatMut, MatRef};
 use crate::Result;
@@ -114,95 +115,6 @@ pub(super) fn conv2d(
     }
     crate::buffer_cache::recycle(u);
     Ok(out)
-}
-
-/// Neighbouring tiles transformed together: the transforms' arithmetic, written once over
-/// this type, compiles to vector instructions across the tiles of a row.
-const L: usize = 8;
-
-/// `L` floats: one value of `L` neighbouring tiles.
-#[derive(Clone, Copy)]
-struct Lanes([f32; L]);
-
-impl Lanes {
-    #[inline(always)]
-    fn load(data: &[f32], at: usize) -> Self {
-        let mut lanes = [0.0; L];
-        lanes.copy_from_slice(&data[at..at + L]);
-        Lanes(lanes)
-    }
-    /// Lane `l` from `data[at[l] + offset]`.
-    #[inline(always)]
-    fn gather(data: &[f32], at: &[usize], offset: usize) -> Self {
-        let mut lanes = [0.0; L];
-        for (v, &a) in lanes.iter_mut().zip(at) {
-            *v = data[a + offset];
-        }
-        Lanes(lanes)
-    }
-    /// `data[at ..]`, up to `L` floats of it, then zeros.
-    #[inline(always)]
-    fn load_upto(data: &[f32], at: usize) -> Self {
-        match data.get(at..at + L) {
-            Some(_) => Lanes::load(data, at),
-            None => {
-                let mut lanes = [0.0; L];
-                for (v, &d) in lanes.iter_mut().zip(&data[at..]) {
-                    *v = d;
-                }
-                Lanes(lanes)
-            }
-        }
-    }
-    /// Writes the lanes to `dst[..L]`.
-    #[inline(always)]
-    fn store(self, dst: &mut [f32]) {
-        dst[..L].copy_from_slice(&self.0);
-    }
-}
-
-impl std::ops::Add for Lanes {
-    type Output = Lanes;
-    #[inline(always)]
-    fn add(mut self, o: Lanes) -> Lanes {
-        for (a, b) in self.0.iter_mut().zip(o.0) {
-            *a += b;
-        }
-        self
-    }
-}
-
-impl std::ops::Sub for Lanes {
-    type Output = Lanes;
-    #[inline(always)]
-    fn sub(mut self, o: Lanes) -> Lanes {
-        for (a, b) in self.0.iter_mut().zip(o.0) {
-            *a -= b;
-        }
-        self
-    }
-}
-
-impl std::ops::Mul<Lanes> for f32 {
-    type Output = Lanes;
-    #[inline(always)]
-    fn mul(self, mut o: Lanes) -> Lanes {
-        for v in &mut o.0 {
-            *v *= self;
-        }
-        o
-    }
-}
-
-/// `[f(0), .., f(N - 1)]` (`std::array::from_fn` is not inlined into the instruction-set
-/// variants of a `multiversion!` function).
-#[inline(always)]
-fn lanes<const N: usize>(f: impl Fn(usize) -> Lanes) -> [Lanes; N] {
-    let mut out = [Lanes([0.0; L]); N];
-    for (i, v) in out.iter_mut().enumerate() {
-        *v = f(i);
-    }
-    out
 }
 
 /// Gradient with respect to the weight `[co, C, 3, 3]` of the convolution of `x`
@@ -366,21 +278,45 @@ fn g_col(a: Lanes, b: Lanes, c: Lanes) -> [Lanes; ALPHA] {
     ]
 }
 
+/// A tile transform `T d T^T`: `T` (6 x IN) applied to one column of `IN` values. (A trait,
+/// not a closure: a closure was not inlined into the instruction-set variants.)
+trait TileTransform<const IN: usize> {
+    fn column(d: [Lanes; IN]) -> [Lanes; ALPHA];
+}
+
+/// `B^T d B` of input windows.
+struct InputTiles;
+
+impl TileTransform<ALPHA> for InputTiles {
+    #[inline(always)]
+    fn column(d: [Lanes; ALPHA]) -> [Lanes; ALPHA] {
+        b_t(d)
+    }
+}
+
+/// `A dY A^T` of output-gradient blocks.
+struct GradientTiles;
+
+impl TileTransform<M> for GradientTiles {
+    #[inline(always)]
+    fn column(d: [Lanes; M]) -> [Lanes; ALPHA] {
+        a_col(d)
+    }
+}
+
 /// The tiles of one block, transformed: `out[xi][p][t]` (rows `nt + L` apart) is position
-/// `xi = (a, b)` of `T d T^T` for the `IN x IN` window `d` of plane `p` under tile `t`,
-/// where `T` (6 x IN) is applied to a column by `f`. Tile `(ty, tx)` of a plane of
+/// `xi = (a, b)` of `T d T^T` for the `IN x IN` window `d` of plane `p` under tile `t`. Tile `(ty, tx)` of a plane of
 /// `size` reads rows and columns from `4 ty - pad` and `4 tx - pad` on; outside the plane
 /// it reads zeros. `planes` planes per image, `size[0] * size[1]` floats each, in `x`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn transform_tiles<const IN: usize>(
+fn transform_tiles<const IN: usize, T: TileTransform<IN>>(
     x: &[f32],
     planes: usize,
     [h, w]: [usize; 2],
     [ph, pw]: [usize; 2],
     g: &Geometry,
     rows: Range<usize>,
-    f: impl Fn([Lanes; IN]) -> [Lanes; ALPHA],
     out: &mut [f32],
 ) {
     let (th, tw) = tiles(g);
@@ -388,7 +324,8 @@ fn transform_tiles<const IN: usize>(
     // Per tile row, its IN rows of the padded plane after T, wide enough for whole lanes
     // of tiles and of the plane's columns. Columns outside the plane stay zero.
     let wp = (M * (tw - 1) + IN).max(pw + w.next_multiple_of(L));
-    let mut td = vec![0f32; rows.len() * ALPHA * wp];
+    // (And `L` floats more: each window is read as `L` floats from its start.)
+    let mut td = vec![0f32; rows.len() * ALPHA * wp + L];
     let zeros = vec![0f32; w];
     // Where each tile's window starts in `td`; lanes past the last tile repeat it.
     let window: Vec<usize> = (0..nt.next_multiple_of(L))
@@ -409,7 +346,7 @@ fn transform_tiles<const IN: usize>(
             // T d: combinations of the rows. Lanes past the plane's width load zeros, so
             // the columns past it stay zero.
             for i in (0..w).step_by(L) {
-                let t = f(lanes(|q| Lanes::load_upto(src[q], i)));
+                let t = T::column(lanes(|q| Lanes::load_upto(src[q], i)));
                 for (q, t) in t.into_iter().enumerate() {
                     t.store(&mut td[q * wp + pw + i..]);
                 }
@@ -419,8 +356,8 @@ fn transform_tiles<const IN: usize>(
         // block at a time (they may span tile rows).
         for (t, at) in window.chunks_exact(L).enumerate() {
             for a in 0..ALPHA {
-                let d = lanes(|s| Lanes::gather(&td, at, a * wp + s));
-                for (b, v) in f(d).into_iter().enumerate() {
+                let d = Lanes::columns(&td, at, a * wp);
+                for (b, v) in T::column(d).into_iter().enumerate() {
                     v.store(&mut out[((ALPHA * a + b) * planes + p) * (nt + L) + t * L..]);
                 }
             }
@@ -434,7 +371,7 @@ multiversion! {
     /// apart (`nt` tiles and room for a whole lane past them): the B operands of the 36
     /// GEMMs.
     fn input_transform(x: &[f32], g: &Geometry, rows: Range<usize>, v: &mut [f32]) {
-        transform_tiles::<ALPHA>(x, g.c, [g.h, g.w], g.p.padding, g, rows, b_t, v);
+        transform_tiles::<ALPHA, InputTiles>(x, g.c, [g.h, g.w], g.p.padding, g, rows, v);
     }
 }
 
@@ -443,7 +380,7 @@ multiversion! {
     /// `[n, co, ho, wo]` (each 4x4 output block, zeros past the output's edges), laid out as
     /// [`input_transform`]'s `[36, co, tiles]`.
     fn gradient_transform(dy: &[f32], co: usize, g: &Geometry, rows: Range<usize>, out: &mut [f32]) {
-        transform_tiles::<M>(dy, co, [g.ho, g.wo], [0, 0], g, rows, a_col, out);
+        transform_tiles::<M, GradientTiles>(dy, co, [g.ho, g.wo], [0, 0], g, rows, out);
     }
 }
 

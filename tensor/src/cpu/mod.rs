@@ -17,6 +17,7 @@ mod elementwise;
 mod embeddings_cat;
 mod float;
 mod index;
+mod lanes;
 mod matmul;
 mod optim;
 mod pad;
