@@ -238,15 +238,9 @@ multiversion! {
         let ci = w.len() / 9;
         for i in (0..ci).step_by(L) {
             let n = L.min(ci - i);
-            let tap = |t: usize| {
-                let mut lanes = [0.0; L];
-                for (l, v) in lanes[..n].iter_mut().enumerate() {
-                    *v = w[(i + l) * 9 + t];
-                }
-                Lanes(lanes)
-            };
+            let tap = taps(&w[i * 9..], n);
             // G g: 6 x 3, one column of g at a time.
-            let gg = [g_col(tap(0), tap(3), tap(6)), g_col(tap(1), tap(4), tap(7)), g_col(tap(2), tap(5), tap(8))];
+            let gg = [g_col(tap[0], tap[3], tap[6]), g_col(tap[1], tap[4], tap[7]), g_col(tap[2], tap[5], tap[8])];
             for r in 0..ALPHA {
                 // (G g) G^T: row r of G g times G^T is G times that row.
                 for (s, v) in g_col(gg[0][r], gg[1][r], gg[2][r]).into_iter().enumerate() {
@@ -260,6 +254,31 @@ multiversion! {
             }
         }
     }
+}
+
+/// The nine taps of the first `n <= L` kernels of `w` (`[.., 3, 3]`), tap `t` of kernel `l`
+/// in lane `l` of `taps[t]`; lanes past `n` are zero. Eight whole kernels' first eight taps
+/// are read as rows and transposed.
+#[inline(always)]
+fn taps(w: &[f32], n: usize) -> [Lanes; 9] {
+    let mut taps = [Lanes([0.0; L]); 9];
+    if n == L {
+        let mut at = [0; L];
+        for (l, at) in at.iter_mut().enumerate() {
+            *at = 9 * l;
+        }
+        taps[..8].copy_from_slice(&Lanes::columns::<8>(w, &at, 0));
+        for (l, v) in taps[8].0.iter_mut().enumerate() {
+            *v = w[9 * l + 8];
+        }
+    } else {
+        for (t, tap) in taps.iter_mut().enumerate() {
+            for (l, v) in tap.0[..n].iter_mut().enumerate() {
+                *v = w[9 * l + t];
+            }
+        }
+    }
+    taps
 }
 
 /// `G` times a column `(a, b, c)` of three values, `G = [1/4 0 0; -1/6 -1/6 -1/6;
