@@ -34,9 +34,10 @@ const XI: usize = ALPHA * ALPHA;
 
 /// About this many tiles go through the 36 GEMMs at a time (whole rows of tiles). Blocks of
 /// 32 to 256 tiles timed within the noise of each other on ResNet-34's layers (16 was slower:
-/// the kernels are packed again for every block); at 128 the transformed tiles and products
-/// of a 256-channel layer take 9.4 MB per thread.
-const TILES: usize = 128;
+/// the kernels are packed again for every block); at 64 the transformed tiles and products
+/// of a 256-channel layer take 5.3 MB per thread (a ResNet-34 step's cold peak 9 MB lower
+/// than at 128).
+const TILES: usize = 64;
 
 thread_local! {
     /// The transformed tiles and their products, reused across calls on this thread: fresh
