@@ -201,7 +201,7 @@ multiversion! {
         let ci = dw.len() / 9;
         for i in (0..ci).step_by(L) {
             let n = L.min(ci - i);
-            let m = |xi: usize| Lanes::load_upto(&du[(xi * co + o) * ci..(xi * co + o) * ci + ci], i);
+            let m = |xi: usize| Lanes::load_upto(&du[(xi * co + o) * ci..][..ci], i);
             // G^T dU: 3 x 6, one column of dU at a time.
             let mut gm = [[Lanes([0.0; L]); 3]; ALPHA];
             for (b, gm) in gm.iter_mut().enumerate() {
@@ -241,7 +241,11 @@ multiversion! {
             let n = L.min(ci - i);
             let tap = taps(&w[i * 9..], n);
             // G g: 6 x 3, one column of g at a time.
-            let gg = [g_col(tap[0], tap[3], tap[6]), g_col(tap[1], tap[4], tap[7]), g_col(tap[2], tap[5], tap[8])];
+            let gg = [
+                g_col(tap[0], tap[3], tap[6]),
+                g_col(tap[1], tap[4], tap[7]),
+                g_col(tap[2], tap[5], tap[8]),
+            ];
             for r in 0..ALPHA {
                 // (G g) G^T: row r of G g times G^T is G times that row.
                 for (s, v) in g_col(gg[0][r], gg[1][r], gg[2][r]).into_iter().enumerate() {
@@ -325,9 +329,9 @@ impl TileTransform<M> for GradientTiles {
 }
 
 /// The tiles of one block, transformed: `out[xi][p][t]` (rows `nt + L` apart) is position
-/// `xi = (a, b)` of `T d T^T` for the `IN x IN` window `d` of plane `p` under tile `t`. Tile `(ty, tx)` of a plane of
-/// `size` reads rows and columns from `4 ty - pad` and `4 tx - pad` on; outside the plane
-/// it reads zeros. `planes` planes per image, `size[0] * size[1]` floats each, in `x`.
+/// `xi = (a, b)` of `T d T^T` for the `IN x IN` window `d` of plane `p` under tile `t`.
+/// Tile `(ty, tx)` of a plane of `[h, w]` reads rows and columns from `4 ty - ph` and
+/// `4 tx - pw` on; outside the plane it reads zeros. `x` holds `planes` planes per image.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn transform_tiles<const IN: usize, T: TileTransform<IN>>(
@@ -399,7 +403,13 @@ multiversion! {
     /// Transformed output gradients `A dY A^T` of the global tile rows `rows` of `dy`
     /// `[n, co, ho, wo]` (each 4x4 output block, zeros past the output's edges), laid out as
     /// [`input_transform`]'s `[36, co, tiles]`.
-    fn gradient_transform(dy: &[f32], co: usize, g: &Geometry, rows: Range<usize>, out: &mut [f32]) {
+    fn gradient_transform(
+        dy: &[f32],
+        co: usize,
+        g: &Geometry,
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) {
         transform_tiles::<M, GradientTiles>(dy, co, [g.ho, g.wo], [0, 0], g, rows, out);
     }
 }
@@ -526,7 +536,8 @@ mod tests {
     //! Tolerance, the usual bound for a bilinear algorithm (Higham, "Accuracy and Stability of
     //! Numerical Algorithms", 2nd ed., 3.5), u = 2^-24: an output at (i, j) of its tile is
     //! off by at most `(ci + 26) u S`, with `S = sum over input channels of
-    //! sum over xi = (a, b) of |A^T|[i][a] |A^T|[j][b] (|G| |g| |G|^T)[a][b] (|B^T| |d| |B|)[a][b]`:
+    //! sum over xi = (a, b) of
+    //! |A^T|[i][a] |A^T|[j][b] (|G| |g| |G|^T)[a][b] (|B^T| |d| |B|)[a][b]`:
     //! the magnitudes every step works with. Its rounding errors: U after two passes of at
     //! most 4 operations with rounded constants (8 u), V after two passes of at most 4
     //! operations (8 u), the product (u), the GEMM's sum over `ci` channels (`ci` u), the
