@@ -20,6 +20,7 @@ mod cpu;
 mod cuda;
 mod error;
 pub mod gemm;
+mod lanes;
 mod layout;
 mod ops;
 mod params;

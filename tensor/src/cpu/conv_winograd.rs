@@ -17,9 +17,9 @@
 //! GEMM, which do a quarter of the direct convolution's multiply-adds. Tiles start every 4
 //! pixels of the padded image; those at the right and bottom edges may reach past it (read
 //! as zeros) and their outputs past the output's edge are dropped.
-use super::lanes::{lanes, Lanes, L};
 use crate::conv_geometry::Geometry;
 use crate::gemm::{self, MatMut, MatRef};
+use crate::lanes::{lanes, Lanes, L};
 use crate::Result;
 use rayon::prelude::*;
 use std::cell::RefCell;

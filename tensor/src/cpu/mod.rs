@@ -17,7 +17,6 @@ mod elementwise;
 mod embeddings_cat;
 mod float;
 mod index;
-mod lanes;
 mod matmul;
 mod optim;
 mod pad;

@@ -480,13 +480,19 @@ mod tests {
         };
         for isa in available() {
             // Odd sizes that leave partial tiles for every MR/NR, k across a KC boundary, and
-            // m large enough for row splitting; B transposed to exercise strided packing.
+            // m large enough for row splitting; B transposed to exercise strided packing, A
+            // both row- and column-major (as `at`, its transpose, holds it).
             for &(m, n, k) in &[(1, 1, 1), (13, 37, 300), (70, 33, 257), (129, 65, 31)] {
                 let (a, b) = (vals(m * k, 1), vals(k * n, 2));
+                let at: Vec<f32> = (0..k * m).map(|q| a[q % m * k + q / m]).collect();
                 let c0 = vals(m * n, 3);
-                for parallel in [false, true] {
+                for (parallel, a_rows) in [(false, true), (true, true), (true, false)] {
                     let mut c = c0.clone();
-                    let am = MatRef::new(&a, m, k, k, 1).unwrap();
+                    let am = if a_rows {
+                        MatRef::new(&a, m, k, k, 1).unwrap()
+                    } else {
+                        MatRef::new(&at, m, k, 1, m).unwrap()
+                    };
                     let bm = MatRef::new(&b, k, n, 1, k).unwrap();
                     let cm = MatMut::new(&mut c, m, n, n).unwrap();
                     gemm_isa(isa, 0.5, am, &bm, 2.0, cm, parallel).unwrap();
@@ -502,7 +508,7 @@ mod tests {
                             let got = c[i * n + j] as f64;
                             assert!(
                                 (got - want).abs() <= 1e-5 * scale + 1e-6,
-                                "{isa:?} {m}x{n}x{k} C[{i},{j}] = {got}, expected {want}"
+                                "{isa:?} {m}x{n}x{k} (A row-major: {a_rows}) C[{i},{j}] = {got}, expected {want}"
                             );
                         }
                     }

@@ -2,19 +2,20 @@
 //! (one value of 8 neighbouring tiles, or of 8 channels) and compile to vector instructions
 //! for whichever instruction set `multiversion!` selects. Reading 8 short rows and turning
 //! them into columns is an 8 x 8 transpose, done with AVX shuffles where the CPU has them:
-//! the compiler turned the plain version into 64 single-float moves.
+//! the compiler turned the plain version into 64 single-float moves. The GEMM's packing
+//! uses the same transpose to interleave rows of A and columns of B.
 
 /// Floats per [`Lanes`].
-pub(super) const L: usize = 8;
+pub(crate) const L: usize = 8;
 
 /// `L` floats: one value at `L` places.
 #[derive(Clone, Copy)]
-pub(super) struct Lanes(pub(super) [f32; L]);
+pub(crate) struct Lanes(pub(crate) [f32; L]);
 
 impl Lanes {
     /// `data[at..at + L]`.
     #[inline(always)]
-    pub(super) fn load(data: &[f32], at: usize) -> Self {
+    pub(crate) fn load(data: &[f32], at: usize) -> Self {
         let mut lanes = [0.0; L];
         lanes.copy_from_slice(&data[at..at + L]);
         Lanes(lanes)
@@ -22,7 +23,7 @@ impl Lanes {
 
     /// `data[at ..]`, up to `L` floats of it, then zeros.
     #[inline(always)]
-    pub(super) fn load_upto(data: &[f32], at: usize) -> Self {
+    pub(crate) fn load_upto(data: &[f32], at: usize) -> Self {
         match data.get(at..at + L) {
             Some(_) => Lanes::load(data, at),
             None => {
@@ -37,14 +38,14 @@ impl Lanes {
 
     /// Writes the lanes to `dst[..L]`.
     #[inline(always)]
-    pub(super) fn store(self, dst: &mut [f32]) {
+    pub(crate) fn store(self, dst: &mut [f32]) {
         dst[..L].copy_from_slice(&self.0);
     }
 
     /// The first `N` columns of the `L x L` block whose row `l` is `data[at[l] + offset..]`
     /// (`L` floats each): lane `l` of column `s` is `data[at[l] + offset + s]`.
     #[inline(always)]
-    pub(super) fn columns<const N: usize>(data: &[f32], at: &[usize], offset: usize) -> [Self; N] {
+    pub(crate) fn columns<const N: usize>(data: &[f32], at: &[usize], offset: usize) -> [Self; N] {
         let rows: [Lanes; L] = lanes(|l| Lanes::load(data, at[l] + offset));
         let cols = transpose(rows);
         lanes(|s| cols[s])
@@ -54,7 +55,7 @@ impl Lanes {
 /// `[f(0), .., f(N - 1)]` (`std::array::from_fn` is not inlined into the instruction-set
 /// variants of a `multiversion!` function).
 #[inline(always)]
-pub(super) fn lanes<const N: usize>(f: impl Fn(usize) -> Lanes) -> [Lanes; N] {
+pub(crate) fn lanes<const N: usize>(f: impl Fn(usize) -> Lanes) -> [Lanes; N] {
     let mut out = [Lanes([0.0; L]); N];
     for (i, v) in out.iter_mut().enumerate() {
         *v = f(i);
@@ -64,7 +65,7 @@ pub(super) fn lanes<const N: usize>(f: impl Fn(usize) -> Lanes) -> [Lanes; N] {
 
 /// The transpose of an `L x L` block given as rows.
 #[inline(always)]
-fn transpose(rows: [Lanes; L]) -> [Lanes; L] {
+pub(crate) fn transpose(rows: [Lanes; L]) -> [Lanes; L] {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx") {
         // SAFETY: the CPU has AVX, the only feature `transpose_avx` is compiled for.
