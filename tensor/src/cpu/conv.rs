@@ -259,7 +259,8 @@ const GROUP_COLUMNS: usize = 1024;
 /// order instead scattered the writes `ci` kernels apart: 512 -> 512 took milliseconds).
 fn transposed_kernel(w: &[f32], [co, ci, kh, kw]: [usize; 4]) -> Vec<f32> {
     let taps = kh * kw;
-    let mut out = vec![0f32; w.len()];
+    // Every element is written below.
+    let mut out = crate::buffer_cache::take(w.len());
     out.par_chunks_mut(co * taps)
         .enumerate()
         .for_each(|(i, out)| {
@@ -536,11 +537,13 @@ pub(crate) fn conv2d_backward_weight(
             .par_chunks(per * co * px)
             .zip(x.par_chunks(per * c * h * w))
             .map(|(dy, x)| {
-                let mut dw = vec![0f32; co * k];
+                // The first GEMM (beta 0) writes every element.
+                let mut dw = crate::buffer_cache::take(co * k);
                 run(dy, x, &mut dw, false).map(|_| dw)
             })
             .try_reduce_with(|mut a, b| {
                 a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                crate::buffer_cache::recycle(b);
                 Ok(a)
             })
             .unwrap_or_else(|| Ok(vec![0f32; co * k]))?,
