@@ -38,48 +38,71 @@ fn plane_sums(
     }
 }
 
-/// Per-channel sums of `f(value, channel)` over the `[N, C, S]` layout, in f64. With S = 1
-/// (`[N, C]`), rows are added into the accumulators element by element, which vectorises.
-fn channel_sums<T: Float>(
-    x: &[T],
-    c: usize,
-    s: usize,
-    f: impl Fn(T, usize) -> f64 + Sync,
-) -> Vec<f64> {
-    if s > 1 {
-        let n = x.len() / (c * s);
-        return plane_sums((n, c, s), |o, ch| {
-            x[o..o + s].iter().map(|&v| f(v, ch)).sum::<f64>()
-        });
+/// Per-channel sums over the `[N, C, S]` layout in f64: of the values, or of their squared
+/// distances from `center[ch]` when it is given.
+fn channel_sums<T: Float>(x: &[T], c: usize, s: usize, center: Option<&[f64]>) -> Vec<f64> {
+    if s == 1 {
+        return column_sums(x, c, center);
     }
-    let mut acc = vec![0f64; c];
-    for row in x.chunks_exact(c) {
-        for (ch, (a, &v)) in acc.iter_mut().zip(row).enumerate() {
-            *a += f(v, ch);
+    let n = x.len() / (c * s);
+    plane_sums((n, c, s), |o, ch| {
+        let plane = x[o..o + s].iter().map(|v| v.to_f64());
+        match center {
+            None => plane.sum::<f64>(),
+            Some(m) => plane.map(|v| (v - m[ch]) * (v - m[ch])).sum::<f64>(),
         }
+    })
+}
+
+multiversion! {
+    /// [`channel_sums`] of rows `[N, C]`: each row added into the C accumulators, element
+    /// by element, 8 f64 lanes at a time with AVX-512 (the baseline build has 2).
+    fn column_sums<T: Float>(x: &[T], c: usize, center: Option<&[f64]>) -> Vec<f64> {
+        let mut acc = vec![0f64; c];
+        for row in x.chunks_exact(c) {
+            match center {
+                None => {
+                    for (a, &v) in acc.iter_mut().zip(row) {
+                        *a += v.to_f64();
+                    }
+                }
+                Some(m) => {
+                    for ((a, &v), &m) in acc.iter_mut().zip(row).zip(m) {
+                        *a += (v.to_f64() - m) * (v.to_f64() - m);
+                    }
+                }
+            }
+        }
+        acc
     }
-    acc
 }
 
 /// Per-channel sums of `a * b` over the `[N, C, S]` layout, in f64.
 fn channel_dots<T: Float>(a: &[T], b: &[T], c: usize, s: usize) -> Vec<f64> {
-    if s > 1 {
-        let n = a.len() / (c * s);
-        return plane_sums((n, c, s), |o, _| {
-            a[o..o + s]
-                .iter()
-                .zip(&b[o..o + s])
-                .map(|(&a, &b)| a.to_f64() * b.to_f64())
-                .sum::<f64>()
-        });
+    if s == 1 {
+        return column_dots(a, b, c);
     }
-    let mut acc = vec![0f64; c];
-    for (ra, rb) in a.chunks_exact(c).zip(b.chunks_exact(c)) {
-        for (acc, (&a, &b)) in acc.iter_mut().zip(ra.iter().zip(rb)) {
-            *acc += a.to_f64() * b.to_f64();
+    let n = a.len() / (c * s);
+    plane_sums((n, c, s), |o, _| {
+        a[o..o + s]
+            .iter()
+            .zip(&b[o..o + s])
+            .map(|(&a, &b)| a.to_f64() * b.to_f64())
+            .sum::<f64>()
+    })
+}
+
+multiversion! {
+    /// [`channel_dots`] of rows `[N, C]`, as [`column_sums`].
+    fn column_dots<T: Float>(a: &[T], b: &[T], c: usize) -> Vec<f64> {
+        let mut acc = vec![0f64; c];
+        for (ra, rb) in a.chunks_exact(c).zip(b.chunks_exact(c)) {
+            for (acc, (&a, &b)) in acc.iter_mut().zip(ra.iter().zip(rb)) {
+                *acc += a.to_f64() * b.to_f64();
+            }
         }
+        acc
     }
-    acc
 }
 
 /// `out = x * a[ch] + b[ch]` per channel, plus `d * e[ch]` when `d = Some((d, e))` (with
@@ -116,13 +139,27 @@ fn per_channel_affine<T: Float>(
         }
         return;
     }
-    for (i, (o, xi)) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)).enumerate() {
-        for (((o, &v), &a), &b) in o.iter_mut().zip(xi).zip(a).zip(b) {
-            *o = v * a + b;
-        }
-        if let Some((d, e)) = d {
-            for ((o, &dv), &e) in o.iter_mut().zip(&d[i * c..(i + 1) * c]).zip(e) {
-                *o += dv * e;
+    row_affine(out, x, (a, b), d, c);
+}
+
+multiversion! {
+    /// [`per_channel_affine`] of rows `[N, C]`, a row at a time.
+    fn row_affine<T: Float>(
+        out: &mut [T],
+        x: &[T],
+        ab: (&[T], &[T]),
+        d: Option<(&[T], &[T])>,
+        c: usize,
+    ) {
+        let (a, b) = ab;
+        for (i, (o, xi)) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)).enumerate() {
+            for (((o, &v), &a), &b) in o.iter_mut().zip(xi).zip(a).zip(b) {
+                *o = v * a + b;
+            }
+            if let Some((d, e)) = d {
+                for ((o, &dv), &e) in o.iter_mut().zip(&d[i * c..(i + 1) * c]).zip(e) {
+                    *o += dv * e;
+                }
             }
         }
     }
@@ -149,11 +186,11 @@ fn forward_typed<T: Float>(
     eps: f64,
 ) -> (Vec<T>, Vec<f64>, Vec<f64>) {
     let m = (n * s) as f64;
-    let mean: Vec<f64> = channel_sums(x, c, s, |v, _| v.to_f64())
+    let mean: Vec<f64> = channel_sums(x, c, s, None)
         .into_iter()
         .map(|t| t / m)
         .collect();
-    let var: Vec<f64> = channel_sums(x, c, s, |v, ch| (v.to_f64() - mean[ch]).powi(2))
+    let var: Vec<f64> = channel_sums(x, c, s, Some(mean.as_slice()))
         .into_iter()
         .map(|t| t / m)
         .collect();
@@ -181,7 +218,7 @@ fn backward_typed<T: Float>(
     eps: f64,
 ) -> (Vec<T>, Vec<f64>, Vec<f64>) {
     let m = (n * s) as f64;
-    let dbeta = channel_sums(dy, c, s, |v, _| v.to_f64());
+    let dbeta = channel_sums(dy, c, s, None);
     let dyx = channel_dots(dy, xs, c, s);
     let sigma: Vec<f64> = var.iter().map(|v| (v.to_f64() + eps).sqrt()).collect();
     let mu: Vec<f64> = mean.iter().map(|v| v.to_f64()).collect();
@@ -307,7 +344,7 @@ pub(crate) fn channel_affine_backward(
             Some(x) => Some(stats::<T>(channel_dots(&dy, &data::<T>(OP, x)?, c, s))),
             None => None,
         };
-        let dshift = stats::<T>(channel_sums(&dy, c, s, |v, _| v.to_f64()));
+        let dshift = stats::<T>(channel_sums(&dy, c, s, None));
         Ok((T::into_storage(dx), dscale, dshift))
     })
 }
