@@ -533,20 +533,16 @@ pub(crate) fn conv2d_backward_weight(
     };
     let dw = match images_per_task(n) {
         // One partial gradient per task, added up at the end.
-        Some(per) => dy
-            .par_chunks(per * co * px)
-            .zip(x.par_chunks(per * c * h * w))
-            .map(|(dy, x)| {
-                // The first GEMM (beta 0) writes every element.
-                let mut dw = crate::buffer_cache::take(co * k);
-                run(dy, x, &mut dw, false).map(|_| dw)
-            })
-            .try_reduce_with(|mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                crate::buffer_cache::recycle(b);
-                Ok(a)
-            })
-            .unwrap_or_else(|| Ok(vec![0f32; co * k]))?,
+        Some(per) => sum_partials(
+            dy.par_chunks(per * co * px)
+                .zip(x.par_chunks(per * c * h * w))
+                .map(|(dy, x)| {
+                    // The first GEMM (beta 0) writes every element.
+                    let mut dw = crate::buffer_cache::take(co * k);
+                    run(dy, x, &mut dw, false).map(|_| dw)
+                })
+                .collect::<Result<_>>()?,
+        ),
         None => {
             let mut dw = vec![0f32; co * k];
             if n > 0 {
@@ -556,6 +552,22 @@ pub(crate) fn conv2d_backward_weight(
         }
     };
     Ok(CpuStorage::F32(dw))
+}
+
+/// The sum of the tasks' partial gradients (at least one), a stretch of it per rayon task:
+/// adding them on one thread was 4% of a ResNet-34 training step.
+pub(super) fn sum_partials(mut partials: Vec<Vec<f32>>) -> Vec<f32> {
+    const CHUNK: usize = 1 << 14;
+    let mut sum = partials.remove(0);
+    sum.par_chunks_mut(CHUNK).enumerate().for_each(|(i, out)| {
+        for p in &partials {
+            for (o, v) in out.iter_mut().zip(&p[i * CHUNK..]) {
+                *o += v;
+            }
+        }
+    });
+    partials.into_iter().for_each(crate::buffer_cache::recycle);
+    sum
 }
 
 /// im2col of a batch `[n, C, H, W]`: `[n, C*kh*kw, H_out*W_out]`.

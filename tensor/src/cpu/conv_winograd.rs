@@ -173,16 +173,12 @@ pub(super) fn conv2d_backward_weight(
     };
     let du = match super::conv::images_per_task(n) {
         // One partial dU per task, added up at the end.
-        Some(per) => x
-            .par_chunks(per * image)
-            .zip(dy.par_chunks(per * out_image))
-            .map(|(x, dy)| run(dy, x, false))
-            .try_reduce_with(|mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                crate::buffer_cache::recycle(b);
-                Ok(a)
-            })
-            .unwrap_or_else(|| Ok(vec![0f32; XI * co * g.c]))?,
+        Some(per) => super::conv::sum_partials(
+            x.par_chunks(per * image)
+                .zip(dy.par_chunks(per * out_image))
+                .map(|(x, dy)| run(dy, x, false))
+                .collect::<Result<_>>()?,
+        ),
         None => run(dy, x, true)?,
     };
     // Every element is written below.
