@@ -11,7 +11,7 @@ use image::GenericImageView;
 use lesson6::datasets::rossmann::Synth;
 use lesson6::datasets::shapes::{draw_shape, SHAPES};
 use lesson6::nn::models::{cnn_model, resnet34, Ps};
-use lesson6::nn::plot::{HeatLayout, MIN_SIDE};
+use lesson6::nn::plot::{HeatLayout, CHART_SIZE, MIN_SIDE};
 use lesson6::nn::tabular::{Procs, TabularConfig, TabularModel};
 use lesson6::nn::vision::save_png;
 use lesson6::nn::{state_dict, Vars};
@@ -607,6 +607,42 @@ fn batchnorm_by_hand_is_the_layer() {
 }
 
 #[test]
+fn why_batchnorm_trains_six_runs_and_draws_both_charts() {
+    let dir = scratch("why_batchnorm");
+    let stdout = succeeds(
+        "why_batchnorm",
+        "--steps 6 --per-class 4 --bs 8 --lrs 0.01,0.1,1",
+        &dir,
+    );
+    // One row per model and rate: the rate, the mean loss of the last tenth of the steps and
+    // the median variation (finite, the variation 0 or more), and whether it diverged.
+    let mut rows = Vec::new();
+    for model in ["plain", "batch norm"] {
+        for lr in ["0.01", "0.1", "1"] {
+            let row = stdout
+                .lines()
+                .find(|l| {
+                    l.starts_with(model) && l[model.len()..].split_whitespace().next() == Some(lr)
+                })
+                .unwrap_or_else(|| panic!("no row for {model} at {lr}:\n{stdout}"));
+            let cols: Vec<&str> = row[model.len()..].split_whitespace().collect();
+            let (loss, variation): (f64, f64) = (
+                cols[1].parse().unwrap_or_else(|_| panic!("{row}")),
+                cols[2].parse().unwrap_or_else(|_| panic!("{row}")),
+            );
+            assert!(loss.is_finite() && loss > 0.0, "{row}");
+            assert!(variation.is_finite() && variation >= 0.0, "{row}");
+            rows.push(row);
+        }
+    }
+    assert_eq!(rows.len(), 6);
+    let out = dir.join("out/why_batchnorm");
+    for png in ["losses.png", "smoothness.png"] {
+        assert_eq!(png_size(&out.join(png)), CHART_SIZE, "{png}");
+    }
+}
+
+#[test]
 fn tensors_shows_views_and_a_shape_error() {
     let dir = scratch("tensors");
     let stdout = succeeds("tensors", "", &dir);
@@ -631,6 +667,21 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
     let words = ["missing.safetensors", no_such];
     fails("heatmap", weights, &dir, 1, &words);
     fails("dropout", "--p 1", &dir, 1, &["--p must be in [0, 1)"]);
+    for (lrs, words) in [
+        ("0.1,0.2", ["--lrs", "three learning rates, got 2"]),
+        ("0.1,nan,1", ["--lrs", "finite learning rates above 0"]),
+        ("0.1,0,1", ["--lrs", "finite learning rates above 0"]),
+    ] {
+        fails("why_batchnorm", &format!("--lrs {lrs}"), &dir, 2, &words);
+    }
+    let words = ["cannot create this folder", "a file is in the way"];
+    fails(
+        "why_batchnorm",
+        "--steps 1 --per-class 2 --out file/out",
+        &dir,
+        1,
+        &words,
+    );
     // A checkpoint whose metrics.json (where heatmap finds the class names) is not JSON.
     std::fs::create_dir(dir.join("run")).expect("a folder");
     std::fs::write(dir.join("run/metrics.json"), "{").expect("a file");
@@ -648,6 +699,9 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
         ("classify", "--classes", "1..=100000", "0", "100001"),
         ("heatmap", "--per-class", "4..=1000", "3", "1001"),
         ("heatmap", "--epochs", "1..=1000", "0", "1001"),
+        ("why_batchnorm", "--steps", "1..=100000", "0", "100001"),
+        ("why_batchnorm", "--bs", "2..=4096", "1", "4097"),
+        ("why_batchnorm", "--per-class", "2..=10000", "1", "10001"),
     ] {
         for value in [below, above] {
             fails(name, &format!("{flag} {value}"), &dir, 2, &[flag, range]);
