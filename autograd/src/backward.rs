@@ -81,8 +81,8 @@ impl Var {
                 out.map.insert(entry.output, g.clone());
             }
             let grads = (entry.rule)(&g)?;
-            for ((input, shape), grad) in entry.inputs.iter().zip(grads) {
-                if let (Some(id), Some(grad)) = (input, grad) {
+            for ((id, tracked, shape), grad) in entry.inputs.iter().zip(grads) {
+                if let (true, Some(grad)) = (tracked, grad) {
                     if grad.shape() != shape.as_slice() {
                         return Err(Error::RuleShape {
                             op: entry.op,

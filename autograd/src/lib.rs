@@ -15,14 +15,18 @@
 //! # Ok::<(), autograd::Error>(())
 //! ```
 mod backward;
+mod dot;
 mod error;
 mod gradcheck;
+mod graph;
 mod rules;
+mod svg;
 mod tape;
 mod var;
 
 pub use backward::Gradients;
 pub use error::{Error, Result};
 pub use gradcheck::{gradcheck, gradcheck_with, GradcheckOptions};
+pub use graph::{bytes_text, Graph, Leaf, LeafKind, OpInput, OpNode, SavedTensor};
 pub use tape::{Tape, VarId};
 pub use var::Var;

@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tensor::Tensor;
+use tensor::{DType, Tensor};
 
 /// The identity of a value on a tape. Parameters keep theirs across steps (their gradients
 /// are looked up by it); every op output gets a fresh one.
@@ -39,9 +39,28 @@ pub(crate) type Rule = Box<dyn FnOnce(&Tensor) -> Result<Vec<Option<Tensor>>>>;
 pub(crate) struct Entry {
     pub op: &'static str,
     pub output: VarId,
-    /// The id of each input that needs a gradient (`None` for the others), and its shape.
-    pub inputs: Vec<(Option<VarId>, Vec<usize>)>,
+    /// The output's shape and dtype (its gradient has the same).
+    pub output_shape: Vec<usize>,
+    pub dtype: DType,
+    /// Each input: its id, whether it needs a gradient, and its shape.
+    pub inputs: Vec<(VarId, bool, Vec<usize>)>,
+    /// What the rule keeps for backward, by name: handles to the very tensors it holds (see
+    /// [`Saved`]), so drawing the tape can say what each op costs in memory.
+    pub saved: Vec<(&'static str, Tensor)>,
     pub rule: Rule,
+}
+
+/// What a backward rule keeps: every tensor a rule captures goes through [`Saved::keep`] when
+/// the rule is made, which records it under a name for [`crate::Graph`].
+#[derive(Default)]
+pub(crate) struct Saved(pub Vec<(&'static str, Tensor)>);
+
+impl Saved {
+    /// Records `t` as kept under `name`, and gives it back to be captured by the rule.
+    pub fn keep(&mut self, name: &'static str, t: Tensor) -> Tensor {
+        self.0.push((name, t.clone()));
+        t
+    }
 }
 
 pub(crate) struct TapeInner {

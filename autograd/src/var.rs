@@ -1,7 +1,7 @@
 //! `Var`: a tensor with an identity, and the tape it belongs to. Every op on vars computes its
 //! forward with the tensor crate and, when a tracked input is involved and the tape is
 //! recording, records a backward rule on the tape.
-use crate::tape::{Entry, Rule, Tape, VarId};
+use crate::tape::{Entry, Rule, Saved, Tape, VarId};
 use crate::{Error, Result};
 use tensor::{DType, Tensor};
 
@@ -109,10 +109,11 @@ impl Tape {
     }
 }
 
-/// Builds the backward rule of an op, given its output and which inputs need a gradient;
-/// called only when the op is recorded, so an unrecorded op saves nothing.
-pub(crate) trait MakeRule: FnOnce(&Tensor, &[bool]) -> Rule {}
-impl<F: FnOnce(&Tensor, &[bool]) -> Rule> MakeRule for F {}
+/// Builds the backward rule of an op, given its output, which inputs need a gradient, and
+/// where to declare each tensor the rule keeps ([`Saved::keep`]); called only when the op is
+/// recorded, so an unrecorded op saves nothing.
+pub(crate) trait MakeRule: FnOnce(&Tensor, &[bool], &mut Saved) -> Rule {}
+impl<F: FnOnce(&Tensor, &[bool], &mut Saved) -> Rule> MakeRule for F {}
 
 /// Wraps an op's output: finds the tape of the inputs (an error if they come from two
 /// tapes), and records the rule made by `make_rule` if the tape is recording and any input
@@ -128,14 +129,18 @@ pub(crate) fn record(
     let tracked = tape.is_some_and(|t| t.is_recording()) && needs.iter().any(|&n| n);
     let id = VarId::new();
     if let (true, Some(t)) = (tracked, tape) {
-        let rule = make_rule(&output, &needs);
+        let mut saved = Saved::default();
+        let rule = make_rule(&output, &needs, &mut saved);
         t.record(Entry {
             op,
             output: id,
+            output_shape: output.shape().to_vec(),
+            dtype: output.dtype(),
             inputs: inputs
                 .iter()
-                .map(|v| (v.tracked.then_some(v.id), v.shape().to_vec()))
+                .map(|v| (v.id, v.tracked, v.shape().to_vec()))
                 .collect(),
+            saved: saved.0,
             rule,
         })?;
     }

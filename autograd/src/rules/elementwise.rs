@@ -12,7 +12,7 @@ impl Var {
     pub fn add(&self, rhs: &Var) -> Result<Var> {
         let (sa, sb) = (self.shape().to_vec(), rhs.shape().to_vec());
         let y = self.tensor().add(rhs.tensor())?;
-        record("add", &[self, rhs], y, move |_, n| {
+        record("add", &[self, rhs], y, move |_, n, _| {
             let n = [n[0], n[1]];
             Box::new(move |g| {
                 Ok(vec![
@@ -27,7 +27,7 @@ impl Var {
     pub fn sub(&self, rhs: &Var) -> Result<Var> {
         let (sa, sb) = (self.shape().to_vec(), rhs.shape().to_vec());
         let y = self.tensor().sub(rhs.tensor())?;
-        record("sub", &[self, rhs], y, move |_, n| {
+        record("sub", &[self, rhs], y, move |_, n, _| {
             let n = [n[0], n[1]];
             Box::new(move |g| {
                 Ok(vec![
@@ -43,9 +43,9 @@ impl Var {
         let (sa, sb) = (self.shape().to_vec(), rhs.shape().to_vec());
         let (a, b) = (self.tensor().clone(), rhs.tensor().clone());
         let y = a.mul(&b)?;
-        record("mul", &[self, rhs], y, move |_, n| {
-            let b = n[0].then_some(b);
-            let a = n[1].then_some(a);
+        record("mul", &[self, rhs], y, move |_, n, saved| {
+            let b = n[0].then(|| saved.keep("b", b));
+            let a = n[1].then(|| saved.keep("a", a));
             Box::new(move |g| {
                 Ok(vec![
                     b.map(|b| sum_to(&g.mul(&b)?, &sa)).transpose()?,
@@ -60,8 +60,9 @@ impl Var {
         let (sa, sb) = (self.shape().to_vec(), rhs.shape().to_vec());
         let b = rhs.tensor().clone();
         let y = self.tensor().div(&b)?;
-        record("div", &[self, rhs], y, move |y, n| {
-            let y = n[1].then(|| y.clone());
+        record("div", &[self, rhs], y, move |y, n, saved| {
+            let y = n[1].then(|| saved.keep("output", y.clone()));
+            let b = saved.keep("b", b);
             let na = n[0];
             Box::new(move |g| {
                 let ga = na.then(|| sum_to(&g.div(&b)?, &sa)).transpose()?;
@@ -78,8 +79,10 @@ impl Var {
         let (sa, sb) = (self.shape().to_vec(), rhs.shape().to_vec());
         let (a, b) = (self.tensor().clone(), rhs.tensor().clone());
         let y = a.pow(&b)?;
-        record("pow", &[self, rhs], y, move |y, n| {
-            let (na, nb, y) = (n[0], n[1], y.clone());
+        record("pow", &[self, rhs], y, move |y, n, saved| {
+            let (na, nb) = (n[0], n[1]);
+            let (a, b) = (saved.keep("a", a), saved.keep("b", b));
+            let y = saved.keep("output", y.clone());
             Box::new(move |g| {
                 let ga = na
                     .then(|| sum_to(&g.mul(&b)?.mul(&a.pow(&b.add_scalar(-1.0)?)?)?, &sa))
@@ -113,8 +116,9 @@ impl Var {
         let (sa, sb) = (self.shape().to_vec(), rhs.shape().to_vec());
         let (a, b) = (self.tensor().clone(), rhs.tensor().clone());
         let y = forward(&a, &b)?;
-        record(op, &[self, rhs], y, move |_, n| {
+        record(op, &[self, rhs], y, move |_, n, saved| {
             let n = [n[0], n[1]];
+            let (a, b) = (saved.keep("a", a), saved.keep("b", b));
             Box::new(move |g| {
                 // Share of the gradient that goes to a: 1 where a wins, 1/2 on ties, else 0.
                 let share_a = wins(&a, &b)?.add(&a.eq(&b)?.mul_scalar(0.5)?)?;
@@ -133,19 +137,25 @@ impl Var {
         let (st, sf) = (on_true.shape().to_vec(), on_false.shape().to_vec());
         let mask = self.tensor().clone();
         let y = mask.where_cond(on_true.tensor(), on_false.tensor())?;
-        record("where_cond", &[self, on_true, on_false], y, move |_, n| {
-            let n = [n[1], n[2]];
-            Box::new(move |g| {
-                let zero = scalar_like(0.0, g)?;
-                let gt = n[0]
-                    .then(|| sum_to(&mask.where_cond(g, &zero)?, &st))
-                    .transpose()?;
-                let gf = n[1]
-                    .then(|| sum_to(&mask.where_cond(&zero, g)?, &sf))
-                    .transpose()?;
-                Ok(vec![None, gt, gf])
-            })
-        })
+        record(
+            "where_cond",
+            &[self, on_true, on_false],
+            y,
+            move |_, n, saved| {
+                let n = [n[1], n[2]];
+                let mask = saved.keep("mask", mask);
+                Box::new(move |g| {
+                    let zero = scalar_like(0.0, g)?;
+                    let gt = n[0]
+                        .then(|| sum_to(&mask.where_cond(g, &zero)?, &st))
+                        .transpose()?;
+                    let gf = n[1]
+                        .then(|| sum_to(&mask.where_cond(&zero, g)?, &sf))
+                        .transpose()?;
+                    Ok(vec![None, gt, gf])
+                })
+            },
+        )
     }
 }
 
@@ -158,18 +168,20 @@ macro_rules! unary_rules {
                 pub fn $name(&self) -> Result<Var> {
                     let x = self.tensor().clone();
                     let y = x.$name()?;
-                    record(stringify!($name), &[self], y, move |y, _| {
-                        let $s = unary_rules!(@save $save, x, y);
+                    record(stringify!($name), &[self], y, move |y, _, saved| {
+                        let $s = unary_rules!(@save $save, x, y, saved);
                         Box::new(move |$g: &Tensor| Ok(vec![Some($grad)]))
                     })
                 }
             )*
         }
     };
-    (@save output, $x:ident, $y:ident) => { $y.clone() };
-    (@save input, $x:ident, $y:ident) => {{
+    (@save output, $x:ident, $y:ident, $saved:ident) => {
+        $saved.keep("output", $y.clone())
+    };
+    (@save input, $x:ident, $y:ident, $saved:ident) => {{
         let _ = $y;
-        $x
+        $saved.keep("input", $x)
     }};
 }
 
@@ -204,7 +216,8 @@ impl Var {
     pub fn powf(&self, e: f32) -> Result<Var> {
         let x = self.tensor().clone();
         let y = x.powf(e)?;
-        record("powf", &[self], y, move |_, _| {
+        record("powf", &[self], y, move |_, _, saved| {
+            let x = saved.keep("input", x);
             Box::new(move |g| Ok(vec![Some(g.mul(&x.powf(e - 1.0)?.mul_scalar(e)?)?)]))
         })
     }
@@ -212,7 +225,7 @@ impl Var {
     /// `x * mul + add`; d/dx = mul.
     pub fn affine(&self, mul: f32, add: f32) -> Result<Var> {
         let y = self.tensor().affine(mul, add)?;
-        record("affine", &[self], y, move |_, _| {
+        record("affine", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(g.mul_scalar(mul)?)]))
         })
     }
@@ -232,7 +245,7 @@ impl Var {
     /// gradient is the dropout of the gradient with the same stream.
     pub fn dropout(&self, p: f32, rng: Philox) -> Result<Var> {
         let y = self.tensor().dropout(p, rng)?;
-        record("dropout", &[self], y, move |_, _| {
+        record("dropout", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(g.dropout(p, rng)?)]))
         })
     }
@@ -241,7 +254,8 @@ impl Var {
     pub fn clamp(&self, min: f32, max: f32) -> Result<Var> {
         let x = self.tensor().clone();
         let y = x.clamp(min, max)?;
-        record("clamp", &[self], y, move |_, _| {
+        record("clamp", &[self], y, move |_, _, saved| {
+            let x = saved.keep("input", x);
             Box::new(move |g| {
                 let (lo, hi) = (scalar_like(min, &x)?, scalar_like(max, &x)?);
                 let inside = x.ge(&lo)?.mul(&x.le(&hi)?)?;

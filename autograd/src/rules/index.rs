@@ -11,7 +11,8 @@ impl Var {
     pub fn index_select(&self, dim: usize, indices: &Tensor) -> Result<Var> {
         let y = self.tensor().index_select(dim, indices)?;
         let (input, indices) = (self.shape().to_vec(), indices.clone());
-        record("index_select", &[self], y, move |_, _| {
+        record("index_select", &[self], y, move |_, _, saved| {
+            let indices = saved.keep("indices", indices);
             Box::new(move |g| {
                 let dw = zeros(&input, g)?.into_index_add(dim, &indices, g, Accumulate::default());
                 Ok(vec![Some(dw?)])
@@ -31,8 +32,9 @@ impl Var {
             .map(|t| [t.shape()[0], t.shape()[1]])
             .collect();
         let codes = codes.clone();
-        record("embeddings_cat", tables, y, move |_, needs| {
+        record("embeddings_cat", tables, y, move |_, needs, saved| {
             let needs = needs.to_vec();
+            let codes = saved.keep("codes", codes);
             Box::new(move |g| {
                 let grads = g.embeddings_cat_backward(&codes, &sizes)?;
                 Ok(grads
@@ -49,7 +51,8 @@ impl Var {
     pub fn gather(&self, dim: usize, index: &Tensor) -> Result<Var> {
         let y = self.tensor().gather(dim, index)?;
         let (input, index) = (self.shape().to_vec(), index.clone());
-        record("gather", &[self], y, move |_, _| {
+        record("gather", &[self], y, move |_, _, saved| {
+            let index = saved.keep("index", index);
             Box::new(move |g| {
                 Ok(vec![Some(
                     zeros(&input, g)?.into_scatter_add(dim, &index, g)?,

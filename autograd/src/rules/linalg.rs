@@ -54,9 +54,9 @@ impl Var {
         let (a, b) = (self.tensor().clone(), rhs.tensor().clone());
         let b_transposed = b.rank() == 2 && b.strides() == [1, b.shape()[0]];
         let y = a.matmul(&b)?;
-        record("matmul", &[self, rhs], y, move |_, n| {
-            let b = n[0].then_some(b);
-            let a = n[1].then_some(a);
+        record("matmul", &[self, rhs], y, move |_, n, saved| {
+            let b = n[0].then(|| saved.keep("b", b));
+            let a = n[1].then(|| saved.keep("a", a));
             Box::new(move |g| {
                 Ok(vec![
                     b.map(|b| sum_to(&g.matmul(&b.t()?)?, &sa)).transpose()?,
@@ -75,13 +75,13 @@ impl Var {
         inputs.extend(bias);
         let kernel = [w.shape()[2], w.shape()[3]];
         let has_bias = bias.is_some();
-        record("conv2d", &inputs, y, move |_, n| {
+        record("conv2d", &inputs, y, move |_, n, saved| {
             let nb = has_bias && n[2];
             let x_shape = x.shape().to_vec();
             // dX needs W and dW needs X: each is kept only when needed (the first layer's
             // input needs no gradient, so nothing is kept for it).
-            let w = n[0].then_some(w);
-            let x = n[1].then_some(x);
+            let w = n[0].then(|| saved.keep("weight", w));
+            let x = n[1].then(|| saved.keep("input", x));
             Box::new(move |g| {
                 let mut grads = vec![
                     w.map(|w| g.conv2d_backward_input(&w, &x_shape, p))

@@ -20,18 +20,25 @@ impl Var {
     ) -> Result<(Var, Tensor, Tensor)> {
         let (x, w) = (self.tensor().clone(), weight.tensor().clone());
         let (y, mean, var) = x.batch_norm(&w, bias.tensor(), eps, running)?;
-        let saved = (mean.clone(), var.clone());
-        let out = record("batch_norm", &[self, weight, bias], y, move |_, n| {
-            let n = [n[0], n[1], n[2]];
-            Box::new(move |g| {
-                let (dx, dw, db) = g.batch_norm_backward(&x, &w, &saved.0, &saved.1, eps)?;
-                Ok(vec![
-                    n[0].then_some(dx),
-                    n[1].then_some(dw),
-                    n[2].then_some(db),
-                ])
-            })
-        })?;
+        let stats = (mean.clone(), var.clone());
+        let out = record(
+            "batch_norm",
+            &[self, weight, bias],
+            y,
+            move |_, n, saved| {
+                let n = [n[0], n[1], n[2]];
+                let (x, w) = (saved.keep("input", x), saved.keep("weight", w));
+                let (mean, var) = (saved.keep("mean", stats.0), saved.keep("var", stats.1));
+                Box::new(move |g| {
+                    let (dx, dw, db) = g.batch_norm_backward(&x, &w, &mean, &var, eps)?;
+                    Ok(vec![
+                        n[0].then_some(dx),
+                        n[1].then_some(dw),
+                        n[2].then_some(db),
+                    ])
+                })
+            },
+        )?;
         Ok((out, mean, var))
     }
 
@@ -53,21 +60,28 @@ impl Var {
             Tensor::batch_norm_fold(weight.tensor(), bias.tensor(), mean, var, eps)?;
         let y = self.tensor().channel_affine(&scale, &shift)?;
         let (x, mean, var) = (self.tensor().clone(), mean.clone(), var.clone());
-        record("batch_norm_eval", &[self, weight, bias], y, move |_, n| {
-            let n = [n[0], n[1], n[2]];
-            let x = n[1].then_some(x);
-            Box::new(move |g| {
-                let (dx, d_scale, d_shift) = g.channel_affine_backward(x.as_ref(), &scale)?;
-                let dw = match d_scale {
-                    Some(ds) => {
-                        let std = var.add_scalar(eps)?.sqrt()?;
-                        Some(ds.sub(&mean.mul(&d_shift)?)?.div(&std)?)
-                    }
-                    None => None,
-                };
-                Ok(vec![n[0].then_some(dx), dw, n[2].then_some(d_shift)])
-            })
-        })
+        record(
+            "batch_norm_eval",
+            &[self, weight, bias],
+            y,
+            move |_, n, saved| {
+                let n = [n[0], n[1], n[2]];
+                let x = n[1].then(|| saved.keep("input", x));
+                let scale = saved.keep("scale", scale);
+                let (mean, var) = (saved.keep("mean", mean), saved.keep("var", var));
+                Box::new(move |g| {
+                    let (dx, d_scale, d_shift) = g.channel_affine_backward(x.as_ref(), &scale)?;
+                    let dw = match d_scale {
+                        Some(ds) => {
+                            let std = var.add_scalar(eps)?.sqrt()?;
+                            Some(ds.sub(&mean.mul(&d_shift)?)?.div(&std)?)
+                        }
+                        None => None,
+                    };
+                    Ok(vec![n[0].then_some(dx), dw, n[2].then_some(d_shift)])
+                })
+            },
+        )
     }
 
     /// `x * scale[c] + shift[c]` over the channel axis (`scale`, `shift`: `[C]`): batch norm
@@ -77,13 +91,19 @@ impl Var {
             .tensor()
             .channel_affine(scale.tensor(), shift.tensor())?;
         let (x, a) = (self.tensor().clone(), scale.tensor().clone());
-        record("channel_affine", &[self, scale, shift], y, move |_, n| {
-            let n = [n[0], n[1], n[2]];
-            let x = n[1].then_some(x);
-            Box::new(move |g| {
-                let (dx, da, db) = g.channel_affine_backward(x.as_ref(), &a)?;
-                Ok(vec![n[0].then_some(dx), da, n[2].then_some(db)])
-            })
-        })
+        record(
+            "channel_affine",
+            &[self, scale, shift],
+            y,
+            move |_, n, saved| {
+                let n = [n[0], n[1], n[2]];
+                let x = n[1].then(|| saved.keep("input", x));
+                let a = saved.keep("scale", a);
+                Box::new(move |g| {
+                    let (dx, da, db) = g.channel_affine_backward(x.as_ref(), &a)?;
+                    Ok(vec![n[0].then_some(dx), da, n[2].then_some(db)])
+                })
+            },
+        )
     }
 }

@@ -14,7 +14,8 @@ impl Var {
         }
         let (y, indices) = self.tensor().max_pool2d(kernel, p)?;
         let input = self.shape().to_vec();
-        record("max_pool2d", &[self], y, move |_, _| {
+        record("max_pool2d", &[self], y, move |_, _, saved| {
+            let indices = saved.keep("indices", indices);
             Box::new(move |g| {
                 Ok(vec![Some(
                     g.max_pool2d_backward(&indices, &input, kernel, p)?,
@@ -27,7 +28,7 @@ impl Var {
     pub fn avg_pool2d(&self, kernel: [usize; 2], p: Conv2dParams) -> Result<Var> {
         let y = self.tensor().avg_pool2d(kernel, p)?;
         let input = self.shape().to_vec();
-        record("avg_pool2d", &[self], y, move |_, _| {
+        record("avg_pool2d", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(g.avg_pool2d_backward(&input, kernel, p)?)]))
         })
     }
@@ -36,7 +37,7 @@ impl Var {
     pub fn adaptive_avg_pool2d(&self, out: [usize; 2]) -> Result<Var> {
         let y = self.tensor().adaptive_avg_pool2d(out)?;
         let input = self.shape().to_vec();
-        record("adaptive_avg_pool2d", &[self], y, move |_, _| {
+        record("adaptive_avg_pool2d", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(g.adaptive_avg_pool2d_backward(&input)?)]))
         })
     }
@@ -45,7 +46,8 @@ impl Var {
     pub fn adaptive_max_pool2d(&self, out: [usize; 2]) -> Result<Var> {
         let (y, indices) = self.tensor().adaptive_max_pool2d(out)?;
         let input = self.shape().to_vec();
-        record("adaptive_max_pool2d", &[self], y, move |_, _| {
+        record("adaptive_max_pool2d", &[self], y, move |_, _, saved| {
+            let indices = saved.keep("indices", indices);
             Box::new(move |g| {
                 Ok(vec![Some(
                     g.adaptive_max_pool2d_backward(&indices, &input)?,

@@ -31,7 +31,7 @@ impl Var {
     pub fn sum(&self, dims: &[usize], keepdim: bool) -> Result<Var> {
         let (dims, shape) = (dims.to_vec(), self.shape().to_vec());
         let y = self.tensor().sum(&dims, keepdim)?;
-        record("sum", &[self], y, move |_, _| {
+        record("sum", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(spread(g, &dims, keepdim, &shape)?)]))
         })
     }
@@ -44,7 +44,7 @@ impl Var {
             .map(|&d| shape.get(d).copied().unwrap_or(1))
             .product();
         let y = self.tensor().mean(&dims, keepdim)?;
-        record("mean", &[self], y, move |_, _| {
+        record("mean", &[self], y, move |_, _, _| {
             Box::new(move |g| {
                 let g = g.div(&scalar_like(count as f32, g)?)?;
                 Ok(vec![Some(spread(&g, &dims, keepdim, &shape)?)])
@@ -67,7 +67,8 @@ impl Var {
         let (dims, shape) = (dims.to_vec(), self.shape().to_vec());
         let x = self.tensor().clone();
         let y = x.var(&dims, keepdim, unbiased)?;
-        record("var", &[self], y, move |_, _| {
+        record("var", &[self], y, move |_, _, saved| {
+            let x = saved.keep("input", x);
             Box::new(move |g| {
                 let n: usize = dims.iter().map(|&d| shape[d]).product();
                 let denom = scalar_like(if unbiased { n - 1 } else { n } as f32, g)?;
@@ -101,8 +102,8 @@ impl Var {
         let (dims, shape) = (dims.to_vec(), self.shape().to_vec());
         let x = self.tensor().clone();
         let y = forward(&x, &dims, keepdim)?;
-        record(op, &[self], y, move |y, _| {
-            let y = y.clone();
+        record(op, &[self], y, move |y, _, saved| {
+            let (x, y) = (saved.keep("input", x), saved.keep("output", y.clone()));
             Box::new(move |g| {
                 let hit = x.eq(&spread(&y, &dims, keepdim, &shape)?)?;
                 let ties = spread(&hit.sum(&dims, keepdim)?, &dims, keepdim, &shape)?;
@@ -125,8 +126,8 @@ impl Var {
     /// `log_softmax` along `dim`: dx = g - softmax(x) * sum(g), with softmax = exp(y).
     pub fn log_softmax(&self, dim: usize) -> Result<Var> {
         let y = self.tensor().log_softmax(dim)?;
-        record("log_softmax", &[self], y, move |y, _| {
-            let y = y.clone();
+        record("log_softmax", &[self], y, move |y, _, saved| {
+            let y = saved.keep("output", y.clone());
             Box::new(move |g| {
                 let total = g.sum(&[dim], true)?;
                 Ok(vec![Some(g.sub(&y.exp()?.mul(&total)?)?)])
@@ -137,8 +138,8 @@ impl Var {
     /// `softmax` along `dim`: dx = y * (g - sum(g * y)).
     pub fn softmax(&self, dim: usize) -> Result<Var> {
         let y = self.tensor().softmax(dim)?;
-        record("softmax", &[self], y, move |y, _| {
-            let y = y.clone();
+        record("softmax", &[self], y, move |y, _, saved| {
+            let y = saved.keep("output", y.clone());
             Box::new(move |g| {
                 let dot = g.mul(&y)?.sum(&[dim], true)?;
                 Ok(vec![Some(y.mul(&g.sub(&dot)?)?)])

@@ -13,7 +13,7 @@ impl Var {
         }
         let input = self.shape().to_vec();
         let y = self.tensor().reshape(shape)?;
-        record("reshape", &[self], y, move |_, _| {
+        record("reshape", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(g.reshape(&input)?)]))
         })
     }
@@ -22,7 +22,7 @@ impl Var {
     pub fn flatten_from(&self, start: usize) -> Result<Var> {
         let input = self.shape().to_vec();
         let y = self.tensor().flatten_from(start)?;
-        record("flatten_from", &[self], y, move |_, _| {
+        record("flatten_from", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(g.reshape(&input)?)]))
         })
     }
@@ -34,7 +34,7 @@ impl Var {
         for (i, &d) in dims.iter().enumerate() {
             inverse[d] = i;
         }
-        record("permute", &[self], y, move |_, _| {
+        record("permute", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(g.permute(&inverse)?)]))
         })
     }
@@ -42,7 +42,7 @@ impl Var {
     /// Swaps two dimensions.
     pub fn transpose(&self, a: usize, b: usize) -> Result<Var> {
         let y = self.tensor().transpose(a, b)?;
-        record("transpose", &[self], y, move |_, _| {
+        record("transpose", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(g.transpose(a, b)?)]))
         })
     }
@@ -51,7 +51,7 @@ impl Var {
     pub fn t(&self) -> Result<Var> {
         let y = self.tensor().t()?;
         let (a, b) = (self.rank() - 2, self.rank() - 1);
-        record("t", &[self], y, move |_, _| {
+        record("t", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(g.transpose(a, b)?)]))
         })
     }
@@ -60,7 +60,7 @@ impl Var {
     pub fn narrow(&self, dim: usize, start: usize, len: usize) -> Result<Var> {
         let input = self.shape().to_vec();
         let y = self.tensor().narrow(dim, start, len)?;
-        record("narrow", &[self], y, move |_, _| {
+        record("narrow", &[self], y, move |_, _, _| {
             Box::new(move |g| {
                 let mut before = input.clone();
                 before[dim] = start;
@@ -76,7 +76,7 @@ impl Var {
     pub fn expand(&self, shape: &[usize]) -> Result<Var> {
         let input = self.shape().to_vec();
         let y = self.tensor().expand(shape)?;
-        record("expand", &[self], y, move |_, _| {
+        record("expand", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(sum_to(g, &input)?)]))
         })
     }
@@ -84,7 +84,7 @@ impl Var {
     /// Inserts a dimension of size 1.
     pub fn unsqueeze(&self, dim: usize) -> Result<Var> {
         let y = self.tensor().unsqueeze(dim)?;
-        record("unsqueeze", &[self], y, move |_, _| {
+        record("unsqueeze", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(g.squeeze(dim)?)]))
         })
     }
@@ -92,7 +92,7 @@ impl Var {
     /// Removes a dimension of size 1.
     pub fn squeeze(&self, dim: usize) -> Result<Var> {
         let y = self.tensor().squeeze(dim)?;
-        record("squeeze", &[self], y, move |_, _| {
+        record("squeeze", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(g.unsqueeze(dim)?)]))
         })
     }
@@ -102,7 +102,7 @@ impl Var {
         let tensors: Vec<&Tensor> = vars.iter().map(|v| v.tensor()).collect();
         let y = Tensor::cat(&tensors, dim)?;
         let sizes: Vec<usize> = vars.iter().map(|v| v.shape()[dim]).collect();
-        record("cat", vars, y, move |_, n| {
+        record("cat", vars, y, move |_, n, _| {
             let n = n.to_vec();
             Box::new(move |g| {
                 let mut start = 0;
@@ -139,7 +139,7 @@ impl Var {
     pub fn pad2d(&self, pads: [usize; 4], mode: PadMode) -> Result<Var> {
         let input = self.shape().to_vec();
         let y = self.tensor().pad2d(pads, mode)?;
-        record("pad2d", &[self], y, move |_, _| {
+        record("pad2d", &[self], y, move |_, _, _| {
             Box::new(move |g| Ok(vec![Some(g.pad2d_backward(&input, pads, mode)?)]))
         })
     }

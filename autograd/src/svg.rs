@@ -1,0 +1,195 @@
+//! A [`Graph`] drawn as a standalone SVG, laid out here (no Graphviz): a layered layout in
+//! the manner of Sugiyama et al. (1981), kept small.
+//!
+//! 1. Layers: a box goes one layer below the lowest box with an arrow into it (the longest
+//!    path from the top); a box with no arrow in (a parameter, an input) goes just above
+//!    the first box that reads it, so that a weight sits beside its layer.
+//! 2. Order within a layer: by the mean position of the boxes with arrows into it (the
+//!    barycentre heuristic), layer by layer from the top, a few sweeps; this keeps most
+//!    arrows short and uncrossed.
+//! 3. Coordinates: each box as wide as its longest line, layers centred, top to bottom;
+//!    arrows as curves from the bottom of a box to the top of the next, labelled with their
+//!    shapes.
+use crate::graph::{colour, Arrow, Graph, Node, NodeKind};
+
+/// Approximate width of a character of the 11 px sans-serif text, and the line height.
+const CHAR: f64 = 6.4;
+const LINE: f64 = 14.0;
+/// Padding inside a box, gaps between boxes and between layers, margin around the picture.
+const PAD: f64 = 8.0;
+const GAP: f64 = 24.0;
+const LAYER_GAP: f64 = 56.0;
+const MARGIN: f64 = 20.0;
+/// Barycentre sweeps.
+const SWEEPS: usize = 4;
+
+/// `s` as SVG text: `&`, `<` and `>` escaped.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The layer of each node (arrows go from lower to higher node index, see
+/// [`Graph::drawing`]).
+fn layers(n: usize, arrows: &[Arrow]) -> Vec<usize> {
+    let mut layer = vec![0usize; n];
+    let mut has_in = vec![false; n];
+    let mut sorted: Vec<&Arrow> = arrows.iter().collect();
+    sorted.sort_by_key(|a| a.to);
+    for a in &sorted {
+        layer[a.to] = layer[a.to].max(layer[a.from] + 1);
+        has_in[a.to] = true;
+    }
+    // Sources just above their first reader.
+    for v in (0..n).filter(|&v| !has_in[v]) {
+        let readers = arrows.iter().filter(|a| a.from == v).map(|a| layer[a.to]);
+        if let Some(first) = readers.min() {
+            layer[v] = first.saturating_sub(1);
+        }
+    }
+    layer
+}
+
+/// The boxes of each layer, in drawing order: by index, then barycentre sweeps.
+fn order(layer: &[usize], arrows: &[Arrow]) -> Vec<Vec<usize>> {
+    let depth = layer.iter().max().map_or(0, |d| d + 1);
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); depth];
+    for (v, &l) in layer.iter().enumerate() {
+        rows[l].push(v);
+    }
+    let mut pos = vec![0f64; layer.len()];
+    let place = |rows: &Vec<Vec<usize>>, pos: &mut Vec<f64>| {
+        for row in rows {
+            for (i, &v) in row.iter().enumerate() {
+                pos[v] = i as f64 / row.len().max(1) as f64;
+            }
+        }
+    };
+    place(&rows, &mut pos);
+    for sweep in 0..SWEEPS {
+        // Downward sweeps order by the boxes above, upward ones by the boxes below.
+        let down = sweep % 2 == 0;
+        for l in 0..depth {
+            let l = if down { l } else { depth - 1 - l };
+            let key = |v: usize| {
+                let near: Vec<f64> = arrows
+                    .iter()
+                    .filter_map(|a| match down {
+                        true if a.to == v => Some(pos[a.from]),
+                        false if a.from == v => Some(pos[a.to]),
+                        _ => None,
+                    })
+                    .collect();
+                match near.len() {
+                    0 => pos[v],
+                    k => near.iter().sum::<f64>() / k as f64,
+                }
+            };
+            let mut keyed: Vec<(f64, usize)> = rows[l].iter().map(|&v| (key(v), v)).collect();
+            keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+            rows[l] = keyed.into_iter().map(|(_, v)| v).collect();
+            for (i, &v) in rows[l].iter().enumerate() {
+                pos[v] = i as f64 / rows[l].len().max(1) as f64;
+            }
+        }
+    }
+    rows
+}
+
+/// A box's size.
+fn size(node: &Node) -> (f64, f64) {
+    let chars = node
+        .lines
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    (
+        chars as f64 * CHAR + 2.0 * PAD,
+        node.lines.len() as f64 * LINE + PAD,
+    )
+}
+
+impl Graph {
+    /// The graph as a standalone SVG document: forward ops in blue, backward rules in
+    /// orange, parameters in green, their gradients in yellow, inputs in grey; each arrow
+    /// labelled with the shape of the value (forward) or gradient (backward) it carries.
+    pub fn to_svg(&self) -> String {
+        let (nodes, arrows) = self.drawing();
+        let layer = layers(nodes.len(), &arrows);
+        let rows = order(&layer, &arrows);
+        // Box positions: (x, y) of the top-left corner, and the size.
+        let sizes: Vec<(f64, f64)> = nodes.iter().map(size).collect();
+        let widths: Vec<f64> = rows
+            .iter()
+            .map(|r| {
+                r.iter().map(|&v| sizes[v].0).sum::<f64>() + GAP * r.len().saturating_sub(1) as f64
+            })
+            .collect();
+        let width = widths.iter().copied().fold(0.0, f64::max) + 2.0 * MARGIN;
+        let mut at = vec![(0.0, 0.0); nodes.len()];
+        let mut y = MARGIN;
+        for (row, w) in rows.iter().zip(&widths) {
+            let mut x = (width - w) / 2.0;
+            let tallest = row.iter().map(|&v| sizes[v].1).fold(0.0, f64::max);
+            for &v in row {
+                at[v] = (x, y + (tallest - sizes[v].1) / 2.0);
+                x += sizes[v].0 + GAP;
+            }
+            y += tallest + LAYER_GAP;
+        }
+        let height = y - LAYER_GAP + MARGIN;
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" \
+             viewBox=\"0 0 {width:.0} {height:.0}\" font-family=\"Helvetica, Arial, sans-serif\" \
+             font-size=\"11\">\n<defs><marker id=\"head\" viewBox=\"0 0 10 10\" refX=\"10\" \
+             refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 \
+             L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n<rect width=\"100%\" \
+             height=\"100%\" fill=\"white\"/>\n"
+        );
+        for a in &arrows {
+            let (from, to) = ((at[a.from], sizes[a.from]), (at[a.to], sizes[a.to]));
+            let (x1, y1) = (from.0 .0 + from.1 .0 / 2.0, from.0 .1 + from.1 .1);
+            let (x2, y2) = (to.0 .0 + to.1 .0 / 2.0, to.0 .1);
+            let bend = ((y2 - y1) / 2.0).max(20.0);
+            svg += &format!(
+                "<path class=\"arrow\" d=\"M{x1:.1},{y1:.1} C{x1:.1},{:.1} {x2:.1},{:.1} \
+                 {x2:.1},{y2:.1}\" fill=\"none\" stroke=\"#555\" marker-end=\"url(#head)\"/>\n\
+                 <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#777\" font-size=\"9\" \
+                 text-anchor=\"middle\">{}</text>\n",
+                y1 + bend,
+                y2 - bend,
+                (x1 + x2) / 2.0,
+                (y1 + y2) / 2.0 - 2.0,
+                escape(&a.label)
+            );
+        }
+        for (v, node) in nodes.iter().enumerate() {
+            let ((x, y), (w, h)) = (at[v], sizes[v]);
+            let (class, rx) = match node.kind {
+                NodeKind::Forward => ("forward", 2),
+                NodeKind::Backward => ("backward", 8),
+                NodeKind::Parameter => ("parameter", 14),
+                NodeKind::Gradient => ("gradient", 2),
+                NodeKind::Input => ("input", 14),
+            };
+            svg += &format!(
+                "<g class=\"{class}\"><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" \
+                 height=\"{h:.1}\" rx=\"{rx}\" fill=\"{}\" stroke=\"#444\"/>\n",
+                colour(node.kind)
+            );
+            for (i, line) in node.lines.iter().enumerate() {
+                let weight = if i == 0 { " font-weight=\"bold\"" } else { "" };
+                svg += &format!(
+                    "<text x=\"{:.1}\" y=\"{:.1}\"{weight}>{}</text>\n",
+                    x + PAD,
+                    y + PAD / 2.0 + LINE * (i as f64 + 0.8),
+                    escape(line)
+                );
+            }
+            svg += "</g>\n";
+        }
+        svg + "</svg>\n"
+    }
+}
