@@ -607,6 +607,46 @@ fn batchnorm_by_hand_is_the_layer() {
 }
 
 #[test]
+fn tape_draws_both_steps_as_svg_and_dot_and_says_the_peak() {
+    let dir = scratch("tape");
+    let stdout = succeeds("tape", "", &dir);
+    let out = dir.join("out/tape");
+    for stem in ["tabular", "basic_block"] {
+        // `stem: N ops, P parameters; the tape held X (B bytes) at its peak; ...`
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{stem}: ")))
+            .unwrap_or_else(|| panic!("no line for {stem}:\n{stdout}"));
+        let number = |before: &str| -> usize {
+            line.split(before)
+                .next()
+                .and_then(|s| s.split_whitespace().last())
+                .and_then(|n| n.trim_start_matches('(').parse().ok())
+                .unwrap_or_else(|| panic!("{line}"))
+        };
+        let (ops, params) = (number(" ops"), number(" parameters"));
+        assert!(ops > 5 && params > 3 && number(" bytes)") > 0, "{line}");
+        let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).expect("svg");
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{stem}"
+        );
+        let boxes = |class: &str| svg.matches(&format!("<g class=\"{class}\">")).count();
+        assert_eq!(
+            (boxes("forward"), boxes("parameter")),
+            (ops, params),
+            "{stem}"
+        );
+        assert_eq!(boxes("gradient"), params, "{stem}");
+        let dot = std::fs::read_to_string(out.join(format!("{stem}.dot"))).expect("dot");
+        assert!(
+            dot.starts_with("digraph tape {") && dot.trim_end().ends_with('}'),
+            "{stem}"
+        );
+    }
+}
+
+#[test]
 fn why_batchnorm_trains_six_runs_and_draws_both_charts() {
     let dir = scratch("why_batchnorm");
     let stdout = succeeds(
@@ -682,6 +722,7 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
         1,
         &words,
     );
+    fails("tape", "--out file/out", &dir, 1, &words);
     // A checkpoint whose metrics.json (where heatmap finds the class names) is not JSON.
     std::fs::create_dir(dir.join("run")).expect("a folder");
     std::fs::write(dir.join("run/metrics.json"), "{").expect("a file");

@@ -2,8 +2,9 @@
 //! the manner of Sugiyama et al. (1981), kept small.
 //!
 //! 1. Layers: a box goes one layer below the lowest box with an arrow into it (the longest
-//!    path from the top); a box with no arrow in (a parameter, an input) goes just above
-//!    the first box that reads it, so that a weight sits beside its layer.
+//!    path from the top); then each box that is read goes down to just above the first box
+//!    that reads it, so that a weight and its transpose sit beside the product that uses
+//!    them.
 //! 2. Order within a layer: by the mean position of the boxes with arrows into it (the
 //!    barycentre heuristic), layer by layer from the top, a few sweeps; this keeps most
 //!    arrows short and uncrossed.
@@ -12,8 +13,10 @@
 //!    shapes.
 use crate::graph::{colour, Arrow, Graph, Node, NodeKind};
 
-/// Approximate width of a character of the 11 px sans-serif text, and the line height.
+/// Approximate width of a character of the 11 px sans-serif text, how much wider bold is,
+/// and the line height.
 const CHAR: f64 = 6.4;
+const BOLD: f64 = 1.12;
 const LINE: f64 = 14.0;
 /// Padding inside a box, gaps between boxes and between layers, margin around the picture.
 const PAD: f64 = 8.0;
@@ -34,18 +37,17 @@ fn escape(s: &str) -> String {
 /// [`Graph::drawing`]).
 fn layers(n: usize, arrows: &[Arrow]) -> Vec<usize> {
     let mut layer = vec![0usize; n];
-    let mut has_in = vec![false; n];
     let mut sorted: Vec<&Arrow> = arrows.iter().collect();
     sorted.sort_by_key(|a| a.to);
     for a in &sorted {
         layer[a.to] = layer[a.to].max(layer[a.from] + 1);
-        has_in[a.to] = true;
     }
-    // Sources just above their first reader.
-    for v in (0..n).filter(|&v| !has_in[v]) {
+    // Then every box that is read as low as its readers allow: just above the first of
+    // them (readers have higher indices, so going down the indices sees them placed).
+    for v in (0..n).rev() {
         let readers = arrows.iter().filter(|a| a.from == v).map(|a| layer[a.to]);
         if let Some(first) = readers.min() {
-            layer[v] = first.saturating_sub(1);
+            layer[v] = first - 1;
         }
     }
     layer
@@ -97,18 +99,13 @@ fn order(layer: &[usize], arrows: &[Arrow]) -> Vec<Vec<usize>> {
     rows
 }
 
-/// A box's size.
+/// A box's size (its first line is bold: wider by [`BOLD`]).
 fn size(node: &Node) -> (f64, f64) {
-    let chars = node
-        .lines
-        .iter()
-        .map(|l| l.chars().count())
-        .max()
-        .unwrap_or(0);
-    (
-        chars as f64 * CHAR + 2.0 * PAD,
-        node.lines.len() as f64 * LINE + PAD,
-    )
+    let width = |(i, l): (usize, &String)| {
+        l.chars().count() as f64 * CHAR * if i == 0 { BOLD } else { 1.0 }
+    };
+    let text = node.lines.iter().enumerate().map(width).fold(0.0, f64::max);
+    (text + 2.0 * PAD, node.lines.len() as f64 * LINE + PAD)
 }
 
 impl Graph {
