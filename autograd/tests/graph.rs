@@ -117,12 +117,13 @@ fn dot_and_svg_draw_every_op_forward_and_backward() {
         assert_eq!(count, n, "{class} boxes");
     }
     assert_eq!(svg.matches("class=\"arrow\"").count(), 16);
-    // Every box lies inside the picture.
+    // Every box lies inside the picture, and no two overlap.
     let size = |key: &str, s: &str| -> f64 {
         let at = s.find(&format!("{key}=\"")).unwrap() + key.len() + 2;
         s[at..].split('"').next().unwrap().parse().unwrap()
     };
     let (width, height) = (size("width", &svg), size("height", &svg));
+    let mut boxes: Vec<[f64; 4]> = Vec::new();
     for rect in svg.split("<rect x=").skip(1) {
         let r = format!("x={rect}");
         let (x, y) = (size("x", &r), size("y", &r));
@@ -131,7 +132,13 @@ fn dot_and_svg_draw_every_op_forward_and_backward() {
             x >= 0.0 && y >= 0.0 && x + w <= width && y + h <= height,
             "{r}"
         );
+        for b in &boxes {
+            let apart = x + w <= b[0] || b[0] + b[2] <= x || y + h <= b[1] || b[1] + b[3] <= y;
+            assert!(apart, "{r} overlaps {b:?}");
+        }
+        boxes.push([x, y, w, h]);
     }
+    assert_eq!(boxes.len(), 17);
 }
 
 #[test]

@@ -198,8 +198,6 @@ unary_rules! {
     relu: output => |g, y| g.relu_backward(&y)?;
     /// √x; d/dx = 1/(2y).
     sqrt: output => |g, y| g.div(&y.mul_scalar(2.0)?)?;
-    /// -x.
-    neg: output => |g, _y| g.neg()?;
     /// |x|; d/dx = sign(x) (0 at 0, as PyTorch).
     abs: input => |g, x| {
         let zero = scalar_like(0.0, &x)?;
@@ -219,6 +217,14 @@ impl Var {
         record("powf", &[self], y, move |_, _, saved| {
             let x = saved.keep("input", x);
             Box::new(move |g| Ok(vec![Some(g.mul(&x.powf(e - 1.0)?.mul_scalar(e)?)?)]))
+        })
+    }
+
+    /// -x; d/dx = -1: the rule keeps nothing.
+    pub fn neg(&self) -> Result<Var> {
+        let y = self.tensor().neg()?;
+        record("neg", &[self], y, move |_, _, _| {
+            Box::new(move |g| Ok(vec![Some(g.neg()?)]))
         })
     }
 
