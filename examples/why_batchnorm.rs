@@ -30,17 +30,16 @@ use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use lesson6::autograd::{Gradients, Tape};
 use lesson6::datasets::shapes::{draw_shape, SHAPES};
-use lesson6::nn::layers::{
-    AdaptiveAvgPool2d, BatchNorm, Conv2d, Flatten, Linear, ReLU, Sequential,
-};
+use lesson6::nn::layers::Sequential;
 use lesson6::nn::loss::cross_entropy;
+use lesson6::nn::models::small_cnn;
 use lesson6::nn::optim::Sgd;
 use lesson6::nn::plot::{line_chart, Chart, Mark, Series};
 use lesson6::nn::run_dir::RunDir;
 use lesson6::nn::vision::{Augment, Padding};
 use lesson6::nn::{Mode, Module, Param, Vars};
 use lesson6::tensor::random::Philox;
-use lesson6::tensor::{Conv2dParams, Tensor};
+use lesson6::tensor::Tensor;
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,33 +93,6 @@ const SIZE: usize = 32;
 /// The step lengths, in multiples of the learning rate, at which the loss is measured along
 /// the gradient.
 const ALONG: [f32; 5] = [0.25, 0.5, 1.0, 2.0, 4.0];
-
-/// The small CNN, with or without a batch norm after each convolution (whose bias it then
-/// makes redundant, so the convolutions have one only without).
-fn small_cnn(vars: &Vars, bn: bool) -> lesson6::nn::Result<Sequential> {
-    let p = vars.root();
-    let mut m = Sequential::new();
-    let mut i = 0;
-    for (cin, cout) in [(3, 16), (16, 32), (32, 64)] {
-        m = m.push(Conv2d::new(
-            p.pp(i),
-            cin,
-            cout,
-            3,
-            Conv2dParams::new(2, 1),
-            !bn,
-        )?);
-        i += 1;
-        if bn {
-            m = m.push(BatchNorm::new_2d(p.pp(i), cout)?);
-            i += 1;
-        }
-        m = m.push(ReLU);
-        i += 1;
-    }
-    let m = m.push(AdaptiveAvgPool2d { out: [1, 1] }).push(Flatten);
-    Ok(m.push(Linear::new(p.pp(i + 2), 64, SHAPES.len(), true)?))
-}
 
 /// The embedded shapes at `SIZE` x `SIZE` (centre crops), each channel normalised by the set's
 /// own mean and standard deviation: images `[n, 3, SIZE, SIZE]` and i64 labels `[n]`.
@@ -200,7 +172,7 @@ fn train(
     data: &(Vec<f32>, Vec<i64>),
 ) -> Result<Curves, Box<dyn Error>> {
     let vars = Vars::new(args.seed);
-    let model = small_cnn(&vars, bn)?;
+    let model = small_cnn(vars.root(), SHAPES.len(), bn)?;
     let params: Vec<Rc<Param>> = vars.params().into_iter().map(|(_, p)| p).collect();
     let mut sgd = Sgd::new(0.0, 0.0);
     let (pixels, labels) = data;
