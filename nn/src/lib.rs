@@ -20,6 +20,7 @@ pub mod models;
 pub mod module;
 pub mod optim;
 pub mod plot;
+pub mod projection;
 pub mod pth;
 pub mod run_dir;
 pub mod schedule;
