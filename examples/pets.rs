@@ -60,6 +60,11 @@ struct Args {
     /// A folder of images named `Class_123.jpg` (the Oxford-IIIT Pet `images` folder).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Labels from a CSV `file,label` (the files relative to the data folder), as the
+    /// explore example's page downloads them, instead of from the file names; images it
+    /// does not name are left out.
+    #[arg(long)]
+    labels: Option<PathBuf>,
     /// ImageNet weights for ResNet-34 in torchvision's names: a `.safetensors` file, or
     /// torchvision's own `.pth` checkpoint (`resnet34-b627a593.pth`).
     #[arg(long)]
@@ -155,8 +160,10 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             d
         }
     };
-    let ImageFolder { images, unlabelled } =
-        ImageFolder::from_folder(&dir, PETS_PATTERN, 0.2, args.seed)?;
+    let ImageFolder { images, unlabelled } = match &args.labels {
+        Some(csv) => ImageFolder::from_csv(&dir, csv, 0.2, args.seed)?,
+        None => ImageFolder::from_folder(&dir, PETS_PATTERN, 0.2, args.seed)?,
+    };
     if !unlabelled.is_empty() {
         println!(
             "note: {} images do not match `{PETS_PATTERN}` and are left out (e.g. {})",

@@ -61,26 +61,33 @@ struct Run {
 }
 
 /// Runs example `name` in `dir` with the command line `args` (split at spaces: no argument
-/// here has one); its output goes to files there (a pipe could fill and block a chatty
-/// example while the run is watched for a hang).
+/// here has one).
 fn run(name: &str, args: &str, dir: &Path) -> Run {
+    let mut cmd = Command::new(example(name));
+    cmd.args(args.split_whitespace());
+    watch(cmd, &format!("{name} {args}"), dir)
+}
+
+/// Runs `cmd` in `dir`, its output going to files there (a pipe could fill and block a
+/// chatty program while the run is watched for a hang); a run past [`HANG`] is killed and
+/// fails the test.
+fn watch(mut cmd: Command, what: &str, dir: &Path) -> Run {
     let (out, err) = (dir.join("run.stdout"), dir.join("run.stderr"));
-    let mut child = Command::new(example(name))
-        .args(args.split_whitespace())
+    let mut child = cmd
         .current_dir(dir)
         .stdout(File::create(&out).expect("stdout file"))
         .stderr(File::create(&err).expect("stderr file"))
         .spawn()
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     let start = Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the example") {
+        if let Some(status) = child.try_wait().expect("wait for the run") {
             break status;
         }
         if start.elapsed() > HANG {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("`{name} {args}` still ran after {HANG:?} and was killed: it hangs");
+            panic!("`{what}` still ran after {HANG:?} and was killed: it hangs");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -607,6 +614,46 @@ fn batchnorm_by_hand_is_the_layer() {
 }
 
 #[test]
+fn explore_writes_its_page_and_pets_trains_on_the_names_it_gives() {
+    let dir = scratch("explore");
+    let stdout = succeeds("explore", "--per-class 4 --steps 5", &dir);
+    assert!(stdout.contains("24 images, 64 activations"), "{stdout}");
+    let page = std::fs::read_to_string(dir.join("out/explore/index.html")).expect("page");
+    let json = page
+        .split("<script id=\"data\" type=\"application/json\">")
+        .nth(1)
+        .and_then(|s| s.split("</script>").next())
+        .expect("the page's data");
+    let data: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    let items = data["items"].as_array().expect("items");
+    assert_eq!(items.len(), 24);
+    for d in items {
+        assert!(d["src"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/png;base64,"));
+        assert!(d["x"].as_f64().unwrap().is_finite() && d["y"].as_f64().unwrap().is_finite());
+    }
+    // A CSV as the page downloads it, discs and rings named `round`, the rest `other`: the
+    // pets example trains on those two classes.
+    let mut csv = String::from("file,label\n");
+    for d in items {
+        let file = d["file"].as_str().unwrap();
+        let round = file.starts_with("Disc") || file.starts_with("Ring");
+        csv += &format!("{file},{}\n", if round { "round" } else { "other" });
+    }
+    std::fs::write(dir.join("labels.csv"), csv).expect("labels");
+    let args =
+        "--data out/explore/images --labels labels.csv --size 16 --epochs 1 --bs 4 --out pets";
+    let stdout = succeeds("pets", args, &dir);
+    assert!(stdout.contains("2 classes, "), "{stdout}");
+    assert_eq!(
+        metrics(&dir.join("pets"))["classes"],
+        serde_json::json!(["other", "round"])
+    );
+}
+
+#[test]
 fn tape_draws_both_steps_as_svg_and_dot_and_says_the_peak() {
     let dir = scratch("tape");
     let stdout = succeeds("tape", "", &dir);
@@ -723,6 +770,21 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
         &words,
     );
     fails("tape", "--out file/out", &dir, 1, &words);
+    fails("explore", "--data missing", &dir, 1, &["missing", no_such]);
+    fails(
+        "explore",
+        "--model /dev/zero",
+        &dir,
+        1,
+        &["--model", "not a regular file"],
+    );
+    fails(
+        "pets",
+        "--labels missing.csv",
+        &dir,
+        1,
+        &["missing.csv", no_such],
+    );
     // A checkpoint whose metrics.json (where heatmap finds the class names) is not JSON.
     std::fs::create_dir(dir.join("run")).expect("a folder");
     std::fs::write(dir.join("run/metrics.json"), "{").expect("a file");
@@ -741,6 +803,8 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
         ("heatmap", "--per-class", "4..=1000", "3", "1001"),
         ("heatmap", "--epochs", "1..=1000", "0", "1001"),
         ("why_batchnorm", "--steps", "1..=100000", "0", "100001"),
+        ("explore", "--steps", "1..=100000", "0", "100001"),
+        ("explore", "--per-class", "2..=1000", "1", "1001"),
         ("why_batchnorm", "--bs", "2..=4096", "1", "4097"),
         ("why_batchnorm", "--per-class", "2..=10000", "1", "10001"),
     ] {
@@ -831,4 +895,134 @@ fn bad_input_gets_an_error_line_not_a_panic_a_debug_dump_or_a_hang() {
         2,
         &["--weights", "--learner", "required"],
     );
+}
+
+// The activation explorer's page in a real browser (headless Chromium): the explore example
+// writes it for the embedded shapes, the page is opened with a `#selftest` request, and the
+// test checks what the page reports: every thumbnail drawn at its projected coordinates
+// (the position the page's fit gives, and the canvas showing the thumbnail's own pixels
+// there), then a rectangle selected with synthetic pointer events, named, and the CSV of
+// names it produces, against the images whose coordinates lie inside the rectangle.
+//
+// Chromium is a Debian package (`chromium`); `.ci/run` installs it and sets
+// `LESSON6_REQUIRE_CHROMIUM`, so that in CI a missing browser fails this test instead of
+// skipping it.
+/// The browser on the PATH, if any.
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|p| p.is_file())
+}
+
+/// The text between `start` and the next `end` in `s`.
+fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
+    let from = s.find(start).unwrap_or_else(|| panic!("no {start}")) + start.len();
+    &s[from..from + s[from..].find(end).unwrap_or_else(|| panic!("no {end}"))]
+}
+
+#[test]
+fn the_page_draws_every_thumbnail_and_names_a_selected_region() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("LESSON6_REQUIRE_CHROMIUM").is_none(),
+            "LESSON6_REQUIRE_CHROMIUM is set but there is no chromium on the PATH"
+        );
+        eprintln!("skipped: no chromium on the PATH (CI installs it)");
+        return;
+    };
+    let dir = scratch("explorer");
+    let out = dir.join("out/explore");
+    succeeds("explore", "--per-class 6 --steps 20", &dir);
+    let page = std::fs::read_to_string(out.join("index.html")).expect("index.html");
+    let data: serde_json::Value = serde_json::from_str(between(
+        &page,
+        "<script id=\"data\" type=\"application/json\">",
+        "</script>",
+    ))
+    .expect("the page's data");
+    let items = data["items"].as_array().expect("items");
+    assert_eq!(items.len(), 36);
+    let side = data["thumb"].as_f64().expect("thumb");
+    let xy: Vec<(f64, f64)> = items
+        .iter()
+        .map(|d| (d["x"].as_f64().unwrap(), d["y"].as_f64().unwrap()))
+        .collect();
+    // The rectangle: all of y, x up to the middle of the widest gap between neighbouring
+    // x values near the median, so that no centre sits on its edge.
+    let mut xs: Vec<f64> = xy.iter().map(|p| p.0).collect();
+    xs.sort_by(f64::total_cmp);
+    let k = (xs.len() / 4..3 * xs.len() / 4)
+        .max_by(|&a, &b| (xs[a + 1] - xs[a]).total_cmp(&(xs[b + 1] - xs[b])))
+        .unwrap();
+    let (lo, hi) = (xs[0] - 1.0, (xs[k] + xs[k + 1]) / 2.0);
+    let (ylo, yhi) = xy
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let spec = format!("region A,{lo},{},{hi},{}", ylo - 1.0, yhi + 1.0);
+    let url = format!(
+        "file://{}#selftest={}",
+        out.join("index.html").canonicalize().unwrap().display(),
+        spec.replace(' ', "%20")
+    );
+    let mut cmd = Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--window-size=1000,800",
+        "--virtual-time-budget=20000",
+        "--dump-dom",
+    ])
+    .arg(&url);
+    let run = watch(cmd, "chromium", &dir);
+    assert_eq!(run.code, Some(0), "chromium: {}", run.stderr);
+    let dom = run.stdout;
+    let report = between(&dom, "<pre id=\"selftest\">", "</pre>")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let report: serde_json::Value = serde_json::from_str(&report).expect("the page's report");
+
+    // Every thumbnail where the fit puts its coordinates (within the half pixel the page
+    // rounds to), in item order, showing its own pixels wherever no other covers it.
+    let (w, h) = (
+        report["canvas"][0].as_f64().unwrap(),
+        report["canvas"][1].as_f64().unwrap(),
+    );
+    let (x0, x1) = (xs[0], xs[xs.len() - 1]);
+    let scale = ((w - 2.0 * side) / (x1 - x0)).min((h - 2.0 * side) / (yhi - ylo));
+    let (ox, oy) = (
+        (w - scale * (x0 + x1)) / 2.0,
+        (h - scale * (ylo + yhi)) / 2.0,
+    );
+    let drawn = report["drawn"].as_array().expect("drawn");
+    assert_eq!(drawn.len(), items.len());
+    let mut checked = 0;
+    for ((d, item), &(x, y)) in drawn.iter().zip(items).zip(&xy) {
+        assert_eq!(d["file"], item["file"]);
+        let (dx, dy) = (d["x"].as_f64().unwrap(), d["y"].as_f64().unwrap());
+        assert!((dx - (x * scale + ox)).abs() <= 0.5, "{d} against x {x}");
+        assert!((dy - (y * scale + oy)).abs() <= 0.5, "{d} against y {y}");
+        if !d["same"].is_null() {
+            assert_eq!(d["same"], true, "{d}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no thumbnail stood alone to be checked");
+
+    // The selection: the images inside the rectangle, named, in item order.
+    let inside: Vec<&str> = items
+        .iter()
+        .zip(&xy)
+        .filter(|(_, &(x, _))| x <= hi)
+        .map(|(d, _)| d["file"].as_str().unwrap())
+        .collect();
+    assert!(!inside.is_empty() && inside.len() < items.len());
+    assert_eq!(report["selected"].as_u64(), Some(inside.len() as u64));
+    let want: String = std::iter::once("file,label\n".to_string())
+        .chain(inside.iter().map(|f| format!("{f},region A\n")))
+        .collect();
+    assert_eq!(report["csv"].as_str(), Some(want.as_str()));
 }

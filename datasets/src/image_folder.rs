@@ -87,11 +87,6 @@ impl ImageFolder {
         if re.captures_len() < 2 {
             return Err(bad_pattern(None));
         }
-        if !(0.0..1.0).contains(&valid_pct) {
-            return Err(Error::Invalid(format!(
-                "the validation share must be in [0, 1), not {valid_pct}"
-            )));
-        }
         // Nothing in `dir` to train on, and why.
         let unusable = |msg: String| Error::Folder {
             path: dir.to_path_buf(),
@@ -117,6 +112,91 @@ impl ImageFolder {
                 unlabelled[0].display()
             )));
         }
+        Self::split(dir, labelled, unlabelled, valid_pct, seed)
+    }
+
+    /// The images of `dir` labelled by the CSV file `labels` (a header `file,label`, then one
+    /// row per image: its path relative to `dir` and its label, as the explore example's page
+    /// downloads them); images not in it are left out, and split as [`Self::from_folder`]
+    /// does. Each row's file must be a file under `dir`, named once, with a label.
+    pub fn from_csv(
+        dir: impl AsRef<Path>,
+        labels: &Path,
+        valid_pct: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        let dir = dir.as_ref();
+        let (file, len) = nn::user_file::open(labels, u64::MAX).map_err(|source| Error::File {
+            path: labels.to_path_buf(),
+            source,
+            read_as: Some("CSV"),
+        })?;
+        let mut reader = csv::Reader::from_reader(std::io::Read::take(file, len));
+        let header = reader
+            .headers()
+            .map_err(|e| Error::csv(labels, format!("has no header: {e}")))?
+            .clone();
+        if header.iter().collect::<Vec<_>>() != ["file", "label"] {
+            return Err(Error::csv(
+                labels,
+                "must start with the header `file,label`",
+            ));
+        }
+        let mut seen = HashSet::new();
+        let mut labelled = Vec::new();
+        for row in reader.records() {
+            let row = row.map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line());
+                Error::csv_at(labels, line, None, None, e.to_string())
+            })?;
+            let line = row.position().map_or(0, |p| p.line());
+            let (file, label) = (&row[0], row[1].trim());
+            let at = |column, value: &str, msg: &str| {
+                Error::csv_at(labels, line, Some(column), Some(value), msg)
+            };
+            let path = dir.join(file);
+            let inside = Path::new(file)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !inside || !is_image(&path) || !path.is_file() {
+                return Err(at(
+                    "file",
+                    file,
+                    &format!("is not an image file under {}", dir.display()),
+                ));
+            }
+            if label.is_empty() {
+                return Err(at("label", label, "is empty: every row needs a label"));
+            }
+            if !seen.insert(file.to_string()) {
+                return Err(at("file", file, "is named twice"));
+            }
+            labelled.push((path, label.to_string()));
+        }
+        if labelled.is_empty() {
+            return Err(Error::csv(labels, "has no rows: no image is labelled"));
+        }
+        labelled.sort();
+        Self::split(dir, labelled, Vec::new(), valid_pct, seed)
+    }
+
+    /// Classes (sorted), class indices, and the seeded split of `labelled`.
+    fn split(
+        dir: &Path,
+        labelled: Vec<(PathBuf, String)>,
+        unlabelled: Vec<PathBuf>,
+        valid_pct: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        if !(0.0..1.0).contains(&valid_pct) {
+            return Err(Error::Invalid(format!(
+                "the validation share must be in [0, 1), not {valid_pct}"
+            )));
+        }
+        let unusable = |msg: String| Error::Folder {
+            path: dir.to_path_buf(),
+            msg,
+        };
         let mut classes: Vec<String> = labelled.iter().map(|(_, l)| l.clone()).collect();
         classes.sort();
         classes.dedup();

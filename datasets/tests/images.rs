@@ -171,3 +171,79 @@ fn the_embedded_shapes_are_reproducible_and_labelled() {
     assert_eq!(f.images.classes, sorted);
     assert!(f.unlabelled.is_empty() && f.images.items.len() == 18);
 }
+
+#[test]
+fn labels_from_a_csv_as_the_explorer_writes_them() {
+    let dir = tmp("csv");
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    write_pngs(
+        &dir,
+        &["a_1.jpg", "b_2.jpg", "c_3.jpg", "sub/d.png", "e.jpg"],
+    );
+    let labels = dir.join("labels.csv");
+    let write = |text: &str| std::fs::write(&labels, text).unwrap();
+    write("file,label\na_1.jpg,round\nsub/d.png,round\nc_3.jpg,\"pointy, sharp\"\nb_2.jpg,round\n");
+    let f = ImageFolder::from_csv(&dir, &labels, 0.25, 0).unwrap();
+    let images = &f.images;
+    assert_eq!(images.classes, ["pointy, sharp", "round"]);
+    // The labelled files only (e.jpg is left out), sorted by path, with their classes.
+    let items: Vec<(String, usize)> = images
+        .items
+        .iter()
+        .map(|(p, c)| (p.strip_prefix(&dir).unwrap().display().to_string(), *c))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            ("a_1.jpg".into(), 1),
+            ("b_2.jpg".into(), 1),
+            ("c_3.jpg".into(), 0),
+            ("sub/d.png".into(), 1)
+        ]
+    );
+    assert_eq!((images.train.len(), images.valid.len()), (3, 1));
+
+    // What a CSV can get wrong: each error names the file, the line and the value.
+    for (text, words) in [
+        (
+            "name,label\na_1.jpg,x\n",
+            vec!["labels.csv", "header `file,label`"],
+        ),
+        (
+            "file,label\na_1.jpg,x\nzzz.jpg,y\n",
+            vec!["line 3", "`zzz.jpg`", "not an image file"],
+        ),
+        (
+            "file,label\n../csv/a_1.jpg,x\nb_2.jpg,y\n",
+            vec!["line 2", "`../csv/a_1.jpg`"],
+        ),
+        (
+            "file,label\nlabels.csv,x\nb_2.jpg,y\n",
+            vec!["line 2", "not an image file"],
+        ),
+        (
+            "file,label\na_1.jpg,x\nb_2.jpg,  \n",
+            vec!["line 3", "column `label`", "empty"],
+        ),
+        (
+            "file,label\na_1.jpg,x\na_1.jpg,y\n",
+            vec!["line 3", "named twice"],
+        ),
+        ("file,label\n", vec!["no rows"]),
+        ("file,label\na_1.jpg,x,extra\n", vec!["labels.csv"]),
+    ] {
+        write(text);
+        let err = match ImageFolder::from_csv(&dir, &labels, 0.25, 0) {
+            Ok(_) => panic!("{text:?} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        for w in words {
+            assert!(err.contains(w), "{text:?}: no `{w}` in: {err}");
+        }
+    }
+    let missing = dir.join("missing.csv");
+    match ImageFolder::from_csv(&dir, &missing, 0.25, 0) {
+        Ok(_) => panic!("a missing CSV was accepted"),
+        Err(e) => assert!(e.to_string().contains("missing.csv"), "{e}"),
+    }
+}
