@@ -122,7 +122,7 @@ fn in_batches(
 }
 
 /// The small CNN trained on `x` (`[n, 3, SIZE, SIZE]`) and `labels` by SGD with momentum,
-/// shuffled batches.
+/// each batch drawn at random from all the images.
 fn train(
     x: &Tensor,
     labels: &[i64],
@@ -153,7 +153,7 @@ fn train(
         last = loss.tensor().to_vec::<f32>()?[0];
         if !last.is_finite() {
             return Err(format!(
-                "the small CNN's loss is {last} at step {step}: try fewer --steps"
+                "training the small CNN diverged: its loss is {last} at step {step}"
             )
             .into());
         }

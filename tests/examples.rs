@@ -651,6 +651,14 @@ fn explore_writes_its_page_and_pets_trains_on_the_names_it_gives() {
         metrics(&dir.join("pets"))["classes"],
         serde_json::json!(["other", "round"])
     );
+    // That learner, exported, as the explorer's model: its head's 512 penultimate values;
+    // the page's classes are the model's, then the folder's it lacks.
+    let args = "--model pets/export.safetensors --data out/explore/images --out again";
+    let stdout = succeeds("explore", args, &dir);
+    assert!(stdout.contains("24 images, 512 activations"), "{stdout}");
+    let page = std::fs::read_to_string(dir.join("again/index.html")).expect("page");
+    let classes = r#""classes":["other","round","Crescent","Disc""#;
+    assert!(page.contains(classes), "no {classes}");
 }
 
 #[test]
