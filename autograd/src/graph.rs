@@ -176,13 +176,13 @@ pub(crate) struct Arrow {
     pub label: String,
 }
 
-/// `[3, 4] f32`.
+/// `[3, 4]`.
 fn shape_text(shape: &[usize]) -> String {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     format!("[{}]", dims.join(", "))
 }
 
-/// `1.5 MB`, `320 B`.
+/// `1.5 MB`, `2.0 kB`, `320 B` (a kB is 1024 bytes, an MB 1024 kB).
 pub fn bytes_text(bytes: usize) -> String {
     match bytes {
         b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1 << 20) as f64),
@@ -202,10 +202,10 @@ impl Graph {
         }
     }
 
-    /// The graph as boxes and arrows, forward then backward: every leaf, every op, every
-    /// op's backward rule (for the ops backward reaches from the last op: those whose output
-    /// leads to it), and every parameter's gradient. Forward arrows carry the value's shape;
-    /// backward arrows the gradient's.
+    /// The graph as boxes and arrows, forward then backward: every leaf, every op, the
+    /// backward rule of every op backward reaches from the last op (those whose output leads
+    /// to it), and the gradient of every parameter it reaches. Forward arrows carry the
+    /// value's shape; backward arrows the gradient's.
     pub(crate) fn drawing(&self) -> (Vec<Node>, Vec<Arrow>) {
         let mut nodes = Vec::new();
         let mut arrows = Vec::new();
