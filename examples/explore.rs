@@ -74,38 +74,60 @@ fn main() -> ExitCode {
     report::exit(run(&Args::parse()))
 }
 
-/// The images (centre crops of `size`), normalised per channel by `stats`, as `[n, 3, size,
-/// size]`.
-fn batch(
-    images: &[Tensor],
+/// Reads every image once, `BS` at a time, so that only a batch of full-size images is ever
+/// held: its thumbnail (returned, in order), and its centre crop of `size` (the pixels as
+/// read), handed to `each` as a batch `[b, 3, size, size]`.
+fn read_images(
+    paths: &[&Path],
     size: usize,
-    (mean, std): ([f32; 3], [f32; 3]),
-) -> Result<Tensor, Box<dyn Error>> {
-    let mut pixels = Vec::with_capacity(images.len() * 3 * size * size);
-    for img in images {
-        let crop = Augment::centre()
-            .apply(img, size, Padding::Reflection)?
-            .to_vec::<f32>()?;
-        for (c, plane) in crop.chunks_exact(size * size).enumerate() {
-            pixels.extend(plane.iter().map(|v| (v - mean[c]) / std[c]));
+    mut each: impl FnMut(Tensor) -> Result<(), Box<dyn Error>>,
+) -> Result<Vec<String>, Box<dyn Error>> {
+    let mut thumbs = Vec::with_capacity(paths.len());
+    for chunk in paths.chunks(BS) {
+        let mut crops = Vec::with_capacity(chunk.len());
+        for path in chunk {
+            let img = load_image(path)?;
+            thumbs.push(thumbnail(&img)?);
+            crops.push(
+                Augment::centre()
+                    .apply(&img, size, Padding::Reflection)?
+                    .unsqueeze(0)?,
+            );
         }
+        let refs: Vec<&Tensor> = crops.iter().collect();
+        each(Tensor::cat(&refs, 0)?)?;
     }
-    Ok(Tensor::from_vec(pixels, &[images.len(), 3, size, size])?)
+    Ok(thumbs)
 }
 
-/// Each channel's mean and standard deviation over the images' centre crops.
-fn stats(images: &[Tensor], size: usize) -> Result<([f32; 3], [f32; 3]), Box<dyn Error>> {
-    let x = batch(images, size, ([0.0; 3], [1.0; 3]))?;
+/// `x` (`[n, 3, h, w]`) normalised per channel: `(x - mean[c]) / std[c]`.
+fn normalize(x: &Tensor, (mean, std): ([f32; 3], [f32; 3])) -> lesson6::tensor::Result<Tensor> {
+    let channels = |v: &[f32; 3]| Tensor::from_slice(v, &[1, 3, 1, 1]);
+    x.sub(&channels(&mean)?)?.div(&channels(&std)?)
+}
+
+/// Each channel's mean and standard deviation over the images `x` (`[n, 3, h, w]`).
+fn stats(x: &Tensor) -> Result<([f32; 3], [f32; 3]), Box<dyn Error>> {
     let per_channel = x
         .permute(&[1, 0, 2, 3])?
-        .reshape(&[3, images.len() * size * size])?;
+        .contiguous()?
+        .reshape(&[3, x.elem_count() / 3])?;
     let mean = per_channel.mean(&[1], false)?.to_vec::<f32>()?;
     let var = per_channel.var(&[1], false, false)?.to_vec::<f32>()?;
     let std = var.iter().map(|v| v.sqrt().max(1e-6)).collect::<Vec<_>>();
     Ok(([mean[0], mean[1], mean[2]], [std[0], std[1], std[2]]))
 }
 
-/// Runs `f` over `x` a batch at a time, on a tape that records nothing, and stacks the rows.
+/// `f` of `x` on a tape that records nothing.
+fn eval<T>(
+    x: &Tensor,
+    f: impl FnOnce(Var) -> lesson6::autograd::Result<T>,
+) -> lesson6::autograd::Result<T> {
+    let tape = Tape::new();
+    tape.no_grad(|| f(tape.input(x.clone())))
+}
+
+/// Runs `f` over `x` a batch at a time, recording nothing, and stacks the rows.
 fn in_batches(
     x: &Tensor,
     f: impl Fn(Var) -> lesson6::autograd::Result<Var>,
@@ -113,9 +135,8 @@ fn in_batches(
     let n = x.shape()[0];
     let mut parts = Vec::new();
     for start in (0..n).step_by(BS) {
-        let tape = Tape::new();
         let xb = x.narrow(0, start, BS.min(n - start))?.contiguous()?;
-        parts.push(tape.no_grad(|| f(tape.input(xb)))?.tensor().clone());
+        parts.push(eval(&xb, &f)?.tensor().clone());
     }
     let refs: Vec<&Tensor> = parts.iter().collect();
     Ok(Tensor::cat(&refs, 0)?)
@@ -181,8 +202,12 @@ fn thumbnail(img: &Tensor) -> Result<String, Box<dyn Error>> {
 /// and its class names.
 type Reading = (Tensor, Vec<usize>, Vec<String>);
 
-/// The [`Reading`] of the images by the exported pets learner at `path`.
-fn pets_activations(path: &Path, images: &[Tensor]) -> Result<Reading, Box<dyn Error>> {
+/// The [`Reading`] of the images at `paths` by the exported pets learner at `path`, and their
+/// thumbnails.
+fn pets_activations(
+    path: &Path,
+    paths: &[&Path],
+) -> Result<(Reading, Vec<String>), Box<dyn Error>> {
     let (learn, recipe) = load_learner(path, Device::Cpu)?.into_cnn(path)?;
     let model = learn.model();
     let (body, head) = (&model.layers[0], &model.layers[1]);
@@ -194,20 +219,29 @@ fn pets_activations(path: &Path, images: &[Tensor]) -> Result<Reading, Box<dyn E
         .iter()
         .rposition(|l| (l.as_ref() as &dyn Any).is::<Linear>())
         .ok_or("--model: the exported head has no linear layer")?;
-    let x = batch(images, recipe.size, recipe.stats)?;
-    let acts = in_batches(&x, |v| {
-        let v = body.forward(v, Mode::Eval)?;
-        head.layers[..last_linear]
-            .iter()
-            .try_fold(v, |v, l| l.forward(v, Mode::Eval))
+    let (mut acts, mut preds) = (Vec::new(), Vec::new());
+    let thumbs = read_images(paths, recipe.size, |crops| {
+        let (a, logits) = eval(&normalize(&crops, recipe.stats)?, |v| {
+            let v = body.forward(v, Mode::Eval)?;
+            let (inner, last) = head.layers.split_at(last_linear);
+            let a = inner.iter().try_fold(v, |v, l| l.forward(v, Mode::Eval))?;
+            let logits = last
+                .iter()
+                .try_fold(a.clone(), |v, l| l.forward(v, Mode::Eval))?;
+            Ok((a.tensor().clone(), logits.tensor().clone()))
+        })?;
+        acts.push(a);
+        preds.extend(
+            logits
+                .argmax(1, false)?
+                .to_vec::<i64>()?
+                .iter()
+                .map(|&p| p as usize),
+        );
+        Ok(())
     })?;
-    let logits = in_batches(&x, |v| model.forward(v, Mode::Eval))?;
-    let preds = logits.argmax(1, false)?.to_vec::<i64>()?;
-    Ok((
-        acts,
-        preds.iter().map(|&p| p as usize).collect(),
-        recipe.classes,
-    ))
+    let refs: Vec<&Tensor> = acts.iter().collect();
+    Ok(((Tensor::cat(&refs, 0)?, preds, recipe.classes), thumbs))
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn Error>> {
@@ -226,15 +260,11 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         }
     };
     let found = ImageFolder::from_folder(&folder, PETS_PATTERN, 0.2, args.seed)?.images;
-    let images: Vec<Tensor> = found
-        .items
-        .iter()
-        .map(|(p, _)| load_image(p))
-        .collect::<Result<_, _>>()?;
+    let paths: Vec<&Path> = found.items.iter().map(|(p, _)| p.as_path()).collect();
     let labels: Vec<usize> = found.items.iter().map(|(_, c)| *c).collect();
-    let (acts, labels, preds, classes) = match &args.model {
+    let (acts, labels, preds, classes, thumbs) = match &args.model {
         Some(path) => {
-            let (acts, preds, mut classes) = pets_activations(path, &images)?;
+            let ((acts, preds, mut classes), thumbs) = pets_activations(path, &paths)?;
             // Labels by name among the model's classes; a folder class it lacks is added.
             let labels = labels
                 .iter()
@@ -246,24 +276,31 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
                     })
                 })
                 .collect();
-            (acts, labels, preds, classes)
+            (acts, labels, preds, classes, thumbs)
         }
         None => {
-            let x = batch(&images, SIZE, stats(&images, SIZE)?)?;
+            let mut crops = Vec::new();
+            let thumbs = read_images(&paths, SIZE, |c| {
+                crops.push(c);
+                Ok(())
+            })?;
+            let refs: Vec<&Tensor> = crops.iter().collect();
+            let x = Tensor::cat(&refs, 0)?;
+            let x = normalize(&x, stats(&x)?)?;
             let y: Vec<i64> = labels.iter().map(|&c| c as i64).collect();
             let model = train(&x, &y, found.classes.len(), args)?;
             let acts = in_batches(&x, |v| features(&model, v, Mode::Eval))?;
             let logits = in_batches(&x, |v| model.forward(v, Mode::Eval))?;
             let preds = logits.argmax(1, false)?.to_vec::<i64>()?;
             let preds = preds.iter().map(|&p| p as usize).collect();
-            (acts, labels, preds, found.classes.clone())
+            (acts, labels, preds, found.classes.clone(), thumbs)
         }
     };
     let p = pca(&acts, 2)?;
     let coords = p.coords.to_vec::<f32>()?;
     let shown = p.variance.iter().sum::<f64>() / p.total_variance.max(f64::MIN_POSITIVE);
-    let mut items = Vec::with_capacity(images.len());
-    for (k, ((path, _), img)) in found.items.iter().zip(&images).enumerate() {
+    let mut items = Vec::with_capacity(paths.len());
+    for (k, (path, src)) in paths.iter().zip(thumbs).enumerate() {
         let file = path
             .strip_prefix(&folder)
             .unwrap_or(path)
@@ -276,12 +313,12 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             "x": coords[2 * k],
             // Screen y points down: the second component up.
             "y": -coords[2 * k + 1],
-            "src": thumbnail(img)?,
+            "src": src,
         }));
     }
     let title = format!(
         "{} images, {} activations, PCA: {:.0}% of the variance shown",
-        images.len(),
+        paths.len(),
         acts.shape()[1],
         100.0 * shown
     );
