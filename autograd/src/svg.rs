@@ -33,67 +33,70 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// For each node, the nodes with an arrow into it (`above`) and out of it (`below`).
+fn neighbours(n: usize, arrows: &[Arrow]) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    let (mut above, mut below) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+    for a in arrows {
+        above[a.to].push(a.from);
+        below[a.from].push(a.to);
+    }
+    (above, below)
+}
+
 /// The layer of each node (arrows go from lower to higher node index, see
 /// [`Graph::drawing`]).
-fn layers(n: usize, arrows: &[Arrow]) -> Vec<usize> {
+fn layers(above: &[Vec<usize>], below: &[Vec<usize>]) -> Vec<usize> {
+    let n = above.len();
     let mut layer = vec![0usize; n];
-    let mut sorted: Vec<&Arrow> = arrows.iter().collect();
-    sorted.sort_by_key(|a| a.to);
-    for a in &sorted {
-        layer[a.to] = layer[a.to].max(layer[a.from] + 1);
+    // One below the lowest box with an arrow in: sources come first in index order.
+    for v in 0..n {
+        layer[v] = above[v].iter().map(|&u| layer[u] + 1).max().unwrap_or(0);
     }
     // Then every box that is read as low as its readers allow: just above the first of
     // them (readers have higher indices, so going down the indices sees them placed).
     for v in (0..n).rev() {
-        let readers = arrows.iter().filter(|a| a.from == v).map(|a| layer[a.to]);
-        if let Some(first) = readers.min() {
+        if let Some(first) = below[v].iter().map(|&w| layer[w]).min() {
             layer[v] = first - 1;
         }
     }
     layer
 }
 
+/// Each node of `row` at its relative place in it, 0 to 1.
+fn place(row: &[usize], pos: &mut [f64]) {
+    for (i, &v) in row.iter().enumerate() {
+        pos[v] = i as f64 / row.len() as f64;
+    }
+}
+
 /// The boxes of each layer, in drawing order: by index, then barycentre sweeps.
-fn order(layer: &[usize], arrows: &[Arrow]) -> Vec<Vec<usize>> {
+fn order(layer: &[usize], above: &[Vec<usize>], below: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let depth = layer.iter().max().map_or(0, |d| d + 1);
     let mut rows: Vec<Vec<usize>> = vec![Vec::new(); depth];
     for (v, &l) in layer.iter().enumerate() {
         rows[l].push(v);
     }
     let mut pos = vec![0f64; layer.len()];
-    let place = |rows: &Vec<Vec<usize>>, pos: &mut Vec<f64>| {
-        for row in rows {
-            for (i, &v) in row.iter().enumerate() {
-                pos[v] = i as f64 / row.len().max(1) as f64;
-            }
-        }
-    };
-    place(&rows, &mut pos);
+    for row in &rows {
+        place(row, &mut pos);
+    }
     for sweep in 0..SWEEPS {
         // Downward sweeps order by the boxes above, upward ones by the boxes below.
-        let down = sweep % 2 == 0;
+        let (down, near) = if sweep % 2 == 0 {
+            (true, above)
+        } else {
+            (false, below)
+        };
         for l in 0..depth {
-            let l = if down { l } else { depth - 1 - l };
-            let key = |v: usize| {
-                let near: Vec<f64> = arrows
-                    .iter()
-                    .filter_map(|a| match down {
-                        true if a.to == v => Some(pos[a.from]),
-                        false if a.from == v => Some(pos[a.to]),
-                        _ => None,
-                    })
-                    .collect();
-                match near.len() {
-                    0 => pos[v],
-                    k => near.iter().sum::<f64>() / k as f64,
-                }
+            let row = &mut rows[if down { l } else { depth - 1 - l }];
+            let key = |v: usize| match near[v].len() {
+                0 => pos[v],
+                k => near[v].iter().map(|&u| pos[u]).sum::<f64>() / k as f64,
             };
-            let mut keyed: Vec<(f64, usize)> = rows[l].iter().map(|&v| (key(v), v)).collect();
+            let mut keyed: Vec<(f64, usize)> = row.iter().map(|&v| (key(v), v)).collect();
             keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
-            rows[l] = keyed.into_iter().map(|(_, v)| v).collect();
-            for (i, &v) in rows[l].iter().enumerate() {
-                pos[v] = i as f64 / rows[l].len().max(1) as f64;
-            }
+            *row = keyed.into_iter().map(|(_, v)| v).collect();
+            place(row, &mut pos);
         }
     }
     rows
@@ -114,8 +117,9 @@ impl Graph {
     /// labelled with the shape of the value (forward) or gradient (backward) it carries.
     pub fn to_svg(&self) -> String {
         let (nodes, arrows) = self.drawing();
-        let layer = layers(nodes.len(), &arrows);
-        let rows = order(&layer, &arrows);
+        let (above, below) = neighbours(nodes.len(), &arrows);
+        let layer = layers(&above, &below);
+        let rows = order(&layer, &above, &below);
         // Box positions: (x, y) of the top-left corner, and the size.
         let sizes: Vec<(f64, f64)> = nodes.iter().map(size).collect();
         let widths: Vec<f64> = rows
