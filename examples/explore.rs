@@ -33,7 +33,7 @@ use lesson6::nn::models::{features, small_cnn};
 use lesson6::nn::optim::Sgd;
 use lesson6::nn::projection::pca;
 use lesson6::nn::run_dir::RunDir;
-use lesson6::nn::vision::{load_image, tensor_rgb, Augment, Padding};
+use lesson6::nn::vision::{batch_stats, load_image, normalize_batch, tensor_rgb, Augment, Padding};
 use lesson6::nn::{Mode, Module, Param, Vars};
 use lesson6::tensor::random::Philox;
 use lesson6::tensor::{Device, Tensor};
@@ -98,24 +98,6 @@ fn read_images(
         each(Tensor::cat(&refs, 0)?)?;
     }
     Ok(thumbs)
-}
-
-/// `x` (`[n, 3, h, w]`) normalised per channel: `(x - mean[c]) / std[c]`.
-fn normalize(x: &Tensor, (mean, std): ([f32; 3], [f32; 3])) -> lesson6::tensor::Result<Tensor> {
-    let channels = |v: &[f32; 3]| Tensor::from_slice(v, &[1, 3, 1, 1]);
-    x.sub(&channels(&mean)?)?.div(&channels(&std)?)
-}
-
-/// Each channel's mean and standard deviation over the images `x` (`[n, 3, h, w]`).
-fn stats(x: &Tensor) -> Result<([f32; 3], [f32; 3]), Box<dyn Error>> {
-    let per_channel = x
-        .permute(&[1, 0, 2, 3])?
-        .contiguous()?
-        .reshape(&[3, x.elem_count() / 3])?;
-    let mean = per_channel.mean(&[1], false)?.to_vec::<f32>()?;
-    let var = per_channel.var(&[1], false, false)?.to_vec::<f32>()?;
-    let std = var.iter().map(|v| v.sqrt().max(1e-6)).collect::<Vec<_>>();
-    Ok(([mean[0], mean[1], mean[2]], [std[0], std[1], std[2]]))
 }
 
 /// `f` of `x` on a tape that records nothing.
@@ -221,7 +203,7 @@ fn pets_activations(
         .ok_or("--model: the exported head has no linear layer")?;
     let (mut acts, mut preds) = (Vec::new(), Vec::new());
     let thumbs = read_images(paths, recipe.size, |crops| {
-        let (a, logits) = eval(&normalize(&crops, recipe.stats)?, |v| {
+        let (a, logits) = eval(&normalize_batch(&crops, recipe.stats)?, |v| {
             let v = body.forward(v, Mode::Eval)?;
             let (inner, last) = head.layers.split_at(last_linear);
             let a = inner.iter().try_fold(v, |v, l| l.forward(v, Mode::Eval))?;
@@ -286,7 +268,7 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             })?;
             let refs: Vec<&Tensor> = crops.iter().collect();
             let x = Tensor::cat(&refs, 0)?;
-            let x = normalize(&x, stats(&x)?)?;
+            let x = normalize_batch(&x, batch_stats(&x)?)?;
             let y: Vec<i64> = labels.iter().map(|&c| c as i64).collect();
             let model = train(&x, &y, found.classes.len(), args)?;
             let acts = in_batches(&x, |v| features(&model, v, Mode::Eval))?;

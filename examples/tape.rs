@@ -13,7 +13,7 @@
 mod report;
 
 use clap::Parser;
-use lesson6::autograd::{bytes_text, Graph, Tape, Var, VarId};
+use lesson6::autograd::{bytes_text, Graph, LeafKind, Tape, Var};
 use lesson6::nn::loss::mse_flat;
 use lesson6::nn::models::BasicBlock;
 use lesson6::nn::optim::Sgd;
@@ -43,7 +43,7 @@ fn name(graph: &mut Graph, vars: &Vars, inputs: &[(&Var, &str)]) {
     let params = vars.params();
     let names = params.iter().map(|(n, p)| (p.id(), n.as_str()));
     let inputs = inputs.iter().map(|(v, n)| (v.id(), *n));
-    graph.name_leaves(names.chain(inputs).collect::<Vec<(VarId, &str)>>());
+    graph.name_leaves(names.chain(inputs));
 }
 
 /// Writes `graph` as `stem.svg` and `stem.dot` into the run's folder and says what it holds.
@@ -63,7 +63,7 @@ fn draw(dir: &RunDir, stem: &str, graph: &Graph) -> Result<(), Box<dyn Error>> {
         graph
             .leaves
             .iter()
-            .filter(|l| l.kind == lesson6::autograd::LeafKind::Parameter)
+            .filter(|l| l.kind == LeafKind::Parameter)
             .count(),
         bytes_text(graph.saved_bytes),
         graph.saved_bytes,

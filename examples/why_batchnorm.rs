@@ -31,14 +31,14 @@ use clap::Parser;
 use lesson6::autograd::{Gradients, Tape};
 use lesson6::datasets::shapes::{draw_shape, SHAPES};
 use lesson6::nn::layers::Sequential;
+use lesson6::nn::learner::permutation;
 use lesson6::nn::loss::cross_entropy;
 use lesson6::nn::models::small_cnn;
 use lesson6::nn::optim::Sgd;
 use lesson6::nn::plot::{line_chart, Chart, Mark, Series};
 use lesson6::nn::run_dir::RunDir;
-use lesson6::nn::vision::{Augment, Padding};
+use lesson6::nn::vision::{batch_stats, normalize_batch, Augment, Padding};
 use lesson6::nn::{Mode, Module, Param, Vars};
-use lesson6::tensor::random::Philox;
 use lesson6::tensor::Tensor;
 use std::error::Error;
 use std::path::PathBuf;
@@ -95,30 +95,24 @@ const SIZE: usize = 32;
 const ALONG: [f32; 5] = [0.25, 0.5, 1.0, 2.0, 4.0];
 
 /// The embedded shapes at `SIZE` x `SIZE` (centre crops), each channel normalised by the set's
-/// own mean and standard deviation: images `[n, 3, SIZE, SIZE]` and i64 labels `[n]`.
+/// own mean and standard deviation: images `[n, 3, SIZE, SIZE]` (flat) and i64 labels `[n]`.
 fn shapes(per_class: usize, seed: u64) -> Result<(Vec<f32>, Vec<i64>), Box<dyn Error>> {
-    let mut pixels = Vec::new();
+    let mut crops = Vec::new();
     let mut labels = Vec::new();
     for k in 0..SHAPES.len() {
         for i in 0..per_class {
-            let img =
-                Augment::centre().apply(&draw_shape(k, i, seed), SIZE, Padding::Reflection)?;
-            pixels.extend(img.to_vec::<f32>()?);
+            let img = draw_shape(k, i, seed);
+            crops.push(
+                Augment::centre()
+                    .apply(&img, SIZE, Padding::Reflection)?
+                    .unsqueeze(0)?,
+            );
             labels.push(k as i64);
         }
     }
-    let plane = SIZE * SIZE;
-    for c in 0..3 {
-        let values = || pixels.chunks_exact(plane).skip(c).step_by(3).flatten();
-        let n = (labels.len() * plane) as f64;
-        let mean = values().map(|&v| v as f64).sum::<f64>() / n;
-        let var = values().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-        let (mean, std) = (mean as f32, var.sqrt().max(1e-6) as f32);
-        for plane in pixels.chunks_exact_mut(plane).skip(c).step_by(3) {
-            plane.iter_mut().for_each(|v| *v = (*v - mean) / std);
-        }
-    }
-    Ok((pixels, labels))
+    let refs: Vec<&Tensor> = crops.iter().collect();
+    let x = Tensor::cat(&refs, 0)?;
+    Ok((normalize_batch(&x, batch_stats(&x)?)?.to_vec()?, labels))
 }
 
 /// What one run recorded: the loss and the variation along the gradient at each step, up to
@@ -180,14 +174,9 @@ fn train(
     let bs = args.bs.min(n);
     let image = 3 * SIZE * SIZE;
     // The same order of batches for every run: epoch e shuffles with stream e.
-    let order = |e: usize| {
-        let rng = Philox::new(args.seed, 1000 + e as u64);
-        let mut idx: Vec<usize> = (0..n).collect();
-        for i in (1..n).rev() {
-            let j = ((rng.uniform_at(i as u64) * (i + 1) as f32) as usize).min(i);
-            idx.swap(i, j);
-        }
-        idx
+    let order = |e: usize| -> Vec<usize> {
+        let order = permutation(n, args.seed, 1000 + e as u64);
+        order.into_iter().map(|i| i as usize).collect()
     };
     let per_epoch = n / bs;
     let mut curves = Curves {

@@ -232,3 +232,31 @@ fn batches_are_normalised_reproducible_and_skip_unreadable_images() {
     let _: Vec<_> = bigger.train(0).collect();
     assert!(data.skipped() > before && bigger.skipped() == data.skipped());
 }
+
+/// A batch's own statistics normalise it to mean 0 and standard deviation 1 per channel
+/// (within f32 rounding), and `denormalize` undoes `normalize_batch`.
+#[test]
+fn batch_stats_normalise_a_batch_and_denormalize_undoes_it() {
+    use nn::vision::{batch_stats, denormalize, normalize_batch};
+    let x = Philox::new(3, 0)
+        .uniform(&[4, 3, 5, 6], 0.0, 1.0)
+        .unwrap()
+        .affine(2.0, 1.0)
+        .unwrap();
+    let stats = batch_stats(&x).unwrap();
+    let y = normalize_batch(&x, stats).unwrap();
+    let (mean, std) = batch_stats(&y).unwrap();
+    for c in 0..3 {
+        assert!(
+            mean[c].abs() < 1e-5 && (std[c] - 1.0).abs() < 1e-5,
+            "{mean:?} {std:?}"
+        );
+        // Each channel really has its own statistics: x's channel c has mean about 2.
+        assert!((stats.0[c] - 2.0).abs() < 0.3, "{:?}", stats.0);
+    }
+    let back = denormalize(&y, stats).unwrap().to_vec::<f32>().unwrap();
+    for (a, b) in back.iter().zip(x.to_vec::<f32>().unwrap()) {
+        assert!((a - b).abs() < 1e-5);
+    }
+    assert!(batch_stats(&Tensor::zeros(&[2, 4, 3, 3])).is_err());
+}

@@ -41,14 +41,8 @@ pub fn normalize(img: &Tensor, stats: ([f32; 3], [f32; 3])) -> tensor::Result<Ve
 /// Undoes the normalisation of a batch of images `[N, 3, H, W]` by `stats` (mean, std):
 /// `x * std + mean` per channel (fastai's `denormalize`).
 pub fn denormalize(batch: &Tensor, stats: ([f32; 3], [f32; 3])) -> tensor::Result<Tensor> {
+    rgb_batch("denormalize", batch)?;
     let shape = batch.shape().to_vec();
-    if shape.len() != 4 || shape[1] != 3 {
-        return Err(tensor::Error::Shape {
-            op: "denormalize",
-            shapes: vec![shape],
-            expected: "a batch of RGB images [N, 3, H, W]",
-        });
-    }
     let plane = shape[2] * shape[3];
     let mut v = batch.to_vec::<f32>()?;
     for (k, chunk) in v.chunks_exact_mut(plane).enumerate() {
@@ -58,6 +52,49 @@ pub fn denormalize(batch: &Tensor, stats: ([f32; 3], [f32; 3])) -> tensor::Resul
             .for_each(|x| *x = *x * stats.1[c] + stats.0[c]);
     }
     Tensor::from_vec(v, &shape)
+}
+
+/// The checked `[N, 3, H, W]` shape of a batch of RGB images for `op`.
+fn rgb_batch(op: &'static str, batch: &Tensor) -> tensor::Result<()> {
+    match batch.shape() {
+        [_, 3, _, _] => Ok(()),
+        s => Err(tensor::Error::Shape {
+            op,
+            shapes: vec![s.to_vec()],
+            expected: "a batch of RGB images [N, 3, H, W]",
+        }),
+    }
+}
+
+/// Each channel's mean and (biased) standard deviation over a batch of images `[N, 3, H,
+/// W]`: the statistics to normalise a data set by when it is not ImageNet-like (fastai's
+/// `normalize()` with no argument takes them from a batch).
+pub fn batch_stats(batch: &Tensor) -> tensor::Result<([f32; 3], [f32; 3])> {
+    rgb_batch("batch_stats", batch)?;
+    let per_channel = batch
+        .permute(&[1, 0, 2, 3])?
+        .contiguous()?
+        .reshape(&[3, batch.elem_count() / 3])?;
+    let mean = per_channel.mean(&[1], false)?.to_vec::<f32>()?;
+    let std = per_channel
+        .var(&[1], false, false)?
+        .sqrt()?
+        .to_vec::<f32>()?;
+    Ok((
+        [mean[0], mean[1], mean[2]],
+        [std[0], std[1], std[2]].map(|s| s.max(1e-6)),
+    ))
+}
+
+/// A batch of images `[N, 3, H, W]` normalised per channel by `stats` (mean, std):
+/// `(x - mean) / std`, what [`denormalize`] undoes.
+pub fn normalize_batch(
+    batch: &Tensor,
+    (mean, std): ([f32; 3], [f32; 3]),
+) -> tensor::Result<Tensor> {
+    rgb_batch("normalize_batch", batch)?;
+    let channels = |v: &[f32; 3]| Tensor::from_slice(v, &[1, 3, 1, 1]);
+    batch.sub(&channels(&mean)?)?.div(&channels(&std)?)
 }
 
 /// Labelled images split into training and validation: what [`ImageData`] batches.

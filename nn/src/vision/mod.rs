@@ -14,7 +14,9 @@ pub use self::image::{
     MAX_IMAGE_PIXELS,
 };
 pub use heatmap::{activation_map, grad_cam, grad_cam_of, magma, overlay, upsample_bilinear};
-pub use loader::{denormalize, normalize, ImageData, LabelledImages, IMAGENET_STATS};
+pub use loader::{
+    batch_stats, denormalize, normalize, normalize_batch, ImageData, LabelledImages, IMAGENET_STATS,
+};
 pub use show::{plot_batch, plot_top_losses};
 pub use transforms::{check_size, grid_sample, Augment, Padding, Transforms, FLIP_LR, MAX_SIZE};
 pub use tta::{tta, tta_augment, tta_blend, TTA_PASSES};
