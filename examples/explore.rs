@@ -272,7 +272,9 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             let y: Vec<i64> = labels.iter().map(|&c| c as i64).collect();
             let model = train(&x, &y, found.classes.len(), args)?;
             let acts = in_batches(&x, |v| features(&model, v, Mode::Eval))?;
-            let logits = in_batches(&x, |v| model.forward(v, Mode::Eval))?;
+            // The last layer on the activations: the network runs once.
+            let last = model.layers.last().ok_or("the small CNN has no layers")?;
+            let logits = in_batches(&acts, |v| last.forward(v, Mode::Eval))?;
             let preds = logits.argmax(1, false)?.to_vec::<i64>()?;
             let preds = preds.iter().map(|&p| p as usize).collect();
             (acts, labels, preds, found.classes.clone(), thumbs)
